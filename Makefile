@@ -1,0 +1,52 @@
+# Everyday commands; CMake does the work.
+BUILD ?= build
+ASAN ?= build-asan
+PREFIX ?= /usr/local
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build asan test test-release test-asan test-cross demo bench stress install clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCORRAL_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCORRAL_WERROR=ON -DCORRAL_SANITIZE=ON -DCORRAL_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(ASAN) -j$(JOBS)
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-asan: asan
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
+
+test-cross:
+	@scripts/test-cross.sh
+
+test:
+	@scripts/deps.sh test
+	$(MAKE) test-release
+	$(MAKE) test-asan
+	$(MAKE) test-cross
+
+demo: build
+	./$(BUILD)/examples/sequential_vs_concurrent
+
+bench: build
+	@scripts/deps.sh bench || echo "corral: some peers are missing; they will be reported as missing"
+	bench/run.sh $(BUILD)
+
+stress: build
+	CORRAL_STRESS_RUNS=2000 ./$(BUILD)/tests/test_stress
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN) build-cross

@@ -1,0 +1,511 @@
+/*
+ * corral.h -- structured concurrency for C.
+ *
+ * Tasks are stackful coroutines scheduled on a libuv loop, one runtime per
+ * thread. Every task belongs to a group; a group does not close until all of
+ * its children have finished; corral_run() returns only when every task has
+ * finished. Errors are values: every call returns 0 or a negative code
+ * (CORRAL_E*), never jumps through your frames.
+ *
+ * Reading guide for each call:
+ *   BLOCKS      the call may suspend the calling task. Every blocking call
+ *               is a cancellation point: inside a cancelled scope it fails
+ *               with CORRAL_ECANCELED at once and keeps failing until the
+ *               code leaves that scope (level-triggered cancellation).
+ *   TASK ONLY   must be called from inside a corral task; elsewhere it
+ *               returns CORRAL_ENOTASK.
+ *   OWNERSHIP   who frees what is stated per call. Every release/free
+ *               function accepts NULL.
+ *
+ * Times are monotonic nanoseconds (int64_t). Absolute times are values of
+ * corral_now(); relative timeouts are durations. CORRAL_FOREVER means "no
+ * deadline".
+ */
+#ifndef CORRAL_H
+#define CORRAL_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CORRAL_STATIC)
+#define CORRAL_API
+#elif defined(__GNUC__)
+#define CORRAL_API __attribute__((visibility("default")))
+#else
+#define CORRAL_API
+#endif
+
+#if defined(__GNUC__)
+#define CORRAL_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CORRAL_PRINTF(f, a)
+#endif
+
+#define CORRAL_VERSION_MAJOR 0
+#define CORRAL_VERSION_MINOR 1
+#define CORRAL_VERSION_PATCH 0
+#define CORRAL_VERSION_HEX                                                   \
+  ((CORRAL_VERSION_MAJOR << 16) | (CORRAL_VERSION_MINOR << 8) |              \
+   CORRAL_VERSION_PATCH)
+
+/* Runtime version: compare with CORRAL_VERSION_HEX to detect a mismatch
+ * between the header you compiled with and the library you run with. */
+CORRAL_API unsigned corral_version(void);
+CORRAL_API const char *corral_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Error codes                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* errno-style codes: CORRAL_EINVAL == -EINVAL and so on. */
+#define CORRAL_ERRNO_MAP(XX)                                                 \
+  XX(EINVAL, -EINVAL, "invalid argument")                                    \
+  XX(ENOMEM, -ENOMEM, "out of memory")                                       \
+  XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                    \
+  XX(EBUSY, -EBUSY, "resource busy")                                         \
+  XX(ENOENT, -ENOENT, "no such file or directory")                           \
+  XX(EIO, -EIO, "input/output error")                                        \
+  XX(EPIPE, -EPIPE, "broken pipe")                                           \
+  XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                      \
+  XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                    \
+  XX(ERANGE, -ERANGE, "result out of range")
+
+/* corral's own codes live in a reserved range: -30999 .. -30000. */
+#define CORRAL_OWN_ERROR_MAP(XX)                                             \
+  XX(ECANCELED, -30001, "cancelled")                                         \
+  XX(ETIMEDOUT, -30002, "deadline expired")                                  \
+  XX(EGROUP, -30003, "one or more tasks of the group failed")                \
+  XX(ECLOSED, -30004, "group is closed")                                     \
+  XX(EDEADLK, -30005, "deadlock: no task can make progress")                 \
+  XX(EJOINED, -30006, "task was already joined")                             \
+  XX(EFOREIGN, -30007, "object belongs to another runtime")                  \
+  XX(ENOTASK, -30008, "not called from a corral task")                       \
+  XX(EFAILED, -30009, "group has failed")                                    \
+  XX(EEOF, -30010, "no more items")                                          \
+  XX(ENESTING, -30011, "scopes or groups exited out of order")               \
+  XX(EABANDONED, -30012, "offloaded work abandoned after its deadline")
+
+#define CORRAL_ERROR_RANGE_MIN (-30999)
+#define CORRAL_ERROR_RANGE_MAX (-30000)
+
+typedef enum {
+#define CORRAL__XX(name, val, msg) CORRAL_##name = (val),
+  CORRAL_ERRNO_MAP(CORRAL__XX) CORRAL_OWN_ERROR_MAP(CORRAL__XX)
+#undef CORRAL__XX
+  CORRAL_OK_CODE = 0
+} corral_errcode;
+
+/* Message for any code (corral's own, errno-style, or unknown). Never NULL;
+ * the string is static. */
+CORRAL_API const char *corral_strerror(int code);
+/* Symbolic name ("CORRAL_ECANCELED", "EINVAL", "E?") for a code. Static. */
+CORRAL_API const char *corral_err_name(int code);
+
+/* ------------------------------------------------------------------------ */
+/* Core types                                                                */
+/* ------------------------------------------------------------------------ */
+
+#define CORRAL_FOREVER INT64_MAX
+
+typedef struct corral_task corral_task;
+typedef struct corral_error corral_error;
+
+/* A task body. Return 0 for success (optionally storing a result pointer in
+ * *result: corral never dereferences nor frees it), or a negative code. A
+ * message for the code can be attached with corral_errorf(). */
+typedef int (*corral_fn)(void *arg, void **result);
+
+typedef enum {
+  CORRAL_PENDING = 0, /* not finished yet */
+  CORRAL_OK,
+  CORRAL_ERROR,
+  CORRAL_CANCELLED,
+  CORRAL_TIMED_OUT,   /* collective calls: cancelled by the call's deadline */
+  CORRAL_NOT_STARTED  /* collective calls: admission never started it */
+} corral_status;
+
+CORRAL_API const char *corral_status_name(corral_status s);
+
+/* Why a scope was cancelled. */
+typedef enum {
+  CORRAL_CANCEL_NONE = 0,
+  CORRAL_CANCEL_EXPLICIT,       /* corral_cancel / corral_scope_cancel ... */
+  CORRAL_CANCEL_DEADLINE,       /* a scope's deadline expired */
+  CORRAL_CANCEL_SIBLING_FAILED, /* FAIL_FAST group: another child failed */
+  CORRAL_CANCEL_PARENT,         /* inherited from a scope of an ancestor task */
+  CORRAL_CANCEL_SIGNAL,         /* a signal (SIGINT/SIGTERM) handler */
+  CORRAL_CANCEL_GROUP_DONE,     /* FIRST / QUORUM group already satisfied */
+  CORRAL_CANCEL_DEADLOCK        /* runtime found a deadlock and unwinds */
+} corral_cancel_kind;
+
+CORRAL_API const char *corral_cancel_kind_name(corral_cancel_kind k);
+
+#define CORRAL_NAME_MAX 32
+#define CORRAL_REASON_MSG_MAX 96
+
+typedef struct corral_cancel_reason {
+  corral_cancel_kind kind;  /* PARENT when the cancelled scope belongs to an
+                               ancestor task; `cause` then says why */
+  corral_cancel_kind cause; /* the original kind (== kind unless PARENT) */
+  char scope[CORRAL_NAME_MAX];  /* name of the scope that was cancelled */
+  char task[CORRAL_NAME_MAX];   /* task that cancelled it (or failed) */
+  char message[CORRAL_REASON_MSG_MAX];
+} corral_cancel_reason;
+
+/* The outcome of one task. `error` is a counted reference owned by whoever
+ * filled the outcome: release with corral_outcome_clear() (gather) -- for
+ * corral_task_outcome() it belongs to the task handle. */
+typedef struct corral_outcome {
+  corral_status status;
+  int code;           /* 0, the error code, CORRAL_ECANCELED, ... */
+  void *result;       /* what the task stored in *result on success */
+  corral_error *error; /* ERROR: the error record (may nest); else NULL */
+  corral_cancel_reason reason; /* CANCELLED / TIMED_OUT: why */
+} corral_outcome;
+
+CORRAL_API void corral_outcome_clear(corral_outcome *o);
+CORRAL_API void corral_outcomes_clear(corral_outcome *o, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Error records                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Error records are immutable and reference counted. An EGROUP record holds
+ * the errors of the group's children, in completion order, the body's error
+ * last; a child that itself failed with EGROUP nests its own aggregate. */
+CORRAL_API int corral_error_code(const corral_error *e);
+CORRAL_API const char *corral_error_message(const corral_error *e);
+CORRAL_API const char *corral_error_task(const corral_error *e);
+CORRAL_API size_t corral_error_count(const corral_error *e);
+CORRAL_API const corral_error *corral_error_child(const corral_error *e,
+                                                  size_t i);
+CORRAL_API corral_error *corral_error_ref(corral_error *e);
+CORRAL_API void corral_error_unref(corral_error *e);
+/* Print the record (and nested aggregates, indented) to f. */
+CORRAL_API void corral_error_print(const corral_error *e, FILE *f);
+
+/* TASK ONLY. Record `code` with a printf-style message as the current task's
+ * error and return `code`, so a body can `return corral_errorf(...)`. */
+CORRAL_API int corral_errorf(int code, const char *fmt, ...)
+    CORRAL_PRINTF(2, 3);
+/* The current task's latest error record (errno-like; borrowed, valid until
+ * the next call that records an error in this task). NULL if none. */
+CORRAL_API const corral_error *corral_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Runtime                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_allocator {
+  void *(*malloc)(void *ctx, size_t size);
+  void *(*realloc)(void *ctx, void *ptr, size_t size);
+  void (*free)(void *ctx, void *ptr);
+  void *ctx;
+} corral_allocator;
+
+struct uv_loop_s;
+
+typedef struct corral_options {
+  size_t stack_size;        /* default task stack; 0 = 256 KiB */
+  int virtual_clock;        /* 1: virtual time with autojump */
+  uint64_t shuffle_seed;    /* != 0: seeded random run-queue order */
+  struct uv_loop_s *loop;   /* run on this libuv loop; NULL = own loop */
+  const corral_allocator *allocator; /* NULL = malloc/realloc/free */
+  FILE *report;             /* deadlock reports; NULL = stderr */
+  int stack_paint;          /* 1: measure peak stack use per task */
+  size_t stack_cache;       /* warm stacks kept per size; 0 = 64 */
+  int no_guard_install;     /* 1: pretend MADV_GUARD_INSTALL is missing */
+} corral_options;
+
+#define CORRAL_STACK_MIN ((size_t)16 * 1024)
+#define CORRAL_STACK_MAX ((size_t)1024 * 1024 * 1024)
+
+/* Run `main_fn(arg, result)` as the root task of a new runtime on the
+ * calling thread and return when every task has finished. Returns main's
+ * return code, CORRAL_EDEADLK if the runtime found a deadlock (the task tree
+ * is printed to options->report and every task is unwound), or an argument /
+ * allocation error. opts may be NULL. One runtime per thread at a time. */
+CORRAL_API int corral_run(const corral_options *opts, corral_fn main_fn,
+                          void *arg, void **result);
+
+/* Which context switch this build uses: "x86_64-sysv-asm",
+ * "aarch64-aapcs64-asm" or "ucontext". */
+CORRAL_API const char *corral_context_backend(void);
+/* Which stack guard strategy the current runtime uses ("guard-install",
+ * "mprotect", "canary"), or NULL outside a runtime. */
+CORRAL_API const char *corral_stack_guard_mode(void);
+
+/* Monotonic now in ns (virtual when the runtime runs a virtual clock). */
+CORRAL_API int64_t corral_now(void);
+/* The current runtime's libuv loop (NULL outside a runtime). */
+CORRAL_API struct uv_loop_s *corral_loop(void);
+
+/* Print the task tree of the current runtime: name, state, what each task
+ * waits on, remaining deadline, spawn site. */
+CORRAL_API void corral_dump(FILE *f);
+
+/* ------------------------------------------------------------------------ */
+/* Tasks                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_spawn_opts {
+  const char *name;   /* copied (truncated to CORRAL_NAME_MAX-1) */
+  size_t stack_size;  /* 0 = runtime default */
+} corral_spawn_opts;
+
+/* Groups live in caller storage (usually the body's stack frame). */
+typedef struct corral_group {
+  _Alignas(16) unsigned char opaque_[320];
+} corral_group;
+
+/* TASK ONLY. Spawn fn(arg) as a child of group g (g == NULL: the current
+ * task's implicit group, see corral_create_task). The task starts when the
+ * scheduler reaches it; it gets its stack only then. If out != NULL it
+ * receives a handle the caller owns: release it with corral_task_release()
+ * (after or before the task finished). Returns 0, CORRAL_ECLOSED (group
+ * closed), CORRAL_EFAILED (group failed), CORRAL_ECANCELED (group
+ * cancelled), CORRAL_EINVAL, CORRAL_ENOMEM, CORRAL_EFOREIGN. On error
+ * nothing runs and *out is NULL. */
+CORRAL_API int corral_spawn_at(corral_group *g, corral_fn fn, void *arg,
+                               const corral_spawn_opts *opts,
+                               corral_task **out, const char *file, int line);
+#define corral_spawn(g, fn, arg, nm, out)                                    \
+  corral_spawn_at((g), (fn), (arg),                                          \
+                  &(const corral_spawn_opts){.name = (nm)}, (out), __FILE__, \
+                  __LINE__)
+#define corral_spawn_ex(g, fn, arg, opts, out)                               \
+  corral_spawn_at((g), (fn), (arg), (opts), (out), __FILE__, __LINE__)
+
+/* asyncio.create_task: spawn into the current task's implicit group. The
+ * implicit group is closed when the current task's function returns: its
+ * children are awaited (cancelled first if the task failed or was
+ * cancelled), and any child error nobody joined makes the task fail with
+ * CORRAL_EGROUP. Nothing outlives its parent. */
+#define corral_create_task(fn, arg, nm, out)                                 \
+  corral_spawn(NULL, (fn), (arg), (nm), (out))
+
+/* BLOCKS. Wait for t to finish. Returns 0 (and *result if result != NULL)
+ * when it succeeded, its error code when it failed (the error record becomes
+ * the caller's corral_last_error(), so returning the code propagates it), or
+ * CORRAL_ECANCELED when it was cancelled or when the caller is cancelled
+ * while waiting (t then keeps running; see corral_task_done()). A second join
+ * of the same handle returns CORRAL_EJOINED. */
+CORRAL_API int corral_join(corral_task *t, void **result);
+/* Full outcome of a finished task (status PENDING while it runs). Borrowed:
+ * valid until corral_task_release(t). NULL for t == NULL. */
+CORRAL_API const corral_outcome *corral_task_outcome(const corral_task *t);
+CORRAL_API int corral_task_done(const corral_task *t);
+CORRAL_API const char *corral_task_name(const corral_task *t);
+/* Peak stack bytes the task used (needs options.stack_paint; else 0). */
+CORRAL_API size_t corral_task_stack_peak(const corral_task *t);
+CORRAL_API void corral_task_release(corral_task *t);
+/* Cancel t (its root scope) with an explicit reason. Does not block. */
+CORRAL_API int corral_cancel(corral_task *t, const char *message);
+
+CORRAL_API corral_task *corral_current(void);
+
+/* BLOCKS. Give other runnable tasks a turn. Returns 0 or CORRAL_ECANCELED. */
+CORRAL_API int corral_yield(void);
+/* BLOCKS. Sleep for ns / until an absolute time. 0 or CORRAL_ECANCELED. */
+CORRAL_API int corral_sleep(int64_t ns);
+CORRAL_API int corral_sleep_until(int64_t deadline);
+/* Returns CORRAL_ECANCELED if the current task is inside a cancelled scope,
+ * else 0, without blocking. */
+CORRAL_API int corral_checkpoint_cancel(void);
+/* Fill *out with why the current task is cancelled. Returns 0 if it is,
+ * CORRAL_ENOENT if it is not. */
+CORRAL_API int corral_cancel_reason_get(corral_cancel_reason *out);
+
+/* ------------------------------------------------------------------------ */
+/* Cancel scopes and deadlines                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_scope {
+  _Alignas(16) unsigned char opaque_[256];
+} corral_scope;
+
+typedef struct corral_scope_opts {
+  const char *name;
+  int64_t deadline; /* absolute; 0 = none (CORRAL_FOREVER also none) */
+  int shield;       /* 1: outer cancellations do not reach inside */
+  int fail;         /* 1: fail-after: exit reports CORRAL_ETIMEDOUT when this
+                       scope's own deadline fired; 0: move-on-after */
+} corral_scope_opts;
+
+/* TASK ONLY. Enter a scope (LIFO with other scopes and groups of the task).
+ * The scope lives in caller storage until corral_scope_exit(). */
+CORRAL_API int corral_scope_enter(corral_scope *s, const corral_scope_opts *o);
+/* Leave the scope. Pass the code the code inside produced; returns it
+ * translated: CORRAL_ECANCELED caused by this scope's own cancellation
+ * becomes 0 (move-on) or CORRAL_ETIMEDOUT (fail-after whose deadline fired);
+ * anything else passes through. A fail scope whose deadline fired reports
+ * CORRAL_ETIMEDOUT even when rc was 0. CORRAL_ENESTING if s is not the
+ * innermost scope. */
+CORRAL_API int corral_scope_exit(corral_scope *s, int rc);
+CORRAL_API int corral_scope_cancel(corral_scope *s, const char *message);
+CORRAL_API int corral_scope_set_deadline(corral_scope *s, int64_t deadline);
+/* 1 if this scope was cancelled (explicitly or by its deadline). */
+CORRAL_API int corral_scope_cancelled(const corral_scope *s);
+/* 1 if this scope's own deadline fired. */
+CORRAL_API int corral_scope_timed_out(const corral_scope *s);
+
+/* Conveniences (Trio's names). */
+CORRAL_API int corral_move_on_after(corral_scope *s, int64_t ns);
+CORRAL_API int corral_move_on_at(corral_scope *s, int64_t deadline);
+CORRAL_API int corral_fail_after(corral_scope *s, int64_t ns);
+CORRAL_API int corral_fail_at(corral_scope *s, int64_t deadline);
+/* A shielded scope, optionally bounded by its own timeout (ns; <= 0: none).
+ * For cleanup that must still wait inside a cancelled task. */
+CORRAL_API int corral_shield(corral_scope *s, int64_t timeout_ns);
+
+/* ------------------------------------------------------------------------ */
+/* Groups (TaskGroup / nursery)                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+  CORRAL_FAIL_FAST = 0, /* TaskGroup: the first error cancels the rest */
+  CORRAL_COLLECT,       /* supervisor: failures do not cancel siblings */
+  CORRAL_FIRST,         /* first success wins, the rest are cancelled */
+  CORRAL_QUORUM         /* `quorum` successes win, the rest are cancelled */
+} corral_policy;
+
+typedef struct corral_group_opts {
+  corral_policy policy;
+  size_t quorum;        /* QUORUM: successes needed (>= 1) */
+  const char *name;
+  int64_t timeout_ns;   /* > 0: fail-after for the whole group: close returns
+                           CORRAL_ETIMEDOUT if it fired */
+} corral_group_opts;
+
+/* TASK ONLY. Open a group in caller storage; the body (the code between open
+ * and close) runs inside the group's cancel scope and counts like a child:
+ * its error (passed to close) fails the group. opts NULL = FAIL_FAST. */
+CORRAL_API int corral_group_open(corral_group *g, const corral_group_opts *o);
+/* BLOCKS (not abortable: it always waits for every child). Close the group:
+ * pass the body's code; a body error cancels the children (FAIL_FAST).
+ * Returns 0; CORRAL_EGROUP when the policy judged the group failed (the
+ * aggregate is corral_last_error(): children's errors in completion order,
+ * the body's last); CORRAL_ETIMEDOUT when the group's own deadline fired;
+ * CORRAL_ECANCELED when an enclosing scope cancelled it. After close the
+ * storage may be reused; further spawns get CORRAL_ECLOSED. */
+CORRAL_API int corral_group_close(corral_group *g, int body_rc);
+CORRAL_API int corral_group_cancel(corral_group *g, const char *message);
+/* Counters (valid during and after the group's life). */
+CORRAL_API size_t corral_group_succeeded(const corral_group *g);
+CORRAL_API size_t corral_group_failed(const corral_group *g);
+CORRAL_API size_t corral_group_running(const corral_group *g);
+
+/* ------------------------------------------------------------------------ */
+/* Collective calls                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_call {
+  corral_fn fn;
+  void *arg;
+  const char *name;
+} corral_call;
+
+typedef enum {
+  CORRAL_GATHER_ALL = 100, /* gather(return_exceptions=True): never cancels */
+  CORRAL_GATHER_FAIL_FAST = CORRAL_FAIL_FAST, /* safe_gather */
+  CORRAL_GATHER_FIRST = CORRAL_FIRST,
+  CORRAL_GATHER_QUORUM = CORRAL_QUORUM
+} corral_gather_policy;
+
+typedef struct corral_gather_opts {
+  int policy;         /* corral_gather_policy; 0 = FAIL_FAST */
+  size_t quorum;
+  int64_t timeout_ns; /* > 0: overall timeout; unfinished -> TIMED_OUT */
+  size_t limit;       /* > 0: at most `limit` tasks run at once */
+  const char *name;
+} corral_gather_opts;
+
+/* BLOCKS. Run every call as a task and fill out[i] for calls[i] (input
+ * order). Returns after every task it started has finished. Returns 0 when
+ * the policy is satisfied (ALL: always, unless timed out / cancelled),
+ * CORRAL_EGROUP when it failed (aggregate in corral_last_error()),
+ * CORRAL_ETIMEDOUT when the overall timeout fired, CORRAL_ECANCELED when the
+ * caller was cancelled. Outcomes are filled in every case; release them
+ * with corral_outcomes_clear(out, n). */
+CORRAL_API int corral_gather(const corral_call *calls, size_t n,
+                             corral_outcome *out,
+                             const corral_gather_opts *opts);
+/* safe_gather(*calls, return_exceptions=re, timeout=timeout_ns). */
+CORRAL_API int corral_safe_gather(const corral_call *calls, size_t n,
+                                  corral_outcome *out, int return_exceptions,
+                                  int64_t timeout_ns);
+
+typedef enum {
+  CORRAL_FIRST_COMPLETED = 1,
+  CORRAL_FIRST_EXCEPTION,
+  CORRAL_ALL_COMPLETED
+} corral_wait_mode;
+
+/* BLOCKS. asyncio.wait: wait until the condition holds or timeout_ns passes
+ * (CORRAL_FOREVER: no timeout). Observes only: never cancels the tasks.
+ * Returns 0 when the condition held, CORRAL_ETIMEDOUT, CORRAL_ECANCELED.
+ * *ndone (optional) gets how many are done. */
+CORRAL_API int corral_wait(corral_task *const *tasks, size_t n, int mode,
+                           int64_t timeout_ns, size_t *ndone);
+
+/* BLOCKS. asyncio.wait_for: join t with a timeout. On timeout t is
+ * cancelled and waited for (always); if t nevertheless finished with a
+ * result (a result arriving at the deadline wins) that result is returned,
+ * else CORRAL_ETIMEDOUT. Marks t joined. */
+CORRAL_API int corral_wait_for(corral_task *t, int64_t timeout_ns,
+                               void **result);
+
+/* as_completed: an iterator in caller storage. */
+typedef struct corral_as_completed {
+  corral_task *const *tasks;
+  size_t n, yielded;
+  int64_t deadline;
+  unsigned char *taken;
+} corral_as_completed;
+
+/* tasks must stay valid while iterating. timeout_ns: CORRAL_FOREVER = none. */
+CORRAL_API int corral_as_completed_init(corral_as_completed *it,
+                                        corral_task *const *tasks, size_t n,
+                                        int64_t timeout_ns);
+/* BLOCKS. Next task in completion order: 0 and *t; CORRAL_EEOF when all were
+ * returned; CORRAL_ETIMEDOUT; CORRAL_ECANCELED. */
+CORRAL_API int corral_as_completed_next(corral_as_completed *it,
+                                        corral_task **t);
+CORRAL_API void corral_as_completed_free(corral_as_completed *it);
+
+/* ------------------------------------------------------------------------ */
+/* Synchronisation                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_event {
+  _Alignas(16) unsigned char opaque_[32];
+} corral_event;
+
+CORRAL_API void corral_event_init(corral_event *e);
+CORRAL_API void corral_event_set(corral_event *e);
+CORRAL_API void corral_event_clear(corral_event *e);
+CORRAL_API int corral_event_is_set(const corral_event *e);
+/* BLOCKS. 0 once set, CORRAL_ECANCELED. */
+CORRAL_API int corral_event_wait(corral_event *e);
+
+typedef struct corral_semaphore {
+  _Alignas(16) unsigned char opaque_[32];
+} corral_semaphore;
+
+CORRAL_API void corral_semaphore_init(corral_semaphore *s, size_t value);
+/* BLOCKS. FIFO fair. 0 or CORRAL_ECANCELED. */
+CORRAL_API int corral_semaphore_acquire(corral_semaphore *s);
+CORRAL_API int corral_semaphore_try_acquire(corral_semaphore *s);
+CORRAL_API void corral_semaphore_release(corral_semaphore *s);
+CORRAL_API size_t corral_semaphore_value(const corral_semaphore *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CORRAL_H */

@@ -1,0 +1,272 @@
+/* Collective calls: gather / safe_gather, wait, wait_for, as_completed. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t deadline_in(corral__rt *rt, int64_t timeout_ns) {
+  if (timeout_ns < 0 || timeout_ns == CORRAL_FOREVER) return CORRAL_FOREVER;
+  int64_t now = corral__now(rt);
+  return timeout_ns > INT64_MAX - now ? CORRAL_FOREVER : now + timeout_ns;
+}
+
+/* ---- gather ---- */
+
+int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
+                  const corral_gather_opts *o) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  corral__rt *rt = self->rt;
+  corral_gather_opts d = {0};
+  if (!o) o = &d;
+  if (n && (!calls || !out)) return CORRAL_EINVAL;
+  if (n > SIZE_MAX / sizeof(corral_task *)) return CORRAL_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (!calls[i].fn) return CORRAL_EINVAL;
+  bool all = o->policy == CORRAL_GATHER_ALL;
+  corral_group_opts go = {.policy = all ? CORRAL_COLLECT
+                                        : (corral_policy)o->policy,
+                          .quorum = o->quorum,
+                          .name = o->name ? o->name : "gather",
+                          .timeout_ns = o->timeout_ns};
+  if (!all && (unsigned)o->policy > CORRAL_QUORUM) return CORRAL_EINVAL;
+  if (go.policy == CORRAL_QUORUM && (o->quorum < 1 || o->quorum > n))
+    return CORRAL_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    memset(&out[i], 0, sizeof out[i]);
+    out[i].status = CORRAL_NOT_STARTED;
+  }
+  if (n == 0) return corral__cancelled_scope(self->scope) ? CORRAL_ECANCELED : 0;
+  corral_task **ts = corral__calloc(rt, n * sizeof *ts);
+  if (!ts) return CORRAL_ENOMEM;
+  corral__group g;
+  int rc = corral__group_open(rt, &g, self, &go, false);
+  if (rc) {
+    corral__free(rt, ts);
+    return rc;
+  }
+  g.notify = 1;
+  size_t next = 0;
+  int spawn_rc = 0;
+  while (next < n) {
+    if (g.failed || g.satisfied || corral__cancelled_scope(&g.scope)) break;
+    if (o->limit && g.running >= o->limit) {
+      /* Not abortable: cancellation reaches the children through the
+       * scope tree; we wake when one of them finishes. */
+      g.waiter = self;
+      corral__park(self, CORRAL_FOREVER, false, "gather slot");
+      g.waiter = NULL;
+      continue;
+    }
+    const corral_call *c = &calls[next];
+    rc = corral__spawn(rt, &g, c->fn, c->arg,
+                       &(corral_spawn_opts){.name = c->name ? c->name : "call"},
+                       &ts[next], __FILE__, __LINE__);
+    if (rc) {
+      spawn_rc = rc;
+      out[next].status = CORRAL_ERROR;
+      out[next].code = rc;
+      out[next].error = corral__error_new(rt, rc, c->name, "could not spawn");
+      corral__scope_cancel(rt, &g.scope, CORRAL_CANCEL_EXPLICIT, self->name,
+                           "gather could not spawn a task");
+      break;
+    }
+    next++;
+  }
+  bool timed_before = false;
+  rc = corral__group_close(rt, &g, 0);
+  timed_before = g.scope.deadline_fired;
+  for (size_t i = 0; i < next; i++) {
+    corral_task *t = ts[i];
+    out[i] = t->out;
+    corral_error_ref(out[i].error);
+    if (out[i].status == CORRAL_CANCELLED && timed_before) {
+      out[i].status = CORRAL_TIMED_OUT;
+      out[i].code = CORRAL_ETIMEDOUT;
+    }
+    t->joined = 1;
+    corral_task_release(t);
+  }
+  corral__free(rt, ts);
+  if (spawn_rc) return spawn_rc;
+  if (all) {
+    /* return_exceptions=True: errors live in the outcomes. */
+    if (rc == CORRAL_EGROUP) {
+      if (timed_before)
+        rc = corral_errorf(CORRAL_ETIMEDOUT, "gather timed out");
+      else if (corral__cancelled_scope(self->scope))
+        rc = CORRAL_ECANCELED;
+      else
+        rc = 0;
+    }
+  }
+  return rc;
+}
+
+int corral_safe_gather(const corral_call *calls, size_t n, corral_outcome *out,
+                       int return_exceptions, int64_t timeout_ns) {
+  corral_gather_opts o = {
+      .policy = return_exceptions ? CORRAL_GATHER_ALL : CORRAL_GATHER_FAIL_FAST,
+      .timeout_ns = timeout_ns > 0 && timeout_ns != CORRAL_FOREVER ? timeout_ns
+                                                                    : 0,
+      .name = "safe_gather"};
+  return corral_gather(calls, n, out, &o);
+}
+
+/* ---- wait ---- */
+
+static int check_tasks(corral_task *self, corral_task *const *tasks,
+                       size_t n) {
+  if (n && !tasks) return CORRAL_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    if (!tasks[i]) return CORRAL_EINVAL;
+    if (tasks[i]->rt != self->rt) return CORRAL_EFOREIGN;
+    if (tasks[i] == self) return CORRAL_EDEADLK;
+  }
+  return 0;
+}
+
+static bool wait_cond(corral_task *const *tasks, size_t n, int mode,
+                      size_t *ndone) {
+  size_t done = 0, exc = 0;
+  for (size_t i = 0; i < n; i++)
+    if (tasks[i]->finalized) {
+      done++;
+      if (tasks[i]->out.status == CORRAL_ERROR) exc++;
+    }
+  if (ndone) *ndone = done;
+  switch (mode) {
+  case CORRAL_FIRST_COMPLETED: return done > 0 || n == 0;
+  case CORRAL_FIRST_EXCEPTION: return exc > 0 || done == n;
+  default: return done == n;
+  }
+}
+
+/* Park until any of tasks[] finishes (or deadline / cancel). */
+static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
+                    const unsigned char *skip, int64_t deadline) {
+  corral__rt *rt = self->rt;
+  corral__waiter one = {0}, *ws = n == 1 ? &one : corral__calloc(rt, n * sizeof *ws);
+  if (!ws) return CORRAL_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    if (!tasks[i]->finalized && !(skip && skip[i]))
+      corral__wl_add(&tasks[i]->waiters, &ws[i], self);
+  int rc = corral__park(self, deadline, true, "wait");
+  for (size_t i = 0; i < n; i++)
+    if (!tasks[i]->finalized) corral__wl_del(&tasks[i]->waiters, &ws[i]);
+  if (ws != &one) corral__free(rt, ws);
+  return rc;
+}
+
+int corral_wait(corral_task *const *tasks, size_t n, int mode,
+                int64_t timeout_ns, size_t *ndone) {
+  corral_task *self = corral__self();
+  if (ndone) *ndone = 0;
+  if (!self) return CORRAL_ENOTASK;
+  if (mode < CORRAL_FIRST_COMPLETED || mode > CORRAL_ALL_COMPLETED)
+    return CORRAL_EINVAL;
+  int rc = check_tasks(self, tasks, n);
+  if (rc) return rc;
+  int64_t deadline = deadline_in(self->rt, timeout_ns);
+  for (;;) {
+    if (wait_cond(tasks, n, mode, ndone)) return 0;
+    rc = wait_any(self, tasks, n, NULL, deadline);
+    if (rc == CORRAL_ETIMEDOUT)
+      /* A completion at the deadline's instant still counts. */
+      return wait_cond(tasks, n, mode, ndone) ? 0 : CORRAL_ETIMEDOUT;
+    if (rc) return rc;
+  }
+}
+
+/* ---- wait_for ---- */
+
+int corral_wait_for(corral_task *t, int64_t timeout_ns, void **result) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  int rc = check_tasks(self, &t, 1);
+  if (rc) return rc;
+  if (t->joined) return CORRAL_EJOINED;
+  int64_t deadline = deadline_in(self->rt, timeout_ns);
+  rc = 0;
+  while (!t->finalized) {
+    rc = wait_any(self, &t, 1, NULL, deadline);
+    if (rc) break;
+  }
+  if (rc == CORRAL_ENOMEM) return rc;
+  bool timed = false;
+  if (!t->finalized) {
+    /* Timed out or cancelled: cancel t and wait until it has finished
+     * (not abortable, so nothing outlives this call). */
+    timed = rc == CORRAL_ETIMEDOUT;
+    if (timed)
+      corral__scope_cancel(self->rt, &t->root_scope, CORRAL_CANCEL_DEADLINE,
+                           self->name, "wait_for timed out");
+    else
+      corral__scope_cancel(self->rt, &t->root_scope, CORRAL_CANCEL_PARENT,
+                           self->name, "wait_for was cancelled");
+    corral__task_wait_done(self, t, false);
+  }
+  if (t->out.status == CORRAL_CANCELLED && (timed || rc == CORRAL_ETIMEDOUT)) {
+    t->joined = 1;
+    return corral_errorf(CORRAL_ETIMEDOUT, "wait_for: task '%s' timed out",
+                         t->name);
+  }
+  int trc = corral__task_result(self, t, result);
+  if (rc == CORRAL_ECANCELED && trc == CORRAL_ECANCELED) return rc;
+  return trc;
+}
+
+/* ---- as_completed ---- */
+
+int corral_as_completed_init(corral_as_completed *it, corral_task *const *tasks,
+                             size_t n, int64_t timeout_ns) {
+  corral_task *self = corral__self();
+  if (!it) return CORRAL_EINVAL;
+  memset(it, 0, sizeof *it);
+  if (!self) return CORRAL_ENOTASK;
+  int rc = check_tasks(self, tasks, n);
+  if (rc) return rc;
+  it->taken = n ? corral__calloc(self->rt, n) : NULL;
+  if (n && !it->taken) return CORRAL_ENOMEM;
+  it->tasks = tasks;
+  it->n = n;
+  it->deadline = deadline_in(self->rt, timeout_ns);
+  return 0;
+}
+
+int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
+  corral_task *self = corral__self();
+  if (out) *out = NULL;
+  if (!self) return CORRAL_ENOTASK;
+  if (!it || !out) return CORRAL_EINVAL;
+  if (it->yielded == it->n) return CORRAL_EEOF;
+  for (;;) {
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < it->n; i++)
+      if (!it->taken[i] && it->tasks[i]->finalized &&
+          (best == SIZE_MAX ||
+           it->tasks[i]->done_seq < it->tasks[best]->done_seq))
+        best = i;
+    if (best != SIZE_MAX) {
+      it->taken[best] = 1;
+      it->yielded++;
+      *out = it->tasks[best];
+      return 0;
+    }
+    int rc = wait_any(self, it->tasks, it->n, it->taken, it->deadline);
+    if (rc == CORRAL_ETIMEDOUT) {
+      for (size_t i = 0; i < it->n; i++)
+        if (!it->taken[i] && it->tasks[i]->finalized) rc = 0;
+      if (rc) return rc;
+    } else if (rc) {
+      return rc;
+    }
+  }
+}
+
+void corral_as_completed_free(corral_as_completed *it) {
+  if (!it || !it->taken) return;
+  corral__rt *rt = corral__tl_rt;
+  if (rt) corral__free(rt, it->taken);
+  it->taken = NULL;
+}

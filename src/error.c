@@ -1,0 +1,140 @@
+/* Error codes (one X-macro table) and error records. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *corral_strerror(int code) {
+  switch (code) {
+  case 0: return "success";
+#define XX(name, val, msg)                                                   \
+  case val: return msg;
+    CORRAL_ERRNO_MAP(XX) CORRAL_OWN_ERROR_MAP(XX)
+#undef XX
+  default: break;
+  }
+  if (code < 0 && code > -4096) return strerror(-code);
+  return "unknown error";
+}
+
+const char *corral_err_name(int code) {
+  switch (code) {
+  case 0: return "OK";
+#define XX(name, val, msg)                                                   \
+  case val: return "CORRAL_" #name;
+    CORRAL_ERRNO_MAP(XX) CORRAL_OWN_ERROR_MAP(XX)
+#undef XX
+  default: break;
+  }
+  if (code < 0 && code > -4096) {
+    const char *n = strerrorname_np(-code);
+    if (n) return n;
+  }
+  return "E?";
+}
+
+const char *corral_status_name(corral_status s) {
+  static const char *const names[] = {"PENDING", "OK", "ERROR", "CANCELLED",
+                                      "TIMED_OUT", "NOT_STARTED"};
+  return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
+}
+
+const char *corral_cancel_kind_name(corral_cancel_kind k) {
+  static const char *const names[] = {
+      "none",        "explicit",    "deadline", "sibling failed",
+      "parent cancelled", "signal", "group done", "deadlock"};
+  return (unsigned)k < sizeof names / sizeof *names ? names[k] : "?";
+}
+
+corral_error *corral__error_new(corral__rt *rt, int code, const char *task,
+                                const char *msg) {
+  corral_error *e = corral__malloc(rt, sizeof *e);
+  if (!e) return NULL;
+  memset(e, 0, sizeof *e);
+  e->refs = 1;
+  e->code = code;
+  e->al = rt->al; /* records may outlive the runtime */
+  corral__copy_name(e->task, task);
+  e->message = corral__strdup(rt, msg ? msg : corral_strerror(code));
+  return e;
+}
+
+corral_error *corral_error_ref(corral_error *e) {
+  if (e) e->refs++;
+  return e;
+}
+
+void corral_error_unref(corral_error *e) {
+  if (!e || --e->refs) return;
+  corral_allocator a = e->al;
+  const corral_allocator *al = &a;
+  for (size_t i = 0; i < e->nchildren; i++) corral_error_unref(e->children[i]);
+  al->free(al->ctx, e->children);
+  al->free(al->ctx, e->message);
+  al->free(al->ctx, e);
+}
+
+int corral_error_code(const corral_error *e) { return e ? e->code : 0; }
+const char *corral_error_message(const corral_error *e) {
+  return e && e->message ? e->message : (e ? corral_strerror(e->code) : "");
+}
+const char *corral_error_task(const corral_error *e) { return e ? e->task : ""; }
+size_t corral_error_count(const corral_error *e) { return e ? e->nchildren : 0; }
+const corral_error *corral_error_child(const corral_error *e, size_t i) {
+  return e && i < e->nchildren ? e->children[i] : NULL;
+}
+
+static void print_rec(const corral_error *e, FILE *f, int depth) {
+  fprintf(f, "%*s%s in task '%s': %s\n", depth * 2, "",
+          corral_err_name(e->code), e->task, corral_error_message(e));
+  for (size_t i = 0; i < e->nchildren; i++)
+    print_rec(e->children[i], f, depth + 1);
+}
+
+void corral_error_print(const corral_error *e, FILE *f) {
+  if (e && f) print_rec(e, f, 0);
+}
+
+void corral__set_last_error(corral_task *t, corral_error *e) {
+  corral_error *old = t->last_err;
+  t->last_err = e; /* takes the reference */
+  corral_error_unref(old);
+}
+
+corral_error *corral__error_for(corral_task *t, int rc) {
+  if (t->last_err && t->last_err->code == rc)
+    return corral_error_ref(t->last_err);
+  return corral__error_new(t->rt, rc, t->name, NULL);
+}
+
+int corral_errorf(int code, const char *fmt, ...) {
+  corral_task *t = corral__self();
+  if (!t) return code;
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt ? fmt : "", ap);
+  va_end(ap);
+  corral_error *e = corral__error_new(t->rt, code, t->name, buf);
+  if (e) corral__set_last_error(t, e);
+  return code;
+}
+
+const corral_error *corral_last_error(void) {
+  corral_task *t = corral__self();
+  return t ? t->last_err : NULL;
+}
+
+void corral_outcome_clear(corral_outcome *o) {
+  if (!o) return;
+  corral_error_unref(o->error);
+  memset(o, 0, sizeof *o);
+}
+
+void corral_outcomes_clear(corral_outcome *o, size_t n) {
+  for (size_t i = 0; o && i < n; i++) corral_outcome_clear(&o[i]);
+}

@@ -1,0 +1,278 @@
+/* Groups: TaskGroup / nursery with FAIL_FAST, COLLECT, FIRST, QUORUM. */
+#include "internal.h"
+
+#include <string.h>
+
+_Static_assert(sizeof(corral__group) <= sizeof(corral_group),
+               "corral_group storage too small");
+
+/* Error entries remember the task for implicit groups, where an error a
+ * caller joined is no longer "unobserved". */
+typedef struct {
+  corral_error *e;
+  corral_task *t;
+} gerr;
+
+int corral__group_open(corral__rt *rt, corral__group *g, corral_task *owner,
+                       const corral_group_opts *o, bool implicit) {
+  corral_group_opts d = {0};
+  if (!o) o = &d;
+  if ((unsigned)o->policy > CORRAL_QUORUM) return CORRAL_EINVAL;
+  if (o->policy == CORRAL_QUORUM && o->quorum < 1) return CORRAL_EINVAL;
+  memset(g, 0, sizeof *g);
+  g->rt = rt;
+  g->policy = (uint8_t)o->policy;
+  g->quorum = o->quorum;
+  g->implicit = implicit;
+  g->observed_only = implicit;
+  g->owner = owner;
+  g->state = CORRAL__G_OPEN;
+  const char *name = o->name ? o->name : "group";
+  if (implicit) {
+    corral__scope_init(&g->scope, owner, &owner->root_scope, name);
+  } else {
+    corral__scope_init(&g->scope, owner, owner->scope, name);
+    g->scope.entered = 1;
+    owner->scope = &g->scope;
+    g->prev_open = owner->open_groups;
+    owner->open_groups = g;
+  }
+  g->scope.group = g;
+  g->magic = CORRAL__GROUP_MAGIC;
+  if (o->timeout_ns > 0) {
+    int64_t now = corral__now(rt);
+    g->scope.fail = 1;
+    int rc = corral__timer_start(rt, &g->scope.timer,
+                                 o->timeout_ns > INT64_MAX - now
+                                     ? CORRAL_FOREVER
+                                     : now + o->timeout_ns,
+                                 CORRAL__TIMER_SCOPE);
+    if (rc) {
+      if (!implicit) {
+        owner->scope = g->scope.parent;
+        owner->open_groups = g->prev_open;
+      }
+      corral__scope_detach(rt, &g->scope);
+      g->magic = 0;
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static int push_error(corral__rt *rt, corral__group *g, corral_error *e,
+                      corral_task *t) {
+  if (g->nerr == g->caperr) {
+    size_t cap = g->caperr ? g->caperr * 2 : 4;
+    gerr *v = corral__realloc(rt, g->errors, cap * sizeof(gerr));
+    if (!v) return CORRAL_ENOMEM;
+    g->errors = (corral_error **)(void *)v;
+    g->caperr = cap;
+  }
+  gerr *v = (gerr *)(void *)g->errors;
+  v[g->nerr].e = corral_error_ref(e);
+  v[g->nerr].t = t;
+  if (t) t->refs++;
+  g->nerr++;
+  return 0;
+}
+
+void corral__group_child_done(corral__rt *rt, corral__group *g,
+                              corral_task *t) {
+  if (t->g_prev)
+    t->g_prev->g_next = t->g_next;
+  else
+    g->first_child = t->g_next;
+  if (t->g_next)
+    t->g_next->g_prev = t->g_prev;
+  else
+    g->last_child = t->g_prev;
+  t->g_next = t->g_prev = NULL;
+  t->group = NULL;
+  g->running--;
+  switch (t->out.status) {
+  case CORRAL_OK:
+    g->nsucc++;
+    if (!g->satisfied &&
+        ((g->policy == CORRAL_FIRST) ||
+         (g->policy == CORRAL_QUORUM && g->nsucc >= g->quorum))) {
+      g->satisfied = 1;
+      corral__scope_cancel(rt, &g->scope, CORRAL_CANCEL_GROUP_DONE, t->name,
+                           g->policy == CORRAL_FIRST ? "first result arrived"
+                                                     : "quorum reached");
+    }
+    break;
+  case CORRAL_ERROR:
+    g->nfail++;
+    if (push_error(rt, g, t->out.error, g->observed_only ? t : NULL) == 0 &&
+        g->policy == CORRAL_FAIL_FAST && !g->failed) {
+      g->failed = 1;
+      corral__scope_cancel(rt, &g->scope, CORRAL_CANCEL_SIBLING_FAILED,
+                           t->name, corral_error_message(t->out.error));
+    } else if (g->policy == CORRAL_FAIL_FAST) {
+      g->failed = 1;
+    }
+    break;
+  default:
+    break;
+  }
+  if (g->waiter && (g->running == 0 || g->notify)) corral__wake(g->waiter, 0);
+}
+
+static corral_error *aggregate(corral__rt *rt, corral__group *g,
+                               corral_error *body, const char *why) {
+  gerr *v = (gerr *)(void *)g->errors;
+  size_t n = 0;
+  for (size_t i = 0; i < g->nerr; i++)
+    if (!(v[i].t && v[i].t->joined)) n++;
+  if (body) n++;
+  char msg[160];
+  if (why)
+    snprintf(msg, sizeof msg, "%s", why);
+  else
+    snprintf(msg, sizeof msg, "%zu error%s in group '%s'", n, n == 1 ? "" : "s",
+             g->scope.name);
+  corral_error *agg =
+      corral__error_new(rt, CORRAL_EGROUP, g->owner->name, msg);
+  if (!agg) return NULL;
+  agg->children = corral__malloc(rt, (n ? n : 1) * sizeof(corral_error *));
+  if (!agg->children) {
+    corral_error_unref(agg);
+    return NULL;
+  }
+  for (size_t i = 0; i < g->nerr; i++)
+    if (!(v[i].t && v[i].t->joined))
+      agg->children[agg->nchildren++] = corral_error_ref(v[i].e);
+  if (body) agg->children[agg->nchildren++] = corral_error_ref(body);
+  return agg;
+}
+
+static size_t unobserved(corral__group *g) {
+  gerr *v = (gerr *)(void *)g->errors;
+  size_t n = 0;
+  for (size_t i = 0; i < g->nerr; i++)
+    if (!(v[i].t && v[i].t->joined)) n++;
+  return n;
+}
+
+int corral__group_close(corral__rt *rt, corral__group *g, int body_rc) {
+  corral_task *self = g->owner;
+  corral_error *body = NULL;
+  if (body_rc < 0 && body_rc != CORRAL_ECANCELED) {
+    body = corral__error_for(self, body_rc);
+    if (g->policy == CORRAL_FAIL_FAST && !g->failed) {
+      g->failed = 1;
+      corral__scope_cancel(rt, &g->scope, CORRAL_CANCEL_SIBLING_FAILED,
+                           self->name, corral_error_message(body));
+    }
+  }
+  g->state = CORRAL__G_CLOSING;
+  while (g->running > 0) {
+    g->waiter = self;
+    corral__park(self, CORRAL_FOREVER, false, "group close");
+  }
+  g->waiter = NULL;
+  g->state = CORRAL__G_CLOSED;
+  if (!g->implicit) {
+    self->scope = g->scope.parent;
+    self->open_groups = g->prev_open;
+    g->scope.entered = 0;
+  }
+  bool timed = g->scope.deadline_fired;
+  bool outer = corral__cancelled_scope(g->scope.parent) != NULL &&
+               !g->scope.shield;
+  corral__scope_detach(rt, &g->scope);
+
+  size_t nerr = unobserved(g);
+  const char *why = NULL;
+  char buf[160];
+  bool failed;
+  switch (g->policy) {
+  case CORRAL_FIRST:
+    failed = g->nsucc == 0 && (nerr > 0 || body);
+    break;
+  case CORRAL_QUORUM:
+    failed = g->nsucc < g->quorum && !timed && !outer;
+    if (failed && nerr == 0 && !body) {
+      snprintf(buf, sizeof buf, "quorum not reached in group '%s': %zu of %zu",
+               g->scope.name, g->nsucc, g->quorum);
+      why = buf;
+    }
+    break;
+  default:
+    failed = nerr > 0 || body;
+  }
+  int rc = 0;
+  if (failed) {
+    corral_error *agg = aggregate(rt, g, body, why);
+    if (agg)
+      corral__set_last_error(self, agg);
+    rc = CORRAL_EGROUP;
+  } else if (timed && !g->satisfied) {
+    rc = corral_errorf(CORRAL_ETIMEDOUT, "deadline of group '%s' expired",
+                       g->scope.name);
+  } else if (!g->satisfied &&
+             (outer || (body_rc == CORRAL_ECANCELED && !g->scope.cancelled))) {
+    rc = CORRAL_ECANCELED;
+  }
+  corral_error_unref(body);
+  gerr *v = (gerr *)(void *)g->errors;
+  for (size_t i = 0; i < g->nerr; i++) {
+    corral_error_unref(v[i].e);
+    if (v[i].t) corral__task_unref(rt, v[i].t);
+  }
+  corral__free(rt, g->errors);
+  g->errors = NULL;
+  g->nerr = g->caperr = 0;
+  return rc;
+}
+
+/* ---- public ---- */
+
+static corral__group *valid(corral_group *cg) {
+  corral__group *g = (corral__group *)cg;
+  return g && g->magic == CORRAL__GROUP_MAGIC ? g : NULL;
+}
+
+int corral_group_open(corral_group *cg, const corral_group_opts *o) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  if (!cg) return CORRAL_EINVAL;
+  return corral__group_open(self->rt, (corral__group *)cg, self, o, false);
+}
+
+int corral_group_close(corral_group *cg, int body_rc) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  corral__group *g = valid(cg);
+  if (!g) return CORRAL_EINVAL;
+  if (g->rt != self->rt) return CORRAL_EFOREIGN;
+  if (g->state != CORRAL__G_OPEN) return CORRAL_ECLOSED;
+  if (g->owner != self || self->scope != &g->scope) return CORRAL_ENESTING;
+  return corral__group_close(self->rt, g, body_rc);
+}
+
+int corral_group_cancel(corral_group *cg, const char *message) {
+  corral__rt *rt = corral__tl_rt;
+  corral__group *g = valid(cg);
+  if (!rt) return CORRAL_ENOTASK;
+  if (!g) return CORRAL_EINVAL;
+  if (g->rt != rt) return CORRAL_EFOREIGN;
+  if (g->state == CORRAL__G_CLOSED) return CORRAL_ECLOSED;
+  corral__scope_cancel(rt, &g->scope, CORRAL_CANCEL_EXPLICIT,
+                       rt->current ? rt->current->name : "corral", message);
+  return 0;
+}
+
+size_t corral_group_succeeded(const corral_group *cg) {
+  const corral__group *g = (const corral__group *)cg;
+  return g && g->magic == CORRAL__GROUP_MAGIC ? g->nsucc : 0;
+}
+size_t corral_group_failed(const corral_group *cg) {
+  const corral__group *g = (const corral__group *)cg;
+  return g && g->magic == CORRAL__GROUP_MAGIC ? g->nfail : 0;
+}
+size_t corral_group_running(const corral_group *cg) {
+  const corral__group *g = (const corral__group *)cg;
+  return g && g->magic == CORRAL__GROUP_MAGIC ? g->running : 0;
+}

@@ -1,0 +1,267 @@
+/* Internal structures shared by the library's translation units. */
+#ifndef CORRAL_INTERNAL_H
+#define CORRAL_INTERNAL_H
+
+#include "corral.h"
+#include "ctx.h"
+#include "stack.h"
+
+#include <stdbool.h>
+#include <uv.h>
+
+#define CORRAL__HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+typedef struct corral__rt corral__rt;
+typedef struct corral__scope corral__scope;
+typedef struct corral__group corral__group;
+
+/* ---- timers: binary min-heap of pointers, ordered by (deadline, seq) ---- */
+typedef struct corral__timer {
+  int64_t deadline;
+  uint64_t seq;      /* tie-break: equal deadlines fire in the order set */
+  uint32_t idx;      /* position in the heap, UINT32_MAX when not armed */
+  uint8_t kind;      /* CORRAL__TIMER_TASK / CORRAL__TIMER_SCOPE */
+} corral__timer;
+
+enum { CORRAL__TIMER_TASK = 1, CORRAL__TIMER_SCOPE = 2 };
+#define CORRAL__TIMER_OFF UINT32_MAX
+
+typedef struct corral__heap {
+  corral__timer **v;
+  uint32_t n, cap;
+} corral__heap;
+
+/* ---- errors ---- */
+struct corral_error {
+  uint32_t refs;
+  int code;
+  char *message;
+  char task[CORRAL_NAME_MAX];
+  size_t nchildren;
+  corral_error **children;
+  corral_allocator al;        /* copied: records may outlive the runtime */
+};
+
+/* ---- cancel scopes ---- */
+struct corral__scope {
+  corral__scope *parent;      /* enclosing scope (maybe in an ancestor task) */
+  corral__scope *first_child, *last_child, *next_sib, *prev_sib;
+  corral_task *owner;         /* task whose code runs inside */
+  corral__group *group;       /* group whose scope this is, if any */
+  corral__timer timer;        /* deadline */
+  uint32_t magic;
+  uint8_t cancelled;          /* cancel called on this very scope */
+  uint8_t shield;
+  uint8_t fail;               /* fail-after: exit reports ETIMEDOUT */
+  uint8_t deadline_fired;
+  uint8_t entered;            /* on the owner's scope stack */
+  uint8_t kind;               /* corral_cancel_kind of the cancel */
+  char name[CORRAL_NAME_MAX];
+  char origin_task[CORRAL_NAME_MAX];
+  char *message;              /* heap copy, NULL if none */
+};
+
+#define CORRAL__SCOPE_MAGIC 0x5c09e5c0u
+#define CORRAL__GROUP_MAGIC 0x6a0b9a0bu
+
+/* ---- groups ---- */
+enum { CORRAL__G_OPEN = 1, CORRAL__G_CLOSING, CORRAL__G_CLOSED };
+
+struct corral__group {
+  uint32_t magic;
+  uint8_t state;
+  uint8_t policy;
+  uint8_t failed;         /* policy judged it failed (no more spawns) */
+  uint8_t satisfied;      /* FIRST/QUORUM reached */
+  uint8_t implicit;       /* the task's create_task group */
+  uint8_t observed_only;  /* implicit: only unjoined errors count */
+  uint8_t notify;         /* wake `waiter` on every child completion */
+  corral__rt *rt;
+  corral__scope scope;
+  corral_task *owner;
+  corral__group *prev_open;  /* owner's stack of open groups (for dump) */
+  corral_task *first_child, *last_child; /* children, in spawn order */
+  size_t running, nsucc, nfail, quorum;
+  corral_error **errors;
+  size_t nerr, caperr;
+  corral_task *waiter;       /* body parked at close / in gather */
+};
+
+/* ---- tasks ---- */
+enum {
+  CORRAL__T_NEW = 0,   /* spawned, never ran, no stack */
+  CORRAL__T_RUNNABLE,
+  CORRAL__T_RUNNING,
+  CORRAL__T_BLOCKED,
+  CORRAL__T_DONE
+};
+
+typedef struct corral__waiter {
+  struct corral__waiter *next, *prev;
+  corral_task *task;
+  int linked;
+} corral__waiter;
+
+struct corral_task {
+  corral__ctx ctx;
+  corral__rt *rt;
+  corral_task *rq_next;        /* run queue link */
+  corral__stack *stack;
+  corral_fn fn;
+  void *arg;
+  uint8_t state;
+  uint8_t cancellable;         /* blocked in a cancellable wait */
+  uint8_t handle;              /* a user handle is outstanding */
+  uint8_t joined;
+  uint8_t finalized;
+  uint8_t is_root;
+  int wake_rc;
+  uint32_t refs;               /* handle + group membership */
+  corral__timer timer;         /* timeout of the current wait */
+  const char *wait_what;       /* what it waits on (dump) */
+  corral__scope root_scope;    /* child of the group's scope */
+  corral__scope *scope;        /* innermost entered scope */
+  corral__group *group;        /* the group it belongs to */
+  corral_task *g_next, *g_prev;/* siblings in the group */
+  corral__group *open_groups;  /* groups this task opened (stack) */
+  corral__group *implicit;     /* create_task group, lazily made */
+  corral__waiter *waiters;     /* tasks waiting for it to finish */
+  corral_error *last_err;      /* errno-like current error record */
+  corral_outcome out;
+  uint64_t done_seq;
+  size_t stack_size;
+  size_t stack_peak;
+  const char *file;
+  int line;
+  char name[CORRAL_NAME_MAX];
+};
+
+/* ---- the runtime (one per thread) ---- */
+struct corral__rt {
+  uv_loop_t *loop;
+  uv_loop_t own_loop;
+  uv_timer_t uvtimer;
+  corral__ctx sched_ctx;
+  corral_task *current;
+  corral_task *rq_head, *rq_tail;
+  size_t rq_len;
+  corral__heap timers;
+  uint64_t timer_seq;
+  uint64_t done_seq;
+  size_t alive;               /* tasks not yet finalized */
+  int virtual_clock;
+  int64_t vnow;
+  int64_t start_real;
+  uint64_t rng;               /* shuffle state, 0 = FIFO */
+  corral_allocator al;
+  FILE *report;
+  int stack_paint;
+  int deadlocked;
+  corral_task *root;
+  corral__stack_pool pools;
+  size_t pools_default_size;  /* default task stack size */
+  void *sched_stack_bottom;   /* for ASan fiber switches */
+  size_t sched_stack_size;
+  void *asan_fake;
+};
+
+/* rt.c */
+CORRAL__HIDDEN extern _Thread_local corral__rt *corral__tl_rt;
+CORRAL__HIDDEN void *corral__malloc(corral__rt *rt, size_t n);
+CORRAL__HIDDEN void *corral__calloc(corral__rt *rt, size_t n);
+CORRAL__HIDDEN void *corral__realloc(corral__rt *rt, void *p, size_t n);
+CORRAL__HIDDEN void corral__free(corral__rt *rt, void *p);
+CORRAL__HIDDEN char *corral__strdup(corral__rt *rt, const char *s);
+CORRAL__HIDDEN int64_t corral__now(corral__rt *rt);
+CORRAL__HIDDEN void corral__runq_push(corral__rt *rt, corral_task *t);
+/* Park the current task. deadline CORRAL_FOREVER = none. Returns the wake
+ * code: 0 (woken), CORRAL_ETIMEDOUT (deadline), CORRAL_ECANCELED. When
+ * cancellable and the task is inside a cancelled scope it returns
+ * CORRAL_ECANCELED without parking. */
+CORRAL__HIDDEN int corral__park(corral_task *t, int64_t deadline,
+                                bool cancellable, const char *what);
+CORRAL__HIDDEN void corral__wake(corral_task *t, int rc);
+CORRAL__HIDDEN void corral__switch_to_sched(corral__rt *rt, corral_task *t);
+CORRAL__HIDDEN int corral__timer_start(corral__rt *rt, corral__timer *tm,
+                                       int64_t deadline, int kind);
+CORRAL__HIDDEN void corral__timer_stop(corral__rt *rt, corral__timer *tm);
+CORRAL__HIDDEN corral_task *corral__self(void);
+
+/* heap.c */
+CORRAL__HIDDEN int corral__heap_push(corral__rt *rt, corral__heap *h,
+                                     corral__timer *t);
+CORRAL__HIDDEN void corral__heap_remove(corral__heap *h, corral__timer *t);
+static inline corral__timer *corral__heap_min(corral__heap *h) {
+  return h->n ? h->v[0] : NULL;
+}
+
+/* error.c */
+CORRAL__HIDDEN corral_error *corral__error_new(corral__rt *rt, int code,
+                                               const char *task,
+                                               const char *msg);
+CORRAL__HIDDEN void corral__set_last_error(corral_task *t, corral_error *e);
+CORRAL__HIDDEN corral_error *corral__error_for(corral_task *t, int rc);
+
+/* scope.c */
+CORRAL__HIDDEN void corral__scope_init(corral__scope *s, corral_task *owner,
+                                       corral__scope *parent,
+                                       const char *name);
+CORRAL__HIDDEN void corral__scope_detach(corral__rt *rt, corral__scope *s);
+CORRAL__HIDDEN void corral__scope_cancel(corral__rt *rt, corral__scope *s,
+                                         corral_cancel_kind kind,
+                                         const char *origin_task,
+                                         const char *msg);
+/* The nearest cancelled scope that reaches t's current position (stops at
+ * shields), or NULL. */
+CORRAL__HIDDEN corral__scope *corral__cancelled_scope(corral__scope *s);
+CORRAL__HIDDEN void corral__fill_reason(corral_task *reader, corral__scope *s,
+                                        corral_cancel_reason *out);
+CORRAL__HIDDEN void corral__scope_deadline_fired(corral__rt *rt,
+                                                 corral__scope *s);
+#define corral__scope_of_timer(tm)                                           \
+  ((corral__scope *)((char *)(tm) - offsetof(corral__scope, timer)))
+#define corral__task_of_timer(tm)                                            \
+  ((corral_task *)((char *)(tm) - offsetof(corral_task, timer)))
+
+/* task.c */
+CORRAL__HIDDEN void corral__task_entry(void *arg);
+CORRAL__HIDDEN void corral__task_finalize(corral__rt *rt, corral_task *t);
+CORRAL__HIDDEN void corral__task_unref(corral__rt *rt, corral_task *t);
+CORRAL__HIDDEN int corral__spawn(corral__rt *rt, corral__group *g,
+                                 corral_fn fn, void *arg,
+                                 const corral_spawn_opts *o, corral_task **out,
+                                 const char *file, int line);
+
+CORRAL__HIDDEN void corral__wl_add(corral__waiter **head, corral__waiter *w,
+                                   corral_task *t);
+CORRAL__HIDDEN void corral__wl_del(corral__waiter **head, corral__waiter *w);
+/* Wait until t finished (cancellable or not). 0 or CORRAL_ECANCELED. */
+CORRAL__HIDDEN int corral__task_wait_done(corral_task *self, corral_task *t,
+                                          bool cancellable);
+/* Mark t joined and translate its outcome into a return code. */
+CORRAL__HIDDEN int corral__task_result(corral_task *self, corral_task *t,
+                                       void **result);
+
+/* group.c */
+CORRAL__HIDDEN void corral__group_child_done(corral__rt *rt, corral__group *g,
+                                             corral_task *t);
+CORRAL__HIDDEN int corral__group_open(corral__rt *rt, corral__group *g,
+                                      corral_task *owner,
+                                      const corral_group_opts *o, bool implicit);
+CORRAL__HIDDEN int corral__group_close(corral__rt *rt, corral__group *g,
+                                       int body_rc);
+
+/* dump.c */
+CORRAL__HIDDEN void corral__dump(corral__rt *rt, FILE *f);
+CORRAL__HIDDEN const char *corral__state_name(int st);
+
+static inline void corral__copy_name(char *dst, const char *src) {
+  size_t i = 0;
+  if (src)
+    for (; i < CORRAL_NAME_MAX - 1 && src[i]; i++) dst[i] = src[i];
+  dst[i] = 0;
+}
+
+#endif

@@ -1,0 +1,454 @@
+/* The runtime: run queue, parking, timers, the loop driving libuv. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORRAL_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CORRAL_ASAN 1
+#endif
+#ifdef CORRAL_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+_Thread_local corral__rt *corral__tl_rt;
+
+/* Virtual time starts at 1 s so that no real deadline is ever 0. */
+#define CORRAL__VIRTUAL_EPOCH 1000000000LL
+/* Poll I/O at least this often while the run queue never empties. */
+#define CORRAL__POLL_EVERY 64
+
+/* ---- allocation ---- */
+
+static void *std_malloc(void *c, size_t n) { (void)c; return malloc(n); }
+static void *std_realloc(void *c, void *p, size_t n) {
+  (void)c;
+  return realloc(p, n);
+}
+static void std_free(void *c, void *p) { (void)c; free(p); }
+
+void *corral__malloc(corral__rt *rt, size_t n) {
+  return rt->al.malloc(rt->al.ctx, n);
+}
+void *corral__calloc(corral__rt *rt, size_t n) {
+  void *p = corral__malloc(rt, n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+void *corral__realloc(corral__rt *rt, void *p, size_t n) {
+  return rt->al.realloc(rt->al.ctx, p, n);
+}
+void corral__free(corral__rt *rt, void *p) {
+  if (p) rt->al.free(rt->al.ctx, p);
+}
+char *corral__strdup(corral__rt *rt, const char *s) {
+  if (!s) return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = corral__malloc(rt, n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+static void *pool_alloc(void *c, size_t n) { return corral__malloc(c, n); }
+static void pool_free(void *c, void *p) { corral__free(c, p); }
+
+/* ---- time ---- */
+
+int64_t corral__now(corral__rt *rt) {
+  return rt->virtual_clock ? rt->vnow : (int64_t)uv_hrtime();
+}
+
+int64_t corral_now(void) {
+  corral__rt *rt = corral__tl_rt;
+  return rt ? corral__now(rt) : (int64_t)uv_hrtime();
+}
+
+uv_loop_t *corral_loop(void) {
+  corral__rt *rt = corral__tl_rt;
+  return rt ? rt->loop : NULL;
+}
+
+const char *corral_context_backend(void) { return corral__ctx_backend(); }
+
+const char *corral_stack_guard_mode(void) {
+  corral__rt *rt = corral__tl_rt;
+  return rt ? corral__stack_mode_name(rt->pools.mode) : NULL;
+}
+
+unsigned corral_version(void) { return CORRAL_VERSION_HEX; }
+const char *corral_version_string(void) { return "0.1.0"; }
+
+corral_task *corral__self(void) {
+  corral__rt *rt = corral__tl_rt;
+  return rt ? rt->current : NULL;
+}
+
+corral_task *corral_current(void) { return corral__self(); }
+
+/* ---- run queue ---- */
+
+void corral__runq_push(corral__rt *rt, corral_task *t) {
+  t->rq_next = NULL;
+  if (rt->rq_tail)
+    rt->rq_tail->rq_next = t;
+  else
+    rt->rq_head = t;
+  rt->rq_tail = t;
+  rt->rq_len++;
+}
+
+static uint64_t xorshift(uint64_t *s) {
+  uint64_t x = *s;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *s = x;
+}
+
+static corral_task *runq_pop(corral__rt *rt) {
+  corral_task *t = rt->rq_head;
+  if (!t) return NULL;
+  if (unlikely(rt->rng) && rt->rq_len > 1) {
+    /* Seeded shuffle: take a random element (tests hunting order bugs). */
+    size_t k = xorshift(&rt->rng) % rt->rq_len;
+    corral_task *prev = NULL;
+    while (k--) prev = t, t = t->rq_next;
+    if (prev) {
+      prev->rq_next = t->rq_next;
+      if (rt->rq_tail == t) rt->rq_tail = prev;
+      rt->rq_len--;
+      t->rq_next = NULL;
+      return t;
+    }
+  }
+  rt->rq_head = t->rq_next;
+  if (!rt->rq_head) rt->rq_tail = NULL;
+  rt->rq_len--;
+  t->rq_next = NULL;
+  return t;
+}
+
+/* ---- switching ---- */
+
+static inline void asan_enter(void **fake, const void *lo, size_t size) {
+#ifdef CORRAL_ASAN
+  __sanitizer_start_switch_fiber(fake, lo, size);
+#else
+  (void)fake, (void)lo, (void)size;
+#endif
+}
+
+static inline void asan_arrived(void *fake, const void **lo, size_t *size) {
+#ifdef CORRAL_ASAN
+  __sanitizer_finish_switch_fiber(fake, lo, size);
+#else
+  (void)fake, (void)lo, (void)size;
+#endif
+}
+
+/* Called on the task's stack: give the CPU back to the scheduler. */
+void corral__switch_to_sched(corral__rt *rt, corral_task *t) {
+  void *fake = NULL;
+  bool last = t->state == CORRAL__T_DONE;
+  asan_enter(last ? NULL : &fake, rt->sched_stack_bottom, rt->sched_stack_size);
+  corral__ctx_switch(&t->ctx, &rt->sched_ctx);
+  asan_arrived(fake, NULL, NULL);
+}
+
+void corral__task_arrived(corral__rt *rt);
+void corral__task_arrived(corral__rt *rt) {
+  const void *lo = NULL;
+  size_t size = 0;
+  asan_arrived(NULL, &lo, &size);
+  if (lo) {
+    rt->sched_stack_bottom = (void *)lo;
+    rt->sched_stack_size = size;
+  }
+}
+
+static void run_task(corral__rt *rt, corral_task *t) {
+  if (t->state == CORRAL__T_NEW) {
+    /* Cancelled before it ever ran: it never gets a stack. */
+    corral__scope *cs = corral__cancelled_scope(t->scope);
+    if (cs) {
+      t->out.status = CORRAL_CANCELLED;
+      t->out.code = CORRAL_ECANCELED;
+      corral__fill_reason(t, cs, &t->out.reason);
+      t->state = CORRAL__T_DONE;
+      corral__task_finalize(rt, t);
+      return;
+    }
+    int rc = corral__stack_acquire(&rt->pools,
+                                   t->stack_size ? t->stack_size
+                                                 : rt->pools_default_size,
+                                   &t->stack);
+    if (rc) {
+      t->out.status = CORRAL_ERROR;
+      t->out.code = rc;
+      t->out.error = corral__error_new(rt, rc, t->name,
+                                       "could not allocate the task's stack");
+      t->state = CORRAL__T_DONE;
+      corral__task_finalize(rt, t);
+      return;
+    }
+    corral__ctx_make(&t->ctx, t->stack->lo, t->stack->size, corral__task_entry,
+                     t);
+  }
+  t->state = CORRAL__T_RUNNING;
+  rt->current = t;
+  asan_enter(&rt->asan_fake, t->stack->lo, t->stack->size);
+  corral__ctx_switch(&rt->sched_ctx, &t->ctx);
+  asan_arrived(rt->asan_fake, NULL, NULL);
+  rt->current = NULL;
+  if (unlikely(!corral__stack_ok(t->stack)))
+    corral__stack_overflow_abort(t->name, t->stack);
+  if (t->state == CORRAL__T_DONE) corral__task_finalize(rt, t);
+}
+
+/* ---- parking ---- */
+
+int corral__park(corral_task *t, int64_t deadline, bool cancellable,
+                 const char *what) {
+  corral__rt *rt = t->rt;
+  if (cancellable && corral__cancelled_scope(t->scope)) return CORRAL_ECANCELED;
+  if (deadline != CORRAL_FOREVER) {
+    int rc = corral__timer_start(rt, &t->timer, deadline, CORRAL__TIMER_TASK);
+    if (rc) return rc;
+  }
+  t->state = CORRAL__T_BLOCKED;
+  t->cancellable = cancellable;
+  t->wait_what = what;
+  t->wake_rc = 0;
+  corral__switch_to_sched(rt, t);
+  if (t->timer.idx != CORRAL__TIMER_OFF) corral__timer_stop(rt, &t->timer);
+  t->cancellable = 0;
+  t->wait_what = NULL;
+  return t->wake_rc;
+}
+
+void corral__wake(corral_task *t, int rc) {
+  if (t->state != CORRAL__T_BLOCKED) return;
+  t->state = CORRAL__T_RUNNABLE;
+  t->wake_rc = rc;
+  corral__runq_push(t->rt, t);
+}
+
+/* ---- timers ---- */
+
+int corral__timer_start(corral__rt *rt, corral__timer *tm, int64_t deadline,
+                        int kind) {
+  if (tm->idx != CORRAL__TIMER_OFF) corral__heap_remove(&rt->timers, tm);
+  tm->deadline = deadline;
+  tm->seq = rt->timer_seq++;
+  tm->kind = (uint8_t)kind;
+  return corral__heap_push(rt, &rt->timers, tm);
+}
+
+void corral__timer_stop(corral__rt *rt, corral__timer *tm) {
+  if (tm->idx != CORRAL__TIMER_OFF) corral__heap_remove(&rt->timers, tm);
+}
+
+static void fire_timers(corral__rt *rt, int64_t now) {
+  corral__timer *tm;
+  while ((tm = corral__heap_min(&rt->timers)) && tm->deadline <= now) {
+    corral__heap_remove(&rt->timers, tm);
+    if (tm->kind == CORRAL__TIMER_TASK)
+      corral__wake(corral__task_of_timer(tm), CORRAL_ETIMEDOUT);
+    else
+      corral__scope_deadline_fired(rt, corral__scope_of_timer(tm));
+  }
+}
+
+static void on_uvtimer(uv_timer_t *h) { (void)h; }
+
+/* ---- deadlock ---- */
+
+static void wake_all_blocked(corral__rt *rt, corral_task *t) {
+  if (t->state == CORRAL__T_BLOCKED && t->cancellable)
+    corral__wake(t, CORRAL_EDEADLK);
+  for (corral__group *g = t->open_groups; g; g = g->prev_open)
+    for (corral_task *c = g->first_child; c; c = c->g_next)
+      wake_all_blocked(rt, c);
+  if (t->implicit)
+    for (corral_task *c = t->implicit->first_child; c; c = c->g_next)
+      wake_all_blocked(rt, c);
+}
+
+static void on_deadlock(corral__rt *rt) {
+  if (++rt->deadlocked == 1) {
+    fprintf(rt->report,
+            "corral: deadlock: %zu task(s) blocked, nothing can wake them\n",
+            rt->alive);
+    corral__dump(rt, rt->report);
+    fflush(rt->report);
+    corral__scope_cancel(rt, &rt->root->root_scope, CORRAL_CANCEL_DEADLOCK,
+                         "corral", "deadlock detected");
+    return;
+  }
+  if (rt->deadlocked > 10000) {
+    fprintf(rt->report, "corral: tasks keep blocking after a deadlock; abort\n");
+    abort();
+  }
+  /* Shielded waits too: force every blocked wait to fail. */
+  wake_all_blocked(rt, rt->root);
+}
+
+/* ---- the loop ---- */
+
+static void run_loop(corral__rt *rt) {
+  unsigned since_poll = 0;
+  while (rt->alive > 0) {
+    size_t batch = rt->rq_len;
+    corral_task *t;
+    while (batch-- && (t = runq_pop(rt))) run_task(rt, t);
+    since_poll++;
+    if (rt->alive == 0) break;
+    if (rt->virtual_clock) {
+      if (rt->rq_head) {
+        if (since_poll >= CORRAL__POLL_EVERY && uv_loop_alive(rt->loop)) {
+          since_poll = 0;
+          uv_run(rt->loop, UV_RUN_NOWAIT);
+        }
+        continue;
+      }
+      since_poll = 0;
+      if (uv_loop_alive(rt->loop)) uv_run(rt->loop, UV_RUN_NOWAIT);
+      if (rt->rq_head) continue;
+      corral__timer *m = corral__heap_min(&rt->timers);
+      if (m) {
+        if (m->deadline > rt->vnow) rt->vnow = m->deadline; /* autojump */
+        fire_timers(rt, rt->vnow);
+        continue;
+      }
+      if (uv_loop_alive(rt->loop)) {
+        uv_run(rt->loop, UV_RUN_ONCE);
+        continue;
+      }
+      on_deadlock(rt);
+      continue;
+    }
+    int64_t now = (int64_t)uv_hrtime();
+    fire_timers(rt, now);
+    if (rt->rq_head) {
+      if (since_poll >= CORRAL__POLL_EVERY && uv_loop_alive(rt->loop)) {
+        since_poll = 0;
+        uv_run(rt->loop, UV_RUN_NOWAIT);
+      }
+      continue;
+    }
+    since_poll = 0;
+    corral__timer *m = corral__heap_min(&rt->timers);
+    if (m) {
+      int64_t ms = (m->deadline - now + 999999) / 1000000;
+      uv_update_time(rt->loop);
+      uv_timer_start(&rt->uvtimer, on_uvtimer, (uint64_t)(ms > 0 ? ms : 0), 0);
+      uv_run(rt->loop, UV_RUN_ONCE);
+      uv_timer_stop(&rt->uvtimer);
+      fire_timers(rt, (int64_t)uv_hrtime());
+      continue;
+    }
+    if (uv_loop_alive(rt->loop)) {
+      uv_run(rt->loop, UV_RUN_ONCE);
+      continue;
+    }
+    on_deadlock(rt);
+  }
+}
+
+/* ---- entry ---- */
+
+static const corral__stack *fault_who(void *ctx, const char **name,
+                                      const corral__stack_pool **pool) {
+  corral__rt *rt = ctx;
+  corral_task *t = rt->current;
+  *pool = &rt->pools;
+  *name = t ? t->name : NULL;
+  return t ? t->stack : NULL;
+}
+
+static void on_close(uv_handle_t *h) { (void)h; }
+
+int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
+               void **result) {
+  corral_options o;
+  if (opts)
+    o = *opts;
+  else
+    memset(&o, 0, sizeof o);
+  if (result) *result = NULL;
+  if (!main_fn) return CORRAL_EINVAL;
+  if (corral__tl_rt) return CORRAL_EBUSY; /* one runtime per thread */
+  if (o.stack_size && (o.stack_size < CORRAL_STACK_MIN ||
+                       o.stack_size > CORRAL_STACK_MAX))
+    return CORRAL_EINVAL;
+  corral_allocator al = {std_malloc, std_realloc, std_free, NULL};
+  if (o.allocator) {
+    if (!o.allocator->malloc || !o.allocator->realloc || !o.allocator->free)
+      return CORRAL_EINVAL;
+    al = *o.allocator;
+  }
+  corral__rt *rt = al.malloc(al.ctx, sizeof *rt);
+  if (!rt) return CORRAL_ENOMEM;
+  memset(rt, 0, sizeof *rt);
+  rt->al = al;
+  rt->report = o.report ? o.report : stderr;
+  rt->virtual_clock = o.virtual_clock;
+  rt->vnow = CORRAL__VIRTUAL_EPOCH;
+  rt->rng = o.shuffle_seed;
+  rt->stack_paint = o.stack_paint;
+  rt->pools_default_size = o.stack_size ? o.stack_size : (size_t)256 * 1024;
+  if (o.loop) {
+    rt->loop = o.loop;
+  } else {
+    int rc = uv_loop_init(&rt->own_loop);
+    if (rc) {
+      al.free(al.ctx, rt);
+      return rc;
+    }
+    rt->loop = &rt->own_loop;
+  }
+  uv_timer_init(rt->loop, &rt->uvtimer);
+  corral__stack_pool_init(&rt->pools, !o.no_guard_install,
+                          o.stack_cache ? o.stack_cache : 64, o.stack_paint,
+                          pool_alloc, pool_free, rt);
+  corral__fault_hook hook = {fault_who, rt};
+  void *altstack = NULL;
+  corral__fault_begin(&hook, &altstack);
+  corral__tl_rt = rt;
+
+  corral_task *root = NULL;
+  int rc = corral__spawn(rt, NULL, main_fn, arg,
+                         &(const corral_spawn_opts){.name = "main"}, &root,
+                         "corral_run", 0);
+  if (rc == 0) {
+    rt->root = root;
+    run_loop(rt);
+    rc = root->out.code;
+    if (root->out.status == CORRAL_OK) {
+      rc = 0;
+      if (result) *result = root->out.result;
+    }
+    if (rt->deadlocked) rc = CORRAL_EDEADLK;
+    corral_task_release(root);
+  }
+
+  corral__tl_rt = NULL;
+  corral__fault_end(altstack);
+  uv_close((uv_handle_t *)&rt->uvtimer, on_close);
+  uv_run(rt->loop, UV_RUN_NOWAIT);
+  if (rt->loop == &rt->own_loop) {
+    uv_run(rt->loop, UV_RUN_DEFAULT);
+    uv_loop_close(rt->loop);
+  }
+  corral__stack_pool_destroy(&rt->pools);
+  corral__free(rt, rt->timers.v);
+  al.free(al.ctx, rt);
+  return rc;
+}

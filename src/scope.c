@@ -1,0 +1,244 @@
+/* Cancel scopes: a tree spanning tasks. A task's root scope hangs under the
+ * scope of the group it was spawned into, so cancelling a scope reaches
+ * every descendant task. Cancellation is level-triggered: a blocking call
+ * asks "is any scope between me and the nearest shield cancelled?" every
+ * time (corral__cancelled_scope), and cancelling wakes the tasks currently
+ * blocked below the scope. */
+#include "internal.h"
+
+#include <string.h>
+
+_Static_assert(sizeof(corral__scope) <= sizeof(corral_scope),
+               "corral_scope storage too small");
+
+void corral__scope_init(corral__scope *s, corral_task *owner,
+                        corral__scope *parent, const char *name) {
+  memset(s, 0, sizeof *s);
+  s->owner = owner;
+  s->parent = parent;
+  s->magic = CORRAL__SCOPE_MAGIC;
+  s->timer.idx = CORRAL__TIMER_OFF;
+  corral__copy_name(s->name, name ? name : "scope");
+  if (parent) {
+    s->prev_sib = parent->last_child;
+    if (parent->last_child)
+      parent->last_child->next_sib = s;
+    else
+      parent->first_child = s;
+    parent->last_child = s;
+  }
+}
+
+void corral__scope_detach(corral__rt *rt, corral__scope *s) {
+  corral__timer_stop(rt, &s->timer);
+  corral__scope *p = s->parent;
+  if (p) {
+    if (s->prev_sib)
+      s->prev_sib->next_sib = s->next_sib;
+    else
+      p->first_child = s->next_sib;
+    if (s->next_sib)
+      s->next_sib->prev_sib = s->prev_sib;
+    else
+      p->last_child = s->prev_sib;
+  }
+  s->prev_sib = s->next_sib = NULL;
+  s->parent = NULL;
+  corral__free(rt, s->message);
+  s->message = NULL;
+}
+
+corral__scope *corral__cancelled_scope(corral__scope *s) {
+  for (; s; s = s->parent) {
+    if (s->cancelled) return s;
+    if (s->shield) return NULL;
+  }
+  return NULL;
+}
+
+void corral__fill_reason(corral_task *reader, corral__scope *s,
+                         corral_cancel_reason *out) {
+  memset(out, 0, sizeof *out);
+  out->cause = (corral_cancel_kind)s->kind;
+  /* Cancelled from further up than the task's own scopes and its group:
+   * report it as inherited from the parent, with the original cause. */
+  bool inherited = reader && s->owner != reader &&
+                   !(reader->group && s == &reader->group->scope);
+  out->kind = inherited ? CORRAL_CANCEL_PARENT : (corral_cancel_kind)s->kind;
+  memcpy(out->scope, s->name, sizeof out->scope);
+  memcpy(out->task, s->origin_task, sizeof out->task);
+  if (s->message) {
+    size_t n = strlen(s->message);
+    if (n >= sizeof out->message) n = sizeof out->message - 1;
+    memcpy(out->message, s->message, n);
+  }
+}
+
+/* Next scope to visit in a pre-order walk of root's subtree, skipping
+ * shielded subtrees (outer cancellation does not reach inside a shield) and
+ * subtrees already cancelled (their tasks were woken then). */
+static corral__scope *skip(corral__scope *s) {
+  while (s && (s->shield || s->cancelled)) s = s->next_sib;
+  return s;
+}
+
+static void wake_below(corral__scope *root) {
+  corral__scope *c = root;
+  for (;;) {
+    corral_task *o = c->owner;
+    if (o && o->scope == c && o->state == CORRAL__T_BLOCKED && o->cancellable)
+      corral__wake(o, CORRAL_ECANCELED);
+    corral__scope *n = skip(c->first_child);
+    if (n) {
+      c = n;
+      continue;
+    }
+    for (;;) {
+      if (c == root) return;
+      n = skip(c->next_sib);
+      if (n) {
+        c = n;
+        break;
+      }
+      c = c->parent;
+    }
+  }
+}
+
+void corral__scope_cancel(corral__rt *rt, corral__scope *s,
+                          corral_cancel_kind kind, const char *origin_task,
+                          const char *msg) {
+  if (s->cancelled) return;
+  s->cancelled = 1;
+  s->kind = (uint8_t)kind;
+  corral__copy_name(s->origin_task, origin_task);
+  corral__free(rt, s->message);
+  s->message = corral__strdup(rt, msg);
+  if (kind != CORRAL_CANCEL_DEADLINE) corral__timer_stop(rt, &s->timer);
+  wake_below(s);
+}
+
+void corral__scope_deadline_fired(corral__rt *rt, corral__scope *s) {
+  if (s->cancelled) return;
+  s->deadline_fired = 1;
+  char msg[96];
+  snprintf(msg, sizeof msg, "deadline of scope '%s' expired", s->name);
+  corral__scope_cancel(rt, s, CORRAL_CANCEL_DEADLINE,
+                       s->owner ? s->owner->name : "corral", msg);
+}
+
+/* ---- public API ---- */
+
+static int set_deadline(corral__rt *rt, corral__scope *s, int64_t deadline) {
+  if (deadline == 0 || deadline == CORRAL_FOREVER) {
+    corral__timer_stop(rt, &s->timer);
+    return 0;
+  }
+  if (s->cancelled) return 0;
+  if (deadline <= corral__now(rt)) {
+    corral__timer_stop(rt, &s->timer);
+    corral__scope_deadline_fired(rt, s); /* already in the past */
+    return 0;
+  }
+  return corral__timer_start(rt, &s->timer, deadline, CORRAL__TIMER_SCOPE);
+}
+
+int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  if (!us) return CORRAL_EINVAL;
+  corral__scope *s = (corral__scope *)us;
+  corral_scope_opts d = {0};
+  if (!o) o = &d;
+  corral__scope_init(s, self, self->scope, o->name);
+  s->shield = o->shield != 0;
+  s->fail = o->fail != 0;
+  s->entered = 1;
+  self->scope = s;
+  int rc = set_deadline(self->rt, s, o->deadline);
+  if (rc) {
+    self->scope = s->parent;
+    corral__scope_detach(self->rt, s);
+    s->magic = 0;
+  }
+  return rc;
+}
+
+int corral_scope_exit(corral_scope *us, int rc) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  corral__scope *s = (corral__scope *)us;
+  if (!s || s->magic != CORRAL__SCOPE_MAGIC || !s->entered)
+    return CORRAL_EINVAL;
+  if (s->owner != self || self->scope != s) return CORRAL_ENESTING;
+  self->scope = s->parent;
+  s->entered = 0;
+  int mine = s->cancelled, timed = s->deadline_fired;
+  corral__scope_detach(self->rt, s);
+  if (rc == CORRAL_ECANCELED && mine) {
+    if (s->fail && timed)
+      return corral_errorf(CORRAL_ETIMEDOUT, "deadline of scope '%s' expired",
+                           s->name);
+    return 0;
+  }
+  return rc;
+}
+
+int corral_scope_cancel(corral_scope *us, const char *message) {
+  corral__scope *s = (corral__scope *)us;
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  if (!s || s->magic != CORRAL__SCOPE_MAGIC || !s->entered)
+    return CORRAL_EINVAL;
+  if (!s->owner || s->owner->rt != rt) return CORRAL_EFOREIGN;
+  corral__scope_cancel(rt, s, CORRAL_CANCEL_EXPLICIT,
+                       rt->current ? rt->current->name : "corral", message);
+  return 0;
+}
+
+int corral_scope_set_deadline(corral_scope *us, int64_t deadline) {
+  corral__scope *s = (corral__scope *)us;
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  if (!s || s->magic != CORRAL__SCOPE_MAGIC || !s->entered)
+    return CORRAL_EINVAL;
+  return set_deadline(rt, s, deadline);
+}
+
+int corral_scope_cancelled(const corral_scope *us) {
+  const corral__scope *s = (const corral__scope *)us;
+  return s && s->magic == CORRAL__SCOPE_MAGIC && s->cancelled;
+}
+
+int corral_scope_timed_out(const corral_scope *us) {
+  const corral__scope *s = (const corral__scope *)us;
+  return s && s->magic == CORRAL__SCOPE_MAGIC && s->deadline_fired;
+}
+
+static int64_t rel(int64_t ns) {
+  int64_t now = corral_now();
+  if (ns <= 0) return now; /* already expired */
+  return ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns;
+}
+
+int corral_move_on_at(corral_scope *s, int64_t deadline) {
+  return corral_scope_enter(
+      s, &(corral_scope_opts){.name = "move_on", .deadline = deadline});
+}
+int corral_move_on_after(corral_scope *s, int64_t ns) {
+  return corral_move_on_at(s, rel(ns));
+}
+int corral_fail_at(corral_scope *s, int64_t deadline) {
+  return corral_scope_enter(s, &(corral_scope_opts){.name = "fail_after",
+                                                   .deadline = deadline,
+                                                   .fail = 1});
+}
+int corral_fail_after(corral_scope *s, int64_t ns) {
+  return corral_fail_at(s, rel(ns));
+}
+int corral_shield(corral_scope *s, int64_t timeout_ns) {
+  return corral_scope_enter(
+      s, &(corral_scope_opts){.name = "shield",
+                              .shield = 1,
+                              .deadline = timeout_ns > 0 ? rel(timeout_ns) : 0});
+}

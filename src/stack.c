@@ -1,0 +1,344 @@
+/* Stack slots.
+ *
+ * Linux caps a process at vm.max_map_count (65530) mappings. One mmap per
+ * stack plus an mprotect'ed guard page costs two VMAs per task and stalls
+ * near 32k tasks. We map stacks in chunks of up to 64 slots (one VMA) and
+ * guard each slot with MADV_GUARD_INSTALL, which marks guard pages inside a
+ * mapping without splitting it. Older kernels fall back to mprotect while a
+ * VMA budget lasts, then to canary words checked at every suspend. See
+ * docs/stacks.md. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "stack.h"
+
+#include "corral.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CORRAL_HAVE_VALGRIND 1
+#endif
+#endif
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORRAL_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CORRAL_ASAN 1
+#endif
+#ifdef CORRAL_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define CORRAL__GUARD_BYTES ((size_t)16 * 1024)
+#define CORRAL__CHUNK_TARGET ((size_t)64 * 1024 * 1024)
+#define CORRAL__MPROTECT_BUDGET 8192
+
+static int probe_guard_install(size_t page) {
+  char *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return 0;
+  int ok = madvise(m, page, MADV_GUARD_INSTALL) == 0;
+  munmap(m, 2 * page);
+  return ok;
+}
+
+void corral__stack_pool_init(corral__stack_pool *p, int allow_guard_install,
+                             size_t cache_max, int paint,
+                             void *(*alloc)(void *, size_t),
+                             void (*dealloc)(void *, void *), void *actx) {
+  memset(p, 0, sizeof *p);
+  p->page = (size_t)sysconf(_SC_PAGESIZE);
+  p->guard_bytes = CORRAL__GUARD_BYTES < p->page ? p->page : CORRAL__GUARD_BYTES;
+  p->cache_max = cache_max;
+  p->paint = paint;
+  p->alloc = alloc;
+  p->dealloc = dealloc;
+  p->actx = actx;
+  p->mprotect_budget = CORRAL__MPROTECT_BUDGET;
+  p->mode = (allow_guard_install && probe_guard_install(p->page))
+                ? CORRAL__GUARD_INSTALL
+                : CORRAL__GUARD_MPROTECT;
+}
+
+const char *corral__stack_mode_name(int mode) {
+  switch (mode) {
+  case CORRAL__GUARD_INSTALL: return "guard-install";
+  case CORRAL__GUARD_MPROTECT: return "mprotect";
+  default: return "canary";
+  }
+}
+
+static void slot_register(corral__stack *s) {
+#ifdef CORRAL_HAVE_VALGRIND
+  s->vgid = VALGRIND_STACK_REGISTER(s->lo, s->lo + s->size);
+#else
+  s->vgid = 0;
+#endif
+}
+
+static int new_chunk(corral__stack_pool *p, corral__sizepool *sp) {
+  size_t slot = p->guard_bytes + sp->size;
+  size_t n = CORRAL__CHUNK_TARGET / slot;
+  if (n < 1) n = 1;
+  if (n > 64) n = 64;
+  corral__chunk *c = p->alloc(p->actx, sizeof *c + n * sizeof(corral__stack));
+  if (!c) return -ENOMEM;
+  size_t len = n * slot;
+  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) {
+    p->dealloc(p->actx, c);
+    return -ENOMEM;
+  }
+  /* THP would back a touched stack page with 2 MiB. */
+  (void)madvise(m, len, MADV_NOHUGEPAGE);
+  c->map = m;
+  c->maplen = len;
+  c->nslots = n;
+  c->given = 0;
+  c->next = sp->chunks;
+  sp->chunks = c;
+  p->mapped_chunks++;
+  return 0;
+}
+
+static corral__stack *carve(corral__stack_pool *p, corral__sizepool *sp) {
+  corral__chunk *c = sp->chunks;
+  if (!c || c->given == c->nslots) return NULL;
+  size_t slot = p->guard_bytes + sp->size;
+  char *g = c->map + c->given * slot;
+  corral__stack *s = &c->slots[c->given++];
+  s->lo = g + p->guard_bytes;
+  s->size = sp->size;
+  s->pool = sp;
+  s->next = NULL;
+  s->warm = 0;
+  s->used = 0;
+  s->guard = CORRAL__GUARD_CANARY;
+  if (p->mode == CORRAL__GUARD_INSTALL &&
+      madvise(g, p->guard_bytes, MADV_GUARD_INSTALL) == 0) {
+    s->guard = CORRAL__GUARD_INSTALL;
+  } else if (p->mprotect_budget > 0 &&
+             mprotect(g, p->guard_bytes, PROT_NONE) == 0) {
+    p->mprotect_budget--;
+    s->guard = CORRAL__GUARD_MPROTECT;
+  }
+  slot_register(s);
+  return s;
+}
+
+int corral__stack_acquire(corral__stack_pool *p, size_t size,
+                          corral__stack **out) {
+  *out = NULL;
+  if (size < CORRAL_STACK_MIN || size > CORRAL_STACK_MAX) return -EINVAL;
+  size = (size + p->page - 1) & ~(p->page - 1);
+  corral__sizepool *sp = p->pools;
+  while (sp && sp->size != size) sp = sp->next;
+  if (!sp) {
+    sp = p->alloc(p->actx, sizeof *sp);
+    if (!sp) return -ENOMEM;
+    memset(sp, 0, sizeof *sp);
+    sp->size = size;
+    sp->next = p->pools;
+    p->pools = sp;
+  }
+  corral__stack *s = sp->warm;
+  if (s) {
+    sp->warm = s->next;
+    sp->nwarm--;
+  } else if ((s = sp->cold) != NULL) {
+    sp->cold = s->next;
+  } else {
+    s = carve(p, sp);
+    if (!s) {
+      int rc = new_chunk(p, sp);
+      if (rc) return rc;
+      s = carve(p, sp);
+    }
+  }
+  s->next = NULL;
+  s->used = 1;
+  if (p->paint) memset(s->lo, CORRAL__PAINT, s->size - 64);
+  if (s->guard == CORRAL__GUARD_CANARY) *(uint64_t *)s->lo = CORRAL__CANARY;
+  *out = s;
+  return 0;
+}
+
+void corral__stack_release(corral__stack_pool *p, corral__stack *s) {
+  corral__sizepool *sp = s->pool;
+  s->used = 0;
+#ifdef CORRAL_ASAN
+  /* The finished task never unwound its frames: clear their redzones. */
+  __asan_unpoison_memory_region(s->lo, s->size);
+#endif
+  if (sp->nwarm < p->cache_max) {
+    s->warm = 1;
+    s->next = sp->warm;
+    sp->warm = s;
+    sp->nwarm++;
+    return;
+  }
+  /* Give the pages back but keep the slot (and its guard). */
+  (void)madvise(s->lo, s->size, MADV_DONTNEED);
+  s->warm = 0;
+  s->next = sp->cold;
+  sp->cold = s;
+}
+
+size_t corral__stack_peak(const corral__stack_pool *p, const corral__stack *s) {
+  if (!p->paint) return 0;
+  size_t i = s->guard == CORRAL__GUARD_CANARY ? sizeof(uint64_t) : 0;
+  while (i < s->size - 64 && (unsigned char)s->lo[i] == CORRAL__PAINT) i++;
+  return s->size - i;
+}
+
+int corral__stack_guard_hit(const corral__stack_pool *p, const corral__stack *s,
+                            const void *addr) {
+  const char *a = addr;
+  return s && a < s->lo && a >= s->lo - p->guard_bytes;
+}
+
+void corral__stack_pool_destroy(corral__stack_pool *p) {
+  corral__sizepool *sp = p->pools;
+  while (sp) {
+    corral__sizepool *nsp = sp->next;
+    corral__chunk *c = sp->chunks;
+    while (c) {
+      corral__chunk *nc = c->next;
+#ifdef CORRAL_HAVE_VALGRIND
+      for (size_t i = 0; i < c->given; i++)
+        VALGRIND_STACK_DEREGISTER(c->slots[i].vgid);
+#endif
+      munmap(c->map, c->maplen);
+      p->dealloc(p->actx, c);
+      c = nc;
+    }
+    p->dealloc(p->actx, sp);
+    sp = nsp;
+  }
+  p->pools = NULL;
+}
+
+/* ---- overflow reporting ---- */
+
+static _Thread_local const corral__fault_hook *tl_hook;
+static struct sigaction old_segv, old_bus;
+static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
+#define ALTSTACK_SIZE ((size_t)64 * 1024)
+
+static void put(const char *s) {
+  size_t n = strlen(s);
+  while (n) {
+    ssize_t w = write(2, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+static void put_num(size_t v) {
+  char buf[24];
+  int i = 23;
+  buf[i] = 0;
+  do {
+    buf[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v && i > 0);
+  put(buf + i);
+}
+
+static void report(const char *name, const corral__stack *s,
+                   const char *how) {
+  put("corral: stack overflow in task '");
+  put(name ? name : "?");
+  put("' (stack of ");
+  put_num(s ? s->size : 0);
+  put(" bytes; ");
+  put(how);
+  put(")\n");
+}
+
+void corral__stack_overflow_abort(const char *name, const corral__stack *s) {
+  report(name, s, "canary overwritten");
+  abort();
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uctx) {
+  const corral__fault_hook *h = tl_hook;
+  if (h) {
+    const char *name = NULL;
+    const corral__stack_pool *pool = NULL;
+    const corral__stack *s = h->who(h->ctx, &name, &pool);
+    if (s && pool && corral__stack_guard_hit(pool, s, si->si_addr)) {
+      report(name, s, "guard page hit");
+      signal(sig, SIG_DFL); /* returning re-faults and kills us honestly */
+      return;
+    }
+  }
+  struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+  if (old->sa_flags & SA_SIGINFO) {
+    if (old->sa_sigaction) {
+      old->sa_sigaction(sig, si, uctx);
+      return;
+    }
+  } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN &&
+             old->sa_handler) {
+    old->sa_handler(sig);
+    return;
+  }
+  signal(sig, SIG_DFL);
+}
+
+static void install_once(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &old_segv);
+  sigaction(SIGBUS, &sa, &old_bus);
+}
+
+int corral__fault_begin(const corral__fault_hook *hook, void **altstack) {
+  *altstack = NULL;
+  pthread_once(&fault_once, install_once);
+  stack_t cur;
+  if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+    void *m = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m != MAP_FAILED) {
+      stack_t ss = {.ss_sp = m, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+      if (sigaltstack(&ss, NULL) == 0)
+        *altstack = m;
+      else
+        munmap(m, ALTSTACK_SIZE);
+    }
+  }
+  tl_hook = hook;
+  return 0;
+}
+
+void corral__fault_end(void *altstack) {
+  tl_hook = NULL;
+  if (altstack) {
+    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    munmap(altstack, ALTSTACK_SIZE);
+  }
+}

@@ -1,0 +1,134 @@
+/* Events and semaphores (FIFO, cancellation-safe hand-off). */
+#include "internal.h"
+
+#include <string.h>
+
+typedef struct {
+  uint32_t magic;
+  int set;
+  corral__waiter *waiters;
+} event_t;
+
+typedef struct {
+  uint32_t magic;
+  size_t value;
+  corral__waiter *head, *tail; /* FIFO */
+} csem_t;
+
+#define EVENT_MAGIC 0xe7e7e7e7u
+#define SEM_MAGIC 0x5e3a5e3au
+
+_Static_assert(sizeof(event_t) <= sizeof(corral_event), "event storage");
+_Static_assert(sizeof(csem_t) <= sizeof(corral_semaphore), "semaphore storage");
+
+void corral_event_init(corral_event *ce) {
+  if (!ce) return;
+  event_t *e = (event_t *)ce;
+  memset(e, 0, sizeof *e);
+  e->magic = EVENT_MAGIC;
+}
+
+void corral_event_set(corral_event *ce) {
+  event_t *e = (event_t *)ce;
+  if (!e || e->magic != EVENT_MAGIC || e->set) return;
+  e->set = 1;
+  corral__waiter *w = e->waiters;
+  e->waiters = NULL;
+  while (w) {
+    corral__waiter *n = w->next;
+    w->next = w->prev = NULL;
+    w->linked = 0;
+    corral__wake(w->task, 0);
+    w = n;
+  }
+}
+
+void corral_event_clear(corral_event *ce) {
+  event_t *e = (event_t *)ce;
+  if (e && e->magic == EVENT_MAGIC) e->set = 0;
+}
+
+int corral_event_is_set(const corral_event *ce) {
+  const event_t *e = (const event_t *)ce;
+  return e && e->magic == EVENT_MAGIC && e->set;
+}
+
+int corral_event_wait(corral_event *ce) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  event_t *e = (event_t *)ce;
+  if (!e || e->magic != EVENT_MAGIC) return CORRAL_EINVAL;
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  while (!e->set) {
+    corral__waiter w;
+    corral__wl_add(&e->waiters, &w, self);
+    int rc = corral__park(self, CORRAL_FOREVER, true, "event");
+    corral__wl_del(&e->waiters, &w);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+void corral_semaphore_init(corral_semaphore *cs, size_t value) {
+  if (!cs) return;
+  csem_t *s = (csem_t *)cs;
+  memset(s, 0, sizeof *s);
+  s->magic = SEM_MAGIC;
+  s->value = value;
+}
+
+static void sem_del(csem_t *s, corral__waiter *w) {
+  if (!w->linked) return;
+  if (w->prev) w->prev->next = w->next; else s->head = w->next;
+  if (w->next) w->next->prev = w->prev; else s->tail = w->prev;
+  w->next = w->prev = NULL;
+  w->linked = 0;
+}
+
+int corral_semaphore_try_acquire(corral_semaphore *cs) {
+  csem_t *s = (csem_t *)cs;
+  if (!s || s->magic != SEM_MAGIC) return CORRAL_EINVAL;
+  if (s->value == 0 || s->head) return CORRAL_EAGAIN;
+  s->value--;
+  return 0;
+}
+
+int corral_semaphore_acquire(corral_semaphore *cs) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  csem_t *s = (csem_t *)cs;
+  if (!s || s->magic != SEM_MAGIC) return CORRAL_EINVAL;
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (s->value > 0 && !s->head) {
+    s->value--;
+    return 0;
+  }
+  corral__waiter w = {.task = self, .linked = 1, .prev = s->tail};
+  if (s->tail) s->tail->next = &w; else s->head = &w;
+  s->tail = &w;
+  int rc = corral__park(self, CORRAL_FOREVER, true, "semaphore");
+  /* rc == 0: release() handed us the unit and unlinked us. */
+  sem_del(s, &w);
+  return rc;
+}
+
+void corral_semaphore_release(corral_semaphore *cs) {
+  csem_t *s = (csem_t *)cs;
+  if (!s || s->magic != SEM_MAGIC) return;
+  /* Hand the unit to the first waiter still blocked; waiters already woken
+   * by a cancel will not take it. */
+  while (s->head) {
+    corral__waiter *w = s->head;
+    sem_del(s, w);
+    if (w->task->state == CORRAL__T_BLOCKED) {
+      corral__wake(w->task, 0);
+      return;
+    }
+  }
+  s->value++;
+}
+
+size_t corral_semaphore_value(const corral_semaphore *cs) {
+  const csem_t *s = (const csem_t *)cs;
+  return s && s->magic == SEM_MAGIC ? s->value : 0;
+}

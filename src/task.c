@@ -1,0 +1,313 @@
+/* Tasks: spawn, the first and last frame of every task, join, sleep. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void corral__task_arrived(corral__rt *rt);
+
+static corral__group *implicit_group(corral__rt *rt, corral_task *self) {
+  if (self->implicit) return self->implicit;
+  corral__group *g = corral__malloc(rt, sizeof *g);
+  if (!g) return NULL;
+  corral__group_open(rt, g, self,
+                     &(corral_group_opts){.policy = CORRAL_COLLECT,
+                                          .name = "create_task"},
+                     true);
+  self->implicit = g;
+  return g;
+}
+
+int corral__spawn(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
+                  const corral_spawn_opts *o, corral_task **out,
+                  const char *file, int line) {
+  if (out) *out = NULL;
+  if (!fn) return CORRAL_EINVAL;
+  size_t ss = o ? o->stack_size : 0;
+  if (ss && (ss < CORRAL_STACK_MIN || ss > CORRAL_STACK_MAX))
+    return CORRAL_EINVAL;
+  corral_task *self = rt->current;
+  bool root = !g && !self;
+  if (!root) {
+    if (!g) {
+      g = implicit_group(rt, self);
+      if (!g) return CORRAL_ENOMEM;
+    }
+    if (g->magic != CORRAL__GROUP_MAGIC) return CORRAL_EINVAL;
+    if (g->rt != rt) return CORRAL_EFOREIGN;
+    if (g->state == CORRAL__G_CLOSED) return CORRAL_ECLOSED;
+    if (g->failed) return CORRAL_EFAILED;
+    if (g->satisfied || corral__cancelled_scope(&g->scope))
+      return CORRAL_ECANCELED;
+  }
+  corral_task *t = corral__malloc(rt, sizeof *t);
+  if (!t) return CORRAL_ENOMEM;
+  memset(t, 0, sizeof *t);
+  t->rt = rt;
+  t->fn = fn;
+  t->arg = arg;
+  t->refs = out ? 2 : 1;
+  t->handle = out != NULL;
+  t->is_root = root;
+  t->stack_size = ss;
+  t->file = file;
+  t->line = line;
+  t->timer.idx = CORRAL__TIMER_OFF;
+  corral__copy_name(t->name, o && o->name ? o->name : "task");
+  corral__scope_init(&t->root_scope, t, root ? NULL : &g->scope, t->name);
+  t->root_scope.entered = 1;
+  t->scope = &t->root_scope;
+  if (g) {
+    t->group = g;
+    t->g_next = NULL;
+    t->g_prev = g->last_child;
+    if (g->last_child)
+      g->last_child->g_next = t;
+    else
+      g->first_child = t;
+    g->last_child = t;
+    g->running++;
+  }
+  t->state = CORRAL__T_NEW;
+  rt->alive++;
+  corral__runq_push(rt, t);
+  if (out) *out = t;
+  return 0;
+}
+
+int corral_spawn_at(corral_group *cg, corral_fn fn, void *arg,
+                    const corral_spawn_opts *opts, corral_task **out,
+                    const char *file, int line) {
+  corral__rt *rt = corral__tl_rt;
+  if (out) *out = NULL;
+  if (!rt || !rt->current) return CORRAL_ENOTASK;
+  return corral__spawn(rt, (corral__group *)cg, fn, arg, opts, out, file,
+                       line);
+}
+
+static void finish(corral_task *t, int rc, void *res) {
+  corral__scope *cs;
+  if (rc == 0) {
+    t->out.status = CORRAL_OK;
+    t->out.code = 0;
+    t->out.result = res;
+  } else if (rc == CORRAL_ECANCELED) {
+    t->out.status = CORRAL_CANCELLED;
+    t->out.code = rc;
+    cs = corral__cancelled_scope(t->scope);
+    if (cs) corral__fill_reason(t, cs, &t->out.reason);
+  } else {
+    t->out.status = CORRAL_ERROR;
+    t->out.code = rc;
+    t->out.error = corral__error_for(t, rc);
+  }
+}
+
+static void structure_violation(corral_task *t) {
+  const char *what = t->open_groups ? "a group" : "a cancel scope";
+  const char *name = t->open_groups ? t->open_groups->scope.name : t->scope->name;
+  fprintf(t->rt->report,
+          "corral: task '%s' returned with %s ('%s') still open; every "
+          "corral_scope_enter / corral_group_open needs its exit / close "
+          "before the function returns\n",
+          t->name, what, name);
+  abort();
+}
+
+/* Closing the implicit (create_task) group when the task's function has
+ * returned: see corral_create_task in corral.h. */
+static int close_implicit(corral__rt *rt, corral_task *t, int rc) {
+  corral__group *g = t->implicit;
+  if (rc < 0 && !g->scope.cancelled)
+    corral__scope_cancel(rt, &g->scope, CORRAL_CANCEL_PARENT, t->name,
+                         "the parent task ended with an error");
+  int grc = corral__group_close(rt, g, rc < 0 ? rc : 0);
+  corral__free(rt, g);
+  t->implicit = NULL;
+  if (grc == CORRAL_EGROUP) return grc;
+  return rc;
+}
+
+void corral__task_entry(void *arg) {
+  corral_task *t = arg;
+  corral__rt *rt = t->rt;
+  corral__task_arrived(rt);
+  void *res = NULL;
+  int rc = t->fn(t->arg, &res);
+  if (t->scope != &t->root_scope || t->open_groups) structure_violation(t);
+  if (t->implicit) rc = close_implicit(rt, t, rc);
+  finish(t, rc, res);
+  t->state = CORRAL__T_DONE;
+  corral__switch_to_sched(rt, t);
+  abort(); /* a finished task is never resumed */
+}
+
+void corral__task_unref(corral__rt *rt, corral_task *t) {
+  if (--t->refs) return;
+  corral_error_unref(t->out.error);
+  corral_error_unref(t->last_err);
+  corral__free(rt, t);
+}
+
+void corral__task_finalize(corral__rt *rt, corral_task *t) {
+  if (t->stack) {
+    t->stack_peak = corral__stack_peak(&rt->pools, t->stack);
+    corral__stack_release(&rt->pools, t->stack);
+    t->stack = NULL;
+  }
+  corral__scope_detach(rt, &t->root_scope);
+  t->done_seq = ++rt->done_seq;
+  t->finalized = 1;
+  corral__waiter *w = t->waiters;
+  t->waiters = NULL;
+  while (w) {
+    corral__waiter *n = w->next;
+    w->next = w->prev = NULL;
+    w->linked = 0;
+    corral__wake(w->task, 0);
+    w = n;
+  }
+  if (t->group) corral__group_child_done(rt, t->group, t);
+  rt->alive--;
+  corral__task_unref(rt, t);
+}
+
+/* ---- wait lists ---- */
+
+void corral__wl_add(corral__waiter **head, corral__waiter *w, corral_task *t) {
+  w->task = t;
+  w->prev = NULL;
+  w->next = *head;
+  if (*head) (*head)->prev = w;
+  *head = w;
+  w->linked = 1;
+}
+
+void corral__wl_del(corral__waiter **head, corral__waiter *w) {
+  if (!w->linked) return;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    *head = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->next = w->prev = NULL;
+  w->linked = 0;
+}
+
+/* ---- public task calls ---- */
+
+static int check_task(corral_task *self, const corral_task *t) {
+  if (!self) return CORRAL_ENOTASK;
+  if (!t) return CORRAL_EINVAL;
+  if (t->rt != self->rt) return CORRAL_EFOREIGN;
+  return 0;
+}
+
+int corral__task_wait_done(corral_task *self, corral_task *t,
+                           bool cancellable) {
+  while (!t->finalized) {
+    corral__waiter w;
+    corral__wl_add(&t->waiters, &w, self);
+    int rc = corral__park(self, CORRAL_FOREVER, cancellable, "join");
+    corral__wl_del(&t->waiters, &w);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int corral__task_result(corral_task *self, corral_task *t, void **result) {
+  t->joined = 1;
+  switch (t->out.status) {
+  case CORRAL_OK:
+    if (result) *result = t->out.result;
+    return 0;
+  case CORRAL_ERROR:
+    corral__set_last_error(self, corral_error_ref(t->out.error));
+    return t->out.code;
+  default:
+    return CORRAL_ECANCELED;
+  }
+}
+
+int corral_join(corral_task *t, void **result) {
+  corral_task *self = corral__self();
+  int rc = check_task(self, t);
+  if (rc) return rc;
+  if (t == self) return CORRAL_EDEADLK;
+  if (t->joined) return CORRAL_EJOINED;
+  rc = corral__task_wait_done(self, t, true);
+  if (rc) return rc;
+  return corral__task_result(self, t, result);
+}
+
+const corral_outcome *corral_task_outcome(const corral_task *t) {
+  return t ? &t->out : NULL;
+}
+
+int corral_task_done(const corral_task *t) { return t ? t->finalized : 0; }
+
+const char *corral_task_name(const corral_task *t) {
+  return t ? t->name : NULL;
+}
+
+size_t corral_task_stack_peak(const corral_task *t) {
+  return t ? t->stack_peak : 0;
+}
+
+void corral_task_release(corral_task *t) {
+  if (!t || !t->handle) return;
+  t->handle = 0;
+  corral__task_unref(t->rt, t);
+}
+
+int corral_cancel(corral_task *t, const char *message) {
+  if (!t) return CORRAL_EINVAL;
+  corral__rt *rt = corral__tl_rt;
+  if (t->rt != rt) return CORRAL_EFOREIGN;
+  if (t->finalized) return 0;
+  corral_task *self = rt->current;
+  corral__scope_cancel(rt, &t->root_scope, CORRAL_CANCEL_EXPLICIT,
+                       self ? self->name : "corral", message);
+  return 0;
+}
+
+int corral_yield(void) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  self->state = CORRAL__T_RUNNABLE;
+  corral__runq_push(self->rt, self);
+  corral__switch_to_sched(self->rt, self);
+  return 0;
+}
+
+int corral_sleep_until(int64_t deadline) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  int rc = corral__park(self, deadline, true, "sleep");
+  return rc == CORRAL_ETIMEDOUT ? 0 : rc;
+}
+
+int corral_sleep(int64_t ns) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  if (ns < 0) ns = 0;
+  int64_t now = corral__now(self->rt);
+  return corral_sleep_until(ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns);
+}
+
+int corral_checkpoint_cancel(void) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  return corral__cancelled_scope(self->scope) ? CORRAL_ECANCELED : 0;
+}
+
+int corral_cancel_reason_get(corral_cancel_reason *out) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  if (!out) return CORRAL_EINVAL;
+  corral__scope *s = corral__cancelled_scope(self->scope);
+  if (!s) return CORRAL_ENOENT;
+  corral__fill_reason(self, s, out);
+  return 0;
+}

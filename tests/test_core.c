@@ -1,0 +1,188 @@
+/* Runtime core: spawn, join, yield, sleep, order, errors, bad input. */
+#include "test.h"
+
+static int order[64];
+static int norder;
+
+static int rec(void *arg, void **res) {
+  (void)res;
+  int id = (int)(intptr_t)arg;
+  order[norder++] = id;
+  corral_yield();
+  order[norder++] = id + 10;
+  return 0;
+}
+
+static int main_fifo(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  for (int i = 1; i <= 3; i++)
+    CHECK_RC(corral_spawn(&g, rec, (void *)(intptr_t)i, "rec", NULL), 0);
+  return corral_group_close(&g, 0);
+}
+
+TEST(fifo_order) {
+  CHECK_RC(run_virtual(main_fifo, NULL), 0);
+  int want[] = {1, 2, 3, 11, 12, 13};
+  CHECK_EQ(norder, 6);
+  for (int i = 0; i < 6; i++) CHECK_EQ(order[i], want[i]);
+}
+
+static int ret_val(void *arg, void **res) {
+  *res = arg;
+  return 0;
+}
+
+static int main_join(void *arg, void **res) {
+  corral_task *t;
+  CHECK_RC(corral_create_task(ret_val, (void *)(intptr_t)42, "val", &t), 0);
+  void *r = NULL;
+  CHECK_RC(corral_join(t, &r), 0);
+  CHECK_EQ((intptr_t)r, 42);
+  CHECK_RC(corral_join(t, &r), CORRAL_EJOINED);
+  CHECK_STR(corral_task_name(t), "val");
+  CHECK_EQ(corral_task_outcome(t)->status, CORRAL_OK);
+  corral_task_release(t);
+  *res = (void *)(intptr_t)7;
+  return 0;
+}
+
+TEST(join_result_and_double_join) {
+  void *r = NULL;
+  corral_options o = {.virtual_clock = 1};
+  CHECK_RC(corral_run(&o, main_join, NULL, &r), 0);
+  CHECK_EQ((intptr_t)r, 7);
+}
+
+static int64_t wake_at[8];
+static int nwake;
+static int sleeper(void *arg, void **res) {
+  (void)res;
+  CHECK_RC(corral_sleep((int64_t)(intptr_t)arg), 0);
+  wake_at[nwake++] = corral_now();
+  return 0;
+}
+
+static int main_sleep(void *arg, void **res) {
+  (void)arg, (void)res;
+  int64_t t0 = corral_now();
+  corral_group g;
+  corral_group_open(&g, NULL);
+  corral_spawn(&g, sleeper, (void *)(intptr_t)(300 * MS), "a", NULL);
+  corral_spawn(&g, sleeper, (void *)(intptr_t)(100 * MS), "b", NULL);
+  corral_spawn(&g, sleeper, (void *)(intptr_t)(200 * MS), "c", NULL);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(corral_now() - t0, 300 * MS);
+  CHECK_EQ(wake_at[0] - t0, 100 * MS);
+  CHECK_EQ(wake_at[1] - t0, 200 * MS);
+  CHECK_EQ(wake_at[2] - t0, 300 * MS);
+  return 0;
+}
+
+TEST(sleep_virtual_exact) { CHECK_RC(run_virtual(main_sleep, NULL), 0); }
+
+static int failing(void *arg, void **res) {
+  (void)arg, (void)res;
+  return corral_errorf(CORRAL_EIO, "disk %d on fire", 3);
+}
+
+static int main_err(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_task *t;
+  corral_create_task(failing, NULL, "burner", &t);
+  int rc = corral_join(t, NULL);
+  CHECK_RC(rc, CORRAL_EIO);
+  const corral_error *e = corral_last_error();
+  CHECK(e != NULL);
+  CHECK_STR(corral_error_message(e), "disk 3 on fire");
+  CHECK_STR(corral_error_task(e), "burner");
+  const corral_outcome *o = corral_task_outcome(t);
+  CHECK_EQ(o->status, CORRAL_ERROR);
+  CHECK_RC(o->code, CORRAL_EIO);
+  corral_task_release(t);
+  return 0;
+}
+
+TEST(error_record) { CHECK_RC(run_virtual(main_err, NULL), 0); }
+
+TEST(strerror_table) {
+  CHECK_STR(corral_strerror(CORRAL_ECANCELED), "cancelled");
+  CHECK_STR(corral_err_name(CORRAL_ECANCELED), "CORRAL_ECANCELED");
+  CHECK_STR(corral_err_name(CORRAL_EINVAL), "CORRAL_EINVAL");
+  CHECK_EQ(CORRAL_EINVAL, -EINVAL);
+  CHECK(CORRAL_ETIMEDOUT <= CORRAL_ERROR_RANGE_MAX &&
+        CORRAL_ETIMEDOUT >= CORRAL_ERROR_RANGE_MIN);
+  CHECK_STR(corral_strerror(12345), "unknown error");
+  CHECK_STR(corral_err_name(12345), "E?");
+  CHECK(strlen(corral_strerror(-EACCES)) > 0);
+}
+
+static int nop(void *arg, void **res) {
+  (void)arg, (void)res;
+  return 0;
+}
+
+static int main_many(void *arg, void **res) {
+  (void)res;
+  size_t n = (size_t)(uintptr_t)arg;
+  corral_group g;
+  corral_group_open(&g, NULL);
+  for (size_t i = 0; i < n; i++)
+    CHECK_RC(corral_spawn(&g, nop, NULL, "nop", NULL), 0);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(corral_group_succeeded(&g), n);
+  return 0;
+}
+
+TEST(spawn_join_100k) {
+  CHECK_RC(run_virtual(main_many, (void *)(uintptr_t)100000), 0);
+}
+
+TEST(bad_input_outside_task) {
+  CHECK_RC(corral_run(NULL, NULL, NULL, NULL), CORRAL_EINVAL);
+  CHECK_RC(corral_sleep(1), CORRAL_ENOTASK);
+  CHECK_RC(corral_yield(), CORRAL_ENOTASK);
+  CHECK_RC(corral_join(NULL, NULL), CORRAL_ENOTASK);
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), CORRAL_ENOTASK);
+  CHECK_RC(corral_spawn(&g, nop, NULL, "x", NULL), CORRAL_ENOTASK);
+  corral_options o = {.stack_size = 1};
+  CHECK_RC(corral_run(&o, nop, NULL, NULL), CORRAL_EINVAL);
+  o.stack_size = (size_t)1 << 40;
+  CHECK_RC(corral_run(&o, nop, NULL, NULL), CORRAL_EINVAL);
+  corral_task_release(NULL);
+  corral_error_unref(NULL);
+  corral_outcome_clear(NULL);
+}
+
+static int main_bad(void *arg, void **res) {
+  (void)arg, (void)res;
+  CHECK_RC(corral_join(NULL, NULL), CORRAL_EINVAL);
+  CHECK_RC(corral_join(corral_current(), NULL), CORRAL_EDEADLK);
+  corral_spawn_opts so = {.name = "tiny", .stack_size = 100};
+  corral_task *t = (corral_task *)1;
+  CHECK_RC(corral_spawn_ex(NULL, nop, NULL, &so, &t), CORRAL_EINVAL);
+  CHECK(t == NULL);
+  so.stack_size = (size_t)1 << 40;
+  CHECK_RC(corral_spawn_ex(NULL, nop, NULL, &so, NULL), CORRAL_EINVAL);
+  CHECK_RC(corral_spawn(NULL, NULL, NULL, "nofn", NULL), CORRAL_EINVAL);
+  corral_group g;
+  memset(&g, 0, sizeof g);
+  CHECK_RC(corral_spawn(&g, nop, NULL, "x", NULL), CORRAL_EINVAL);
+  CHECK_RC(corral_group_close(&g, 0), CORRAL_EINVAL);
+  CHECK_RC(corral_group_open(NULL, NULL), CORRAL_EINVAL);
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = 99}),
+           CORRAL_EINVAL);
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_QUORUM}),
+           CORRAL_EINVAL);
+  return 0;
+}
+
+TEST(bad_input_in_task) { CHECK_RC(run_virtual(main_bad, NULL), 0); }
+
+TEST(version_and_backend) {
+  CHECK_EQ(corral_version(), CORRAL_VERSION_HEX);
+  CHECK(corral_context_backend() != NULL);
+  CHECK(corral_stack_guard_mode() == NULL);
+}
