@@ -54,6 +54,17 @@ static int probe_guard_install(size_t page) {
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return 0;
   int ok = madvise(m, page, MADV_GUARD_INSTALL) == 0;
+  if (ok) {
+    /* Some layers (qemu-user) accept the advice as a no-op hint: check that
+     * the kernel now refuses to read the page. */
+    int p[2];
+    ok = 0;
+    if (pipe(p) == 0) {
+      ok = write(p[1], m, 1) < 0 && errno == EFAULT;
+      close(p[0]);
+      close(p[1]);
+    }
+  }
   munmap(m, 2 * page);
   return ok;
 }
