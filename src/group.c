@@ -104,13 +104,16 @@ void corral__group_child_done(corral__rt *rt, corral__group *g,
     break;
   case CORRAL_ERROR:
     g->nfail++;
-    if (push_error(rt, g, t->out.error, g->observed_only ? t : NULL) == 0 &&
-        g->policy == CORRAL_FAIL_FAST && !g->failed) {
+    /* Out of memory must not hide a failure: `lost` still fails the group. */
+    if (!t->out.error ||
+        push_error(rt, g, t->out.error, g->observed_only ? t : NULL) != 0)
+      g->lost++;
+    if (g->policy == CORRAL_FAIL_FAST && !g->failed) {
       g->failed = 1;
       corral__scope_cancel(rt, &g->scope, CORRAL_CANCEL_SIBLING_FAILED,
-                           t->name, corral_error_message(t->out.error));
-    } else if (g->policy == CORRAL_FAIL_FAST) {
-      g->failed = 1;
+                           t->name, t->out.error
+                                        ? corral_error_message(t->out.error)
+                                        : corral_strerror(t->out.code));
     }
     break;
   default:
@@ -158,12 +161,13 @@ static size_t unobserved(corral__group *g) {
 int corral__group_close(corral__rt *rt, corral__group *g, int body_rc) {
   corral_task *self = g->owner;
   corral_error *body = NULL;
-  if (body_rc < 0 && body_rc != CORRAL_ECANCELED) {
+  bool body_failed = body_rc < 0 && body_rc != CORRAL_ECANCELED;
+  if (body_failed) {
     body = corral__error_for(self, body_rc);
     if (g->policy == CORRAL_FAIL_FAST && !g->failed) {
       g->failed = 1;
       corral__scope_cancel(rt, &g->scope, CORRAL_CANCEL_SIBLING_FAILED,
-                           self->name, corral_error_message(body));
+                           self->name, corral_strerror(body_rc));
     }
   }
   g->state = CORRAL__G_CLOSING;
@@ -183,24 +187,24 @@ int corral__group_close(corral__rt *rt, corral__group *g, int body_rc) {
                !g->scope.shield;
   corral__scope_detach(rt, &g->scope);
 
-  size_t nerr = unobserved(g);
+  size_t nerr = unobserved(g) + g->lost;
   const char *why = NULL;
   char buf[160];
   bool failed;
   switch (g->policy) {
   case CORRAL_FIRST:
-    failed = g->nsucc == 0 && (nerr > 0 || body);
+    failed = g->nsucc == 0 && (nerr > 0 || body_failed);
     break;
   case CORRAL_QUORUM:
     failed = g->nsucc < g->quorum && !timed && !outer;
-    if (failed && nerr == 0 && !body) {
+    if (failed && nerr == 0 && !body_failed) {
       snprintf(buf, sizeof buf, "quorum not reached in group '%s': %zu of %zu",
                g->scope.name, g->nsucc, g->quorum);
       why = buf;
     }
     break;
   default:
-    failed = nerr > 0 || body;
+    failed = nerr > 0 || body_failed;
   }
   int rc = 0;
   if (failed) {

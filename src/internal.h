@@ -86,6 +86,7 @@ struct corral__group {
   size_t running, nsucc, nfail, quorum;
   corral_error **errors;
   size_t nerr, caperr;
+  size_t lost;               /* errors whose record could not be kept */
   corral_task *waiter;       /* body parked at close / in gather */
 };
 
