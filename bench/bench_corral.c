@@ -1,0 +1,190 @@
+/* corral's side of `make bench`: one JSON object per line on stdout.
+ *   bench_corral [case ...]   (default: all)   BENCH_QUICK=1 shrinks sizes */
+#define _GNU_SOURCE
+#include "corral.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MS (1000000LL)
+
+static int quick;
+static long scale(long n) { return quick ? n / 10 : n; }
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static long rss_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return res * 4096;
+}
+
+static void emit(const char *bench, double v, const char *unit) {
+  printf("{\"bench\": \"%s\", \"system\": \"corral\", \"value\": %.3f, \"unit\": \"%s\"}\n",
+         bench, v, unit);
+  fflush(stdout);
+}
+
+/* ---- switch: two tasks ping-pong through yields ---- */
+static long switch_n;
+static int yielder(void *arg, void **res) {
+  (void)arg, (void)res;
+  for (long i = 0; i < switch_n; i++) corral_yield();
+  return 0;
+}
+static int b_switch(void *arg, void **res) {
+  (void)arg, (void)res;
+  switch_n = scale(10000000) / 2;
+  corral_group g;
+  corral_group_open(&g, NULL);
+  int64_t t0 = now_ns();
+  corral_spawn(&g, yielder, NULL, "a", NULL);
+  corral_spawn(&g, yielder, NULL, "b", NULL);
+  int rc = corral_group_close(&g, 0);
+  emit("switch", (double)(now_ns() - t0) / (double)(switch_n * 2), "ns");
+  return rc;
+}
+
+/* ---- spawn_join / gather ---- */
+static int nop(void *arg, void **res) {
+  (void)arg, (void)res;
+  return 0;
+}
+static int b_spawn_join(void *arg, void **res) {
+  (void)arg, (void)res;
+  long n = scale(1000000);
+  corral_group g;
+  int64_t t0 = now_ns();
+  corral_group_open(&g, NULL);
+  for (long i = 0; i < n; i++) corral_spawn(&g, nop, NULL, "nop", NULL);
+  int rc = corral_group_close(&g, 0);
+  emit("spawn_join", (double)(now_ns() - t0) / (double)n, "ns");
+  return rc;
+}
+static int b_gather(void *arg, void **res) {
+  (void)arg, (void)res;
+  long n = scale(1000000);
+  corral_call *calls = malloc(sizeof *calls * (size_t)n);
+  corral_outcome *out = malloc(sizeof *out * (size_t)n);
+  for (long i = 0; i < n; i++) calls[i] = (corral_call){nop, NULL, "nop"};
+  int64_t t0 = now_ns();
+  int rc = corral_gather(calls, (size_t)n, out, NULL);
+  emit("gather", (double)(now_ns() - t0) / (double)n, "ns");
+  free(calls);
+  free(out);
+  return rc;
+}
+
+/* ---- timers: 100k tasks sleep 10 ms ---- */
+static int sleeper10(void *arg, void **res) {
+  (void)arg, (void)res;
+  return corral_sleep(10 * MS);
+}
+static int b_timers(void *arg, void **res) {
+  (void)arg, (void)res;
+  long n = scale(100000);
+  corral_group g;
+  int64_t t0 = now_ns();
+  corral_group_open(&g, NULL);
+  for (long i = 0; i < n; i++) corral_spawn(&g, sleeper10, NULL, "t", NULL);
+  int rc = corral_group_close(&g, 0);
+  emit("timers", (double)(now_ns() - t0 - 10 * MS) / 1e6, "ms");
+  return rc;
+}
+
+/* ---- fail_fast: 100k sleeping siblings, one fails ---- */
+static int long_sleep(void *arg, void **res) {
+  (void)arg, (void)res;
+  return corral_sleep(3600LL * 1000 * MS);
+}
+static int64_t fail_t0;
+static int failer(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_sleep(1 * MS); /* let every sibling start and sleep */
+  fail_t0 = now_ns();
+  return CORRAL_EIO;
+}
+static int b_fail_fast(void *arg, void **res) {
+  (void)arg, (void)res;
+  long n = scale(100000);
+  corral_group g;
+  corral_group_open(&g, NULL);
+  for (long i = 0; i < n; i++) corral_spawn(&g, long_sleep, NULL, "s", NULL);
+  corral_spawn(&g, failer, NULL, "failer", NULL);
+  int rc = corral_group_close(&g, 0);
+  emit("fail_fast", (double)(now_ns() - fail_t0) / 1e6, "ms");
+  return rc == CORRAL_EGROUP ? 0 : -1;
+}
+
+/* ---- hold: 1M suspended tasks ---- */
+static int b_hold(void *arg, void **res) {
+  (void)arg, (void)res;
+  long n = scale(1000000);
+  corral_group g;
+  corral_group_open(&g, NULL);
+  long rss0 = rss_bytes();
+  int64_t t0 = now_ns();
+  long held = 0;
+  for (long i = 0; i < n; i++) {
+    if (corral_spawn(&g, long_sleep, NULL, "h", NULL)) break;
+    held++;
+  }
+  corral_sleep(1); /* every task runs until it sleeps */
+  int64_t t1 = now_ns();
+  long rss1 = rss_bytes();
+  emit("hold", (double)held, "tasks");
+  emit("hold_rss", (double)(rss1 - rss0) / (double)held, "bytes");
+  emit("hold_create", (double)(t1 - t0) / (double)held, "ns");
+  corral_group_cancel(&g, NULL);
+  return corral_group_close(&g, 0);
+}
+
+/* ---- gather_limit: 100k short tasks, limit 100 ---- */
+static int short_task(void *arg, void **res) {
+  (void)arg, (void)res;
+  return corral_yield();
+}
+static int b_gather_limit(void *arg, void **res) {
+  (void)arg, (void)res;
+  long n = scale(100000);
+  corral_call *calls = malloc(sizeof *calls * (size_t)n);
+  corral_outcome *out = malloc(sizeof *out * (size_t)n);
+  for (long i = 0; i < n; i++) calls[i] = (corral_call){short_task, NULL, "s"};
+  int64_t t0 = now_ns();
+  int rc = corral_gather(calls, (size_t)n, out, &(corral_gather_opts){.limit = 100});
+  emit("gather_limit", (double)(now_ns() - t0) / 1e6, "ms");
+  free(calls);
+  free(out);
+  return rc;
+}
+
+static const struct {
+  const char *name;
+  corral_fn fn;
+} cases[] = {{"switch", b_switch},       {"spawn_join", b_spawn_join},
+             {"gather", b_gather},       {"timers", b_timers},
+             {"fail_fast", b_fail_fast}, {"hold", b_hold},
+             {"gather_limit", b_gather_limit}};
+
+int main(int argc, char **argv) {
+  quick = getenv("BENCH_QUICK") && atoi(getenv("BENCH_QUICK"));
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    int want = argc == 1;
+    for (int a = 1; a < argc; a++)
+      if (strcmp(argv[a], cases[i].name) == 0) want = 1;
+    if (!want) continue;
+    int rc = corral_run(NULL, cases[i].fn, NULL, NULL);
+    if (rc) fprintf(stderr, "bench %s: %s\n", cases[i].name, corral_strerror(rc));
+  }
+  return 0;
+}
