@@ -37,7 +37,7 @@ static int body(void *arg, void **result) {
     corral_error_print(corral_last_error(), stdout);
     for (int i = 0; i < 3; i++)
       printf("  task %d: %s\n", i + 1,
-             corral_status_name(corral_task_outcome(t[i])->status));
+             corral_status_name(corral_task_status(t[i])));
     printf("Key point: Task 1 and Task 3 were cancelled automatically!\n");
     printf("(They never reached completion despite having 5s allocated)\n");
   }

@@ -15,7 +15,7 @@ static int body(void *arg, void **result) {
   if (rc == 0) {
     printf("\nFetched %d services in %.2fs\n", 4, ex_elapsed());
     for (int i = 0; i < 4; i++) {
-      const weather *w = corral_task_outcome(t[i])->result;
+      const weather *w = corral_task_result(t[i]);
       printf("  %s: %s\n", w->service, w->conditions);
     }
   } else {

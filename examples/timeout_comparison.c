@@ -56,7 +56,7 @@ static int with_taskgroup(void) {
     corral_error_print(corral_last_error(), stdout);
     for (int i = 0; i < 3; i++)
       printf("  %s: %s\n", apis[i].name,
-             corral_status_name(corral_task_outcome(t[i])->status));
+             corral_status_name(corral_task_status(t[i])));
     rc = 0;
   }
   for (int i = 0; i < 3; i++) corral_task_release(t[i]);

@@ -40,7 +40,7 @@ static int dispatch_cycle(int cycle, tool_call *calls, int n) {
   if (rc == 0) {
     printf("cycle %d: all %d results after %.2fs:", cycle, n, ex_elapsed());
     for (int i = 0; i < n; i++)
-      printf(" [%s]", (const char *)corral_task_outcome(t[i])->result);
+      printf(" [%s]", (const char *)corral_task_result(t[i]));
     printf("\n");
   } else {
     printf("cycle %d: failed after %.2fs, nothing left running:\n", cycle,
@@ -48,7 +48,7 @@ static int dispatch_cycle(int cycle, tool_call *calls, int n) {
     corral_error_print(corral_last_error(), stdout);
     for (int i = 0; i < n; i++)
       printf("  %s: %s\n", calls[i].tool,
-             corral_status_name(corral_task_outcome(t[i])->status));
+             corral_status_name(corral_task_status(t[i])));
   }
   for (int i = 0; i < n; i++) corral_task_release(t[i]);
   return 0;

@@ -158,9 +158,9 @@ typedef struct corral_cancel_reason {
   char message[CORRAL_REASON_MSG_MAX];
 } corral_cancel_reason;
 
-/* The outcome of one task. `error` is a counted reference owned by whoever
- * filled the outcome: release with corral_outcome_clear() (gather) -- for
- * corral_task_outcome() it belongs to the task handle. */
+/* The outcome of one task, filled by corral_gather / corral_task_outcome.
+ * `error` is a counted reference owned by the outcome: release it with
+ * corral_outcome_clear(). */
 typedef struct corral_outcome {
   corral_status status;
   int code;           /* 0, the error code, CORRAL_ECANCELED, ... */
@@ -297,9 +297,19 @@ CORRAL_API int corral_spawn_at(corral_group *g, corral_fn fn, void *arg,
  * while waiting (t then keeps running; see corral_task_done()). A second join
  * of the same handle returns CORRAL_EJOINED. */
 CORRAL_API int corral_join(corral_task *t, void **result);
-/* Full outcome of a finished task (status PENDING while it runs). Borrowed:
- * valid until corral_task_release(t). NULL for t == NULL. */
-CORRAL_API const corral_outcome *corral_task_outcome(const corral_task *t);
+/* What a task ended with (PENDING while it runs). The error is borrowed:
+ * valid until corral_task_release(t). */
+CORRAL_API corral_status corral_task_status(const corral_task *t);
+CORRAL_API int corral_task_code(const corral_task *t);
+CORRAL_API void *corral_task_result(const corral_task *t);
+CORRAL_API const corral_error *corral_task_error(const corral_task *t);
+/* Why a CANCELLED task was cancelled: 0, or CORRAL_ENOENT if it was not. */
+CORRAL_API int corral_task_cancel_reason(const corral_task *t,
+                                         corral_cancel_reason *out);
+/* Copy the whole outcome; out->error is a new reference, released by
+ * corral_outcome_clear(out). Returns the status. */
+CORRAL_API corral_status corral_task_outcome(const corral_task *t,
+                                             corral_outcome *out);
 CORRAL_API int corral_task_done(const corral_task *t);
 CORRAL_API const char *corral_task_name(const corral_task *t);
 /* Peak stack bytes the task used (needs options.stack_paint; else 0). */
@@ -331,7 +341,7 @@ typedef struct corral_scope {
 } corral_scope;
 
 typedef struct corral_scope_opts {
-  const char *name;
+  const char *name; /* borrowed: must stay valid while the scope is entered */
   int64_t deadline; /* absolute; 0 = none (CORRAL_FOREVER also none) */
   int shield;       /* 1: outer cancellations do not reach inside */
   int fail;         /* 1: fail-after: exit reports CORRAL_ETIMEDOUT when this
@@ -378,7 +388,7 @@ typedef enum {
 typedef struct corral_group_opts {
   corral_policy policy;
   size_t quorum;        /* QUORUM: successes needed (>= 1) */
-  const char *name;
+  const char *name;     /* borrowed: must stay valid until close returns */
   int64_t timeout_ns;   /* > 0: fail-after for the whole group: close returns
                            CORRAL_ETIMEDOUT if it fired */
 } corral_group_opts;

@@ -78,8 +78,7 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
   timed_before = g.scope.deadline_fired;
   for (size_t i = 0; i < next; i++) {
     corral_task *t = ts[i];
-    out[i] = t->out;
-    corral_error_ref(out[i].error);
+    corral__outcome_copy(t, &out[i]);
     if (out[i].status == CORRAL_CANCELLED && timed_before) {
       out[i].status = CORRAL_TIMED_OUT;
       out[i].code = CORRAL_ETIMEDOUT;

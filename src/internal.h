@@ -45,6 +45,20 @@ struct corral_error {
 };
 
 /* ---- cancel scopes ---- */
+typedef struct corral__cancel_info {
+  char origin_task[CORRAL_NAME_MAX];
+  char message[]; /* NUL-terminated */
+} corral__cancel_info;
+
+/* A task's outcome, compact: the reason is allocated only if cancelled. */
+typedef struct corral__outcome {
+  corral_status status;
+  int code;
+  void *result;
+  corral_error *error;
+  corral_cancel_reason *reason;
+} corral__outcome;
+
 struct corral__scope {
   corral__scope *parent;      /* enclosing scope (maybe in an ancestor task) */
   corral__scope *first_child, *last_child, *next_sib, *prev_sib;
@@ -58,9 +72,8 @@ struct corral__scope {
   uint8_t deadline_fired;
   uint8_t entered;            /* on the owner's scope stack */
   uint8_t kind;               /* corral_cancel_kind of the cancel */
-  char name[CORRAL_NAME_MAX];
-  char origin_task[CORRAL_NAME_MAX];
-  char *message;              /* heap copy, NULL if none */
+  const char *name;           /* borrowed (see corral_scope_opts.name) */
+  corral__cancel_info *info;  /* who and why; allocated when cancelled */
 };
 
 #define CORRAL__SCOPE_MAGIC 0x5c09e5c0u
@@ -130,7 +143,7 @@ struct corral_task {
   corral__group *implicit;     /* create_task group, lazily made */
   corral__waiter *waiters;     /* tasks waiting for it to finish */
   corral_error *last_err;      /* errno-like current error record */
-  corral_outcome out;
+  corral__outcome out;
   uint64_t done_seq;
   size_t stack_size;
   size_t stack_peak;
@@ -244,6 +257,10 @@ CORRAL__HIDDEN int corral__task_wait_done(corral_task *self, corral_task *t,
 /* Mark t joined and translate its outcome into a return code. */
 CORRAL__HIDDEN int corral__task_result(corral_task *self, corral_task *t,
                                        void **result);
+
+CORRAL__HIDDEN void corral__set_reason(corral_task *t, corral__scope *cs);
+CORRAL__HIDDEN void corral__outcome_copy(const corral_task *t,
+                                         corral_outcome *o);
 
 /* group.c */
 CORRAL__HIDDEN void corral__group_child_done(corral__rt *rt, corral__group *g,

@@ -180,7 +180,7 @@ static void run_task(corral__rt *rt, corral_task *t) {
     if (cs) {
       t->out.status = CORRAL_CANCELLED;
       t->out.code = CORRAL_ECANCELED;
-      corral__fill_reason(t, cs, &t->out.reason);
+      corral__set_reason(t, cs);
       t->state = CORRAL__T_DONE;
       corral__task_finalize(rt, t);
       return;

@@ -18,7 +18,7 @@ void corral__scope_init(corral__scope *s, corral_task *owner,
   s->parent = parent;
   s->magic = CORRAL__SCOPE_MAGIC;
   s->timer.idx = CORRAL__TIMER_OFF;
-  corral__copy_name(s->name, name ? name : "scope");
+  s->name = name ? name : "scope";
   if (parent) {
     s->prev_sib = parent->last_child;
     if (parent->last_child)
@@ -44,8 +44,8 @@ void corral__scope_detach(corral__rt *rt, corral__scope *s) {
   }
   s->prev_sib = s->next_sib = NULL;
   s->parent = NULL;
-  corral__free(rt, s->message);
-  s->message = NULL;
+  corral__free(rt, s->info);
+  s->info = NULL;
 }
 
 corral__scope *corral__cancelled_scope(corral__scope *s) {
@@ -65,12 +65,12 @@ void corral__fill_reason(corral_task *reader, corral__scope *s,
   bool inherited = reader && s->owner != reader &&
                    !(reader->group && s == &reader->group->scope);
   out->kind = inherited ? CORRAL_CANCEL_PARENT : (corral_cancel_kind)s->kind;
-  memcpy(out->scope, s->name, sizeof out->scope);
-  memcpy(out->task, s->origin_task, sizeof out->task);
-  if (s->message) {
-    size_t n = strlen(s->message);
+  corral__copy_name(out->scope, s->name);
+  if (s->info) {
+    memcpy(out->task, s->info->origin_task, sizeof out->task);
+    size_t n = strlen(s->info->message);
     if (n >= sizeof out->message) n = sizeof out->message - 1;
-    memcpy(out->message, s->message, n);
+    memcpy(out->message, s->info->message, n);
   }
 }
 
@@ -111,9 +111,14 @@ void corral__scope_cancel(corral__rt *rt, corral__scope *s,
   if (s->cancelled) return;
   s->cancelled = 1;
   s->kind = (uint8_t)kind;
-  corral__copy_name(s->origin_task, origin_task);
-  corral__free(rt, s->message);
-  s->message = corral__strdup(rt, msg);
+  /* Out of memory only loses the who/why text, never the cancellation. */
+  size_t n = msg ? strlen(msg) : 0;
+  corral__free(rt, s->info);
+  s->info = corral__malloc(rt, sizeof *s->info + n + 1);
+  if (s->info) {
+    corral__copy_name(s->info->origin_task, origin_task);
+    memcpy(s->info->message, msg ? msg : "", n + 1);
+  }
   if (kind != CORRAL_CANCEL_DEADLINE) corral__timer_stop(rt, &s->timer);
   wake_below(s);
 }

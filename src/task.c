@@ -95,7 +95,7 @@ static void finish(corral_task *t, int rc, void *res) {
     t->out.status = CORRAL_CANCELLED;
     t->out.code = rc;
     cs = corral__cancelled_scope(t->scope);
-    if (cs) corral__fill_reason(t, cs, &t->out.reason);
+    if (cs) corral__set_reason(t, cs);
   } else {
     t->out.status = CORRAL_ERROR;
     t->out.code = rc;
@@ -146,6 +146,7 @@ void corral__task_unref(corral__rt *rt, corral_task *t) {
   if (--t->refs) return;
   corral_error_unref(t->out.error);
   corral_error_unref(t->last_err);
+  corral__free(rt, t->out.reason);
   corral__free(rt, t);
 }
 
@@ -240,8 +241,49 @@ int corral_join(corral_task *t, void **result) {
   return corral__task_result(self, t, result);
 }
 
-const corral_outcome *corral_task_outcome(const corral_task *t) {
-  return t ? &t->out : NULL;
+void corral__set_reason(corral_task *t, corral__scope *cs) {
+  if (!t->out.reason) t->out.reason = corral__malloc(t->rt, sizeof *t->out.reason);
+  if (t->out.reason) corral__fill_reason(t, cs, t->out.reason);
+}
+
+corral_status corral_task_status(const corral_task *t) {
+  return t ? t->out.status : CORRAL_PENDING;
+}
+int corral_task_code(const corral_task *t) { return t ? t->out.code : 0; }
+void *corral_task_result(const corral_task *t) {
+  return t ? t->out.result : NULL;
+}
+const corral_error *corral_task_error(const corral_task *t) {
+  return t ? t->out.error : NULL;
+}
+
+int corral_task_cancel_reason(const corral_task *t, corral_cancel_reason *out) {
+  if (!t || !out) return CORRAL_EINVAL;
+  if (t->out.status != CORRAL_CANCELLED) return CORRAL_ENOENT;
+  if (t->out.reason)
+    *out = *t->out.reason;
+  else
+    memset(out, 0, sizeof *out);
+  return 0;
+}
+
+void corral__outcome_copy(const corral_task *t, corral_outcome *o) {
+  memset(o, 0, sizeof *o);
+  o->status = t->out.status;
+  o->code = t->out.code;
+  o->result = t->out.result;
+  o->error = corral_error_ref(t->out.error);
+  if (t->out.reason) o->reason = *t->out.reason;
+}
+
+corral_status corral_task_outcome(const corral_task *t, corral_outcome *out) {
+  if (!out) return t ? t->out.status : CORRAL_PENDING;
+  if (!t) {
+    memset(out, 0, sizeof *out);
+    return CORRAL_PENDING;
+  }
+  corral__outcome_copy(t, out);
+  return out->status;
 }
 
 int corral_task_done(const corral_task *t) { return t ? t->finalized : 0; }

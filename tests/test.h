@@ -66,6 +66,14 @@ static int test_count_;
 #define MS (1000000LL)
 #define SEC (1000000000LL)
 
+/* The cancel reason of a finished task, by value. */
+static inline corral_cancel_reason treason(const corral_task *t) {
+  corral_cancel_reason r;
+  memset(&r, 0, sizeof r);
+  corral_task_cancel_reason(t, &r);
+  return r;
+}
+
 /* Run fn as the main task on the virtual clock; return corral_run's code. */
 static inline int run_virtual(corral_fn fn, void *arg) {
   corral_options o = {0};

@@ -42,7 +42,7 @@ static int main_join(void *arg, void **res) {
   CHECK_EQ((intptr_t)r, 42);
   CHECK_RC(corral_join(t, &r), CORRAL_EJOINED);
   CHECK_STR(corral_task_name(t), "val");
-  CHECK_EQ(corral_task_outcome(t)->status, CORRAL_OK);
+  CHECK_EQ(corral_task_status(t), CORRAL_OK);
   corral_task_release(t);
   *res = (void *)(intptr_t)7;
   return 0;
@@ -97,10 +97,13 @@ static int main_err(void *arg, void **res) {
   CHECK(e != NULL);
   CHECK_STR(corral_error_message(e), "disk 3 on fire");
   CHECK_STR(corral_error_task(e), "burner");
-  const corral_outcome *o = corral_task_outcome(t);
-  CHECK_EQ(o->status, CORRAL_ERROR);
-  CHECK_RC(o->code, CORRAL_EIO);
+  corral_outcome o;
+  CHECK_EQ(corral_task_outcome(t, &o), CORRAL_ERROR);
+  CHECK_RC(o.code, CORRAL_EIO);
+  CHECK(o.error == corral_task_error(t));
   corral_task_release(t);
+  CHECK_STR(corral_error_message(o.error), "disk 3 on fire"); /* own ref */
+  corral_outcome_clear(&o);
   return 0;
 }
 

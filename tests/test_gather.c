@@ -252,7 +252,7 @@ static int m_wait_modes(void *arg, void **res) {
   CHECK_RC(corral_wait(t, 3, CORRAL_ALL_COMPLETED, CORRAL_FOREVER, &done), 0);
   CHECK_EQ(NOW(), 3 * SEC);
   CHECK_EQ(done, 3);
-  CHECK_EQ(corral_task_outcome(t[2])->status, CORRAL_OK);
+  CHECK_EQ(corral_task_status(t[2]), CORRAL_OK);
   CHECK_RC(corral_join(t[1], NULL), CORRAL_EIO); /* observed: parent is OK */
   for (int i = 0; i < 3; i++) corral_task_release(t[i]);
   return 0;
@@ -291,8 +291,8 @@ static int m_wait_for(void *arg, void **res) {
   CHECK_RC(corral_wait_for(t, 2 * SEC, &r), CORRAL_ETIMEDOUT);
   CHECK_EQ(NOW(), 2 * SEC);
   CHECK(corral_task_done(t)); /* cancelled and waited for */
-  CHECK_EQ(corral_task_outcome(t)->status, CORRAL_CANCELLED);
-  CHECK_EQ(corral_task_outcome(t)->reason.kind, CORRAL_CANCEL_DEADLINE);
+  CHECK_EQ(corral_task_status(t), CORRAL_CANCELLED);
+  CHECK_EQ(treason(t).kind, CORRAL_CANCEL_DEADLINE);
   CHECK_RC(corral_wait_for(t, SEC, &r), CORRAL_EJOINED);
   corral_task_release(t);
 

@@ -80,12 +80,11 @@ static int run_group(node *self) {
   for (int i = 0; i < nk; i++) {
     if (!t[i]) continue;
     CHECK(corral_task_done(t[i]));
-    const corral_outcome *o = corral_task_outcome(t[i]);
-    CHECK(o->status == CORRAL_OK || o->status == CORRAL_ERROR ||
-          o->status == CORRAL_CANCELLED);
-    if (o->status == CORRAL_ERROR) errs++;
+    corral_status st = corral_task_status(t[i]);
+    CHECK(st == CORRAL_OK || st == CORRAL_ERROR || st == CORRAL_CANCELLED);
+    if (st == CORRAL_ERROR) errs++;
     if (kids[i].ran) CHECK_EQ(kids[i].returned, 1);
-    if (!kids[i].ran) CHECK_EQ(o->status, CORRAL_CANCELLED);
+    if (!kids[i].ran) CHECK_EQ(st, CORRAL_CANCELLED);
     corral_task_release(t[i]);
   }
   CHECK_EQ(corral_group_failed(&g), errs);
