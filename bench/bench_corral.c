@@ -71,6 +71,17 @@ static int b_spawn_join(void *arg, void **res) {
   emit("spawn_join", (double)(now_ns() - t0) / (double)n, "ns");
   return rc;
 }
+static int b_spawn_join_eager(void *arg, void **res) {
+  (void)arg, (void)res;
+  long n = scale(1000000);
+  corral_group g;
+  int64_t t0 = now_ns();
+  corral_group_open(&g, &(corral_group_opts){.eager = 1});
+  for (long i = 0; i < n; i++) corral_spawn(&g, nop, NULL, "nop", NULL);
+  int rc = corral_group_close(&g, 0);
+  emit("spawn_join_eager", (double)(now_ns() - t0) / (double)n, "ns");
+  return rc;
+}
 static int b_gather(void *arg, void **res) {
   (void)arg, (void)res;
   long n = scale(1000000);
@@ -172,6 +183,7 @@ static const struct {
   const char *name;
   corral_fn fn;
 } cases[] = {{"switch", b_switch},       {"spawn_join", b_spawn_join},
+             {"spawn_join_eager", b_spawn_join_eager},
              {"gather", b_gather},       {"timers", b_timers},
              {"fail_fast", b_fail_fast}, {"hold", b_hold},
              {"gather_limit", b_gather_limit}};

@@ -257,6 +257,10 @@ CORRAL_API void corral_dump(FILE *f);
 typedef struct corral_spawn_opts {
   const char *name;   /* copied (truncated to CORRAL_NAME_MAX-1) */
   size_t stack_size;  /* 0 = runtime default */
+  int eager;          /* 1: run the child at once, until it first blocks or
+                         finishes, then resume the spawner (which is then a
+                         switch point, not a cancellation point). Default:
+                         the child starts when the FIFO scheduler reaches it. */
 } corral_spawn_opts;
 
 /* Groups live in caller storage (usually the body's stack frame). */
@@ -391,6 +395,7 @@ typedef struct corral_group_opts {
   const char *name;     /* borrowed: must stay valid until close returns */
   int64_t timeout_ns;   /* > 0: fail-after for the whole group: close returns
                            CORRAL_ETIMEDOUT if it fired */
+  int eager;            /* 1: every spawn into it is eager (spawn opts) */
 } corral_group_opts;
 
 /* TASK ONLY. Open a group in caller storage; the body (the code between open
@@ -434,6 +439,7 @@ typedef struct corral_gather_opts {
   int64_t timeout_ns; /* > 0: overall timeout; unfinished -> TIMED_OUT */
   size_t limit;       /* > 0: at most `limit` tasks run at once */
   const char *name;
+  int eager;          /* 1: start each task at once (see corral_spawn_opts) */
 } corral_gather_opts;
 
 /* BLOCKS. Run every call as a task and fill out[i] for calls[i] (input

@@ -28,7 +28,8 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
                                         : (corral_policy)o->policy,
                           .quorum = o->quorum,
                           .name = o->name ? o->name : "gather",
-                          .timeout_ns = o->timeout_ns};
+                          .timeout_ns = o->timeout_ns,
+                          .eager = o->eager};
   if (!all && (unsigned)o->policy > CORRAL_QUORUM) return CORRAL_EINVAL;
   if (go.policy == CORRAL_QUORUM && (o->quorum < 1 || o->quorum > n))
     return CORRAL_EINVAL;

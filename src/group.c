@@ -25,6 +25,7 @@ int corral__group_open(corral__rt *rt, corral__group *g, corral_task *owner,
   g->quorum = o->quorum;
   g->implicit = implicit;
   g->observed_only = implicit;
+  g->eager = o->eager != 0;
   g->owner = owner;
   g->state = CORRAL__G_OPEN;
   const char *name = o->name ? o->name : "group";

@@ -91,6 +91,7 @@ struct corral__group {
   uint8_t implicit;       /* the task's create_task group */
   uint8_t observed_only;  /* implicit: only unjoined errors count */
   uint8_t notify;         /* wake `waiter` on every child completion */
+  uint8_t eager;          /* spawns start the child at once */
   corral__rt *rt;
   corral__scope scope;
   corral_task *owner;
@@ -176,6 +177,10 @@ struct corral__rt {
   corral_task *root;
   corral__stack_pool pools;
   size_t pools_default_size;  /* default task stack size */
+  corral_task *zombie;        /* finished, to finalize off its own stack */
+  corral_task *free_tasks;    /* recycled task structs */
+  size_t nfree_tasks;
+  unsigned budget;            /* direct switches left before the scheduler */
   void *sched_stack_bottom;   /* for ASan fiber switches */
   size_t sched_stack_size;
   void *asan_fake;
@@ -190,6 +195,7 @@ CORRAL__HIDDEN void corral__free(corral__rt *rt, void *p);
 CORRAL__HIDDEN char *corral__strdup(corral__rt *rt, const char *s);
 CORRAL__HIDDEN int64_t corral__now(corral__rt *rt);
 CORRAL__HIDDEN void corral__runq_push(corral__rt *rt, corral_task *t);
+CORRAL__HIDDEN void corral__runq_push_front(corral__rt *rt, corral_task *t);
 /* Park the current task. deadline CORRAL_FOREVER = none. Returns the wake
  * code: 0 (woken), CORRAL_ETIMEDOUT (deadline), CORRAL_ECANCELED. When
  * cancellable and the task is inside a cancelled scope it returns
@@ -197,7 +203,13 @@ CORRAL__HIDDEN void corral__runq_push(corral__rt *rt, corral_task *t);
 CORRAL__HIDDEN int corral__park(corral_task *t, int64_t deadline,
                                 bool cancellable, const char *what);
 CORRAL__HIDDEN void corral__wake(corral_task *t, int rc);
-CORRAL__HIDDEN void corral__switch_to_sched(corral__rt *rt, corral_task *t);
+/* Give the CPU away from `cur` (marked BLOCKED, queued RUNNABLE, or DONE):
+ * straight to the next runnable task while the budget lasts, else to the
+ * scheduler. Returns when cur runs again (never if DONE). */
+CORRAL__HIDDEN void corral__switch_out(corral__rt *rt, corral_task *cur);
+CORRAL__HIDDEN void corral__task_arrived(corral__rt *rt);
+CORRAL__HIDDEN corral_task *corral__task_alloc(corral__rt *rt);
+CORRAL__HIDDEN void corral__task_free(corral__rt *rt, corral_task *t);
 CORRAL__HIDDEN int corral__timer_start(corral__rt *rt, corral__timer *tm,
                                        int64_t deadline, int kind);
 CORRAL__HIDDEN void corral__timer_stop(corral__rt *rt, corral__timer *tm);

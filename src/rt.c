@@ -4,6 +4,7 @@
 #endif
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +24,10 @@ _Thread_local corral__rt *corral__tl_rt;
 
 /* Virtual time starts at 1 s so that no real deadline is ever 0. */
 #define CORRAL__VIRTUAL_EPOCH 1000000000LL
-/* Poll I/O at least this often while the run queue never empties. */
-#define CORRAL__POLL_EVERY 64
+/* Poll I/O at least every this many scheduler passes while the run queue
+ * never empties; a pass runs up to CORRAL__BUDGET tasks back to back. */
+#define CORRAL__POLL_EVERY 4
+#define CORRAL__BUDGET 256
 
 /* ---- allocation ---- */
 
@@ -104,6 +107,13 @@ void corral__runq_push(corral__rt *rt, corral_task *t) {
   rt->rq_len++;
 }
 
+void corral__runq_push_front(corral__rt *rt, corral_task *t) {
+  t->rq_next = rt->rq_head;
+  rt->rq_head = t;
+  if (!rt->rq_tail) rt->rq_tail = t;
+  rt->rq_len++;
+}
+
 static uint64_t xorshift(uint64_t *s) {
   uint64_t x = *s;
   x ^= x << 13;
@@ -153,63 +163,89 @@ static inline void asan_arrived(void *fake, const void **lo, size_t *size) {
 #endif
 }
 
-/* Called on the task's stack: give the CPU back to the scheduler. */
-void corral__switch_to_sched(corral__rt *rt, corral_task *t) {
-  void *fake = NULL;
-  bool last = t->state == CORRAL__T_DONE;
-  asan_enter(last ? NULL : &fake, rt->sched_stack_bottom, rt->sched_stack_size);
-  corral__ctx_switch(&t->ctx, &rt->sched_ctx);
-  asan_arrived(fake, NULL, NULL);
+/* Finalize a task that finished: done on another stack than its own. */
+static inline void reap(corral__rt *rt) {
+  corral_task *z = rt->zombie;
+  if (unlikely(z != NULL)) {
+    rt->zombie = NULL;
+    corral__task_finalize(rt, z);
+  }
 }
 
-void corral__task_arrived(corral__rt *rt);
-void corral__task_arrived(corral__rt *rt) {
-  const void *lo = NULL;
-  size_t size = 0;
-  asan_arrived(NULL, &lo, &size);
-  if (lo) {
-    rt->sched_stack_bottom = (void *)lo;
-    rt->sched_stack_size = size;
+/* Make a NEW task ready to run: a task cancelled before it ever ran never
+ * runs nor gets a stack; a stack that cannot be had fails the task. Returns
+ * false when the task finished here without running. */
+static bool prepare(corral__rt *rt, corral_task *t) {
+  corral__scope *cs = corral__cancelled_scope(t->scope);
+  if (cs) {
+    t->out.status = CORRAL_CANCELLED;
+    t->out.code = CORRAL_ECANCELED;
+    corral__set_reason(t, cs);
+  } else {
+    int rc = corral__stack_acquire(
+        &rt->pools, t->stack_size ? t->stack_size : rt->pools_default_size,
+        &t->stack);
+    if (rc == 0) {
+      corral__ctx_make(&t->ctx, t->stack->lo, t->stack->size,
+                       corral__task_entry, t);
+      return true;
+    }
+    t->out.status = CORRAL_ERROR;
+    t->out.code = rc;
+    t->out.error = corral__error_new(rt, rc, t->name,
+                                     "could not allocate the task's stack");
   }
+  t->state = CORRAL__T_DONE;
+  corral__task_finalize(rt, t);
+  return false;
+}
+
+void corral__switch_out(corral__rt *rt, corral_task *cur) {
+  if (unlikely(!corral__stack_ok(cur->stack)))
+    corral__stack_overflow_abort(cur->name, cur->stack);
+  corral_task *next = NULL;
+  while (rt->budget > 0 && (next = runq_pop(rt)) != NULL) {
+    rt->budget--;
+    if (next == cur) { /* yielded with nobody else to run */
+      cur->state = CORRAL__T_RUNNING;
+      return;
+    }
+    if (next->state != CORRAL__T_NEW || prepare(rt, next)) break;
+    next = NULL;
+  }
+  bool done = cur->state == CORRAL__T_DONE;
+  if (done) rt->zombie = cur;
+  void *fake = NULL;
+  if (next) {
+    next->state = CORRAL__T_RUNNING;
+    rt->current = next;
+    asan_enter(done ? NULL : &fake, next->stack->lo, next->stack->size);
+    corral__ctx_switch(&cur->ctx, &next->ctx);
+  } else {
+    rt->current = NULL;
+    asan_enter(done ? NULL : &fake, rt->sched_stack_bottom,
+               rt->sched_stack_size);
+    corral__ctx_switch(&cur->ctx, &rt->sched_ctx);
+  }
+  asan_arrived(fake, NULL, NULL);
+  reap(rt);
+}
+
+void corral__task_arrived(corral__rt *rt) {
+  asan_arrived(NULL, NULL, NULL);
+  reap(rt);
 }
 
 static void run_task(corral__rt *rt, corral_task *t) {
-  if (t->state == CORRAL__T_NEW) {
-    /* Cancelled before it ever ran: it never gets a stack. */
-    corral__scope *cs = corral__cancelled_scope(t->scope);
-    if (cs) {
-      t->out.status = CORRAL_CANCELLED;
-      t->out.code = CORRAL_ECANCELED;
-      corral__set_reason(t, cs);
-      t->state = CORRAL__T_DONE;
-      corral__task_finalize(rt, t);
-      return;
-    }
-    int rc = corral__stack_acquire(&rt->pools,
-                                   t->stack_size ? t->stack_size
-                                                 : rt->pools_default_size,
-                                   &t->stack);
-    if (rc) {
-      t->out.status = CORRAL_ERROR;
-      t->out.code = rc;
-      t->out.error = corral__error_new(rt, rc, t->name,
-                                       "could not allocate the task's stack");
-      t->state = CORRAL__T_DONE;
-      corral__task_finalize(rt, t);
-      return;
-    }
-    corral__ctx_make(&t->ctx, t->stack->lo, t->stack->size, corral__task_entry,
-                     t);
-  }
+  if (t->state == CORRAL__T_NEW && !prepare(rt, t)) return;
   t->state = CORRAL__T_RUNNING;
   rt->current = t;
+  rt->budget = CORRAL__BUDGET;
   asan_enter(&rt->asan_fake, t->stack->lo, t->stack->size);
   corral__ctx_switch(&rt->sched_ctx, &t->ctx);
   asan_arrived(rt->asan_fake, NULL, NULL);
   rt->current = NULL;
-  if (unlikely(!corral__stack_ok(t->stack)))
-    corral__stack_overflow_abort(t->name, t->stack);
-  if (t->state == CORRAL__T_DONE) corral__task_finalize(rt, t);
+  reap(rt);
 }
 
 /* ---- parking ---- */
@@ -226,7 +262,7 @@ int corral__park(corral_task *t, int64_t deadline, bool cancellable,
   t->cancellable = cancellable;
   t->wait_what = what;
   t->wake_rc = 0;
-  corral__switch_to_sched(rt, t);
+  corral__switch_out(rt, t);
   if (t->timer.idx != CORRAL__TIMER_OFF) corral__timer_stop(rt, &t->timer);
   t->cancellable = 0;
   t->wait_what = NULL;
@@ -305,9 +341,8 @@ static void on_deadlock(corral__rt *rt) {
 static void run_loop(corral__rt *rt) {
   unsigned since_poll = 0;
   while (rt->alive > 0) {
-    size_t batch = rt->rq_len;
-    corral_task *t;
-    while (batch-- && (t = runq_pop(rt))) run_task(rt, t);
+    corral_task *t = runq_pop(rt);
+    if (t) run_task(rt, t);
     since_poll++;
     if (rt->alive == 0) break;
     if (rt->virtual_clock) {
@@ -321,6 +356,7 @@ static void run_loop(corral__rt *rt) {
       since_poll = 0;
       if (uv_loop_alive(rt->loop)) uv_run(rt->loop, UV_RUN_NOWAIT);
       if (rt->rq_head) continue;
+      corral__stack_trim(&rt->pools, 4096);
       corral__timer *m = corral__heap_min(&rt->timers);
       if (m) {
         if (m->deadline > rt->vnow) rt->vnow = m->deadline; /* autojump */
@@ -344,6 +380,7 @@ static void run_loop(corral__rt *rt) {
       continue;
     }
     since_poll = 0;
+    corral__stack_trim(&rt->pools, 4096); /* idle: give surplus pages back */
     corral__timer *m = corral__heap_min(&rt->timers);
     if (m) {
       int64_t ms = (m->deadline - now + 999999) / 1000000;
@@ -360,6 +397,47 @@ static void run_loop(corral__rt *rt) {
     }
     on_deadlock(rt);
   }
+}
+
+/* ---- task memory: recycled, so spawn rarely calls the allocator ---- */
+
+#define CORRAL__FREE_TASKS_MAX 4096
+
+corral_task *corral__task_alloc(corral__rt *rt) {
+  corral_task *t = rt->free_tasks;
+  if (t) {
+    rt->free_tasks = t->rq_next;
+    rt->nfree_tasks--;
+    return t;
+  }
+  return corral__malloc(rt, sizeof *t);
+}
+
+void corral__task_free(corral__rt *rt, corral_task *t) {
+  if (rt->nfree_tasks < CORRAL__FREE_TASKS_MAX) {
+    t->rq_next = rt->free_tasks;
+    rt->free_tasks = t;
+    rt->nfree_tasks++;
+    return;
+  }
+  corral__free(rt, t);
+}
+
+static void sched_stack_bounds(corral__rt *rt) {
+#ifdef CORRAL_ASAN
+  pthread_attr_t a;
+  void *lo;
+  size_t size;
+  if (pthread_getattr_np(pthread_self(), &a) == 0) {
+    if (pthread_attr_getstack(&a, &lo, &size) == 0) {
+      rt->sched_stack_bottom = lo;
+      rt->sched_stack_size = size;
+    }
+    pthread_attr_destroy(&a);
+  }
+#else
+  (void)rt;
+#endif
 }
 
 /* ---- entry ---- */
@@ -421,6 +499,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   corral__fault_hook hook = {fault_who, rt};
   void *altstack = NULL;
   corral__fault_begin(&hook, &altstack);
+  sched_stack_bounds(rt);
   corral__tl_rt = rt;
 
   corral_task *root = NULL;
@@ -449,6 +528,11 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   }
   corral__stack_pool_destroy(&rt->pools);
   corral__free(rt, rt->timers.v);
+  while (rt->free_tasks) {
+    corral_task *t = rt->free_tasks;
+    rt->free_tasks = t->rq_next;
+    corral__free(rt, t);
+  }
   al.free(al.ctx, rt);
   return rc;
 }

@@ -198,18 +198,26 @@ void corral__stack_release(corral__stack_pool *p, corral__stack *s) {
   /* The finished task never unwound its frames: clear their redzones. */
   __asan_unpoison_memory_region(s->lo, s->size);
 #endif
-  if (sp->nwarm < p->cache_max) {
-    s->warm = 1;
-    s->next = sp->warm;
-    sp->warm = s;
-    sp->nwarm++;
-    return;
+  s->warm = 1;
+  s->next = sp->warm;
+  sp->warm = s;
+  sp->nwarm++;
+}
+
+void corral__stack_trim(corral__stack_pool *p, size_t max) {
+  for (corral__sizepool *sp = p->pools; sp && max; sp = sp->next) {
+    while (sp->nwarm > p->cache_max && max) {
+      corral__stack *s = sp->warm;
+      sp->warm = s->next;
+      sp->nwarm--;
+      max--;
+      /* Give the pages back but keep the slot (and its guard). */
+      (void)madvise(s->lo, s->size, MADV_DONTNEED);
+      s->warm = 0;
+      s->next = sp->cold;
+      sp->cold = s;
+    }
   }
-  /* Give the pages back but keep the slot (and its guard). */
-  (void)madvise(s->lo, s->size, MADV_DONTNEED);
-  s->warm = 0;
-  s->next = sp->cold;
-  sp->cold = s;
 }
 
 size_t corral__stack_peak(const corral__stack_pool *p, const corral__stack *s) {

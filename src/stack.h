@@ -66,6 +66,11 @@ __attribute__((visibility("hidden"))) int
 corral__stack_acquire(corral__stack_pool *p, size_t size, corral__stack **out);
 __attribute__((visibility("hidden"))) void
 corral__stack_release(corral__stack_pool *p, corral__stack *s);
+/* Give back the pages of warm stacks beyond the cache, at most `max` of them
+ * (called when the loop is idle, so releasing a stack never costs a system
+ * call on the hot path). */
+__attribute__((visibility("hidden"))) void
+corral__stack_trim(corral__stack_pool *p, size_t max);
 /* Canary intact (always 1 for guarded stacks). */
 static inline int corral__stack_ok(const corral__stack *s) {
   return s->guard != CORRAL__GUARD_CANARY ||

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void corral__task_arrived(corral__rt *rt);
-
 static corral__group *implicit_group(corral__rt *rt, corral_task *self) {
   if (self->implicit) return self->implicit;
   corral__group *g = corral__malloc(rt, sizeof *g);
@@ -40,7 +38,7 @@ int corral__spawn(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
     if (g->satisfied || corral__cancelled_scope(&g->scope))
       return CORRAL_ECANCELED;
   }
-  corral_task *t = corral__malloc(rt, sizeof *t);
+  corral_task *t = corral__task_alloc(rt);
   if (!t) return CORRAL_ENOMEM;
   memset(t, 0, sizeof *t);
   t->rt = rt;
@@ -70,8 +68,17 @@ int corral__spawn(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   }
   t->state = CORRAL__T_NEW;
   rt->alive++;
-  corral__runq_push(rt, t);
   if (out) *out = t;
+  if (self && ((o && o->eager) || (g && g->eager)) &&
+      !(rt->rng)) { /* shuffle mode keeps every spawn lazy */
+    /* Eager: the child runs now; the spawner resumes right after it. */
+    self->state = CORRAL__T_RUNNABLE;
+    corral__runq_push_front(rt, self);
+    corral__runq_push_front(rt, t);
+    corral__switch_out(rt, self);
+    return 0;
+  }
+  corral__runq_push(rt, t);
   return 0;
 }
 
@@ -138,7 +145,7 @@ void corral__task_entry(void *arg) {
   if (t->implicit) rc = close_implicit(rt, t, rc);
   finish(t, rc, res);
   t->state = CORRAL__T_DONE;
-  corral__switch_to_sched(rt, t);
+  corral__switch_out(rt, t);
   abort(); /* a finished task is never resumed */
 }
 
@@ -147,7 +154,7 @@ void corral__task_unref(corral__rt *rt, corral_task *t) {
   corral_error_unref(t->out.error);
   corral_error_unref(t->last_err);
   corral__free(rt, t->out.reason);
-  corral__free(rt, t);
+  corral__task_free(rt, t);
 }
 
 void corral__task_finalize(corral__rt *rt, corral_task *t) {
@@ -319,7 +326,7 @@ int corral_yield(void) {
   if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
   self->state = CORRAL__T_RUNNABLE;
   corral__runq_push(self->rt, self);
-  corral__switch_to_sched(self->rt, self);
+  corral__switch_out(self->rt, self);
   return 0;
 }
 

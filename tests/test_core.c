@@ -189,3 +189,34 @@ TEST(version_and_backend) {
   CHECK(corral_context_backend() != NULL);
   CHECK(corral_stack_guard_mode() == NULL);
 }
+
+static int trace[16], ntrace;
+static int eager_child(void *arg, void **res) {
+  (void)res;
+  trace[ntrace++] = (int)(intptr_t)arg;
+  corral_sleep(MS);
+  trace[ntrace++] = (int)(intptr_t)arg + 100;
+  return 0;
+}
+static int m_eager(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  corral_group_open(&g, &(corral_group_opts){.eager = 1});
+  for (int i = 1; i <= 3; i++) {
+    CHECK_RC(corral_spawn(&g, eager_child, (void *)(intptr_t)i, "e", NULL), 0);
+    CHECK_EQ(trace[ntrace - 1], i); /* already ran up to its first block */
+  }
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  int want[] = {1, 2, 3, 101, 102, 103};
+  CHECK_EQ(ntrace, 6);
+  for (int i = 0; i < 6; i++) CHECK_EQ(trace[i], want[i]);
+  /* A lazy spawn has not run yet when spawn returns. */
+  ntrace = 0;
+  corral_task *t;
+  corral_create_task(eager_child, (void *)(intptr_t)7, "lazy", &t);
+  CHECK_EQ(ntrace, 0);
+  corral_join(t, NULL);
+  corral_task_release(t);
+  return 0;
+}
+TEST(eager_spawn_runs_child_first) { CHECK_RC(run_virtual(m_eager, NULL), 0); }
