@@ -13,12 +13,16 @@ _Static_assert(sizeof(corral__scope) <= sizeof(corral_scope),
 
 void corral__scope_init(corral__scope *s, corral_task *owner,
                         corral__scope *parent, const char *name) {
-  memset(s, 0, sizeof *s);
-  s->owner = owner;
   s->parent = parent;
-  s->magic = CORRAL__SCOPE_MAGIC;
+  s->first_child = s->last_child = s->next_sib = s->prev_sib = NULL;
+  s->owner = owner;
+  s->group = NULL;
   s->timer.idx = CORRAL__TIMER_OFF;
+  s->magic = CORRAL__SCOPE_MAGIC;
+  s->cancelled = s->shield = s->fail = s->deadline_fired = s->entered = 0;
+  s->kind = 0;
   s->name = name ? name : "scope";
+  s->info = NULL;
   if (parent) {
     s->prev_sib = parent->last_child;
     if (parent->last_child)
