@@ -1,0 +1,113 @@
+"""CPython asyncio, written idiomatically: TaskGroup and gather."""
+import asyncio
+import sys
+
+from common import emit, now, rss_bytes, scale
+
+SYS = "asyncio"
+
+
+async def switch():
+    n = scale(10_000_000) // 10  # asyncio is ~100x slower: keep it bounded
+    half = n // 2
+
+    async def yielder():
+        for _ in range(half):
+            await asyncio.sleep(0)
+
+    t0 = now()
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(yielder())
+        tg.create_task(yielder())
+    emit("switch", SYS, (now() - t0) / (2 * half), "ns")
+
+
+async def nop():
+    return None
+
+
+async def spawn_join():
+    n = scale(1_000_000)
+    t0 = now()
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(n):
+            tg.create_task(nop())
+    emit("spawn_join", SYS, (now() - t0) / n, "ns")
+
+
+async def gather():
+    n = scale(1_000_000)
+    t0 = now()
+    await asyncio.gather(*[nop() for _ in range(n)])
+    emit("gather", SYS, (now() - t0) / n, "ns")
+
+
+async def timers():
+    n = scale(100_000)
+    t0 = now()
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(n):
+            tg.create_task(asyncio.sleep(0.010))
+    emit("timers", SYS, (now() - t0) / 1e6 - 10, "ms")
+
+
+class Boom(Exception):
+    pass
+
+
+async def fail_fast():
+    n = scale(100_000)
+    t_fail = 0
+
+    async def failer():
+        nonlocal t_fail
+        await asyncio.sleep(0.001)
+        t_fail = now()
+        raise Boom()
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(n):
+                tg.create_task(asyncio.sleep(3600))
+            tg.create_task(failer())
+    except* Boom:
+        pass
+    emit("fail_fast", SYS, (now() - t_fail) / 1e6, "ms")
+
+
+async def hold():
+    n = scale(1_000_000)
+    rss0 = rss_bytes()
+    t0 = now()
+    tasks = [asyncio.create_task(asyncio.sleep(3600)) for _ in range(n)]
+    await asyncio.sleep(0)  # every task runs until it sleeps
+    t1 = now()
+    rss1 = rss_bytes()
+    emit("hold", SYS, len(tasks), "tasks")
+    emit("hold_rss", SYS, (rss1 - rss0) / n, "bytes")
+    emit("hold_create", SYS, (t1 - t0) / n, "ns")
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def gather_limit():
+    n = scale(100_000)
+    sem = asyncio.Semaphore(100)
+
+    async def short():
+        async with sem:
+            await asyncio.sleep(0)
+
+    t0 = now()
+    await asyncio.gather(*[short() for _ in range(n)])
+    emit("gather_limit", SYS, (now() - t0) / 1e6, "ms")
+
+
+CASES = [switch, spawn_join, gather, timers, fail_fast, hold, gather_limit]
+
+if __name__ == "__main__":
+    want = sys.argv[1:]
+    for case in CASES:
+        if not want or case.__name__ in want:
+            asyncio.run(case())

@@ -1,0 +1,3 @@
+module corralbench
+
+go 1.19

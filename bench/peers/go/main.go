@@ -1,0 +1,205 @@
+// Go, written idiomatically: goroutines with sync.WaitGroup, and the
+// errgroup-with-context pattern written out (no module downloads here).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+var quick = os.Getenv("BENCH_QUICK") != "" && os.Getenv("BENCH_QUICK") != "0"
+
+func scale(n int) int {
+	if quick {
+		return n / 10
+	}
+	return n
+}
+
+func emit(bench string, v float64, unit string) {
+	b, _ := json.Marshal(map[string]interface{}{"bench": bench, "system": "go", "value": float64(int64(v*1000)) / 1000, "unit": unit})
+	fmt.Println(string(b))
+}
+
+func rss() int64 {
+	b, _ := os.ReadFile("/proc/self/statm")
+	var pages, res int64
+	fmt.Sscan(strings.TrimSpace(string(b)), &pages, &res)
+	return res * 4096
+}
+
+// group is errgroup.WithContext written out: the first error cancels ctx.
+type group struct {
+	wg     sync.WaitGroup
+	once   sync.Once
+	err    error
+	cancel context.CancelFunc
+}
+
+func withContext(ctx context.Context) (*group, context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	return &group{cancel: cancel}, ctx
+}
+
+func (g *group) Go(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			g.once.Do(func() { g.err = err; g.cancel() })
+		}
+	}()
+}
+
+func (g *group) Wait() error { g.wg.Wait(); g.cancel(); return g.err }
+
+func benchSwitch() {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	half := scale(10_000_000) / 2
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for k := 0; k < 2; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < half; i++ {
+				runtime.Gosched()
+			}
+		}()
+	}
+	wg.Wait()
+	emit("switch", float64(time.Since(t0).Nanoseconds())/float64(2*half), "ns")
+}
+
+func benchSpawnJoin() {
+	n := scale(1_000_000)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() { wg.Done() }()
+	}
+	wg.Wait()
+	emit("spawn_join", float64(time.Since(t0).Nanoseconds())/float64(n), "ns")
+}
+
+func benchGather() {
+	n := scale(1_000_000)
+	res := make([]int, n)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) { res[i] = i; wg.Done() }(i)
+	}
+	wg.Wait()
+	emit("gather", float64(time.Since(t0).Nanoseconds())/float64(n), "ns")
+}
+
+func benchTimers() {
+	n := scale(100_000)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() { time.Sleep(10 * time.Millisecond); wg.Done() }()
+	}
+	wg.Wait()
+	emit("timers", float64(time.Since(t0).Nanoseconds())/1e6-10, "ms")
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func benchFailFast() {
+	n := scale(100_000)
+	g, ctx := withContext(context.Background())
+	var tFail time.Time
+	for i := 0; i < n; i++ {
+		g.Go(func() error { return sleepCtx(ctx, time.Hour) })
+	}
+	g.Go(func() error {
+		time.Sleep(time.Millisecond)
+		tFail = time.Now()
+		return errors.New("boom")
+	})
+	g.Wait()
+	emit("fail_fast", float64(time.Since(tFail).Nanoseconds())/1e6, "ms")
+}
+
+func benchHold() {
+	n := scale(1_000_000)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var started sync.WaitGroup
+	runtime.GC()
+	rss0 := rss()
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		started.Add(1)
+		go func() { started.Done(); sleepCtx(ctx, time.Hour); wg.Done() }()
+	}
+	started.Wait()
+	t1 := time.Now()
+	rss1 := rss()
+	emit("hold", float64(n), "tasks")
+	emit("hold_rss", float64(rss1-rss0)/float64(n), "bytes")
+	emit("hold_create", float64(t1.Sub(t0).Nanoseconds())/float64(n), "ns")
+	cancel()
+	wg.Wait()
+}
+
+func benchGatherLimit() {
+	n := scale(100_000)
+	sem := make(chan struct{}, 100)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			sem <- struct{}{}
+			runtime.Gosched()
+			<-sem
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	emit("gather_limit", float64(time.Since(t0).Nanoseconds())/1e6, "ms")
+}
+
+func main() {
+	cases := []struct {
+		name string
+		fn   func()
+	}{{"switch", benchSwitch}, {"spawn_join", benchSpawnJoin}, {"gather", benchGather},
+		{"timers", benchTimers}, {"fail_fast", benchFailFast}, {"hold", benchHold},
+		{"gather_limit", benchGatherLimit}}
+	for _, c := range cases {
+		want := len(os.Args) == 1
+		for _, a := range os.Args[1:] {
+			if a == c.name {
+				want = true
+			}
+		}
+		if want {
+			c.fn()
+		}
+	}
+}

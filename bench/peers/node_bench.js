@@ -1,0 +1,111 @@
+// Node.js, written idiomatically: async functions, Promise.all / allSettled.
+'use strict';
+const fs = require('fs');
+const QUICK = !['', '0', undefined].includes(process.env.BENCH_QUICK);
+const scale = (n) => (QUICK ? Math.floor(n / 10) : n);
+const SYS = 'node';
+const now = () => process.hrtime.bigint();
+const emit = (bench, value, unit) =>
+  console.log(JSON.stringify({ bench, system: SYS, value: Math.round(value * 1000) / 1000, unit }));
+const rss = () => Number(fs.readFileSync('/proc/self/statm', 'utf8').split(' ')[1]) * 4096;
+// Cancellation: a scope keeps its pending sleeps (AbortSignal listeners are
+// O(n) each to add, which makes 1M of them quadratic).
+class Scope {
+  constructor() { this.pending = new Set(); this.cancelled = false; }
+  cancel() { this.cancelled = true; for (const p of this.pending) p.cancel(); this.pending.clear(); }
+}
+const sleep = (ms, scope) => new Promise((resolve, reject) => {
+  if (scope && scope.cancelled) return reject(new Error('cancelled'));
+  const entry = {};
+  const t = setTimeout(() => { if (scope) scope.pending.delete(entry); resolve(); }, ms);
+  entry.cancel = () => { clearTimeout(t); reject(new Error('cancelled')); };
+  if (scope) scope.pending.add(entry);
+});
+
+async function sw() {
+  const half = Math.floor(scale(10_000_000) / 2);
+  const yielder = async () => { for (let i = 0; i < half; i++) await null; };
+  const t0 = now();
+  await Promise.all([yielder(), yielder()]);
+  emit('switch', Number(now() - t0) / (2 * half), 'ns');
+}
+
+async function nop() { return null; }
+
+async function spawnJoin() {
+  const n = scale(1_000_000);
+  const t0 = now();
+  const ps = new Array(n);
+  for (let i = 0; i < n; i++) ps[i] = nop();
+  await Promise.all(ps);
+  emit('spawn_join', Number(now() - t0) / n, 'ns');
+}
+
+async function gather() {
+  const n = scale(1_000_000);
+  const t0 = now();
+  const ps = new Array(n);
+  for (let i = 0; i < n; i++) ps[i] = nop();
+  await Promise.allSettled(ps);
+  emit('gather', Number(now() - t0) / n, 'ns');
+}
+
+async function timers() {
+  const n = scale(100_000);
+  const t0 = now();
+  const ps = new Array(n);
+  for (let i = 0; i < n; i++) ps[i] = sleep(10);
+  await Promise.all(ps);
+  emit('timers', Number(now() - t0) / 1e6 - 10, 'ms');
+}
+
+async function failFast() {
+  // Fail-fast as a structured group: an AbortController cancels the rest,
+  // and we wait until every task has settled.
+  const n = scale(100_000);
+  const scope = new Scope();
+  let tFail = 0n;
+  const ps = [];
+  for (let i = 0; i < n; i++) ps.push(sleep(3_600_000, scope));
+  ps.push((async () => { await sleep(1); tFail = now(); throw new Error('boom'); })());
+  const guarded = ps.map((p) => p.catch((e) => { scope.cancel(); throw e; }));
+  await Promise.allSettled(guarded);
+  emit('fail_fast', Number(now() - tFail) / 1e6, 'ms');
+}
+
+async function hold() {
+  const n = scale(1_000_000);
+  const scope = new Scope();
+  const rss0 = rss();
+  const t0 = now();
+  const ps = new Array(n);
+  for (let i = 0; i < n; i++) ps[i] = (async () => { await sleep(3_600_000, scope); })();
+  await null;
+  const t1 = now();
+  const rss1 = rss();
+  emit('hold', n, 'tasks');
+  emit('hold_rss', (rss1 - rss0) / n, 'bytes');
+  emit('hold_create', Number(t1 - t0) / n, 'ns');
+  scope.cancel();
+  await Promise.allSettled(ps);
+}
+
+async function gatherLimit() {
+  const n = scale(100_000);
+  let active = 0;
+  const queue = [];
+  const acquire = () => (active < 100 ? (active++, Promise.resolve()) : new Promise((r) => queue.push(r)));
+  const release = () => { const next = queue.shift(); if (next) next(); else active--; };
+  const short = async () => { await acquire(); try { await null; } finally { release(); } };
+  const t0 = now();
+  const ps = new Array(n);
+  for (let i = 0; i < n; i++) ps[i] = short();
+  await Promise.all(ps);
+  emit('gather_limit', Number(now() - t0) / 1e6, 'ms');
+}
+
+const CASES = { switch: sw, spawn_join: spawnJoin, gather, timers, fail_fast: failFast, hold, gather_limit: gatherLimit };
+(async () => {
+  const want = process.argv.slice(2);
+  for (const [name, fn] of Object.entries(CASES)) if (!want.length || want.includes(name)) await fn();
+})();

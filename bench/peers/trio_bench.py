@@ -1,0 +1,109 @@
+"""Trio, written idiomatically: nurseries."""
+import sys
+
+import trio
+
+from common import emit, now, rss_bytes, scale
+
+SYS = "trio"
+
+
+async def switch():
+    n = scale(10_000_000) // 10
+    half = n // 2
+
+    async def yielder():
+        for _ in range(half):
+            await trio.lowlevel.checkpoint()
+
+    t0 = now()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(yielder)
+        nursery.start_soon(yielder)
+    emit("switch", SYS, (now() - t0) / (2 * half), "ns")
+
+
+async def nop():
+    return None
+
+
+async def spawn_join():
+    n = scale(1_000_000)
+    t0 = now()
+    async with trio.open_nursery() as nursery:
+        for _ in range(n):
+            nursery.start_soon(nop)
+    emit("spawn_join", SYS, (now() - t0) / n, "ns")
+
+
+async def timers():
+    n = scale(100_000)
+    t0 = now()
+    async with trio.open_nursery() as nursery:
+        for _ in range(n):
+            nursery.start_soon(trio.sleep, 0.010)
+    emit("timers", SYS, (now() - t0) / 1e6 - 10, "ms")
+
+
+class Boom(Exception):
+    pass
+
+
+async def fail_fast():
+    n = scale(100_000)
+    t_fail = 0
+
+    async def failer():
+        nonlocal t_fail
+        await trio.sleep(0.001)
+        t_fail = now()
+        raise Boom()
+
+    try:
+        async with trio.open_nursery() as nursery:
+            for _ in range(n):
+                nursery.start_soon(trio.sleep, 3600)
+            nursery.start_soon(failer)
+    except BaseException:  # Boom, inside a MultiError / ExceptionGroup
+        pass
+    emit("fail_fast", SYS, (now() - t_fail) / 1e6, "ms")
+
+
+async def hold():
+    n = scale(1_000_000)
+    rss0 = rss_bytes()
+    async with trio.open_nursery() as nursery:
+        t0 = now()
+        for _ in range(n):
+            nursery.start_soon(trio.sleep, 3600)
+        await trio.sleep(0.0001)
+        t1 = now()
+        rss1 = rss_bytes()
+        emit("hold", SYS, n, "tasks")
+        emit("hold_rss", SYS, (rss1 - rss0) / n, "bytes")
+        emit("hold_create", SYS, (t1 - t0) / n, "ns")
+        nursery.cancel_scope.cancel()
+
+
+async def gather_limit():
+    n = scale(100_000)
+    limiter = trio.CapacityLimiter(100)
+
+    async def short():
+        async with limiter:
+            await trio.lowlevel.checkpoint()
+
+    t0 = now()
+    async with trio.open_nursery() as nursery:
+        for _ in range(n):
+            nursery.start_soon(short)
+    emit("gather_limit", SYS, (now() - t0) / 1e6, "ms")
+
+
+CASES = [switch, spawn_join, timers, fail_fast, hold, gather_limit]
+
+if __name__ == "__main__":
+    want = sys.argv[1:]
+    for case in CASES:
+        if not want or case.__name__ in want:
+            trio.run(case)

@@ -1,0 +1,109 @@
+"""Turn the JSON lines of one bench run into latest.json, latest.md and a
+PNG chart (gnuplot), and print the markdown table."""
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+
+raw, out = sys.argv[1], sys.argv[2]
+rows = []
+for line in open(raw):
+    line = line.strip()
+    if line.startswith("{"):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            pass
+
+with open(os.path.join(out, "latest.json"), "w") as f:
+    for r in rows:
+        f.write(json.dumps(r) + "\n")
+
+ORDER = ["switch", "spawn_join", "spawn_join_eager", "gather", "timers",
+         "fail_fast", "hold", "hold_rss", "hold_create", "gather_limit", "echo"]
+HIGHER_BETTER = {"hold"}
+PEERS = ["asyncio", "trio", "go", "node", "libuv"]
+val = {(r["bench"], r["system"]): (r["value"], r["unit"]) for r in rows}
+missing = {r["system"]: r["unit"] for r in rows if r["bench"] == "_missing"}
+benches = [b for b in ORDER if any((b, s) in val for s in ["corral"] + PEERS)]
+
+
+def fmt(v):
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
+
+
+def ratio(b, s):
+    c = val.get((b, "corral"))
+    p = val.get((b, s))
+    if not c or not p or c[0] <= 0 or p[0] <= 0:
+        return None
+    return c[0] / p[0] if b in HIGHER_BETTER else p[0] / c[0]
+
+
+lines = []
+cpu = ""
+try:
+    for l in open("/proc/cpuinfo"):
+        if l.startswith("model name"):
+            cpu = l.split(":", 1)[1].strip()
+            break
+except OSError:
+    pass
+lines.append(f"Run {datetime.date.today()} on {os.cpu_count()} cores, {cpu or platform.machine()}; "
+             f"{'BENCH_QUICK (sizes / 10)' if os.environ.get('BENCH_QUICK', '0') not in ('', '0') else 'full sizes'}. "
+             "Cell: value (peer ÷ corral; above 1 means corral is better).")
+lines.append("")
+hdr = "| bench | unit | corral | " + " | ".join(PEERS) + " |"
+lines.append(hdr)
+lines.append("|" + "---|" * (3 + len(PEERS)))
+for b in benches:
+    c = val.get((b, "corral"))
+    cells = [b, c[1] if c else next((val[(b, s)][1] for s in PEERS if (b, s) in val), ""),
+             fmt(c[0]) if c else "—"]
+    for s in PEERS:
+        p = val.get((b, s))
+        if not p:
+            cells.append("—")
+            continue
+        r = ratio(b, s)
+        cells.append(fmt(p[0]) + (f" ({r:.2g}×)" if r else ""))
+    lines.append("| " + " | ".join(cells) + " |")
+for s, why in missing.items():
+    lines.append(f"\n{s}: missing ({why})")
+md = "\n".join(lines) + "\n"
+with open(os.path.join(out, "latest.md"), "w") as f:
+    f.write(md)
+print(md)
+
+# Chart: peer / corral ratios per bench, log scale.
+if shutil.which("gnuplot"):
+    dat = os.path.join(out, "latest.dat")
+    with open(dat, "w") as f:
+        f.write("bench " + " ".join(PEERS) + "\n")
+        for b in benches:
+            f.write(b + " " + " ".join(
+                f"{ratio(b, s):.4g}" if ratio(b, s) else "NaN" for s in PEERS) + "\n")
+    script = f"""
+set terminal pngcairo size 1100,520 font ',10' noenhanced
+set output '{os.path.join(out, 'latest.png')}'
+set title 'corral vs peers: peer / corral (above 1 = corral better), log scale'
+set style data histograms
+set style histogram cluster gap 1
+set style fill solid 0.8 border -1
+set logscale y
+set yrange [0.01:*]
+set xtics rotate by -30
+set key outside right
+set grid ytics
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
+plot for [i=2:{1 + len(PEERS)}] '{dat}' using i:xtic(1) title columnhead(i)
+"""
+    try:
+        subprocess.run(["gnuplot"], input=script.encode(), check=True,
+                       stderr=subprocess.DEVNULL)
+    except (subprocess.CalledProcessError, OSError):
+        print("bench: gnuplot failed; no chart", file=sys.stderr)
+    os.remove(dat)
