@@ -137,12 +137,13 @@ static int b_fail_fast(void *arg, void **res) {
   return rc == CORRAL_EGROUP ? 0 : -1;
 }
 
-/* ---- hold: 1M suspended tasks ---- */
+/* ---- hold: 1M suspended tasks (default stacks, or compact) ---- */
+static int hold_compact;
 static int b_hold(void *arg, void **res) {
   (void)arg, (void)res;
   long n = scale(1000000);
   corral_group g;
-  corral_group_open(&g, NULL);
+  corral_group_open(&g, &(corral_group_opts){.compact = hold_compact});
   long rss0 = rss_bytes();
   int64_t t0 = now_ns();
   long held = 0;
@@ -153,11 +154,23 @@ static int b_hold(void *arg, void **res) {
   corral_sleep(1); /* every task runs until it sleeps */
   int64_t t1 = now_ns();
   long rss1 = rss_bytes();
-  emit("hold", (double)held, "tasks");
-  emit("hold_rss", (double)(rss1 - rss0) / (double)held, "bytes");
-  emit("hold_create", (double)(t1 - t0) / (double)held, "ns");
+  const char *sfx = hold_compact ? "_compact" : "";
+  char name[32];
+  snprintf(name, sizeof name, "hold%s", sfx);
+  emit(name, (double)held, "tasks");
+  snprintf(name, sizeof name, "hold_rss%s", sfx);
+  emit(name, (double)(rss1 - rss0) / (double)held, "bytes");
+  snprintf(name, sizeof name, "hold_create%s", sfx);
+  emit(name, (double)(t1 - t0) / (double)held, "ns");
   corral_group_cancel(&g, NULL);
   return corral_group_close(&g, 0);
+}
+
+static int b_hold_compact(void *arg, void **res) {
+  hold_compact = 1;
+  int rc = b_hold(arg, res);
+  hold_compact = 0;
+  return rc;
 }
 
 /* ---- gather_limit: 100k short tasks, limit 100 ---- */
@@ -186,6 +199,7 @@ static const struct {
              {"spawn_join_eager", b_spawn_join_eager},
              {"gather", b_gather},       {"timers", b_timers},
              {"fail_fast", b_fail_fast}, {"hold", b_hold},
+             {"hold_compact", b_hold_compact},
              {"gather_limit", b_gather_limit}};
 
 int main(int argc, char **argv) {

@@ -23,8 +23,9 @@ with open(os.path.join(out, "latest.json"), "w") as f:
         f.write(json.dumps(r) + "\n")
 
 ORDER = ["switch", "spawn_join", "spawn_join_eager", "gather", "timers",
-         "fail_fast", "hold", "hold_rss", "hold_create", "gather_limit", "echo"]
-HIGHER_BETTER = {"hold"}
+         "fail_fast", "hold", "hold_rss", "hold_create", "hold_compact",
+         "hold_rss_compact", "hold_create_compact", "gather_limit", "echo"]
+HIGHER_BETTER = {"hold", "hold_compact"}
 PEERS = ["asyncio", "trio", "go", "node", "libuv"]
 val = {(r["bench"], r["system"]): (r["value"], r["unit"]) for r in rows}
 missing = {r["system"]: r["unit"] for r in rows if r["bench"] == "_missing"}
@@ -37,7 +38,7 @@ def fmt(v):
 
 def ratio(b, s):
     c = val.get((b, "corral"))
-    p = val.get((b, s))
+    p = val.get((b, s)) or val.get((b.replace("_compact", ""), s))
     if not c or not p or c[0] <= 0 or p[0] <= 0:
         return None
     return c[0] / p[0] if b in HIGHER_BETTER else p[0] / c[0]
@@ -64,7 +65,7 @@ for b in benches:
     cells = [b, c[1] if c else next((val[(b, s)][1] for s in PEERS if (b, s) in val), ""),
              fmt(c[0]) if c else "—"]
     for s in PEERS:
-        p = val.get((b, s))
+        p = val.get((b, s)) or val.get((b.replace("_compact", ""), s))
         if not p:
             cells.append("—")
             continue

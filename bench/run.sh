@@ -12,10 +12,14 @@ log="$OUT/peers.log"
 : > "$log"
 
 missing() { echo "{\"bench\": \"_missing\", \"system\": \"$1\", \"value\": 0, \"unit\": \"$2\"}" >> "$raw"; echo "bench: $1 missing ($2)" >&2; }
+CASES="switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit"
+# One process per case and system: no case inherits memory another freed.
 run() { # system command...
   local sys=$1; shift
   echo "bench: running $sys" >&2
-  if ! "$@" >> "$raw" 2>> "$log"; then echo "bench: $sys failed (see $log)" >&2; fi
+  for c in $CASES; do
+    if ! timeout 600 "$@" "$c" >> "$raw" 2>> "$log"; then echo "bench: $sys $c failed (see $log)" >&2; fi
+  done
 }
 
 run corral "$BUILD/bench/bench_corral"

@@ -261,6 +261,17 @@ typedef struct corral_spawn_opts {
                          finishes, then resume the spawner (which is then a
                          switch point, not a cancellation point). Default:
                          the child starts when the FIFO scheduler reaches it. */
+  int compact;        /* 1: leaf task on the runtime's shared stack; while
+                         suspended only its live stack bytes are kept (a few
+                         hundred bytes instead of a page). A compact task may
+                         sleep, yield, spawn lazily, create_task and read its
+                         cancel reason; calls that would let other code point
+                         into its stack while it is suspended (scopes, groups,
+                         join, wait*, gather, events, semaphores) return
+                         CORRAL_EINVAL. Nothing may hold a pointer into a
+                         compact task's stack. Ignored (a normal stack is
+                         used) under AddressSanitizer and with the ucontext
+                         back end. */
 } corral_spawn_opts;
 
 /* Groups live in caller storage (usually the body's stack frame). */
@@ -396,6 +407,7 @@ typedef struct corral_group_opts {
   int64_t timeout_ns;   /* > 0: fail-after for the whole group: close returns
                            CORRAL_ETIMEDOUT if it fired */
   int eager;            /* 1: every spawn into it is eager (spawn opts) */
+  int compact;          /* 1: every child is compact (spawn opts) */
 } corral_group_opts;
 
 /* TASK ONLY. Open a group in caller storage; the body (the code between open
@@ -440,6 +452,7 @@ typedef struct corral_gather_opts {
   size_t limit;       /* > 0: at most `limit` tasks run at once */
   const char *name;
   int eager;          /* 1: start each task at once (see corral_spawn_opts) */
+  int compact;        /* 1: compact tasks (see corral_spawn_opts) */
 } corral_gather_opts;
 
 /* BLOCKS. Run every call as a task and fill out[i] for calls[i] (input

@@ -16,6 +16,7 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
                   const corral_gather_opts *o) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
+  CORRAL__NO_COMPACT(self, "corral_gather");
   corral__rt *rt = self->rt;
   corral_gather_opts d = {0};
   if (!o) o = &d;
@@ -29,7 +30,8 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
                           .quorum = o->quorum,
                           .name = o->name ? o->name : "gather",
                           .timeout_ns = o->timeout_ns,
-                          .eager = o->eager};
+                          .eager = o->eager,
+                          .compact = o->compact};
   if (!all && (unsigned)o->policy > CORRAL_QUORUM) return CORRAL_EINVAL;
   if (go.policy == CORRAL_QUORUM && (o->quorum < 1 || o->quorum > n))
     return CORRAL_EINVAL;
@@ -163,6 +165,7 @@ int corral_wait(corral_task *const *tasks, size_t n, int mode,
   corral_task *self = corral__self();
   if (ndone) *ndone = 0;
   if (!self) return CORRAL_ENOTASK;
+  CORRAL__NO_COMPACT(self, "corral_wait");
   if (mode < CORRAL_FIRST_COMPLETED || mode > CORRAL_ALL_COMPLETED)
     return CORRAL_EINVAL;
   int rc = check_tasks(self, tasks, n);
@@ -183,6 +186,7 @@ int corral_wait(corral_task *const *tasks, size_t n, int mode,
 int corral_wait_for(corral_task *t, int64_t timeout_ns, void **result) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
+  CORRAL__NO_COMPACT(self, "corral_wait_for");
   int rc = check_tasks(self, &t, 1);
   if (rc) return rc;
   if (t->joined) return CORRAL_EJOINED;
@@ -224,6 +228,7 @@ int corral_as_completed_init(corral_as_completed *it, corral_task *const *tasks,
   if (!it) return CORRAL_EINVAL;
   memset(it, 0, sizeof *it);
   if (!self) return CORRAL_ENOTASK;
+  CORRAL__NO_COMPACT(self, "corral_as_completed_init");
   int rc = check_tasks(self, tasks, n);
   if (rc) return rc;
   it->taken = n ? corral__calloc(self->rt, n) : NULL;

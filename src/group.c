@@ -26,6 +26,7 @@ int corral__group_open(corral__rt *rt, corral__group *g, corral_task *owner,
   g->implicit = implicit;
   g->observed_only = implicit;
   g->eager = o->eager != 0;
+  g->compact = o->compact != 0;
   g->owner = owner;
   g->state = CORRAL__G_OPEN;
   const char *name = o->name ? o->name : "group";
@@ -243,6 +244,7 @@ int corral_group_open(corral_group *cg, const corral_group_opts *o) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (!cg) return CORRAL_EINVAL;
+  CORRAL__NO_COMPACT(self, "corral_group_open");
   return corral__group_open(self->rt, (corral__group *)cg, self, o, false);
 }
 

@@ -92,6 +92,7 @@ struct corral__group {
   uint8_t observed_only;  /* implicit: only unjoined errors count */
   uint8_t notify;         /* wake `waiter` on every child completion */
   uint8_t eager;          /* spawns start the child at once */
+  uint8_t compact;        /* children are compact */
   corral__rt *rt;
   corral__scope scope;
   corral_task *owner;
@@ -132,8 +133,14 @@ struct corral_task {
   uint8_t joined;
   uint8_t finalized;
   uint8_t is_root;
+  uint8_t compact;             /* runs on the shared stack */
+  uint8_t cnew;                /* compact, first frame not laid out yet */
   int wake_rc;
   uint32_t refs;               /* handle + group membership */
+  int line;                    /* spawn site */
+  uint32_t stack_size;         /* requested (0 = default); <= 1 GiB */
+  uint32_t stack_peak;
+  uint32_t csave_len, csave_cap;
   corral__timer timer;         /* timeout of the current wait */
   const char *wait_what;       /* what it waits on (dump) */
   corral__scope root_scope;    /* child of the group's scope */
@@ -146,10 +153,8 @@ struct corral_task {
   corral_error *last_err;      /* errno-like current error record */
   corral__outcome out;
   uint64_t done_seq;
-  size_t stack_size;
-  size_t stack_peak;
+  void *csave;                 /* compact: saved live stack bytes */
   const char *file;
-  int line;
   char name[CORRAL_NAME_MAX];
 };
 
@@ -178,6 +183,8 @@ struct corral__rt {
   corral__stack_pool pools;
   size_t pools_default_size;  /* default task stack size */
   corral_task *zombie;        /* finished, to finalize off its own stack */
+  corral__stack *shared;      /* the compact tasks' stack */
+  corral_task *shared_owner;  /* whose frames are on it now */
   corral_task *free_tasks;    /* recycled task structs */
   size_t nfree_tasks;
   unsigned budget;            /* direct switches left before the scheduler */
@@ -273,6 +280,14 @@ CORRAL__HIDDEN int corral__task_result(corral_task *self, corral_task *t,
 CORRAL__HIDDEN void corral__set_reason(corral_task *t, corral__scope *cs);
 CORRAL__HIDDEN void corral__outcome_copy(const corral_task *t,
                                          corral_outcome *o);
+
+/* Compact tasks refuse calls that would expose their stack. */
+CORRAL__HIDDEN int corral__compact_supported(void);
+CORRAL__HIDDEN int corral__compact_refuse(corral_task *self, const char *call);
+#define CORRAL__NO_COMPACT(self, call)                                       \
+  do {                                                                       \
+    if (unlikely((self)->compact)) return corral__compact_refuse(self, call); \
+  } while (0)
 
 /* group.c */
 CORRAL__HIDDEN void corral__group_child_done(corral__rt *rt, corral__group *g,

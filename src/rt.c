@@ -172,6 +172,52 @@ static inline void reap(corral__rt *rt) {
   }
 }
 
+/* ---- compact tasks: one shared stack, live bytes saved on eviction ---- */
+
+#if defined(CORRAL_ASAN) || defined(CORRAL_CTX_UCONTEXT)
+#define CORRAL__COMPACT_OK 0
+#else
+#define CORRAL__COMPACT_OK 1
+#endif
+
+int corral__compact_supported(void) { return CORRAL__COMPACT_OK; }
+
+static char *shared_top(corral__rt *rt) {
+  return (char *)(((uintptr_t)rt->shared->lo + rt->shared->size) &
+                  ~(uintptr_t)15);
+}
+
+/* Put t's frames on the shared stack, evicting the resident task. Must not
+ * run on the shared stack. */
+static void compact_load(corral__rt *rt, corral_task *t) {
+  corral_task *o = rt->shared_owner;
+  if (o == t) return;
+  char *top = shared_top(rt);
+  if (o) {
+    size_t len = (size_t)(top - (char *)o->ctx.sp);
+    if (len > o->csave_cap) {
+      void *b = corral__realloc(rt, o->csave, len);
+      if (!b) {
+        fprintf(rt->report, "corral: out of memory saving compact task '%s'\n",
+                o->name);
+        abort();
+      }
+      o->csave = b;
+      o->csave_cap = (uint32_t)len;
+    }
+    memcpy(o->csave, o->ctx.sp, len);
+    o->csave_len = (uint32_t)len;
+  }
+  rt->shared_owner = t;
+  if (t->cnew) {
+    t->cnew = 0;
+    corral__ctx_make(&t->ctx, rt->shared->lo, rt->shared->size,
+                     corral__task_entry, t);
+  } else {
+    memcpy(top - t->csave_len, t->csave, t->csave_len);
+  }
+}
+
 /* Make a NEW task ready to run: a task cancelled before it ever ran never
  * runs nor gets a stack; a stack that cannot be had fails the task. Returns
  * false when the task finished here without running. */
@@ -182,9 +228,21 @@ static bool prepare(corral__rt *rt, corral_task *t) {
     t->out.code = CORRAL_ECANCELED;
     corral__set_reason(t, cs);
   } else {
-    int rc = corral__stack_acquire(
-        &rt->pools, t->stack_size ? t->stack_size : rt->pools_default_size,
-        &t->stack);
+    int rc = 0;
+    if (t->compact) {
+      if (!rt->shared)
+        rc = corral__stack_acquire(&rt->pools, rt->pools_default_size,
+                                   &rt->shared);
+      if (rc == 0) {
+        t->stack = rt->shared;
+        t->cnew = 1; /* laid out by compact_load */
+        return true;
+      }
+    } else {
+      rc = corral__stack_acquire(
+          &rt->pools, t->stack_size ? t->stack_size : rt->pools_default_size,
+          &t->stack);
+    }
     if (rc == 0) {
       corral__ctx_make(&t->ctx, t->stack->lo, t->stack->size,
                        corral__task_entry, t);
@@ -200,7 +258,8 @@ static bool prepare(corral__rt *rt, corral_task *t) {
   return false;
 }
 
-void corral__switch_out(corral__rt *rt, corral_task *cur) {
+static inline __attribute__((always_inline)) void
+switch_out(corral__rt *rt, corral_task *cur) {
   if (unlikely(!corral__stack_ok(cur->stack)))
     corral__stack_overflow_abort(cur->name, cur->stack);
   corral_task *next = NULL;
@@ -212,6 +271,14 @@ void corral__switch_out(corral__rt *rt, corral_task *cur) {
     }
     if (next->state != CORRAL__T_NEW || prepare(rt, next)) break;
     next = NULL;
+  }
+  if (next && next->compact && rt->shared_owner != next) {
+    if (cur->compact) { /* we stand on the shared stack: let the scheduler */
+      corral__runq_push_front(rt, next);
+      next = NULL;
+    } else {
+      compact_load(rt, next);
+    }
   }
   bool done = cur->state == CORRAL__T_DONE;
   if (done) rt->zombie = cur;
@@ -231,6 +298,10 @@ void corral__switch_out(corral__rt *rt, corral_task *cur) {
   reap(rt);
 }
 
+void corral__switch_out(corral__rt *rt, corral_task *cur) {
+  switch_out(rt, cur);
+}
+
 void corral__task_arrived(corral__rt *rt) {
   asan_arrived(NULL, NULL, NULL);
   reap(rt);
@@ -238,6 +309,7 @@ void corral__task_arrived(corral__rt *rt) {
 
 static void run_task(corral__rt *rt, corral_task *t) {
   if (t->state == CORRAL__T_NEW && !prepare(rt, t)) return;
+  if (t->compact) compact_load(rt, t);
   t->state = CORRAL__T_RUNNING;
   rt->current = t;
   rt->budget = CORRAL__BUDGET;
@@ -262,7 +334,7 @@ int corral__park(corral_task *t, int64_t deadline, bool cancellable,
   t->cancellable = cancellable;
   t->wait_what = what;
   t->wake_rc = 0;
-  corral__switch_out(rt, t);
+  switch_out(rt, t); /* inlined: one frame less in every sleeping task */
   if (t->timer.idx != CORRAL__TIMER_OFF) corral__timer_stop(rt, &t->timer);
   t->cancellable = 0;
   t->wait_what = NULL;
@@ -526,6 +598,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
     uv_run(rt->loop, UV_RUN_DEFAULT);
     uv_loop_close(rt->loop);
   }
+  if (rt->shared) corral__stack_release(&rt->pools, rt->shared);
   corral__stack_pool_destroy(&rt->pools);
   corral__free(rt, rt->timers.v);
   while (rt->free_tasks) {

@@ -156,6 +156,7 @@ int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (!us) return CORRAL_EINVAL;
+  CORRAL__NO_COMPACT(self, "corral_scope_enter");
   corral__scope *s = (corral__scope *)us;
   corral_scope_opts d = {0};
   if (!o) o = &d;

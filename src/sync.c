@@ -56,6 +56,7 @@ int corral_event_is_set(const corral_event *ce) {
 int corral_event_wait(corral_event *ce) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
+  CORRAL__NO_COMPACT(self, "corral_event_wait");
   event_t *e = (event_t *)ce;
   if (!e || e->magic != EVENT_MAGIC) return CORRAL_EINVAL;
   if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
@@ -96,6 +97,7 @@ int corral_semaphore_try_acquire(corral_semaphore *cs) {
 int corral_semaphore_acquire(corral_semaphore *cs) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
+  CORRAL__NO_COMPACT(self, "corral_semaphore_acquire");
   csem_t *s = (csem_t *)cs;
   if (!s || s->magic != SEM_MAGIC) return CORRAL_EINVAL;
   if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;

@@ -65,8 +65,13 @@ int corral__spawn(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->out.error = NULL;
   t->out.reason = NULL;
   t->done_seq = 0;
-  t->stack_size = ss;
+  t->stack_size = (uint32_t)ss;
   t->stack_peak = 0;
+  t->compact = ((o && o->compact) || (g && g->compact)) &&
+               corral__compact_supported();
+  t->cnew = 0;
+  t->csave = NULL;
+  t->csave_len = t->csave_cap = 0;
   t->file = file;
   t->line = line;
   corral__copy_name(t->name, o && o->name ? o->name : "task");
@@ -88,8 +93,8 @@ int corral__spawn(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->state = CORRAL__T_NEW;
   rt->alive++;
   if (out) *out = t;
-  if (self && ((o && o->eager) || (g && g->eager)) &&
-      !(rt->rng)) { /* shuffle mode keeps every spawn lazy */
+  if (self && ((o && o->eager) || (g && g->eager)) && !rt->rng &&
+      !self->compact) { /* shuffle mode and compact spawners stay lazy */
     /* Eager: the child runs now; the spawner resumes right after it. */
     self->state = CORRAL__T_RUNNABLE;
     corral__runq_push_front(rt, self);
@@ -177,8 +182,14 @@ void corral__task_unref(corral__rt *rt, corral_task *t) {
 }
 
 void corral__task_finalize(corral__rt *rt, corral_task *t) {
+  if (t->compact) {
+    if (rt->shared_owner == t) rt->shared_owner = NULL;
+    corral__free(rt, t->csave);
+    t->csave = NULL;
+    t->stack = NULL; /* the shared stack is not ours to release */
+  }
   if (t->stack) {
-    t->stack_peak = corral__stack_peak(&rt->pools, t->stack);
+    t->stack_peak = (uint32_t)corral__stack_peak(&rt->pools, t->stack);
     corral__stack_release(&rt->pools, t->stack);
     t->stack = NULL;
   }
@@ -197,6 +208,13 @@ void corral__task_finalize(corral__rt *rt, corral_task *t) {
   if (t->group) corral__group_child_done(rt, t->group, t);
   rt->alive--;
   corral__task_unref(rt, t);
+}
+
+int corral__compact_refuse(corral_task *self, const char *call) {
+  return corral_errorf(CORRAL_EINVAL,
+                       "%s is not allowed in compact task '%s' (its stack is "
+                       "not addressable while it is suspended)",
+                       call, self->name);
 }
 
 /* ---- wait lists ---- */
@@ -261,6 +279,7 @@ int corral_join(corral_task *t, void **result) {
   int rc = check_task(self, t);
   if (rc) return rc;
   if (t == self) return CORRAL_EDEADLK;
+  CORRAL__NO_COMPACT(self, "corral_join");
   if (t->joined) return CORRAL_EJOINED;
   rc = corral__task_wait_done(self, t, true);
   if (rc) return rc;
@@ -349,6 +368,8 @@ int corral_yield(void) {
   return 0;
 }
 
+/* Both sleeps park directly: few frames stay live while a task sleeps,
+ * which is what a compact task keeps. */
 int corral_sleep_until(int64_t deadline) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
@@ -361,7 +382,9 @@ int corral_sleep(int64_t ns) {
   if (!self) return CORRAL_ENOTASK;
   if (ns < 0) ns = 0;
   int64_t now = corral__now(self->rt);
-  return corral_sleep_until(ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns);
+  int rc = corral__park(self, ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns,
+                        true, "sleep");
+  return rc == CORRAL_ETIMEDOUT ? 0 : rc;
 }
 
 int corral_checkpoint_cancel(void) {
