@@ -19,8 +19,10 @@ corral__ctx_switch:
     stp d10, d11, [sp, #112]
     stp d12, d13, [sp, #128]
     stp d14, d15, [sp, #144]
+#ifndef CORRAL_FAST_SWITCH
     mrs x9, fpcr
     str x9, [sp, #160]
+#endif
     mov x9, sp
     str x9, [x0]
     ldr x9, [x1]
@@ -35,8 +37,10 @@ corral__ctx_switch:
     ldp d10, d11, [sp, #112]
     ldp d12, d13, [sp, #128]
     ldp d14, d15, [sp, #144]
+#ifndef CORRAL_FAST_SWITCH
     ldr x9, [sp, #160]
     msr fpcr, x9
+#endif
     add sp, sp, #176
     ret
     .size corral__ctx_switch, .-corral__ctx_switch

@@ -1,64 +1,97 @@
-/* Timer heap: a binary min-heap of pointers ordered by (deadline, seq), each
- * timer knowing its index so removal is O(log n). seq breaks ties so that
- * timers with equal deadlines fire in the order they were started. */
+/* Timer heap: a binary min-heap ordered by (deadline, seq); seq breaks ties
+ * so that timers with equal deadlines fire in the order they were started.
+ *
+ * Entries carry their key, so sifting reads only the array. Removing an
+ * arbitrary timer (a sleeping task cancelled, a scope left early) leaves a
+ * tombstone in O(1) instead of sifting through other tasks' memory: cancelling
+ * 100,000 sleepers would otherwise cost 100,000 root-to-leaf walks with a
+ * cache miss per level. Tombstones are dropped when they reach the top and
+ * the array is compacted (O(n) heapify) once they are half of it. */
 #include "internal.h"
 
-static inline int before(const corral__timer *a, const corral__timer *b) {
+static inline int before(const corral__hent *a, const corral__hent *b) {
   return a->deadline < b->deadline ||
          (a->deadline == b->deadline && a->seq < b->seq);
 }
 
-static void set(corral__heap *h, uint32_t i, corral__timer *t) {
-  h->v[i] = t;
-  t->idx = i;
+static inline void set(corral__heap *h, uint32_t i, corral__hent e) {
+  h->v[i] = e;
+  if (e.t) e.t->idx = i;
 }
 
 static void up(corral__heap *h, uint32_t i) {
-  corral__timer *t = h->v[i];
+  corral__hent e = h->v[i];
   while (i > 0) {
     uint32_t p = (i - 1) / 2;
-    if (!before(t, h->v[p])) break;
+    if (!before(&e, &h->v[p])) break;
     set(h, i, h->v[p]);
     i = p;
   }
-  set(h, i, t);
+  set(h, i, e);
 }
 
 static void down(corral__heap *h, uint32_t i) {
-  corral__timer *t = h->v[i];
+  corral__hent e = h->v[i];
   for (;;) {
     uint32_t l = 2 * i + 1, m = i;
-    const corral__timer *best = t;
-    if (l < h->n && before(h->v[l], best)) m = l, best = h->v[l];
-    if (l + 1 < h->n && before(h->v[l + 1], best)) m = l + 1;
+    const corral__hent *best = &e;
+    if (l < h->n && before(&h->v[l], best)) m = l, best = &h->v[l];
+    if (l + 1 < h->n && before(&h->v[l + 1], best)) m = l + 1;
     if (m == i) break;
     set(h, i, h->v[m]);
     i = m;
   }
-  set(h, i, t);
+  set(h, i, e);
 }
 
 int corral__heap_push(corral__rt *rt, corral__heap *h, corral__timer *t) {
   if (h->n == h->cap) {
     uint32_t cap = h->cap ? h->cap * 2 : 64;
-    corral__timer **v = corral__realloc(rt, h->v, cap * sizeof *v);
+    corral__hent *v = corral__realloc(rt, h->v, cap * sizeof *v);
     if (!v) return CORRAL_ENOMEM;
     h->v = v;
     h->cap = cap;
   }
-  set(h, h->n++, t);
+  h->v[h->n] = (corral__hent){t->deadline, t->seq, t};
+  t->idx = h->n++;
   up(h, t->idx);
   return 0;
+}
+
+static void pop_root(corral__heap *h) {
+  if (h->v[0].t)
+    h->v[0].t->idx = CORRAL__TIMER_OFF;
+  else
+    h->ndead--;
+  corral__hent last = h->v[--h->n];
+  if (h->n == 0) return;
+  h->v[0] = last;
+  down(h, 0);
+}
+
+static void compact(corral__heap *h) {
+  uint32_t j = 0;
+  for (uint32_t i = 0; i < h->n; i++)
+    if (h->v[i].t) h->v[j++] = h->v[i];
+  h->n = j;
+  h->ndead = 0;
+  for (uint32_t i = h->n / 2; i-- > 0;) down(h, i);
+  for (uint32_t i = 0; i < h->n; i++) h->v[i].t->idx = i;
 }
 
 void corral__heap_remove(corral__heap *h, corral__timer *t) {
   uint32_t i = t->idx;
   t->idx = CORRAL__TIMER_OFF;
-  corral__timer *last = h->v[--h->n];
-  if (i == h->n) return;
-  set(h, i, last);
-  if (i > 0 && before(last, h->v[(i - 1) / 2]))
-    up(h, i);
-  else
-    down(h, i);
+  h->v[i].t = NULL;
+  h->ndead++;
+  if (h->ndead > 64 && h->ndead * 2 > h->n) compact(h);
+}
+
+corral__timer *corral__heap_min(corral__heap *h) {
+  while (h->n && !h->v[0].t) pop_root(h);
+  return h->n ? h->v[0].t : NULL;
+}
+
+void corral__heap_pop(corral__heap *h) {
+  if (h->n) pop_root(h);
 }

@@ -28,9 +28,17 @@ typedef struct corral__timer {
 enum { CORRAL__TIMER_TASK = 1, CORRAL__TIMER_SCOPE = 2 };
 #define CORRAL__TIMER_OFF UINT32_MAX
 
+/* Heap entries carry their key, so ordering never touches timer memory; a
+ * removed timer leaves a tombstone (t == NULL) popped or compacted later. */
+typedef struct corral__hent {
+  int64_t deadline;
+  uint64_t seq;
+  corral__timer *t;
+} corral__hent;
+
 typedef struct corral__heap {
-  corral__timer **v;
-  uint32_t n, cap;
+  corral__hent *v;
+  uint32_t n, cap, ndead;
 } corral__heap;
 
 /* ---- errors ---- */
@@ -71,6 +79,7 @@ struct corral__scope {
   uint8_t fail;               /* fail-after: exit reports ETIMEDOUT */
   uint8_t deadline_fired;
   uint8_t entered;            /* on the owner's scope stack */
+  uint8_t counted_out;        /* detached: no longer in rt->ncancelled */
   uint8_t kind;               /* corral_cancel_kind of the cancel */
   const char *name;           /* borrowed (see corral_scope_opts.name) */
   corral__cancel_info *info;  /* who and why; allocated when cancelled */
@@ -188,6 +197,7 @@ struct corral__rt {
   corral_task *free_tasks;    /* recycled task structs */
   size_t nfree_tasks;
   unsigned budget;            /* direct switches left before the scheduler */
+  size_t ncancelled;          /* live cancelled scopes: 0 = skip the walk */
   void *sched_stack_bottom;   /* for ASan fiber switches */
   size_t sched_stack_size;
   void *asan_fake;
@@ -220,15 +230,19 @@ CORRAL__HIDDEN void corral__task_free(corral__rt *rt, corral_task *t);
 CORRAL__HIDDEN int corral__timer_start(corral__rt *rt, corral__timer *tm,
                                        int64_t deadline, int kind);
 CORRAL__HIDDEN void corral__timer_stop(corral__rt *rt, corral__timer *tm);
-CORRAL__HIDDEN corral_task *corral__self(void);
+static inline corral_task *corral__self(void) {
+  corral__rt *rt = corral__tl_rt;
+  return rt ? rt->current : NULL;
+}
 
 /* heap.c */
 CORRAL__HIDDEN int corral__heap_push(corral__rt *rt, corral__heap *h,
                                      corral__timer *t);
 CORRAL__HIDDEN void corral__heap_remove(corral__heap *h, corral__timer *t);
-static inline corral__timer *corral__heap_min(corral__heap *h) {
-  return h->n ? h->v[0] : NULL;
-}
+/* The earliest live timer (tombstones on top are dropped), or NULL. */
+CORRAL__HIDDEN corral__timer *corral__heap_min(corral__heap *h);
+/* Remove the earliest live timer (after corral__heap_min returned it). */
+CORRAL__HIDDEN void corral__heap_pop(corral__heap *h);
 
 /* error.c */
 CORRAL__HIDDEN corral_error *corral__error_new(corral__rt *rt, int code,
@@ -247,8 +261,14 @@ CORRAL__HIDDEN void corral__scope_cancel(corral__rt *rt, corral__scope *s,
                                          const char *origin_task,
                                          const char *msg);
 /* The nearest cancelled scope that reaches t's current position (stops at
- * shields), or NULL. */
-CORRAL__HIDDEN corral__scope *corral__cancelled_scope(corral__scope *s);
+ * shields), or NULL. The runtime counts live cancelled scopes, so the walk
+ * is skipped entirely while nothing is cancelled. */
+CORRAL__HIDDEN corral__scope *corral__cancelled_scope_walk(corral__scope *s);
+static inline corral__scope *corral__cancelled_scope(corral__scope *s) {
+  return s && s->owner && s->owner->rt->ncancelled == 0
+             ? NULL
+             : corral__cancelled_scope_walk(s);
+}
 CORRAL__HIDDEN void corral__fill_reason(corral_task *reader, corral__scope *s,
                                         corral_cancel_reason *out);
 CORRAL__HIDDEN void corral__scope_deadline_fired(corral__rt *rt,

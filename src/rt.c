@@ -88,11 +88,6 @@ const char *corral_stack_guard_mode(void) {
 unsigned corral_version(void) { return CORRAL_VERSION_HEX; }
 const char *corral_version_string(void) { return "0.1.0"; }
 
-corral_task *corral__self(void) {
-  corral__rt *rt = corral__tl_rt;
-  return rt ? rt->current : NULL;
-}
-
 corral_task *corral_current(void) { return corral__self(); }
 
 /* ---- run queue ---- */
@@ -366,7 +361,7 @@ void corral__timer_stop(corral__rt *rt, corral__timer *tm) {
 static void fire_timers(corral__rt *rt, int64_t now) {
   corral__timer *tm;
   while ((tm = corral__heap_min(&rt->timers)) && tm->deadline <= now) {
-    corral__heap_remove(&rt->timers, tm);
+    corral__heap_pop(&rt->timers);
     if (tm->kind == CORRAL__TIMER_TASK)
       corral__wake(corral__task_of_timer(tm), CORRAL_ETIMEDOUT);
     else
@@ -428,7 +423,7 @@ static void run_loop(corral__rt *rt) {
       since_poll = 0;
       if (uv_loop_alive(rt->loop)) uv_run(rt->loop, UV_RUN_NOWAIT);
       if (rt->rq_head) continue;
-      corral__stack_trim(&rt->pools, 4096);
+      corral__stack_trim(&rt->pools, uv_hrtime(), 4096);
       corral__timer *m = corral__heap_min(&rt->timers);
       if (m) {
         if (m->deadline > rt->vnow) rt->vnow = m->deadline; /* autojump */
@@ -452,7 +447,7 @@ static void run_loop(corral__rt *rt) {
       continue;
     }
     since_poll = 0;
-    corral__stack_trim(&rt->pools, 4096); /* idle: give surplus pages back */
+    corral__stack_trim(&rt->pools, uv_hrtime(), 4096); /* idle: give surplus pages back */
     corral__timer *m = corral__heap_min(&rt->timers);
     if (m) {
       int64_t ms = (m->deadline - now + 999999) / 1000000;

@@ -20,6 +20,7 @@ void corral__scope_init(corral__scope *s, corral_task *owner,
   s->timer.idx = CORRAL__TIMER_OFF;
   s->magic = CORRAL__SCOPE_MAGIC;
   s->cancelled = s->shield = s->fail = s->deadline_fired = s->entered = 0;
+  s->counted_out = 0;
   s->kind = 0;
   s->name = name ? name : "scope";
   s->info = NULL;
@@ -50,9 +51,13 @@ void corral__scope_detach(corral__rt *rt, corral__scope *s) {
   s->parent = NULL;
   corral__free(rt, s->info);
   s->info = NULL;
+  if (s->cancelled && !s->counted_out) {
+    s->counted_out = 1;
+    rt->ncancelled--;
+  }
 }
 
-corral__scope *corral__cancelled_scope(corral__scope *s) {
+corral__scope *corral__cancelled_scope_walk(corral__scope *s) {
   for (; s; s = s->parent) {
     if (s->cancelled) return s;
     if (s->shield) return NULL;
@@ -114,6 +119,7 @@ void corral__scope_cancel(corral__rt *rt, corral__scope *s,
                           const char *msg) {
   if (s->cancelled) return;
   s->cancelled = 1;
+  rt->ncancelled++;
   s->kind = (uint8_t)kind;
   /* Out of memory only loses the who/why text, never the cancellation. */
   size_t n = msg ? strlen(msg) : 0;

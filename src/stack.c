@@ -192,6 +192,7 @@ int corral__stack_acquire(corral__stack_pool *p, size_t size,
 }
 
 void corral__stack_release(corral__stack_pool *p, corral__stack *s) {
+  (void)p;
   corral__sizepool *sp = s->pool;
   s->used = 0;
 #ifdef CORRAL_ASAN
@@ -204,9 +205,13 @@ void corral__stack_release(corral__stack_pool *p, corral__stack *s) {
   sp->nwarm++;
 }
 
-void corral__stack_trim(corral__stack_pool *p, size_t max) {
+void corral__stack_trim(corral__stack_pool *p, uint64_t now_ns, size_t max) {
+  if (now_ns - p->last_trim_ns < 1000000000ull) return;
+  p->last_trim_ns = now_ns;
   for (corral__sizepool *sp = p->pools; sp && max; sp = sp->next) {
-    while (sp->nwarm > p->cache_max && max) {
+    size_t excess = sp->nwarm > p->cache_max ? sp->nwarm - p->cache_max : 0;
+    size_t goal = sp->nwarm - (excess + 1) / 2;
+    while (sp->nwarm > goal && max) {
       corral__stack *s = sp->warm;
       sp->warm = s->next;
       sp->nwarm--;

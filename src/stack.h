@@ -49,6 +49,7 @@ typedef struct corral__stack_pool {
   void (*dealloc)(void *ctx, void *p);
   void *actx;
   size_t mapped_chunks;
+  uint64_t last_trim_ns;     /* decay: trim at most once a second */
 } corral__stack_pool;
 
 #define CORRAL__CANARY 0xc0a1c0a1deadbeefull
@@ -66,11 +67,12 @@ __attribute__((visibility("hidden"))) int
 corral__stack_acquire(corral__stack_pool *p, size_t size, corral__stack **out);
 __attribute__((visibility("hidden"))) void
 corral__stack_release(corral__stack_pool *p, corral__stack *s);
-/* Give back the pages of warm stacks beyond the cache, at most `max` of them
- * (called when the loop is idle, so releasing a stack never costs a system
- * call on the hot path). */
+/* Called when the loop goes idle: at most once a second, give back the
+ * pages of half the warm stacks beyond the cache (at most `max`). Releasing
+ * a stack never costs a system call on the hot path, and a burst that comes
+ * back soon finds its stacks still warm. */
 __attribute__((visibility("hidden"))) void
-corral__stack_trim(corral__stack_pool *p, size_t max);
+corral__stack_trim(corral__stack_pool *p, uint64_t now_ns, size_t max);
 /* Canary intact (always 1 for guarded stacks). */
 static inline int corral__stack_ok(const corral__stack *s) {
   return s->guard != CORRAL__GUARD_CANARY ||
