@@ -290,6 +290,8 @@ CORRAL__HIDDEN int corral__spawn(corral__rt *rt, corral__group *g,
 CORRAL__HIDDEN void corral__wl_add(corral__waiter **head, corral__waiter *w,
                                    corral_task *t);
 CORRAL__HIDDEN void corral__wl_del(corral__waiter **head, corral__waiter *w);
+/* Unlink every waiter and wake its task with 0. */
+CORRAL__HIDDEN void corral__wl_wake_all(corral__waiter **head);
 /* Wait until t finished (cancellable or not). 0 or CORRAL_ECANCELED. */
 CORRAL__HIDDEN int corral__task_wait_done(corral_task *self, corral_task *t,
                                           bool cancellable);

@@ -8,17 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CORRAL_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define CORRAL_ASAN 1
-#endif
-#ifdef CORRAL_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
+#include "sanitizer.h"
 
 _Thread_local corral__rt *corral__tl_rt;
 
@@ -405,64 +395,44 @@ static void on_deadlock(corral__rt *rt) {
 
 /* ---- the loop ---- */
 
+/* One pass: run up to a budget of tasks, then timers, I/O, time. */
 static void run_loop(corral__rt *rt) {
   unsigned since_poll = 0;
   while (rt->alive > 0) {
     corral_task *t = runq_pop(rt);
     if (t) run_task(rt, t);
-    since_poll++;
     if (rt->alive == 0) break;
-    if (rt->virtual_clock) {
-      if (rt->rq_head) {
-        if (since_poll >= CORRAL__POLL_EVERY && uv_loop_alive(rt->loop)) {
-          since_poll = 0;
-          uv_run(rt->loop, UV_RUN_NOWAIT);
-        }
-        continue;
-      }
-      since_poll = 0;
-      if (uv_loop_alive(rt->loop)) uv_run(rt->loop, UV_RUN_NOWAIT);
-      if (rt->rq_head) continue;
-      corral__stack_trim(&rt->pools, uv_hrtime(), 4096);
-      corral__timer *m = corral__heap_min(&rt->timers);
-      if (m) {
-        if (m->deadline > rt->vnow) rt->vnow = m->deadline; /* autojump */
-        fire_timers(rt, rt->vnow);
-        continue;
-      }
-      if (uv_loop_alive(rt->loop)) {
-        uv_run(rt->loop, UV_RUN_ONCE);
-        continue;
-      }
-      on_deadlock(rt);
-      continue;
-    }
-    int64_t now = (int64_t)uv_hrtime();
-    fire_timers(rt, now);
+    if (!rt->virtual_clock) fire_timers(rt, (int64_t)uv_hrtime());
     if (rt->rq_head) {
-      if (since_poll >= CORRAL__POLL_EVERY && uv_loop_alive(rt->loop)) {
+      /* Busy: still poll I/O now and then so it is never starved. */
+      if (++since_poll >= CORRAL__POLL_EVERY && uv_loop_alive(rt->loop)) {
         since_poll = 0;
         uv_run(rt->loop, UV_RUN_NOWAIT);
       }
       continue;
     }
     since_poll = 0;
-    corral__stack_trim(&rt->pools, uv_hrtime(), 4096); /* idle: give surplus pages back */
+    if (rt->virtual_clock && uv_loop_alive(rt->loop)) {
+      uv_run(rt->loop, UV_RUN_NOWAIT);
+      if (rt->rq_head) continue;
+    }
+    corral__stack_trim(&rt->pools, uv_hrtime(), 4096); /* idle */
     corral__timer *m = corral__heap_min(&rt->timers);
-    if (m) {
-      int64_t ms = (m->deadline - now + 999999) / 1000000;
+    if (m && rt->virtual_clock) {
+      if (m->deadline > rt->vnow) rt->vnow = m->deadline; /* autojump */
+      fire_timers(rt, rt->vnow);
+    } else if (m) {
+      int64_t ms = (m->deadline - (int64_t)uv_hrtime() + 999999) / 1000000;
       uv_update_time(rt->loop);
       uv_timer_start(&rt->uvtimer, on_uvtimer, (uint64_t)(ms > 0 ? ms : 0), 0);
       uv_run(rt->loop, UV_RUN_ONCE);
       uv_timer_stop(&rt->uvtimer);
       fire_timers(rt, (int64_t)uv_hrtime());
-      continue;
-    }
-    if (uv_loop_alive(rt->loop)) {
+    } else if (uv_loop_alive(rt->loop)) {
       uv_run(rt->loop, UV_RUN_ONCE);
-      continue;
+    } else {
+      on_deadlock(rt); /* nothing runnable, no timer, no I/O */
     }
-    on_deadlock(rt);
   }
 }
 

@@ -29,17 +29,7 @@
 #endif
 #endif
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CORRAL_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define CORRAL_ASAN 1
-#endif
-#ifdef CORRAL_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
+#include "sanitizer.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102

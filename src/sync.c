@@ -32,15 +32,7 @@ void corral_event_set(corral_event *ce) {
   event_t *e = (event_t *)ce;
   if (!e || e->magic != EVENT_MAGIC || e->set) return;
   e->set = 1;
-  corral__waiter *w = e->waiters;
-  e->waiters = NULL;
-  while (w) {
-    corral__waiter *n = w->next;
-    w->next = w->prev = NULL;
-    w->linked = 0;
-    corral__wake(w->task, 0);
-    w = n;
-  }
+  corral__wl_wake_all(&e->waiters);
 }
 
 void corral_event_clear(corral_event *ce) {

@@ -196,15 +196,7 @@ void corral__task_finalize(corral__rt *rt, corral_task *t) {
   corral__scope_detach(rt, &t->root_scope);
   t->done_seq = ++rt->done_seq;
   t->finalized = 1;
-  corral__waiter *w = t->waiters;
-  t->waiters = NULL;
-  while (w) {
-    corral__waiter *n = w->next;
-    w->next = w->prev = NULL;
-    w->linked = 0;
-    corral__wake(w->task, 0);
-    w = n;
-  }
+  corral__wl_wake_all(&t->waiters);
   if (t->group) corral__group_child_done(rt, t->group, t);
   rt->alive--;
   corral__task_unref(rt, t);
@@ -226,6 +218,18 @@ void corral__wl_add(corral__waiter **head, corral__waiter *w, corral_task *t) {
   if (*head) (*head)->prev = w;
   *head = w;
   w->linked = 1;
+}
+
+void corral__wl_wake_all(corral__waiter **head) {
+  corral__waiter *w = *head;
+  *head = NULL;
+  while (w) {
+    corral__waiter *n = w->next;
+    w->next = w->prev = NULL;
+    w->linked = 0;
+    corral__wake(w->task, 0);
+    w = n;
+  }
 }
 
 void corral__wl_del(corral__waiter **head, corral__waiter *w) {

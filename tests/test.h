@@ -66,6 +66,32 @@ static int test_count_;
 #define MS (1000000LL)
 #define SEC (1000000000LL)
 
+/* Run child() in a forked process with stderr captured into buf; return
+ * the wait status. */
+#include <sys/wait.h>
+#include <unistd.h>
+static inline int run_child(void (*child)(void), char *buf, size_t size) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 2);
+    close(fds[0]);
+    child();
+    _exit(0);
+  }
+  close(fds[1]);
+  size_t got = 0;
+  ssize_t r;
+  while (got < size - 1 && (r = read(fds[0], buf + got, size - 1 - got)) > 0)
+    got += (size_t)r;
+  buf[got] = 0;
+  close(fds[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return st;
+}
+
 /* The cancel reason of a finished task, by value. */
 static inline corral_cancel_reason treason(const corral_task *t) {
   corral_cancel_reason r;

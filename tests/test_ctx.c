@@ -226,8 +226,10 @@ static void overflow(void *arg) {
   forever(0);
 }
 
-static void overflow_child(int allow_install) {
-  corral__stack_pool_init(&pool, allow_install, 2, 0, sys_alloc, sys_free, NULL);
+static int allow_install_flag;
+static void overflow_child(void) {
+  corral__stack_pool_init(&pool, allow_install_flag, 2, 0, sys_alloc, sys_free,
+                          NULL);
   corral__stack *s = get_stack(64 * 1024);
   cur_stack = s;
   corral__fault_hook hook = {who, NULL};
@@ -235,26 +237,12 @@ static void overflow_child(int allow_install) {
   corral__fault_begin(&hook, &alt);
   corral__ctx_make(&co_ctx, s->lo, s->size, overflow, NULL);
   corral__ctx_switch(&main_ctx, &co_ctx);
-  _exit(0); /* not reached */
 }
 
 static void check_overflow(int allow_install) {
-  int fds[2];
-  CHECK(pipe(fds) == 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 2);
-    close(fds[0]);
-    overflow_child(allow_install);
-  }
-  close(fds[1]);
-  char buf[512] = {0};
-  size_t got = 0;
-  ssize_t r;
-  while (got < sizeof buf - 1 && (r = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
-    got += (size_t)r;
-  int st;
-  waitpid(pid, &st, 0);
+  char buf[512];
+  allow_install_flag = allow_install;
+  int st = run_child(overflow_child, buf, sizeof buf);
   CHECK(WIFSIGNALED(st));
   CHECK_EQ(WTERMSIG(st), SIGSEGV);
   if (!strstr(buf, "stack overflow in task 'deep-diver'"))

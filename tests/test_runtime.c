@@ -216,23 +216,10 @@ static int m_overflow(void *arg, void **res) {
   corral_join(t, NULL);
   return 0;
 }
+static void overflow_child(void) { corral_run(NULL, m_overflow, NULL, NULL); }
 TEST(stack_overflow_reported_with_task_name) {
-  int fds[2];
-  CHECK(pipe(fds) == 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 2);
-    corral_run(NULL, m_overflow, NULL, NULL);
-    _exit(0);
-  }
-  close(fds[1]);
-  char buf[1024] = {0};
-  size_t got = 0;
-  ssize_t r;
-  while (got < sizeof buf - 1 && (r = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
-    got += (size_t)r;
-  int st;
-  waitpid(pid, &st, 0);
+  char buf[1024];
+  int st = run_child(overflow_child, buf, sizeof buf);
   CHECK(WIFSIGNALED(st));
   if (!strstr(buf, "stack overflow in task 'deep-diver' (stack of 65536 bytes"))
     FAILF("child said: %s", buf);
