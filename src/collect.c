@@ -57,7 +57,7 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
       /* Not abortable: cancellation reaches the children through the
        * scope tree; we wake when one of them finishes. */
       g.waiter = self;
-      corral__park(self, CORRAL_FOREVER, false, "gather slot");
+      corral__park(self, CORRAL_FOREVER, false, CORRAL__W_GATHER_SLOT);
       g.waiter = NULL;
       continue;
     }
@@ -153,7 +153,7 @@ static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
   for (size_t i = 0; i < n; i++)
     if (!tasks[i]->finalized && !(skip && skip[i]))
       corral__wl_add(&tasks[i]->waiters, &ws[i], self);
-  int rc = corral__park(self, deadline, true, "wait");
+  int rc = corral__park(self, deadline, true, CORRAL__W_WAIT);
   for (size_t i = 0; i < n; i++)
     if (!tasks[i]->finalized) corral__wl_del(&tasks[i]->waiters, &ws[i]);
   if (ws != &one) corral__free(rt, ws);
@@ -250,7 +250,7 @@ int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
     for (size_t i = 0; i < it->n; i++)
       if (!it->taken[i] && it->tasks[i]->finalized &&
           (best == SIZE_MAX ||
-           it->tasks[i]->done_seq < it->tasks[best]->done_seq))
+           (int32_t)(it->tasks[i]->done_seq - it->tasks[best]->done_seq) < 0))
         best = i;
     if (best != SIZE_MAX) {
       it->taken[best] = 1;

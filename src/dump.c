@@ -11,19 +11,27 @@ const char *corral__state_name(int st) {
   }
 }
 
+static const char *wait_name(int w) {
+  static const char *const names[] = {"?",     "sleep",       "join",
+                                      "wait",  "group close", "gather slot",
+                                      "event", "semaphore"};
+  return (unsigned)w < sizeof names / sizeof *names ? names[w] : "?";
+}
+
 static void line_task(corral__rt *rt, corral_task *t, FILE *f, int depth) {
   fprintf(f, "%*s- task '%s' [%s]", depth * 2, "", t->name,
           corral__state_name(t->state));
   if (t->state == CORRAL__T_BLOCKED)
-    fprintf(f, " waits on %s%s", t->wait_what ? t->wait_what : "?",
+    fprintf(f, " waits on %s%s", wait_name(t->wait_what),
             t->cancellable ? "" : " (not abortable)");
   if (t->timer.idx != CORRAL__TIMER_OFF)
     fprintf(f, ", deadline in %.3f ms",
             (double)(t->timer.deadline - corral__now(rt)) / 1e6);
   for (corral__scope *s = t->scope; s && s->owner == t; s = s->parent) {
-    if (s->timer.idx != CORRAL__TIMER_OFF)
+    corral__timer *tm = corral__scope_timer(s);
+    if (tm && tm->idx != CORRAL__TIMER_OFF)
       fprintf(f, ", scope '%s' deadline in %.3f ms", s->name,
-              (double)(s->timer.deadline - corral__now(rt)) / 1e6);
+              (double)(tm->deadline - corral__now(rt)) / 1e6);
     if (s->cancelled) fprintf(f, ", scope '%s' cancelled", s->name);
     if (s->shield) fprintf(f, ", shielded by '%s'", s->name);
   }

@@ -31,20 +31,19 @@ int corral__group_open(corral__rt *rt, corral__group *g, corral_task *owner,
   g->state = CORRAL__G_OPEN;
   const char *name = o->name ? o->name : "group";
   if (implicit) {
-    corral__scope_init(&g->scope, owner, &owner->root_scope, name);
+    corral__tscope_init(&g->ts, owner, &owner->root_scope, name);
   } else {
-    corral__scope_init(&g->scope, owner, owner->scope, name);
+    corral__tscope_init(&g->ts, owner, owner->scope, name);
     g->scope.entered = 1;
     owner->scope = &g->scope;
     g->prev_open = owner->open_groups;
     owner->open_groups = g;
   }
-  g->scope.group = g;
   g->magic = CORRAL__GROUP_MAGIC;
   if (o->timeout_ns > 0) {
     int64_t now = corral__now(rt);
     g->scope.fail = 1;
-    int rc = corral__timer_start(rt, &g->scope.timer,
+    int rc = corral__timer_start(rt, &g->ts.timer,
                                  o->timeout_ns > INT64_MAX - now
                                      ? CORRAL_FOREVER
                                      : now + o->timeout_ns,
@@ -175,7 +174,7 @@ int corral__group_close(corral__rt *rt, corral__group *g, int body_rc) {
   g->state = CORRAL__G_CLOSING;
   while (g->running > 0) {
     g->waiter = self;
-    corral__park(self, CORRAL_FOREVER, false, "group close");
+    corral__park(self, CORRAL_FOREVER, false, CORRAL__W_GROUP_CLOSE);
   }
   g->waiter = NULL;
   g->state = CORRAL__G_CLOSED;

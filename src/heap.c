@@ -1,7 +1,8 @@
 /* Timer heap: a binary min-heap ordered by (deadline, seq); seq breaks ties
  * so that timers with equal deadlines fire in the order they were started.
  *
- * Entries carry their key, so sifting reads only the array. Removing an
+ * Entries carry their deadline, so sifting reads only the array (and the
+ * timers themselves only to break ties). Removing an
  * arbitrary timer (a sleeping task cancelled, a scope left early) leaves a
  * tombstone in O(1) instead of sifting through other tasks' memory: cancelling
  * 100,000 sleepers would otherwise cost 100,000 root-to-leaf walks with a
@@ -9,9 +10,13 @@
  * the array is compacted (O(n) heapify) once they are half of it. */
 #include "internal.h"
 
+/* Ties go by start order (the timer's seq). A tombstone sorts before every
+ * live entry of its deadline: that only lowers its own key, which keeps the
+ * order of the live entries intact, and it is dropped sooner. */
 static inline int before(const corral__hent *a, const corral__hent *b) {
-  return a->deadline < b->deadline ||
-         (a->deadline == b->deadline && a->seq < b->seq);
+  if (a->deadline != b->deadline) return a->deadline < b->deadline;
+  if (!a->t || !b->t) return !a->t && b->t;
+  return a->t->seq < b->t->seq;
 }
 
 static inline void set(corral__heap *h, uint32_t i, corral__hent e) {
@@ -52,7 +57,7 @@ int corral__heap_push(corral__rt *rt, corral__heap *h, corral__timer *t) {
     h->v = v;
     h->cap = cap;
   }
-  h->v[h->n] = (corral__hent){t->deadline, t->seq, t};
+  h->v[h->n] = (corral__hent){t->deadline, t};
   t->idx = h->n++;
   up(h, t->idx);
   return 0;

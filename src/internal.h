@@ -28,11 +28,11 @@ typedef struct corral__timer {
 enum { CORRAL__TIMER_TASK = 1, CORRAL__TIMER_SCOPE = 2 };
 #define CORRAL__TIMER_OFF UINT32_MAX
 
-/* Heap entries carry their key, so ordering never touches timer memory; a
- * removed timer leaves a tombstone (t == NULL) popped or compacted later. */
+/* Heap entries carry their deadline, so ordering touches timer memory only
+ * on ties; a removed timer leaves a tombstone (t == NULL) popped or
+ * compacted later. */
 typedef struct corral__hent {
   int64_t deadline;
-  uint64_t seq;
   corral__timer *t;
 } corral__hent;
 
@@ -71,8 +71,6 @@ struct corral__scope {
   corral__scope *parent;      /* enclosing scope (maybe in an ancestor task) */
   corral__scope *first_child, *last_child, *next_sib, *prev_sib;
   corral_task *owner;         /* task whose code runs inside */
-  corral__group *group;       /* group whose scope this is, if any */
-  corral__timer timer;        /* deadline */
   uint32_t magic;
   uint8_t cancelled;          /* cancel called on this very scope */
   uint8_t shield;
@@ -80,10 +78,22 @@ struct corral__scope {
   uint8_t deadline_fired;
   uint8_t entered;            /* on the owner's scope stack */
   uint8_t counted_out;        /* detached: no longer in rt->ncancelled */
+  uint8_t timed;              /* a corral__tscope: may have a deadline */
   uint8_t kind;               /* corral_cancel_kind of the cancel */
   const char *name;           /* borrowed (see corral_scope_opts.name) */
   corral__cancel_info *info;  /* who and why; allocated when cancelled */
 };
+
+/* Scopes that may have a deadline (user scopes, groups) carry a timer; a
+ * task's root scope never does, and stays 24 bytes smaller. */
+typedef struct corral__tscope {
+  corral__scope s;
+  corral__timer timer;
+} corral__tscope;
+
+static inline corral__timer *corral__scope_timer(corral__scope *s) {
+  return s->timed ? &((corral__tscope *)(void *)s)->timer : NULL;
+}
 
 #define CORRAL__SCOPE_MAGIC 0x5c09e5c0u
 #define CORRAL__GROUP_MAGIC 0x6a0b9a0bu
@@ -103,7 +113,10 @@ struct corral__group {
   uint8_t eager;          /* spawns start the child at once */
   uint8_t compact;        /* children are compact */
   corral__rt *rt;
-  corral__scope scope;
+  union {
+    corral__tscope ts; /* the group's scope and its deadline timer */
+    corral__scope scope;
+  };
   corral_task *owner;
   corral__group *prev_open;  /* owner's stack of open groups (for dump) */
   corral_task *first_child, *last_child; /* children, in spawn order */
@@ -115,6 +128,24 @@ struct corral__group {
 };
 
 /* ---- tasks ---- */
+/* What a blocked task waits on (for the task tree). */
+enum {
+  CORRAL__W_NONE = 0,
+  CORRAL__W_SLEEP,
+  CORRAL__W_JOIN,
+  CORRAL__W_WAIT,
+  CORRAL__W_GROUP_CLOSE,
+  CORRAL__W_GATHER_SLOT,
+  CORRAL__W_EVENT,
+  CORRAL__W_SEMAPHORE
+};
+
+/* A compact task's saved stack bytes: a header and the bytes. */
+typedef struct corral__csave {
+  uint32_t len, cap;
+  unsigned char bytes[];
+} corral__csave;
+
 enum {
   CORRAL__T_NEW = 0,   /* spawned, never ran, no stack */
   CORRAL__T_RUNNABLE,
@@ -141,7 +172,7 @@ struct corral_task {
   uint8_t handle;              /* a user handle is outstanding */
   uint8_t joined;
   uint8_t finalized;
-  uint8_t is_root;
+  uint8_t wait_what;           /* CORRAL__W_*: what it waits on (dump) */
   uint8_t compact;             /* runs on the shared stack */
   uint8_t cnew;                /* compact, first frame not laid out yet */
   int wake_rc;
@@ -149,9 +180,8 @@ struct corral_task {
   int line;                    /* spawn site */
   uint32_t stack_size;         /* requested (0 = default); <= 1 GiB */
   uint32_t stack_peak;
-  uint32_t csave_len, csave_cap;
+  uint32_t done_seq;           /* completion order (wraps; compare by diff) */
   corral__timer timer;         /* timeout of the current wait */
-  const char *wait_what;       /* what it waits on (dump) */
   corral__scope root_scope;    /* child of the group's scope */
   corral__scope *scope;        /* innermost entered scope */
   corral__group *group;        /* the group it belongs to */
@@ -161,8 +191,7 @@ struct corral_task {
   corral__waiter *waiters;     /* tasks waiting for it to finish */
   corral_error *last_err;      /* errno-like current error record */
   corral__outcome out;
-  uint64_t done_seq;
-  void *csave;                 /* compact: saved live stack bytes */
+  corral__csave *csave;        /* compact: saved live stack bytes */
   const char *file;
   char name[CORRAL_NAME_MAX];
 };
@@ -178,7 +207,7 @@ struct corral__rt {
   size_t rq_len;
   corral__heap timers;
   uint64_t timer_seq;
-  uint64_t done_seq;
+  uint32_t done_seq;
   size_t alive;               /* tasks not yet finalized */
   int virtual_clock;
   int64_t vnow;
@@ -218,7 +247,7 @@ CORRAL__HIDDEN void corral__runq_push_front(corral__rt *rt, corral_task *t);
  * cancellable and the task is inside a cancelled scope it returns
  * CORRAL_ECANCELED without parking. */
 CORRAL__HIDDEN int corral__park(corral_task *t, int64_t deadline,
-                                bool cancellable, const char *what);
+                                bool cancellable, int what);
 CORRAL__HIDDEN void corral__wake(corral_task *t, int rc);
 /* Give the CPU away from `cur` (marked BLOCKED, queued RUNNABLE, or DONE):
  * straight to the next runnable task while the budget lasts, else to the
@@ -255,6 +284,9 @@ CORRAL__HIDDEN corral_error *corral__error_for(corral_task *t, int rc);
 CORRAL__HIDDEN void corral__scope_init(corral__scope *s, corral_task *owner,
                                        corral__scope *parent,
                                        const char *name);
+CORRAL__HIDDEN void corral__tscope_init(corral__tscope *ts, corral_task *owner,
+                                        corral__scope *parent,
+                                        const char *name);
 CORRAL__HIDDEN void corral__scope_detach(corral__rt *rt, corral__scope *s);
 CORRAL__HIDDEN void corral__scope_cancel(corral__rt *rt, corral__scope *s,
                                          corral_cancel_kind kind,
@@ -274,7 +306,7 @@ CORRAL__HIDDEN void corral__fill_reason(corral_task *reader, corral__scope *s,
 CORRAL__HIDDEN void corral__scope_deadline_fired(corral__rt *rt,
                                                  corral__scope *s);
 #define corral__scope_of_timer(tm)                                           \
-  ((corral__scope *)((char *)(tm) - offsetof(corral__scope, timer)))
+  (&((corral__tscope *)((char *)(tm) - offsetof(corral__tscope, timer)))->s)
 #define corral__task_of_timer(tm)                                            \
   ((corral_task *)((char *)(tm) - offsetof(corral_task, timer)))
 

@@ -180,18 +180,19 @@ static void compact_load(corral__rt *rt, corral_task *t) {
   char *top = shared_top(rt);
   if (o) {
     size_t len = (size_t)(top - (char *)o->ctx.sp);
-    if (len > o->csave_cap) {
-      void *b = corral__realloc(rt, o->csave, len);
+    if (!o->csave || len > o->csave->cap) {
+      corral__csave *b =
+          corral__realloc(rt, o->csave, sizeof *b + len);
       if (!b) {
         fprintf(rt->report, "corral: out of memory saving compact task '%s'\n",
                 o->name);
         abort();
       }
       o->csave = b;
-      o->csave_cap = (uint32_t)len;
+      b->cap = (uint32_t)len;
     }
-    memcpy(o->csave, o->ctx.sp, len);
-    o->csave_len = (uint32_t)len;
+    memcpy(o->csave->bytes, o->ctx.sp, len);
+    o->csave->len = (uint32_t)len;
   }
   rt->shared_owner = t;
   if (t->cnew) {
@@ -199,7 +200,7 @@ static void compact_load(corral__rt *rt, corral_task *t) {
     corral__ctx_make(&t->ctx, rt->shared->lo, rt->shared->size,
                      corral__task_entry, t);
   } else {
-    memcpy(top - t->csave_len, t->csave, t->csave_len);
+    memcpy(top - t->csave->len, t->csave->bytes, t->csave->len);
   }
 }
 
@@ -308,7 +309,7 @@ static void run_task(corral__rt *rt, corral_task *t) {
 /* ---- parking ---- */
 
 int corral__park(corral_task *t, int64_t deadline, bool cancellable,
-                 const char *what) {
+                 int what) {
   corral__rt *rt = t->rt;
   if (cancellable && corral__cancelled_scope(t->scope)) return CORRAL_ECANCELED;
   if (deadline != CORRAL_FOREVER) {
@@ -317,12 +318,12 @@ int corral__park(corral_task *t, int64_t deadline, bool cancellable,
   }
   t->state = CORRAL__T_BLOCKED;
   t->cancellable = cancellable;
-  t->wait_what = what;
+  t->wait_what = (uint8_t)what;
   t->wake_rc = 0;
   switch_out(rt, t); /* inlined: one frame less in every sleeping task */
   if (t->timer.idx != CORRAL__TIMER_OFF) corral__timer_stop(rt, &t->timer);
   t->cancellable = 0;
-  t->wait_what = NULL;
+  t->wait_what = CORRAL__W_NONE;
   return t->wake_rc;
 }
 

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-_Static_assert(sizeof(corral__scope) <= sizeof(corral_scope),
+_Static_assert(sizeof(corral__tscope) <= sizeof(corral_scope),
                "corral_scope storage too small");
 
 void corral__scope_init(corral__scope *s, corral_task *owner,
@@ -16,9 +16,8 @@ void corral__scope_init(corral__scope *s, corral_task *owner,
   s->parent = parent;
   s->first_child = s->last_child = s->next_sib = s->prev_sib = NULL;
   s->owner = owner;
-  s->group = NULL;
-  s->timer.idx = CORRAL__TIMER_OFF;
   s->magic = CORRAL__SCOPE_MAGIC;
+  s->timed = 0;
   s->cancelled = s->shield = s->fail = s->deadline_fired = s->entered = 0;
   s->counted_out = 0;
   s->kind = 0;
@@ -34,8 +33,16 @@ void corral__scope_init(corral__scope *s, corral_task *owner,
   }
 }
 
+void corral__tscope_init(corral__tscope *ts, corral_task *owner,
+                         corral__scope *parent, const char *name) {
+  corral__scope_init(&ts->s, owner, parent, name);
+  ts->s.timed = 1;
+  ts->timer.idx = CORRAL__TIMER_OFF;
+}
+
 void corral__scope_detach(corral__rt *rt, corral__scope *s) {
-  corral__timer_stop(rt, &s->timer);
+  corral__timer *tm = corral__scope_timer(s);
+  if (tm) corral__timer_stop(rt, tm);
   corral__scope *p = s->parent;
   if (p) {
     if (s->prev_sib)
@@ -129,7 +136,8 @@ void corral__scope_cancel(corral__rt *rt, corral__scope *s,
     corral__copy_name(s->info->origin_task, origin_task);
     memcpy(s->info->message, msg ? msg : "", n + 1);
   }
-  if (kind != CORRAL_CANCEL_DEADLINE) corral__timer_stop(rt, &s->timer);
+  corral__timer *tm = corral__scope_timer(s);
+  if (tm && kind != CORRAL_CANCEL_DEADLINE) corral__timer_stop(rt, tm);
   wake_below(s);
 }
 
@@ -145,17 +153,19 @@ void corral__scope_deadline_fired(corral__rt *rt, corral__scope *s) {
 /* ---- public API ---- */
 
 static int set_deadline(corral__rt *rt, corral__scope *s, int64_t deadline) {
+  corral__timer *tm = corral__scope_timer(s);
+  if (!tm) return CORRAL_EINVAL;
   if (deadline == 0 || deadline == CORRAL_FOREVER) {
-    corral__timer_stop(rt, &s->timer);
+    corral__timer_stop(rt, tm);
     return 0;
   }
   if (s->cancelled) return 0;
   if (deadline <= corral__now(rt)) {
-    corral__timer_stop(rt, &s->timer);
+    corral__timer_stop(rt, tm);
     corral__scope_deadline_fired(rt, s); /* already in the past */
     return 0;
   }
-  return corral__timer_start(rt, &s->timer, deadline, CORRAL__TIMER_SCOPE);
+  return corral__timer_start(rt, tm, deadline, CORRAL__TIMER_SCOPE);
 }
 
 int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
@@ -163,10 +173,11 @@ int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
   if (!self) return CORRAL_ENOTASK;
   if (!us) return CORRAL_EINVAL;
   CORRAL__NO_COMPACT(self, "corral_scope_enter");
-  corral__scope *s = (corral__scope *)us;
+  corral__tscope *ts = (corral__tscope *)(void *)us;
+  corral__scope *s = &ts->s;
   corral_scope_opts d = {0};
   if (!o) o = &d;
-  corral__scope_init(s, self, self->scope, o->name);
+  corral__tscope_init(ts, self, self->scope, o->name);
   s->shield = o->shield != 0;
   s->fail = o->fail != 0;
   s->entered = 1;

@@ -22,11 +22,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
+#ifdef CORRAL_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
-#define CORRAL_HAVE_VALGRIND 1
-#endif
 #endif
 
 #include "sanitizer.h"
@@ -89,7 +86,7 @@ static void slot_register(corral__stack *s) {
 #ifdef CORRAL_HAVE_VALGRIND
   s->vgid = VALGRIND_STACK_REGISTER(s->lo, s->lo + s->size);
 #else
-  s->vgid = 0;
+  (void)s;
 #endif
 }
 
@@ -126,7 +123,7 @@ static corral__stack *carve(corral__stack_pool *p, corral__sizepool *sp) {
   char *g = c->map + c->given * slot;
   corral__stack *s = &c->slots[c->given++];
   s->lo = g + p->guard_bytes;
-  s->size = sp->size;
+  s->size = (uint32_t)sp->size;
   s->pool = sp;
   s->next = NULL;
   s->warm = 0;

@@ -6,6 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#define CORRAL_HAVE_VALGRIND 1
+#endif
+#endif
+
 enum {
   CORRAL__GUARD_CANARY = 0,  /* no guard page: canary words, checked */
   CORRAL__GUARD_MPROTECT = 1,/* PROT_NONE page (costs two VMAs) */
@@ -14,13 +20,15 @@ enum {
 
 typedef struct corral__stack {
   char *lo;                  /* lowest usable byte */
-  size_t size;               /* usable bytes */
   struct corral__stack *next;/* free list */
   struct corral__sizepool *pool;
+  uint32_t size;             /* usable bytes (<= CORRAL_STACK_MAX) */
+#ifdef CORRAL_HAVE_VALGRIND
+  uint32_t vgid;             /* valgrind stack id */
+#endif
   uint8_t guard;             /* CORRAL__GUARD_* for this slot */
   uint8_t warm;              /* pages may be resident */
   uint8_t used;
-  unsigned vgid;              /* valgrind stack id */
 } corral__stack;
 
 typedef struct corral__chunk {

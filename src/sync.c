@@ -55,7 +55,7 @@ int corral_event_wait(corral_event *ce) {
   while (!e->set) {
     corral__waiter w;
     corral__wl_add(&e->waiters, &w, self);
-    int rc = corral__park(self, CORRAL_FOREVER, true, "event");
+    int rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_EVENT);
     corral__wl_del(&e->waiters, &w);
     if (rc) return rc;
   }
@@ -100,7 +100,7 @@ int corral_semaphore_acquire(corral_semaphore *cs) {
   corral__waiter w = {.task = self, .linked = 1, .prev = s->tail};
   if (s->tail) s->tail->next = &w; else s->head = &w;
   s->tail = &w;
-  int rc = corral__park(self, CORRAL_FOREVER, true, "semaphore");
+  int rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_SEMAPHORE);
   /* rc == 0: release() handed us the unit and unlinked us. */
   sem_del(s, &w);
   return rc;

@@ -50,11 +50,10 @@ int corral__spawn(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->handle = out != NULL;
   t->joined = 0;
   t->finalized = 0;
-  t->is_root = root;
   t->wake_rc = 0;
   t->refs = out ? 2 : 1;
   t->timer.idx = CORRAL__TIMER_OFF;
-  t->wait_what = NULL;
+  t->wait_what = CORRAL__W_NONE;
   t->open_groups = NULL;
   t->implicit = NULL;
   t->waiters = NULL;
@@ -71,7 +70,6 @@ int corral__spawn(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
                corral__compact_supported();
   t->cnew = 0;
   t->csave = NULL;
-  t->csave_len = t->csave_cap = 0;
   t->file = file;
   t->line = line;
   corral__copy_name(t->name, o && o->name ? o->name : "task");
@@ -257,7 +255,7 @@ int corral__task_wait_done(corral_task *self, corral_task *t,
   while (!t->finalized) {
     corral__waiter w;
     corral__wl_add(&t->waiters, &w, self);
-    int rc = corral__park(self, CORRAL_FOREVER, cancellable, "join");
+    int rc = corral__park(self, CORRAL_FOREVER, cancellable, CORRAL__W_JOIN);
     corral__wl_del(&t->waiters, &w);
     if (rc) return rc;
   }
@@ -377,7 +375,7 @@ int corral_yield(void) {
 int corral_sleep_until(int64_t deadline) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
-  int rc = corral__park(self, deadline, true, "sleep");
+  int rc = corral__park(self, deadline, true, CORRAL__W_SLEEP);
   return rc == CORRAL_ETIMEDOUT ? 0 : rc;
 }
 
@@ -387,7 +385,7 @@ int corral_sleep(int64_t ns) {
   if (ns < 0) ns = 0;
   int64_t now = corral__now(self->rt);
   int rc = corral__park(self, ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns,
-                        true, "sleep");
+                        true, CORRAL__W_SLEEP);
   return rc == CORRAL_ETIMEDOUT ? 0 : rc;
 }
 
