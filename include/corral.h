@@ -534,6 +534,38 @@ CORRAL_API int corral_semaphore_try_acquire(corral_semaphore *s);
 CORRAL_API void corral_semaphore_release(corral_semaphore *s);
 CORRAL_API size_t corral_semaphore_value(const corral_semaphore *s);
 
+/* ------------------------------------------------------------------------ */
+/* TCP                                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A TCP socket or listener owned by the task-side code that opened it.
+ * Close it with corral_tcp_close(); a socket still open when the runtime
+ * ends is closed then, so no descriptor outlives corral_run. */
+typedef struct corral_tcp corral_tcp;
+
+/* TASK ONLY. Listen on a numeric IPv4/IPv6 address (port 0: any free port).
+ * backlog <= 0: 511. */
+CORRAL_API int corral_tcp_listen(const char *host, int port, int backlog,
+                                 corral_tcp **out);
+/* The local port (e.g. of a listener bound to port 0), or a negative code. */
+CORRAL_API int corral_tcp_port(const corral_tcp *s);
+/* BLOCKS. Accept one connection. */
+CORRAL_API int corral_tcp_accept(corral_tcp *listener, corral_tcp **out);
+/* BLOCKS. Connect to a numeric address. Cancelled: the socket is closed. */
+CORRAL_API int corral_tcp_connect(const char *host, int port,
+                                  corral_tcp **out);
+/* BLOCKS until at least one byte arrived: returns the number of bytes read
+ * (at most len, at most INT_MAX), 0 at end of stream, or a negative code. */
+CORRAL_API int corral_tcp_read(corral_tcp *s, void *buf, size_t len);
+/* BLOCKS until all of buf is handed to the kernel. 0 or a negative code. If
+ * cancelled meanwhile, the rest is copied and still sent in the background
+ * (buf is never used after return). */
+CORRAL_API int corral_tcp_write(corral_tcp *s, const void *buf, size_t len);
+/* BLOCKS. Half-close: no more writes; the peer reads end of stream. */
+CORRAL_API int corral_tcp_shutdown(corral_tcp *s);
+/* Close and free (never blocks). Tasks blocked on s get CORRAL_ECLOSED. */
+CORRAL_API void corral_tcp_close(corral_tcp *s);
+
 #ifdef __cplusplus
 }
 #endif

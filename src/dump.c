@@ -14,7 +14,8 @@ const char *corral__state_name(int st) {
 static const char *wait_name(int w) {
   static const char *const names[] = {"?",     "sleep",       "join",
                                       "wait",  "group close", "gather slot",
-                                      "event", "semaphore"};
+                                      "event", "semaphore", "tcp accept",
+                                      "tcp connect", "tcp read", "tcp write"};
   return (unsigned)w < sizeof names / sizeof *names ? names[w] : "?";
 }
 

@@ -137,7 +137,11 @@ enum {
   CORRAL__W_GROUP_CLOSE,
   CORRAL__W_GATHER_SLOT,
   CORRAL__W_EVENT,
-  CORRAL__W_SEMAPHORE
+  CORRAL__W_SEMAPHORE,
+  CORRAL__W_ACCEPT,
+  CORRAL__W_CONNECT,
+  CORRAL__W_READ,
+  CORRAL__W_WRITE
 };
 
 /* A compact task's saved stack bytes: a header and the bytes. */
@@ -227,6 +231,7 @@ struct corral__rt {
   size_t nfree_tasks;
   unsigned budget;            /* direct switches left before the scheduler */
   size_t ncancelled;          /* live cancelled scopes: 0 = skip the walk */
+  struct corral_tcp *sockets; /* open sockets, closed at the end */
   void *sched_stack_bottom;   /* for ASan fiber switches */
   size_t sched_stack_size;
   void *asan_fake;
@@ -351,6 +356,9 @@ CORRAL__HIDDEN int corral__group_open(corral__rt *rt, corral__group *g,
                                       const corral_group_opts *o, bool implicit);
 CORRAL__HIDDEN int corral__group_close(corral__rt *rt, corral__group *g,
                                        int body_rc);
+
+/* tcp.c */
+CORRAL__HIDDEN void corral__tcp_close_all(corral__rt *rt);
 
 /* dump.c */
 CORRAL__HIDDEN void corral__dump(corral__rt *rt, FILE *f);

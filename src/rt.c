@@ -556,6 +556,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
     corral_task_release(root);
   }
 
+  corral__tcp_close_all(rt); /* no descriptor outlives the runtime */
   corral__tl_rt = NULL;
   corral__fault_end(altstack);
   uv_close((uv_handle_t *)&rt->uvtimer, on_close);

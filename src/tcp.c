@@ -1,0 +1,363 @@
+/* TCP on libuv streams, as blocking-looking task calls.
+ *
+ * One reader and one writer may wait on a socket at a time (like a file
+ * descriptor used by one task for each direction). Reads stop the libuv read
+ * as soon as one chunk arrived, so nothing is ever read that the task did
+ * not ask for, and a cancelled read leaves the data in the kernel. Writes try
+ * uv_try_write first; what is left goes through uv_write from a private copy,
+ * so a cancelled write can finish in the background without the caller's
+ * buffer. */
+#include "internal.h"
+
+#include <limits.h>
+#include <string.h>
+
+struct corral_tcp {
+  uv_tcp_t h;
+  corral__rt *rt;
+  struct corral_tcp *next, *prev; /* the runtime's open sockets */
+  corral_task *reader;            /* blocked in read / accept */
+  corral_task *writer;            /* blocked in write / connect / shutdown */
+  char *rbuf;
+  size_t rlen;
+  int rresult;                    /* bytes, 0 = EOF, < 0 error */
+  int eof;                        /* sticky end of stream */
+  int pending;                    /* listener: connections to accept */
+  int listen_err;
+  int wresult;
+  int closed;
+  uv_connect_t creq;
+  uv_shutdown_t sreq;
+};
+
+typedef struct {
+  uv_write_t req;
+  corral_tcp *s; /* NULL once the socket is closed */
+  int waited;    /* a writer waits for this request */
+  char data[];
+} wreq_t;
+
+static int from_uv(int rc) { return rc; /* libuv codes are -errno */ }
+
+static corral_tcp *new_socket(corral__rt *rt, int *rc) {
+  corral_tcp *s = corral__calloc(rt, sizeof *s);
+  if (!s) {
+    *rc = CORRAL_ENOMEM;
+    return NULL;
+  }
+  *rc = uv_tcp_init(rt->loop, &s->h);
+  if (*rc) {
+    corral__free(rt, s);
+    return NULL;
+  }
+  s->h.data = s;
+  s->rt = rt;
+  s->next = rt->sockets;
+  if (rt->sockets) rt->sockets->prev = s;
+  rt->sockets = s;
+  return s;
+}
+
+static void on_closed(uv_handle_t *h) {
+  corral_tcp *s = h->data;
+  corral__free(s->rt, s);
+}
+
+static void close_socket(corral_tcp *s) {
+  if (s->closed) return;
+  s->closed = 1;
+  corral__rt *rt = s->rt;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    rt->sockets = s->next;
+  if (s->next) s->next->prev = s->prev;
+  if (s->reader) corral__wake(s->reader, CORRAL_ECLOSED);
+  if (s->writer) corral__wake(s->writer, CORRAL_ECLOSED);
+  s->reader = s->writer = NULL;
+  uv_close((uv_handle_t *)&s->h, on_closed);
+}
+
+void corral__tcp_close_all(corral__rt *rt) {
+  while (rt->sockets) close_socket(rt->sockets);
+}
+
+void corral_tcp_close(corral_tcp *s) {
+  if (s) close_socket(s);
+}
+
+static int addr_of(const char *host, int port, struct sockaddr_storage *ss) {
+  if (!host || port < 0 || port > 65535) return CORRAL_EINVAL;
+  if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
+  if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
+  return CORRAL_EINVAL;
+}
+
+static corral_task *io_task(void) {
+  corral_task *self = corral__self();
+  return self;
+}
+
+/* ---- listen / accept ---- */
+
+static void on_connection(uv_stream_t *srv, int status) {
+  corral_tcp *s = srv->data;
+  if (status < 0)
+    s->listen_err = status;
+  else
+    s->pending++;
+  if (s->reader) corral__wake(s->reader, 0);
+}
+
+int corral_tcp_listen(const char *host, int port, int backlog,
+                      corral_tcp **out) {
+  corral_task *self = io_task();
+  if (out) *out = NULL;
+  if (!self) return CORRAL_ENOTASK;
+  if (!out) return CORRAL_EINVAL;
+  struct sockaddr_storage ss;
+  int rc = addr_of(host, port, &ss);
+  if (rc) return corral_errorf(rc, "bad listen address '%s'", host ? host : "");
+  corral_tcp *s = new_socket(self->rt, &rc);
+  if (!s) return rc;
+  rc = uv_tcp_bind(&s->h, (struct sockaddr *)&ss, 0);
+  if (!rc) rc = uv_listen((uv_stream_t *)&s->h, backlog > 0 ? backlog : 511,
+                          on_connection);
+  if (rc) {
+    close_socket(s);
+    return corral_errorf(from_uv(rc), "listen on %s:%d: %s", host, port,
+                         uv_strerror(rc));
+  }
+  *out = s;
+  return 0;
+}
+
+int corral_tcp_port(const corral_tcp *s) {
+  if (!s) return CORRAL_EINVAL;
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  int rc = uv_tcp_getsockname(&s->h, (struct sockaddr *)&ss, &len);
+  if (rc) return from_uv(rc);
+  return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                  : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int corral_tcp_accept(corral_tcp *l, corral_tcp **out) {
+  corral_task *self = io_task();
+  if (out) *out = NULL;
+  if (!self) return CORRAL_ENOTASK;
+  if (!l || !out) return CORRAL_EINVAL;
+  if (l->rt != self->rt) return CORRAL_EFOREIGN;
+  if (l->closed) return CORRAL_ECLOSED;
+  if (l->reader) return CORRAL_EBUSY;
+  while (l->pending == 0 && !l->listen_err) {
+    l->reader = self;
+    int rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_ACCEPT);
+    l->reader = NULL;
+    if (rc) return rc;
+  }
+  if (l->listen_err) {
+    int e = l->listen_err;
+    l->listen_err = 0;
+    return from_uv(e);
+  }
+  int rc;
+  corral_tcp *c = new_socket(self->rt, &rc);
+  if (!c) return rc;
+  rc = uv_accept((uv_stream_t *)&l->h, (uv_stream_t *)&c->h);
+  if (rc) {
+    close_socket(c);
+    return from_uv(rc);
+  }
+  l->pending--;
+  uv_tcp_nodelay(&c->h, 1);
+  *out = c;
+  return 0;
+}
+
+/* ---- connect ---- */
+
+static void on_connect(uv_connect_t *req, int status) {
+  corral_tcp *s = req->handle->data;
+  s->wresult = status;
+  if (s->writer) corral__wake(s->writer, 0);
+}
+
+int corral_tcp_connect(const char *host, int port, corral_tcp **out) {
+  corral_task *self = io_task();
+  if (out) *out = NULL;
+  if (!self) return CORRAL_ENOTASK;
+  if (!out) return CORRAL_EINVAL;
+  struct sockaddr_storage ss;
+  int rc = addr_of(host, port, &ss);
+  if (rc) return corral_errorf(rc, "bad address '%s'", host ? host : "");
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  corral_tcp *s = new_socket(self->rt, &rc);
+  if (!s) return rc;
+  s->wresult = 1; /* pending */
+  rc = uv_tcp_connect(&s->creq, &s->h, (struct sockaddr *)&ss, on_connect);
+  if (rc) {
+    close_socket(s);
+    return corral_errorf(from_uv(rc), "connect to %s:%d: %s", host, port,
+                         uv_strerror(rc));
+  }
+  while (s->wresult == 1) {
+    s->writer = self;
+    rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_CONNECT);
+    s->writer = NULL;
+    if (rc) { /* the callback still comes, with UV_ECANCELED, after close */
+      close_socket(s);
+      return rc;
+    }
+  }
+  if (s->wresult < 0) {
+    rc = s->wresult;
+    close_socket(s);
+    return corral_errorf(from_uv(rc), "connect to %s:%d: %s", host, port,
+                         uv_strerror(rc));
+  }
+  uv_tcp_nodelay(&s->h, 1);
+  *out = s;
+  return 0;
+}
+
+/* ---- read ---- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  (void)hint;
+  corral_tcp *s = h->data;
+  buf->base = s->rbuf;
+  buf->len = s->rlen;
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  (void)buf;
+  corral_tcp *s = st->data;
+  if (n == 0) return; /* EAGAIN */
+  uv_read_stop(st);
+  s->rresult = n == UV_EOF ? 0 : (int)n;
+  if (n == UV_EOF) s->eof = 1;
+  if (s->reader) corral__wake(s->reader, 0);
+}
+
+int corral_tcp_read(corral_tcp *s, void *buf, size_t len) {
+  corral_task *self = io_task();
+  if (!self) return CORRAL_ENOTASK;
+  if (!s || (!buf && len)) return CORRAL_EINVAL;
+  if (s->rt != self->rt) return CORRAL_EFOREIGN;
+  if (s->closed) return CORRAL_ECLOSED;
+  if (s->reader) return CORRAL_EBUSY;
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (s->eof) return 0;
+  if (len == 0) return 0;
+  if (len > INT_MAX) len = INT_MAX;
+  /* A compact task's stack is not addressable while it is suspended: read
+   * into a bounce buffer when buf lies on it. */
+  char *bounce = NULL;
+  const corral__stack *st = self->compact ? self->stack : NULL;
+  if (st && (char *)buf >= st->lo && (char *)buf < st->lo + st->size) {
+    if (len > 65536) len = 65536;
+    bounce = corral__malloc(s->rt, len);
+    if (!bounce) return CORRAL_ENOMEM;
+  }
+  s->rbuf = bounce ? bounce : buf;
+  s->rlen = len;
+  s->rresult = INT_MIN; /* nothing yet */
+  int rc = uv_read_start((uv_stream_t *)&s->h, on_alloc, on_read);
+  if (rc) {
+    corral__free(s->rt, bounce);
+    return from_uv(rc);
+  }
+  s->reader = self;
+  rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_READ);
+  s->reader = NULL;
+  int got = s->rresult;
+  if (got == INT_MIN) { /* cancelled or closed before any data */
+    if (!s->closed) uv_read_stop((uv_stream_t *)&s->h);
+    got = rc ? rc : CORRAL_EIO;
+  } else if (bounce && got > 0) {
+    memcpy(buf, bounce, (size_t)got); /* data that arrived wins a cancel */
+  }
+  corral__free(s->rt, bounce);
+  return got;
+}
+
+/* ---- write ---- */
+
+/* libuv calls back every pending write (UV_ECANCELED on close) before the
+ * socket's close callback, so w->s is valid here. */
+static void on_write(uv_write_t *req, int status) {
+  wreq_t *w = (wreq_t *)req;
+  corral_tcp *s = w->s;
+  if (!s->closed) {
+    s->wresult = status;
+    if (w->waited && s->writer) corral__wake(s->writer, 0);
+  }
+  corral__free(s->rt, w);
+}
+
+int corral_tcp_write(corral_tcp *s, const void *buf, size_t len) {
+  corral_task *self = io_task();
+  if (!self) return CORRAL_ENOTASK;
+  if (!s || (!buf && len)) return CORRAL_EINVAL;
+  if (s->rt != self->rt) return CORRAL_EFOREIGN;
+  if (s->closed) return CORRAL_ECLOSED;
+  if (s->writer) return CORRAL_EBUSY;
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  const char *p = buf;
+  while (len > 0) { /* the fast path: the kernel takes it now */
+    uv_buf_t b = uv_buf_init((char *)p, len > INT_MAX ? INT_MAX : (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&s->h, &b, 1);
+    if (n == UV_EAGAIN) break;
+    if (n < 0) return from_uv(n);
+    p += n;
+    len -= (size_t)n;
+  }
+  if (len == 0) return 0;
+  if (len > INT_MAX) return CORRAL_ERANGE;
+  wreq_t *w = corral__malloc(s->rt, sizeof *w + len);
+  if (!w) return CORRAL_ENOMEM;
+  memcpy(w->data, p, len);
+  w->s = s;
+  w->waited = 1;
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+  s->wresult = 1;
+  int rc = uv_write(&w->req, (uv_stream_t *)&s->h, &b, 1, on_write);
+  if (rc) {
+    corral__free(s->rt, w);
+    return from_uv(rc);
+  }
+  s->writer = self;
+  rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_WRITE);
+  s->writer = NULL;
+  if (s->wresult == 1) { /* cancelled or closed: it finishes on its own */
+    w->waited = 0;
+    return rc ? rc : CORRAL_EIO;
+  }
+  return s->wresult < 0 ? from_uv(s->wresult) : 0;
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  corral_tcp *s = req->handle->data;
+  s->wresult = status;
+  if (s->writer) corral__wake(s->writer, 0);
+}
+
+int corral_tcp_shutdown(corral_tcp *s) {
+  corral_task *self = io_task();
+  if (!self) return CORRAL_ENOTASK;
+  if (!s) return CORRAL_EINVAL;
+  if (s->closed) return CORRAL_ECLOSED;
+  if (s->writer) return CORRAL_EBUSY;
+  s->wresult = 1;
+  int rc = uv_shutdown(&s->sreq, (uv_stream_t *)&s->h, on_shutdown);
+  if (rc) return from_uv(rc);
+  while (s->wresult == 1 && !s->closed) {
+    s->writer = self;
+    /* Not abortable: the request owns s->sreq until its callback. */
+    corral__park(self, CORRAL_FOREVER, false, CORRAL__W_WRITE);
+    s->writer = NULL;
+  }
+  if (s->closed) return CORRAL_ECLOSED;
+  return s->wresult < 0 ? from_uv(s->wresult) : 0;
+}

@@ -1,0 +1,187 @@
+/* TCP: echo, cancellation, errors, no descriptor leaks. */
+#include "test.h"
+
+#include <dirent.h>
+
+static int nothing(void *arg, void **res) {
+  (void)arg, (void)res;
+  return 0;
+}
+
+/* Open descriptors, after libuv's process-wide signal pipe exists (it is
+ * made by the first loop and kept for the life of the process). */
+static int count_fds(void) {
+  static int warm;
+  if (!warm++) corral_run(NULL, nothing, NULL, NULL);
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  while (readdir(d)) n++;
+  closedir(d);
+  return n;
+}
+
+static int read_exact(corral_tcp *s, char *buf, size_t len) {
+  size_t got = 0;
+  while (got < len) {
+    int n = corral_tcp_read(s, buf + got, len - got);
+    if (n <= 0) return n < 0 ? n : CORRAL_EPIPE;
+    got += (size_t)n;
+  }
+  return 0;
+}
+
+static int echo_handler(void *arg, void **res) {
+  (void)res;
+  corral_tcp *c = arg;
+  char buf[4096];
+  int n;
+  while ((n = corral_tcp_read(c, buf, sizeof buf)) > 0)
+    if ((n = corral_tcp_write(c, buf, (size_t)n)) < 0) break;
+  corral_tcp_close(c);
+  return n < 0 ? n : 0;
+}
+
+static int server(void *arg, void **res) {
+  (void)res;
+  corral_tcp *l = arg;
+  corral_group g;
+  corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT});
+  int rc;
+  for (;;) {
+    corral_tcp *c;
+    rc = corral_tcp_accept(l, &c);
+    if (rc) break;
+    corral_spawn(&g, echo_handler, c, "handler", NULL);
+  }
+  return corral_group_close(&g, rc == CORRAL_ECANCELED ? 0 : rc);
+}
+
+static int port;
+static int client(void *arg, void **res) {
+  (void)res;
+  int id = (int)(intptr_t)arg;
+  corral_tcp *s;
+  int rc = corral_tcp_connect("127.0.0.1", port, &s);
+  if (rc) return rc;
+  char msg[300], back[300];
+  for (int round = 0; round < 20 && rc == 0; round++) {
+    int len = snprintf(msg, sizeof msg, "client %d round %d %*s|", id, round,
+                       (id * 7 + round) % 200, "");
+    rc = corral_tcp_write(s, msg, (size_t)len);
+    if (!rc) rc = read_exact(s, back, (size_t)len);
+    if (!rc && memcmp(msg, back, (size_t)len) != 0)
+      rc = corral_errorf(CORRAL_EIO, "client %d got garbage", id);
+  }
+  corral_tcp_close(s);
+  return rc;
+}
+
+static int m_echo(void *arg, void **res) {
+  (void)res;
+  int compact = (int)(intptr_t)arg;
+  corral_tcp *l;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  port = corral_tcp_port(l);
+  CHECK(port > 0);
+  corral_task *srv;
+  corral_create_task(server, l, "server", &srv);
+  corral_group g;
+  corral_group_open(&g, &(corral_group_opts){.compact = compact});
+  for (int i = 0; i < 100; i++)
+    corral_spawn(&g, client, (void *)(intptr_t)i, "client", NULL);
+  int rc = corral_group_close(&g, 0);
+  if (rc) corral_error_print(corral_last_error(), stderr);
+  CHECK_RC(rc, 0);
+  corral_cancel(srv, "done");
+  CHECK_RC(corral_join(srv, NULL), CORRAL_ECANCELED); /* it was cancelled */
+  corral_task_release(srv);
+  corral_tcp_close(l);
+  return 0;
+}
+TEST(echo_100_clients) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_echo, (void *)0, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}
+TEST(echo_100_compact_clients) {
+  CHECK_RC(corral_run(NULL, m_echo, (void *)1, NULL), 0);
+}
+
+static int m_cancel_read(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_tcp *l, *a, *b;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  CHECK_RC(corral_tcp_connect("127.0.0.1", corral_tcp_port(l), &a), 0);
+  CHECK_RC(corral_tcp_accept(l, &b), 0);
+  /* A read with nothing to read is cancelled by a deadline... */
+  corral_scope s;
+  char buf[16];
+  corral_move_on_after(&s, 50 * MS);
+  int rc = corral_tcp_read(b, buf, sizeof buf);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  /* ...and no data is lost afterwards. */
+  CHECK_RC(corral_tcp_write(a, "hello", 5), 0);
+  CHECK_RC(read_exact(b, buf, 5), 0);
+  CHECK(memcmp(buf, "hello", 5) == 0);
+  /* End of stream after a half-close. */
+  CHECK_RC(corral_tcp_shutdown(a), 0);
+  CHECK_RC(corral_tcp_read(b, buf, sizeof buf), 0);
+  CHECK_RC(corral_tcp_read(b, buf, sizeof buf), 0);
+  corral_tcp_close(a);
+  corral_tcp_close(b);
+  corral_tcp_close(l);
+  return 0;
+}
+TEST(read_cancelled_without_losing_data) {
+  CHECK_RC(corral_run(NULL, m_cancel_read, NULL, NULL), 0);
+}
+
+static corral_tcp *shared_sock;
+static int blocked_reader(void *arg, void **res) {
+  (void)arg, (void)res;
+  char buf[8];
+  return corral_tcp_read(shared_sock, buf, sizeof buf);
+}
+static int m_errors(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_tcp *l, *s;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  int p = corral_tcp_port(l);
+  corral_tcp_close(l);
+  int rc = corral_tcp_connect("127.0.0.1", p, &s); /* nobody listens now */
+  CHECK_RC(rc, CORRAL_ECONNREFUSED);
+  CHECK(s == NULL);
+  CHECK_RC(corral_tcp_connect("not-an-ip", 80, &s), CORRAL_EINVAL);
+  CHECK_RC(corral_tcp_connect("127.0.0.1", 70000, &s), CORRAL_EINVAL);
+  CHECK_RC(corral_tcp_listen(NULL, 0, 0, &s), CORRAL_EINVAL);
+  CHECK_RC(corral_tcp_read(NULL, NULL, 0), CORRAL_EINVAL);
+  CHECK_RC(corral_tcp_write(NULL, "x", 1), CORRAL_EINVAL);
+  corral_tcp_close(NULL);
+  /* Closing a socket a task is blocked on wakes it with ECLOSED. */
+  corral_tcp *a, *b;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  CHECK_RC(corral_tcp_connect("127.0.0.1", corral_tcp_port(l), &a), 0);
+  CHECK_RC(corral_tcp_accept(l, &b), 0);
+  shared_sock = b;
+  corral_task *t;
+  corral_create_task(blocked_reader, NULL, "reader", &t);
+  corral_yield();
+  corral_tcp_close(b);
+  CHECK_RC(corral_join(t, NULL), CORRAL_ECLOSED);
+  corral_task_release(t);
+  /* a and l are left open on purpose: the runtime closes them. */
+  return 0;
+}
+TEST(errors_refused_bad_address_closed) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_errors, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before); /* left-open sockets were closed */
+}
+
+TEST(outside_task) {
+  corral_tcp *s;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &s), CORRAL_ENOTASK);
+  CHECK_RC(corral_tcp_connect("127.0.0.1", 1, &s), CORRAL_ENOTASK);
+}
