@@ -24,7 +24,8 @@ with open(os.path.join(out, "latest.json"), "w") as f:
 
 ORDER = ["switch", "spawn_join", "spawn_join_eager", "gather", "timers",
          "fail_fast", "hold", "hold_rss", "hold_create", "hold_compact",
-         "hold_rss_compact", "hold_create_compact", "gather_limit", "echo"]
+         "hold_rss_compact", "hold_create_compact", "gather_limit", "echo",
+         "echo_compact"]
 HIGHER_BETTER = {"hold", "hold_compact"}
 PEERS = ["asyncio", "trio", "go", "node", "libuv"]
 val = {(r["bench"], r["system"]): (r["value"], r["unit"]) for r in rows}

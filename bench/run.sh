@@ -12,7 +12,7 @@ log="$OUT/peers.log"
 : > "$log"
 
 missing() { echo "{\"bench\": \"_missing\", \"system\": \"$1\", \"value\": 0, \"unit\": \"$2\"}" >> "$raw"; echo "bench: $1 missing ($2)" >&2; }
-CASES="switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit"
+CASES="switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit echo echo_compact"
 # One process per case and system: no case inherits memory another freed.
 run() { # system command...
   local sys=$1; shift
@@ -39,6 +39,7 @@ else missing go "golang-go not installed"; fi
 if command -v node >/dev/null; then run node node bench/peers/node_bench.js
 else missing node "nodejs not installed"; fi
 run libuv "$BUILD/bench/bench_libuv"
+run libuv "$BUILD/bench/bench_libuv_echo"
 
 PY3=$(command -v python3 || echo /usr/bin/python3)
 "$PY3" bench/report.py "$raw" "$OUT"

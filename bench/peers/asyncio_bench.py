@@ -104,7 +104,39 @@ async def gather_limit():
     emit("gather_limit", SYS, (now() - t0) / 1e6, "ms")
 
 
-CASES = [switch, spawn_join, gather, timers, fail_fast, hold, gather_limit]
+async def echo():
+    conns = 100 if scale(10) == 1 else 1000
+
+    async def handler(reader, writer):
+        try:
+            while data := await reader.read(4096):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, backlog=4096)
+    port = server.sockets[0].getsockname()[1]
+
+    async def client():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        msg = b"x" * 64
+        for _ in range(100):
+            writer.write(msg)
+            await reader.readexactly(64)
+        writer.close()
+        await writer.wait_closed()
+
+    t0 = now()
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(conns):
+            tg.create_task(client())
+    emit("echo", SYS, (now() - t0) / 1e6, "ms")
+    server.close()
+    await server.wait_closed()
+
+
+CASES = [switch, spawn_join, gather, timers, fail_fast, hold, gather_limit, echo]
 
 if __name__ == "__main__":
     want = sys.argv[1:]

@@ -104,7 +104,38 @@ async function gatherLimit() {
   emit('gather_limit', Number(now() - t0) / 1e6, 'ms');
 }
 
-const CASES = { switch: sw, spawn_join: spawnJoin, gather, timers, fail_fast: failFast, hold, gather_limit: gatherLimit };
+async function echo() {
+  const net = require('net');
+  const conns = QUICK ? 100 : 1000;
+  const server = net.createServer((c) => { c.setNoDelay(true); c.pipe(c); });
+  server.maxConnections = 100000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', 4096, r));
+  const port = server.address().port;
+  const client = () => new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.setNoDelay(true);
+    const msg = Buffer.alloc(64, 120);
+    let got = 0, round = 0;
+    c.on('connect', () => c.write(msg));
+    c.on('data', (d) => {
+      got += d.length;
+      while (got >= 64) {
+        got -= 64;
+        if (++round === 100) { c.end(); c.destroy(); return resolve(); }
+        c.write(msg);
+      }
+    });
+    c.on('error', reject);
+  });
+  const t0 = now();
+  const ps = [];
+  for (let i = 0; i < conns; i++) ps.push(client());
+  await Promise.all(ps);
+  emit('echo', Number(now() - t0) / 1e6, 'ms');
+  server.close();
+}
+
+const CASES = { switch: sw, spawn_join: spawnJoin, gather, timers, fail_fast: failFast, hold, gather_limit: gatherLimit, echo };
 (async () => {
   const want = process.argv.slice(2);
   for (const [name, fn] of Object.entries(CASES)) if (!want.length || want.includes(name)) await fn();

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -184,13 +186,59 @@ func benchGatherLimit() {
 	emit("gather_limit", float64(time.Since(t0).Nanoseconds())/1e6, "ms")
 }
 
+func benchEcho() {
+	conns := 1000
+	if quick {
+		conns = 100
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				io.Copy(c, c)
+			}(c)
+		}
+	}()
+	addr := l.Addr().String()
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				panic(err)
+			}
+			defer c.Close()
+			msg := make([]byte, 64)
+			back := make([]byte, 64)
+			for r := 0; r < 100; r++ {
+				c.Write(msg)
+				io.ReadFull(c, back)
+			}
+		}()
+	}
+	wg.Wait()
+	emit("echo", float64(time.Since(t0).Nanoseconds())/1e6, "ms")
+	l.Close()
+}
+
 func main() {
 	cases := []struct {
 		name string
 		fn   func()
 	}{{"switch", benchSwitch}, {"spawn_join", benchSpawnJoin}, {"gather", benchGather},
 		{"timers", benchTimers}, {"fail_fast", benchFailFast}, {"hold", benchHold},
-		{"gather_limit", benchGatherLimit}}
+		{"gather_limit", benchGatherLimit}, {"echo", benchEcho}}
 	for _, c := range cases {
 		want := len(os.Args) == 1
 		for _, a := range os.Args[1:] {
