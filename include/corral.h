@@ -380,6 +380,11 @@ CORRAL_API int corral_scope_cancelled(const corral_scope *s);
 /* 1 if this scope's own deadline fired. */
 CORRAL_API int corral_scope_timed_out(const corral_scope *s);
 
+/* Cancel the scope (reason CORRAL_CANCEL_SIGNAL) when signal signum
+ * arrives, for as long as the scope is entered. While it watches, the
+ * runtime does not report a deadlock: the signal may still come. */
+CORRAL_API int corral_scope_cancel_on_signal(corral_scope *s, int signum);
+
 /* Conveniences (Trio's names). */
 CORRAL_API int corral_move_on_after(corral_scope *s, int64_t ns);
 CORRAL_API int corral_move_on_at(corral_scope *s, int64_t deadline);
@@ -423,6 +428,9 @@ CORRAL_API int corral_group_open(corral_group *g, const corral_group_opts *o);
  * storage may be reused; further spawns get CORRAL_ECLOSED. */
 CORRAL_API int corral_group_close(corral_group *g, int body_rc);
 CORRAL_API int corral_group_cancel(corral_group *g, const char *message);
+/* Cancel the group (reason CORRAL_CANCEL_SIGNAL) when signum arrives, until
+ * it closes: e.g. SIGINT for Ctrl-C. */
+CORRAL_API int corral_group_cancel_on_signal(corral_group *g, int signum);
 /* Counters (valid during and after the group's life). */
 CORRAL_API size_t corral_group_succeeded(const corral_group *g);
 CORRAL_API size_t corral_group_failed(const corral_group *g);

@@ -270,6 +270,16 @@ int corral_group_cancel(corral_group *cg, const char *message) {
   return 0;
 }
 
+int corral_group_cancel_on_signal(corral_group *cg, int signum) {
+  corral__rt *rt = corral__tl_rt;
+  corral__group *g = valid(cg);
+  if (!rt) return CORRAL_ENOTASK;
+  if (!g) return CORRAL_EINVAL;
+  if (g->rt != rt) return CORRAL_EFOREIGN;
+  if (g->state == CORRAL__G_CLOSED) return CORRAL_ECLOSED;
+  return corral__tscope_on_signal(rt, &g->ts, signum);
+}
+
 size_t corral_group_succeeded(const corral_group *cg) {
   const corral__group *g = (const corral__group *)cg;
   return g && g->magic == CORRAL__GROUP_MAGIC ? g->nsucc : 0;

@@ -89,6 +89,7 @@ struct corral__scope {
 typedef struct corral__tscope {
   corral__scope s;
   corral__timer timer;
+  uv_signal_t *sig; /* cancel on this signal (corral_*_cancel_on_signal) */
 } corral__tscope;
 
 static inline corral__timer *corral__scope_timer(corral__scope *s) {
@@ -293,6 +294,8 @@ CORRAL__HIDDEN void corral__tscope_init(corral__tscope *ts, corral_task *owner,
                                         corral__scope *parent,
                                         const char *name);
 CORRAL__HIDDEN void corral__scope_detach(corral__rt *rt, corral__scope *s);
+CORRAL__HIDDEN int corral__tscope_on_signal(corral__rt *rt, corral__tscope *ts,
+                                            int signum);
 CORRAL__HIDDEN void corral__scope_cancel(corral__rt *rt, corral__scope *s,
                                          corral_cancel_kind kind,
                                          const char *origin_task,

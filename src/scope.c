@@ -6,6 +6,7 @@
  * blocked below the scope. */
 #include "internal.h"
 
+#include <signal.h>
 #include <string.h>
 
 _Static_assert(sizeof(corral__tscope) <= sizeof(corral_scope),
@@ -38,11 +39,51 @@ void corral__tscope_init(corral__tscope *ts, corral_task *owner,
   corral__scope_init(&ts->s, owner, parent, name);
   ts->s.timed = 1;
   ts->timer.idx = CORRAL__TIMER_OFF;
+  ts->sig = NULL;
+}
+
+static void on_sig_closed(uv_handle_t *h) {
+  corral__free(h->data, h);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  corral__tscope *ts = h->data;
+  corral__rt *rt = ts->s.owner->rt;
+  char msg[64];
+  snprintf(msg, sizeof msg, "signal %d (%s) received", signum,
+           strsignal(signum));
+  corral__scope_cancel(rt, &ts->s, CORRAL_CANCEL_SIGNAL, "signal", msg);
+}
+
+int corral__tscope_on_signal(corral__rt *rt, corral__tscope *ts, int signum) {
+  if (ts->sig) return CORRAL_EBUSY; /* one signal watcher per scope */
+  uv_signal_t *h = corral__malloc(rt, sizeof *h);
+  if (!h) return CORRAL_ENOMEM;
+  int rc = uv_signal_init(rt->loop, h);
+  if (rc) {
+    corral__free(rt, h);
+    return rc;
+  }
+  h->data = ts;
+  rc = uv_signal_start(h, on_signal, signum);
+  if (rc) {
+    h->data = rt;
+    uv_close((uv_handle_t *)h, on_sig_closed);
+    return rc;
+  }
+  ts->sig = h;
+  return 0;
 }
 
 void corral__scope_detach(corral__rt *rt, corral__scope *s) {
   corral__timer *tm = corral__scope_timer(s);
   if (tm) corral__timer_stop(rt, tm);
+  corral__tscope *ts = s->timed ? (corral__tscope *)(void *)s : NULL;
+  if (ts && ts->sig) {
+    ts->sig->data = rt; /* the close callback frees it with rt's allocator */
+    uv_close((uv_handle_t *)ts->sig, on_sig_closed);
+    ts->sig = NULL;
+  }
   corral__scope *p = s->parent;
   if (p) {
     if (s->prev_sib)
@@ -221,6 +262,16 @@ int corral_scope_cancel(corral_scope *us, const char *message) {
   corral__scope_cancel(rt, s, CORRAL_CANCEL_EXPLICIT,
                        rt->current ? rt->current->name : "corral", message);
   return 0;
+}
+
+int corral_scope_cancel_on_signal(corral_scope *us, int signum) {
+  corral__scope *s = (corral__scope *)us;
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  if (!s || s->magic != CORRAL__SCOPE_MAGIC || !s->entered || !s->timed)
+    return CORRAL_EINVAL;
+  if (!s->owner || s->owner->rt != rt) return CORRAL_EFOREIGN;
+  return corral__tscope_on_signal(rt, (corral__tscope *)(void *)s, signum);
 }
 
 int corral_scope_set_deadline(corral_scope *us, int64_t deadline) {

@@ -220,3 +220,25 @@ static int m_eager(void *arg, void **res) {
   return 0;
 }
 TEST(eager_spawn_runs_child_first) { CHECK_RC(run_virtual(m_eager, NULL), 0); }
+
+static int woke[8], nwoke;
+static int same_deadline(void *arg, void **res) {
+  (void)res;
+  int id = (int)(intptr_t)arg;
+  /* Set the timers in the reverse of the spawn order. */
+  for (int i = 0; i < 5 - id; i++) corral_yield();
+  CHECK_RC(corral_sleep_until((int64_t)5 * SEC), 0);
+  woke[nwoke++] = id;
+  return 0;
+}
+static int m_same(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  corral_group_open(&g, NULL);
+  for (int i = 0; i < 5; i++)
+    corral_spawn(&g, same_deadline, (void *)(intptr_t)i, "same", NULL);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  for (int i = 0; i < 5; i++) CHECK_EQ(woke[i], 4 - i); /* order they were set */
+  return 0;
+}
+TEST(equal_deadlines_wake_in_order_set) { CHECK_RC(run_virtual(m_same, NULL), 0); }

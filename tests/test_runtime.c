@@ -373,3 +373,41 @@ TEST(stack_peak_with_paint) {
   corral_options o = {.virtual_clock = 1, .stack_paint = 1};
   CHECK_RC(corral_run(&o, m_peak, NULL, NULL), 0);
 }
+
+/* A handle from one thread's runtime is refused by another's. */
+static corral_task *volatile foreign;
+static volatile int foreign_done;
+static int foreign_owner(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_task *t;
+  corral_create_task(dump_leaf, NULL, "owned", &t); /* sleeps 5 s */
+  foreign = t;
+  while (!foreign_done) corral_sleep(MS);
+  corral_cancel(t, NULL);
+  corral_join(t, NULL);
+  corral_task_release(t);
+  return 0;
+}
+static void *foreign_thread(void *arg) {
+  (void)arg;
+  corral_run(NULL, foreign_owner, NULL, NULL);
+  return NULL;
+}
+static int foreign_user(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_task *t = foreign;
+  CHECK_RC(corral_join(t, NULL), CORRAL_EFOREIGN);
+  CHECK_RC(corral_cancel(t, NULL), CORRAL_EFOREIGN);
+  CHECK_RC(corral_wait_for(t, SEC, NULL), CORRAL_EFOREIGN);
+  CHECK_RC(corral_wait(&t, 1, CORRAL_ALL_COMPLETED, 0, NULL), CORRAL_EFOREIGN);
+  return 0;
+}
+TEST(join_task_of_another_runtime_is_refused) {
+  pthread_t th;
+  pthread_create(&th, NULL, foreign_thread, NULL);
+  while (!foreign) usleep(1000);
+  int rc = corral_run(NULL, foreign_user, NULL, NULL);
+  foreign_done = 1;
+  pthread_join(th, NULL);
+  CHECK_RC(rc, 0);
+}

@@ -289,3 +289,44 @@ static int m_swallow(void *arg, void **res) {
   return 0;
 }
 TEST(retry_loop_cannot_swallow_cancel) { CHECK_RC(run_virtual(m_swallow, NULL), 0); }
+
+#include <signal.h>
+static int raiser(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_sleep(SEC);
+  raise(SIGUSR1);
+  return 0;
+}
+static int m_signal(void *arg, void **res) {
+  (void)arg, (void)res;
+  T0 = corral_now();
+  corral_scope s;
+  corral_scope_enter(&s, &(corral_scope_opts){.name = "until-usr1"});
+  CHECK_RC(corral_scope_cancel_on_signal(&s, SIGUSR1), 0);
+  CHECK_RC(corral_scope_cancel_on_signal(&s, SIGUSR2), CORRAL_EBUSY);
+  corral_task *t;
+  corral_create_task(raiser, NULL, "raiser", &t);
+  int rc = corral_sleep(10 * SEC);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_EQ(NOW(), SEC);
+  corral_cancel_reason r;
+  CHECK_RC(corral_cancel_reason_get(&r), 0);
+  CHECK_EQ(r.kind, CORRAL_CANCEL_SIGNAL);
+  CHECK(strstr(r.message, "signal") != NULL);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK_RC(corral_join(t, NULL), 0);
+  corral_task_release(t);
+  /* A group cancelled by a signal (as a CLI cancels on Ctrl-C). */
+  corral_group g;
+  corral_group_open(&g, &(corral_group_opts){.name = "workers"});
+  CHECK_RC(corral_group_cancel_on_signal(&g, SIGUSR1), 0);
+  corral_spawn(&g, raiser, NULL, "raiser", NULL);
+  CHECK_RC(corral_sleep(10 * SEC), CORRAL_ECANCELED);
+  CHECK_RC(corral_group_close(&g, CORRAL_ECANCELED), 0);
+  CHECK_RC(corral_scope_cancel_on_signal(NULL, SIGUSR1), CORRAL_EINVAL);
+  return 0;
+}
+TEST(cancel_on_signal) {
+  signal(SIGUSR1, SIG_IGN); /* a stray delivery must not kill the test */
+  CHECK_RC(run_virtual(m_signal, NULL), 0);
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# make install into a scratch prefix, then build a consumer with pkg-config
+# and another with CMake's find_package(corral), and run both.
+set -euo pipefail
+build=$1
+src=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+cat > "$tmp/hello.c" <<'C'
+#include <corral.h>
+#include <stdio.h>
+static int body(void *a, void **r) { (void)a; *r = "ok"; return corral_sleep(1000); }
+int main(void) {
+  void *r = NULL;
+  int rc = corral_run(NULL, body, NULL, &r);
+  if (rc || corral_version() != CORRAL_VERSION_HEX) return 1;
+  puts((const char *)r);
+  return 0;
+}
+C
+lib=$(ls -d "$tmp/prefix"/lib* | head -1)
+export PKG_CONFIG_PATH="$lib/pkgconfig"
+cc -o "$tmp/hello_pc" "$tmp/hello.c" $(pkg-config --cflags --libs corral)
+LD_LIBRARY_PATH="$lib" "$tmp/hello_pc" | grep -qx ok
+echo "pkg-config consumer: ok"
+mkdir "$tmp/cm"
+cat > "$tmp/cm/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.25)
+project(consumer C)
+find_package(corral REQUIRED)
+add_executable(hello ../hello.c)
+target_link_libraries(hello PRIVATE corral::corral)
+add_executable(hello_static ../hello.c)
+target_link_libraries(hello_static PRIVATE corral::corral_static)
+CM
+cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/cm/build" >/dev/null
+LD_LIBRARY_PATH="$lib" "$tmp/cm/build/hello" | grep -qx ok
+"$tmp/cm/build/hello_static" | grep -qx ok
+echo "find_package consumer (shared and static): ok"
