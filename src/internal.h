@@ -278,6 +278,11 @@ CORRAL__HIDDEN void corral__heap_remove(corral__heap *h, corral__timer *t);
 CORRAL__HIDDEN corral__timer *corral__heap_min(corral__heap *h);
 /* Remove the earliest live timer (after corral__heap_min returned it). */
 CORRAL__HIDDEN void corral__heap_pop(corral__heap *h);
+/* The top entry's deadline, tombstone or not: never later than the earliest
+ * live deadline (INT64_MAX when empty). Looks without popping. */
+static inline int64_t corral__heap_peek(const corral__heap *h) {
+  return h->n ? h->v[0].deadline : INT64_MAX;
+}
 
 /* error.c */
 CORRAL__HIDDEN corral_error *corral__error_new(corral__rt *rt, int code,

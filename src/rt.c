@@ -212,7 +212,7 @@ static bool prepare(corral__rt *rt, corral_task *t) {
   if (cs) {
     t->out.status = CORRAL_CANCELLED;
     t->out.code = CORRAL_ECANCELED;
-    corral__set_reason(t, cs);
+    if (t->handle) corral__set_reason(t, cs); /* only a handle can ask */
   } else {
     int rc = 0;
     if (t->compact) {
@@ -270,6 +270,20 @@ switch_out(corral__rt *rt, corral_task *cur) {
   if (done) rt->zombie = cur;
   void *fake = NULL;
   if (next) {
+    /* Overlap the memory latency of the tasks that run next (a wake-up
+     * storm resumes tasks whose memory is cold): the live frames of the
+     * second task in line, the struct of the third. */
+    corral_task *n1 = rt->rq_head, *n2 = n1 ? n1->rq_next : NULL;
+    corral_task *n3 = n2 ? n2->rq_next : NULL;
+    if (n2 && n2->state != CORRAL__T_NEW) {
+      const char *sp = n2->ctx.sp; /* a blocked task's frames: ~4 lines */
+      for (int i = 0; i < 320; i += 64) __builtin_prefetch(sp + i);
+    }
+    if (n3) {
+      __builtin_prefetch(n3);
+      __builtin_prefetch((char *)n3 + 128);
+      __builtin_prefetch((char *)n3 + 256);
+    }
     next->state = CORRAL__T_RUNNING;
     rt->current = next;
     asan_enter(done ? NULL : &fake, next->stack->lo, next->stack->size);
@@ -351,7 +365,10 @@ void corral__timer_stop(corral__rt *rt, corral__timer *tm) {
 
 static void fire_timers(corral__rt *rt, int64_t now) {
   corral__timer *tm;
-  while ((tm = corral__heap_min(&rt->timers)) && tm->deadline <= now) {
+  /* Tombstones are popped only once their deadline is due: cancelling many
+   * sleepers costs no heap work until then. */
+  while (corral__heap_peek(&rt->timers) <= now &&
+         (tm = corral__heap_min(&rt->timers)) && tm->deadline <= now) {
     corral__heap_pop(&rt->timers);
     if (tm->kind == CORRAL__TIMER_TASK)
       corral__wake(corral__task_of_timer(tm), CORRAL_ETIMEDOUT);
@@ -418,12 +435,16 @@ static void run_loop(corral__rt *rt) {
       if (rt->rq_head) continue;
     }
     corral__stack_trim(&rt->pools, uv_hrtime(), 4096); /* idle */
-    corral__timer *m = corral__heap_min(&rt->timers);
-    if (m && rt->virtual_clock) {
+    /* Virtual time must jump to a live deadline; the real clock may wake
+     * at a tombstone's (earlier) deadline and find nothing to do. */
+    corral__timer *m = rt->virtual_clock ? corral__heap_min(&rt->timers) : NULL;
+    int64_t next = rt->virtual_clock ? (m ? m->deadline : INT64_MAX)
+                                     : corral__heap_peek(&rt->timers);
+    if (m) {
       if (m->deadline > rt->vnow) rt->vnow = m->deadline; /* autojump */
       fire_timers(rt, rt->vnow);
-    } else if (m) {
-      int64_t ms = (m->deadline - (int64_t)uv_hrtime() + 999999) / 1000000;
+    } else if (next != INT64_MAX) {
+      int64_t ms = (next - (int64_t)uv_hrtime() + 999999) / 1000000;
       uv_update_time(rt->loop);
       uv_timer_start(&rt->uvtimer, on_uvtimer, (uint64_t)(ms > 0 ? ms : 0), 0);
       uv_run(rt->loop, UV_RUN_ONCE);

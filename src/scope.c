@@ -142,6 +142,9 @@ static corral__scope *skip(corral__scope *s) {
 static void wake_below(corral__scope *root) {
   corral__scope *c = root;
   for (;;) {
+    /* Siblings live in other tasks' (cold) structs: start loading the next
+     * one while this one is handled. */
+    if (c->next_sib) __builtin_prefetch(c->next_sib);
     corral_task *o = c->owner;
     if (o && o->scope == c && o->state == CORRAL__T_BLOCKED && o->cancellable)
       corral__wake(o, CORRAL_ECANCELED);

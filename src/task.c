@@ -123,7 +123,8 @@ static void finish(corral_task *t, int rc, void *res) {
   } else if (rc == CORRAL_ECANCELED) {
     t->out.status = CORRAL_CANCELLED;
     t->out.code = rc;
-    cs = corral__cancelled_scope(t->scope);
+    /* Only a handle can ask why: skip the copy otherwise. */
+    cs = t->handle ? corral__cancelled_scope(t->scope) : NULL;
     if (cs) corral__set_reason(t, cs);
   } else {
     t->out.status = CORRAL_ERROR;
