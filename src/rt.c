@@ -276,8 +276,11 @@ switch_out(corral__rt *rt, corral_task *cur) {
     corral_task *n1 = rt->rq_head, *n2 = n1 ? n1->rq_next : NULL;
     corral_task *n3 = n2 ? n2->rq_next : NULL;
     if (n2 && n2->state != CORRAL__T_NEW) {
-      const char *sp = n2->ctx.sp; /* a blocked task's frames: ~4 lines */
+      /* Its frames (~4 lines above sp), and the lines below sp that the
+       * frames it pushes when it resumes (reaping, finalizing) will write. */
+      const char *sp = n2->ctx.sp;
       for (int i = 0; i < 320; i += 64) __builtin_prefetch(sp + i);
+      for (int i = 64; i <= 256; i += 64) __builtin_prefetch(sp - i, 1);
     }
     if (n3) {
       __builtin_prefetch(n3);
