@@ -246,7 +246,8 @@ static bool prepare(corral__rt *rt, corral_task *t) {
 
 static inline __attribute__((always_inline)) void
 switch_out(corral__rt *rt, corral_task *cur) {
-  if (unlikely(!corral__stack_ok(cur->stack)))
+  /* Canaries exist only once guard pages ran out: one load otherwise. */
+  if (unlikely(rt->pools.ncanary) && !corral__stack_ok(cur->stack))
     corral__stack_overflow_abort(cur->name, cur->stack);
   corral_task *next = NULL;
   while (rt->budget > 0 && (next = runq_pop(rt)) != NULL) {

@@ -137,6 +137,7 @@ static corral__stack *carve(corral__stack_pool *p, corral__sizepool *sp) {
     p->mprotect_budget--;
     s->guard = CORRAL__GUARD_MPROTECT;
   }
+  if (s->guard == CORRAL__GUARD_CANARY) p->ncanary++;
   slot_register(s);
   return s;
 }

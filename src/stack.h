@@ -57,6 +57,7 @@ typedef struct corral__stack_pool {
   void (*dealloc)(void *ctx, void *p);
   void *actx;
   size_t mapped_chunks;
+  size_t ncanary;            /* slots guarded only by a canary */
   uint64_t last_trim_ns;     /* decay: trim at most once a second */
 } corral__stack_pool;
 

@@ -362,12 +362,14 @@ int corral_cancel(corral_task *t, const char *message) {
 }
 
 int corral_yield(void) {
-  corral_task *self = corral__self();
-  if (!self) return CORRAL_ENOTASK;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  corral__rt *rt = corral__tl_rt;
+  corral_task *self = rt ? rt->current : NULL;
+  if (unlikely(!self)) return CORRAL_ENOTASK;
+  if (unlikely(rt->ncancelled) && corral__cancelled_scope_walk(self->scope))
+    return CORRAL_ECANCELED;
   self->state = CORRAL__T_RUNNABLE;
-  corral__runq_push(self->rt, self);
-  corral__switch_out(self->rt, self);
+  corral__runq_push(rt, self);
+  corral__switch_out(rt, self);
   return 0;
 }
 
