@@ -214,6 +214,9 @@ struct uv_loop_s;
 typedef struct corral_options {
   size_t stack_size;        /* default task stack; 0 = 256 KiB */
   int virtual_clock;        /* 1: virtual time with autojump */
+  int64_t autojump_threshold_ns; /* virtual clock with real I/O pending:
+                                    wait up to this much real time for I/O
+                                    before jumping (0: jump at once) */
   uint64_t shuffle_seed;    /* != 0: seeded random run-queue order */
   struct uv_loop_s *loop;   /* run on this libuv loop; NULL = own loop */
   const corral_allocator *allocator; /* NULL = malloc/realloc/free */

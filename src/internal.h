@@ -215,6 +215,7 @@ struct corral__rt {
   uint32_t done_seq;
   size_t alive;               /* tasks not yet finalized */
   int virtual_clock;
+  int64_t autojump_ms;        /* real ms to wait for I/O before a jump */
   int64_t vnow;
   int64_t start_real;
   uint64_t rng;               /* shuffle state, 0 = FIFO */

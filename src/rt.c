@@ -435,7 +435,15 @@ static void run_loop(corral__rt *rt) {
     }
     since_poll = 0;
     if (rt->virtual_clock && uv_loop_alive(rt->loop)) {
-      uv_run(rt->loop, UV_RUN_NOWAIT);
+      if (rt->autojump_ms > 0 && corral__heap_peek(&rt->timers) != INT64_MAX) {
+        /* Give pending I/O a chance before time jumps (Trio's threshold). */
+        uv_update_time(rt->loop);
+        uv_timer_start(&rt->uvtimer, on_uvtimer, (uint64_t)rt->autojump_ms, 0);
+        uv_run(rt->loop, UV_RUN_ONCE);
+        uv_timer_stop(&rt->uvtimer);
+      } else {
+        uv_run(rt->loop, UV_RUN_NOWAIT);
+      }
       if (rt->rq_head) continue;
     }
     corral__stack_trim(&rt->pools, uv_hrtime(), 4096); /* idle */
@@ -541,6 +549,9 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   rt->al = al;
   rt->report = o.report ? o.report : stderr;
   rt->virtual_clock = o.virtual_clock;
+  rt->autojump_ms = o.autojump_threshold_ns > 0
+                        ? (o.autojump_threshold_ns + 999999) / 1000000
+                        : 0;
   rt->vnow = CORRAL__VIRTUAL_EPOCH;
   rt->rng = o.shuffle_seed;
   rt->stack_paint = o.stack_paint;
