@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifdef CORRAL_HAVE_VALGRIND
@@ -30,6 +32,9 @@
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
 #endif
 
 #define CORRAL__GUARD_BYTES ((size_t)16 * 1024)
@@ -72,6 +77,28 @@ void corral__stack_pool_init(corral__stack_pool *p, int allow_guard_install,
   p->mode = (allow_guard_install && probe_guard_install(p->page))
                 ? CORRAL__GUARD_INSTALL
                 : CORRAL__GUARD_MPROTECT;
+  p->pidfd = -1;
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+  if (p->mode == CORRAL__GUARD_INSTALL)
+    p->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+#endif
+}
+
+/* One vectored madvise over the same range of every slot of a chunk (the
+ * guard zones, or the top stack pages). 0 if the kernel did it all. */
+static int chunk_madvise(corral__stack_pool *p, char *map, size_t n,
+                         size_t slot, size_t off, size_t len, int advice) {
+#if defined(SYS_process_madvise)
+  struct iovec v[64];
+  if (p->pidfd < 0 || n > 64) return -1;
+  for (size_t i = 0; i < n; i++)
+    v[i] = (struct iovec){map + i * slot + off, len};
+  long done = syscall(SYS_process_madvise, p->pidfd, v, n, advice, 0);
+  return done == (long)(n * len) ? 0 : -1;
+#else
+  (void)p, (void)map, (void)n, (void)slot, (void)off, (void)len, (void)advice;
+  return -1;
+#endif
 }
 
 const char *corral__stack_mode_name(int mode) {
@@ -110,6 +137,15 @@ static int new_chunk(corral__stack_pool *p, corral__sizepool *sp) {
   c->maplen = len;
   c->nslots = n;
   c->given = 0;
+  /* Fresh slots cost a guard install and a page fault each; where the kernel
+   * allows, do both for the whole chunk in two calls (the top page of every
+   * slot is touched by its first task anyway). */
+  c->guarded = p->mode == CORRAL__GUARD_INSTALL &&
+               chunk_madvise(p, m, n, slot, 0, p->guard_bytes,
+                             MADV_GUARD_INSTALL) == 0;
+  if (c->guarded && !p->paint)
+    (void)chunk_madvise(p, m, n, slot, slot - p->page, p->page,
+                        MADV_POPULATE_WRITE);
   c->next = sp->chunks;
   sp->chunks = c;
   p->mapped_chunks++;
@@ -129,8 +165,10 @@ static corral__stack *carve(corral__stack_pool *p, corral__sizepool *sp) {
   s->warm = 0;
   s->used = 0;
   s->guard = CORRAL__GUARD_CANARY;
-  if (p->mode == CORRAL__GUARD_INSTALL &&
-      madvise(g, p->guard_bytes, MADV_GUARD_INSTALL) == 0) {
+  if (c->guarded) {
+    s->guard = CORRAL__GUARD_INSTALL;
+  } else if (p->mode == CORRAL__GUARD_INSTALL &&
+             madvise(g, p->guard_bytes, MADV_GUARD_INSTALL) == 0) {
     s->guard = CORRAL__GUARD_INSTALL;
   } else if (p->mprotect_budget > 0 &&
              mprotect(g, p->guard_bytes, PROT_NONE) == 0) {
@@ -245,6 +283,8 @@ void corral__stack_pool_destroy(corral__stack_pool *p) {
     sp = nsp;
   }
   p->pools = NULL;
+  if (p->pidfd >= 0) close(p->pidfd);
+  p->pidfd = -1;
 }
 
 /* ---- overflow reporting ---- */

@@ -35,6 +35,7 @@ typedef struct corral__chunk {
   struct corral__chunk *next;
   char *map;
   size_t maplen, nslots, given;
+  int guarded;               /* every slot's guard installed in one call */
   corral__stack slots[];
 } corral__chunk;
 
@@ -58,6 +59,7 @@ typedef struct corral__stack_pool {
   void *actx;
   size_t mapped_chunks;
   size_t ncanary;            /* slots guarded only by a canary */
+  int pidfd;                 /* for batched process_madvise; -1: none */
   uint64_t last_trim_ns;     /* decay: trim at most once a second */
 } corral__stack_pool;
 
