@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan test test-release test-asan test-cross demo bench stress install clean
+.PHONY: all deps build asan test test-release test-asan test-cross demo bench stress valgrind install clean
 
 all: build
 
@@ -44,6 +44,10 @@ bench: build
 
 stress: build
 	CORRAL_STRESS_RUNS=2000 ./$(BUILD)/tests/test_stress
+
+valgrind: build
+	for t in core groups scopes gather; do \
+	  valgrind --error-exitcode=9 -q ./$(BUILD)/tests/test_$$t || exit 1; done
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -267,8 +267,10 @@ typedef struct corral_spawn_opts {
   int compact;        /* 1: leaf task on the runtime's shared stack; while
                          suspended only its live stack bytes are kept (a few
                          hundred bytes instead of a page). A compact task may
-                         sleep, yield, spawn lazily, create_task and read its
-                         cancel reason; calls that would let other code point
+                         sleep, yield, spawn lazily, create_task, read its
+                         cancel reason and use TCP sockets (its reads go
+                         through a bounce buffer); calls that would let other
+                         code point
                          into its stack while it is suspended (scopes, groups,
                          join, wait*, gather, events, semaphores) return
                          CORRAL_EINVAL. Nothing may hold a pointer into a
@@ -284,7 +286,8 @@ typedef struct corral_group {
 
 /* TASK ONLY. Spawn fn(arg) as a child of group g (g == NULL: the current
  * task's implicit group, see corral_create_task). The task starts when the
- * scheduler reaches it; it gets its stack only then. If out != NULL it
+ * scheduler reaches it (or at once with opts->eager); it gets its stack
+ * only then. If out != NULL it
  * receives a handle the caller owns: release it with corral_task_release()
  * (after or before the task finished). Returns 0, CORRAL_ECLOSED (group
  * closed), CORRAL_EFAILED (group failed), CORRAL_ECANCELED (group
