@@ -79,7 +79,11 @@ void corral__stack_pool_init(corral__stack_pool *p, int allow_guard_install,
                 : CORRAL__GUARD_MPROTECT;
   p->pidfd = -1;
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
-  if (p->mode == CORRAL__GUARD_INSTALL)
+  int vg = 0;
+#ifdef CORRAL_HAVE_VALGRIND
+  vg = RUNNING_ON_VALGRIND; /* older Valgrinds do not know pidfd_open */
+#endif
+  if (p->mode == CORRAL__GUARD_INSTALL && !vg)
     p->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 #endif
 }
