@@ -258,13 +258,19 @@ int corral_group_close(corral_group *cg, int body_rc) {
   return corral__group_close(self->rt, g, body_rc);
 }
 
-int corral_group_cancel(corral_group *cg, const char *message) {
-  corral__rt *rt = corral__tl_rt;
-  corral__group *g = valid(cg);
+/* A group of this runtime that has not finished closing, or an error. */
+static int not_closed(corral__rt *rt, corral__group *g) {
   if (!rt) return CORRAL_ENOTASK;
   if (!g) return CORRAL_EINVAL;
   if (g->rt != rt) return CORRAL_EFOREIGN;
-  if (g->state == CORRAL__G_CLOSED) return CORRAL_ECLOSED;
+  return g->state == CORRAL__G_CLOSED ? CORRAL_ECLOSED : 0;
+}
+
+int corral_group_cancel(corral_group *cg, const char *message) {
+  corral__rt *rt = corral__tl_rt;
+  corral__group *g = valid(cg);
+  int rc = not_closed(rt, g);
+  if (rc) return rc;
   corral__scope_cancel(rt, &g->scope, CORRAL_CANCEL_EXPLICIT,
                        rt->current ? rt->current->name : "corral", message);
   return 0;
@@ -273,11 +279,8 @@ int corral_group_cancel(corral_group *cg, const char *message) {
 int corral_group_cancel_on_signal(corral_group *cg, int signum) {
   corral__rt *rt = corral__tl_rt;
   corral__group *g = valid(cg);
-  if (!rt) return CORRAL_ENOTASK;
-  if (!g) return CORRAL_EINVAL;
-  if (g->rt != rt) return CORRAL_EFOREIGN;
-  if (g->state == CORRAL__G_CLOSED) return CORRAL_ECLOSED;
-  return corral__tscope_on_signal(rt, &g->ts, signum);
+  int rc = not_closed(rt, g);
+  return rc ? rc : corral__tscope_on_signal(rt, &g->ts, signum);
 }
 
 size_t corral_group_succeeded(const corral_group *cg) {

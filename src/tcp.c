@@ -28,6 +28,7 @@ struct corral_tcp {
   int closed;
   uv_connect_t creq;
   uv_shutdown_t sreq;
+  struct sockaddr_storage addr; /* bind / connect address */
 };
 
 typedef struct {
@@ -93,9 +94,22 @@ static int addr_of(const char *host, int port, struct sockaddr_storage *ss) {
   return CORRAL_EINVAL;
 }
 
-static corral_task *io_task(void) {
+/* Common start of listen and connect: a task, an out pointer, an address,
+ * a new socket. */
+static int open_socket(const char *host, int port, corral_tcp **out,
+                       corral_tcp **s) {
   corral_task *self = corral__self();
-  return self;
+  if (out) *out = NULL;
+  if (!self) return CORRAL_ENOTASK;
+  if (!out) return CORRAL_EINVAL;
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  struct sockaddr_storage ss;
+  int rc = addr_of(host, port, &ss);
+  if (rc) return corral_errorf(rc, "bad address '%s'", host ? host : "");
+  *s = new_socket(self->rt, &rc);
+  if (!*s) return rc;
+  memcpy(&(*s)->addr, &ss, sizeof ss);
+  return 0;
 }
 
 /* ---- listen / accept ---- */
@@ -111,16 +125,10 @@ static void on_connection(uv_stream_t *srv, int status) {
 
 int corral_tcp_listen(const char *host, int port, int backlog,
                       corral_tcp **out) {
-  corral_task *self = io_task();
-  if (out) *out = NULL;
-  if (!self) return CORRAL_ENOTASK;
-  if (!out) return CORRAL_EINVAL;
-  struct sockaddr_storage ss;
-  int rc = addr_of(host, port, &ss);
-  if (rc) return corral_errorf(rc, "bad listen address '%s'", host ? host : "");
-  corral_tcp *s = new_socket(self->rt, &rc);
-  if (!s) return rc;
-  rc = uv_tcp_bind(&s->h, (struct sockaddr *)&ss, 0);
+  corral_tcp *s;
+  int rc = open_socket(host, port, out, &s);
+  if (rc) return rc;
+  rc = uv_tcp_bind(&s->h, (struct sockaddr *)&s->addr, 0);
   if (!rc) rc = uv_listen((uv_stream_t *)&s->h, backlog > 0 ? backlog : 511,
                           on_connection);
   if (rc) {
@@ -143,7 +151,7 @@ int corral_tcp_port(const corral_tcp *s) {
 }
 
 int corral_tcp_accept(corral_tcp *l, corral_tcp **out) {
-  corral_task *self = io_task();
+  corral_task *self = corral__self();
   if (out) *out = NULL;
   if (!self) return CORRAL_ENOTASK;
   if (!l || !out) return CORRAL_EINVAL;
@@ -184,18 +192,13 @@ static void on_connect(uv_connect_t *req, int status) {
 }
 
 int corral_tcp_connect(const char *host, int port, corral_tcp **out) {
-  corral_task *self = io_task();
-  if (out) *out = NULL;
-  if (!self) return CORRAL_ENOTASK;
-  if (!out) return CORRAL_EINVAL;
-  struct sockaddr_storage ss;
-  int rc = addr_of(host, port, &ss);
-  if (rc) return corral_errorf(rc, "bad address '%s'", host ? host : "");
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
-  corral_tcp *s = new_socket(self->rt, &rc);
-  if (!s) return rc;
+  corral_tcp *s;
+  int rc = open_socket(host, port, out, &s);
+  if (rc) return rc;
+  corral_task *self = corral__self();
   s->wresult = 1; /* pending */
-  rc = uv_tcp_connect(&s->creq, &s->h, (struct sockaddr *)&ss, on_connect);
+  rc = uv_tcp_connect(&s->creq, &s->h, (struct sockaddr *)&s->addr,
+                      on_connect);
   if (rc) {
     close_socket(s);
     return corral_errorf(from_uv(rc), "connect to %s:%d: %s", host, port,
@@ -241,7 +244,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
 }
 
 int corral_tcp_read(corral_tcp *s, void *buf, size_t len) {
-  corral_task *self = io_task();
+  corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (!s || (!buf && len)) return CORRAL_EINVAL;
   if (s->rt != self->rt) return CORRAL_EFOREIGN;
@@ -297,7 +300,7 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 int corral_tcp_write(corral_tcp *s, const void *buf, size_t len) {
-  corral_task *self = io_task();
+  corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (!s || (!buf && len)) return CORRAL_EINVAL;
   if (s->rt != self->rt) return CORRAL_EFOREIGN;
@@ -344,7 +347,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 }
 
 int corral_tcp_shutdown(corral_tcp *s) {
-  corral_task *self = io_task();
+  corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (!s) return CORRAL_EINVAL;
   if (s->closed) return CORRAL_ECLOSED;
