@@ -11,7 +11,7 @@
     .globl corral__ctx_switch
     .hidden corral__ctx_switch
     .type corral__ctx_switch, @function
-    .p2align 4
+    .p2align 6 /* a cache line of its own: the hot loop is layout-sensitive */
 corral__ctx_switch:
     .cfi_startproc
     pushq %rbp
