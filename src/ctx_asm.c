@@ -10,13 +10,10 @@ extern void corral__ctx_boot(void) __attribute__((visibility("hidden")));
 void corral__ctx_make(corral__ctx *c, void *lo, size_t size,
                       void (*fn)(void *), void *arg) {
   uint64_t *sp = (uint64_t *)(((uintptr_t)lo + size) & ~(uintptr_t)15);
-  *--sp = (uint64_t)(uintptr_t)corral__ctx_boot; /* return address */
+  *--sp = (uint64_t)(uintptr_t)arg;              /* popped by boot */
+  *--sp = (uint64_t)(uintptr_t)fn;               /* popped by boot */
+  *--sp = (uint64_t)(uintptr_t)corral__ctx_boot; /* resume address */
   *--sp = 0;                                     /* rbp */
-  *--sp = 0;                                     /* rbx */
-  *--sp = (uint64_t)(uintptr_t)arg;              /* r12 */
-  *--sp = (uint64_t)(uintptr_t)fn;               /* r13 */
-  *--sp = 0;                                     /* r14 */
-  *--sp = 0;                                     /* r15 */
   /* MXCSR default 0x1f80 (low word), x87 control word 0x037f above it. */
   *--sp = ((uint64_t)0x037f << 32) | 0x1f80;
   c->sp = sp;

@@ -209,7 +209,6 @@ struct corral__rt {
   corral__ctx sched_ctx;
   corral_task *current;
   corral_task *rq_head, *rq_tail;
-  size_t rq_len;
   corral__heap timers;
   uint64_t timer_seq;
   uint32_t done_seq;

@@ -89,14 +89,12 @@ void corral__runq_push(corral__rt *rt, corral_task *t) {
   else
     rt->rq_head = t;
   rt->rq_tail = t;
-  rt->rq_len++;
 }
 
 void corral__runq_push_front(corral__rt *rt, corral_task *t) {
   t->rq_next = rt->rq_head;
   rt->rq_head = t;
   if (!rt->rq_tail) rt->rq_tail = t;
-  rt->rq_len++;
 }
 
 static uint64_t xorshift(uint64_t *s) {
@@ -110,22 +108,23 @@ static uint64_t xorshift(uint64_t *s) {
 static corral_task *runq_pop(corral__rt *rt) {
   corral_task *t = rt->rq_head;
   if (!t) return NULL;
-  if (unlikely(rt->rng) && rt->rq_len > 1) {
-    /* Seeded shuffle: take a random element (tests hunting order bugs). */
-    size_t k = xorshift(&rt->rng) % rt->rq_len;
+  if (unlikely(rt->rng) && t->rq_next) {
+    /* Seeded shuffle (tests hunting order bugs): take a random element.
+     * Counting the queue is fine in a test mode. */
+    size_t n = 0;
+    for (corral_task *c = t; c; c = c->rq_next) n++;
+    size_t k = xorshift(&rt->rng) % n;
     corral_task *prev = NULL;
     while (k--) prev = t, t = t->rq_next;
     if (prev) {
       prev->rq_next = t->rq_next;
       if (rt->rq_tail == t) rt->rq_tail = prev;
-      rt->rq_len--;
       t->rq_next = NULL;
       return t;
     }
   }
   rt->rq_head = t->rq_next;
   if (!rt->rq_head) rt->rq_tail = NULL;
-  rt->rq_len--;
   t->rq_next = NULL;
   return t;
 }
@@ -300,6 +299,45 @@ switch_out(corral__rt *rt, corral_task *cur) {
   }
   asan_arrived(fake, NULL, NULL);
   reap(rt);
+}
+
+/* The hottest path there is: a task yielding to the head of the run queue.
+ * It rotates the queue and switches straight there; anything unusual (an
+ * empty queue, a task not started yet, a compact task, the budget spent, a
+ * test mode) takes the general path. */
+int corral_yield(void) {
+  corral__rt *rt = corral__tl_rt;
+  corral_task *self = rt ? rt->current : NULL;
+  if (unlikely(!self)) return CORRAL_ENOTASK;
+  if (unlikely(rt->ncancelled) && corral__cancelled_scope_walk(self->scope))
+    return CORRAL_ECANCELED;
+  self->state = CORRAL__T_RUNNABLE;
+  self->rq_next = NULL;
+  corral_task *next = rt->rq_head;
+  if (likely(next && rt->budget && !rt->rng && !rt->pools.ncanary &&
+             next->state == CORRAL__T_RUNNABLE && !next->compact)) {
+    rt->budget--;
+    corral_task *after = next->rq_next;
+    if (after) {
+      rt->rq_head = after;
+      rt->rq_tail->rq_next = self;
+    } else {
+      rt->rq_head = self;
+    }
+    rt->rq_tail = self;
+    next->rq_next = NULL;
+    next->state = CORRAL__T_RUNNING;
+    rt->current = next;
+    void *fake = NULL;
+    asan_enter(&fake, next->stack->lo, next->stack->size);
+    corral__ctx_switch(&self->ctx, &next->ctx);
+    asan_arrived(fake, NULL, NULL);
+    reap(rt);
+    return 0;
+  }
+  corral__runq_push(rt, self);
+  switch_out(rt, self);
+  return 0;
 }
 
 void corral__switch_out(corral__rt *rt, corral_task *cur) {

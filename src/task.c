@@ -369,18 +369,6 @@ int corral_cancel(corral_task *t, const char *message) {
   return 0;
 }
 
-int corral_yield(void) {
-  corral__rt *rt = corral__tl_rt;
-  corral_task *self = rt ? rt->current : NULL;
-  if (unlikely(!self)) return CORRAL_ENOTASK;
-  if (unlikely(rt->ncancelled) && corral__cancelled_scope_walk(self->scope))
-    return CORRAL_ECANCELED;
-  self->state = CORRAL__T_RUNNABLE;
-  corral__runq_push(rt, self);
-  corral__switch_out(rt, self);
-  return 0;
-}
-
 /* Both sleeps park directly: few frames stay live while a task sleeps,
  * which is what a compact task keeps. */
 int corral_sleep_until(int64_t deadline) {

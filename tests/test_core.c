@@ -1,6 +1,8 @@
 /* Runtime core: spawn, join, yield, sleep, order, errors, bad input. */
 #include "test.h"
 
+#include <fenv.h>
+
 static int order[64];
 static int norder;
 
@@ -242,3 +244,45 @@ static int m_same(void *arg, void **res) {
   return 0;
 }
 TEST(equal_deadlines_wake_in_order_set) { CHECK_RC(run_virtual(m_same, NULL), 0); }
+
+/* Each task keeps its own FP rounding mode and its own live values across
+ * yields (the direct yield path) and sleeps (the scheduler path), while the
+ * other tasks use other modes. */
+static int fp_task(void *arg, void **res) {
+  (void)res;
+  int mode = (int)(intptr_t)arg;
+  CHECK_EQ(fegetround(), FE_TONEAREST); /* a new task starts at the default */
+  fesetround(mode);
+  volatile double one = 1.0, three = 3.0;
+  double want = one / three; /* rounded in this task's mode */
+  uint64_t a = 0x1111u * (uint64_t)mode, b = a ^ 0xffff, c = a + 7, d = a * 3;
+  for (int i = 0; i < 200; i++) {
+    if (i % 3 == 0)
+      CHECK_RC(corral_sleep(i % 2 ? 1000 : 0), 0);
+    else
+      CHECK_RC(corral_yield(), 0);
+    CHECK_EQ(fegetround(), mode);
+    CHECK(one / three == want);
+    a += 1, b += 2, c += 3, d += 4;
+  }
+  CHECK_EQ(a, 0x1111u * (uint64_t)mode + 200);
+  CHECK_EQ(b, ((0x1111u * (uint64_t)mode) ^ 0xffff) + 400);
+  CHECK_EQ(c, 0x1111u * (uint64_t)mode + 7 + 600);
+  CHECK_EQ(d, 0x1111u * (uint64_t)mode * 3 + 800);
+  return 0;
+}
+
+static int m_fp(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  int modes[] = {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO, FE_TONEAREST};
+  for (int i = 0; i < 4; i++)
+    CHECK_RC(corral_spawn(&g, fp_task, (void *)(intptr_t)modes[i], "fp", NULL),
+             0);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(fegetround(), FE_TONEAREST); /* the spawner's mode is its own */
+  return 0;
+}
+
+TEST(fp_mode_and_registers_per_task) { CHECK_RC(run_virtual(m_fp, NULL), 0); }
