@@ -3,6 +3,7 @@
 #define CORRAL_CTX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(CORRAL_CTX_UCONTEXT)
 #include <ucontext.h>
@@ -15,11 +16,6 @@ typedef struct corral__ctx {
 } corral__ctx;
 #endif
 
-/* Prepare *c so that switching to it runs fn(arg) on [lo, lo + size).
- * fn must never return (it switches away for the last time instead). */
-void corral__ctx_make(corral__ctx *c, void *lo, size_t size,
-                      void (*fn)(void *), void *arg)
-    __attribute__((visibility("hidden")));
 const char *corral__ctx_backend(void) __attribute__((visibility("hidden")));
 
 #if defined(__x86_64__) && !defined(CORRAL_CTX_UCONTEXT)
@@ -53,6 +49,22 @@ const char *corral__ctx_backend(void) __attribute__((visibility("hidden")));
   "3:\n\t"                                                                     \
   "addq $8, %%rsp\n\t"
 #endif
+
+void corral__ctx_boot(void) __attribute__((visibility("hidden")));
+
+/* Prepare *c so that switching to it runs fn(arg) on [lo, lo + size).
+ * fn must never return (it switches away for the last time instead). */
+static inline void corral__ctx_make(corral__ctx *c, void *lo, size_t size,
+                                    void (*fn)(void *), void *arg) {
+  uint64_t *sp = (uint64_t *)(((uintptr_t)lo + size) & ~(uintptr_t)15);
+  *--sp = (uint64_t)(uintptr_t)arg;              /* popped by boot */
+  *--sp = (uint64_t)(uintptr_t)fn;               /* popped by boot */
+  *--sp = (uint64_t)(uintptr_t)corral__ctx_boot; /* resume address */
+  *--sp = 0;                                     /* rbp */
+  /* MXCSR default 0x1f80 (low word), x87 control word 0x037f above it. */
+  *--sp = ((uint64_t)0x037f << 32) | 0x1f80;
+  c->sp = sp;
+}
 
 /* Save the current context into *from and resume *to.
  *
@@ -97,11 +109,44 @@ corral__ctx_switch(corral__ctx *from, corral__ctx *to) {
         "memory", "cc");
 }
 
+/* Resume *to from a context that is never resumed again (a finished task):
+ * nothing is saved, and the FP control words are loaded unconditionally
+ * (loading is cheap; reading MXCSR to compare is what costs). */
+static inline __attribute__((always_inline, noreturn)) void
+corral__ctx_jump(corral__ctx *to) {
+  __asm__ volatile(
+      "movq (%[t]), %%rsp\n\t"
+#ifndef CORRAL_FAST_SWITCH
+      "ldmxcsr (%%rsp)\n\t"
+      "fldcw 4(%%rsp)\n\t"
+#endif
+      "addq $8, %%rsp\n\t"
+      "popq %%rbp\n\t"
+      "popq %%rdx\n\t"
+      "jmpq *%%rdx\n"
+      :
+      : [t] "r"(to)
+      : "memory");
+  __builtin_unreachable();
+}
+
 #else
 
+/* Prepare *c so that switching to it runs fn(arg) on [lo, lo + size).
+ * fn must never return (it switches away for the last time instead). */
+void corral__ctx_make(corral__ctx *c, void *lo, size_t size,
+                      void (*fn)(void *), void *arg)
+    __attribute__((visibility("hidden")));
 /* Save the current context into *from and resume *to. */
 void corral__ctx_switch(corral__ctx *from, corral__ctx *to)
     __attribute__((visibility("hidden")));
+/* Resume *to from a context that is never resumed again. */
+static inline __attribute__((always_inline, noreturn)) void
+corral__ctx_jump(corral__ctx *to) {
+  corral__ctx dead;
+  corral__ctx_switch(&dead, to);
+  __builtin_unreachable();
+}
 
 #endif
 

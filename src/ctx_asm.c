@@ -4,20 +4,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#if !defined(__x86_64__)
 extern void corral__ctx_boot(void) __attribute__((visibility("hidden")));
+#endif
 
 #if defined(__x86_64__)
-void corral__ctx_make(corral__ctx *c, void *lo, size_t size,
-                      void (*fn)(void *), void *arg) {
-  uint64_t *sp = (uint64_t *)(((uintptr_t)lo + size) & ~(uintptr_t)15);
-  *--sp = (uint64_t)(uintptr_t)arg;              /* popped by boot */
-  *--sp = (uint64_t)(uintptr_t)fn;               /* popped by boot */
-  *--sp = (uint64_t)(uintptr_t)corral__ctx_boot; /* resume address */
-  *--sp = 0;                                     /* rbp */
-  /* MXCSR default 0x1f80 (low word), x87 control word 0x037f above it. */
-  *--sp = ((uint64_t)0x037f << 32) | 0x1f80;
-  c->sp = sp;
-}
+/* corral__ctx_make is inline in ctx.h. */
 const char *corral__ctx_backend(void) { return "x86_64-sysv-asm"; }
 #elif defined(__aarch64__)
 void corral__ctx_make(corral__ctx *c, void *lo, size_t size,

@@ -24,8 +24,12 @@ corral__ctx_boot:
     popq %rdi
     xorl %ebp, %ebp
     andq $-16, %rsp
-    callq *%rax
-    ud2
+    /* Enter fn by a jump with a null return address (the ABI's alignment,
+     * and unwinders stop here): a call would leave an entry on the return
+     * predictor that fn's last switch never pops, and the task it switches
+     * to would mispredict its next return. */
+    pushq $0
+    jmpq *%rax
     .cfi_endproc
     .size corral__ctx_boot, .-corral__ctx_boot
 

@@ -246,8 +246,19 @@ CORRAL__HIDDEN void *corral__realloc(corral__rt *rt, void *p, size_t n);
 CORRAL__HIDDEN void corral__free(corral__rt *rt, void *p);
 CORRAL__HIDDEN char *corral__strdup(corral__rt *rt, const char *s);
 CORRAL__HIDDEN int64_t corral__now(corral__rt *rt);
-CORRAL__HIDDEN void corral__runq_push(corral__rt *rt, corral_task *t);
-CORRAL__HIDDEN void corral__runq_push_front(corral__rt *rt, corral_task *t);
+static inline void corral__runq_push(corral__rt *rt, corral_task *t) {
+  t->rq_next = NULL;
+  if (rt->rq_tail)
+    rt->rq_tail->rq_next = t;
+  else
+    rt->rq_head = t;
+  rt->rq_tail = t;
+}
+static inline void corral__runq_push_front(corral__rt *rt, corral_task *t) {
+  t->rq_next = rt->rq_head;
+  rt->rq_head = t;
+  if (!rt->rq_tail) rt->rq_tail = t;
+}
 /* Park the current task. deadline CORRAL_FOREVER = none. Returns the wake
  * code: 0 (woken), CORRAL_ETIMEDOUT (deadline), CORRAL_ECANCELED. When
  * cancellable and the task is inside a cancelled scope it returns
@@ -259,9 +270,6 @@ CORRAL__HIDDEN void corral__wake(corral_task *t, int rc);
  * straight to the next runnable task while the budget lasts, else to the
  * scheduler. Returns when cur runs again (never if DONE). */
 CORRAL__HIDDEN void corral__switch_out(corral__rt *rt, corral_task *cur);
-CORRAL__HIDDEN void corral__task_arrived(corral__rt *rt);
-CORRAL__HIDDEN corral_task *corral__task_alloc(corral__rt *rt);
-CORRAL__HIDDEN void corral__task_free(corral__rt *rt, corral_task *t);
 CORRAL__HIDDEN int corral__timer_start(corral__rt *rt, corral__timer *tm,
                                        int64_t deadline, int kind);
 CORRAL__HIDDEN void corral__timer_stop(corral__rt *rt, corral__timer *tm);
@@ -292,9 +300,28 @@ CORRAL__HIDDEN void corral__set_last_error(corral_task *t, corral_error *e);
 CORRAL__HIDDEN corral_error *corral__error_for(corral_task *t, int rc);
 
 /* scope.c */
-CORRAL__HIDDEN void corral__scope_init(corral__scope *s, corral_task *owner,
-                                       corral__scope *parent,
-                                       const char *name);
+static inline void corral__scope_init(corral__scope *s, corral_task *owner,
+                                      corral__scope *parent,
+                                      const char *name) {
+  s->parent = parent;
+  s->first_child = s->last_child = s->next_sib = s->prev_sib = NULL;
+  s->owner = owner;
+  s->magic = CORRAL__SCOPE_MAGIC;
+  s->timed = 0;
+  s->cancelled = s->shield = s->fail = s->deadline_fired = s->entered = 0;
+  s->counted_out = 0;
+  s->kind = 0;
+  s->name = name ? name : "scope";
+  s->info = NULL;
+  if (parent) {
+    s->prev_sib = parent->last_child;
+    if (parent->last_child)
+      parent->last_child->next_sib = s;
+    else
+      parent->first_child = s;
+    parent->last_child = s;
+  }
+}
 CORRAL__HIDDEN void corral__tscope_init(corral__tscope *ts, corral_task *owner,
                                         corral__scope *parent,
                                         const char *name);

@@ -2,13 +2,12 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "internal.h"
+#include "schedule.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sanitizer.h"
 
 _Thread_local corral__rt *corral__tl_rt;
 
@@ -82,21 +81,6 @@ corral_task *corral_current(void) { return corral__self(); }
 
 /* ---- run queue ---- */
 
-void corral__runq_push(corral__rt *rt, corral_task *t) {
-  t->rq_next = NULL;
-  if (rt->rq_tail)
-    rt->rq_tail->rq_next = t;
-  else
-    rt->rq_head = t;
-  rt->rq_tail = t;
-}
-
-void corral__runq_push_front(corral__rt *rt, corral_task *t) {
-  t->rq_next = rt->rq_head;
-  rt->rq_head = t;
-  if (!rt->rq_tail) rt->rq_tail = t;
-}
-
 static uint64_t xorshift(uint64_t *s) {
   uint64_t x = *s;
   x ^= x << 13;
@@ -105,56 +89,27 @@ static uint64_t xorshift(uint64_t *s) {
   return *s = x;
 }
 
-static corral_task *runq_pop(corral__rt *rt) {
+corral_task *corral__runq_pop_shuffled(corral__rt *rt) {
+  /* Seeded shuffle (tests hunting order bugs): take a random element.
+   * Counting the queue is fine in a test mode. */
   corral_task *t = rt->rq_head;
-  if (!t) return NULL;
-  if (unlikely(rt->rng) && t->rq_next) {
-    /* Seeded shuffle (tests hunting order bugs): take a random element.
-     * Counting the queue is fine in a test mode. */
-    size_t n = 0;
-    for (corral_task *c = t; c; c = c->rq_next) n++;
-    size_t k = xorshift(&rt->rng) % n;
-    corral_task *prev = NULL;
-    while (k--) prev = t, t = t->rq_next;
-    if (prev) {
-      prev->rq_next = t->rq_next;
-      if (rt->rq_tail == t) rt->rq_tail = prev;
-      t->rq_next = NULL;
-      return t;
-    }
+  size_t n = 0;
+  for (corral_task *c = t; c; c = c->rq_next) n++;
+  size_t k = xorshift(&rt->rng) % n;
+  corral_task *prev = NULL;
+  while (k--) prev = t, t = t->rq_next;
+  if (prev) {
+    prev->rq_next = t->rq_next;
+    if (rt->rq_tail == t) rt->rq_tail = prev;
+  } else {
+    rt->rq_head = t->rq_next;
+    if (!rt->rq_head) rt->rq_tail = NULL;
   }
-  rt->rq_head = t->rq_next;
-  if (!rt->rq_head) rt->rq_tail = NULL;
   t->rq_next = NULL;
   return t;
 }
 
 /* ---- switching ---- */
-
-static inline void asan_enter(void **fake, const void *lo, size_t size) {
-#ifdef CORRAL_ASAN
-  __sanitizer_start_switch_fiber(fake, lo, size);
-#else
-  (void)fake, (void)lo, (void)size;
-#endif
-}
-
-static inline void asan_arrived(void *fake, const void **lo, size_t *size) {
-#ifdef CORRAL_ASAN
-  __sanitizer_finish_switch_fiber(fake, lo, size);
-#else
-  (void)fake, (void)lo, (void)size;
-#endif
-}
-
-/* Finalize a task that finished: done on another stack than its own. */
-static inline void reap(corral__rt *rt) {
-  corral_task *z = rt->zombie;
-  if (unlikely(z != NULL)) {
-    rt->zombie = NULL;
-    corral__task_finalize(rt, z);
-  }
-}
 
 /* ---- compact tasks: one shared stack, live bytes saved on eviction ---- */
 
@@ -173,7 +128,7 @@ static char *shared_top(corral__rt *rt) {
 
 /* Put t's frames on the shared stack, evicting the resident task. Must not
  * run on the shared stack. */
-static void compact_load(corral__rt *rt, corral_task *t) {
+void corral__compact_load(corral__rt *rt, corral_task *t) {
   corral_task *o = rt->shared_owner;
   if (o == t) return;
   char *top = shared_top(rt);
@@ -206,7 +161,7 @@ static void compact_load(corral__rt *rt, corral_task *t) {
 /* Make a NEW task ready to run: a task cancelled before it ever ran never
  * runs nor gets a stack; a stack that cannot be had fails the task. Returns
  * false when the task finished here without running. */
-static bool prepare(corral__rt *rt, corral_task *t) {
+bool corral__prepare(corral__rt *rt, corral_task *t) {
   corral__scope *cs = corral__cancelled_scope(t->scope);
   if (cs) {
     t->out.status = CORRAL_CANCELLED;
@@ -224,7 +179,7 @@ static bool prepare(corral__rt *rt, corral_task *t) {
         return true;
       }
     } else {
-      rc = corral__stack_acquire(
+      rc = corral__stack_acquire_fast(
           &rt->pools, t->stack_size ? t->stack_size : rt->pools_default_size,
           &t->stack);
     }
@@ -241,64 +196,6 @@ static bool prepare(corral__rt *rt, corral_task *t) {
   t->state = CORRAL__T_DONE;
   corral__task_finalize(rt, t);
   return false;
-}
-
-static inline __attribute__((always_inline)) void
-switch_out(corral__rt *rt, corral_task *cur) {
-  /* Canaries exist only once guard pages ran out: one load otherwise. */
-  if (unlikely(rt->pools.ncanary) && !corral__stack_ok(cur->stack))
-    corral__stack_overflow_abort(cur->name, cur->stack);
-  corral_task *next = NULL;
-  while (rt->budget > 0 && (next = runq_pop(rt)) != NULL) {
-    rt->budget--;
-    if (next == cur) { /* yielded with nobody else to run */
-      cur->state = CORRAL__T_RUNNING;
-      return;
-    }
-    if (next->state != CORRAL__T_NEW || prepare(rt, next)) break;
-    next = NULL;
-  }
-  if (next && next->compact && rt->shared_owner != next) {
-    if (cur->compact) { /* we stand on the shared stack: let the scheduler */
-      corral__runq_push_front(rt, next);
-      next = NULL;
-    } else {
-      compact_load(rt, next);
-    }
-  }
-  bool done = cur->state == CORRAL__T_DONE;
-  if (done) rt->zombie = cur;
-  void *fake = NULL;
-  if (next) {
-    /* Overlap the memory latency of the tasks that run next (a wake-up
-     * storm resumes tasks whose memory is cold): the live frames of the
-     * second task in line, the struct of the third. */
-    corral_task *n1 = rt->rq_head, *n2 = n1 ? n1->rq_next : NULL;
-    corral_task *n3 = n2 ? n2->rq_next : NULL;
-    if (n2 && n2->state != CORRAL__T_NEW) {
-      /* Its frames (~4 lines above sp), and the lines below sp that the
-       * frames it pushes when it resumes (reaping, finalizing) will write. */
-      const char *sp = n2->ctx.sp;
-      for (int i = 0; i < 320; i += 64) __builtin_prefetch(sp + i);
-      for (int i = 64; i <= 256; i += 64) __builtin_prefetch(sp - i, 1);
-    }
-    if (n3) {
-      __builtin_prefetch(n3);
-      __builtin_prefetch((char *)n3 + 128);
-      __builtin_prefetch((char *)n3 + 256);
-    }
-    next->state = CORRAL__T_RUNNING;
-    rt->current = next;
-    asan_enter(done ? NULL : &fake, next->stack->lo, next->stack->size);
-    corral__ctx_switch(&cur->ctx, &next->ctx);
-  } else {
-    rt->current = NULL;
-    asan_enter(done ? NULL : &fake, rt->sched_stack_bottom,
-               rt->sched_stack_size);
-    corral__ctx_switch(&cur->ctx, &rt->sched_ctx);
-  }
-  asan_arrived(fake, NULL, NULL);
-  reap(rt);
 }
 
 /* The hottest path there is: a task yielding to the head of the run queue.
@@ -329,37 +226,32 @@ int corral_yield(void) {
     next->state = CORRAL__T_RUNNING;
     rt->current = next;
     void *fake = NULL;
-    asan_enter(&fake, next->stack->lo, next->stack->size);
+    corral__asan_enter(&fake, next->stack->lo, next->stack->size);
     corral__ctx_switch(&self->ctx, &next->ctx);
-    asan_arrived(fake, NULL, NULL);
-    reap(rt);
+    corral__asan_arrived(fake);
+    corral__reap(rt);
     return 0;
   }
   corral__runq_push(rt, self);
-  switch_out(rt, self);
+  corral__switch_out_inline(rt, self);
   return 0;
 }
 
 void corral__switch_out(corral__rt *rt, corral_task *cur) {
-  switch_out(rt, cur);
-}
-
-void corral__task_arrived(corral__rt *rt) {
-  asan_arrived(NULL, NULL, NULL);
-  reap(rt);
+  corral__switch_out_inline(rt, cur);
 }
 
 static void run_task(corral__rt *rt, corral_task *t) {
-  if (t->state == CORRAL__T_NEW && !prepare(rt, t)) return;
-  if (t->compact) compact_load(rt, t);
+  if (t->state == CORRAL__T_NEW && !corral__prepare(rt, t)) return;
+  if (t->compact) corral__compact_load(rt, t);
   t->state = CORRAL__T_RUNNING;
   rt->current = t;
   rt->budget = CORRAL__BUDGET;
-  asan_enter(&rt->asan_fake, t->stack->lo, t->stack->size);
+  corral__asan_enter(&rt->asan_fake, t->stack->lo, t->stack->size);
   corral__ctx_switch(&rt->sched_ctx, &t->ctx);
-  asan_arrived(rt->asan_fake, NULL, NULL);
+  corral__asan_arrived(rt->asan_fake);
   rt->current = NULL;
-  reap(rt);
+  corral__reap(rt);
 }
 
 /* ---- parking ---- */
@@ -376,7 +268,7 @@ int corral__park(corral_task *t, int64_t deadline, bool cancellable,
   t->cancellable = cancellable;
   t->wait_what = (uint8_t)what;
   t->wake_rc = 0;
-  switch_out(rt, t); /* inlined: one frame less in every sleeping task */
+  corral__switch_out_inline(rt, t); /* inlined: one frame less per sleeper */
   if (t->timer.idx != CORRAL__TIMER_OFF) corral__timer_stop(rt, &t->timer);
   t->cancellable = 0;
   t->wait_what = CORRAL__W_NONE;
@@ -459,7 +351,7 @@ static void on_deadlock(corral__rt *rt) {
 static void run_loop(corral__rt *rt) {
   unsigned since_poll = 0;
   while (rt->alive > 0) {
-    corral_task *t = runq_pop(rt);
+    corral_task *t = corral__runq_pop(rt);
     if (t) run_task(rt, t);
     if (rt->alive == 0) break;
     if (!rt->virtual_clock) fire_timers(rt, (int64_t)uv_hrtime());
@@ -509,28 +401,6 @@ static void run_loop(corral__rt *rt) {
 }
 
 /* ---- task memory: recycled, so spawn rarely calls the allocator ---- */
-
-#define CORRAL__FREE_TASKS_MAX 4096
-
-corral_task *corral__task_alloc(corral__rt *rt) {
-  corral_task *t = rt->free_tasks;
-  if (t) {
-    rt->free_tasks = t->rq_next;
-    rt->nfree_tasks--;
-    return t;
-  }
-  return corral__malloc(rt, sizeof *t);
-}
-
-void corral__task_free(corral__rt *rt, corral_task *t) {
-  if (rt->nfree_tasks < CORRAL__FREE_TASKS_MAX) {
-    t->rq_next = rt->free_tasks;
-    rt->free_tasks = t;
-    rt->nfree_tasks++;
-    return;
-  }
-  corral__free(rt, t);
-}
 
 static void sched_stack_bounds(corral__rt *rt) {
 #ifdef CORRAL_ASAN
@@ -608,6 +478,9 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   corral__stack_pool_init(&rt->pools, !o.no_guard_install,
                           o.stack_cache ? o.stack_cache : 64, o.stack_paint,
                           pool_alloc, pool_free, rt);
+  /* Page-rounded, as the pool keys its sizes (the fast path compares). */
+  rt->pools_default_size = (rt->pools_default_size + rt->pools.page - 1) &
+                           ~(rt->pools.page - 1);
   corral__fault_hook hook = {fault_who, rt};
   void *altstack = NULL;
   corral__fault_begin(&hook, &altstack);

@@ -12,28 +12,6 @@
 _Static_assert(sizeof(corral__tscope) <= sizeof(corral_scope),
                "corral_scope storage too small");
 
-void corral__scope_init(corral__scope *s, corral_task *owner,
-                        corral__scope *parent, const char *name) {
-  s->parent = parent;
-  s->first_child = s->last_child = s->next_sib = s->prev_sib = NULL;
-  s->owner = owner;
-  s->magic = CORRAL__SCOPE_MAGIC;
-  s->timed = 0;
-  s->cancelled = s->shield = s->fail = s->deadline_fired = s->entered = 0;
-  s->counted_out = 0;
-  s->kind = 0;
-  s->name = name ? name : "scope";
-  s->info = NULL;
-  if (parent) {
-    s->prev_sib = parent->last_child;
-    if (parent->last_child)
-      parent->last_child->next_sib = s;
-    else
-      parent->first_child = s;
-    parent->last_child = s;
-  }
-}
-
 void corral__tscope_init(corral__tscope *ts, corral_task *owner,
                          corral__scope *parent, const char *name) {
   corral__scope_init(&ts->s, owner, parent, name);

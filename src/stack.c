@@ -189,8 +189,13 @@ int corral__stack_acquire(corral__stack_pool *p, size_t size,
   *out = NULL;
   if (size < CORRAL_STACK_MIN || size > CORRAL_STACK_MAX) return -EINVAL;
   size = (size + p->page - 1) & ~(p->page - 1);
-  corral__sizepool *sp = p->pools;
-  while (sp && sp->size != size) sp = sp->next;
+  corral__sizepool *sp = p->pools, **link = &p->pools;
+  while (sp && sp->size != size) link = &sp->next, sp = sp->next;
+  if (sp && link != &p->pools) { /* to the front: the fast path looks there */
+    *link = sp->next;
+    sp->next = p->pools;
+    p->pools = sp;
+  }
   if (!sp) {
     sp = p->alloc(p->actx, sizeof *sp);
     if (!sp) return -ENOMEM;
@@ -219,20 +224,6 @@ int corral__stack_acquire(corral__stack_pool *p, size_t size,
   if (s->guard == CORRAL__GUARD_CANARY) *(uint64_t *)s->lo = CORRAL__CANARY;
   *out = s;
   return 0;
-}
-
-void corral__stack_release(corral__stack_pool *p, corral__stack *s) {
-  (void)p;
-  corral__sizepool *sp = s->pool;
-  s->used = 0;
-#ifdef CORRAL_ASAN
-  /* The finished task never unwound its frames: clear their redzones. */
-  __asan_unpoison_memory_region(s->lo, s->size);
-#endif
-  s->warm = 1;
-  s->next = sp->warm;
-  sp->warm = s;
-  sp->nwarm++;
 }
 
 void corral__stack_trim(corral__stack_pool *p, uint64_t now_ns, size_t max) {

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sanitizer.h"
+
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #define CORRAL_HAVE_VALGRIND 1
@@ -76,8 +78,39 @@ corral__stack_pool_destroy(corral__stack_pool *p);
 /* 0, -EINVAL (size outside [CORRAL_STACK_MIN, CORRAL_STACK_MAX]), -ENOMEM. */
 __attribute__((visibility("hidden"))) int
 corral__stack_acquire(corral__stack_pool *p, size_t size, corral__stack **out);
-__attribute__((visibility("hidden"))) void
-corral__stack_release(corral__stack_pool *p, corral__stack *s);
+/* Back to its size's warm list (LIFO: the next spawn reuses hot pages). */
+static inline void corral__stack_release(corral__stack_pool *p,
+                                         corral__stack *s) {
+  (void)p;
+  corral__sizepool *sp = s->pool;
+  s->used = 0;
+#ifdef CORRAL_ASAN
+  /* The finished task never unwound its frames: clear their redzones. */
+  __asan_unpoison_memory_region(s->lo, s->size);
+#endif
+  s->warm = 1;
+  s->next = sp->warm;
+  sp->warm = s;
+  sp->nwarm++;
+}
+/* The common case inline: a warm stack of the most recently used size
+ * (sizes already page-rounded), no painting; anything else, the call. */
+static inline int corral__stack_acquire_fast(corral__stack_pool *p,
+                                             size_t size,
+                                             corral__stack **out) {
+  corral__sizepool *sp = p->pools;
+  corral__stack *s;
+  if (sp && sp->size == size && (s = sp->warm) != NULL && !p->paint) {
+    sp->warm = s->next;
+    sp->nwarm--;
+    s->next = NULL;
+    s->used = 1;
+    if (s->guard == CORRAL__GUARD_CANARY) *(uint64_t *)s->lo = CORRAL__CANARY;
+    *out = s;
+    return 0;
+  }
+  return corral__stack_acquire(p, size, out);
+}
 /* Called when the loop goes idle: at most once a second, give back the
  * pages of half the warm stacks beyond the cache (at most `max`). Releasing
  * a stack never costs a system call on the hot path, and a burst that comes

@@ -1,8 +1,32 @@
 /* Tasks: spawn, the first and last frame of every task, join, sleep. */
-#include "internal.h"
+#include "schedule.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Task structs are recycled (LIFO, so a spawn loop reuses a struct that is
+ * still in cache); at most this many wait, the rest go back to the heap. */
+#define CORRAL__FREE_TASKS_MAX 4096
+
+static inline corral_task *task_alloc(corral__rt *rt) {
+  corral_task *t = rt->free_tasks;
+  if (t) {
+    rt->free_tasks = t->rq_next;
+    rt->nfree_tasks--;
+    return t;
+  }
+  return corral__malloc(rt, sizeof *t);
+}
+
+static inline void task_free(corral__rt *rt, corral_task *t) {
+  if (rt->nfree_tasks < CORRAL__FREE_TASKS_MAX) {
+    t->rq_next = rt->free_tasks;
+    rt->free_tasks = t;
+    rt->nfree_tasks++;
+    return;
+  }
+  corral__free(rt, t);
+}
 
 static corral__group *implicit_group(corral__rt *rt, corral_task *self) {
   if (self->implicit) return self->implicit;
@@ -39,7 +63,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
     if (g->satisfied || corral__cancelled_scope(&g->scope))
       return CORRAL_ECANCELED;
   }
-  corral_task *t = corral__task_alloc(rt);
+  corral_task *t = task_alloc(rt);
   if (!t) return CORRAL_ENOMEM;
   /* Field by field: a memset of the whole struct was half of spawn's cost. */
   t->rt = rt;
@@ -97,8 +121,26 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
     /* Eager: the child runs now; the spawner resumes right after it. */
     self->state = CORRAL__T_RUNNABLE;
     corral__runq_push_front(rt, self);
-    corral__runq_push_front(rt, t);
-    corral__switch_out(rt, self);
+    if (likely(rt->budget && !t->compact && !rt->pools.ncanary) &&
+        corral__stack_acquire_fast(&rt->pools,
+                              ss ? ss : rt->pools_default_size,
+                              &t->stack) == 0) {
+      /* Straight into the child (its group's scope is not cancelled: it
+       * was checked above); it switches back to the head of the queue. */
+      rt->budget--;
+      corral__ctx_make(&t->ctx, t->stack->lo, t->stack->size,
+                       corral__task_entry, t);
+      t->state = CORRAL__T_RUNNING;
+      rt->current = t;
+      void *fake = NULL;
+      corral__asan_enter(&fake, t->stack->lo, t->stack->size);
+      corral__ctx_switch(&self->ctx, &t->ctx);
+      corral__asan_arrived(fake);
+      corral__reap(rt);
+      return 0;
+    }
+    corral__runq_push_front(rt, t); /* the general path, failures and all */
+    corral__switch_out_inline(rt, self);
     return 0;
   }
   corral__runq_push(rt, t);
@@ -169,23 +211,28 @@ static int close_implicit(corral__rt *rt, corral_task *t, int rc) {
 void corral__task_entry(void *arg) {
   corral_task *t = arg;
   corral__rt *rt = t->rt;
-  corral__task_arrived(rt);
+  corral__asan_arrived(NULL);
+  corral__reap(rt);
   void *res = NULL;
   int rc = t->fn(t->arg, &res);
   if (t->scope != &t->root_scope || t->open_groups) structure_violation(t);
   if (t->implicit) rc = close_implicit(rt, t, rc);
   finish(t, rc, res);
   t->state = CORRAL__T_DONE;
-  corral__switch_out(rt, t);
+  /* Inlined: this frame was entered by a jump (see ctx_boot), so switching
+   * away from it leaves the return predictor as the spawner left it. */
+  corral__switch_out_inline(rt, t);
   abort(); /* a finished task is never resumed */
 }
 
 void corral__task_unref(corral__rt *rt, corral_task *t) {
   if (--t->refs) return;
-  corral_error_unref(t->out.error);
-  corral_error_unref(t->last_err);
-  corral__free(rt, t->out.reason);
-  corral__task_free(rt, t);
+  if (unlikely(t->out.error || t->last_err || t->out.reason)) {
+    corral_error_unref(t->out.error);
+    corral_error_unref(t->last_err);
+    corral__free(rt, t->out.reason);
+  }
+  task_free(rt, t);
 }
 
 void corral__task_finalize(corral__rt *rt, corral_task *t) {
@@ -196,14 +243,31 @@ void corral__task_finalize(corral__rt *rt, corral_task *t) {
     t->stack = NULL; /* the shared stack is not ours to release */
   }
   if (t->stack) {
-    t->stack_peak = (uint32_t)corral__stack_peak(&rt->pools, t->stack);
+    if (unlikely(rt->pools.paint))
+      t->stack_peak = (uint32_t)corral__stack_peak(&rt->pools, t->stack);
     corral__stack_release(&rt->pools, t->stack);
     t->stack = NULL;
   }
-  corral__scope_detach(rt, &t->root_scope);
+  corral__scope *rs = &t->root_scope, *p = rs->parent;
+  if (likely(p && !rs->info && !rs->cancelled)) {
+    /* The usual end: unlink from the group's scope, nothing else to undo
+     * (a root scope has no timer, and no child scope outlives the task). */
+    if (rs->prev_sib)
+      rs->prev_sib->next_sib = rs->next_sib;
+    else
+      p->first_child = rs->next_sib;
+    if (rs->next_sib)
+      rs->next_sib->prev_sib = rs->prev_sib;
+    else
+      p->last_child = rs->prev_sib;
+    rs->prev_sib = rs->next_sib = NULL;
+    rs->parent = NULL;
+  } else {
+    corral__scope_detach(rt, rs);
+  }
   t->done_seq = ++rt->done_seq;
   t->finalized = 1;
-  corral__wl_wake_all(&t->waiters);
+  if (t->waiters) corral__wl_wake_all(&t->waiters);
   if (t->group) corral__group_child_done(rt, t->group, t);
   rt->alive--;
   corral__task_unref(rt, t);

@@ -1,0 +1,122 @@
+/* The scheduler's hot path, inlined wherever a task gives the CPU away
+ * (yield, park, spawn, a task's last frame). Inlining is not only about call
+ * overhead: a switch that happens in a frame the task entered with `call`
+ * and leaves with a jump unbalances the CPU's return-address predictor, and
+ * every return after it mispredicts. Keeping the switch in the outermost
+ * library frame keeps those returns predicted. */
+#ifndef CORRAL_SCHEDULE_H
+#define CORRAL_SCHEDULE_H
+
+#include "internal.h"
+#include "sanitizer.h"
+
+/* rt.c: the slow parts. */
+/* Make a NEW task ready to run; false when it finished here without
+ * running (cancelled before it started, or no stack to be had). */
+CORRAL__HIDDEN bool corral__prepare(corral__rt *rt, corral_task *t);
+/* Put a compact task's frames on the shared stack. */
+CORRAL__HIDDEN void corral__compact_load(corral__rt *rt, corral_task *t);
+/* Pop a random task (the seeded shuffle test mode). */
+CORRAL__HIDDEN corral_task *corral__runq_pop_shuffled(corral__rt *rt);
+
+static inline void corral__asan_enter(void **fake, const void *lo,
+                                      size_t size) {
+#ifdef CORRAL_ASAN
+  __sanitizer_start_switch_fiber(fake, lo, size);
+#else
+  (void)fake, (void)lo, (void)size;
+#endif
+}
+
+static inline void corral__asan_arrived(void *fake) {
+#ifdef CORRAL_ASAN
+  __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#else
+  (void)fake;
+#endif
+}
+
+/* Finalize a task that finished: done on another stack than its own. */
+static inline void corral__reap(corral__rt *rt) {
+  corral_task *z = rt->zombie;
+  if (unlikely(z != NULL)) {
+    rt->zombie = NULL;
+    corral__task_finalize(rt, z);
+  }
+}
+
+static inline corral_task *corral__runq_pop(corral__rt *rt) {
+  corral_task *t = rt->rq_head;
+  if (!t) return NULL;
+  if (unlikely(rt->rng) && t->rq_next) return corral__runq_pop_shuffled(rt);
+  rt->rq_head = t->rq_next;
+  if (!rt->rq_head) rt->rq_tail = NULL;
+  t->rq_next = NULL;
+  return t;
+}
+
+/* Give the CPU away from `cur` (marked BLOCKED, queued RUNNABLE, or DONE):
+ * straight to the next runnable task while the budget lasts, else to the
+ * scheduler. Returns when cur runs again (never if DONE). */
+static inline __attribute__((always_inline)) void
+corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
+  /* Canaries exist only once guard pages ran out: one load otherwise. */
+  if (unlikely(rt->pools.ncanary) && !corral__stack_ok(cur->stack))
+    corral__stack_overflow_abort(cur->name, cur->stack);
+  corral_task *next = NULL;
+  while (rt->budget > 0 && (next = corral__runq_pop(rt)) != NULL) {
+    rt->budget--;
+    if (next == cur) { /* yielded with nobody else to run */
+      cur->state = CORRAL__T_RUNNING;
+      return;
+    }
+    if (next->state != CORRAL__T_NEW || corral__prepare(rt, next)) break;
+    next = NULL;
+  }
+  if (next && next->compact && rt->shared_owner != next) {
+    if (cur->compact) { /* we stand on the shared stack: let the scheduler */
+      corral__runq_push_front(rt, next);
+      next = NULL;
+    } else {
+      corral__compact_load(rt, next);
+    }
+  }
+  bool done = cur->state == CORRAL__T_DONE;
+  if (done) rt->zombie = cur;
+  void *fake = NULL;
+  if (next) {
+    /* Overlap the memory latency of the tasks that run next (a wake-up
+     * storm resumes tasks whose memory is cold): the live frames of the
+     * second task in line, the struct of the third. */
+    corral_task *n1 = rt->rq_head, *n2 = n1 ? n1->rq_next : NULL;
+    corral_task *n3 = n2 ? n2->rq_next : NULL;
+    if (n2 && n2->state != CORRAL__T_NEW) {
+      /* Its frames (~4 lines above sp), and the lines below sp that the
+       * frames it pushes when it resumes (reaping, finalizing) will write. */
+      const char *sp = n2->ctx.sp;
+      for (int i = 0; i < 320; i += 64) __builtin_prefetch(sp + i);
+      for (int i = 64; i <= 256; i += 64) __builtin_prefetch(sp - i, 1);
+    }
+    if (n3) {
+      __builtin_prefetch(n3);
+      __builtin_prefetch((char *)n3 + 128);
+      __builtin_prefetch((char *)n3 + 256);
+    }
+    next->state = CORRAL__T_RUNNING;
+    rt->current = next;
+    corral__asan_enter(done ? NULL : &fake, next->stack->lo,
+                       next->stack->size);
+    if (done) corral__ctx_jump(&next->ctx);
+    corral__ctx_switch(&cur->ctx, &next->ctx);
+  } else {
+    rt->current = NULL;
+    corral__asan_enter(done ? NULL : &fake, rt->sched_stack_bottom,
+                       rt->sched_stack_size);
+    if (done) corral__ctx_jump(&rt->sched_ctx);
+    corral__ctx_switch(&cur->ctx, &rt->sched_ctx);
+  }
+  corral__asan_arrived(fake);
+  corral__reap(rt);
+}
+
+#endif
