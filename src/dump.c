@@ -66,6 +66,7 @@ static void dump_task(corral__rt *rt, corral_task *t, FILE *f, int depth) {
 }
 
 void corral__dump(corral__rt *rt, FILE *f) {
+  corral__task_link(rt->current); /* an eager task running inside spawn */
   fprintf(f, "corral task tree (%zu alive, clock %s, now %.6f s):\n",
           rt->alive, rt->virtual_clock ? "virtual" : "monotonic",
           (double)corral__now(rt) / 1e9);

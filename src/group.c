@@ -80,15 +80,17 @@ static int push_error(corral__rt *rt, corral__group *g, corral_error *e,
 
 void corral__group_child_done(corral__rt *rt, corral__group *g,
                               corral_task *t) {
-  if (t->g_prev)
-    t->g_prev->g_next = t->g_next;
-  else
-    g->first_child = t->g_next;
-  if (t->g_next)
-    t->g_next->g_prev = t->g_prev;
-  else
-    g->last_child = t->g_prev;
-  t->g_next = t->g_prev = NULL;
+  if (t->linked) { /* an eager task that never suspended never was */
+    if (t->g_prev)
+      t->g_prev->g_next = t->g_next;
+    else
+      g->first_child = t->g_next;
+    if (t->g_next)
+      t->g_next->g_prev = t->g_prev;
+    else
+      g->last_child = t->g_prev;
+    t->g_next = t->g_prev = NULL;
+  }
   t->group = NULL;
   g->running--;
   switch (t->out.status) {

@@ -180,6 +180,7 @@ struct corral_task {
   uint8_t wait_what;           /* CORRAL__W_*: what it waits on (dump) */
   uint8_t compact;             /* runs on the shared stack */
   uint8_t cnew;                /* compact, first frame not laid out yet */
+  uint8_t linked;              /* in its group's child and scope lists */
   int wake_rc;
   uint32_t refs;               /* handle + group membership */
   int line;                    /* spawn site */
@@ -225,7 +226,6 @@ struct corral__rt {
   corral_task *root;
   corral__stack_pool pools;
   size_t pools_default_size;  /* default task stack size */
-  corral_task *zombie;        /* finished, to finalize off its own stack */
   corral__stack *shared;      /* the compact tasks' stack */
   corral_task *shared_owner;  /* whose frames are on it now */
   corral_task *free_tasks;    /* recycled task structs */
@@ -266,10 +266,6 @@ static inline void corral__runq_push_front(corral__rt *rt, corral_task *t) {
 CORRAL__HIDDEN int corral__park(corral_task *t, int64_t deadline,
                                 bool cancellable, int what);
 CORRAL__HIDDEN void corral__wake(corral_task *t, int rc);
-/* Give the CPU away from `cur` (marked BLOCKED, queued RUNNABLE, or DONE):
- * straight to the next runnable task while the budget lasts, else to the
- * scheduler. Returns when cur runs again (never if DONE). */
-CORRAL__HIDDEN void corral__switch_out(corral__rt *rt, corral_task *cur);
 CORRAL__HIDDEN int corral__timer_start(corral__rt *rt, corral__timer *tm,
                                        int64_t deadline, int kind);
 CORRAL__HIDDEN void corral__timer_stop(corral__rt *rt, corral__timer *tm);
@@ -352,6 +348,9 @@ CORRAL__HIDDEN void corral__scope_deadline_fired(corral__rt *rt,
 
 /* task.c */
 CORRAL__HIDDEN void corral__task_entry(void *arg);
+/* Link a task that started eagerly (and the eager ancestors it ran inside)
+ * into its group's lists: done when it first suspends. NULL is fine. */
+CORRAL__HIDDEN void corral__task_link(corral_task *t);
 CORRAL__HIDDEN void corral__task_finalize(corral__rt *rt, corral_task *t);
 CORRAL__HIDDEN void corral__task_unref(corral__rt *rt, corral_task *t);
 CORRAL__HIDDEN int corral__spawn(corral__rt *rt, corral__group *g,

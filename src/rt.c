@@ -212,7 +212,8 @@ int corral_yield(void) {
   self->rq_next = NULL;
   corral_task *next = rt->rq_head;
   if (likely(next && rt->budget && !rt->rng && !rt->pools.ncanary &&
-             next->state == CORRAL__T_RUNNABLE && !next->compact)) {
+             next->state == CORRAL__T_RUNNABLE && !next->compact &&
+             self->linked)) {
     rt->budget--;
     corral_task *after = next->rq_next;
     if (after) {
@@ -229,16 +230,11 @@ int corral_yield(void) {
     corral__asan_enter(&fake, next->stack->lo, next->stack->size);
     corral__ctx_switch(&self->ctx, &next->ctx);
     corral__asan_arrived(fake);
-    corral__reap(rt);
     return 0;
   }
   corral__runq_push(rt, self);
   corral__switch_out_inline(rt, self);
   return 0;
-}
-
-void corral__switch_out(corral__rt *rt, corral_task *cur) {
-  corral__switch_out_inline(rt, cur);
 }
 
 static void run_task(corral__rt *rt, corral_task *t) {
@@ -251,7 +247,6 @@ static void run_task(corral__rt *rt, corral_task *t) {
   corral__ctx_switch(&rt->sched_ctx, &t->ctx);
   corral__asan_arrived(rt->asan_fake);
   rt->current = NULL;
-  corral__reap(rt);
 }
 
 /* ---- parking ---- */

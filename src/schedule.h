@@ -36,15 +36,6 @@ static inline void corral__asan_arrived(void *fake) {
 #endif
 }
 
-/* Finalize a task that finished: done on another stack than its own. */
-static inline void corral__reap(corral__rt *rt) {
-  corral_task *z = rt->zombie;
-  if (unlikely(z != NULL)) {
-    rt->zombie = NULL;
-    corral__task_finalize(rt, z);
-  }
-}
-
 static inline corral_task *corral__runq_pop(corral__rt *rt) {
   corral_task *t = rt->rq_head;
   if (!t) return NULL;
@@ -55,34 +46,44 @@ static inline corral_task *corral__runq_pop(corral__rt *rt) {
   return t;
 }
 
-/* Give the CPU away from `cur` (marked BLOCKED, queued RUNNABLE, or DONE):
- * straight to the next runnable task while the budget lasts, else to the
- * scheduler. Returns when cur runs again (never if DONE). */
-static inline __attribute__((always_inline)) void
-corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
-  /* Canaries exist only once guard pages ran out: one load otherwise. */
-  if (unlikely(rt->pools.ncanary) && !corral__stack_ok(cur->stack))
-    corral__stack_overflow_abort(cur->name, cur->stack);
+/* The task to run after `cur` gives the CPU away, or NULL for the
+ * scheduler (the budget of direct switches is spent, the queue is empty, or
+ * a compact task must be loaded and cur stands on the shared stack). NEW
+ * tasks are prepared on the way; a yielding cur may come back as itself. */
+static inline __attribute__((always_inline)) corral_task *
+corral__pick_next(corral__rt *rt, corral_task *cur, bool cur_compact) {
   corral_task *next = NULL;
   while (rt->budget > 0 && (next = corral__runq_pop(rt)) != NULL) {
     rt->budget--;
-    if (next == cur) { /* yielded with nobody else to run */
-      cur->state = CORRAL__T_RUNNING;
-      return;
-    }
+    if (next == cur) return cur;
     if (next->state != CORRAL__T_NEW || corral__prepare(rt, next)) break;
     next = NULL;
   }
   if (next && next->compact && rt->shared_owner != next) {
-    if (cur->compact) { /* we stand on the shared stack: let the scheduler */
+    if (cur_compact) { /* we stand on the shared stack: let the scheduler */
       corral__runq_push_front(rt, next);
       next = NULL;
     } else {
       corral__compact_load(rt, next);
     }
   }
-  bool done = cur->state == CORRAL__T_DONE;
-  if (done) rt->zombie = cur;
+  return next;
+}
+
+/* Give the CPU away from `cur` (marked BLOCKED or queued RUNNABLE):
+ * straight to the next runnable task while the budget lasts, else to the
+ * scheduler. Returns when cur runs again. */
+static inline __attribute__((always_inline)) void
+corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
+  /* Canaries exist only once guard pages ran out: one load otherwise. */
+  if (unlikely(rt->pools.ncanary) && !corral__stack_ok(cur->stack))
+    corral__stack_overflow_abort(cur->name, cur->stack);
+  if (unlikely(!cur->linked)) corral__task_link(cur);
+  corral_task *next = corral__pick_next(rt, cur, cur->compact);
+  if (next == cur) { /* yielded with nobody else to run */
+    cur->state = CORRAL__T_RUNNING;
+    return;
+  }
   void *fake = NULL;
   if (next) {
     /* Overlap the memory latency of the tasks that run next (a wake-up
@@ -92,7 +93,7 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
     corral_task *n3 = n2 ? n2->rq_next : NULL;
     if (n2 && n2->state != CORRAL__T_NEW) {
       /* Its frames (~4 lines above sp), and the lines below sp that the
-       * frames it pushes when it resumes (reaping, finalizing) will write. */
+       * frames it pushes when it resumes will write. */
       const char *sp = n2->ctx.sp;
       for (int i = 0; i < 320; i += 64) __builtin_prefetch(sp + i);
       for (int i = 64; i <= 256; i += 64) __builtin_prefetch(sp - i, 1);
@@ -104,19 +105,14 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
     }
     next->state = CORRAL__T_RUNNING;
     rt->current = next;
-    corral__asan_enter(done ? NULL : &fake, next->stack->lo,
-                       next->stack->size);
-    if (done) corral__ctx_jump(&next->ctx);
+    corral__asan_enter(&fake, next->stack->lo, next->stack->size);
     corral__ctx_switch(&cur->ctx, &next->ctx);
   } else {
     rt->current = NULL;
-    corral__asan_enter(done ? NULL : &fake, rt->sched_stack_bottom,
-                       rt->sched_stack_size);
-    if (done) corral__ctx_jump(&rt->sched_ctx);
+    corral__asan_enter(&fake, rt->sched_stack_bottom, rt->sched_stack_size);
     corral__ctx_switch(&cur->ctx, &rt->sched_ctx);
   }
   corral__asan_arrived(fake);
-  corral__reap(rt);
 }
 
 #endif

@@ -40,6 +40,37 @@ static corral__group *implicit_group(corral__rt *rt, corral_task *self) {
   return g;
 }
 
+/* Put t in its group's child list and its root scope in the group scope's
+ * children: what cancellation walks to find blocked tasks, and what the task
+ * tree shows. */
+static inline void link_one(corral_task *t) {
+  t->linked = 1;
+  corral__scope *s = &t->root_scope, *p = s->parent;
+  if (p) {
+    s->prev_sib = p->last_child;
+    if (p->last_child)
+      p->last_child->next_sib = s;
+    else
+      p->first_child = s;
+    p->last_child = s;
+  }
+  corral__group *g = t->group;
+  if (g) {
+    t->g_prev = g->last_child;
+    if (g->last_child)
+      g->last_child->g_next = t;
+    else
+      g->first_child = t;
+    g->last_child = t;
+  }
+}
+
+void corral__task_link(corral_task *t) {
+  /* An eager task runs inside its spawner's spawn call, which may itself
+   * be an eager task that has not suspended yet: link the whole chain. */
+  for (; t && !t->linked; t = t->group ? t->group->owner : NULL) link_one(t);
+}
+
 static inline __attribute__((always_inline)) int
 spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
            const corral_spawn_opts *o, corral_task **out, const char *file,
@@ -98,27 +129,22 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->file = file;
   t->line = line;
   corral__copy_name(t->name, o && o->name ? o->name : "task");
-  corral__scope_init(&t->root_scope, t, root ? NULL : &g->scope, t->name);
+  corral__scope_init(&t->root_scope, t, NULL, t->name);
+  t->root_scope.parent = root ? NULL : &g->scope;
   t->root_scope.entered = 1;
   t->scope = &t->root_scope;
-  t->group = NULL;
+  t->group = g;
   t->g_next = t->g_prev = NULL;
-  if (g) {
-    t->group = g;
-    t->g_prev = g->last_child;
-    if (g->last_child)
-      g->last_child->g_next = t;
-    else
-      g->first_child = t;
-    g->last_child = t;
-    g->running++;
-  }
+  t->linked = 0;
+  if (g) g->running++;
   t->state = CORRAL__T_NEW;
   rt->alive++;
   if (out) *out = t;
   if (self && ((o && o->eager) || (g && g->eager)) && !rt->rng &&
       !self->compact) { /* shuffle mode and compact spawners stay lazy */
-    /* Eager: the child runs now; the spawner resumes right after it. */
+    /* Eager: the child runs now; the spawner resumes right after it. It
+     * joins its group's lists only if it suspends (corral__task_link):
+     * until then nothing else runs, and one that ends first never does. */
     self->state = CORRAL__T_RUNNABLE;
     corral__runq_push_front(rt, self);
     if (likely(rt->budget && !t->compact && !rt->pools.ncanary) &&
@@ -136,13 +162,14 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
       corral__asan_enter(&fake, t->stack->lo, t->stack->size);
       corral__ctx_switch(&self->ctx, &t->ctx);
       corral__asan_arrived(fake);
-      corral__reap(rt);
       return 0;
     }
+    link_one(t);
     corral__runq_push_front(rt, t); /* the general path, failures and all */
     corral__switch_out_inline(rt, self);
     return 0;
   }
+  link_one(t);
   corral__runq_push(rt, t);
   return 0;
 }
@@ -208,23 +235,6 @@ static int close_implicit(corral__rt *rt, corral_task *t, int rc) {
   return rc;
 }
 
-void corral__task_entry(void *arg) {
-  corral_task *t = arg;
-  corral__rt *rt = t->rt;
-  corral__asan_arrived(NULL);
-  corral__reap(rt);
-  void *res = NULL;
-  int rc = t->fn(t->arg, &res);
-  if (t->scope != &t->root_scope || t->open_groups) structure_violation(t);
-  if (t->implicit) rc = close_implicit(rt, t, rc);
-  finish(t, rc, res);
-  t->state = CORRAL__T_DONE;
-  /* Inlined: this frame was entered by a jump (see ctx_boot), so switching
-   * away from it leaves the return predictor as the spawner left it. */
-  corral__switch_out_inline(rt, t);
-  abort(); /* a finished task is never resumed */
-}
-
 void corral__task_unref(corral__rt *rt, corral_task *t) {
   if (--t->refs) return;
   if (unlikely(t->out.error || t->last_err || t->out.reason)) {
@@ -235,34 +245,35 @@ void corral__task_unref(corral__rt *rt, corral_task *t) {
   task_free(rt, t);
 }
 
-void corral__task_finalize(corral__rt *rt, corral_task *t) {
+/* Everything that ends a task but giving back its stack and struct. */
+static inline __attribute__((always_inline)) void
+finalize_books(corral__rt *rt, corral_task *t) {
   if (t->compact) {
     if (rt->shared_owner == t) rt->shared_owner = NULL;
     corral__free(rt, t->csave);
     t->csave = NULL;
     t->stack = NULL; /* the shared stack is not ours to release */
   }
-  if (t->stack) {
-    if (unlikely(rt->pools.paint))
-      t->stack_peak = (uint32_t)corral__stack_peak(&rt->pools, t->stack);
-    corral__stack_release(&rt->pools, t->stack);
-    t->stack = NULL;
-  }
+  if (unlikely(rt->pools.paint) && t->stack)
+    t->stack_peak = (uint32_t)corral__stack_peak(&rt->pools, t->stack);
   corral__scope *rs = &t->root_scope, *p = rs->parent;
-  if (likely(p && !rs->info && !rs->cancelled)) {
-    /* The usual end: unlink from the group's scope, nothing else to undo
-     * (a root scope has no timer, and no child scope outlives the task). */
-    if (rs->prev_sib)
-      rs->prev_sib->next_sib = rs->next_sib;
-    else
-      p->first_child = rs->next_sib;
-    if (rs->next_sib)
-      rs->next_sib->prev_sib = rs->prev_sib;
-    else
-      p->last_child = rs->prev_sib;
-    rs->prev_sib = rs->next_sib = NULL;
+  if (likely(!rs->info && !rs->cancelled)) {
+    /* The usual end: out of the group scope's children, nothing else to
+     * undo (a root scope has no timer, and no child scope outlives it). */
+    if (p && t->linked) {
+      if (rs->prev_sib)
+        rs->prev_sib->next_sib = rs->next_sib;
+      else
+        p->first_child = rs->next_sib;
+      if (rs->next_sib)
+        rs->next_sib->prev_sib = rs->prev_sib;
+      else
+        p->last_child = rs->prev_sib;
+      rs->prev_sib = rs->next_sib = NULL;
+    }
     rs->parent = NULL;
   } else {
+    if (!t->linked) rs->parent = NULL; /* in no list: nothing to unlink */
     corral__scope_detach(rt, rs);
   }
   t->done_seq = ++rt->done_seq;
@@ -270,7 +281,55 @@ void corral__task_finalize(corral__rt *rt, corral_task *t) {
   if (t->waiters) corral__wl_wake_all(&t->waiters);
   if (t->group) corral__group_child_done(rt, t->group, t);
   rt->alive--;
+}
+
+/* A task that never ran (cancelled before it started, or no stack). */
+void corral__task_finalize(corral__rt *rt, corral_task *t) {
+  finalize_books(rt, t);
+  if (t->stack) corral__stack_release(&rt->pools, t->stack);
+  t->stack = NULL;
   corral__task_unref(rt, t);
+}
+
+/* A task's end, on its own stack: it settles its own books, picks the next
+ * task, gives its stack back and jumps there, saving nothing. Inlined in
+ * the task's first frame, which was entered by a jump (see ctx_boot): the
+ * return predictor stays as the task that resumes left it. */
+static inline __attribute__((always_inline, noreturn)) void
+task_exit(corral__rt *rt, corral_task *t) {
+  if (unlikely(rt->pools.ncanary) && !corral__stack_ok(t->stack))
+    corral__stack_overflow_abort(t->name, t->stack);
+  finalize_books(rt, t);
+  corral__stack *st = t->stack; /* NULL for a compact task */
+  bool compact = t->compact;
+  t->stack = NULL;
+  rt->current = NULL;
+  corral__task_unref(rt, t); /* t may be gone from here on */
+  /* Still on st: it goes back to the pool only after the next task is
+   * picked (preparing a NEW one takes a stack, and must not take this). */
+  corral_task *next = corral__pick_next(rt, NULL, compact);
+  if (st) corral__stack_release(&rt->pools, st);
+  if (next) {
+    next->state = CORRAL__T_RUNNING;
+    rt->current = next;
+    corral__asan_enter(NULL, next->stack->lo, next->stack->size);
+    corral__ctx_jump(&next->ctx);
+  }
+  corral__asan_enter(NULL, rt->sched_stack_bottom, rt->sched_stack_size);
+  corral__ctx_jump(&rt->sched_ctx);
+}
+
+void corral__task_entry(void *arg) {
+  corral_task *t = arg;
+  corral__rt *rt = t->rt;
+  corral__asan_arrived(NULL);
+  void *res = NULL;
+  int rc = t->fn(t->arg, &res);
+  if (t->scope != &t->root_scope || t->open_groups) structure_violation(t);
+  if (t->implicit) rc = close_implicit(rt, t, rc);
+  finish(t, rc, res);
+  t->state = CORRAL__T_DONE;
+  task_exit(rt, t);
 }
 
 int corral__compact_refuse(corral_task *self, const char *call) {

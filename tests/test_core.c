@@ -286,3 +286,73 @@ static int m_fp(void *arg, void **res) {
 }
 
 TEST(fp_mode_and_registers_per_task) { CHECK_RC(run_virtual(m_fp, NULL), 0); }
+
+/* An eager child joins its group's lists only when it first suspends. A
+ * grandchild that blocks while its eager parent has not suspended yet must
+ * still be reachable by a cancel of the outer group. */
+static int gc_rc = 1;
+static int gc_sleeper(void *arg, void **res) {
+  (void)arg, (void)res;
+  gc_rc = corral_sleep(CORRAL_FOREVER / 2);
+  return 0;
+}
+static int eager_parent(void *arg, void **res) {
+  (void)res;
+  corral_group *outer = arg;
+  corral_group h;
+  CHECK_RC(corral_group_open(&h, &(corral_group_opts){.eager = 1}), 0);
+  CHECK_RC(corral_spawn(&h, gc_sleeper, NULL, "grandchild", NULL), 0);
+  CHECK_EQ(gc_rc, 1); /* blocked, not woken yet */
+  /* This task has not suspended: the cancel must still find the grandchild
+   * below it. */
+  CHECK_RC(corral_group_cancel(outer, "stop"), 0);
+  return corral_group_close(&h, 0) == 0 ? 0 : -1;
+}
+static int m_eager_chain(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.eager = 1,
+                                                      .policy = CORRAL_COLLECT}),
+           0);
+  CHECK_RC(corral_spawn(&g, eager_parent, &g, "parent", NULL), 0);
+  corral_group_close(&g, 0);
+  CHECK_EQ(gc_rc, CORRAL_ECANCELED);
+  CHECK_EQ(corral_now(), 1000000000LL); /* woken by the cancel, not time */
+  return 0;
+}
+TEST(eager_chain_cancel_reaches_blocked_grandchild) {
+  CHECK_RC(run_virtual(m_eager_chain, NULL), 0);
+}
+
+/* The task tree printed from inside an eager child that never suspended
+ * shows it (and its spawn order among siblings is kept). */
+static char dumpbuf[4096];
+static int dumping_child(void *arg, void **res) {
+  (void)arg, (void)res;
+  FILE *f = fmemopen(dumpbuf, sizeof dumpbuf - 1, "w");
+  corral_dump(f);
+  fclose(f);
+  return 0;
+}
+static int sleeping_child(void *arg, void **res) {
+  (void)arg, (void)res;
+  return corral_sleep(MS);
+}
+static int m_eager_dump(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.eager = 1,
+                                                      .name = "eg"}),
+           0);
+  CHECK_RC(corral_spawn(&g, sleeping_child, NULL, "first", NULL), 0);
+  CHECK_RC(corral_spawn(&g, sleeping_child, NULL, "second", NULL), 0);
+  CHECK_RC(corral_spawn(&g, dumping_child, NULL, "dumper", NULL), 0);
+  return corral_group_close(&g, 0);
+}
+TEST(dump_inside_eager_child) {
+  CHECK_RC(run_virtual(m_eager_dump, NULL), 0);
+  const char *a = strstr(dumpbuf, "'first'"), *b = strstr(dumpbuf, "'second'");
+  const char *c = strstr(dumpbuf, "'dumper'");
+  CHECK(a && b && c);
+  CHECK(a < b && b < c);
+}
