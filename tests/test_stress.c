@@ -1,4 +1,5 @@
-/* Seeded randomized stress: random trees of groups, sleeps, failures,
+/* Seeded randomized stress: random trees of groups (lazy and eager), sleeps,
+ * yields, tasks that never suspend, failures,
  * cancels and deadlines, on the virtual clock. After every run:
  *  - every task that ran returned exactly once, and only tasks cancelled
  *    before they started never ran;
@@ -50,7 +51,8 @@ static int run_group(node *self) {
   corral_group g;
   int rc = corral_group_open(&g, &(corral_group_opts){
                                      .policy = pol,
-                                     .timeout_ns = pick(r, 4) == 0 ? (pick(r, 50) + 1) * MS : 0});
+                                     .timeout_ns = pick(r, 4) == 0 ? (pick(r, 50) + 1) * MS : 0,
+                                     .eager = pick(r, 3) == 0});
   CHECK_RC(rc, 0);
   node kids[MAXKIDS];
   corral_task *t[MAXKIDS];
@@ -109,11 +111,17 @@ static int node_fn(void *arg, void **res) {
     else
       corral_fail_after(&s, pick(r, 40) * MS);
   }
-  switch (self->depth < 4 ? pick(r, 4) : 0) {
+  switch (self->depth < 4 ? pick(r, 6) : pick(r, 3)) {
   case 0:
   case 1:
     rc = corral_sleep(pick(r, 60) * MS);
     if (rc == 0 && pick(r, 5) == 0) rc = corral_errorf(CORRAL_EIO, "injected");
+    break;
+  case 2: /* never suspends: an eager child ends inside its spawn */
+    if (pick(r, 4) == 0) rc = corral_errorf(CORRAL_EIO, "at once");
+    break;
+  case 3:
+    for (int n = pick(r, 4); n-- && rc == 0;) rc = corral_yield();
     break;
   default:
     rc = run_group(self);
