@@ -7,6 +7,7 @@
 #include "stack.h"
 
 #include <stdbool.h>
+#include <string.h>
 #include <uv.h>
 
 #define CORRAL__HIDDEN __attribute__((visibility("hidden")))
@@ -192,6 +193,8 @@ struct corral_task {
   corral__scope *scope;        /* innermost entered scope */
   corral__group *group;        /* the group it belongs to */
   corral_task *g_next, *g_prev;/* siblings in the group */
+  corral_task *eager_parent;   /* started eagerly, has not suspended yet:
+                                  the spawner, waiting outside the queue */
   corral__group *open_groups;  /* groups this task opened (stack) */
   corral__group *implicit;     /* create_task group, lazily made */
   corral__waiter *waiters;     /* tasks waiting for it to finish */
@@ -223,6 +226,7 @@ struct corral__rt {
   FILE *report;
   int stack_paint;
   int deadlocked;
+  bool valgrind;              /* running under Valgrind: careful reads */
   corral_task *root;
   corral__stack_pool pools;
   size_t pools_default_size;  /* default task stack size */
@@ -347,7 +351,7 @@ CORRAL__HIDDEN void corral__scope_deadline_fired(corral__rt *rt,
   ((corral_task *)((char *)(tm) - offsetof(corral_task, timer)))
 
 /* task.c */
-CORRAL__HIDDEN void corral__task_entry(void *arg);
+CORRAL__HIDDEN __attribute__((noreturn)) void corral__task_entry(void *arg);
 /* Link a task that started eagerly (and the eager ancestors it ran inside)
  * into its group's lists: done when it first suspends. NULL is fine. */
 CORRAL__HIDDEN void corral__task_link(corral_task *t);
@@ -374,8 +378,14 @@ CORRAL__HIDDEN void corral__set_reason(corral_task *t, corral__scope *cs);
 CORRAL__HIDDEN void corral__outcome_copy(const corral_task *t,
                                          corral_outcome *o);
 
+/* Compact tasks need the assembly switch, and ASan cannot follow stacks
+ * copied away and back. */
+#if defined(CORRAL_ASAN) || defined(CORRAL_CTX_UCONTEXT)
+#define CORRAL__COMPACT_OK 0
+#else
+#define CORRAL__COMPACT_OK 1
+#endif
 /* Compact tasks refuse calls that would expose their stack. */
-CORRAL__HIDDEN int corral__compact_supported(void);
 CORRAL__HIDDEN int corral__compact_refuse(corral_task *self, const char *call);
 #define CORRAL__NO_COMPACT(self, call)                                       \
   do {                                                                       \
@@ -403,6 +413,26 @@ static inline void corral__copy_name(char *dst, const char *src) {
   if (src)
     for (; i < CORRAL_NAME_MAX - 1 && src[i]; i++) dst[i] = src[i];
   dst[i] = 0;
+}
+
+/* The same, on spawn's hot path: when the name's first CORRAL_NAME_MAX
+ * bytes cannot cross a page, copy them whole and cut; what follows the NUL
+ * in dst does not matter. Reading past the string's end is invisible to
+ * the compiler (the barrier) but not to ASan or Valgrind: they get the
+ * byte loop. */
+static inline void corral__copy_name_fast(char *dst, const char *src,
+                                          bool careful) {
+#ifndef CORRAL_ASAN
+  if (likely(!careful && src &&
+             ((uintptr_t)src & 4095) <= 4096 - CORRAL_NAME_MAX)) {
+    __asm__("" : "+r"(src));
+    memcpy(dst, src, CORRAL_NAME_MAX);
+    dst[CORRAL_NAME_MAX - 1] = 0;
+    return;
+  }
+#endif
+  (void)careful;
+  corral__copy_name(dst, src);
 }
 
 #endif

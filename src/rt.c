@@ -4,6 +4,10 @@
 #endif
 #include "schedule.h"
 
+#ifdef CORRAL_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,14 +116,6 @@ corral_task *corral__runq_pop_shuffled(corral__rt *rt) {
 /* ---- switching ---- */
 
 /* ---- compact tasks: one shared stack, live bytes saved on eviction ---- */
-
-#if defined(CORRAL_ASAN) || defined(CORRAL_CTX_UCONTEXT)
-#define CORRAL__COMPACT_OK 0
-#else
-#define CORRAL__COMPACT_OK 1
-#endif
-
-int corral__compact_supported(void) { return CORRAL__COMPACT_OK; }
 
 static char *shared_top(corral__rt *rt) {
   return (char *)(((uintptr_t)rt->shared->lo + rt->shared->size) &
@@ -458,6 +454,9 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   rt->vnow = CORRAL__VIRTUAL_EPOCH;
   rt->rng = o.shuffle_seed;
   rt->stack_paint = o.stack_paint;
+#ifdef CORRAL_HAVE_VALGRIND
+  rt->valgrind = RUNNING_ON_VALGRIND != 0;
+#endif
   rt->pools_default_size = o.stack_size ? o.stack_size : (size_t)256 * 1024;
   if (o.loop) {
     rt->loop = o.loop;

@@ -67,8 +67,18 @@ static inline void link_one(corral_task *t) {
 
 void corral__task_link(corral_task *t) {
   /* An eager task runs inside its spawner's spawn call, which may itself
-   * be an eager task that has not suspended yet: link the whole chain. */
-  for (; t && !t->linked; t = t->group ? t->group->owner : NULL) link_one(t);
+   * be an eager task that has not suspended yet: link the whole chain, and
+   * queue the spawners it ran inside at the front, innermost first, as if
+   * each had been queued when it spawned. */
+  if (!t || t->linked) return;
+  link_one(t);
+  corral_task *p = t->eager_parent;
+  if (p) {
+    t->eager_parent = NULL;
+    corral__task_link(p); /* its own spawner goes in first, behind it */
+    corral__runq_push_front(t->rt, p);
+  }
+  corral__task_link(t->group ? t->group->owner : NULL);
 }
 
 static inline __attribute__((always_inline)) int
@@ -122,13 +132,13 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->done_seq = 0;
   t->stack_size = (uint32_t)ss;
   t->stack_peak = 0;
-  t->compact = ((o && o->compact) || (g && g->compact)) &&
-               corral__compact_supported();
+  t->compact = CORRAL__COMPACT_OK && ((o && o->compact) || (g && g->compact));
   t->cnew = 0;
   t->csave = NULL;
   t->file = file;
   t->line = line;
-  corral__copy_name(t->name, o && o->name ? o->name : "task");
+  corral__copy_name_fast(t->name, o && o->name ? o->name : "task",
+                         rt->valgrind);
   corral__scope_init(&t->root_scope, t, NULL, t->name);
   t->root_scope.parent = root ? NULL : &g->scope;
   t->root_scope.entered = 1;
@@ -136,6 +146,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->group = g;
   t->g_next = t->g_prev = NULL;
   t->linked = 0;
+  t->eager_parent = NULL;
   if (g) g->running++;
   t->state = CORRAL__T_NEW;
   rt->alive++;
@@ -146,14 +157,16 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
      * joins its group's lists only if it suspends (corral__task_link):
      * until then nothing else runs, and one that ends first never does. */
     self->state = CORRAL__T_RUNNABLE;
-    corral__runq_push_front(rt, self);
     if (likely(rt->budget && !t->compact && !rt->pools.ncanary) &&
         corral__stack_acquire_fast(&rt->pools,
                               ss ? ss : rt->pools_default_size,
                               &t->stack) == 0) {
       /* Straight into the child (its group's scope is not cancelled: it
-       * was checked above); it switches back to the head of the queue. */
+       * was checked above). The spawner waits outside the run queue: the
+       * child's end jumps straight back to it, and a child that suspends
+       * first queues it at the front (corral__task_link). */
       rt->budget--;
+      t->eager_parent = self;
       corral__ctx_make(&t->ctx, t->stack->lo, t->stack->size,
                        corral__task_entry, t);
       t->state = CORRAL__T_RUNNING;
@@ -165,6 +178,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
       return 0;
     }
     link_one(t);
+    corral__runq_push_front(rt, self);
     corral__runq_push_front(rt, t); /* the general path, failures and all */
     corral__switch_out_inline(rt, self);
     return 0;
@@ -279,7 +293,18 @@ finalize_books(corral__rt *rt, corral_task *t) {
   t->done_seq = ++rt->done_seq;
   t->finalized = 1;
   if (t->waiters) corral__wl_wake_all(&t->waiters);
-  if (t->group) corral__group_child_done(rt, t->group, t);
+  corral__group *g = t->group;
+  if (likely(g && !t->linked && t->out.status == CORRAL_OK &&
+             g->policy <= CORRAL_COLLECT)) {
+    /* An eager child that succeeded without suspending, in a group no
+     * success can satisfy: only the counts change. */
+    t->group = NULL;
+    g->running--;
+    g->nsucc++;
+    if (g->waiter && (g->running == 0 || g->notify)) corral__wake(g->waiter, 0);
+  } else if (g) {
+    corral__group_child_done(rt, g, t);
+  }
   rt->alive--;
 }
 
@@ -302,12 +327,13 @@ task_exit(corral__rt *rt, corral_task *t) {
   finalize_books(rt, t);
   corral__stack *st = t->stack; /* NULL for a compact task */
   bool compact = t->compact;
+  corral_task *next = t->eager_parent; /* ended inside its spawn call */
   t->stack = NULL;
   rt->current = NULL;
   corral__task_unref(rt, t); /* t may be gone from here on */
   /* Still on st: it goes back to the pool only after the next task is
    * picked (preparing a NEW one takes a stack, and must not take this). */
-  corral_task *next = corral__pick_next(rt, NULL, compact);
+  if (!next) next = corral__pick_next(rt, NULL, compact);
   if (st) corral__stack_release(&rt->pools, st);
   if (next) {
     next->state = CORRAL__T_RUNNING;

@@ -356,3 +356,40 @@ TEST(dump_inside_eager_child) {
   CHECK(a && b && c);
   CHECK(a < b && b < c);
 }
+
+/* Nested eager spawns: when the innermost task suspends, the tasks it ran
+ * inside resume innermost first, then it runs again. */
+static char order_s[32];
+static int order_n;
+static void mark(char c) { order_s[order_n++] = c; }
+static int nest_g(void *arg, void **res) {
+  (void)arg, (void)res;
+  mark('g');
+  CHECK_RC(corral_yield(), 0);
+  mark('G');
+  return 0;
+}
+static int nest_c(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group h;
+  mark('c');
+  CHECK_RC(corral_group_open(&h, &(corral_group_opts){.eager = 1}), 0);
+  CHECK_RC(corral_spawn(&h, nest_g, NULL, "g", NULL), 0);
+  mark('C');
+  return corral_group_close(&h, 0);
+}
+static int m_nest(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  mark('s');
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.eager = 1}), 0);
+  CHECK_RC(corral_spawn(&g, nest_c, NULL, "c", NULL), 0);
+  mark('S');
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  mark('E');
+  return 0;
+}
+TEST(nested_eager_resume_order) {
+  CHECK_RC(run_virtual(m_nest, NULL), 0);
+  CHECK_STR(order_s, "scgCSGE");
+}
