@@ -109,6 +109,50 @@ corral__ctx_switch(corral__ctx *from, corral__ctx *to) {
         "memory", "cc");
 }
 
+#define CORRAL__CTX_HAVE_START 1
+/* Save the current context into *from and start fn(arg) on the stack whose
+ * aligned top is `top`, as a switch to a context made by corral__ctx_make
+ * would, with nothing written or loaded in between: the FP control words
+ * go to their defaults (loaded only when they differ). fn never returns. */
+static inline __attribute__((always_inline)) void
+corral__ctx_start(corral__ctx *from, void *top, void (*fn)(void *),
+                  void *arg) {
+  static const uint32_t fp_default[2] = {0x1f80, 0x037f};
+  void *f = from, *a = arg, *sp = top;
+  register void (*target)(void *) __asm__("r8") = fn;
+  __asm__ volatile(
+      "leaq 1f(%%rip), %%rax\n\t"
+      "pushq %%rax\n\t"
+      "pushq %%rbp\n\t"
+      CORRAL__FP_SAVE
+      "movq %%rsp, (%[f])\n\t"
+      "movq %[sp], %%rsp\n\t"
+#ifndef CORRAL_FAST_SWITCH
+      "cmpl $0x1f80, %%eax\n\t"
+      "je 2f\n\t"
+      "ldmxcsr %[fpd]\n"
+      "2:\n\t"
+      "cmpw $0x037f, %%cx\n\t"
+      "je 3f\n\t"
+      "fldcw 4+%[fpd]\n"
+      "3:\n\t"
+#endif
+      "pushq $0\n\t" /* no return address: the ABI's alignment, and
+                          unwinders stop here */
+      "xorl %%ebp, %%ebp\n\t"
+      "jmpq *%[fn]\n"
+      "1:\n\t"
+      CORRAL__ENDBR
+      : [f] "+S"(f), "+D"(a), [sp] "+d"(sp), [fn] "+r"(target)
+      : [fpd] "m"(fp_default)
+      : "rax", "rbx", "rcx", "r9", "r10", "r11", "r12", "r13",
+        "r14", "r15", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+        "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+        "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)",
+        "st(7)", "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7",
+        "memory", "cc");
+}
+
 /* Resume *to from a context that is never resumed again (a finished task):
  * nothing is saved, and the FP control words are loaded unconditionally
  * (loading is cheap; reading MXCSR to compare is what costs). */

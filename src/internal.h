@@ -169,29 +169,30 @@ typedef struct corral__waiter {
 struct corral_task {
   corral__ctx ctx;
   corral__rt *rt;
-  corral_task *rq_next;        /* run queue link */
-  corral__stack *stack;
   corral_fn fn;
   void *arg;
+  const char *file;
+  int line;                    /* spawn site */
+  uint32_t stack_size;         /* requested (0 = default); <= 1 GiB */
+  uint32_t refs;               /* handle + group membership */
   uint8_t state;
-  uint8_t cancellable;         /* blocked in a cancellable wait */
   uint8_t handle;              /* a user handle is outstanding */
+  uint8_t compact;             /* runs on the shared stack */
+  corral__scope *scope;        /* innermost entered scope */
+  corral__group *group;        /* the group it belongs to */
+  corral__timer timer;         /* timeout of the current wait */
+  /* From here to name: all zero when spawned (one memset). */
+  corral_task *rq_next;        /* run queue link */
+  corral__stack *stack;
+  uint8_t cancellable;         /* blocked in a cancellable wait */
   uint8_t joined;
   uint8_t finalized;
   uint8_t wait_what;           /* CORRAL__W_*: what it waits on (dump) */
-  uint8_t compact;             /* runs on the shared stack */
   uint8_t cnew;                /* compact, first frame not laid out yet */
   uint8_t linked;              /* in its group's child and scope lists */
   int wake_rc;
-  uint32_t refs;               /* handle + group membership */
-  int line;                    /* spawn site */
-  uint32_t stack_size;         /* requested (0 = default); <= 1 GiB */
   uint32_t stack_peak;
   uint32_t done_seq;           /* completion order (wraps; compare by diff) */
-  corral__timer timer;         /* timeout of the current wait */
-  corral__scope root_scope;    /* child of the group's scope */
-  corral__scope *scope;        /* innermost entered scope */
-  corral__group *group;        /* the group it belongs to */
   corral_task *g_next, *g_prev;/* siblings in the group */
   corral_task *eager_parent;   /* started eagerly, has not suspended yet:
                                   the spawner, waiting outside the queue */
@@ -201,8 +202,8 @@ struct corral_task {
   corral_error *last_err;      /* errno-like current error record */
   corral__outcome out;
   corral__csave *csave;        /* compact: saved live stack bytes */
-  const char *file;
-  char name[CORRAL_NAME_MAX];
+  corral__scope root_scope;    /* child of the group's scope */
+  char name[CORRAL_NAME_MAX];  /* (end of the zeroed part) */
 };
 
 /* ---- the runtime (one per thread) ---- */

@@ -393,3 +393,35 @@ TEST(nested_eager_resume_order) {
   CHECK_RC(run_virtual(m_nest, NULL), 0);
   CHECK_STR(order_s, "scgCSGE");
 }
+
+/* An eager child starts at the default FP environment whatever its
+ * spawner's; the spawner gets its own back whether the child ends at once
+ * or suspends first. */
+static int fp_child_round = -1;
+static int fp_eager_child(void *arg, void **res) {
+  (void)res;
+  fp_child_round = fegetround();
+  fesetround(FE_TOWARDZERO);
+  if (arg) CHECK_RC(corral_sleep(MS), 0);
+  CHECK_EQ(fegetround(), FE_TOWARDZERO);
+  return 0;
+}
+static int m_fp_eager(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.eager = 1}), 0);
+  fesetround(FE_UPWARD);
+  for (int suspend = 0; suspend < 2; suspend++) {
+    fp_child_round = -1;
+    CHECK_RC(corral_spawn(&g, fp_eager_child, (void *)(intptr_t)suspend, "fp",
+                          NULL),
+             0);
+    CHECK_EQ(fp_child_round, FE_TONEAREST);
+    CHECK_EQ(fegetround(), FE_UPWARD);
+  }
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(fegetround(), FE_UPWARD);
+  fesetround(FE_TONEAREST);
+  return 0;
+}
+TEST(fp_mode_eager_child) { CHECK_RC(run_virtual(m_fp_eager, NULL), 0); }
