@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan test test-release test-asan test-cross demo bench stress valgrind install clean
+.PHONY: all deps build asan test test-release test-asan test-ucontext test-cross demo bench stress valgrind install clean
 
 all: build
 
@@ -26,6 +26,12 @@ test-release: build
 test-asan: asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
 
+# The whole suite on the portable ucontext back end.
+test-ucontext: deps
+	cmake -S . -B build-ucontext -DCMAKE_BUILD_TYPE=Release -DCORRAL_WERROR=ON -DCORRAL_CONTEXT=ucontext -DCORRAL_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-ucontext -j$(JOBS)
+	cd build-ucontext && ctest --output-on-failure -j$(JOBS)
+
 test-cross:
 	@scripts/test-cross.sh
 
@@ -33,6 +39,7 @@ test:
 	@scripts/deps.sh test
 	$(MAKE) test-release
 	$(MAKE) test-asan
+	$(MAKE) test-ucontext
 	$(MAKE) test-cross
 
 demo: build
@@ -53,4 +60,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN) build-cross
+	rm -rf $(BUILD) $(ASAN) build-ucontext build-cross

@@ -224,6 +224,12 @@ typedef struct corral_options {
   int stack_paint;          /* 1: measure peak stack use per task */
   size_t stack_cache;       /* warm stacks kept per size; 0 = 64 */
   int no_guard_install;     /* 1: pretend MADV_GUARD_INSTALL is missing */
+  int huge_pages;           /* 1: task structs in 2 MiB transparent huge
+                               pages once bursts are large (default
+                               allocator only). Halves the cost of a burst
+                               of a million lazily started tasks, but a
+                               fragmented machine may stall in the kernel's
+                               compaction (THP "defrag" setting) */
 } corral_options;
 
 #define CORRAL_STACK_MIN ((size_t)16 * 1024)

@@ -10,10 +10,19 @@
 typedef struct corral__ctx {
   ucontext_t uc;
 } corral__ctx;
+/* The saved stack pointer (for prefetching only): unknown here. */
+static inline uintptr_t corral__ctx_sp(const corral__ctx *c) {
+  (void)c;
+  return 0;
+}
 #else
 typedef struct corral__ctx {
   void *sp; /* saved stack pointer; the rest lives on the stack */
 } corral__ctx;
+/* The saved stack pointer. */
+static inline uintptr_t corral__ctx_sp(const corral__ctx *c) {
+  return (uintptr_t)c->sp;
+}
 #endif
 
 const char *corral__ctx_backend(void) __attribute__((visibility("hidden")));

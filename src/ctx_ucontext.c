@@ -2,6 +2,7 @@
  * mask with a system call) but runs anywhere glibc/musl provide it. */
 #include "ctx.h"
 
+#include <fenv.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -9,6 +10,10 @@ static void boot(unsigned hi, unsigned lo, unsigned fhi, unsigned flo) {
   void *arg = (void *)(((uint64_t)hi << 32) | (uintptr_t)lo);
   void (*fn)(void *) =
       (void (*)(void *))(((uint64_t)fhi << 32) | (uintptr_t)flo);
+  /* getcontext captured its caller's FP environment; a task starts with
+   * the default one, as with the assembly back ends (swapcontext keeps
+   * each context's own from then on). */
+  fesetenv(FE_DFL_ENV);
   fn(arg);
   abort(); /* fn never returns */
 }

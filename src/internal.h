@@ -166,33 +166,45 @@ typedef struct corral__waiter {
   int linked;
 } corral__waiter;
 
+/* A chunk of task structs (slab.c). */
+typedef struct corral__slab {
+  struct corral__slab *next, *prev;   /* chunks with free room */
+  struct corral__slab *anext, *aprev; /* every chunk */
+  corral_task *free;                  /* freed structs, LIFO */
+  uint32_t nfree;                     /* free: freed + never carved */
+  uint32_t carved, cap;
+  uint8_t mapped;                     /* mmap'd, else from the allocator */
+  size_t bytes;
+} corral__slab;
+
 struct corral_task {
   corral__ctx ctx;
   corral__rt *rt;
   corral_fn fn;
   void *arg;
   const char *file;
+  corral__scope *scope;        /* innermost entered scope */
+  corral__group *group;        /* the group it belongs to */
+  corral__slab *slab;          /* the chunk it lives in */
+  corral__timer timer;         /* timeout of the current wait */
   int line;                    /* spawn site */
   uint32_t stack_size;         /* requested (0 = default); <= 1 GiB */
   uint32_t refs;               /* handle + group membership */
   uint8_t state;
   uint8_t handle;              /* a user handle is outstanding */
   uint8_t compact;             /* runs on the shared stack */
-  corral__scope *scope;        /* innermost entered scope */
-  corral__group *group;        /* the group it belongs to */
-  corral__timer timer;         /* timeout of the current wait */
-  /* From here to name: all zero when spawned (one memset). */
+  uint8_t wait_what;           /* CORRAL__W_*: what it waits on (dump) */
+  /* From here to name: all zero when spawned (one block). */
   corral_task *rq_next;        /* run queue link */
   corral__stack *stack;
-  uint8_t cancellable;         /* blocked in a cancellable wait */
-  uint8_t joined;
-  uint8_t finalized;
-  uint8_t wait_what;           /* CORRAL__W_*: what it waits on (dump) */
-  uint8_t cnew;                /* compact, first frame not laid out yet */
-  uint8_t linked;              /* in its group's child and scope lists */
   int wake_rc;
   uint32_t stack_peak;
   uint32_t done_seq;           /* completion order (wraps; compare by diff) */
+  uint8_t cancellable;         /* blocked in a cancellable wait */
+  uint8_t finalized;
+  uint8_t linked;              /* in its group's child and scope lists */
+  uint8_t joined : 1;          /* its outcome was taken (join / wait) */
+  uint8_t cnew : 1;            /* compact, first frame not laid out yet */
   corral_task *g_next, *g_prev;/* siblings in the group */
   corral_task *eager_parent;   /* started eagerly, has not suspended yet:
                                   the spawner, waiting outside the queue */
@@ -233,8 +245,14 @@ struct corral__rt {
   size_t pools_default_size;  /* default task stack size */
   corral__stack *shared;      /* the compact tasks' stack */
   corral_task *shared_owner;  /* whose frames are on it now */
-  corral_task *free_tasks;    /* recycled task structs */
-  size_t nfree_tasks;
+  corral__slab *slabs;        /* task struct chunks (slab.c) */
+  corral__slab *slabs_partial;/* those with free room */
+  corral__slab *slab_spare;   /* an empty one kept */
+  corral_task *task_cache;    /* structs just freed (LIFO, bounded) */
+  size_t ntask_cache;
+  size_t slab_next_bytes;     /* size of the next new chunk */
+  bool al_default;            /* the libc allocator: chunks may be mmap'd */
+  bool huge_pages;            /* corral_options.huge_pages */
   unsigned budget;            /* direct switches left before the scheduler */
   size_t ncancelled;          /* live cancelled scopes: 0 = skip the walk */
   struct corral_tcp *sockets; /* open sockets, closed at the end */
@@ -408,6 +426,55 @@ CORRAL__HIDDEN void corral__tcp_close_all(corral__rt *rt);
 /* dump.c */
 CORRAL__HIDDEN void corral__dump(corral__rt *rt, FILE *f);
 CORRAL__HIDDEN const char *corral__state_name(int st);
+
+/* slab.c: task structs. */
+CORRAL__HIDDEN corral_task *corral__slab_alloc_slow(corral__rt *rt);
+CORRAL__HIDDEN corral_task *corral__slab_carve(corral__slab *s);
+CORRAL__HIDDEN void corral__slab_full(corral__rt *rt, corral__slab *s);
+CORRAL__HIDDEN void corral__slab_empty(corral__rt *rt, corral__slab *s);
+CORRAL__HIDDEN void corral__slab_destroy_all(corral__rt *rt);
+
+/* A few structs just freed wait in a LIFO cache in front of the slabs: a
+ * spawn loop keeps reusing one that is still in cache, at the price of a
+ * push and a pop. */
+#define CORRAL__TASK_CACHE 64
+
+static inline corral_task *corral__slab_alloc(corral__rt *rt) {
+  corral_task *c = rt->task_cache;
+  if (likely(c)) {
+    rt->task_cache = c->rq_next;
+    rt->ntask_cache--;
+    return c;
+  }
+  corral__slab *s = rt->slabs_partial;
+  if (unlikely(!s)) return corral__slab_alloc_slow(rt);
+  corral_task *t = s->free;
+  if (t)
+    s->free = t->rq_next;
+  else
+    t = corral__slab_carve(s);
+  if (unlikely(--s->nfree == 0)) corral__slab_full(rt, s);
+  return t;
+}
+
+static inline void corral__slab_free(corral__rt *rt, corral_task *t) {
+  if (likely(rt->ntask_cache < CORRAL__TASK_CACHE)) {
+    t->rq_next = rt->task_cache;
+    rt->task_cache = t;
+    rt->ntask_cache++;
+    return;
+  }
+  corral__slab *s = t->slab;
+  t->rq_next = s->free;
+  s->free = t;
+  if (unlikely(s->nfree++ == 0)) { /* had no room: has now */
+    s->prev = NULL;
+    s->next = rt->slabs_partial;
+    if (s->next) s->next->prev = s;
+    rt->slabs_partial = s;
+  }
+  if (unlikely(s->nfree == s->cap)) corral__slab_empty(rt, s);
+}
 
 static inline void corral__copy_name(char *dst, const char *src) {
   size_t i = 0;

@@ -117,14 +117,20 @@ corral_task *corral__runq_pop_shuffled(corral__rt *rt) {
 
 /* ---- compact tasks: one shared stack, live bytes saved on eviction ---- */
 
+#if CORRAL__COMPACT_OK
 static char *shared_top(corral__rt *rt) {
   return (char *)(((uintptr_t)rt->shared->lo + rt->shared->size) &
                   ~(uintptr_t)15);
 }
+#endif
 
 /* Put t's frames on the shared stack, evicting the resident task. Must not
  * run on the shared stack. */
 void corral__compact_load(corral__rt *rt, corral_task *t) {
+#if !CORRAL__COMPACT_OK
+  (void)rt, (void)t;
+  abort(); /* no task is compact in this build */
+#else
   corral_task *o = rt->shared_owner;
   if (o == t) return;
   char *top = shared_top(rt);
@@ -152,6 +158,7 @@ void corral__compact_load(corral__rt *rt, corral_task *t) {
   } else {
     memcpy(top - t->csave->len, t->csave->bytes, t->csave->len);
   }
+#endif
 }
 
 /* Make a NEW task ready to run: a task cancelled before it ever ran never
@@ -446,6 +453,8 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   if (!rt) return CORRAL_ENOMEM;
   memset(rt, 0, sizeof *rt);
   rt->al = al;
+  rt->al_default = !o.allocator;
+  rt->huge_pages = o.huge_pages != 0;
   rt->report = o.report ? o.report : stderr;
   rt->virtual_clock = o.virtual_clock;
   rt->autojump_ms = o.autojump_threshold_ns > 0
@@ -509,11 +518,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   if (rt->shared) corral__stack_release(&rt->pools, rt->shared);
   corral__stack_pool_destroy(&rt->pools);
   corral__free(rt, rt->timers.v);
-  while (rt->free_tasks) {
-    corral_task *t = rt->free_tasks;
-    rt->free_tasks = t->rq_next;
-    corral__free(rt, t);
-  }
+  corral__slab_destroy_all(rt);
   al.free(al.ctx, rt);
   return rc;
 }

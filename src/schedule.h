@@ -91,12 +91,14 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
      * second task in line, the struct of the third. */
     corral_task *n1 = rt->rq_head, *n2 = n1 ? n1->rq_next : NULL;
     corral_task *n3 = n2 ? n2->rq_next : NULL;
-    if (n2 && n2->state != CORRAL__T_NEW) {
+    if (n2 && n2 != cur && n2->state != CORRAL__T_NEW) {
       /* Its frames (~4 lines above sp), and the lines below sp that the
-       * frames it pushes when it resumes will write. */
-      const char *sp = n2->ctx.sp;
-      for (int i = 0; i < 320; i += 64) __builtin_prefetch(sp + i);
-      for (int i = 64; i <= 256; i += 64) __builtin_prefetch(sp - i, 1);
+       * frames it pushes when it resumes will write. (cur's sp is saved
+       * only by the switch below.) */
+      uintptr_t sp = corral__ctx_sp(&n2->ctx);
+      for (int i = 0; sp && i < 320; i += 64) __builtin_prefetch((void *)(sp + i));
+      for (int i = 64; i <= 256; i += 64)
+        __builtin_prefetch((void *)(sp - i), 1);
     }
     if (n3) {
       __builtin_prefetch(n3);

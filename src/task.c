@@ -4,30 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Task structs are recycled (LIFO, so a spawn loop reuses a struct that is
- * still in cache); at most this many wait, the rest go back to the heap. */
-#define CORRAL__FREE_TASKS_MAX 4096
-
-static inline corral_task *task_alloc(corral__rt *rt) {
-  corral_task *t = rt->free_tasks;
-  if (t) {
-    rt->free_tasks = t->rq_next;
-    rt->nfree_tasks--;
-    return t;
-  }
-  return corral__malloc(rt, sizeof *t);
-}
-
-static inline void task_free(corral__rt *rt, corral_task *t) {
-  if (rt->nfree_tasks < CORRAL__FREE_TASKS_MAX) {
-    t->rq_next = rt->free_tasks;
-    rt->free_tasks = t;
-    rt->nfree_tasks++;
-    return;
-  }
-  corral__free(rt, t);
-}
-
 static corral__group *implicit_group(corral__rt *rt, corral_task *self) {
   if (self->implicit) return self->implicit;
   corral__group *g = corral__malloc(rt, sizeof *g);
@@ -120,14 +96,13 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
         (unlikely(rt->ncancelled) && corral__cancelled_scope_walk(&g->scope)))
       return CORRAL_ECANCELED;
   }
-  corral_task *t = task_alloc(rt);
+  corral_task *t = corral__slab_alloc(rt);
   if (!t) return CORRAL_ENOMEM;
   /* The fields that start at zero are one block: a few wide stores (not
    * memset, which compiles to a slow-starting rep stos at this size). */
   zero_block(&t->rq_next,
              offsetof(corral_task, name) - offsetof(corral_task, rq_next));
-  _Static_assert(CORRAL__W_NONE == 0 && CORRAL_PENDING == 0,
-                 "the zeroed block relies on these being 0");
+  _Static_assert(CORRAL_PENDING == 0, "the zeroed block relies on it");
   t->rt = rt;
   t->fn = fn;
   t->arg = arg;
@@ -138,6 +113,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->handle = out != NULL;
   t->compact = CORRAL__COMPACT_OK && ((o && o->compact) || (g && g->compact));
   t->timer.idx = CORRAL__TIMER_OFF;
+  t->wait_what = CORRAL__W_NONE;
   corral__copy_name_fast(t->name, o && o->name ? o->name : "task",
                          rt->valgrind);
   corral__scope *rs = &t->root_scope;
@@ -264,7 +240,7 @@ void corral__task_unref(corral__rt *rt, corral_task *t) {
     corral_error_unref(t->last_err);
     corral__free(rt, t->out.reason);
   }
-  task_free(rt, t);
+  corral__slab_free(rt, t);
 }
 
 /* Everything that ends a task but giving back its stack and struct. */
