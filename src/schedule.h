@@ -70,6 +70,30 @@ corral__pick_next(corral__rt *rt, corral_task *cur, bool cur_compact) {
   return next;
 }
 
+/* Overlap the memory latency of the tasks that run next (a wake-up storm
+ * resumes tasks whose memory is cold): the live frames of the second task in
+ * line, and the lines below its stack pointer that the frames it pushes
+ * when it resumes will write; the struct of the third. */
+/* always_inline: a function whose only effect is prefetching is "pure" to
+ * GCC, and a call to it is deleted as dead code. */
+static inline __attribute__((always_inline)) void
+corral__prefetch_queue(corral__rt *rt) {
+  corral_task *n1 = rt->rq_head, *n2 = n1 ? n1->rq_next : NULL;
+  corral_task *n3 = n2 ? n2->rq_next : NULL;
+  if (n2 && n2->state != CORRAL__T_NEW) {
+    /* Integer arithmetic: a saved sp not written yet may be null. */
+    uintptr_t sp = corral__ctx_sp(&n2->ctx);
+    for (int i = 0; i < 320; i += 64) __builtin_prefetch((void *)(sp + i));
+    for (int i = 64; i <= 256; i += 64)
+      __builtin_prefetch((void *)(sp - i), 1);
+  }
+  if (n3) {
+    __builtin_prefetch(n3);
+    __builtin_prefetch((char *)n3 + 128);
+    __builtin_prefetch((char *)n3 + 256);
+  }
+}
+
 /* Give the CPU away from `cur` (marked BLOCKED or queued RUNNABLE):
  * straight to the next runnable task while the budget lasts, else to the
  * scheduler. Returns when cur runs again. */
@@ -86,25 +110,7 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
   }
   void *fake = NULL;
   if (next) {
-    /* Overlap the memory latency of the tasks that run next (a wake-up
-     * storm resumes tasks whose memory is cold): the live frames of the
-     * second task in line, the struct of the third. */
-    corral_task *n1 = rt->rq_head, *n2 = n1 ? n1->rq_next : NULL;
-    corral_task *n3 = n2 ? n2->rq_next : NULL;
-    if (n2 && n2 != cur && n2->state != CORRAL__T_NEW) {
-      /* Its frames (~4 lines above sp), and the lines below sp that the
-       * frames it pushes when it resumes will write. (cur's sp is saved
-       * only by the switch below.) */
-      uintptr_t sp = corral__ctx_sp(&n2->ctx);
-      for (int i = 0; sp && i < 320; i += 64) __builtin_prefetch((void *)(sp + i));
-      for (int i = 64; i <= 256; i += 64)
-        __builtin_prefetch((void *)(sp - i), 1);
-    }
-    if (n3) {
-      __builtin_prefetch(n3);
-      __builtin_prefetch((char *)n3 + 128);
-      __builtin_prefetch((char *)n3 + 256);
-    }
+    corral__prefetch_queue(rt);
     next->state = CORRAL__T_RUNNING;
     rt->current = next;
     corral__asan_enter(&fake, next->stack->lo, next->stack->size);

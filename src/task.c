@@ -303,21 +303,28 @@ void corral__task_finalize(corral__rt *rt, corral_task *t) {
 /* A task's end, on its own stack: it settles its own books, picks the next
  * task, gives its stack back and jumps there, saving nothing. Inlined in
  * the task's first frame, which was entered by a jump (see ctx_boot): the
- * return predictor stays as the task that resumes left it. */
+ * return predictor stays as the task that resumes left it. An eager child
+ * that ended inside its spawn call goes straight back to its spawner. In a
+ * wake-up storm (a cancelled group of thousands) the next tasks' memory is
+ * cold: it is prefetched here as in every switch (without it fail_fast took
+ * half again as long). */
 static inline __attribute__((always_inline, noreturn)) void
 task_exit(corral__rt *rt, corral_task *t) {
   if (unlikely(rt->pools.ncanary) && !corral__stack_ok(t->stack))
     corral__stack_overflow_abort(t->name, t->stack);
+  corral_task *next = t->eager_parent;
   finalize_books(rt, t);
   corral__stack *st = t->stack; /* NULL for a compact task */
   bool compact = t->compact;
-  corral_task *next = t->eager_parent; /* ended inside its spawn call */
   t->stack = NULL;
   rt->current = NULL;
   corral__task_unref(rt, t); /* t may be gone from here on */
   /* Still on st: it goes back to the pool only after the next task is
    * picked (preparing a NEW one takes a stack, and must not take this). */
-  if (!next) next = corral__pick_next(rt, NULL, compact);
+  if (!next) {
+    next = corral__pick_next(rt, NULL, compact);
+    corral__prefetch_queue(rt);
+  }
   if (st) corral__stack_release(&rt->pools, st);
   if (next) {
     next->state = CORRAL__T_RUNNING;
