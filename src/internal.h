@@ -205,9 +205,13 @@ struct corral_task {
   uint8_t linked;              /* in its group's child and scope lists */
   uint8_t joined : 1;          /* its outcome was taken (join / wait) */
   uint8_t cnew : 1;            /* compact, first frame not laid out yet */
-  corral_task *g_next, *g_prev;/* siblings in the group */
-  corral_task *eager_parent;   /* started eagerly, has not suspended yet:
-                                  the spawner, waiting outside the queue */
+  union {
+    corral_task *g_next;       /* linked: next sibling in the group */
+    corral_task *eager_parent; /* not linked yet (started eagerly, has not
+                                  suspended): the spawner, waiting outside
+                                  the run queue, or NULL */
+  };
+  corral_task *g_prev;         /* linked: previous sibling in the group */
   corral__group *open_groups;  /* groups this task opened (stack) */
   corral__group *implicit;     /* create_task group, lazily made */
   corral__waiter *waiters;     /* tasks waiting for it to finish */

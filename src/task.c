@@ -16,13 +16,18 @@ static corral__group *implicit_group(corral__rt *rt, corral_task *self) {
   return g;
 }
 
-/* Zero n bytes (a constant multiple of 8) with 16-byte stores, fully
- * unrolled; the empty asm keeps the compiler from making it a memset call. */
+/* Zero n bytes (a multiple of 8; p is `misalign` bytes past a 16-byte
+ * boundary, 0 or 8) with aligned 16-byte stores, fully unrolled; the empty
+ * asm keeps the compiler from making it a memset call. */
 typedef uint64_t corral__u64x2 __attribute__((vector_size(16), aligned(8)));
-static inline __attribute__((always_inline)) void zero_block(void *p,
-                                                             size_t n) {
+static inline __attribute__((always_inline)) void
+zero_block(void *p, size_t n, size_t misalign) {
   char *c = p;
   size_t i = 0;
+  if (misalign == 8) { /* one 8-byte store, then aligned 16-byte ones */
+    *(uint64_t *)(void *)c = 0;
+    i = 8;
+  }
 #pragma GCC unroll 32
   for (; i + 16 <= n; i += 16) {
     *(corral__u64x2 *)(void *)(c + i) = (corral__u64x2){0, 0};
@@ -36,6 +41,7 @@ static inline __attribute__((always_inline)) void zero_block(void *p,
  * tree shows. */
 static inline void link_one(corral_task *t) {
   t->linked = 1;
+  t->g_next = NULL; /* was eager_parent */
   corral__scope *s = &t->root_scope, *p = s->parent;
   if (p) {
     s->prev_sib = p->last_child;
@@ -62,10 +68,9 @@ void corral__task_link(corral_task *t) {
    * queue the spawners it ran inside at the front, innermost first, as if
    * each had been queued when it spawned. */
   if (!t || t->linked) return;
+  corral_task *p = t->eager_parent; /* before link_one reuses the field */
   link_one(t);
-  corral_task *p = t->eager_parent;
   if (p) {
-    t->eager_parent = NULL;
     corral__task_link(p); /* its own spawner goes in first, behind it */
     corral__runq_push_front(t->rt, p);
   }
@@ -100,8 +105,10 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   if (!t) return CORRAL_ENOMEM;
   /* The fields that start at zero are one block: a few wide stores (not
    * memset, which compiles to a slow-starting rep stos at this size). */
+  /* Task structs are 16-aligned (slab chunks, malloc). */
   zero_block(&t->rq_next,
-             offsetof(corral_task, name) - offsetof(corral_task, rq_next));
+             offsetof(corral_task, name) - offsetof(corral_task, rq_next),
+             offsetof(corral_task, rq_next) % 16);
   _Static_assert(CORRAL_PENDING == 0, "the zeroed block relies on it");
   t->rt = rt;
   t->fn = fn;
@@ -312,7 +319,7 @@ static inline __attribute__((always_inline, noreturn)) void
 task_exit(corral__rt *rt, corral_task *t) {
   if (unlikely(rt->pools.ncanary) && !corral__stack_ok(t->stack))
     corral__stack_overflow_abort(t->name, t->stack);
-  corral_task *next = t->eager_parent;
+  corral_task *next = t->linked ? NULL : t->eager_parent;
   finalize_books(rt, t);
   corral__stack *st = t->stack; /* NULL for a compact task */
   bool compact = t->compact;
