@@ -18,6 +18,19 @@ for line in open(raw):
         except ValueError:
             pass
 
+# Several rounds: keep the median of each (bench, system), and the spread.
+runs = {}
+for r in rows:
+    runs.setdefault((r["bench"], r["system"]), []).append(r)
+merged, spread = [], {}
+for key, rs in runs.items():
+    vs = sorted(x["value"] for x in rs)
+    med = vs[len(vs) // 2] if len(vs) % 2 else (vs[len(vs) // 2 - 1] + vs[len(vs) // 2]) / 2
+    merged.append(dict(rs[0], value=med))
+    if len(vs) > 1 and med > 0:
+        spread[key] = (len(vs), (vs[-1] - vs[0]) / med)
+rows = merged
+
 with open(os.path.join(out, "latest.json"), "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")
@@ -57,6 +70,13 @@ except OSError:
 lines.append(f"Run {datetime.date.today()} on {os.cpu_count()} cores, {cpu or platform.machine()}; "
              f"{'BENCH_QUICK (sizes / 10)' if os.environ.get('BENCH_QUICK', '0') not in ('', '0') else 'full sizes'}. "
              "Cell: value (peer ÷ corral; above 1 means corral is better).")
+nruns = max((n for n, _ in spread.values()), default=1)
+if nruns > 1:
+    worst = max(((v[1], k[0]) for k, v in spread.items() if k[1] == "corral"),
+                default=None)
+    lines.append(f"Each cell is the median of {nruns} runs"
+                 + (f"; corral's widest spread (max − min) / median: "
+                    f"{worst[0]:.0%} ({worst[1]})." if worst else "."))
 lines.append("")
 hdr = "| bench | unit | corral | " + " | ".join(PEERS) + " |"
 lines.append(hdr)

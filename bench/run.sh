@@ -13,33 +13,47 @@ log="$OUT/peers.log"
 
 missing() { echo "{\"bench\": \"_missing\", \"system\": \"$1\", \"value\": 0, \"unit\": \"$2\"}" >> "$raw"; echo "bench: $1 missing ($2)" >&2; }
 CASES="switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit echo echo_compact"
-# One process per case and system: no case inherits memory another freed.
-run() { # system command...
-  local sys=$1; shift
-  echo "bench: running $sys" >&2
-  for c in $CASES; do
-    if ! timeout 600 "$@" "$c" >> "$raw" 2>> "$log"; then echo "bench: $sys $c failed (see $log)" >&2; fi
-  done
-}
+# Each case runs BENCH_REPS times (default 3; 1 with BENCH_QUICK) for every
+# system, case by case and system after system within a round, so a slow
+# patch of the machine hits everyone alike; the report keeps the median.
+REPS=${BENCH_REPS:-3}
+if [ "${BENCH_QUICK:-0}" != "0" ] && [ -z "${BENCH_REPS:-}" ]; then REPS=1; fi
 
-run corral "$BUILD/bench/bench_corral"
+SYSTEMS=()   # "name|command..." entries
+add() { SYSTEMS+=("$1|$2"); }
+add corral "$BUILD/bench/bench_corral"
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3 || true)
 if [ -n "$PY" ]; then
-  run asyncio "$PY" bench/peers/asyncio_bench.py
-  if "$PY" -c 'import trio' 2>/dev/null; then run trio "$PY" bench/peers/trio_bench.py
+  add asyncio "$PY bench/peers/asyncio_bench.py"
+  if "$PY" -c 'import trio' 2>/dev/null; then add trio "$PY bench/peers/trio_bench.py"
   else missing trio "python3-trio not installed"; fi
 else
   missing asyncio "python3 not installed"; missing trio "python3 not installed"
 fi
 if command -v go >/dev/null; then
   if (cd bench/peers/go && GOFLAGS=-mod=mod GOTOOLCHAIN=local go build -o "../../../$BUILD/bench/go_bench" .) 2>> "$log"; then
-    run go "$BUILD/bench/go_bench"
+    add go "$BUILD/bench/go_bench"
   else missing go "build failed"; fi
 else missing go "golang-go not installed"; fi
-if command -v node >/dev/null; then run node node bench/peers/node_bench.js
+if command -v node >/dev/null; then add node "node bench/peers/node_bench.js"
 else missing node "nodejs not installed"; fi
-run libuv "$BUILD/bench/bench_libuv"
-run libuv "$BUILD/bench/bench_libuv_echo"
+add libuv "$BUILD/bench/bench_libuv"
+add libuv "$BUILD/bench/bench_libuv_echo"
+
+# One process per case and system: no case inherits memory another freed.
+# A system that does not know a case prints nothing for it.
+for rep in $(seq 1 "$REPS"); do
+  for c in $CASES; do
+    echo "bench: round $rep/$REPS: $c" >&2
+    for entry in "${SYSTEMS[@]}"; do
+      sys=${entry%%|*}; cmd=${entry#*|}
+      # shellcheck disable=SC2086 # the command is words on purpose
+      if ! timeout 600 $cmd "$c" >> "$raw" 2>> "$log"; then
+        echo "bench: $sys $c failed (see $log)" >&2
+      fi
+    done
+  done
+done
 
 PY3=$(command -v python3 || echo /usr/bin/python3)
 "$PY3" bench/report.py "$raw" "$OUT"
