@@ -15,7 +15,7 @@ missing() { echo "{\"bench\": \"_missing\", \"system\": \"$1\", \"value\": 0, \"
 CASES="switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit echo echo_compact"
 # Each case runs BENCH_REPS times (default 3; 1 with BENCH_QUICK) for every
 # system, case by case and system after system within a round, so a slow
-# patch of the machine hits everyone alike; the report keeps the median.
+# patch of the machine hits everyone alike; the report keeps the best run.
 REPS=${BENCH_REPS:-3}
 if [ "${BENCH_QUICK:-0}" != "0" ] && [ -z "${BENCH_REPS:-}" ]; then REPS=1; fi
 

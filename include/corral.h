@@ -575,7 +575,9 @@ CORRAL_API int corral_tcp_accept(corral_tcp *listener, corral_tcp **out);
 CORRAL_API int corral_tcp_connect(const char *host, int port,
                                   corral_tcp **out);
 /* BLOCKS until at least one byte arrived: returns the number of bytes read
- * (at most len, at most INT_MAX), 0 at end of stream, or a negative code. */
+ * (at most len, at most INT_MAX), 0 at end of stream, or a negative code.
+ * Cancelled: nothing is lost; data that arrives later goes to the next read
+ * (the socket reads at most one chunk ahead of its reader). */
 CORRAL_API int corral_tcp_read(corral_tcp *s, void *buf, size_t len);
 /* BLOCKS until all of buf is handed to the kernel. 0 or a negative code. If
  * cancelled meanwhile, the rest is copied and still sent in the background

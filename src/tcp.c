@@ -1,9 +1,12 @@
 /* TCP on libuv streams, as blocking-looking task calls.
  *
  * One reader and one writer may wait on a socket at a time (like a file
- * descriptor used by one task for each direction). Reads stop the libuv read
- * as soon as one chunk arrived, so nothing is ever read that the task did
- * not ask for, and a cancelled read leaves the data in the kernel. Writes try
+ * descriptor used by one task for each direction). Reading stays armed
+ * between reads (no epoll_ctl pair per read): libuv reads straight into the
+ * waiting task's buffer; a chunk that arrives while no task reads goes to a
+ * small per-socket stash and reading stops until it is consumed, so at most
+ * one chunk is read ahead and nothing is lost when a read is cancelled (the
+ * next read gets it). Writes try
  * uv_try_write first; what is left goes through uv_write from a private copy,
  * so a cancelled write can finish in the background without the caller's
  * buffer. */
@@ -18,10 +21,14 @@ struct corral_tcp {
   struct corral_tcp *next, *prev; /* the runtime's open sockets */
   corral_task *reader;            /* blocked in read / accept */
   corral_task *writer;            /* blocked in write / connect / shutdown */
-  char *rbuf;
+  char *rbuf;                     /* the waiting reader's buffer, or NULL */
   size_t rlen;
   int rresult;                    /* bytes, 0 = EOF, < 0 error */
   int eof;                        /* sticky end of stream */
+  int rerr;                       /* sticky read error, delivered once */
+  int armed;                      /* uv_read_start in effect */
+  char *stash;                    /* read ahead while no task was reading */
+  size_t stash_off, stash_len;
   int pending;                    /* listener: connections to accept */
   int listen_err;
   int wresult;
@@ -61,6 +68,7 @@ static corral_tcp *new_socket(corral__rt *rt, int *rc) {
 
 static void on_closed(uv_handle_t *h) {
   corral_tcp *s = h->data;
+  corral__free(s->rt, s->stash);
   corral__free(s->rt, s);
 }
 
@@ -226,21 +234,56 @@ int corral_tcp_connect(const char *host, int port, corral_tcp **out) {
 
 /* ---- read ---- */
 
+#define CORRAL__STASH 16384
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   (void)hint;
   corral_tcp *s = h->data;
-  buf->base = s->rbuf;
-  buf->len = s->rlen;
+  if (s->rbuf) { /* a task waits: straight into its buffer */
+    buf->base = s->rbuf;
+    buf->len = s->rlen;
+    return;
+  }
+  if (!s->stash) s->stash = corral__malloc(s->rt, CORRAL__STASH);
+  /* No room (the stash holds a chunk, or no memory): UV_ENOBUFS follows. */
+  buf->base = s->stash;
+  buf->len = s->stash && s->stash_len == 0 ? CORRAL__STASH : 0;
+}
+
+static void stop_reading(corral_tcp *s) {
+  if (s->armed) uv_read_stop((uv_stream_t *)&s->h);
+  s->armed = 0;
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
-  (void)buf;
   corral_tcp *s = st->data;
   if (n == 0) return; /* EAGAIN */
-  uv_read_stop(st);
-  s->rresult = n == UV_EOF ? 0 : (int)n;
+  if (n == UV_ENOBUFS) { /* the stash is full: wait for a reader */
+    stop_reading(s);
+    return;
+  }
+  if (n < 0) stop_reading(s); /* EOF or error: nothing more to read */
   if (n == UV_EOF) s->eof = 1;
-  if (s->reader) corral__wake(s->reader, 0);
+  if (s->rbuf && buf->base == s->rbuf) {
+    s->rresult = n == UV_EOF ? 0 : (int)n;
+    s->rbuf = NULL; /* later chunks of this callback pass go to the stash */
+    if (s->reader) corral__wake(s->reader, 0);
+  } else if (n > 0) {
+    s->stash_off = 0;
+    s->stash_len = (size_t)n;
+    stop_reading(s); /* one chunk ahead at most */
+  } else if (n != UV_EOF) {
+    s->rerr = (int)n;
+  }
+}
+
+/* Hand out what the stash holds. */
+static int from_stash(corral_tcp *s, char *buf, size_t len) {
+  size_t k = s->stash_len < len ? s->stash_len : len;
+  memcpy(buf, s->stash + s->stash_off, k);
+  s->stash_off += k;
+  s->stash_len -= k;
+  return (int)k;
 }
 
 int corral_tcp_read(corral_tcp *s, void *buf, size_t len) {
@@ -251,9 +294,15 @@ int corral_tcp_read(corral_tcp *s, void *buf, size_t len) {
   if (s->closed) return CORRAL_ECLOSED;
   if (s->reader) return CORRAL_EBUSY;
   if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
-  if (s->eof) return 0;
   if (len == 0) return 0;
   if (len > INT_MAX) len = INT_MAX;
+  if (s->stash_len) return from_stash(s, buf, len);
+  if (s->rerr) {
+    int e = s->rerr;
+    s->rerr = 0;
+    return from_uv(e);
+  }
+  if (s->eof) return 0;
   /* A compact task's stack is not addressable while it is suspended: read
    * into a bounce buffer when buf lies on it. */
   char *bounce = NULL;
@@ -266,17 +315,21 @@ int corral_tcp_read(corral_tcp *s, void *buf, size_t len) {
   s->rbuf = bounce ? bounce : buf;
   s->rlen = len;
   s->rresult = INT_MIN; /* nothing yet */
-  int rc = uv_read_start((uv_stream_t *)&s->h, on_alloc, on_read);
-  if (rc) {
-    corral__free(s->rt, bounce);
-    return from_uv(rc);
+  if (!s->armed) {
+    int rc = uv_read_start((uv_stream_t *)&s->h, on_alloc, on_read);
+    if (rc) {
+      s->rbuf = NULL;
+      corral__free(s->rt, bounce);
+      return from_uv(rc);
+    }
+    s->armed = 1;
   }
   s->reader = self;
-  rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_READ);
+  int rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_READ);
   s->reader = NULL;
+  s->rbuf = NULL; /* from here on, arriving data goes to the stash */
   int got = s->rresult;
   if (got == INT_MIN) { /* cancelled or closed before any data */
-    if (!s->closed) uv_read_stop((uv_stream_t *)&s->h);
     got = rc ? rc : CORRAL_EIO;
   } else if (bounce && got > 0) {
     memcpy(buf, bounce, (size_t)got); /* data that arrived wins a cancel */
