@@ -35,6 +35,22 @@ const char *corral__ctx_backend(void) __attribute__((visibility("hidden")));
 #define CORRAL__ENDBR ""
 #endif
 
+/* Both ways into another context begin alike: push the resume address (the
+ * local label 1 after the asm) and %rbp, then the FP control words. */
+#define CORRAL__SAVE_FRAME                                                     \
+  "leaq 1f(%%rip), %%rax\n\t"                                                  \
+  "pushq %%rax\n\t"                                                            \
+  "pushq %%rbp\n\t" CORRAL__FP_SAVE
+
+/* What every switch clobbers besides the general registers it names: the
+ * vector, x87 and MMX registers (caller-saved across any call), memory and
+ * the flags. */
+#define CORRAL__CLOBBERS_FP                                                    \
+  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",      \
+      "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "st",      \
+      "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)", "mm0",    \
+      "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7", "memory", "cc"
+
 #ifdef CORRAL_FAST_SWITCH
 #define CORRAL__FP_SAVE "subq $8, %%rsp\n\t"
 #define CORRAL__FP_LOAD "addq $8, %%rsp\n\t"
@@ -96,10 +112,7 @@ static inline __attribute__((always_inline)) void
 corral__ctx_switch(corral__ctx *from, corral__ctx *to) {
   void *f = from, *t = to;
   __asm__ volatile(
-      "leaq 1f(%%rip), %%rax\n\t"
-      "pushq %%rax\n\t"
-      "pushq %%rbp\n\t"
-      CORRAL__FP_SAVE
+      CORRAL__SAVE_FRAME
       "movq %%rsp, (%[f])\n\t"
       "movq (%[t]), %%rsp\n\t"
       CORRAL__FP_LOAD
@@ -111,11 +124,7 @@ corral__ctx_switch(corral__ctx *from, corral__ctx *to) {
       : [f] "+D"(f), [t] "+S"(t)
       :
       : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13",
-        "r14", "r15", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
-        "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-        "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)",
-        "st(7)", "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7",
-        "memory", "cc");
+        "r14", "r15", CORRAL__CLOBBERS_FP);
 }
 
 #define CORRAL__CTX_HAVE_START 1
@@ -130,10 +139,7 @@ corral__ctx_start(corral__ctx *from, void *top, void (*fn)(void *),
   void *f = from, *a = arg, *sp = top;
   register void (*target)(void *) __asm__("r8") = fn;
   __asm__ volatile(
-      "leaq 1f(%%rip), %%rax\n\t"
-      "pushq %%rax\n\t"
-      "pushq %%rbp\n\t"
-      CORRAL__FP_SAVE
+      CORRAL__SAVE_FRAME
       "movq %%rsp, (%[f])\n\t"
       "movq %[sp], %%rsp\n\t"
 #ifndef CORRAL_FAST_SWITCH
@@ -154,12 +160,8 @@ corral__ctx_start(corral__ctx *from, void *top, void (*fn)(void *),
       CORRAL__ENDBR
       : [f] "+S"(f), "+D"(a), [sp] "+d"(sp), [fn] "+r"(target)
       : [fpd] "m"(fp_default)
-      : "rax", "rbx", "rcx", "r9", "r10", "r11", "r12", "r13",
-        "r14", "r15", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
-        "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-        "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)",
-        "st(7)", "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7",
-        "memory", "cc");
+      : "rax", "rbx", "rcx", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+        CORRAL__CLOBBERS_FP);
 }
 
 /* Resume *to from a context that is never resumed again (a finished task):
