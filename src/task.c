@@ -83,7 +83,13 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
            int line) {
   if (out) *out = NULL;
   if (!fn) return CORRAL_EINVAL;
-  size_t ss = o ? o->stack_size : 0;
+  size_t ss = 0;
+  int o_eager = 0, o_compact = 0;
+  if (o) {
+    ss = o->stack_size;
+    o_eager = o->eager != 0;
+    o_compact = o->compact != 0;
+  }
   if (ss && (ss < CORRAL_STACK_MIN || ss > CORRAL_STACK_MAX))
     return CORRAL_EINVAL;
   corral_task *self = rt->current;
@@ -118,7 +124,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->stack_size = (uint32_t)ss;
   t->refs = out ? 2 : 1;
   t->handle = out != NULL;
-  t->compact = CORRAL__COMPACT_OK && ((o && o->compact) || (g && g->compact));
+  t->compact = CORRAL__COMPACT_OK && (o_compact | (g ? g->compact : 0));
   t->timer.idx = CORRAL__TIMER_OFF;
   t->wait_what = CORRAL__W_NONE;
   corral__copy_name_fast(t->name, o && o->name ? o->name : "task",
@@ -135,7 +141,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->state = CORRAL__T_NEW;
   rt->alive++;
   if (out) *out = t;
-  if (self && ((o && o->eager) || (g && g->eager)) && !rt->rng &&
+  if (self && (o_eager | (g ? g->eager : 0)) && !rt->rng &&
       !self->compact) { /* shuffle mode and compact spawners stay lazy */
     /* Eager: the child runs now; the spawner resumes right after it. It
      * joins its group's lists only if it suspends (corral__task_link):
@@ -240,15 +246,21 @@ static int close_implicit(corral__rt *rt, corral_task *t, int rc) {
   return rc;
 }
 
-void corral__task_unref(corral__rt *rt, corral_task *t) {
+static void task_release_records(corral__rt *rt, corral_task *t) {
+  corral_error_unref(t->out.error);
+  corral_error_unref(t->last_err);
+  corral__free(rt, t->out.reason);
+}
+
+static inline __attribute__((always_inline)) void
+task_unref(corral__rt *rt, corral_task *t) {
   if (--t->refs) return;
-  if (unlikely(t->out.error || t->last_err || t->out.reason)) {
-    corral_error_unref(t->out.error);
-    corral_error_unref(t->last_err);
-    corral__free(rt, t->out.reason);
-  }
+  if (unlikely(t->out.error || t->last_err || t->out.reason))
+    task_release_records(rt, t);
   corral__slab_free(rt, t);
 }
+
+void corral__task_unref(corral__rt *rt, corral_task *t) { task_unref(rt, t); }
 
 /* Everything that ends a task but giving back its stack and struct. */
 static inline __attribute__((always_inline)) void
@@ -325,7 +337,7 @@ task_exit(corral__rt *rt, corral_task *t) {
   bool compact = t->compact;
   t->stack = NULL;
   rt->current = NULL;
-  corral__task_unref(rt, t); /* t may be gone from here on */
+  task_unref(rt, t); /* t may be gone from here on */
   /* Still on st: it goes back to the pool only after the next task is
    * picked (preparing a NEW one takes a stack, and must not take this). */
   if (!next) {
