@@ -4,9 +4,6 @@
 #endif
 #include "schedule.h"
 
-#ifdef CORRAL_HAVE_VALGRIND
-#include <valgrind/valgrind.h>
-#endif
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -151,6 +148,12 @@ void corral__compact_load(corral__rt *rt, corral_task *t) {
     o->csave->len = (uint32_t)len;
   }
   rt->shared_owner = t;
+#ifdef CORRAL_HAVE_VALGRIND
+  /* Valgrind saw the shared stack's previous owner leave with its stack
+   * pointer higher than where t's frames go: tell it they are written. */
+  size_t need = t->cnew ? 64 : t->csave->len;
+  VALGRIND_MAKE_MEM_UNDEFINED(top - need, need);
+#endif
   if (t->cnew) {
     t->cnew = 0;
     corral__ctx_make(&t->ctx, rt->shared->lo, rt->shared->size,

@@ -248,6 +248,12 @@ void corral__stack_trim(corral__stack_pool *p, uint64_t now_ns, size_t max) {
 
 size_t corral__stack_peak(const corral__stack_pool *p, const corral__stack *s) {
   if (!p->paint) return 0;
+#ifdef CORRAL_HAVE_VALGRIND
+  /* The scan reads the unused part of the stack, which may be below the
+   * stack pointer of the task doing it (a task measures its own stack as it
+   * ends). */
+  VALGRIND_MAKE_MEM_DEFINED(s->lo, s->size - 64);
+#endif
   size_t i = s->guard == CORRAL__GUARD_CANARY ? sizeof(uint64_t) : 0;
   while (i < s->size - 64 && (unsigned char)s->lo[i] == CORRAL__PAINT) i++;
   return s->size - i;

@@ -9,8 +9,10 @@
 #include "sanitizer.h"
 
 #if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
+#if __has_include(<valgrind/valgrind.h>) && __has_include(<valgrind/memcheck.h>)
 #define CORRAL_HAVE_VALGRIND 1
+#include <valgrind/memcheck.h>
+#include <valgrind/valgrind.h>
 #endif
 #endif
 

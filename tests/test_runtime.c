@@ -425,6 +425,7 @@ static int count_run(void *arg, void **res) {
 static int burst(void *arg, void **res) {
   (void)res;
   counting *c = arg;
+  slab_runs = 0;
   long before = c ? c->live : 0;
   corral_group g;
   CHECK_RC(corral_group_open(&g, NULL), 0);
@@ -449,6 +450,5 @@ TEST(task_slabs_released_after_a_burst) {
 TEST(task_slabs_huge_pages) {
   corral_options o = {.virtual_clock = 1, .huge_pages = 1};
   CHECK_RC(corral_run(&o, burst, NULL, NULL), 0);
-  slab_runs = 0;
   CHECK_RC(corral_run(NULL, burst, NULL, NULL), 0); /* mmap'd, not huge */
 }
