@@ -66,15 +66,26 @@ void corral__task_link(corral_task *t) {
   /* An eager task runs inside its spawner's spawn call, which may itself
    * be an eager task that has not suspended yet: link the whole chain, and
    * queue the spawners it ran inside at the front, innermost first, as if
-   * each had been queued when it spawned. */
-  if (!t || t->linked) return;
-  corral_task *p = t->eager_parent; /* before link_one reuses the field */
-  link_one(t);
-  if (p) {
-    corral__task_link(p); /* its own spawner goes in first, behind it */
-    corral__runq_push_front(t->rt, p);
+   * each had been queued when it spawned. Only tasks of that chain are
+   * unlinked (a task that suspended was linked then). The chain is at most
+   * a scheduler budget (256) deep; the walk is iterative anyway, the
+   * spawners' rq_next links holding the chain (they wait outside the run
+   * queue). */
+  corral_task *chain = NULL;
+  while (t && !t->linked) {
+    corral_task *p = t->eager_parent; /* before link_one reuses the field */
+    link_one(t);
+    if (p) {
+      p->rq_next = chain;
+      chain = p;
+    }
+    t = p;
   }
-  corral__task_link(t->group ? t->group->owner : NULL);
+  while (chain) { /* outermost first, so the innermost ends at the front */
+    corral_task *p = chain;
+    chain = p->rq_next;
+    corral__runq_push_front(p->rt, p);
+  }
 }
 
 static inline __attribute__((always_inline)) int

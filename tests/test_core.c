@@ -425,3 +425,32 @@ static int m_fp_eager(void *arg, void **res) {
   return 0;
 }
 TEST(fp_mode_eager_child) { CHECK_RC(run_virtual(m_fp_eager, NULL), 0); }
+
+/* A chain of 20,000 eager spawns, each inside the one before, whose
+ * innermost task suspends: every 256 direct starts the spawn goes through
+ * the scheduler (the budget), so the chain mixes children started at once
+ * and children started by the scheduler; all are linked, queued in order
+ * and unwound, on small stacks. */
+#define CHAIN_DEPTH 20000
+static int chain_deepest;
+static int chain_level(void *arg, void **res) {
+  (void)res;
+  int depth = (int)(intptr_t)arg;
+  if (depth > chain_deepest) chain_deepest = depth;
+  if (depth == CHAIN_DEPTH) return corral_sleep(MS);
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.eager = 1}), 0);
+  CHECK_RC(corral_spawn(&g, chain_level, (void *)(intptr_t)(depth + 1), "lvl",
+                        NULL),
+           0);
+  return corral_group_close(&g, 0);
+}
+static int m_chain(void *arg, void **res) {
+  (void)arg, (void)res;
+  return chain_level((void *)(intptr_t)1, NULL);
+}
+TEST(deep_eager_chain_suspends) {
+  corral_options o = {.virtual_clock = 1, .stack_size = 32 * 1024};
+  CHECK_RC(corral_run(&o, m_chain, NULL, NULL), 0);
+  CHECK_EQ(chain_deepest, CHAIN_DEPTH);
+}
