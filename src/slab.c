@@ -69,16 +69,17 @@ static void slab_destroy(corral__rt *rt, corral__slab *s) {
     corral__free(rt, s);
 }
 
-/* A chunk aligned to its size (the kernel backs only aligned 2 MiB ranges
- * with a huge page), advised huge. */
-static void *map_huge(size_t bytes) {
+/* A chunk aligned to its size: the kernel backs only aligned 2 MiB ranges
+ * with a huge page, which it does by itself where transparent huge pages
+ * are "always" on, and here only when advised (corral_options.huge_pages). */
+static void *map_aligned(size_t bytes, bool advise) {
   char *q = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (q == MAP_FAILED) return MAP_FAILED;
   char *a = (char *)(((uintptr_t)q + bytes - 1) & ~(uintptr_t)(bytes - 1));
   if (a > q) munmap(q, (size_t)(a - q));
   munmap(a + bytes, (size_t)(q + bytes - a));
-  (void)madvise(a, bytes, MADV_HUGEPAGE);
+  if (advise) (void)madvise(a, bytes, MADV_HUGEPAGE);
   return a;
 }
 
@@ -90,8 +91,8 @@ static corral__slab *slab_new(corral__rt *rt) {
     size_t bytes = rt->slab_next_bytes ? rt->slab_next_bytes : CORRAL__SLAB_MIN;
     bool mapped = rt->al_default;
     if (mapped) {
-      void *p = rt->huge_pages && bytes == CORRAL__SLAB_MAX
-                    ? map_huge(bytes)
+      void *p = bytes == CORRAL__SLAB_MAX
+                    ? map_aligned(bytes, rt->huge_pages)
                     : mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p == MAP_FAILED) return NULL;
