@@ -2,12 +2,10 @@
  * corral__ctx_switch(from = x0, to = x1): save x19-x30, d8-d15 and FPCR in a
  * 176-byte frame on the current stack, store sp in from->sp, load to->sp,
  * restore, return through x30 into the other context. */
+#include "asm.h"
+
     .text
-    .globl corral__ctx_switch
-    .hidden corral__ctx_switch
-    .type corral__ctx_switch, %function
-    .p2align 4
-corral__ctx_switch:
+CORRAL_FUNC_BEGIN(corral__ctx_switch)
     sub sp, sp, #176
     stp x19, x20, [sp, #0]
     stp x21, x22, [sp, #16]
@@ -43,18 +41,14 @@ corral__ctx_switch:
 #endif
     add sp, sp, #176
     ret
-    .size corral__ctx_switch, .-corral__ctx_switch
+CORRAL_FUNC_END(corral__ctx_switch)
 
 /* First frame of every task: fn in x20, its argument in x19. */
-    .globl corral__ctx_boot
-    .hidden corral__ctx_boot
-    .type corral__ctx_boot, %function
-    .p2align 4
-corral__ctx_boot:
+CORRAL_FUNC_BEGIN(corral__ctx_boot)
     mov x29, #0
     mov x0, x19
     blr x20
     brk #0
-    .size corral__ctx_boot, .-corral__ctx_boot
+CORRAL_FUNC_END(corral__ctx_boot)
 
-    .section .note.GNU-stack,"",%progbits
+CORRAL_NOTE_GNU_STACK

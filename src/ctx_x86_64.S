@@ -9,12 +9,10 @@
  *     sp + 16  resume address
  * corral__ctx_make lays out that frame with this function as the resume
  * address and fn and its argument above it. fn never returns. */
+#include "asm.h"
+
     .text
-    .globl corral__ctx_boot
-    .hidden corral__ctx_boot
-    .type corral__ctx_boot, @function
-    .p2align 4
-corral__ctx_boot:
+CORRAL_FUNC_BEGIN(corral__ctx_boot)
     .cfi_startproc
     .cfi_undefined rip
 #ifdef __CET__
@@ -31,6 +29,6 @@ corral__ctx_boot:
     pushq $0
     jmpq *%rax
     .cfi_endproc
-    .size corral__ctx_boot, .-corral__ctx_boot
+CORRAL_FUNC_END(corral__ctx_boot)
 
-    .section .note.GNU-stack,"",@progbits
+CORRAL_NOTE_GNU_STACK

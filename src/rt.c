@@ -404,7 +404,12 @@ static void run_loop(corral__rt *rt) {
 /* ---- task memory: recycled, so spawn rarely calls the allocator ---- */
 
 static void sched_stack_bounds(corral__rt *rt) {
-#ifdef CORRAL_ASAN
+#if defined(CORRAL_ASAN) && defined(__APPLE__)
+  size_t size = pthread_get_stacksize_np(pthread_self());
+  char *top = pthread_get_stackaddr_np(pthread_self()); /* the high end */
+  rt->sched_stack_bottom = top - size;
+  rt->sched_stack_size = size;
+#elif defined(CORRAL_ASAN)
   pthread_attr_t a;
   void *lo;
   size_t size;

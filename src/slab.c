@@ -79,7 +79,11 @@ static void *map_aligned(size_t bytes, bool advise) {
   char *a = (char *)(((uintptr_t)q + bytes - 1) & ~(uintptr_t)(bytes - 1));
   if (a > q) munmap(q, (size_t)(a - q));
   munmap(a + bytes, (size_t)(q + bytes - a));
+#ifdef MADV_HUGEPAGE
   if (advise) (void)madvise(a, bytes, MADV_HUGEPAGE);
+#else
+  (void)advise;
+#endif
   return a;
 }
 

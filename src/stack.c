@@ -135,8 +135,10 @@ static int new_chunk(corral__stack_pool *p, corral__sizepool *sp) {
     p->dealloc(p->actx, c);
     return -ENOMEM;
   }
+#ifdef MADV_NOHUGEPAGE
   /* THP would back a touched stack page with 2 MiB. */
   (void)madvise(m, len, MADV_NOHUGEPAGE);
+#endif
   c->map = m;
   c->maplen = len;
   c->nslots = n;
