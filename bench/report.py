@@ -43,7 +43,6 @@ ORDER = ["switch", "spawn_join", "spawn_join_eager", "gather", "timers",
          "fail_fast", "hold", "hold_rss", "hold_create", "hold_compact",
          "hold_rss_compact", "hold_create_compact", "gather_limit", "echo",
          "echo_compact"]
-HIGHER_BETTER = HIGHER_IS_BETTER
 PEERS = ["asyncio", "trio", "go", "node", "libuv"]
 val = {(r["bench"], r["system"]): (r["value"], r["unit"]) for r in rows}
 missing = {r["system"]: r["unit"] for r in rows if r["bench"] == "_missing"}
@@ -59,7 +58,7 @@ def ratio(b, s):
     p = val.get((b, s)) or val.get((b.replace("_compact", ""), s))
     if not c or not p or c[0] <= 0 or p[0] <= 0:
         return None
-    return c[0] / p[0] if b in HIGHER_BETTER else p[0] / c[0]
+    return c[0] / p[0] if b in HIGHER_IS_BETTER else p[0] / c[0]
 
 
 lines = []

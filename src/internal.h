@@ -323,6 +323,31 @@ CORRAL__HIDDEN void corral__set_last_error(corral_task *t, corral_error *e);
 CORRAL__HIDDEN corral_error *corral__error_for(corral_task *t, int rc);
 
 /* scope.c */
+/* Append s to s->parent's children (the tree cancellation walks). */
+static inline void corral__scope_link(corral__scope *s) {
+  corral__scope *p = s->parent;
+  s->prev_sib = p->last_child;
+  if (p->last_child)
+    p->last_child->next_sib = s;
+  else
+    p->first_child = s;
+  p->last_child = s;
+}
+
+/* Take s out of s->parent's children. */
+static inline void corral__scope_unlink(corral__scope *s) {
+  corral__scope *p = s->parent;
+  if (s->prev_sib)
+    s->prev_sib->next_sib = s->next_sib;
+  else
+    p->first_child = s->next_sib;
+  if (s->next_sib)
+    s->next_sib->prev_sib = s->prev_sib;
+  else
+    p->last_child = s->prev_sib;
+  s->prev_sib = s->next_sib = NULL;
+}
+
 static inline void corral__scope_init(corral__scope *s, corral_task *owner,
                                       corral__scope *parent,
                                       const char *name) {
@@ -336,14 +361,7 @@ static inline void corral__scope_init(corral__scope *s, corral_task *owner,
   s->kind = 0;
   s->name = name ? name : "scope";
   s->info = NULL;
-  if (parent) {
-    s->prev_sib = parent->last_child;
-    if (parent->last_child)
-      parent->last_child->next_sib = s;
-    else
-      parent->first_child = s;
-    parent->last_child = s;
-  }
+  if (parent) corral__scope_link(s);
 }
 CORRAL__HIDDEN void corral__tscope_init(corral__tscope *ts, corral_task *owner,
                                         corral__scope *parent,
@@ -418,6 +436,21 @@ CORRAL__HIDDEN int corral__compact_refuse(corral_task *self, const char *call);
 /* group.c */
 CORRAL__HIDDEN void corral__group_child_done(corral__rt *rt, corral__group *g,
                                              corral_task *t);
+/* A child of g ended. Inline, the common case of an eager child that
+ * succeeded without ever being listed, in a group no success can satisfy:
+ * only the counts change. Everything else: corral__group_child_done. */
+static inline void corral__group_child_ended(corral__rt *rt, corral__group *g,
+                                             corral_task *t) {
+  if (likely(!t->linked && t->out.status == CORRAL_OK &&
+             g->policy <= CORRAL_COLLECT)) {
+    t->group = NULL;
+    g->running--;
+    g->nsucc++;
+    if (g->waiter && (g->running == 0 || g->notify)) corral__wake(g->waiter, 0);
+    return;
+  }
+  corral__group_child_done(rt, g, t);
+}
 CORRAL__HIDDEN int corral__group_open(corral__rt *rt, corral__group *g,
                                       corral_task *owner,
                                       const corral_group_opts *o, bool implicit);
@@ -435,6 +468,7 @@ CORRAL__HIDDEN const char *corral__state_name(int st);
 CORRAL__HIDDEN corral_task *corral__slab_alloc_slow(corral__rt *rt);
 CORRAL__HIDDEN corral_task *corral__slab_carve(corral__slab *s);
 CORRAL__HIDDEN void corral__slab_full(corral__rt *rt, corral__slab *s);
+CORRAL__HIDDEN void corral__slab_has_room(corral__rt *rt, corral__slab *s);
 CORRAL__HIDDEN void corral__slab_empty(corral__rt *rt, corral__slab *s);
 CORRAL__HIDDEN void corral__slab_destroy_all(corral__rt *rt);
 
@@ -471,12 +505,7 @@ static inline void corral__slab_free(corral__rt *rt, corral_task *t) {
   corral__slab *s = t->slab;
   t->rq_next = s->free;
   s->free = t;
-  if (unlikely(s->nfree++ == 0)) { /* had no room: has now */
-    s->prev = NULL;
-    s->next = rt->slabs_partial;
-    if (s->next) s->next->prev = s;
-    rt->slabs_partial = s;
-  }
+  if (unlikely(s->nfree++ == 0)) corral__slab_has_room(rt, s);
   if (unlikely(s->nfree == s->cap)) corral__slab_empty(rt, s);
 }
 

@@ -73,9 +73,9 @@ corral__pick_next(corral__rt *rt, corral_task *cur, bool cur_compact) {
 /* Overlap the memory latency of the tasks that run next (a wake-up storm
  * resumes tasks whose memory is cold): the live frames of the second task in
  * line, and the lines below its stack pointer that the frames it pushes
- * when it resumes will write; the struct of the third. */
-/* always_inline: a function whose only effect is prefetching is "pure" to
- * GCC, and a call to it is deleted as dead code. */
+ * when it resumes will write; the struct of the third. always_inline: a
+ * function whose only effect is prefetching is "pure" to GCC, and a call to
+ * it is deleted as dead code. */
 static inline __attribute__((always_inline)) void
 corral__prefetch_queue(corral__rt *rt) {
   corral_task *n1 = rt->rq_head, *n2 = n1 ? n1->rq_next : NULL;

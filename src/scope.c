@@ -62,18 +62,7 @@ void corral__scope_detach(corral__rt *rt, corral__scope *s) {
     uv_close((uv_handle_t *)ts->sig, on_sig_closed);
     ts->sig = NULL;
   }
-  corral__scope *p = s->parent;
-  if (p) {
-    if (s->prev_sib)
-      s->prev_sib->next_sib = s->next_sib;
-    else
-      p->first_child = s->next_sib;
-    if (s->next_sib)
-      s->next_sib->prev_sib = s->prev_sib;
-    else
-      p->last_child = s->prev_sib;
-  }
-  s->prev_sib = s->next_sib = NULL;
+  if (s->parent) corral__scope_unlink(s);
   s->parent = NULL;
   corral__free(rt, s->info);
   s->info = NULL;

@@ -138,6 +138,10 @@ void corral__slab_full(corral__rt *rt, corral__slab *s) {
   partial_del(rt, s);
 }
 
+void corral__slab_has_room(corral__rt *rt, corral__slab *s) {
+  partial_add(rt, s);
+}
+
 void corral__slab_empty(corral__rt *rt, corral__slab *s) {
   /* The only chunk with room stays; of the others, one is kept spare (its
    * carved structs still on its free list) and the rest released. */

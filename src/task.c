@@ -42,15 +42,7 @@ zero_block(void *p, size_t n, size_t misalign) {
 static inline void link_one(corral_task *t) {
   t->linked = 1;
   t->g_next = NULL; /* was eager_parent */
-  corral__scope *s = &t->root_scope, *p = s->parent;
-  if (p) {
-    s->prev_sib = p->last_child;
-    if (p->last_child)
-      p->last_child->next_sib = s;
-    else
-      p->first_child = s;
-    p->last_child = s;
-  }
+  if (t->root_scope.parent) corral__scope_link(&t->root_scope);
   corral__group *g = t->group;
   if (g) {
     t->g_prev = g->last_child;
@@ -284,21 +276,11 @@ finalize_books(corral__rt *rt, corral_task *t) {
   }
   if (unlikely(rt->pools.paint) && t->stack)
     t->stack_peak = (uint32_t)corral__stack_peak(&rt->pools, t->stack);
-  corral__scope *rs = &t->root_scope, *p = rs->parent;
+  corral__scope *rs = &t->root_scope;
   if (likely(!rs->info && !rs->cancelled)) {
     /* The usual end: out of the group scope's children, nothing else to
      * undo (a root scope has no timer, and no child scope outlives it). */
-    if (p && t->linked) {
-      if (rs->prev_sib)
-        rs->prev_sib->next_sib = rs->next_sib;
-      else
-        p->first_child = rs->next_sib;
-      if (rs->next_sib)
-        rs->next_sib->prev_sib = rs->prev_sib;
-      else
-        p->last_child = rs->prev_sib;
-      rs->prev_sib = rs->next_sib = NULL;
-    }
+    if (rs->parent && t->linked) corral__scope_unlink(rs);
     rs->parent = NULL;
   } else {
     if (!t->linked) rs->parent = NULL; /* in no list: nothing to unlink */
@@ -307,18 +289,7 @@ finalize_books(corral__rt *rt, corral_task *t) {
   t->done_seq = ++rt->done_seq;
   t->finalized = 1;
   if (t->waiters) corral__wl_wake_all(&t->waiters);
-  corral__group *g = t->group;
-  if (likely(g && !t->linked && t->out.status == CORRAL_OK &&
-             g->policy <= CORRAL_COLLECT)) {
-    /* An eager child that succeeded without suspending, in a group no
-     * success can satisfy: only the counts change. */
-    t->group = NULL;
-    g->running--;
-    g->nsucc++;
-    if (g->waiter && (g->running == 0 || g->notify)) corral__wake(g->waiter, 0);
-  } else if (g) {
-    corral__group_child_done(rt, g, t);
-  }
+  if (t->group) corral__group_child_ended(rt, t->group, t);
   rt->alive--;
 }
 
