@@ -74,7 +74,8 @@ CORRAL_API const char *corral_version_string(void);
   XX(EPIPE, -EPIPE, "broken pipe")                                           \
   XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                      \
   XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                    \
-  XX(ERANGE, -ERANGE, "result out of range")
+  XX(ERANGE, -ERANGE, "result out of range")                                 \
+  XX(EBADF, -EBADF, "bad file descriptor")
 
 /* corral's own codes live in a reserved range: -30999 .. -30000. */
 #define CORRAL_OWN_ERROR_MAP(XX)                                             \
@@ -553,6 +554,93 @@ CORRAL_API int corral_semaphore_acquire(corral_semaphore *s);
 CORRAL_API int corral_semaphore_try_acquire(corral_semaphore *s);
 CORRAL_API void corral_semaphore_release(corral_semaphore *s);
 CORRAL_API size_t corral_semaphore_value(const corral_semaphore *s);
+
+/* ------------------------------------------------------------------------ */
+/* Hooks for foreign libraries                                               */
+/* ------------------------------------------------------------------------ */
+
+/* With these, any C library that can be driven from a file descriptor or a
+ * callback (a database client, a DNS resolver, libcurl's multi interface)
+ * runs inside tasks and is cancellable, without patching corral. */
+
+/* What an abort callback answers (Trio's Abort.SUCCEEDED / FAILED). */
+typedef enum {
+  CORRAL_ABORT_FAILED = 0,   /* the operation still runs: stay parked until
+                                it has stopped and calls corral_unpark */
+  CORRAL_ABORT_SUCCEEDED = 1 /* stopped: wake the task with the cancel code */
+} corral_abort_result;
+
+/* Called on the runtime's thread, never concurrently with the parked task,
+ * when a cancellation reaches a task parked in corral_park (its scope or an
+ * enclosing one was cancelled, or the runtime breaks a deadlock). */
+typedef corral_abort_result (*corral_abort_fn)(corral_task *task, void *arg);
+
+/* TASK ONLY. BLOCKS. Park the calling task until someone calls
+ * corral_unpark(task, code); returns that code. This is Trio's
+ * wait_task_rescheduled with an abort_fn.
+ *   - If the task is inside a cancelled scope when it calls, returns
+ *     CORRAL_ECANCELED at once without parking (abort is not called).
+ *   - If a cancellation reaches it while parked, abort(task, arg) runs:
+ *     CORRAL_ABORT_SUCCEEDED wakes the task at once with CORRAL_ECANCELED
+ *     (the foreign operation must not call corral_unpark afterwards);
+ *     CORRAL_ABORT_FAILED keeps it parked until corral_unpark. abort NULL
+ *     behaves as an abort that always succeeds.
+ * `what` (borrowed, may be NULL) names the wait in corral_dump and deadlock
+ * reports. Returns the unpark code, CORRAL_ECANCELED, CORRAL_EDEADLK (the
+ * runtime found a deadlock and aborted the wait), CORRAL_ENOTASK, or
+ * CORRAL_EINVAL in a compact task (its stack is not addressable while
+ * parked). */
+CORRAL_API int corral_park(const char *what, corral_abort_fn abort, void *arg);
+
+/* Wake `task`, parked in corral_park, so that corral_park returns `code`.
+ * Call it on the runtime's thread only: from another task, a libuv callback
+ * on corral_loop(), or an abort callback; never from another thread. Does
+ * not block. Returns 0, CORRAL_EINVAL if task is NULL or not parked in
+ * corral_park (already woken, aborted, or never parked), CORRAL_EFOREIGN if
+ * it belongs to another runtime, CORRAL_ENOTASK outside a runtime. */
+CORRAL_API int corral_unpark(corral_task *task, int code);
+
+/* TASK ONLY. BLOCKS until descriptor fd is readable (corral_wait_readable)
+ * or writable (corral_wait_writable), or in an error or hang-up state (the
+ * next read or write reports it). Level-triggered, like poll(2): returns at
+ * once if the condition already holds. Cancellation points (Trio's
+ * wait_readable / wait_writable); timeouts come from scopes. fd must be in
+ * non-blocking mode for the I/O that follows to be non-blocking; corral does
+ * not change its flags and never closes it. One task per direction per fd.
+ * Returns 0, CORRAL_ECANCELED, CORRAL_ECLOSED (corral_notify_closing(fd)
+ * was called meanwhile), CORRAL_EBUSY (another task already waits for the
+ * same direction of fd, or fd belongs to a handle the runtime itself
+ * watches), CORRAL_EBADF (fd is not an open descriptor), CORRAL_ENOMEM,
+ * CORRAL_ENOTASK. */
+CORRAL_API int corral_wait_readable(int fd);
+CORRAL_API int corral_wait_writable(int fd);
+
+/* Tell the runtime that fd is about to be closed (Trio's notify_closing):
+ * every task waiting on it in corral_wait_readable / _writable wakes with
+ * CORRAL_ECLOSED and the runtime drops its registration, so the number can
+ * be reused safely. Call it BEFORE close(fd) whenever a task may be waiting
+ * on fd. Does not block. Returns 0 (also when nobody waits),
+ * CORRAL_ENOTASK outside a runtime, CORRAL_EBADF for a negative fd. */
+CORRAL_API int corral_notify_closing(int fd);
+
+/* Task-local values (Python's contextvars). A key is an object in your
+ * storage, usually static, initialised with CORRAL_LOCAL_KEY_INIT(destroy).
+ * A spawned task starts with the values its spawner had at spawn time (a
+ * snapshot: a later set in either task is not seen by the other). A value
+ * shared by several tasks is destroyed once, when the last task holding it
+ * has ended or replaced it: destroy(value) then runs on the runtime's
+ * thread (it must not block). Values belong to one runtime. */
+typedef struct corral_local_key {
+  void (*destroy)(void *value); /* NULL: nothing to free */
+} corral_local_key;
+#define CORRAL_LOCAL_KEY_INIT(destroy_fn) {destroy_fn}
+
+/* TASK ONLY. Set the current task's value for key (replacing, and dropping
+ * its reference to, the previous one). Returns 0, CORRAL_EINVAL (key NULL),
+ * CORRAL_ENOMEM (the previous value stays), CORRAL_ENOTASK. */
+CORRAL_API int corral_local_set(const corral_local_key *key, void *value);
+/* The current task's value for key, or NULL (unset, NULL key, no task). */
+CORRAL_API void *corral_local_get(const corral_local_key *key);
 
 /* ------------------------------------------------------------------------ */
 /* TCP                                                                       */

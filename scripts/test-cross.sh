@@ -12,7 +12,7 @@ if [ "$(uname -s)" != Linux ]; then
   echo "cross: skipped (the aarch64 cross run needs Debian's cross compiler and qemu-user)"
   exit 0
 fi
-srcs="src/ctx_asm.c src/stack.c src/errcode.c tests/test_ctx.c"
+srcs="src/ground/ctx_asm.c src/ground/stack.c src/core/errcode.c tests/test_ctx.c"
 cflags="-std=gnu11 -O2 -Wall -Wextra -Werror -Iinclude -Isrc -Itests"
 
 run_suite() { # label runner binary
@@ -28,7 +28,7 @@ run_suite() { # label runner binary
 
 if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
   aarch64-linux-gnu-gcc $cflags -static -o "$out/test_ctx_aarch64" \
-    src/ctx_aarch64.S $srcs -lm || { echo "aarch64 build failed"; exit 1; }
+    src/ground/ctx_aarch64.S $srcs -lm || { echo "aarch64 build failed"; exit 1; }
   echo "aarch64 (qemu-user):"
   run_suite aarch64 qemu-aarch64 "$out/test_ctx_aarch64"
 else
@@ -37,7 +37,7 @@ else
 fi
 
 cc $cflags -DCORRAL_CTX_UCONTEXT=1 -o "$out/test_ctx_ucontext" \
-  src/ctx_ucontext.c src/stack.c src/errcode.c tests/test_ctx.c -lm -lpthread || { echo "ucontext build failed"; exit 1; }
+  src/ground/ctx_ucontext.c src/ground/stack.c src/core/errcode.c tests/test_ctx.c -lm -lpthread || { echo "ucontext build failed"; exit 1; }
 echo "ucontext fallback (native):"
 run_suite ucontext "" "$out/test_ctx_ucontext"
 

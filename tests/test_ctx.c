@@ -2,8 +2,8 @@
  * aarch64 and runs under qemu-user (scripts/test-cross.sh). */
 #include "test.h"
 
-#include "ctx.h"
-#include "stack.h"
+#include "ground/ctx.h"
+#include "ground/stack.h"
 
 #include <fenv.h>
 #include <limits.h>

@@ -2,7 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "internal.h"
+#include "core/rt.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* The task tree, for corral_dump() and deadlock reports. */
-#include "internal.h"
+#include "core/group.h"
 
 const char *corral__state_name(int st) {
   switch (st) {
@@ -12,25 +12,23 @@ const char *corral__state_name(int st) {
 }
 
 static const char *wait_name(int w) {
-  static const char *const names[] = {"?",     "sleep",       "join",
-                                      "wait",  "group close", "gather slot",
-                                      "event", "semaphore", "tcp accept",
-                                      "tcp connect", "tcp read", "tcp write"};
-  return (unsigned)w < sizeof names / sizeof *names ? names[w] : "?";
+  return (unsigned)w < CORRAL__W_COUNT ? corral__wait_names[w] : "?";
 }
 
 static void line_task(corral__rt *rt, corral_task *t, FILE *f, int depth) {
   fprintf(f, "%*s- task '%s' [%s]", depth * 2, "", t->name,
           corral__state_name(t->state));
   if (t->state == CORRAL__T_BLOCKED)
-    fprintf(f, " waits on %s%s", wait_name(t->wait_what),
-            t->cancellable ? "" : " (not abortable)");
-  if (t->timer.idx != CORRAL__TIMER_OFF)
+    fprintf(f, " waits on %s%s%s%s", wait_name(t->wait_kind),
+            t->wait && t->wait->what ? " (" : "",
+            t->wait && t->wait->what ? t->wait->what : "",
+            t->wait && t->wait->what ? ")" : "");
+  if (corral__timer_armed(&t->timer))
     fprintf(f, ", deadline in %.3f ms",
             (double)(t->timer.deadline - corral__now(rt)) / 1e6);
   for (corral__scope *s = t->scope; s && s->owner == t; s = s->parent) {
     corral__timer *tm = corral__scope_timer(s);
-    if (tm && tm->idx != CORRAL__TIMER_OFF)
+    if (tm && corral__timer_armed(tm))
       fprintf(f, ", scope '%s' deadline in %.3f ms", s->name,
               (double)(tm->deadline - corral__now(rt)) / 1e6);
     if (s->cancelled) fprintf(f, ", scope '%s' cancelled", s->name);
@@ -66,9 +64,9 @@ static void dump_task(corral__rt *rt, corral_task *t, FILE *f, int depth) {
 }
 
 void corral__dump(corral__rt *rt, FILE *f) {
-  corral__task_link(rt->current); /* an eager task running inside spawn */
+  corral__task_link(rt->sched.current); /* an eager task running inside spawn */
   fprintf(f, "corral task tree (%zu alive, clock %s, now %.6f s):\n",
-          rt->alive, rt->virtual_clock ? "virtual" : "monotonic",
+          rt->sched.alive, rt->clock.virtual_clock ? "virtual" : "monotonic",
           (double)corral__now(rt) / 1e9);
   if (rt->root && !rt->root->finalized) dump_task(rt, rt->root, f, 1);
 }

@@ -10,7 +10,7 @@
  * uv_try_write first; what is left goes through uv_write from a private copy,
  * so a cancelled write can finish in the background without the caller's
  * buffer. */
-#include "internal.h"
+#include "io/io.h"
 
 #include <limits.h>
 #include <string.h>
@@ -18,7 +18,7 @@
 struct corral_tcp {
   uv_tcp_t h;
   corral__rt *rt;
-  struct corral_tcp *next, *prev; /* the runtime's open sockets */
+  corral__handle reg;             /* in the runtime's registry */
   corral_task *reader;            /* blocked in read / accept */
   corral_task *writer;            /* blocked in write / connect / shutdown */
   char *rbuf;                     /* the waiting reader's buffer, or NULL */
@@ -45,7 +45,12 @@ typedef struct {
   char data[];
 } wreq_t;
 
-static int from_uv(int rc) { return rc; /* libuv codes are -errno */ }
+#define from_uv corral__from_uv
+
+static void close_socket(corral_tcp *s);
+static void close_registered(corral__handle *h) {
+  close_socket(corral__container_of(h, corral_tcp, reg));
+}
 
 static corral_tcp *new_socket(corral__rt *rt, int *rc) {
   corral_tcp *s = corral__calloc(rt, sizeof *s);
@@ -60,9 +65,7 @@ static corral_tcp *new_socket(corral__rt *rt, int *rc) {
   }
   s->h.data = s;
   s->rt = rt;
-  s->next = rt->sockets;
-  if (rt->sockets) rt->sockets->prev = s;
-  rt->sockets = s;
+  corral__handle_register(rt, &s->reg, "tcp", close_registered);
   return s;
 }
 
@@ -75,20 +78,11 @@ static void on_closed(uv_handle_t *h) {
 static void close_socket(corral_tcp *s) {
   if (s->closed) return;
   s->closed = 1;
-  corral__rt *rt = s->rt;
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    rt->sockets = s->next;
-  if (s->next) s->next->prev = s->prev;
+  corral__handle_unregister(&s->reg);
   if (s->reader) corral__wake(s->reader, CORRAL_ECLOSED);
   if (s->writer) corral__wake(s->writer, CORRAL_ECLOSED);
   s->reader = s->writer = NULL;
   uv_close((uv_handle_t *)&s->h, on_closed);
-}
-
-void corral__tcp_close_all(corral__rt *rt) {
-  while (rt->sockets) close_socket(rt->sockets);
 }
 
 void corral_tcp_close(corral_tcp *s) {
@@ -168,7 +162,7 @@ int corral_tcp_accept(corral_tcp *l, corral_tcp **out) {
   if (l->reader) return CORRAL_EBUSY;
   while (l->pending == 0 && !l->listen_err) {
     l->reader = self;
-    int rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_ACCEPT);
+    int rc = corral__park(self, CORRAL__W_TCP_ACCEPT, NULL, CORRAL_FOREVER);
     l->reader = NULL;
     if (rc) return rc;
   }
@@ -214,7 +208,7 @@ int corral_tcp_connect(const char *host, int port, corral_tcp **out) {
   }
   while (s->wresult == 1) {
     s->writer = self;
-    rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_CONNECT);
+    rc = corral__park(self, CORRAL__W_TCP_CONNECT, NULL, CORRAL_FOREVER);
     s->writer = NULL;
     if (rc) { /* the callback still comes, with UV_ECANCELED, after close */
       close_socket(s);
@@ -305,13 +299,9 @@ int corral_tcp_read(corral_tcp *s, void *buf, size_t len) {
   if (s->eof) return 0;
   /* A compact task's stack is not addressable while it is suspended: read
    * into a bounce buffer when buf lies on it. */
-  char *bounce = NULL;
-  const corral__stack *st = self->compact ? self->stack : NULL;
-  if (st && (char *)buf >= st->lo && (char *)buf < st->lo + st->size) {
-    if (len > 65536) len = 65536;
-    bounce = corral__malloc(s->rt, len);
-    if (!bounce) return CORRAL_ENOMEM;
-  }
+  int err;
+  char *bounce = corral__io_bounce(self, buf, &len, &err);
+  if (err) return err;
   s->rbuf = bounce ? bounce : buf;
   s->rlen = len;
   s->rresult = INT_MIN; /* nothing yet */
@@ -325,7 +315,7 @@ int corral_tcp_read(corral_tcp *s, void *buf, size_t len) {
     s->armed = 1;
   }
   s->reader = self;
-  int rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_READ);
+  int rc = corral__park(self, CORRAL__W_TCP_READ, NULL, CORRAL_FOREVER);
   s->reader = NULL;
   s->rbuf = NULL; /* from here on, arriving data goes to the stash */
   int got = s->rresult;
@@ -384,7 +374,7 @@ int corral_tcp_write(corral_tcp *s, const void *buf, size_t len) {
     return from_uv(rc);
   }
   s->writer = self;
-  rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_WRITE);
+  rc = corral__park(self, CORRAL__W_TCP_WRITE, NULL, CORRAL_FOREVER);
   s->writer = NULL;
   if (s->wresult == 1) { /* cancelled or closed: it finishes on its own */
     w->waited = 0;
@@ -411,7 +401,8 @@ int corral_tcp_shutdown(corral_tcp *s) {
   while (s->wresult == 1 && !s->closed) {
     s->writer = self;
     /* Not abortable: the request owns s->sreq until its callback. */
-    corral__park(self, CORRAL_FOREVER, false, CORRAL__W_WRITE);
+    corral__park(self, CORRAL__W_TCP_SHUTDOWN, CORRAL__UNABORTABLE,
+                 CORRAL_FOREVER);
     s->writer = NULL;
   }
   if (s->closed) return CORRAL_ECLOSED;

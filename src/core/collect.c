@@ -1,5 +1,5 @@
 /* Collective calls: gather / safe_gather, wait, wait_for, as_completed. */
-#include "internal.h"
+#include "core/group.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +57,8 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
       /* Not abortable: cancellation reaches the children through the
        * scope tree; we wake when one of them finishes. */
       g.waiter = self;
-      corral__park(self, CORRAL_FOREVER, false, CORRAL__W_GATHER_SLOT);
+      corral__park(self, CORRAL__W_GATHER_SLOT, CORRAL__UNABORTABLE,
+                   CORRAL_FOREVER);
       g.waiter = NULL;
       continue;
     }
@@ -148,14 +149,15 @@ static bool wait_cond(corral_task *const *tasks, size_t n, int mode,
 static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
                     const unsigned char *skip, int64_t deadline) {
   corral__rt *rt = self->rt;
-  corral__waiter one = {0}, *ws = n == 1 ? &one : corral__calloc(rt, n * sizeof *ws);
+  corral__waiter one, *ws = n == 1 ? &one : corral__calloc(rt, n * sizeof *ws);
   if (!ws) return CORRAL_ENOMEM;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
+    corral__list_init(&ws[i].node);
     if (!tasks[i]->finalized && !(skip && skip[i]))
-      corral__wl_add(&tasks[i]->waiters, &ws[i], self);
-  int rc = corral__park(self, deadline, true, CORRAL__W_WAIT);
-  for (size_t i = 0; i < n; i++)
-    if (!tasks[i]->finalized) corral__wl_del(&tasks[i]->waiters, &ws[i]);
+      corral__waiter_add(corral__task_waiters(tasks[i]), &ws[i], self);
+  }
+  int rc = corral__park(self, CORRAL__W_WAIT, NULL, deadline);
+  for (size_t i = 0; i < n; i++) corral__list_remove(&ws[i].node);
   if (ws != &one) corral__free(rt, ws);
   return rc;
 }

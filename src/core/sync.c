@@ -1,18 +1,18 @@
 /* Events and semaphores (FIFO, cancellation-safe hand-off). */
-#include "internal.h"
+#include "core/rt.h"
 
 #include <string.h>
 
 typedef struct {
   uint32_t magic;
   int set;
-  corral__waiter *waiters;
+  corral__list waiters;
 } event_t;
 
 typedef struct {
   uint32_t magic;
   size_t value;
-  corral__waiter *head, *tail; /* FIFO */
+  corral__list waiters; /* FIFO */
 } csem_t;
 
 #define EVENT_MAGIC 0xe7e7e7e7u
@@ -25,6 +25,7 @@ void corral_event_init(corral_event *ce) {
   if (!ce) return;
   event_t *e = (event_t *)ce;
   memset(e, 0, sizeof *e);
+  corral__list_init(&e->waiters);
   e->magic = EVENT_MAGIC;
 }
 
@@ -32,7 +33,7 @@ void corral_event_set(corral_event *ce) {
   event_t *e = (event_t *)ce;
   if (!e || e->magic != EVENT_MAGIC || e->set) return;
   e->set = 1;
-  corral__wl_wake_all(&e->waiters);
+  corral__waiters_wake_all(&e->waiters);
 }
 
 void corral_event_clear(corral_event *ce) {
@@ -52,36 +53,29 @@ int corral_event_wait(corral_event *ce) {
   event_t *e = (event_t *)ce;
   if (!e || e->magic != EVENT_MAGIC) return CORRAL_EINVAL;
   if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
-  while (!e->set) {
-    corral__waiter w;
-    corral__wl_add(&e->waiters, &w, self);
-    int rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_EVENT);
-    corral__wl_del(&e->waiters, &w);
-    if (rc) return rc;
-  }
-  return 0;
+  if (e->set) return 0;
+  /* Waking is an edge: a set wakes every task waiting then with 0, even if
+   * the event is cleared again before they run. */
+  corral__waiter w;
+  corral__waiter_add(&e->waiters, &w, self);
+  int rc = corral__park(self, CORRAL__W_EVENT, NULL, CORRAL_FOREVER);
+  corral__list_remove(&w.node);
+  return rc;
 }
 
 void corral_semaphore_init(corral_semaphore *cs, size_t value) {
   if (!cs) return;
   csem_t *s = (csem_t *)cs;
   memset(s, 0, sizeof *s);
+  corral__list_init(&s->waiters);
   s->magic = SEM_MAGIC;
   s->value = value;
-}
-
-static void sem_del(csem_t *s, corral__waiter *w) {
-  if (!w->linked) return;
-  if (w->prev) w->prev->next = w->next; else s->head = w->next;
-  if (w->next) w->next->prev = w->prev; else s->tail = w->prev;
-  w->next = w->prev = NULL;
-  w->linked = 0;
 }
 
 int corral_semaphore_try_acquire(corral_semaphore *cs) {
   csem_t *s = (csem_t *)cs;
   if (!s || s->magic != SEM_MAGIC) return CORRAL_EINVAL;
-  if (s->value == 0 || s->head) return CORRAL_EAGAIN;
+  if (s->value == 0 || !corral__list_empty(&s->waiters)) return CORRAL_EAGAIN;
   s->value--;
   return 0;
 }
@@ -93,16 +87,15 @@ int corral_semaphore_acquire(corral_semaphore *cs) {
   csem_t *s = (csem_t *)cs;
   if (!s || s->magic != SEM_MAGIC) return CORRAL_EINVAL;
   if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
-  if (s->value > 0 && !s->head) {
+  if (s->value > 0 && corral__list_empty(&s->waiters)) {
     s->value--;
     return 0;
   }
-  corral__waiter w = {.task = self, .linked = 1, .prev = s->tail};
-  if (s->tail) s->tail->next = &w; else s->head = &w;
-  s->tail = &w;
-  int rc = corral__park(self, CORRAL_FOREVER, true, CORRAL__W_SEMAPHORE);
+  corral__waiter w;
+  corral__waiter_add(&s->waiters, &w, self);
+  int rc = corral__park(self, CORRAL__W_SEMAPHORE, NULL, CORRAL_FOREVER);
   /* rc == 0: release() handed us the unit and unlinked us. */
-  sem_del(s, &w);
+  corral__list_remove(&w.node);
   return rc;
 }
 
@@ -111,9 +104,10 @@ void corral_semaphore_release(corral_semaphore *cs) {
   if (!s || s->magic != SEM_MAGIC) return;
   /* Hand the unit to the first waiter still blocked; waiters already woken
    * by a cancel will not take it. */
-  while (s->head) {
-    corral__waiter *w = s->head;
-    sem_del(s, w);
+  corral__list *n;
+  while ((n = corral__list_head(&s->waiters)) != NULL) {
+    corral__list_remove(n);
+    corral__waiter *w = corral__container_of(n, corral__waiter, node);
     if (w->task->state == CORRAL__T_BLOCKED) {
       corral__wake(w->task, 0);
       return;

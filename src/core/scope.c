@@ -4,7 +4,7 @@
  * asks "is any scope between me and the nearest shield cancelled?" every
  * time (corral__cancelled_scope), and cancelling wakes the tasks currently
  * blocked below the scope. */
-#include "internal.h"
+#include "core/group.h"
 
 #include <signal.h>
 #include <string.h>
@@ -16,7 +16,7 @@ void corral__tscope_init(corral__tscope *ts, corral_task *owner,
                          corral__scope *parent, const char *name) {
   corral__scope_init(&ts->s, owner, parent, name);
   ts->s.timed = 1;
-  ts->timer.idx = CORRAL__TIMER_OFF;
+  corral__timer_init(&ts->timer);
   ts->sig = NULL;
 }
 
@@ -55,7 +55,7 @@ int corral__tscope_on_signal(corral__rt *rt, corral__tscope *ts, int signum) {
 
 void corral__scope_detach(corral__rt *rt, corral__scope *s) {
   corral__timer *tm = corral__scope_timer(s);
-  if (tm) corral__timer_stop(rt, tm);
+  if (tm) corral__timer_disarm(rt, tm);
   corral__tscope *ts = s->timed ? (corral__tscope *)(void *)s : NULL;
   if (ts && ts->sig) {
     ts->sig->data = rt; /* the close callback frees it with rt's allocator */
@@ -68,7 +68,7 @@ void corral__scope_detach(corral__rt *rt, corral__scope *s) {
   s->info = NULL;
   if (s->cancelled && !s->counted_out) {
     s->counted_out = 1;
-    rt->ncancelled--;
+    rt->sched.ncancelled--;
   }
 }
 
@@ -113,8 +113,8 @@ static void wake_below(corral__scope *root) {
      * one while this one is handled. */
     if (c->next_sib) __builtin_prefetch(c->next_sib);
     corral_task *o = c->owner;
-    if (o && o->scope == c && o->state == CORRAL__T_BLOCKED && o->cancellable)
-      corral__wake(o, CORRAL_ECANCELED);
+    if (o && o->scope == c && o->state == CORRAL__T_BLOCKED)
+      corral__wait_abort(o, CORRAL_ECANCELED);
     corral__scope *n = skip(c->first_child);
     if (n) {
       c = n;
@@ -137,7 +137,7 @@ void corral__scope_cancel(corral__rt *rt, corral__scope *s,
                           const char *msg) {
   if (s->cancelled) return;
   s->cancelled = 1;
-  rt->ncancelled++;
+  rt->sched.ncancelled++;
   s->kind = (uint8_t)kind;
   /* Out of memory only loses the who/why text, never the cancellation. */
   size_t n = msg ? strlen(msg) : 0;
@@ -148,11 +148,13 @@ void corral__scope_cancel(corral__rt *rt, corral__scope *s,
     memcpy(s->info->message, msg ? msg : "", n + 1);
   }
   corral__timer *tm = corral__scope_timer(s);
-  if (tm && kind != CORRAL_CANCEL_DEADLINE) corral__timer_stop(rt, tm);
+  if (tm && kind != CORRAL_CANCEL_DEADLINE) corral__timer_disarm(rt, tm);
   wake_below(s);
 }
 
-void corral__scope_deadline_fired(corral__rt *rt, corral__scope *s) {
+static void on_scope_deadline(corral__timer *tm) {
+  corral__scope *s = &corral__container_of(tm, corral__tscope, timer)->s;
+  corral__rt *rt = s->owner->rt;
   if (s->cancelled) return;
   s->deadline_fired = 1;
   char msg[96];
@@ -163,20 +165,21 @@ void corral__scope_deadline_fired(corral__rt *rt, corral__scope *s) {
 
 /* ---- public API ---- */
 
-static int set_deadline(corral__rt *rt, corral__scope *s, int64_t deadline) {
+int corral__scope_set_deadline(corral__rt *rt, corral__scope *s,
+                               int64_t deadline) {
   corral__timer *tm = corral__scope_timer(s);
   if (!tm) return CORRAL_EINVAL;
   if (deadline == 0 || deadline == CORRAL_FOREVER) {
-    corral__timer_stop(rt, tm);
+    corral__timer_disarm(rt, tm);
     return 0;
   }
   if (s->cancelled) return 0;
   if (deadline <= corral__now(rt)) {
-    corral__timer_stop(rt, tm);
-    corral__scope_deadline_fired(rt, s); /* already in the past */
+    corral__timer_disarm(rt, tm);
+    on_scope_deadline(tm); /* already in the past */
     return 0;
   }
-  return corral__timer_start(rt, tm, deadline, CORRAL__TIMER_SCOPE);
+  return corral__timer_arm(rt, tm, deadline, on_scope_deadline);
 }
 
 int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
@@ -193,7 +196,7 @@ int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
   s->fail = o->fail != 0;
   s->entered = 1;
   self->scope = s;
-  int rc = set_deadline(self->rt, s, o->deadline);
+  int rc = corral__scope_set_deadline(self->rt, s, o->deadline);
   if (rc) {
     self->scope = s->parent;
     corral__scope_detach(self->rt, s);
@@ -230,7 +233,7 @@ int corral_scope_cancel(corral_scope *us, const char *message) {
     return CORRAL_EINVAL;
   if (!s->owner || s->owner->rt != rt) return CORRAL_EFOREIGN;
   corral__scope_cancel(rt, s, CORRAL_CANCEL_EXPLICIT,
-                       rt->current ? rt->current->name : "corral", message);
+                       rt->sched.current ? rt->sched.current->name : "corral", message);
   return 0;
 }
 
@@ -250,7 +253,7 @@ int corral_scope_set_deadline(corral_scope *us, int64_t deadline) {
   if (!rt) return CORRAL_ENOTASK;
   if (!s || s->magic != CORRAL__SCOPE_MAGIC || !s->entered)
     return CORRAL_EINVAL;
-  return set_deadline(rt, s, deadline);
+  return corral__scope_set_deadline(rt, s, deadline);
 }
 
 int corral_scope_cancelled(const corral_scope *us) {

@@ -8,7 +8,9 @@
  * 100,000 sleepers would otherwise cost 100,000 root-to-leaf walks with a
  * cache miss per level. Tombstones are dropped when they reach the top and
  * the array is compacted (O(n) heapify) once they are half of it. */
-#include "internal.h"
+#include "ground/heap.h"
+
+#include "ground/alloc.h"
 
 /* Ties go by start order (the timer's seq). A tombstone sorts before every
  * live entry of its deadline: that only lowers its own key, which keeps the
@@ -19,12 +21,12 @@ static inline int before(const corral__hent *a, const corral__hent *b) {
   return a->t->seq < b->t->seq;
 }
 
-static inline void set(corral__heap *h, uint32_t i, corral__hent e) {
+static inline void set(corral__timers *h, uint32_t i, corral__hent e) {
   h->v[i] = e;
   if (e.t) e.t->idx = i;
 }
 
-static void up(corral__heap *h, uint32_t i) {
+static void up(corral__timers *h, uint32_t i) {
   corral__hent e = h->v[i];
   while (i > 0) {
     uint32_t p = (i - 1) / 2;
@@ -35,7 +37,7 @@ static void up(corral__heap *h, uint32_t i) {
   set(h, i, e);
 }
 
-static void down(corral__heap *h, uint32_t i) {
+static void down(corral__timers *h, uint32_t i) {
   corral__hent e = h->v[i];
   for (;;) {
     uint32_t l = 2 * i + 1, m = i;
@@ -49,10 +51,11 @@ static void down(corral__heap *h, uint32_t i) {
   set(h, i, e);
 }
 
-int corral__heap_push(corral__rt *rt, corral__heap *h, corral__timer *t) {
+static int push(corral__timers *h, const corral_allocator *al,
+                corral__timer *t) {
   if (h->n == h->cap) {
     uint32_t cap = h->cap ? h->cap * 2 : 64;
-    corral__hent *v = corral__realloc(rt, h->v, cap * sizeof *v);
+    corral__hent *v = corral__al_realloc(al, h->v, cap * sizeof *v);
     if (!v) return CORRAL_ENOMEM;
     h->v = v;
     h->cap = cap;
@@ -63,7 +66,7 @@ int corral__heap_push(corral__rt *rt, corral__heap *h, corral__timer *t) {
   return 0;
 }
 
-static void pop_root(corral__heap *h) {
+static void pop_root(corral__timers *h) {
   if (h->v[0].t)
     h->v[0].t->idx = CORRAL__TIMER_OFF;
   else
@@ -74,7 +77,7 @@ static void pop_root(corral__heap *h) {
   down(h, 0);
 }
 
-static void compact(corral__heap *h) {
+static void compact(corral__timers *h) {
   uint32_t j = 0;
   for (uint32_t i = 0; i < h->n; i++)
     if (h->v[i].t) h->v[j++] = h->v[i];
@@ -84,7 +87,7 @@ static void compact(corral__heap *h) {
   for (uint32_t i = 0; i < h->n; i++) h->v[i].t->idx = i;
 }
 
-void corral__heap_remove(corral__heap *h, corral__timer *t) {
+void corral__heap_remove(corral__timers *h, corral__timer *t) {
   uint32_t i = t->idx;
   t->idx = CORRAL__TIMER_OFF;
   h->v[i].t = NULL;
@@ -92,11 +95,34 @@ void corral__heap_remove(corral__heap *h, corral__timer *t) {
   if (h->ndead > 64 && h->ndead * 2 > h->n) compact(h);
 }
 
-corral__timer *corral__heap_min(corral__heap *h) {
+corral__timer *corral__timers_min(corral__timers *h) {
   while (h->n && !h->v[0].t) pop_root(h);
   return h->n ? h->v[0].t : NULL;
 }
 
-void corral__heap_pop(corral__heap *h) {
-  if (h->n) pop_root(h);
+int corral__timer_start(corral__timers *h, const corral_allocator *al,
+                        corral__timer *tm, int64_t deadline,
+                        corral__timer_cb cb) {
+  if (tm->idx != CORRAL__TIMER_OFF) corral__heap_remove(h, tm);
+  tm->deadline = deadline;
+  tm->seq = h->seq++;
+  tm->cb = cb;
+  return push(h, al, tm);
+}
+
+void corral__timers_fire(corral__timers *h, int64_t now) {
+  corral__timer *tm;
+  /* Tombstones are popped only once their deadline is due: cancelling many
+   * sleepers costs no heap work until then. */
+  while (corral__timers_peek(h) <= now && (tm = corral__timers_min(h)) &&
+         tm->deadline <= now) {
+    pop_root(h);
+    tm->cb(tm);
+  }
+}
+
+void corral__timers_free(corral__timers *h, const corral_allocator *al) {
+  corral__al_free(al, h->v);
+  h->v = NULL;
+  h->n = h->cap = h->ndead = 0;
 }

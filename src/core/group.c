@@ -1,5 +1,5 @@
 /* Groups: TaskGroup / nursery with FAIL_FAST, COLLECT, FIRST, QUORUM. */
-#include "internal.h"
+#include "core/group.h"
 
 #include <string.h>
 
@@ -43,11 +43,10 @@ int corral__group_open(corral__rt *rt, corral__group *g, corral_task *owner,
   if (o->timeout_ns > 0) {
     int64_t now = corral__now(rt);
     g->scope.fail = 1;
-    int rc = corral__timer_start(rt, &g->ts.timer,
-                                 o->timeout_ns > INT64_MAX - now
-                                     ? CORRAL_FOREVER
-                                     : now + o->timeout_ns,
-                                 CORRAL__TIMER_SCOPE);
+    int rc = corral__scope_set_deadline(rt, &g->scope,
+                                        o->timeout_ns > INT64_MAX - now
+                                            ? CORRAL_FOREVER
+                                            : now + o->timeout_ns);
     if (rc) {
       if (!implicit) {
         owner->scope = g->scope.parent;
@@ -176,7 +175,8 @@ int corral__group_close(corral__rt *rt, corral__group *g, int body_rc) {
   g->state = CORRAL__G_CLOSING;
   while (g->running > 0) {
     g->waiter = self;
-    corral__park(self, CORRAL_FOREVER, false, CORRAL__W_GROUP_CLOSE);
+    corral__park(self, CORRAL__W_GROUP_CLOSE, CORRAL__UNABORTABLE,
+                 CORRAL_FOREVER);
   }
   g->waiter = NULL;
   g->state = CORRAL__G_CLOSED;
@@ -274,7 +274,7 @@ int corral_group_cancel(corral_group *cg, const char *message) {
   int rc = not_closed(rt, g);
   if (rc) return rc;
   corral__scope_cancel(rt, &g->scope, CORRAL_CANCEL_EXPLICIT,
-                       rt->current ? rt->current->name : "corral", message);
+                       rt->sched.current ? rt->sched.current->name : "corral", message);
   return 0;
 }
 

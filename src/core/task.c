@@ -1,5 +1,6 @@
 /* Tasks: spawn, the first and last frame of every task, join, sleep. */
-#include "schedule.h"
+#include "core/group.h"
+#include "core/sched.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   }
   if (ss && (ss < CORRAL_STACK_MIN || ss > CORRAL_STACK_MAX))
     return CORRAL_EINVAL;
-  corral_task *self = rt->current;
+  corral_task *self = rt->sched.current;
   bool root = !g && !self;
   if (!root) {
     if (!g) {
@@ -107,10 +108,10 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
     if (g->state == CORRAL__G_CLOSED) return CORRAL_ECLOSED;
     if (g->failed) return CORRAL_EFAILED;
     if (g->satisfied ||
-        (unlikely(rt->ncancelled) && corral__cancelled_scope_walk(&g->scope)))
+        (unlikely(rt->sched.ncancelled) && corral__cancelled_scope_walk(&g->scope)))
       return CORRAL_ECANCELED;
   }
-  corral_task *t = corral__slab_alloc(rt);
+  corral_task *t = corral__slab_alloc(&rt->slabs);
   if (!t) return CORRAL_ENOMEM;
   /* The fields that start at zero are one block: a few wide stores (not
    * memset, which compiles to a slow-starting rep stos at this size). */
@@ -128,8 +129,9 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->refs = out ? 2 : 1;
   t->handle = out != NULL;
   t->compact = CORRAL__COMPACT_OK && (o_compact | (g ? g->compact : 0));
-  t->timer.idx = CORRAL__TIMER_OFF;
-  t->wait_what = CORRAL__W_NONE;
+  corral__timer_init(&t->timer);
+  t->wait_kind = CORRAL__W_NONE;
+  if (self) corral__locals_inherit(t, self);
   corral__copy_name_fast(t->name, o && o->name ? o->name : "task",
                          rt->valgrind);
   corral__scope *rs = &t->root_scope;
@@ -142,39 +144,40 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->group = g;
   if (g) g->running++;
   t->state = CORRAL__T_NEW;
-  rt->alive++;
+  rt->sched.alive++;
   if (out) *out = t;
-  if (self && (o_eager | (g ? g->eager : 0)) && !rt->rng &&
+  if (self && (o_eager | (g ? g->eager : 0)) && !rt->sched.rng &&
       !self->compact) { /* shuffle mode and compact spawners stay lazy */
     /* Eager: the child runs now; the spawner resumes right after it. It
      * joins its group's lists only if it suspends (corral__task_link):
      * until then nothing else runs, and one that ends first never does. */
     self->state = CORRAL__T_RUNNABLE;
-    if (likely(rt->budget && !t->compact && !rt->pools.ncanary) &&
-        corral__stack_acquire_fast(&rt->pools,
-                              ss ? ss : rt->pools_default_size,
+    if (likely(rt->sched.budget && !t->compact && !rt->stacks.pools.ncanary) &&
+        corral__stack_acquire_fast(&rt->stacks.pools,
+                              ss ? ss : rt->stacks.default_size,
                               &t->stack) == 0) {
       /* Straight into the child (its group's scope is not cancelled: it
        * was checked above). The spawner waits outside the run queue: the
        * child's end jumps straight back to it, and a child that suspends
        * first queues it at the front (corral__task_link). */
-      rt->budget--;
+      rt->sched.budget--;
       t->eager_parent = self;
+#ifdef CORRAL__CTX_HAVE_START
+      /* corral__resume, entering the child's function directly. */
       t->state = CORRAL__T_RUNNING;
-      rt->current = t;
+      rt->sched.current = t;
       void *fake = NULL;
       corral__asan_enter(&fake, t->stack->lo, t->stack->size);
-#ifdef CORRAL__CTX_HAVE_START
       corral__ctx_start(&self->ctx,
                         (void *)(((uintptr_t)t->stack->lo + t->stack->size) &
                                  ~(uintptr_t)15),
                         corral__task_entry, t);
+      corral__asan_arrived(fake);
 #else
       corral__ctx_make(&t->ctx, t->stack->lo, t->stack->size,
                        corral__task_entry, t);
-      corral__ctx_switch(&self->ctx, &t->ctx);
+      corral__resume(rt, &self->ctx, t);
 #endif
-      corral__asan_arrived(fake);
       return 0;
     }
     link_one(t);
@@ -201,7 +204,7 @@ int corral_spawn_at(corral_group *cg, corral_fn fn, void *arg,
                     const char *file, int line) {
   corral__rt *rt = corral__tl_rt;
   if (out) *out = NULL;
-  if (!rt || !rt->current) return CORRAL_ENOTASK;
+  if (!rt || !rt->sched.current) return CORRAL_ENOTASK;
   return spawn_impl(rt, (corral__group *)cg, fn, arg, opts, out, file, line);
 }
 
@@ -260,7 +263,7 @@ task_unref(corral__rt *rt, corral_task *t) {
   if (--t->refs) return;
   if (unlikely(t->out.error || t->last_err || t->out.reason))
     task_release_records(rt, t);
-  corral__slab_free(rt, t);
+  corral__slab_free(&rt->slabs, t);
 }
 
 void corral__task_unref(corral__rt *rt, corral_task *t) { task_unref(rt, t); }
@@ -269,13 +272,13 @@ void corral__task_unref(corral__rt *rt, corral_task *t) { task_unref(rt, t); }
 static inline __attribute__((always_inline)) void
 finalize_books(corral__rt *rt, corral_task *t) {
   if (t->compact) {
-    if (rt->shared_owner == t) rt->shared_owner = NULL;
+    if (rt->stacks.shared_owner == t) rt->stacks.shared_owner = NULL;
     corral__free(rt, t->csave);
     t->csave = NULL;
     t->stack = NULL; /* the shared stack is not ours to release */
   }
-  if (unlikely(rt->pools.paint) && t->stack)
-    t->stack_peak = (uint32_t)corral__stack_peak(&rt->pools, t->stack);
+  if (unlikely(rt->stacks.pools.paint) && t->stack)
+    t->stack_peak = (uint32_t)corral__stack_peak(&rt->stacks.pools, t->stack);
   corral__scope *rs = &t->root_scope;
   if (likely(!rs->info && !rs->cancelled)) {
     /* The usual end: out of the group scope's children, nothing else to
@@ -286,17 +289,21 @@ finalize_books(corral__rt *rt, corral_task *t) {
     if (!t->linked) rs->parent = NULL; /* in no list: nothing to unlink */
     corral__scope_detach(rt, rs);
   }
-  t->done_seq = ++rt->done_seq;
+  if (unlikely(t->locals)) {
+    corral__locals_release(rt, t->locals);
+    t->locals = NULL;
+  }
+  t->done_seq = ++rt->sched.done_seq;
   t->finalized = 1;
-  if (t->waiters) corral__wl_wake_all(&t->waiters);
+  if (t->waiters.next) corral__waiters_wake_all(&t->waiters);
   if (t->group) corral__group_child_ended(rt, t->group, t);
-  rt->alive--;
+  rt->sched.alive--;
 }
 
 /* A task that never ran (cancelled before it started, or no stack). */
 void corral__task_finalize(corral__rt *rt, corral_task *t) {
   finalize_books(rt, t);
-  if (t->stack) corral__stack_release(&rt->pools, t->stack);
+  if (t->stack) corral__stack_release(&rt->stacks.pools, t->stack);
   t->stack = NULL;
   corral__task_unref(rt, t);
 }
@@ -311,14 +318,14 @@ void corral__task_finalize(corral__rt *rt, corral_task *t) {
  * half again as long). */
 static inline __attribute__((always_inline, noreturn)) void
 task_exit(corral__rt *rt, corral_task *t) {
-  if (unlikely(rt->pools.ncanary) && !corral__stack_ok(t->stack))
+  if (unlikely(rt->stacks.pools.ncanary) && !corral__stack_ok(t->stack))
     corral__stack_overflow_abort(t->name, t->stack);
   corral_task *next = t->linked ? NULL : t->eager_parent;
   finalize_books(rt, t);
   corral__stack *st = t->stack; /* NULL for a compact task */
   bool compact = t->compact;
   t->stack = NULL;
-  rt->current = NULL;
+  rt->sched.current = NULL;
   task_unref(rt, t); /* t may be gone from here on */
   /* Still on st: it goes back to the pool only after the next task is
    * picked (preparing a NEW one takes a stack, and must not take this). */
@@ -326,15 +333,8 @@ task_exit(corral__rt *rt, corral_task *t) {
     next = corral__pick_next(rt, NULL, compact);
     corral__prefetch_queue(rt);
   }
-  if (st) corral__stack_release(&rt->pools, st);
-  if (next) {
-    next->state = CORRAL__T_RUNNING;
-    rt->current = next;
-    corral__asan_enter(NULL, next->stack->lo, next->stack->size);
-    corral__ctx_jump(&next->ctx);
-  }
-  corral__asan_enter(NULL, rt->sched_stack_bottom, rt->sched_stack_size);
-  corral__ctx_jump(&rt->sched_ctx);
+  if (st) corral__stack_release(&rt->stacks.pools, st);
+  corral__resume_jump(rt, next);
 }
 
 void corral__task_entry(void *arg) {
@@ -350,47 +350,6 @@ void corral__task_entry(void *arg) {
   task_exit(rt, t);
 }
 
-int corral__compact_refuse(corral_task *self, const char *call) {
-  return corral_errorf(CORRAL_EINVAL,
-                       "%s is not allowed in compact task '%s' (its stack is "
-                       "not addressable while it is suspended)",
-                       call, self->name);
-}
-
-/* ---- wait lists ---- */
-
-void corral__wl_add(corral__waiter **head, corral__waiter *w, corral_task *t) {
-  w->task = t;
-  w->prev = NULL;
-  w->next = *head;
-  if (*head) (*head)->prev = w;
-  *head = w;
-  w->linked = 1;
-}
-
-void corral__wl_wake_all(corral__waiter **head) {
-  corral__waiter *w = *head;
-  *head = NULL;
-  while (w) {
-    corral__waiter *n = w->next;
-    w->next = w->prev = NULL;
-    w->linked = 0;
-    corral__wake(w->task, 0);
-    w = n;
-  }
-}
-
-void corral__wl_del(corral__waiter **head, corral__waiter *w) {
-  if (!w->linked) return;
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    *head = w->next;
-  if (w->next) w->next->prev = w->prev;
-  w->next = w->prev = NULL;
-  w->linked = 0;
-}
-
 /* ---- public task calls ---- */
 
 static int check_task(corral_task *self, const corral_task *t) {
@@ -401,12 +360,14 @@ static int check_task(corral_task *self, const corral_task *t) {
 }
 
 int corral__task_wait_done(corral_task *self, corral_task *t,
-                           bool cancellable) {
+                           bool abortable) {
   while (!t->finalized) {
     corral__waiter w;
-    corral__wl_add(&t->waiters, &w, self);
-    int rc = corral__park(self, CORRAL_FOREVER, cancellable, CORRAL__W_JOIN);
-    corral__wl_del(&t->waiters, &w);
+    corral__waiter_add(corral__task_waiters(t), &w, self);
+    int rc = corral__park(self, CORRAL__W_JOIN,
+                          abortable ? NULL : CORRAL__UNABORTABLE,
+                          CORRAL_FOREVER);
+    corral__list_remove(&w.node);
     if (rc) return rc;
   }
   return 0;
@@ -504,7 +465,7 @@ int corral_cancel(corral_task *t, const char *message) {
   corral__rt *rt = corral__tl_rt;
   if (t->rt != rt) return CORRAL_EFOREIGN;
   if (t->finalized) return 0;
-  corral_task *self = rt->current;
+  corral_task *self = rt->sched.current;
   corral__scope_cancel(rt, &t->root_scope, CORRAL_CANCEL_EXPLICIT,
                        self ? self->name : "corral", message);
   return 0;
@@ -515,7 +476,7 @@ int corral_cancel(corral_task *t, const char *message) {
 int corral_sleep_until(int64_t deadline) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
-  int rc = corral__park(self, deadline, true, CORRAL__W_SLEEP);
+  int rc = corral__park(self, CORRAL__W_SLEEP, NULL, deadline);
   return rc == CORRAL_ETIMEDOUT ? 0 : rc;
 }
 
@@ -524,8 +485,8 @@ int corral_sleep(int64_t ns) {
   if (!self) return CORRAL_ENOTASK;
   if (ns < 0) ns = 0;
   int64_t now = corral__now(self->rt);
-  int rc = corral__park(self, ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns,
-                        true, CORRAL__W_SLEEP);
+  int rc = corral__park(self, CORRAL__W_SLEEP, NULL,
+                        ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns);
   return rc == CORRAL_ETIMEDOUT ? 0 : rc;
 }
 

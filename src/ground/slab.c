@@ -1,4 +1,4 @@
-/* Task structs come from slabs: chunks carved in order, each with its own
+/* Task structs (fixed-size objects) come from slabs: chunks carved in order, each with its own
  * LIFO free list, released as soon as every struct in them is free (one
  * empty chunk is kept as a spare, so a workload that hovers at a chunk
  * boundary does not map and unmap in a loop).
@@ -12,7 +12,11 @@
  * allocation failure is reported as ENOMEM by spawn, as before).
  * corral_options.huge_pages asks for 2 MiB transparent huge pages for the
  * biggest chunks: a fault per 2 MiB instead of per 4 KiB. */
-#include "internal.h"
+#include "ground/slab.h"
+
+#include "ground/alloc.h"
+
+#include <string.h>
 
 #include <stdint.h>
 #include <sys/mman.h>
@@ -30,43 +34,43 @@ static size_t slab_header(void) {
 }
 
 /* Chunks with free room (the `next`/`prev` links). */
-static void partial_add(corral__rt *rt, corral__slab *s) {
+static void partial_add(corral__slabs *ss, corral__slab *s) {
   s->prev = NULL;
-  s->next = rt->slabs_partial;
+  s->next = ss->partial;
   if (s->next) s->next->prev = s;
-  rt->slabs_partial = s;
+  ss->partial = s;
 }
 
-static void partial_del(corral__rt *rt, corral__slab *s) {
+static void partial_del(corral__slabs *ss, corral__slab *s) {
   if (s->prev)
     s->prev->next = s->next;
   else
-    rt->slabs_partial = s->next;
+    ss->partial = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
 }
 
 /* Every chunk (the `anext`/`aprev` links), for the runtime's end. */
-static void all_add(corral__rt *rt, corral__slab *s) {
+static void all_add(corral__slabs *ss, corral__slab *s) {
   s->aprev = NULL;
-  s->anext = rt->slabs;
+  s->anext = ss->all;
   if (s->anext) s->anext->aprev = s;
-  rt->slabs = s;
+  ss->all = s;
 }
 
-static void all_del(corral__rt *rt, corral__slab *s) {
+static void all_del(corral__slabs *ss, corral__slab *s) {
   if (s->aprev)
     s->aprev->anext = s->anext;
   else
-    rt->slabs = s->anext;
+    ss->all = s->anext;
   if (s->anext) s->anext->aprev = s->aprev;
 }
 
-static void slab_destroy(corral__rt *rt, corral__slab *s) {
+static void slab_destroy(corral__slabs *ss, corral__slab *s) {
   if (s->mapped)
     munmap(s, s->bytes);
   else
-    corral__free(rt, s);
+    corral__al_free(ss->al, s);
 }
 
 /* A chunk aligned to its size: the kernel backs only aligned 2 MiB ranges
@@ -87,81 +91,91 @@ static void *map_aligned(size_t bytes, bool advise) {
   return a;
 }
 
-static corral__slab *slab_new(corral__rt *rt) {
-  corral__slab *s = rt->slab_spare;
+static corral__slab *slab_new(corral__slabs *ss) {
+  corral__slab *s = ss->spare;
   if (s) {
-    rt->slab_spare = NULL;
+    ss->spare = NULL;
   } else {
-    size_t bytes = rt->slab_next_bytes ? rt->slab_next_bytes : CORRAL__SLAB_MIN;
-    bool mapped = rt->al_default;
+    size_t bytes = ss->next_bytes ? ss->next_bytes : CORRAL__SLAB_MIN;
+    bool mapped = ss->al_default;
     if (mapped) {
       void *p = bytes == CORRAL__SLAB_MAX
-                    ? map_aligned(bytes, rt->huge_pages)
+                    ? map_aligned(bytes, ss->huge_pages)
                     : mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p == MAP_FAILED) return NULL;
       /* Big chunks are filled by a burst: fault their pages in one call
        * (older kernels refuse the advice; then they fault one by one). */
-      if (bytes >= CORRAL__SLAB_POPULATE && !rt->valgrind)
+      if (bytes >= CORRAL__SLAB_POPULATE && !ss->valgrind)
         (void)madvise(p, bytes, MADV_POPULATE_WRITE);
       s = p;
     } else {
-      s = corral__malloc(rt, bytes);
+      s = corral__al_malloc(ss->al, bytes);
       if (!s) return NULL;
     }
     memset(s, 0, sizeof *s);
     s->bytes = bytes;
     s->mapped = mapped;
-    s->cap = (uint32_t)((bytes - slab_header()) / sizeof(corral_task));
+    s->cap = (uint32_t)((bytes - slab_header()) / ss->obj_size);
     s->nfree = s->cap;
-    if (bytes < CORRAL__SLAB_MAX) rt->slab_next_bytes = bytes * 2;
-    all_add(rt, s);
+    if (bytes < CORRAL__SLAB_MAX) ss->next_bytes = bytes * 2;
+    all_add(ss, s);
   }
-  partial_add(rt, s);
+  partial_add(ss, s);
   return s;
 }
 
-corral_task *corral__slab_alloc_slow(corral__rt *rt) {
-  corral__slab *s = slab_new(rt);
-  return s ? corral__slab_alloc(rt) : NULL;
+void corral__slabs_init(corral__slabs *ss, size_t obj_size, size_t owner_off,
+                        const corral_allocator *al, bool al_default,
+                        bool huge_pages, bool valgrind) {
+  memset(ss, 0, sizeof *ss);
+  ss->obj_size = (obj_size + 15) & ~(size_t)15;
+  ss->owner_off = owner_off;
+  ss->al = al;
+  ss->al_default = al_default;
+  ss->huge_pages = huge_pages;
+  ss->valgrind = valgrind;
 }
 
-corral_task *corral__slab_carve(corral__slab *s) {
-  corral_task *t =
-      (corral_task *)(void *)((char *)s + slab_header() +
-                              (size_t)s->carved++ * sizeof(corral_task));
-  t->slab = s;
-  return t;
+void *corral__slab_alloc_slow(corral__slabs *ss) {
+  corral__slab *s = slab_new(ss);
+  return s ? corral__slab_alloc(ss) : NULL;
 }
 
-void corral__slab_full(corral__rt *rt, corral__slab *s) {
-  partial_del(rt, s);
+void *corral__slab_carve(corral__slabs *ss, corral__slab *s) {
+  void *o = (char *)s + slab_header() + (size_t)s->carved++ * ss->obj_size;
+  corral__slab_owner(ss, o) = s;
+  return o;
 }
 
-void corral__slab_has_room(corral__rt *rt, corral__slab *s) {
-  partial_add(rt, s);
+void corral__slab_full(corral__slabs *ss, corral__slab *s) {
+  partial_del(ss, s);
 }
 
-void corral__slab_empty(corral__rt *rt, corral__slab *s) {
+void corral__slab_has_room(corral__slabs *ss, corral__slab *s) {
+  partial_add(ss, s);
+}
+
+void corral__slab_empty(corral__slabs *ss, corral__slab *s) {
   /* The only chunk with room stays; of the others, one is kept spare (its
    * carved structs still on its free list) and the rest released. */
-  if (rt->slabs_partial == s && !s->next) return;
-  partial_del(rt, s);
-  if (!rt->slab_spare) {
-    rt->slab_spare = s;
+  if (ss->partial == s && !s->next) return;
+  partial_del(ss, s);
+  if (!ss->spare) {
+    ss->spare = s;
     return;
   }
-  all_del(rt, s);
-  slab_destroy(rt, s);
+  all_del(ss, s);
+  slab_destroy(ss, s);
 }
 
-void corral__slab_destroy_all(corral__rt *rt) {
-  rt->task_cache = NULL; /* they live in the chunks */
-  rt->ntask_cache = 0;
-  while (rt->slabs) {
-    corral__slab *s = rt->slabs;
-    all_del(rt, s);
-    slab_destroy(rt, s);
+void corral__slabs_destroy(corral__slabs *ss) {
+  ss->cache = NULL; /* they live in the chunks */
+  ss->ncache = 0;
+  while (ss->all) {
+    corral__slab *s = ss->all;
+    all_del(ss, s);
+    slab_destroy(ss, s);
   }
-  rt->slabs_partial = rt->slab_spare = NULL;
+  ss->partial = ss->spare = NULL;
 }

@@ -4,18 +4,22 @@
  * and leaves with a jump unbalances the CPU's return-address predictor, and
  * every return after it mispredicts. Keeping the switch in the outermost
  * library frame keeps those returns predicted. */
-#ifndef CORRAL_SCHEDULE_H
-#define CORRAL_SCHEDULE_H
+#ifndef CORRAL_CORE_SCHED_H
+#define CORRAL_CORE_SCHED_H
 
-#include "internal.h"
-#include "sanitizer.h"
+#include "core/rt.h"
+#include "ground/sanitizer.h"
 
-/* rt.c: the slow parts. */
+/* Direct task-to-task switches before the scheduler looks at timers and
+ * I/O again. */
+#define CORRAL__BUDGET 256
+
+/* sched.c: the slow parts. */
+/* Run t from the scheduler's context until it gives the CPU back. */
+CORRAL__HIDDEN void corral__run_task(corral__rt *rt, corral_task *t);
 /* Make a NEW task ready to run; false when it finished here without
  * running (cancelled before it started, or no stack to be had). */
 CORRAL__HIDDEN bool corral__prepare(corral__rt *rt, corral_task *t);
-/* Put a compact task's frames on the shared stack. */
-CORRAL__HIDDEN void corral__compact_load(corral__rt *rt, corral_task *t);
 /* Pop a random task (the seeded shuffle test mode). */
 CORRAL__HIDDEN corral_task *corral__runq_pop_shuffled(corral__rt *rt);
 
@@ -36,12 +40,27 @@ static inline void corral__asan_arrived(void *fake) {
 #endif
 }
 
+static inline void corral__runq_push(corral__rt *rt, corral_task *t) {
+  t->rq_next = NULL;
+  if (rt->sched.rq_tail)
+    rt->sched.rq_tail->rq_next = t;
+  else
+    rt->sched.rq_head = t;
+  rt->sched.rq_tail = t;
+}
+
+static inline void corral__runq_push_front(corral__rt *rt, corral_task *t) {
+  t->rq_next = rt->sched.rq_head;
+  rt->sched.rq_head = t;
+  if (!rt->sched.rq_tail) rt->sched.rq_tail = t;
+}
+
 static inline corral_task *corral__runq_pop(corral__rt *rt) {
-  corral_task *t = rt->rq_head;
+  corral_task *t = rt->sched.rq_head;
   if (!t) return NULL;
-  if (unlikely(rt->rng) && t->rq_next) return corral__runq_pop_shuffled(rt);
-  rt->rq_head = t->rq_next;
-  if (!rt->rq_head) rt->rq_tail = NULL;
+  if (unlikely(rt->sched.rng) && t->rq_next) return corral__runq_pop_shuffled(rt);
+  rt->sched.rq_head = t->rq_next;
+  if (!rt->sched.rq_head) rt->sched.rq_tail = NULL;
   t->rq_next = NULL;
   return t;
 }
@@ -53,13 +72,13 @@ static inline corral_task *corral__runq_pop(corral__rt *rt) {
 static inline __attribute__((always_inline)) corral_task *
 corral__pick_next(corral__rt *rt, corral_task *cur, bool cur_compact) {
   corral_task *next = NULL;
-  while (rt->budget > 0 && (next = corral__runq_pop(rt)) != NULL) {
-    rt->budget--;
+  while (rt->sched.budget > 0 && (next = corral__runq_pop(rt)) != NULL) {
+    rt->sched.budget--;
     if (next == cur) return cur;
     if (next->state != CORRAL__T_NEW || corral__prepare(rt, next)) break;
     next = NULL;
   }
-  if (next && next->compact && rt->shared_owner != next) {
+  if (next && next->compact && rt->stacks.shared_owner != next) {
     if (cur_compact) { /* we stand on the shared stack: let the scheduler */
       corral__runq_push_front(rt, next);
       next = NULL;
@@ -78,7 +97,7 @@ corral__pick_next(corral__rt *rt, corral_task *cur, bool cur_compact) {
  * it is deleted as dead code. */
 static inline __attribute__((always_inline)) void
 corral__prefetch_queue(corral__rt *rt) {
-  corral_task *n1 = rt->rq_head, *n2 = n1 ? n1->rq_next : NULL;
+  corral_task *n1 = rt->sched.rq_head, *n2 = n1 ? n1->rq_next : NULL;
   corral_task *n3 = n2 ? n2->rq_next : NULL;
   if (n2 && n2->state != CORRAL__T_NEW) {
     /* Integer arithmetic: a saved sp not written yet may be null. */
@@ -94,13 +113,47 @@ corral__prefetch_queue(corral__rt *rt) {
   }
 }
 
+/* The one sequence that hands the CPU from the context `from` (a task's or
+ * the scheduler's) to task `next`, or to the scheduler when next is NULL;
+ * returns when `from` runs again. */
+static inline __attribute__((always_inline)) void
+corral__resume(corral__rt *rt, corral__ctx *from, corral_task *next) {
+  void *fake = NULL;
+  if (next) {
+    next->state = CORRAL__T_RUNNING;
+    rt->sched.current = next;
+    corral__asan_enter(&fake, next->stack->lo, next->stack->size);
+    corral__ctx_switch(from, &next->ctx);
+  } else {
+    rt->sched.current = NULL;
+    corral__asan_enter(&fake, rt->sched.stack_bottom, rt->sched.stack_size);
+    corral__ctx_switch(from, &rt->sched.ctx);
+  }
+  corral__asan_arrived(fake);
+}
+
+/* The same without coming back: the caller's context is dead (a task's
+ * last frame). */
+static inline __attribute__((always_inline, noreturn)) void
+corral__resume_jump(corral__rt *rt, corral_task *next) {
+  if (next) {
+    next->state = CORRAL__T_RUNNING;
+    rt->sched.current = next;
+    corral__asan_enter(NULL, next->stack->lo, next->stack->size);
+    corral__ctx_jump(&next->ctx);
+  }
+  rt->sched.current = NULL;
+  corral__asan_enter(NULL, rt->sched.stack_bottom, rt->sched.stack_size);
+  corral__ctx_jump(&rt->sched.ctx);
+}
+
 /* Give the CPU away from `cur` (marked BLOCKED or queued RUNNABLE):
  * straight to the next runnable task while the budget lasts, else to the
  * scheduler. Returns when cur runs again. */
 static inline __attribute__((always_inline)) void
 corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
   /* Canaries exist only once guard pages ran out: one load otherwise. */
-  if (unlikely(rt->pools.ncanary) && !corral__stack_ok(cur->stack))
+  if (unlikely(rt->stacks.pools.ncanary) && !corral__stack_ok(cur->stack))
     corral__stack_overflow_abort(cur->name, cur->stack);
   if (unlikely(!cur->linked)) corral__task_link(cur);
   corral_task *next = corral__pick_next(rt, cur, cur->compact);
@@ -108,19 +161,8 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
     cur->state = CORRAL__T_RUNNING;
     return;
   }
-  void *fake = NULL;
-  if (next) {
-    corral__prefetch_queue(rt);
-    next->state = CORRAL__T_RUNNING;
-    rt->current = next;
-    corral__asan_enter(&fake, next->stack->lo, next->stack->size);
-    corral__ctx_switch(&cur->ctx, &next->ctx);
-  } else {
-    rt->current = NULL;
-    corral__asan_enter(&fake, rt->sched_stack_bottom, rt->sched_stack_size);
-    corral__ctx_switch(&cur->ctx, &rt->sched_ctx);
-  }
-  corral__asan_arrived(fake);
+  if (next) corral__prefetch_queue(rt);
+  corral__resume(rt, &cur->ctx, next);
 }
 
 #endif

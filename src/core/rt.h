@@ -1,0 +1,137 @@
+/* The runtime: one per thread, composed of one part per subsystem (Lua's
+ * lstate.h is the model). Each part's type is declared next to the code
+ * that owns it; this header only puts them together and gives the
+ * thread's current runtime. */
+#ifndef CORRAL_CORE_RT_H
+#define CORRAL_CORE_RT_H
+
+#include "core/error.h"
+#include "core/scope.h"
+#include "core/task.h"
+#include "core/wait.h"
+#include "ground/alloc.h"
+#include "ground/ctx.h"
+#include "ground/heap.h"
+#include "ground/list.h"
+#include "ground/slab.h"
+#include "ground/stack.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <uv.h>
+
+/* Scheduler part (sched.h / sched.c). */
+typedef struct corral__sched {
+  corral_task *current;
+  corral_task *rq_head, *rq_tail;
+  unsigned budget;            /* direct switches left before the scheduler */
+  uint64_t rng;               /* shuffle state, 0 = FIFO */
+  size_t alive;               /* tasks not yet finalized */
+  uint32_t done_seq;
+  size_t ncancelled;          /* live cancelled scopes: 0 = skip the walk */
+  corral__ctx ctx;            /* the scheduler's own context */
+  void *stack_bottom;         /* for ASan fiber switches */
+  size_t stack_size;
+  void *asan_fake;
+} corral__sched;
+
+/* Clock part: monotonic or virtual time, and the timers. */
+typedef struct corral__clock {
+  int virtual_clock;
+  int64_t autojump_ms;        /* real ms to wait for I/O before a jump */
+  int64_t vnow;
+  corral__timers timers;
+} corral__clock;
+
+/* Stacks part (ground/stack.c) and the compact tasks' shared stack. */
+typedef struct corral__stacks {
+  corral__stack_pool pools;
+  size_t default_size;        /* default task stack size, page-rounded */
+  int paint;                  /* measure peak stack use */
+  corral__stack *shared;      /* the compact tasks' stack */
+  corral_task *shared_owner;  /* whose frames are on it now */
+} corral__stacks;
+
+/* I/O part (io/): the registry of open handles every family uses, closed
+ * at the runtime's end (libuv's uv_walk is the model), and the table of
+ * descriptors tasks wait on with corral_wait_readable / _writable. */
+typedef struct corral__io {
+  corral__list handles;
+  struct corral__fdwait **fds;
+  size_t nfds;
+} corral__io;
+
+struct corral__rt {
+  corral__sched sched;
+  corral__clock clock;
+  corral__stacks stacks;
+  corral__slabs slabs;        /* task structs */
+  corral__io io;
+  corral_allocator al;
+  uv_loop_t *loop;
+  FILE *report;
+  bool valgrind;              /* running under Valgrind: careful reads */
+  /* The top (run.c). */
+  uv_loop_t own_loop;
+  uv_timer_t uvtimer;
+  corral_task *root;
+  int deadlocked;
+};
+
+CORRAL__HIDDEN extern _Thread_local corral__rt *corral__tl_rt;
+
+static inline void *corral__malloc(corral__rt *rt, size_t n) {
+  return corral__al_malloc(&rt->al, n);
+}
+static inline void *corral__calloc(corral__rt *rt, size_t n) {
+  return corral__al_calloc(&rt->al, n);
+}
+static inline void *corral__realloc(corral__rt *rt, void *p, size_t n) {
+  return corral__al_realloc(&rt->al, p, n);
+}
+static inline void corral__free(corral__rt *rt, void *p) {
+  corral__al_free(&rt->al, p);
+}
+static inline char *corral__strdup(corral__rt *rt, const char *s) {
+  return corral__al_strdup(&rt->al, s);
+}
+
+static inline int64_t corral__now(corral__rt *rt) {
+  return rt->clock.virtual_clock ? rt->clock.vnow : (int64_t)uv_hrtime();
+}
+
+static inline corral_task *corral__self(void) {
+  corral__rt *rt = corral__tl_rt;
+  return rt ? rt->sched.current : NULL;
+}
+
+/* Arm / stop a timer on the runtime's clock. */
+static inline int corral__timer_arm(corral__rt *rt, corral__timer *tm,
+                                    int64_t deadline, corral__timer_cb cb) {
+  return corral__timer_start(&rt->clock.timers, &rt->al, tm, deadline, cb);
+}
+static inline void corral__timer_disarm(corral__rt *rt, corral__timer *tm) {
+  corral__timer_stop(&rt->clock.timers, tm);
+}
+
+/* The nearest cancelled scope that reaches s (stops at shields), or NULL.
+ * The runtime counts live cancelled scopes, so the walk is skipped
+ * entirely while nothing is cancelled. */
+static inline corral__scope *corral__cancelled_scope(corral__scope *s) {
+  return s && s->owner && s->owner->rt->sched.ncancelled == 0
+             ? NULL
+             : corral__cancelled_scope_walk(s);
+}
+
+/* A relative timeout as an absolute deadline, saturating at FOREVER. */
+static inline int64_t corral__deadline_after(corral__rt *rt, int64_t ns) {
+  int64_t now = corral__now(rt);
+  if (ns <= 0) return now;
+  return ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns;
+}
+
+/* dump.c */
+CORRAL__HIDDEN void corral__dump(corral__rt *rt, FILE *f);
+CORRAL__HIDDEN const char *corral__state_name(int st);
+
+#endif

@@ -1,0 +1,121 @@
+/* The scheduler's slow parts: preparing a task that never ran, the shuffle
+ * test mode, yield. The hot path is inline in sched.h; this is the only
+ * place besides it that switches to a task (through corral__resume). */
+#include "core/sched.h"
+
+#include <stdlib.h>
+
+_Thread_local corral__rt *corral__tl_rt;
+
+static uint64_t xorshift(uint64_t *s) {
+  uint64_t x = *s;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *s = x;
+}
+
+corral_task *corral__runq_pop_shuffled(corral__rt *rt) {
+  /* Seeded shuffle (tests hunting order bugs): take a random element.
+   * Counting the queue is fine in a test mode. */
+  corral__sched *s = &rt->sched;
+  corral_task *t = s->rq_head;
+  size_t n = 0;
+  for (corral_task *c = t; c; c = c->rq_next) n++;
+  size_t k = xorshift(&s->rng) % n;
+  corral_task *prev = NULL;
+  while (k--) prev = t, t = t->rq_next;
+  if (prev) {
+    prev->rq_next = t->rq_next;
+    if (s->rq_tail == t) s->rq_tail = prev;
+  } else {
+    s->rq_head = t->rq_next;
+    if (!s->rq_head) s->rq_tail = NULL;
+  }
+  t->rq_next = NULL;
+  return t;
+}
+
+/* Make a NEW task ready to run: a task cancelled before it ever ran never
+ * runs nor gets a stack; a stack that cannot be had fails the task. Returns
+ * false when the task finished here without running. */
+bool corral__prepare(corral__rt *rt, corral_task *t) {
+  corral__scope *cs = corral__cancelled_scope(t->scope);
+  corral__stacks *st = &rt->stacks;
+  if (cs) {
+    t->out.status = CORRAL_CANCELLED;
+    t->out.code = CORRAL_ECANCELED;
+    if (t->handle) corral__set_reason(t, cs); /* only a handle can ask */
+  } else {
+    int rc = 0;
+    if (t->compact) {
+      if (!st->shared)
+        rc = corral__stack_acquire(&st->pools, st->default_size, &st->shared);
+      if (rc == 0) {
+        t->stack = st->shared;
+        t->cnew = 1; /* laid out by compact_load */
+        return true;
+      }
+    } else {
+      rc = corral__stack_acquire_fast(
+          &st->pools, t->stack_size ? t->stack_size : st->default_size,
+          &t->stack);
+    }
+    if (rc == 0) {
+      corral__ctx_make(&t->ctx, t->stack->lo, t->stack->size,
+                       corral__task_entry, t);
+      return true;
+    }
+    t->out.status = CORRAL_ERROR;
+    t->out.code = rc;
+    t->out.error = corral__error_new(rt, rc, t->name,
+                                     "could not allocate the task's stack");
+  }
+  t->state = CORRAL__T_DONE;
+  corral__task_finalize(rt, t);
+  return false;
+}
+
+/* Run t from the scheduler's context until it gives the CPU back. */
+void corral__run_task(corral__rt *rt, corral_task *t) {
+  if (t->state == CORRAL__T_NEW && !corral__prepare(rt, t)) return;
+  if (t->compact) corral__compact_load(rt, t);
+  rt->sched.budget = CORRAL__BUDGET;
+  corral__resume(rt, &rt->sched.ctx, t);
+  rt->sched.current = NULL;
+}
+
+/* The hottest path there is: a task yielding to the head of the run queue.
+ * It rotates the queue and switches straight there; anything unusual (an
+ * empty queue, a task not started yet, a compact task, the budget spent, a
+ * test mode) takes the general path. */
+int corral_yield(void) {
+  corral__rt *rt = corral__tl_rt;
+  corral_task *self = rt ? rt->sched.current : NULL;
+  if (unlikely(!self)) return CORRAL_ENOTASK;
+  corral__sched *s = &rt->sched;
+  if (unlikely(s->ncancelled) && corral__cancelled_scope_walk(self->scope))
+    return CORRAL_ECANCELED;
+  self->state = CORRAL__T_RUNNABLE;
+  self->rq_next = NULL;
+  corral_task *next = s->rq_head;
+  if (likely(next && s->budget && !s->rng && !rt->stacks.pools.ncanary &&
+             next->state == CORRAL__T_RUNNABLE && !next->compact &&
+             self->linked)) {
+    s->budget--;
+    corral_task *after = next->rq_next;
+    if (after) {
+      s->rq_head = after;
+      s->rq_tail->rq_next = self;
+    } else {
+      s->rq_head = self;
+    }
+    s->rq_tail = self;
+    next->rq_next = NULL;
+    corral__resume(rt, &self->ctx, next);
+    return 0;
+  }
+  corral__runq_push(rt, self);
+  corral__switch_out_inline(rt, self);
+  return 0;
+}

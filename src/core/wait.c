@@ -1,0 +1,78 @@
+/* The wait primitive: every blocking call parks here (see wait.h), and the
+ * public hooks for foreign libraries are built on it. */
+#include "core/sched.h"
+
+const char *const corral__wait_names[CORRAL__W_COUNT] = {
+#define CORRAL__XX(name, str) str,
+    CORRAL__WAIT_KINDS(CORRAL__XX)
+#undef CORRAL__XX
+};
+
+const corral__wait corral__unabortable = {NULL, NULL, "not abortable"};
+
+static void on_wait_timeout(corral__timer *tm) {
+  corral__wake(corral__container_of(tm, corral_task, timer), CORRAL_ETIMEDOUT);
+}
+
+int corral__park(corral_task *t, int kind, const corral__wait *w,
+                 int64_t deadline) {
+  corral__rt *rt = t->rt;
+  if (w != CORRAL__UNABORTABLE && corral__cancelled_scope(t->scope))
+    return CORRAL_ECANCELED;
+  if (deadline != CORRAL_FOREVER) {
+    int rc = corral__timer_arm(rt, &t->timer, deadline, on_wait_timeout);
+    if (rc) return rc;
+  }
+  t->state = CORRAL__T_BLOCKED;
+  t->wait = w;
+  t->wait_kind = (uint8_t)kind;
+  t->wake_rc = 0;
+  corral__switch_out_inline(rt, t); /* inlined: one frame less per sleeper */
+  if (corral__timer_armed(&t->timer)) corral__timer_disarm(rt, &t->timer);
+  t->wait = NULL;
+  t->wait_kind = CORRAL__W_NONE;
+  return t->wake_rc;
+}
+
+void corral__wake(corral_task *t, int rc) {
+  if (t->state != CORRAL__T_BLOCKED) return;
+  t->state = CORRAL__T_RUNNABLE;
+  t->wake_rc = rc;
+  corral__runq_push(t->rt, t);
+}
+
+void corral__wait_abort(corral_task *t, int code) {
+  const corral__wait *w = t->wait;
+  if (t->state != CORRAL__T_BLOCKED || w == CORRAL__UNABORTABLE) return;
+  if (w && w->abort && w->abort(t, w->arg) != CORRAL_ABORT_SUCCEEDED) return;
+  corral__wake(t, code);
+}
+
+void corral__waiters_wake_all(corral__list *h) {
+  corral__list *n;
+  while ((n = corral__list_head(h)) != NULL) {
+    corral__list_remove(n);
+    corral__wake(corral__container_of(n, corral__waiter, node)->task, 0);
+  }
+}
+
+/* ---- public hooks ---- */
+
+int corral_park(const char *what, corral_abort_fn abort, void *arg) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  CORRAL__NO_COMPACT(self, "corral_park");
+  corral__wait w = {abort, arg, what};
+  return corral__park(self, CORRAL__W_PARK, &w, CORRAL_FOREVER);
+}
+
+int corral_unpark(corral_task *t, int code) {
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  if (!t) return CORRAL_EINVAL;
+  if (t->rt != rt) return CORRAL_EFOREIGN;
+  if (t->state != CORRAL__T_BLOCKED || t->wait_kind != CORRAL__W_PARK)
+    return CORRAL_EINVAL;
+  corral__wake(t, code);
+  return 0;
+}

@@ -1,0 +1,94 @@
+/* The wait primitive (wait.c). Every blocking call in the library parks the
+ * calling task here and nowhere else:
+ *
+ *     rc = corral__park(self, CORRAL__W_KIND, w, deadline);
+ *
+ * The call is a cancellation point: inside a cancelled scope it returns
+ * CORRAL_ECANCELED at once without parking (unless w is
+ * CORRAL__UNABORTABLE). While the task is parked, a cancellation that
+ * reaches it aborts the wait: with w == NULL the task wakes at once with
+ * CORRAL_ECANCELED; with w->abort set, the abort callback decides (Trio's
+ * abort_fn): SUCCEEDED wakes the task with the cancel code, FAILED leaves it
+ * parked until whatever it waits for calls corral__wake. The deadline
+ * (CORRAL_FOREVER: none) wakes it with CORRAL_ETIMEDOUT. Whoever wakes the
+ * task gives the code park returns. Waits a blocked task can be in are
+ * named by one table, which the dump and the deadlock report print. */
+#ifndef CORRAL_CORE_WAIT_H
+#define CORRAL_CORE_WAIT_H
+
+#include "corral.h"
+#include "ground/compiler.h"
+#include "ground/list.h"
+
+#include <stdint.h>
+
+/* What a blocked task waits on: name printed by corral_dump. */
+#define CORRAL__WAIT_KINDS(XX)                                               \
+  XX(NONE, "nothing")                                                        \
+  XX(SLEEP, "sleep")                                                         \
+  XX(JOIN, "join")                                                           \
+  XX(WAIT, "wait")                                                           \
+  XX(GROUP_CLOSE, "group close")                                             \
+  XX(GATHER_SLOT, "gather slot")                                             \
+  XX(EVENT, "event")                                                         \
+  XX(SEMAPHORE, "semaphore")                                                 \
+  XX(PARK, "park")                                                           \
+  XX(FD_READABLE, "fd readable")                                             \
+  XX(FD_WRITABLE, "fd writable")                                             \
+  XX(TCP_ACCEPT, "tcp accept")                                               \
+  XX(TCP_CONNECT, "tcp connect")                                             \
+  XX(TCP_READ, "tcp read")                                                   \
+  XX(TCP_WRITE, "tcp write")                                                 \
+  XX(TCP_SHUTDOWN, "tcp shutdown")
+
+enum {
+#define CORRAL__XX(name, str) CORRAL__W_##name,
+  CORRAL__WAIT_KINDS(CORRAL__XX)
+#undef CORRAL__XX
+  CORRAL__W_COUNT
+};
+
+CORRAL__HIDDEN extern const char *const corral__wait_names[CORRAL__W_COUNT];
+
+/* How a parked task's wait is aborted. Lives in the parking frame (never in
+ * a compact task: its stack is not addressable while it is parked). */
+typedef struct corral__wait {
+  corral_abort_fn abort; /* NULL: cancellation wakes the task at once */
+  void *arg;             /* abort's argument */
+  const char *what;      /* detail for the dump, or NULL */
+} corral__wait;
+
+/* The wait cannot be aborted: a cancellation does not wake it and parking
+ * inside a cancelled scope still parks (group close, a request that owns
+ * memory until its callback). Not a cancellation point. */
+CORRAL__HIDDEN extern const corral__wait corral__unabortable;
+#define CORRAL__UNABORTABLE (&corral__unabortable)
+
+/* Park the current task t. Returns the wake code (see above). */
+CORRAL__HIDDEN int corral__park(corral_task *t, int kind, const corral__wait *w,
+                                int64_t deadline);
+/* Make a parked task runnable; park returns `rc` in it. No-op if t is not
+ * parked. */
+CORRAL__HIDDEN void corral__wake(corral_task *t, int rc);
+/* A cancellation (code CORRAL_ECANCELED) or the deadlock breaker (code
+ * CORRAL_EDEADLK) reached parked task t: abort its wait as its wait record
+ * says. */
+CORRAL__HIDDEN void corral__wait_abort(corral_task *t, int code);
+
+/* A task waiting in a list (join, event, semaphore: one intrusive list). */
+typedef struct corral__waiter {
+  corral__list node;
+  corral_task *task;
+} corral__waiter;
+
+/* Append a waiter for t at the tail of list h (FIFO). */
+static inline void corral__waiter_add(corral__list *h, corral__waiter *w,
+                                      corral_task *t) {
+  w->task = t;
+  corral__list_insert_tail(h, &w->node);
+}
+/* Unlink every waiter of h and wake its task with 0. Waking is an edge:
+ * every task waiting when this is called returns 0. */
+CORRAL__HIDDEN void corral__waiters_wake_all(corral__list *h);
+
+#endif
