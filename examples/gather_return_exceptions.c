@@ -21,7 +21,7 @@ static int body(void *arg, void **result) {
   int rc = corral_safe_gather(calls, 3, out, /*return_exceptions=*/1, 0);
   printf("Collected %d results:\n", 3);
   for (int i = 0; i < 3; i++) {
-    if (out[i].status == CORRAL_OK)
+    if (out[i].status == CORRAL_STATUS_OK)
       printf("  [%d] Success: %s\n", i + 1, (const char *)out[i].result);
     else
       printf("  [%d] Failed: %s\n", i + 1,

@@ -22,8 +22,8 @@ static int do_step(void *arg, void **result) {
 
 static void show(const char *label, const corral_outcome *o) {
   switch (o->status) {
-  case CORRAL_OK: printf("  %-18s ok\n", label); break;
-  case CORRAL_ERROR:
+  case CORRAL_STATUS_OK: printf("  %-18s ok\n", label); break;
+  case CORRAL_STATUS_ERROR:
     printf("  %-18s failed: %s\n", label, corral_error_message(o->error));
     break;
   default: printf("  %-18s %s\n", label, corral_status_name(o->status));

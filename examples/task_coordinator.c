@@ -35,9 +35,9 @@ static int coordinate(service *svc, size_t n, int64_t timeout, report *rep) {
   *rep = (report){0};
   rep->timed_out = rc == CORRAL_ETIMEDOUT;
   for (size_t i = 0; i < n; i++) {
-    if (out[i].status == CORRAL_OK)
+    if (out[i].status == CORRAL_STATUS_OK)
       rep->ok++;
-    else if (out[i].status == CORRAL_TIMED_OUT)
+    else if (out[i].status == CORRAL_STATUS_TIMED_OUT)
       rep->timed_out_tasks++;
     else
       rep->failed++;

@@ -32,7 +32,7 @@ static int with_gather(void) {
     calls[i] = (corral_call){fetch_with_timeout, &apis[i], apis[i].name};
   int rc = corral_safe_gather(calls, 3, out, 1, 0);
   for (int i = 0; i < 3; i++) {
-    if (out[i].status == CORRAL_OK)
+    if (out[i].status == CORRAL_STATUS_OK)
       printf("  Success: %s\n", (const char *)out[i].result);
     else
       printf("  Failed: %s\n", corral_error_message(out[i].error));

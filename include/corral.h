@@ -77,13 +77,15 @@ CORRAL_API const char *corral_version_string(void);
   XX(ERANGE, -ERANGE, "result out of range")                                 \
   XX(EBADF, -EBADF, "bad file descriptor")
 
-/* corral's own codes live in a reserved range: -30999 .. -30000. */
+/* corral's own codes. ECANCELED, ETIMEDOUT and EDEADLK take their errno
+ * values, so a timeout is one code whether corral or libuv produced it; the
+ * others live in a reserved range: -30999 .. -30000. */
 #define CORRAL_OWN_ERROR_MAP(XX)                                             \
-  XX(ECANCELED, -30001, "cancelled")                                         \
-  XX(ETIMEDOUT, -30002, "deadline expired")                                  \
+  XX(ECANCELED, -ECANCELED, "cancelled")                                     \
+  XX(ETIMEDOUT, -ETIMEDOUT, "deadline expired")                              \
   XX(EGROUP, -30003, "one or more tasks of the group failed")                \
   XX(ECLOSED, -30004, "group is closed")                                     \
-  XX(EDEADLK, -30005, "deadlock: no task can make progress")                 \
+  XX(EDEADLK, -EDEADLK, "deadlock: no task can make progress")               \
   XX(EJOINED, -30006, "task was already joined")                             \
   XX(EFOREIGN, -30007, "object belongs to another runtime")                  \
   XX(ENOTASK, -30008, "not called from a corral task")                       \
@@ -114,6 +116,11 @@ CORRAL_API const char *corral_err_name(int code);
 
 #define CORRAL_FOREVER INT64_MAX
 
+/* Durations in nanoseconds from other units (int64_t). */
+#define CORRAL_US(n) ((int64_t)(n) * 1000)
+#define CORRAL_MS(n) ((int64_t)(n) * 1000000)
+#define CORRAL_SEC(n) ((int64_t)(n) * 1000000000)
+
 typedef struct corral_task corral_task;
 typedef struct corral_error corral_error;
 
@@ -123,12 +130,12 @@ typedef struct corral_error corral_error;
 typedef int (*corral_fn)(void *arg, void **result);
 
 typedef enum {
-  CORRAL_PENDING = 0, /* not finished yet */
-  CORRAL_OK,
-  CORRAL_ERROR,
-  CORRAL_CANCELLED,
-  CORRAL_TIMED_OUT,   /* collective calls: cancelled by the call's deadline */
-  CORRAL_NOT_STARTED  /* collective calls: admission never started it */
+  CORRAL_STATUS_PENDING = 0, /* not finished yet */
+  CORRAL_STATUS_OK,
+  CORRAL_STATUS_ERROR,
+  CORRAL_STATUS_CANCELLED,
+  CORRAL_STATUS_TIMED_OUT,   /* collective calls: cancelled by the call's deadline */
+  CORRAL_STATUS_NOT_STARTED  /* collective calls: admission never started it */
 } corral_status;
 
 CORRAL_API const char *corral_status_name(corral_status s);

@@ -243,7 +243,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
     rt->root = root;
     run_loop(rt);
     rc = root->out.code;
-    if (root->out.status == CORRAL_OK) {
+    if (root->out.status == CORRAL_STATUS_OK) {
       rc = 0;
       if (result) *result = root->out.result;
     }

@@ -1,6 +1,8 @@
 /* Runtime core: spawn, join, yield, sleep, order, errors, bad input. */
 #include "test.h"
 
+#include <uv.h>
+
 #include <fenv.h>
 
 static int order[64];
@@ -44,7 +46,7 @@ static int main_join(void *arg, void **res) {
   CHECK_EQ((intptr_t)r, 42);
   CHECK_RC(corral_join(t, &r), CORRAL_EJOINED);
   CHECK_STR(corral_task_name(t), "val");
-  CHECK_EQ(corral_task_status(t), CORRAL_OK);
+  CHECK_EQ(corral_task_status(t), CORRAL_STATUS_OK);
   corral_task_release(t);
   *res = (void *)(intptr_t)7;
   return 0;
@@ -100,7 +102,7 @@ static int main_err(void *arg, void **res) {
   CHECK_STR(corral_error_message(e), "disk 3 on fire");
   CHECK_STR(corral_error_task(e), "burner");
   corral_outcome o;
-  CHECK_EQ(corral_task_outcome(t, &o), CORRAL_ERROR);
+  CHECK_EQ(corral_task_outcome(t, &o), CORRAL_STATUS_ERROR);
   CHECK_RC(o.code, CORRAL_EIO);
   CHECK(o.error == corral_task_error(t));
   corral_task_release(t);
@@ -116,8 +118,13 @@ TEST(strerror_table) {
   CHECK_STR(corral_err_name(CORRAL_ECANCELED), "CORRAL_ECANCELED");
   CHECK_STR(corral_err_name(CORRAL_EINVAL), "CORRAL_EINVAL");
   CHECK_EQ(CORRAL_EINVAL, -EINVAL);
-  CHECK(CORRAL_ETIMEDOUT <= CORRAL_ERROR_RANGE_MAX &&
-        CORRAL_ETIMEDOUT >= CORRAL_ERROR_RANGE_MIN);
+  CHECK(CORRAL_EGROUP <= CORRAL_ERROR_RANGE_MAX &&
+        CORRAL_EGROUP >= CORRAL_ERROR_RANGE_MIN);
+  /* One "timed out" and one "cancelled", whoever produced them. */
+  CHECK_EQ(CORRAL_ETIMEDOUT, -ETIMEDOUT);
+  CHECK_EQ(CORRAL_ETIMEDOUT, UV_ETIMEDOUT);
+  CHECK_EQ(CORRAL_ECANCELED, -ECANCELED);
+  CHECK_EQ(CORRAL_EDEADLK, -EDEADLK);
   CHECK_STR(corral_strerror(12345), "unknown error");
   CHECK_STR(corral_err_name(12345), "E?");
   CHECK(strlen(corral_strerror(-EACCES)) > 0);

@@ -38,7 +38,7 @@ static int m_order(void *arg, void **res) {
   CHECK_RC(corral_gather(c, 4, o, NULL), 0);
   CHECK_EQ(NOW(), 3 * SEC);
   for (int i = 0; i < 4; i++) {
-    CHECK_EQ(o[i].status, CORRAL_OK);
+    CHECK_EQ(o[i].status, CORRAL_STATUS_OK);
     CHECK_EQ((intptr_t)o[i].result, 10 + i); /* input order */
   }
   corral_outcomes_clear(o, 4);
@@ -55,11 +55,11 @@ static int m_all(void *arg, void **res) {
   corral_outcome o[3];
   calls_of(c, j, 3);
   CHECK_RC(corral_safe_gather(c, 3, o, 1, 0), 0); /* return_exceptions */
-  CHECK_EQ(o[0].status, CORRAL_OK);
-  CHECK_EQ(o[1].status, CORRAL_ERROR);
+  CHECK_EQ(o[0].status, CORRAL_STATUS_OK);
+  CHECK_EQ(o[1].status, CORRAL_STATUS_ERROR);
   CHECK_RC(o[1].code, CORRAL_ECONNREFUSED);
   CHECK_STR(corral_error_message(o[1].error), "job 2 failed");
-  CHECK_EQ(o[2].status, CORRAL_OK);
+  CHECK_EQ(o[2].status, CORRAL_STATUS_OK);
   CHECK_EQ((intptr_t)o[2].result, 3);
   CHECK_EQ(NOW(), 500 * MS);
   corral_outcomes_clear(o, 3);
@@ -79,11 +79,11 @@ static int m_fail_fast(void *arg, void **res) {
   CHECK_RC(corral_safe_gather(c, 4, o, 0, 0), CORRAL_EGROUP);
   CHECK_EQ(NOW(), 1 * SEC); /* fail fast, and nobody left running */
   CHECK_EQ(running, 0);
-  CHECK_EQ(o[0].status, CORRAL_OK); /* finished results kept */
+  CHECK_EQ(o[0].status, CORRAL_STATUS_OK); /* finished results kept */
   CHECK_EQ((intptr_t)o[0].result, 1);
-  CHECK_EQ(o[1].status, CORRAL_ERROR);
-  CHECK_EQ(o[2].status, CORRAL_CANCELLED);
-  CHECK_EQ(o[3].status, CORRAL_CANCELLED);
+  CHECK_EQ(o[1].status, CORRAL_STATUS_ERROR);
+  CHECK_EQ(o[2].status, CORRAL_STATUS_CANCELLED);
+  CHECK_EQ(o[3].status, CORRAL_STATUS_CANCELLED);
   CHECK_EQ(o[3].reason.kind, CORRAL_CANCEL_SIBLING_FAILED);
   CHECK_EQ(corral_error_count(corral_last_error()), 1);
   corral_outcomes_clear(o, 4);
@@ -104,10 +104,10 @@ static int m_timeout(void *arg, void **res) {
     int rc = corral_safe_gather(c, 3, o, re, (int64_t)1500 * MS);
     CHECK_RC(rc, CORRAL_ETIMEDOUT);
     CHECK_EQ(NOW(), 1500 * MS);
-    CHECK_EQ(o[0].status, CORRAL_OK);
-    CHECK_EQ(o[1].status, CORRAL_TIMED_OUT);
+    CHECK_EQ(o[0].status, CORRAL_STATUS_OK);
+    CHECK_EQ(o[1].status, CORRAL_STATUS_TIMED_OUT);
     CHECK_RC(o[1].code, CORRAL_ETIMEDOUT);
-    CHECK_EQ(o[2].status, CORRAL_TIMED_OUT);
+    CHECK_EQ(o[2].status, CORRAL_STATUS_TIMED_OUT);
     corral_outcomes_clear(o, 3);
   }
   return 0;
@@ -127,8 +127,8 @@ static int m_outside(void *arg, void **res) {
   CHECK_RC(rc, CORRAL_ECANCELED);
   CHECK_RC(corral_scope_exit(&s, rc), 0);
   CHECK_EQ(NOW(), 1 * SEC);
-  CHECK_EQ(o[0].status, CORRAL_OK);
-  CHECK_EQ(o[1].status, CORRAL_CANCELLED);
+  CHECK_EQ(o[0].status, CORRAL_STATUS_OK);
+  CHECK_EQ(o[1].status, CORRAL_STATUS_CANCELLED);
   CHECK_EQ(o[1].reason.kind, CORRAL_CANCEL_PARENT);
   CHECK_EQ(o[1].reason.cause, CORRAL_CANCEL_DEADLINE);
   corral_outcomes_clear(o, 2);
@@ -183,9 +183,9 @@ static int m_limit_fail(void *arg, void **res) {
   calls_of(c, j, 6);
   CHECK_RC(corral_gather(c, 6, o, &(corral_gather_opts){.limit = 2}),
            CORRAL_EGROUP);
-  CHECK_EQ(o[0].status, CORRAL_OK);
-  CHECK_EQ(o[1].status, CORRAL_ERROR);
-  for (int i = 2; i < 6; i++) CHECK_EQ(o[i].status, CORRAL_NOT_STARTED);
+  CHECK_EQ(o[0].status, CORRAL_STATUS_OK);
+  CHECK_EQ(o[1].status, CORRAL_STATUS_ERROR);
+  for (int i = 2; i < 6; i++) CHECK_EQ(o[i].status, CORRAL_STATUS_NOT_STARTED);
   corral_outcomes_clear(o, 6);
 
   /* A timeout while tasks are queued: queued ones never start. */
@@ -197,12 +197,12 @@ static int m_limit_fail(void *arg, void **res) {
                                       .timeout_ns = 1500 * MS}),
            CORRAL_ETIMEDOUT);
   CHECK_EQ(NOW(), 1500 * MS);
-  CHECK_EQ(o[0].status, CORRAL_OK);
-  CHECK_EQ(o[1].status, CORRAL_OK);
-  CHECK_EQ(o[2].status, CORRAL_TIMED_OUT);
-  CHECK_EQ(o[3].status, CORRAL_TIMED_OUT);
-  CHECK_EQ(o[4].status, CORRAL_NOT_STARTED);
-  CHECK_EQ(o[5].status, CORRAL_NOT_STARTED);
+  CHECK_EQ(o[0].status, CORRAL_STATUS_OK);
+  CHECK_EQ(o[1].status, CORRAL_STATUS_OK);
+  CHECK_EQ(o[2].status, CORRAL_STATUS_TIMED_OUT);
+  CHECK_EQ(o[3].status, CORRAL_STATUS_TIMED_OUT);
+  CHECK_EQ(o[4].status, CORRAL_STATUS_NOT_STARTED);
+  CHECK_EQ(o[5].status, CORRAL_STATUS_NOT_STARTED);
   corral_outcomes_clear(o, 6);
   return 0;
 }
@@ -217,9 +217,9 @@ static int m_first_quorum(void *arg, void **res) {
   calls_of(c, j, 3);
   CHECK_RC(corral_gather(c, 3, o, &(corral_gather_opts){.policy = CORRAL_GATHER_FIRST}), 0);
   CHECK_EQ(NOW(), 1 * SEC);
-  CHECK_EQ(o[1].status, CORRAL_OK);
-  CHECK_EQ(o[0].status, CORRAL_CANCELLED);
-  CHECK_EQ(o[2].status, CORRAL_CANCELLED);
+  CHECK_EQ(o[1].status, CORRAL_STATUS_OK);
+  CHECK_EQ(o[0].status, CORRAL_STATUS_CANCELLED);
+  CHECK_EQ(o[2].status, CORRAL_STATUS_CANCELLED);
   corral_outcomes_clear(o, 3);
   T0 = corral_now();
   CHECK_RC(corral_gather(c, 3, o, &(corral_gather_opts){
@@ -227,7 +227,7 @@ static int m_first_quorum(void *arg, void **res) {
                                       .quorum = 2}),
            0);
   CHECK_EQ(NOW(), 2 * SEC);
-  CHECK_EQ(o[0].status, CORRAL_CANCELLED);
+  CHECK_EQ(o[0].status, CORRAL_STATUS_CANCELLED);
   corral_outcomes_clear(o, 3);
   return 0;
 }
@@ -252,7 +252,7 @@ static int m_wait_modes(void *arg, void **res) {
   CHECK_RC(corral_wait(t, 3, CORRAL_ALL_COMPLETED, CORRAL_FOREVER, &done), 0);
   CHECK_EQ(NOW(), 3 * SEC);
   CHECK_EQ(done, 3);
-  CHECK_EQ(corral_task_status(t[2]), CORRAL_OK);
+  CHECK_EQ(corral_task_status(t[2]), CORRAL_STATUS_OK);
   CHECK_RC(corral_join(t[1], NULL), CORRAL_EIO); /* observed: parent is OK */
   for (int i = 0; i < 3; i++) corral_task_release(t[i]);
   return 0;
@@ -291,7 +291,7 @@ static int m_wait_for(void *arg, void **res) {
   CHECK_RC(corral_wait_for(t, 2 * SEC, &r), CORRAL_ETIMEDOUT);
   CHECK_EQ(NOW(), 2 * SEC);
   CHECK(corral_task_done(t)); /* cancelled and waited for */
-  CHECK_EQ(corral_task_status(t), CORRAL_CANCELLED);
+  CHECK_EQ(corral_task_status(t), CORRAL_STATUS_CANCELLED);
   CHECK_EQ(treason(t).kind, CORRAL_CANCEL_DEADLINE);
   CHECK_RC(corral_wait_for(t, SEC, &r), CORRAL_EJOINED);
   corral_task_release(t);

@@ -45,11 +45,11 @@ static int m_fail_fast(void *arg, void **res) {
   CHECK_RC(corral_error_code(corral_error_child(e, 0)), CORRAL_EIO);
   CHECK_STR(corral_error_message(corral_error_child(e, 0)),
             "job failed after 1000 ms");
-  CHECK_EQ(corral_task_status(ta), CORRAL_CANCELLED);
+  CHECK_EQ(corral_task_status(ta), CORRAL_STATUS_CANCELLED);
   CHECK_EQ(treason(ta).kind, CORRAL_CANCEL_SIBLING_FAILED);
   CHECK_STR(treason(ta).task, "B");
-  CHECK_EQ(corral_task_status(tc), CORRAL_CANCELLED);
-  CHECK_EQ(corral_task_status(tb), CORRAL_ERROR);
+  CHECK_EQ(corral_task_status(tc), CORRAL_STATUS_CANCELLED);
+  CHECK_EQ(corral_task_status(tb), CORRAL_STATUS_ERROR);
   CHECK_EQ(corral_group_failed(&g), 1);
   corral_task_release(ta);
   corral_task_release(tb);
@@ -96,7 +96,7 @@ static int m_body_err(void *arg, void **res) {
   CHECK_EQ(corral_error_count(e), 1);
   CHECK_STR(corral_error_message(corral_error_child(e, 0)), "body gave up");
   CHECK_STR(corral_error_task(corral_error_child(e, 0)), "main");
-  CHECK_EQ(corral_task_status(ta), CORRAL_CANCELLED);
+  CHECK_EQ(corral_task_status(ta), CORRAL_STATUS_CANCELLED);
   corral_task_release(ta);
   return 0;
 }
@@ -147,7 +147,7 @@ static int m_parent_cancel(void *arg, void **res) {
   corral_sleep(1 * SEC);
   corral_cancel(p, "operator said stop");
   CHECK_RC(corral_group_close(&g, 0), 0); /* cancellations are not errors */
-  CHECK_EQ(corral_task_status(p), CORRAL_CANCELLED);
+  CHECK_EQ(corral_task_status(p), CORRAL_STATUS_CANCELLED);
   CHECK_EQ(treason(p).kind, CORRAL_CANCEL_EXPLICIT);
   CHECK_STR(treason(p).message, "operator said stop");
   corral_task_release(p);
@@ -187,7 +187,7 @@ static int m_cleanup(void *arg, void **res) {
   CHECK_RC(corral_group_close(&g, 0), 0);
   CHECK_EQ(cleanup_done_at, 1500 * MS);
   CHECK_EQ(NOW(), 1500 * MS);
-  CHECK_EQ(corral_task_status(t), CORRAL_CANCELLED);
+  CHECK_EQ(corral_task_status(t), CORRAL_STATUS_CANCELLED);
   corral_task_release(t);
   return 0;
 }
@@ -329,11 +329,11 @@ static int m_first(void *arg, void **res) {
   for (int i = 0; i < 3; i++) corral_spawn(&g, run_job, &j[i], "racer", &t[i]);
   CHECK_RC(corral_group_close(&g, 0), 0);
   CHECK_EQ(NOW(), 2 * SEC);
-  CHECK_EQ(corral_task_status(t[2]), CORRAL_OK);
+  CHECK_EQ(corral_task_status(t[2]), CORRAL_STATUS_OK);
   CHECK_EQ((intptr_t)corral_task_result(t[2]), 3);
-  CHECK_EQ(corral_task_status(t[0]), CORRAL_CANCELLED);
+  CHECK_EQ(corral_task_status(t[0]), CORRAL_STATUS_CANCELLED);
   CHECK_EQ(treason(t[0]).kind, CORRAL_CANCEL_GROUP_DONE);
-  CHECK_EQ(corral_task_status(t[1]), CORRAL_ERROR);
+  CHECK_EQ(corral_task_status(t[1]), CORRAL_STATUS_ERROR);
   for (int i = 0; i < 3; i++) corral_task_release(t[i]);
 
   job f[2] = {{1 * SEC, CORRAL_EIO, 0}, {2 * SEC, CORRAL_EPIPE, 0}};

@@ -199,7 +199,7 @@ static int m_reasons(void *arg, void **res) {
   CHECK_RC(corral_join(t, NULL), CORRAL_ECANCELED);
   CHECK_EQ(r2.kind, CORRAL_CANCEL_EXPLICIT);
   CHECK_STR(r2.message, "bye");
-  CHECK_EQ(corral_task_status(t), CORRAL_CANCELLED);
+  CHECK_EQ(corral_task_status(t), CORRAL_STATUS_CANCELLED);
   CHECK_STR(treason(t).message, "bye");
   corral_task_release(t);
   return 0;
@@ -267,7 +267,7 @@ static int m_cancel_finished(void *arg, void **res) {
   corral_create_task(flagger, NULL, "quick", &t);
   CHECK_RC(corral_join(t, NULL), 0);
   CHECK_RC(corral_cancel(t, "late"), 0); /* harmless */
-  CHECK_EQ(corral_task_status(t), CORRAL_OK);
+  CHECK_EQ(corral_task_status(t), CORRAL_STATUS_OK);
   CHECK_RC(corral_cancel(NULL, NULL), CORRAL_EINVAL);
   corral_task_release(t);
   return 0;

@@ -37,7 +37,7 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
     return CORRAL_EINVAL;
   for (size_t i = 0; i < n; i++) {
     memset(&out[i], 0, sizeof out[i]);
-    out[i].status = CORRAL_NOT_STARTED;
+    out[i].status = CORRAL_STATUS_NOT_STARTED;
   }
   if (n == 0) return corral__cancelled_scope(self->scope) ? CORRAL_ECANCELED : 0;
   corral_task **ts = corral__calloc(rt, n * sizeof *ts);
@@ -68,7 +68,7 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
                        &ts[next], __FILE__, __LINE__);
     if (rc) {
       spawn_rc = rc;
-      out[next].status = CORRAL_ERROR;
+      out[next].status = CORRAL_STATUS_ERROR;
       out[next].code = rc;
       out[next].error = corral__error_new(rt, rc, c->name, "could not spawn");
       corral__scope_cancel(rt, &g.scope, CORRAL_CANCEL_EXPLICIT, self->name,
@@ -83,8 +83,8 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
   for (size_t i = 0; i < next; i++) {
     corral_task *t = ts[i];
     corral__outcome_copy(t, &out[i]);
-    if (out[i].status == CORRAL_CANCELLED && timed_before) {
-      out[i].status = CORRAL_TIMED_OUT;
+    if (out[i].status == CORRAL_STATUS_CANCELLED && timed_before) {
+      out[i].status = CORRAL_STATUS_TIMED_OUT;
       out[i].code = CORRAL_ETIMEDOUT;
     }
     t->joined = 1;
@@ -135,7 +135,7 @@ static bool wait_cond(corral_task *const *tasks, size_t n, int mode,
   for (size_t i = 0; i < n; i++)
     if (tasks[i]->finalized) {
       done++;
-      if (tasks[i]->out.status == CORRAL_ERROR) exc++;
+      if (tasks[i]->out.status == CORRAL_STATUS_ERROR) exc++;
     }
   if (ndone) *ndone = done;
   switch (mode) {
@@ -212,7 +212,7 @@ int corral_wait_for(corral_task *t, int64_t timeout_ns, void **result) {
                            self->name, "wait_for was cancelled");
     corral__task_wait_done(self, t, false);
   }
-  if (t->out.status == CORRAL_CANCELLED && (timed || rc == CORRAL_ETIMEDOUT)) {
+  if (t->out.status == CORRAL_STATUS_CANCELLED && (timed || rc == CORRAL_ETIMEDOUT)) {
     t->joined = 1;
     return corral_errorf(CORRAL_ETIMEDOUT, "wait_for: task '%s' timed out",
                          t->name);

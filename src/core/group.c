@@ -93,7 +93,7 @@ void corral__group_child_done(corral__rt *rt, corral__group *g,
   t->group = NULL;
   g->running--;
   switch (t->out.status) {
-  case CORRAL_OK:
+  case CORRAL_STATUS_OK:
     g->nsucc++;
     if (!g->satisfied &&
         ((g->policy == CORRAL_FIRST) ||
@@ -104,7 +104,7 @@ void corral__group_child_done(corral__rt *rt, corral__group *g,
                                                      : "quorum reached");
     }
     break;
-  case CORRAL_ERROR:
+  case CORRAL_STATUS_ERROR:
     g->nfail++;
     /* Out of memory must not hide a failure: `lost` still fails the group. */
     if (!t->out.error ||

@@ -42,7 +42,7 @@ CORRAL__HIDDEN void corral__group_child_done(corral__rt *rt, corral__group *g,
  * only the counts change. Everything else: corral__group_child_done. */
 static inline void corral__group_child_ended(corral__rt *rt, corral__group *g,
                                              corral_task *t) {
-  if (likely(!t->linked && t->out.status == CORRAL_OK &&
+  if (likely(!t->linked && t->out.status == CORRAL_STATUS_OK &&
              g->policy <= CORRAL_COLLECT)) {
     t->group = NULL;
     g->running--;

@@ -43,7 +43,7 @@ bool corral__prepare(corral__rt *rt, corral_task *t) {
   corral__scope *cs = corral__cancelled_scope(t->scope);
   corral__stacks *st = &rt->stacks;
   if (cs) {
-    t->out.status = CORRAL_CANCELLED;
+    t->out.status = CORRAL_STATUS_CANCELLED;
     t->out.code = CORRAL_ECANCELED;
     if (t->handle) corral__set_reason(t, cs); /* only a handle can ask */
   } else {
@@ -66,7 +66,7 @@ bool corral__prepare(corral__rt *rt, corral_task *t) {
                        corral__task_entry, t);
       return true;
     }
-    t->out.status = CORRAL_ERROR;
+    t->out.status = CORRAL_STATUS_ERROR;
     t->out.code = rc;
     t->out.error = corral__error_new(rt, rc, t->name,
                                      "could not allocate the task's stack");

@@ -119,7 +119,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   zero_block(&t->rq_next,
              offsetof(corral_task, name) - offsetof(corral_task, rq_next),
              offsetof(corral_task, rq_next) % 16);
-  _Static_assert(CORRAL_PENDING == 0, "the zeroed block relies on it");
+  _Static_assert(CORRAL_STATUS_PENDING == 0, "the zeroed block relies on it");
   t->rt = rt;
   t->fn = fn;
   t->arg = arg;
@@ -211,17 +211,17 @@ int corral_spawn_at(corral_group *cg, corral_fn fn, void *arg,
 static void finish(corral_task *t, int rc, void *res) {
   corral__scope *cs;
   if (rc == 0) {
-    t->out.status = CORRAL_OK;
+    t->out.status = CORRAL_STATUS_OK;
     t->out.code = 0;
     t->out.result = res;
   } else if (rc == CORRAL_ECANCELED) {
-    t->out.status = CORRAL_CANCELLED;
+    t->out.status = CORRAL_STATUS_CANCELLED;
     t->out.code = rc;
     /* Only a handle can ask why: skip the copy otherwise. */
     cs = t->handle ? corral__cancelled_scope(t->scope) : NULL;
     if (cs) corral__set_reason(t, cs);
   } else {
-    t->out.status = CORRAL_ERROR;
+    t->out.status = CORRAL_STATUS_ERROR;
     t->out.code = rc;
     t->out.error = corral__error_for(t, rc);
   }
@@ -376,10 +376,10 @@ int corral__task_wait_done(corral_task *self, corral_task *t,
 int corral__task_result(corral_task *self, corral_task *t, void **result) {
   t->joined = 1;
   switch (t->out.status) {
-  case CORRAL_OK:
+  case CORRAL_STATUS_OK:
     if (result) *result = t->out.result;
     return 0;
-  case CORRAL_ERROR:
+  case CORRAL_STATUS_ERROR:
     corral__set_last_error(self, corral_error_ref(t->out.error));
     return t->out.code;
   default:
@@ -405,7 +405,7 @@ void corral__set_reason(corral_task *t, corral__scope *cs) {
 }
 
 corral_status corral_task_status(const corral_task *t) {
-  return t ? t->out.status : CORRAL_PENDING;
+  return t ? t->out.status : CORRAL_STATUS_PENDING;
 }
 int corral_task_code(const corral_task *t) { return t ? t->out.code : 0; }
 void *corral_task_result(const corral_task *t) {
@@ -417,7 +417,7 @@ const corral_error *corral_task_error(const corral_task *t) {
 
 int corral_task_cancel_reason(const corral_task *t, corral_cancel_reason *out) {
   if (!t || !out) return CORRAL_EINVAL;
-  if (t->out.status != CORRAL_CANCELLED) return CORRAL_ENOENT;
+  if (t->out.status != CORRAL_STATUS_CANCELLED) return CORRAL_ENOENT;
   if (t->out.reason)
     *out = *t->out.reason;
   else
@@ -435,10 +435,10 @@ void corral__outcome_copy(const corral_task *t, corral_outcome *o) {
 }
 
 corral_status corral_task_outcome(const corral_task *t, corral_outcome *out) {
-  if (!out) return t ? t->out.status : CORRAL_PENDING;
+  if (!out) return t ? t->out.status : CORRAL_STATUS_PENDING;
   if (!t) {
     memset(out, 0, sizeof *out);
-    return CORRAL_PENDING;
+    return CORRAL_STATUS_PENDING;
   }
   corral__outcome_copy(t, out);
   return out->status;
