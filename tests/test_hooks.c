@@ -1,0 +1,363 @@
+/* The public hooks for foreign libraries: corral_park / corral_unpark,
+ * corral_wait_readable / _writable / corral_notify_closing, task-locals. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "test.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <uv.h>
+
+static int nothing(void *a, void **r) {
+  (void)a, (void)r;
+  return 0;
+}
+
+/* Open descriptors, after libuv's process-wide signal pipe exists. */
+static int count_fds(void) {
+  static int warm;
+  if (!warm++) corral_run(NULL, nothing, NULL, NULL);
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  while (readdir(d)) n++;
+  closedir(d);
+  return n;
+}
+
+/* ---- park / unpark ---- */
+
+typedef struct {
+  corral_task *parked;
+  int aborts;
+  corral_abort_result answer;
+  uv_timer_t timer; /* a "foreign operation" completing later */
+  int code;
+} foreign;
+
+static corral_abort_result on_abort(corral_task *t, void *arg) {
+  foreign *f = arg;
+  CHECK(t == f->parked);
+  f->aborts++;
+  return f->answer;
+}
+
+static int parker(void *arg, void **res) {
+  (void)res;
+  foreign *f = arg;
+  f->parked = corral_current();
+  return corral_park("foreign op", on_abort, f);
+}
+
+static int unparker(void *arg, void **res) {
+  (void)res;
+  foreign *f = arg;
+  CHECK_RC(corral_sleep(CORRAL_MS(5)), 0);
+  CHECK_RC(corral_unpark(f->parked, 42), 0);
+  CHECK_RC(corral_unpark(f->parked, 43), CORRAL_EINVAL); /* already woken */
+  return 0;
+}
+
+static int main_unpark(void *arg, void **res) {
+  (void)arg, (void)res;
+  foreign f = {0};
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  corral_task *p;
+  CHECK_RC(corral_spawn(&g, parker, &f, "parker", &p), 0);
+  CHECK_RC(corral_spawn(&g, unparker, &f, "unparker", NULL), 0);
+  CHECK_RC(corral_group_close(&g, 0), CORRAL_EGROUP); /* parker "failed" 42 */
+  CHECK_EQ(corral_task_code(p), 42);
+  CHECK_EQ(f.aborts, 0);
+  corral_task_release(p);
+  CHECK_RC(corral_unpark(NULL, 0), CORRAL_EINVAL);
+  return 0;
+}
+
+TEST(unpark_wakes_with_code) { CHECK_RC(run_virtual(main_unpark, NULL), 0); }
+
+static int main_abort_succeeds(void *arg, void **res) {
+  (void)arg, (void)res;
+  foreign f = {.answer = CORRAL_ABORT_SUCCEEDED};
+  corral_scope s;
+  CHECK_RC(corral_move_on_after(&s, CORRAL_MS(10)), 0);
+  f.parked = corral_current();
+  int rc = corral_park("foreign op", on_abort, &f);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK_EQ(f.aborts, 1);
+  CHECK_EQ(corral_now(), 1000000000LL + CORRAL_MS(10)); /* at the deadline */
+  /* Already cancelled on entry: no park, no abort call. */
+  CHECK_RC(corral_move_on_after(&s, 0), 0);
+  CHECK_RC(corral_park("x", on_abort, &f), CORRAL_ECANCELED);
+  CHECK_EQ(f.aborts, 1);
+  CHECK_RC(corral_scope_exit(&s, CORRAL_ECANCELED), 0);
+  return 0;
+}
+
+TEST(abort_succeeded_wakes_at_once) {
+  CHECK_RC(run_virtual(main_abort_succeeds, NULL), 0);
+}
+
+static void finish_foreign(uv_timer_t *h) {
+  foreign *f = h->data;
+  CHECK_RC(corral_unpark(f->parked, f->code), 0);
+  uv_close((uv_handle_t *)h, NULL);
+}
+
+static corral_abort_result abort_later(corral_task *t, void *arg) {
+  (void)t;
+  foreign *f = arg;
+  f->aborts++;
+  /* The foreign operation cannot stop at once: it reports in 20 ms. */
+  f->code = CORRAL_ECANCELED;
+  uv_timer_init(corral_loop(), &f->timer);
+  f->timer.data = f;
+  uv_timer_start(&f->timer, finish_foreign, 20, 0);
+  return CORRAL_ABORT_FAILED;
+}
+
+static int main_abort_fails(void *arg, void **res) {
+  (void)arg, (void)res;
+  foreign f = {0};
+  corral_scope s;
+  CHECK_RC(corral_move_on_after(&s, CORRAL_MS(10)), 0);
+  f.parked = corral_current();
+  int64_t t0 = (int64_t)uv_hrtime();
+  int rc = corral_park("slow to stop", abort_later, &f);
+  /* Woken only by the foreign operation, with its code. */
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK((int64_t)uv_hrtime() - t0 >= CORRAL_MS(10)); /* not before it stopped */
+  CHECK_EQ(f.aborts, 1);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  return 0;
+}
+
+TEST(abort_failed_stays_parked_until_unpark) {
+  CHECK_RC(corral_run(NULL, main_abort_fails, NULL, NULL), 0);
+}
+
+static int main_park_deadlock(void *arg, void **res) {
+  (void)arg, (void)res;
+  foreign f = {.answer = CORRAL_ABORT_SUCCEEDED};
+  f.parked = corral_current();
+  return corral_park("never unparked", on_abort, &f);
+}
+
+static void deadlock_child(void) {
+  corral_options o = {0};
+  o.virtual_clock = 1;
+  int rc = corral_run(&o, main_park_deadlock, NULL, NULL);
+  fprintf(stderr, "rc=%d\n", rc);
+}
+
+TEST(park_nobody_unparks_is_a_deadlock_report) {
+  char buf[4096];
+  int st = run_child(deadlock_child, buf, sizeof buf);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  CHECK(strstr(buf, "deadlock") != NULL);
+  CHECK(strstr(buf, "waits on park (never unparked)") != NULL);
+  char want[32];
+  snprintf(want, sizeof want, "rc=%d", CORRAL_EDEADLK);
+  CHECK(strstr(buf, want) != NULL);
+}
+
+TEST(park_outside_a_task) {
+  CHECK_RC(corral_park("x", NULL, NULL), CORRAL_ENOTASK);
+  CHECK_RC(corral_unpark(NULL, 0), CORRAL_ENOTASK);
+  CHECK_RC(corral_wait_readable(0), CORRAL_ENOTASK);
+  CHECK_RC(corral_notify_closing(0), CORRAL_ENOTASK);
+  CHECK_RC(corral_local_set(NULL, NULL), CORRAL_ENOTASK);
+  CHECK(corral_local_get(NULL) == NULL);
+}
+
+/* ---- wait_readable / wait_writable / notify_closing ---- */
+
+typedef struct {
+  int fds[2];
+  int got;
+} pipe_pair;
+
+static int reader(void *arg, void **res) {
+  (void)res;
+  pipe_pair *p = arg;
+  int rc = corral_wait_readable(p->fds[0]);
+  if (rc) return rc;
+  char c;
+  CHECK_EQ(read(p->fds[0], &c, 1), 1);
+  p->got = c;
+  return 0;
+}
+
+static int writer(void *arg, void **res) {
+  (void)res;
+  pipe_pair *p = arg;
+  CHECK_RC(corral_sleep(CORRAL_MS(1)), 0);
+  CHECK_RC(corral_wait_writable(p->fds[1]), 0);
+  CHECK_EQ(write(p->fds[1], "x", 1), 1);
+  return 0;
+}
+
+static int main_fd(void *arg, void **res) {
+  (void)arg, (void)res;
+  pipe_pair p = {0};
+  CHECK_EQ(pipe2(p.fds, O_NONBLOCK | O_CLOEXEC), 0);
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_spawn(&g, reader, &p, "reader", NULL), 0);
+  CHECK_RC(corral_spawn(&g, writer, &p, "writer", NULL), 0);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(p.got, 'x');
+
+  /* A second reader of the same fd is refused while one waits. */
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}),
+           0);
+  corral_task *r1, *r2;
+  CHECK_RC(corral_spawn(&g, reader, &p, "r1", &r1), 0);
+  CHECK_RC(corral_spawn(&g, reader, &p, "r2", &r2), 0);
+  CHECK_RC(corral_yield(), 0);
+  CHECK_RC(corral_yield(), 0);
+  CHECK(corral_task_done(r2));
+  CHECK_RC(corral_task_code(r2), CORRAL_EBUSY);
+  /* notify_closing wakes the waiter with ECLOSED; the fd can be closed. */
+  CHECK_RC(corral_notify_closing(p.fds[0]), 0);
+  CHECK_RC(corral_group_close(&g, 0), CORRAL_EGROUP);
+  CHECK_RC(corral_task_code(r1), CORRAL_ECLOSED);
+  corral_task_release(r1);
+  corral_task_release(r2);
+  close(p.fds[0]);
+
+  /* A cancelled wait leaves no registration behind: the fd number can be
+   * closed, reused and waited on again. */
+  int fds2[2];
+  CHECK_EQ(pipe2(fds2, O_NONBLOCK | O_CLOEXEC), 0);
+  corral_scope s;
+  CHECK_RC(corral_move_on_after(&s, CORRAL_MS(5)), 0);
+  int rc = corral_wait_readable(fds2[0]);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  close(fds2[0]);
+  close(fds2[1]);
+  int fds3[2];
+  CHECK_EQ(pipe2(fds3, O_NONBLOCK | O_CLOEXEC), 0);
+  CHECK_RC(corral_wait_writable(fds3[1]), 0); /* an empty pipe: at once */
+  close(fds3[0]);
+  close(fds3[1]);
+
+  CHECK_RC(corral_wait_readable(-1), CORRAL_EBADF);
+  CHECK_RC(corral_wait_readable(9999), CORRAL_EBADF);
+  CHECK_RC(corral_notify_closing(-1), CORRAL_EBADF);
+  CHECK_RC(corral_notify_closing(p.fds[1]), 0); /* nobody waits: fine */
+  close(p.fds[1]);
+  return 0;
+}
+
+TEST(fd_waits) {
+  int before = count_fds();
+  corral_options o = {0};
+  o.virtual_clock = 1;
+  o.autojump_threshold_ns = CORRAL_MS(20);
+  CHECK_RC(corral_run(&o, main_fd, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}
+
+static int main_fd_hangup(void *arg, void **res) {
+  (void)arg, (void)res;
+  int fds[2];
+  CHECK_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  close(fds[1]);
+  CHECK_RC(corral_wait_readable(fds[0]), 0); /* EOF counts as readable */
+  char c;
+  CHECK_EQ(read(fds[0], &c, 1), 0);
+  close(fds[0]);
+  return 0;
+}
+
+TEST(fd_hangup_wakes_reader) {
+  CHECK_RC(corral_run(NULL, main_fd_hangup, NULL, NULL), 0);
+}
+
+static int left_waiting(void *arg, void **res) {
+  (void)res;
+  return corral_wait_readable(*(int *)arg);
+}
+
+static int main_fd_end(void *arg, void **res) {
+  (void)res;
+  int *fds = arg;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_spawn(&g, left_waiting, &fds[0], "waiter", NULL), 0);
+  CHECK_RC(corral_yield(), 0);
+  CHECK_RC(corral_group_cancel(&g, "done"), 0);
+  return corral_group_close(&g, 0);
+}
+
+TEST(fd_wait_cancelled_leaves_nothing) {
+  int before = count_fds();
+  int fds[2];
+  CHECK_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  CHECK_RC(corral_run(NULL, main_fd_end, fds, NULL), 0);
+  close(fds[0]);
+  close(fds[1]);
+  CHECK_EQ(count_fds(), before);
+}
+
+/* ---- task-locals ---- */
+
+static int destroyed;
+static void destroy(void *v) {
+  destroyed++;
+  free(v);
+}
+static corral_local_key key = CORRAL_LOCAL_KEY_INIT(destroy);
+static corral_local_key other = CORRAL_LOCAL_KEY_INIT(NULL);
+
+static int *boxed(int v) {
+  int *p = malloc(sizeof *p);
+  *p = v;
+  return p;
+}
+
+static int child_sees(void *arg, void **res) {
+  (void)res;
+  int *v = corral_local_get(&key);
+  CHECK(v && *v == (int)(intptr_t)arg);
+  CHECK_RC(corral_sleep(CORRAL_MS(2)), 0);
+  /* The parent's later set is not seen: a snapshot. */
+  v = corral_local_get(&key);
+  CHECK(v && *v == (int)(intptr_t)arg);
+  CHECK_RC(corral_local_set(&key, boxed(99)), 0); /* its own, not parent's */
+  CHECK_EQ(*(int *)corral_local_get(&key), 99);
+  return 0;
+}
+
+static int main_locals(void *arg, void **res) {
+  (void)arg, (void)res;
+  CHECK(corral_local_get(&key) == NULL);
+  CHECK_RC(corral_local_set(&key, boxed(1)), 0);
+  CHECK_RC(corral_local_set(&other, (void *)"x"), 0);
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_spawn(&g, child_sees, (void *)1, "c1", NULL), 0);
+  CHECK_RC(corral_spawn(&g, child_sees, (void *)1, "c2", NULL), 0);
+  CHECK_RC(corral_yield(), 0);
+  CHECK_RC(corral_local_set(&key, boxed(2)), 0); /* children keep 1 */
+  CHECK_EQ(destroyed, 0);                        /* they still hold it */
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(destroyed, 3); /* value 1 once (after both), two 99s */
+  CHECK_EQ(*(int *)corral_local_get(&key), 2);
+  CHECK_STR(corral_local_get(&other), "x");
+  void *same = corral_local_get(&key);
+  CHECK_RC(corral_local_set(&key, same), 0); /* same value: not destroyed */
+  CHECK_EQ(destroyed, 3);
+  CHECK_RC(corral_local_set(NULL, NULL), CORRAL_EINVAL);
+  return 0;
+}
+
+TEST(task_locals_inherit_snapshot_destroy_once) {
+  destroyed = 0;
+  CHECK_RC(run_virtual(main_locals, NULL), 0);
+  CHECK_EQ(destroyed, 4); /* main's 2, when main ended */
+}
