@@ -5,7 +5,8 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libuv1-dev)
 case "$what" in
-  test) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user valgrind) ;;
+  test) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user valgrind
+              redis-server libhiredis-dev) ;;
   bench) pkgs+=(python3 python3-trio golang-go nodejs gnuplot-nox) ;;
 esac
 if ! command -v dpkg-query >/dev/null; then
