@@ -240,6 +240,11 @@ typedef struct corral_options {
                                compaction (THP "defrag" setting) */
 } corral_options;
 
+/* Task stacks have a guard page below them; an overflow is reported with
+ * the task's name. Compile code that runs in tasks with
+ * -fstack-clash-protection (pkg-config --cflags corral adds it), so that a
+ * frame larger than the guard (a big array, alloca) probes the guard page
+ * instead of writing over a neighbouring task's stack. See docs/stacks.md. */
 #define CORRAL_STACK_MIN ((size_t)16 * 1024)
 #define CORRAL_STACK_MAX ((size_t)1024 * 1024 * 1024)
 

@@ -13,7 +13,7 @@ if [ "$(uname -s)" != Linux ]; then
   exit 0
 fi
 srcs="src/ground/ctx_asm.c src/ground/stack.c src/core/errcode.c tests/test_ctx.c"
-cflags="-std=gnu11 -O2 -Wall -Wextra -Werror -Iinclude -Isrc -Itests"
+cflags="-std=gnu11 -O2 -Wall -Wextra -Werror -fstack-clash-protection -Iinclude -Isrc -Itests"
 
 run_suite() { # label runner binary
   local label=$1 runner=$2 bin=$3

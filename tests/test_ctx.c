@@ -226,11 +226,13 @@ static void overflow(void *arg) {
   forever(0);
 }
 
-static int allow_install_flag;
+static int allow_install_flag, canary_flag;
 static void overflow_child(void) {
   corral__stack_pool_init(&pool, allow_install_flag, 2, 0, sys_alloc, sys_free,
                           NULL);
+  if (canary_flag) pool.mprotect_budget = 0; /* no guard page at all */
   corral__stack *s = get_stack(64 * 1024);
+  if (canary_flag && s->guard != CORRAL__GUARD_CANARY) _exit(3);
   cur_stack = s;
   corral__fault_hook hook = {who, NULL};
   void *alt;
@@ -250,4 +252,10 @@ static void check_overflow(int allow_install) {
 }
 
 TEST(overflow_reported_by_name) { check_overflow(1); }
+/* No guard page: the recursion runs through the memory below the stack and
+ * faults further down; the stack pointer names the task. */
+TEST(overflow_reported_by_name_canary) {
+  canary_flag = 1;
+  check_overflow(0);
+}
 TEST(overflow_reported_by_name_mprotect) { check_overflow(0); }

@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #ifdef CORRAL_HAVE_VALGRIND
@@ -334,14 +335,44 @@ void corral__stack_overflow_abort(const char *name, const corral__stack *s) {
   abort();
 }
 
+/* The stack pointer when the fault happened, or NULL where unknown. */
+static const char *fault_sp(void *uctx) {
+#if defined(__linux__) && defined(__x86_64__)
+  return (const char *)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__linux__) && defined(__aarch64__)
+  return (const char *)((ucontext_t *)uctx)->uc_mcontext.sp;
+#else
+  (void)uctx;
+  return NULL;
+#endif
+}
+
+/* Why a fault of the running task is an overflow of its stack, or NULL:
+ * the address is in its guard zone, or its stack pointer has left its stack
+ * downwards (a frame larger than the guard, or the canary mode's missing
+ * guard: the fault then comes from further below). */
+static const char *overflow_how(const corral__stack_pool *pool,
+                                const corral__stack *s, const void *addr,
+                                const char *sp) {
+  if (corral__stack_guard_hit(pool, s, addr)) return "guard page hit";
+  if (sp && sp < s->lo && sp >= s->lo - ((size_t)1 << 30))
+    return "stack pointer below the stack";
+  const char *a = addr;
+  if (a < s->lo && a >= s->lo - ((size_t)s->size + pool->guard_bytes))
+    return "fault just below the stack";
+  return NULL;
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uctx) {
   const corral__fault_hook *h = tl_hook;
   if (h) {
     const char *name = NULL;
     const corral__stack_pool *pool = NULL;
     const corral__stack *s = h->who(h->ctx, &name, &pool);
-    if (s && pool && corral__stack_guard_hit(pool, s, si->si_addr)) {
-      report(name, s, "guard page hit");
+    const char *how =
+        s && pool ? overflow_how(pool, s, si->si_addr, fault_sp(uctx)) : NULL;
+    if (how) {
+      report(name, s, how);
       signal(sig, SIG_DFL); /* returning re-faults and kills us honestly */
       return;
     }
