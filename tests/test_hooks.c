@@ -120,7 +120,7 @@ static corral_abort_result abort_later(corral_task *t, void *arg) {
 
 static int main_abort_fails(void *arg, void **res) {
   (void)arg, (void)res;
-  foreign f = {0};
+  static foreign f; /* its timer handle is closed after this task returns */
   corral_scope s;
   CHECK_RC(corral_move_on_after(&s, CORRAL_MS(10)), 0);
   f.parked = corral_current();
