@@ -153,11 +153,13 @@ static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
   if (!ws) return CORRAL_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     corral__list_init(&ws[i].node);
+    ws[i].task = self;
     if (!tasks[i]->finalized && !(skip && skip[i]))
-      corral__waiter_add(corral__task_waiters(tasks[i]), &ws[i], self);
+      corral__ring_push(&tasks[i]->waiters, &ws[i].node);
   }
   int rc = corral__park(self, CORRAL__W_WAIT, NULL, deadline);
-  for (size_t i = 0; i < n; i++) corral__list_remove(&ws[i].node);
+  for (size_t i = 0; i < n; i++)
+    corral__ring_remove(&tasks[i]->waiters, &ws[i].node);
   if (ws != &one) corral__free(rt, ws);
   return rc;
 }

@@ -295,7 +295,7 @@ finalize_books(corral__rt *rt, corral_task *t) {
   }
   t->done_seq = ++rt->sched.done_seq;
   t->finalized = 1;
-  if (t->waiters.next) corral__waiters_wake_all(&t->waiters);
+  if (t->waiters) corral__ring_wake_all(&t->waiters);
   if (t->group) corral__group_child_ended(rt, t->group, t);
   rt->sched.alive--;
 }
@@ -362,12 +362,12 @@ static int check_task(corral_task *self, const corral_task *t) {
 int corral__task_wait_done(corral_task *self, corral_task *t,
                            bool abortable) {
   while (!t->finalized) {
-    corral__waiter w;
-    corral__waiter_add(corral__task_waiters(t), &w, self);
+    corral__waiter w = {.task = self};
+    corral__ring_push(&t->waiters, &w.node);
     int rc = corral__park(self, CORRAL__W_JOIN,
                           abortable ? NULL : CORRAL__UNABORTABLE,
                           CORRAL_FOREVER);
-    corral__list_remove(&w.node);
+    corral__ring_remove(&t->waiters, &w.node);
     if (rc) return rc;
   }
   return 0;

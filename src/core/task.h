@@ -48,7 +48,11 @@ struct corral_task {
   corral__slab *slab;          /* the chunk it lives in */
   corral__timer timer;         /* deadline of the current wait */
   int line;                    /* spawn site */
-  uint32_t stack_size;         /* requested (0 = default); <= 1 GiB */
+  union {
+    uint32_t stack_size;       /* until it runs: requested (0 = default) */
+    uint32_t done_seq;         /* once done: completion order (wraps;
+                                  compare by difference) */
+  };
   uint32_t refs;               /* handle + group membership */
   uint8_t state;
   uint8_t handle;              /* a user handle is outstanding */
@@ -58,9 +62,10 @@ struct corral_task {
   corral_task *rq_next;        /* run queue link */
   corral__stack *stack;
   const corral__wait *wait;    /* how the current wait is aborted */
-  int wake_rc;
-  uint32_t stack_peak;
-  uint32_t done_seq;           /* completion order (wraps; compare by diff) */
+  union {
+    int wake_rc;               /* while it runs: what its last park returns */
+    uint32_t stack_peak;       /* once done: peak stack bytes (stack_paint) */
+  };
   uint8_t finalized;
   uint8_t linked;              /* in its group's child and scope lists */
   uint8_t joined : 1;          /* its outcome was taken (join / wait) */
@@ -74,7 +79,7 @@ struct corral_task {
   corral_task *g_prev;         /* linked: previous sibling in the group */
   corral__group *open_groups;  /* groups this task opened (stack) */
   corral__group *implicit;     /* create_task group, lazily made */
-  corral__list waiters;        /* tasks joining it (lazily initialised) */
+  corral__list *waiters;       /* ring of tasks joining it, or NULL */
   corral_error *last_err;      /* errno-like current error record */
   corral__locals *locals;      /* task-local values (shared, counted) */
   corral__outcome out;
@@ -103,10 +108,6 @@ CORRAL__HIDDEN int corral__task_result(corral_task *self, corral_task *t,
 CORRAL__HIDDEN void corral__set_reason(corral_task *t, corral__scope *cs);
 CORRAL__HIDDEN void corral__outcome_copy(const corral_task *t,
                                          corral_outcome *o);
-static inline corral__list *corral__task_waiters(corral_task *t) {
-  if (!t->waiters.next) corral__list_init(&t->waiters);
-  return &t->waiters;
-}
 
 /* Compact tasks need the assembly switch, and ASan cannot follow stacks
  * copied away and back. */

@@ -56,6 +56,14 @@ void corral__waiters_wake_all(corral__list *h) {
   }
 }
 
+void corral__ring_wake_all(corral__list **first) {
+  corral__list *n;
+  while ((n = *first) != NULL) {
+    corral__ring_remove(first, n);
+    corral__wake(corral__container_of(n, corral__waiter, node)->task, 0);
+  }
+}
+
 /* ---- public hooks ---- */
 
 int corral_park(const char *what, corral_abort_fn abort, void *arg) {

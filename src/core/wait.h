@@ -90,5 +90,7 @@ static inline void corral__waiter_add(corral__list *h, corral__waiter *w,
 /* Unlink every waiter of h and wake its task with 0. Waking is an edge:
  * every task waiting when this is called returns 0. */
 CORRAL__HIDDEN void corral__waiters_wake_all(corral__list *h);
+/* The same for a ring of waiters (a task's joiners). */
+CORRAL__HIDDEN void corral__ring_wake_all(corral__list **first);
 
 #endif

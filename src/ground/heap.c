@@ -18,7 +18,7 @@
 static inline int before(const corral__hent *a, const corral__hent *b) {
   if (a->deadline != b->deadline) return a->deadline < b->deadline;
   if (!a->t || !b->t) return !a->t && b->t;
-  return a->t->seq < b->t->seq;
+  return (int32_t)(a->t->seq - b->t->seq) < 0;
 }
 
 static inline void set(corral__timers *h, uint32_t i, corral__hent e) {

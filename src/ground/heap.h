@@ -14,8 +14,10 @@ typedef void (*corral__timer_cb)(corral__timer *tm);
 
 struct corral__timer {
   int64_t deadline;
-  uint64_t seq;        /* tie-break: equal deadlines fire in the order set */
   corral__timer_cb cb; /* what firing does */
+  uint32_t seq;        /* tie-break: equal deadlines fire in the order set
+                          (compared by difference: exact for timers started
+                          within 2^31 starts of each other) */
   uint32_t idx;        /* position in the heap, CORRAL__TIMER_OFF if idle */
 };
 
@@ -40,7 +42,7 @@ typedef struct corral__hent {
 typedef struct corral__timers {
   corral__hent *v;
   uint32_t n, cap, ndead;
-  uint64_t seq;
+  uint32_t seq;
 } corral__timers;
 
 /* Arm (or re-arm) tm. 0 or CORRAL_ENOMEM. */

@@ -42,6 +42,23 @@ static inline corral__list *corral__list_head(const corral__list *h) {
   return h->next == h ? NULL : h->next;
 }
 
+/* The same nodes in a ring with no head node: *first is NULL (empty) or
+ * the oldest node. One pointer instead of a head node, for a list that sits
+ * in every task. */
+static inline void corral__ring_push(corral__list **first, corral__list *n) {
+  if (*first) {
+    corral__list_insert_tail(*first, n);
+  } else {
+    n->next = n->prev = n;
+    *first = n;
+  }
+}
+/* Unlink n from the ring (a no-op for a node already unlinked). */
+static inline void corral__ring_remove(corral__list **first, corral__list *n) {
+  if (*first == n) *first = n->next == n ? NULL : n->next;
+  corral__list_remove(n);
+}
+
 #define corral__list_foreach(it, h)                                          \
   for (corral__list *it = (h)->next; it != (h); it = it->next)
 /* Safe against removal of `it` inside the loop. */
