@@ -9,22 +9,6 @@
 #include <fcntl.h>
 #include <uv.h>
 
-static int nothing(void *a, void **r) {
-  (void)a, (void)r;
-  return 0;
-}
-
-/* Open descriptors, after libuv's process-wide signal pipe exists. */
-static int count_fds(void) {
-  static int warm;
-  if (!warm++) corral_run(NULL, nothing, NULL, NULL);
-  int n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  if (!d) return -1;
-  while (readdir(d)) n++;
-  closedir(d);
-  return n;
-}
 
 /* ---- park / unpark ---- */
 

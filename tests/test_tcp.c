@@ -1,26 +1,6 @@
 /* TCP: echo, cancellation, errors, no descriptor leaks. */
 #include "test.h"
 
-#include <dirent.h>
-
-static int nothing(void *arg, void **res) {
-  (void)arg, (void)res;
-  return 0;
-}
-
-/* Open descriptors, after libuv's process-wide signal pipe exists (it is
- * made by the first loop and kept for the life of the process). */
-static int count_fds(void) {
-  static int warm;
-  if (!warm++) corral_run(NULL, nothing, NULL, NULL);
-  int n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  if (!d) return -1;
-  while (readdir(d)) n++;
-  closedir(d);
-  return n;
-}
-
 static int read_exact(corral_tcp *s, char *buf, size_t len) {
   size_t got = 0;
   while (got < len) {
