@@ -123,6 +123,16 @@ static inline corral__scope *corral__cancelled_scope(corral__scope *s) {
              : corral__cancelled_scope_walk(s);
 }
 
+/* A cancellation (code CORRAL_ECANCELED) or the deadlock breaker (code
+ * CORRAL_EDEADLK) reached parked task t: abort its wait as its wait record
+ * says. Inline: a cancelled group of thousands comes through here. */
+static inline void corral__wait_abort(corral_task *t, int code) {
+  const corral__wait *w = t->wait;
+  if (t->state != CORRAL__T_BLOCKED || w == CORRAL__UNABORTABLE) return;
+  if (w && w->abort && w->abort(t, w->arg) != CORRAL_ABORT_SUCCEEDED) return;
+  corral__wake(t, code);
+}
+
 /* A relative timeout as an absolute deadline, saturating at FOREVER. */
 static inline int64_t corral__deadline_after(corral__rt *rt, int64_t ns) {
   int64_t now = corral__now(rt);

@@ -41,13 +41,6 @@ void corral__wake(corral_task *t, int rc) {
   corral__runq_push(t->rt, t);
 }
 
-void corral__wait_abort(corral_task *t, int code) {
-  const corral__wait *w = t->wait;
-  if (t->state != CORRAL__T_BLOCKED || w == CORRAL__UNABORTABLE) return;
-  if (w && w->abort && w->abort(t, w->arg) != CORRAL_ABORT_SUCCEEDED) return;
-  corral__wake(t, code);
-}
-
 void corral__waiters_wake_all(corral__list *h) {
   corral__list *n;
   while ((n = corral__list_head(h)) != NULL) {

@@ -70,10 +70,9 @@ CORRAL__HIDDEN int corral__park(corral_task *t, int kind, const corral__wait *w,
 /* Make a parked task runnable; park returns `rc` in it. No-op if t is not
  * parked. */
 CORRAL__HIDDEN void corral__wake(corral_task *t, int rc);
-/* A cancellation (code CORRAL_ECANCELED) or the deadlock breaker (code
- * CORRAL_EDEADLK) reached parked task t: abort its wait as its wait record
- * says. */
-CORRAL__HIDDEN void corral__wait_abort(corral_task *t, int code);
+
+/* corral__wait_abort(t, code): a cancellation or the deadlock breaker
+ * reached parked task t (core/rt.h, inline). */
 
 /* A task waiting in a list (join, event, semaphore: one intrusive list). */
 typedef struct corral__waiter {
