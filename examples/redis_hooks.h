@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,6 +93,12 @@ static int redis_query(redisContext *c, redisReply **reply, const char *fmt,
   return 0;
 }
 
+static void redis_server_stop(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+}
+
 /* A private redis-server on a unix socket in dir (no TCP port, no disk
  * persistence). Returns its pid, or -1. */
 static pid_t redis_server_start(const char *dir, char *sock, size_t n) {
@@ -104,19 +111,25 @@ static pid_t redis_server_start(const char *dir, char *sock, size_t n) {
            "--save", "", "--appendonly", "no", "--dir", dir, (char *)NULL);
     _exit(127);
   }
-  for (int i = 0; i < 500 && pid > 0; i++) { /* up to 5 s to come up */
-    if (access(sock, F_OK) == 0) return pid;
+  /* Up to 5 s to come up: until a connection is accepted (the socket file
+   * appears at bind, before listen). */
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(sock) >= sizeof sa.sun_path) {
+    redis_server_stop(pid);
+    return -1;
+  }
+  memcpy(sa.sun_path, sock, strlen(sock) + 1);
+  for (int i = 0; i < 500 && pid > 0; i++) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (fd >= 0) close(fd);
+    if (ok) return pid;
     int st;
     if (waitpid(pid, &st, WNOHANG) == pid) return -1;
     usleep(10000);
   }
+  redis_server_stop(pid);
   return -1;
-}
-
-static void redis_server_stop(pid_t pid) {
-  if (pid <= 0) return;
-  kill(pid, SIGTERM);
-  waitpid(pid, NULL, 0);
 }
 
 #endif
