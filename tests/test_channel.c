@@ -683,8 +683,24 @@ TEST(deadlock_report_names_the_channel) {
 
 /* ---- compact tasks, bad input, foreign runtime ---- */
 
+/* Compact tasks exist only with the assembly switch and without ASan. */
+static int compact_ok(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  return 0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return 0;
+#endif
+#endif
+#ifdef CORRAL_CTX_UCONTEXT
+  return 0;
+#endif
+  return 1;
+}
+
 static int compact_body(void *a, void **r) {
   (void)r;
+  if (!compact_ok()) return 0;
   corral_channel *ch = a;
   int v = 1;
   CHECK_RC(corral_channel_send(ch, &v), CORRAL_EINVAL);
