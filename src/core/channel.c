@@ -41,13 +41,14 @@ typedef struct chan_op {
 
 typedef struct chan_waiter {
   corral__list node; /* in its channel's senders or receivers */
+  corral_task *task; /* op->task, one load nearer */
   chan_op *op;
   void *item;        /* send: the item; receive: destination or NULL */
   size_t index;      /* clause index */
 } chan_waiter;
 
 static inline bool live(const chan_waiter *w) {
-  return w->op->task->state == CORRAL__T_BLOCKED;
+  return w->task->state == CORRAL__T_BLOCKED;
 }
 
 /* The oldest live waiter of h; dead ones met on the way are unlinked. */
@@ -64,18 +65,33 @@ static inline chan_waiter *first_live(corral__list *h) {
 static inline void complete(chan_waiter *w, int rc) {
   corral__list_remove(&w->node);
   w->op->fired = w->index;
-  corral__wake(w->op->task, rc);
+  corral__wake(w->task, rc);
+}
+
+/* Items are small values as a rule: fixed-size copies the compiler inlines
+ * (a call to memcpy costs as much as the rest of an operation). */
+static inline void item_copy(void *dst, const void *src, size_t n) {
+  switch (n) {
+  case 1: memcpy(dst, src, 1); break;
+  case 2: memcpy(dst, src, 2); break;
+  case 4: memcpy(dst, src, 4); break;
+  case 8: memcpy(dst, src, 8); break;
+  case 16: memcpy(dst, src, 16); break;
+  case 24: memcpy(dst, src, 24); break;
+  case 32: memcpy(dst, src, 32); break;
+  default: memcpy(dst, src, n); break;
+  }
 }
 
 static inline void ring_push(corral_channel *ch, const void *item) {
   size_t tail = ch->head + ch->count;
   if (tail >= ch->cap) tail -= ch->cap;
-  memcpy(ch->buf + tail * ch->isize, item, ch->isize);
+  item_copy(ch->buf + tail * ch->isize, item, ch->isize);
   ch->count++;
 }
 
 static inline void ring_pop(corral_channel *ch, void *item) {
-  if (item) memcpy(item, ch->buf + ch->head * ch->isize, ch->isize);
+  if (item) item_copy(item, ch->buf + ch->head * ch->isize, ch->isize);
   if (++ch->head == ch->cap) ch->head = 0;
   ch->count--;
 }
@@ -88,7 +104,7 @@ static inline int op_send(corral_channel *ch, const void *item) {
   if (ch->recv_closed) return CORRAL_EPIPE;
   chan_waiter *r = first_live(&ch->receivers);
   if (r) { /* a receiver waits only while the ring is empty */
-    if (r->item) memcpy(r->item, item, ch->isize);
+    if (r->item) item_copy(r->item, item, ch->isize);
     complete(r, 0);
     return 0;
   }
@@ -112,7 +128,7 @@ static inline int op_receive(corral_channel *ch, void *item) {
   }
   chan_waiter *s = first_live(&ch->senders); /* rendezvous */
   if (s) {
-    if (item) memcpy(item, s->item, ch->isize);
+    if (item) item_copy(item, s->item, ch->isize);
     complete(s, 0);
     return 0;
   }
@@ -179,7 +195,7 @@ void corral__sync_describe(int kind, const void *arg, FILE *f) {
 static int block_on(corral_task *self, corral_channel *ch, corral__list *h,
                     void *item, int kind) {
   chan_op op = {self, 0, NULL, 0, ch};
-  chan_waiter w = {{NULL, NULL}, &op, item, 0};
+  chan_waiter w = {{NULL, NULL}, self, &op, item, 0};
   corral__list_insert_tail(h, &w.node);
   const corral__wait rec = {NULL, &op, NULL};
   int rc = corral__park(self, kind, &rec, CORRAL_FOREVER);
@@ -227,7 +243,7 @@ static void wake_all(corral__list *h, int rc) {
     corral__list_remove(n);
     if (live(w)) {
       w->op->fired = w->index;
-      corral__wake(w->op->task, rc);
+      corral__wake(w->task, rc);
     }
   }
 }
@@ -380,7 +396,7 @@ static int select_impl(const corral_select_clause *cl, size_t n,
   chan_op op = {self, n, cl, n, NULL};
   for (size_t i = 0; i < n; i++) {
     corral_channel *ch = cl[i].channel;
-    ws[i] = (chan_waiter){{NULL, NULL}, &op, cl[i].item, i};
+    ws[i] = (chan_waiter){{NULL, NULL}, self, &op, cl[i].item, i};
     if (!ch)
       corral__list_init(&ws[i].node);
     else
