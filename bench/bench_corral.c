@@ -262,6 +262,78 @@ static int b_echo_compact(void *arg, void **res) {
   return b_echo(arg, res);
 }
 
+/* ---- channels: ping-pong over two rendezvous channels; 4-to-1 fan-in
+ * through one channel of capacity 128 ---- */
+static long chan_n;
+static corral_channel *chan_a, *chan_b;
+static int ponger(void *arg, void **res) {
+  (void)arg, (void)res;
+  long v;
+  for (long i = 0; i < chan_n; i++) {
+    if (corral_channel_receive(chan_a, &v) || corral_channel_send(chan_b, &v))
+      return CORRAL_EIO;
+  }
+  return 0;
+}
+static int64_t chan_dt;
+static int pinger(void *arg, void **res) {
+  (void)arg, (void)res;
+  long v = 0;
+  int64_t t0 = now_ns();
+  for (long i = 0; i < chan_n; i++) {
+    if (corral_channel_send(chan_a, &i) || corral_channel_receive(chan_b, &v))
+      return CORRAL_EIO;
+  }
+  chan_dt = now_ns() - t0;
+  return 0;
+}
+/* Two child tasks, like the switch case (the parent waits in close). */
+static int b_chan_pingpong(void *arg, void **res) {
+  (void)arg, (void)res;
+  chan_n = scale(1000000) / 2; /* round trips: 1M messages in all */
+  corral_channel_open(&chan_a, sizeof(long), 0, "ping");
+  corral_channel_open(&chan_b, sizeof(long), 0, "pong");
+  corral_group g;
+  corral_group_open(&g, NULL);
+  corral_spawn(&g, ponger, NULL, "ponger", NULL);
+  corral_spawn(&g, pinger, NULL, "pinger", NULL);
+  int rc = corral_group_close(&g, 0);
+  emit("chan_pingpong", (double)chan_dt / (double)(chan_n * 2), "ns");
+  corral_channel_free(chan_a);
+  corral_channel_free(chan_b);
+  return rc;
+}
+static int fan_producer(void *arg, void **res) {
+  (void)arg, (void)res;
+  for (long i = 0; i < chan_n; i++)
+    if (corral_channel_send(chan_a, &i)) return CORRAL_EIO;
+  return 0;
+}
+static int fan_consumer(void *arg, void **res) {
+  (void)arg, (void)res;
+  long v, sum = 0;
+  for (long i = 0; i < chan_n * 4; i++) {
+    if (corral_channel_receive(chan_a, &v)) return CORRAL_EIO;
+    sum += v;
+  }
+  return sum == 4 * (chan_n * (chan_n - 1) / 2) ? 0 : CORRAL_EIO;
+}
+static int b_chan_fanin(void *arg, void **res) {
+  (void)arg, (void)res;
+  chan_n = scale(1000000) / 4;
+  corral_channel_open(&chan_a, sizeof(long), 128, "fan-in");
+  corral_group g;
+  int64_t t0 = now_ns();
+  corral_group_open(&g, NULL);
+  corral_spawn(&g, fan_consumer, NULL, "consumer", NULL);
+  for (int k = 0; k < 4; k++)
+    corral_spawn(&g, fan_producer, NULL, "producer", NULL);
+  int rc = corral_group_close(&g, 0);
+  emit("chan_fanin", (double)(now_ns() - t0) / (double)(chan_n * 4), "ns");
+  corral_channel_free(chan_a);
+  return rc;
+}
+
 static const struct {
   const char *name;
   corral_fn fn;
@@ -272,7 +344,9 @@ static const struct {
              {"hold_compact", b_hold_compact},
              {"gather_limit", b_gather_limit},
              {"echo", b_echo},
-             {"echo_compact", b_echo_compact}};
+             {"echo_compact", b_echo_compact},
+             {"chan_pingpong", b_chan_pingpong},
+             {"chan_fanin", b_chan_fanin}};
 
 int main(int argc, char **argv) {
   quick = getenv("BENCH_QUICK") && atoi(getenv("BENCH_QUICK"));

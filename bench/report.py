@@ -42,7 +42,7 @@ with open(os.path.join(out, "latest.json"), "w") as f:
 ORDER = ["switch", "spawn_join", "spawn_join_eager", "gather", "timers",
          "fail_fast", "hold", "hold_rss", "hold_create", "hold_compact",
          "hold_rss_compact", "hold_create_compact", "gather_limit", "echo",
-         "echo_compact"]
+         "echo_compact", "chan_pingpong", "chan_fanin"]
 PEERS = ["asyncio", "trio", "go", "node", "libuv"]
 val = {(r["bench"], r["system"]): (r["value"], r["unit"]) for r in rows}
 missing = {r["system"]: r["unit"] for r in rows if r["bench"] == "_missing"}
@@ -96,6 +96,10 @@ for b in benches:
         r = ratio(b, s)
         cells.append(fmt(p[0]) + (f" ({r:.2g}×)" if r else ""))
     lines.append("| " + " | ".join(cells) + " |")
+sw, pp = val.get(("switch", "corral")), val.get(("chan_pingpong", "corral"))
+if sw and pp and sw[0] > 0:
+    lines.append(f"\ncorral channel ping-pong: {fmt(pp[0])} ns per message, "
+                 f"{pp[0] / sw[0]:.1f}× corral's own switch ({fmt(sw[0])} ns).")
 for s, why in missing.items():
     lines.append(f"\n{s}: missing ({why})")
 md = "\n".join(lines) + "\n"

@@ -66,6 +66,7 @@ CORRAL_API const char *corral_version_string(void);
 /* errno-style codes: CORRAL_EINVAL == -EINVAL and so on. */
 #define CORRAL_ERRNO_MAP(XX)                                                 \
   XX(EINVAL, -EINVAL, "invalid argument")                                    \
+  XX(EPERM, -EPERM, "operation not permitted")                               \
   XX(ENOMEM, -ENOMEM, "out of memory")                                       \
   XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                    \
   XX(EBUSY, -EBUSY, "resource busy")                                         \
@@ -691,4 +692,6 @@ CORRAL_API void corral_tcp_close(corral_tcp *s);
 #ifdef __cplusplus
 }
 #endif
+
+#include "corral/channel.h"
 #endif /* CORRAL_H */

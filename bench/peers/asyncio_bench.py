@@ -136,7 +136,45 @@ async def echo():
     await server.wait_closed()
 
 
-CASES = [switch, spawn_join, gather, timers, fail_fast, hold, gather_limit, echo]
+async def chan_pingpong():
+    # asyncio.Queue has no rendezvous: maxsize=1 is the closest.
+    n = scale(1_000_000) // 10 // 2
+    a, b = asyncio.Queue(1), asyncio.Queue(1)
+
+    async def ponger():
+        for _ in range(n):
+            await b.put(await a.get())
+
+    task = asyncio.create_task(ponger())
+    t0 = now()
+    for i in range(n):
+        await a.put(i)
+        await b.get()
+    dt = now() - t0
+    await task
+    emit("chan_pingpong", SYS, dt / (2 * n), "ns")
+
+
+async def chan_fanin():
+    per = scale(1_000_000) // 10 // 4
+    q = asyncio.Queue(128)
+
+    async def producer():
+        for i in range(per):
+            await q.put(i)
+
+    t0 = now()
+    tasks = [asyncio.create_task(producer()) for _ in range(4)]
+    total = 0
+    for _ in range(4 * per):
+        total += await q.get()
+    await asyncio.gather(*tasks)
+    emit("chan_fanin", SYS, (now() - t0) / (4 * per), "ns")
+    assert total == 4 * (per * (per - 1) // 2)
+
+
+CASES = [switch, spawn_join, gather, timers, fail_fast, hold, gather_limit, echo,
+         chan_pingpong, chan_fanin]
 
 if __name__ == "__main__":
     want = sys.argv[1:]

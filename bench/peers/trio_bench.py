@@ -100,7 +100,46 @@ async def gather_limit():
     emit("gather_limit", SYS, (now() - t0) / 1e6, "ms")
 
 
-CASES = [switch, spawn_join, timers, fail_fast, hold, gather_limit]
+async def chan_pingpong():
+    n = scale(1_000_000) // 10 // 2
+    a_send, a_recv = trio.open_memory_channel(0)
+    b_send, b_recv = trio.open_memory_channel(0)
+
+    async def ponger():
+        for _ in range(n):
+            await b_send.send(await a_recv.receive())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ponger)
+        t0 = now()
+        for i in range(n):
+            await a_send.send(i)
+            await b_recv.receive()
+        dt = now() - t0
+    emit("chan_pingpong", SYS, dt / (2 * n), "ns")
+
+
+async def chan_fanin():
+    per = scale(1_000_000) // 10 // 4
+    send, recv = trio.open_memory_channel(128)
+
+    async def producer():
+        for i in range(per):
+            await send.send(i)
+
+    t0 = now()
+    total = 0
+    async with trio.open_nursery() as nursery:
+        for _ in range(4):
+            nursery.start_soon(producer)
+        for _ in range(4 * per):
+            total += await recv.receive()
+    emit("chan_fanin", SYS, (now() - t0) / (4 * per), "ns")
+    assert total == 4 * (per * (per - 1) // 2)
+
+
+CASES = [switch, spawn_join, timers, fail_fast, hold, gather_limit,
+         chan_pingpong, chan_fanin]
 
 if __name__ == "__main__":
     want = sys.argv[1:]

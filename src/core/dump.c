@@ -1,5 +1,6 @@
 /* The task tree, for corral_dump() and deadlock reports. */
 #include "core/group.h"
+#include "core/channel.h"
 
 const char *corral__state_name(int st) {
   switch (st) {
@@ -23,6 +24,8 @@ static void line_task(corral__rt *rt, corral_task *t, FILE *f, int depth) {
             t->wait && t->wait->what ? " (" : "",
             t->wait && t->wait->what ? t->wait->what : "",
             t->wait && t->wait->what ? ")" : "");
+  if (t->state == CORRAL__T_BLOCKED && t->wait)
+    corral__sync_describe(t->wait_kind, t->wait->arg, f);
   if (corral__timer_armed(&t->timer))
     fprintf(f, ", deadline in %.3f ms",
             (double)(t->timer.deadline - corral__now(rt)) / 1e6);

@@ -76,6 +76,7 @@ struct corral__rt {
   uv_timer_t uvtimer;
   corral_task *root;
   int deadlocked;
+  uint64_t select_rng;        /* channel.c: select's fair pick (xorshift) */
 };
 
 CORRAL__HIDDEN extern _Thread_local corral__rt *corral__tl_rt;

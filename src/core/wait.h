@@ -39,7 +39,13 @@
   XX(TCP_CONNECT, "tcp connect")                                             \
   XX(TCP_READ, "tcp read")                                                   \
   XX(TCP_WRITE, "tcp write")                                                 \
-  XX(TCP_SHUTDOWN, "tcp shutdown")
+  XX(TCP_SHUTDOWN, "tcp shutdown")                                          \
+  XX(CHAN_SEND, "channel send")                                              \
+  XX(CHAN_RECEIVE, "channel receive")                                        \
+  XX(CHAN_SELECT, "channel select")                                          \
+  XX(LOCK, "lock")                                                           \
+  XX(CONDITION, "condition")                                                 \
+  XX(LIMITER, "capacity limiter")
 
 enum {
 #define CORRAL__XX(name, str) CORRAL__W_##name,

@@ -232,13 +232,57 @@ func benchEcho() {
 	l.Close()
 }
 
+// Channels on one P, like the switch case: ping-pong over two unbuffered
+// channels (1M messages), and 4 producers into one channel of 128.
+func benchChanPingPong() {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	n := scale(1_000_000) / 2
+	a, b := make(chan int), make(chan int)
+	go func() {
+		for i := 0; i < n; i++ {
+			b <- <-a
+		}
+	}()
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		a <- i
+		<-b
+	}
+	emit("chan_pingpong", float64(time.Since(t0).Nanoseconds())/float64(2*n), "ns")
+}
+
+func benchChanFanIn() {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	per := scale(1_000_000) / 4
+	c := make(chan int, 128)
+	t0 := time.Now()
+	for k := 0; k < 4; k++ {
+		go func() {
+			for i := 0; i < per; i++ {
+				c <- i
+			}
+		}()
+	}
+	sum := 0
+	for i := 0; i < 4*per; i++ {
+		sum += <-c
+	}
+	emit("chan_fanin", float64(time.Since(t0).Nanoseconds())/float64(4*per), "ns")
+	if sum != 4*(per*(per-1)/2) {
+		panic("lost items")
+	}
+}
+
 func main() {
 	cases := []struct {
 		name string
 		fn   func()
 	}{{"switch", benchSwitch}, {"spawn_join", benchSpawnJoin}, {"gather", benchGather},
 		{"timers", benchTimers}, {"fail_fast", benchFailFast}, {"hold", benchHold},
-		{"gather_limit", benchGatherLimit}, {"echo", benchEcho}}
+		{"gather_limit", benchGatherLimit}, {"echo", benchEcho},
+		{"chan_pingpong", benchChanPingPong}, {"chan_fanin", benchChanFanIn}}
 	for _, c := range cases {
 		want := len(os.Args) == 1
 		for _, a := range os.Args[1:] {

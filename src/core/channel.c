@@ -1,0 +1,423 @@
+/* Channels and select (Go channels, Trio memory channels): a bounded ring
+ * of fixed-size items and two FIFO lists of blocked operations.
+ *
+ * The hand-off that makes delivery exactly-once: whoever completes an
+ * operation of a blocked task (a partner or a close) moves the item and
+ * wakes that task in one step, on the runtime's only thread. A blocked
+ * task is "live" while its state is BLOCKED; once anything woke it (a
+ * partner, a close, a cancellation, the deadlock breaker), its waiter
+ * nodes are dead: partners skip and unlink them, and nothing can move an
+ * item for it any more. So a cancelled receiver never consumes, and a
+ * sender learns from its return code alone whether its item was taken.
+ * A blocked task touches only its own nodes after it wakes, never the
+ * channel (which a close-and-free may have released meanwhile). */
+#include "core/channel.h"
+
+#include <string.h>
+
+#define CHAN_MAGIC 0xc4a7c4a7u
+
+struct corral_channel {
+  uint32_t magic;
+  uint8_t send_closed, recv_closed;
+  size_t isize, cap;
+  size_t head, count;        /* ring: items at head .. head+count-1 */
+  corral__list senders;      /* chan_waiter: blocked sends, FIFO */
+  corral__list receivers;    /* chan_waiter: blocked receives, FIFO */
+  corral__rt *rt;
+  corral_allocator al;       /* to free it after the runtime ended */
+  char name[CORRAL_NAME_MAX];
+  _Alignas(16) unsigned char buf[];
+};
+
+/* One blocked call: a single send or receive, or a select. */
+typedef struct chan_op {
+  corral_task *task;
+  size_t fired;                        /* clause that took effect */
+  const corral_select_clause *clauses; /* select (for the dump), else NULL */
+  size_t n;
+  corral_channel *ch;                  /* single operation (for the dump) */
+} chan_op;
+
+typedef struct chan_waiter {
+  corral__list node; /* in its channel's senders or receivers */
+  corral_task *task; /* op->task, one load nearer */
+  chan_op *op;
+  void *item;        /* send: the item; receive: destination or NULL */
+  size_t index;      /* clause index */
+} chan_waiter;
+
+static inline bool live(const chan_waiter *w) {
+  return w->task->state == CORRAL__T_BLOCKED;
+}
+
+/* The oldest live waiter of h; dead ones met on the way are unlinked. */
+static inline chan_waiter *first_live(corral__list *h) {
+  corral__list *n;
+  while ((n = corral__list_head(h)) != NULL) {
+    chan_waiter *w = corral__container_of(n, chan_waiter, node);
+    if (likely(live(w))) return w;
+    corral__list_remove(n);
+  }
+  return NULL;
+}
+
+static inline void complete(chan_waiter *w, int rc) {
+  corral__list_remove(&w->node);
+  w->op->fired = w->index;
+  corral__wake(w->task, rc);
+}
+
+/* Items are small values as a rule: fixed-size copies the compiler inlines
+ * (a call to memcpy costs as much as the rest of an operation). */
+static inline void item_copy(void *dst, const void *src, size_t n) {
+  switch (n) {
+  case 1: memcpy(dst, src, 1); break;
+  case 2: memcpy(dst, src, 2); break;
+  case 4: memcpy(dst, src, 4); break;
+  case 8: memcpy(dst, src, 8); break;
+  case 16: memcpy(dst, src, 16); break;
+  case 24: memcpy(dst, src, 24); break;
+  case 32: memcpy(dst, src, 32); break;
+  default: memcpy(dst, src, n); break;
+  }
+}
+
+static inline void ring_push(corral_channel *ch, const void *item) {
+  size_t tail = ch->head + ch->count;
+  if (tail >= ch->cap) tail -= ch->cap;
+  item_copy(ch->buf + tail * ch->isize, item, ch->isize);
+  ch->count++;
+}
+
+static inline void ring_pop(corral_channel *ch, void *item) {
+  if (item) item_copy(item, ch->buf + ch->head * ch->isize, ch->isize);
+  if (++ch->head == ch->cap) ch->head = 0;
+  ch->count--;
+}
+
+/* ---- the operations, without blocking: CORRAL_EAGAIN where they would
+ * wait ---- */
+
+static inline int op_send(corral_channel *ch, const void *item) {
+  if (ch->send_closed) return CORRAL_ECLOSED;
+  if (ch->recv_closed) return CORRAL_EPIPE;
+  chan_waiter *r = first_live(&ch->receivers);
+  if (r) { /* a receiver waits only while the ring is empty */
+    if (r->item) item_copy(r->item, item, ch->isize);
+    complete(r, 0);
+    return 0;
+  }
+  if (ch->count < ch->cap) {
+    ring_push(ch, item);
+    return 0;
+  }
+  return CORRAL_EAGAIN;
+}
+
+static inline int op_receive(corral_channel *ch, void *item) {
+  if (ch->recv_closed) return CORRAL_ECLOSED;
+  if (ch->count) {
+    ring_pop(ch, item);
+    chan_waiter *s = first_live(&ch->senders); /* refill from a sender */
+    if (s) {
+      ring_push(ch, s->item);
+      complete(s, 0);
+    }
+    return 0;
+  }
+  chan_waiter *s = first_live(&ch->senders); /* rendezvous */
+  if (s) {
+    if (item) item_copy(item, s->item, ch->isize);
+    complete(s, 0);
+    return 0;
+  }
+  return ch->send_closed ? CORRAL_EEOF : CORRAL_EAGAIN;
+}
+
+static bool send_ready(corral_channel *ch) {
+  return ch->send_closed || ch->recv_closed || ch->count < ch->cap ||
+         first_live(&ch->receivers);
+}
+
+static bool receive_ready(corral_channel *ch) {
+  return ch->recv_closed || ch->count || ch->send_closed ||
+         first_live(&ch->senders);
+}
+
+/* ---- the dump ---- */
+
+static size_t count_live(corral__list *h) {
+  size_t n = 0;
+  corral__list_foreach(it, h) {
+    if (live(corral__container_of(it, chan_waiter, node))) n++;
+  }
+  return n;
+}
+
+static void describe_channel(corral_channel *ch, FILE *f) {
+  fprintf(f, "'%s' (%zu/%zu buffered, %zu sender(s) and %zu receiver(s) "
+             "waiting%s%s)",
+          ch->name, ch->count, ch->cap, count_live(&ch->senders),
+          count_live(&ch->receivers), ch->send_closed ? ", send closed" : "",
+          ch->recv_closed ? ", receive closed" : "");
+}
+
+static void describe_op(const chan_op *op, FILE *f) {
+  if (!op->clauses) {
+    fputc(' ', f);
+    describe_channel(op->ch, f);
+    return;
+  }
+  fputs(" of", f);
+  const char *sep = " ";
+  for (size_t i = 0; i < op->n; i++) {
+    corral_channel *ch = op->clauses[i].channel;
+    if (!ch) continue;
+    fprintf(f, "%s[%zu] %s ", sep, i,
+            op->clauses[i].op == CORRAL_SELECT_SEND ? "send to" : "receive from");
+    describe_channel(ch, f);
+    sep = ", ";
+  }
+}
+
+void corral__sync_describe(int kind, const void *arg, FILE *f) {
+  switch (kind) {
+  case CORRAL__W_CHAN_SEND:
+  case CORRAL__W_CHAN_RECEIVE:
+  case CORRAL__W_CHAN_SELECT: describe_op(arg, f); break;
+  default: corral__lock_describe(kind, arg, f);
+  }
+}
+
+/* ---- blocking ---- */
+
+static int block_on(corral_task *self, corral_channel *ch, corral__list *h,
+                    void *item, int kind) {
+  chan_op op = {self, 0, NULL, 0, ch};
+  chan_waiter w = {{NULL, NULL}, self, &op, item, 0};
+  corral__list_insert_tail(h, &w.node);
+  const corral__wait rec = {NULL, &op, NULL};
+  int rc = corral__park(self, kind, &rec, CORRAL_FOREVER);
+  corral__list_remove(&w.node); /* unlinked already unless cancelled */
+  return rc;
+}
+
+static inline int check(const corral_channel *ch, const corral__rt *rt) {
+  if (unlikely(!ch || ch->magic != CHAN_MAGIC)) return CORRAL_EINVAL;
+  if (unlikely(ch->rt != rt)) return CORRAL_EFOREIGN;
+  return 0;
+}
+
+/* ---- public ---- */
+
+int corral_channel_open(corral_channel **out, size_t item_size,
+                        size_t capacity, const char *name) {
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  if (!out || item_size == 0) return CORRAL_EINVAL;
+  *out = NULL;
+  if (capacity && item_size > (SIZE_MAX - sizeof(corral_channel)) / capacity)
+    return CORRAL_EINVAL;
+  corral_channel *ch =
+      corral__malloc(rt, sizeof *ch + capacity * item_size);
+  if (!ch) return CORRAL_ENOMEM;
+  memset(ch, 0, sizeof *ch);
+  ch->magic = CHAN_MAGIC;
+  ch->isize = item_size;
+  ch->cap = capacity;
+  corral__list_init(&ch->senders);
+  corral__list_init(&ch->receivers);
+  ch->rt = rt;
+  ch->al = rt->al;
+  corral__copy_name(ch->name, name ? name : "channel");
+  *out = ch;
+  return 0;
+}
+
+/* Unlink every waiter of h; wake the live ones with rc. */
+static void wake_all(corral__list *h, int rc) {
+  corral__list *n;
+  while ((n = corral__list_head(h)) != NULL) {
+    chan_waiter *w = corral__container_of(n, chan_waiter, node);
+    corral__list_remove(n);
+    if (live(w)) {
+      w->op->fired = w->index;
+      corral__wake(w->task, rc);
+    }
+  }
+}
+
+int corral_channel_close_send(corral_channel *ch) {
+  int rc = check(ch, corral__tl_rt);
+  if (rc) return rc;
+  if (ch->send_closed) return 0;
+  ch->send_closed = 1;
+  wake_all(&ch->senders, CORRAL_ECLOSED);
+  if (!ch->count) wake_all(&ch->receivers, CORRAL_EEOF);
+  return 0;
+}
+
+int corral_channel_close_receive(corral_channel *ch) {
+  int rc = check(ch, corral__tl_rt);
+  if (rc) return rc;
+  if (ch->recv_closed) return 0;
+  ch->recv_closed = 1;
+  ch->count = ch->head = 0; /* nobody can receive them: dropped */
+  wake_all(&ch->senders, CORRAL_EPIPE);
+  wake_all(&ch->receivers, CORRAL_ECLOSED);
+  return 0;
+}
+
+void corral_channel_free(corral_channel *ch) {
+  if (!ch || ch->magic != CHAN_MAGIC) return;
+  if (ch->rt == corral__tl_rt) {
+    corral_channel_close_send(ch);
+    corral_channel_close_receive(ch);
+  }
+  ch->magic = 0;
+  corral_allocator al = ch->al;
+  corral__al_free(&al, ch);
+}
+
+int corral_channel_send(corral_channel *ch, const void *item) {
+  corral_task *self = corral__self();
+  if (unlikely(!self)) return CORRAL_ENOTASK;
+  int rc = check(ch, self->rt);
+  if (rc) return rc;
+  if (unlikely(!item)) return CORRAL_EINVAL;
+  CORRAL__NO_COMPACT(self, "corral_channel_send");
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  rc = op_send(ch, item);
+  if (rc != CORRAL_EAGAIN) return rc;
+  return block_on(self, ch, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND);
+}
+
+int corral_channel_receive(corral_channel *ch, void *item) {
+  corral_task *self = corral__self();
+  if (unlikely(!self)) return CORRAL_ENOTASK;
+  int rc = check(ch, self->rt);
+  if (rc) return rc;
+  CORRAL__NO_COMPACT(self, "corral_channel_receive");
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  rc = op_receive(ch, item);
+  if (rc != CORRAL_EAGAIN) return rc;
+  return block_on(self, ch, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE);
+}
+
+int corral_channel_try_send(corral_channel *ch, const void *item) {
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  int rc = check(ch, rt);
+  if (rc) return rc;
+  if (!item) return CORRAL_EINVAL;
+  return op_send(ch, item);
+}
+
+int corral_channel_try_receive(corral_channel *ch, void *item) {
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  int rc = check(ch, rt);
+  if (rc) return rc;
+  return op_receive(ch, item);
+}
+
+int corral_channel_stats_get(const corral_channel *cch,
+                             corral_channel_stats *st) {
+  corral_channel *ch = (corral_channel *)cch;
+  if (!ch || ch->magic != CHAN_MAGIC || !st) return CORRAL_EINVAL;
+  st->item_size = ch->isize;
+  st->capacity = ch->cap;
+  st->buffered = ch->count;
+  st->senders_waiting = count_live(&ch->senders);
+  st->receivers_waiting = count_live(&ch->receivers);
+  st->send_closed = ch->send_closed;
+  st->receive_closed = ch->recv_closed;
+  return 0;
+}
+
+/* ---- select ---- */
+
+static uint64_t next_random(corral__rt *rt) {
+  uint64_t x = rt->select_rng ? rt->select_rng : 0x9e3779b97f4a7c15ull;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return rt->select_rng = x;
+}
+
+static inline bool clause_ready(const corral_select_clause *c) {
+  return c->op == CORRAL_SELECT_SEND ? send_ready(c->channel)
+                                     : receive_ready(c->channel);
+}
+
+#define SELECT_ON_STACK 8
+
+static int select_impl(const corral_select_clause *cl, size_t n,
+                       size_t *fired, bool block) {
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  corral_task *self = rt->sched.current;
+  if (block && !self) return CORRAL_ENOTASK;
+  if (!fired || (!cl && n)) return CORRAL_EINVAL;
+  *fired = n;
+  for (size_t i = 0; i < n; i++) {
+    if (!cl[i].channel) continue;
+    int rc = check(cl[i].channel, rt);
+    if (rc) return rc;
+    if (cl[i].op != CORRAL_SELECT_SEND && cl[i].op != CORRAL_SELECT_RECEIVE)
+      return CORRAL_EINVAL;
+    if (cl[i].op == CORRAL_SELECT_SEND && !cl[i].item) return CORRAL_EINVAL;
+  }
+  if (block) {
+    CORRAL__NO_COMPACT(self, "corral_select");
+    if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  }
+  /* Uniform choice among the ready clauses (reservoir of one). */
+  size_t pick = n, nready = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!cl[i].channel || !clause_ready(&cl[i])) continue;
+    if (++nready == 1 || next_random(rt) % nready == 0) pick = i;
+  }
+  if (pick < n) {
+    const corral_select_clause *c = &cl[pick];
+    *fired = pick;
+    return c->op == CORRAL_SELECT_SEND ? op_send(c->channel, c->item)
+                                       : op_receive(c->channel, c->item);
+  }
+  if (!block) return CORRAL_EAGAIN;
+
+  chan_waiter on_stack[SELECT_ON_STACK], *ws = on_stack;
+  if (n > SELECT_ON_STACK) {
+    if (n > SIZE_MAX / sizeof *ws) return CORRAL_ENOMEM;
+    ws = corral__malloc(rt, n * sizeof *ws);
+    if (!ws) return CORRAL_ENOMEM;
+  }
+  chan_op op = {self, n, cl, n, NULL};
+  for (size_t i = 0; i < n; i++) {
+    corral_channel *ch = cl[i].channel;
+    ws[i] = (chan_waiter){{NULL, NULL}, self, &op, cl[i].item, i};
+    if (!ch)
+      corral__list_init(&ws[i].node);
+    else
+      corral__list_insert_tail(
+          cl[i].op == CORRAL_SELECT_SEND ? &ch->senders : &ch->receivers,
+          &ws[i].node);
+  }
+  const corral__wait rec = {NULL, &op, NULL};
+  int rc = corral__park(self, CORRAL__W_CHAN_SELECT, &rec, CORRAL_FOREVER);
+  for (size_t i = 0; i < n; i++) corral__list_remove(&ws[i].node);
+  if (ws != on_stack) corral__free(rt, ws);
+  *fired = op.fired;
+  return rc;
+}
+
+int corral_select(const corral_select_clause *clauses, size_t n,
+                  size_t *fired) {
+  return select_impl(clauses, n, fired, true);
+}
+
+int corral_try_select(const corral_select_clause *clauses, size_t n,
+                      size_t *fired) {
+  return select_impl(clauses, n, fired, false);
+}
