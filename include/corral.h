@@ -288,12 +288,13 @@ typedef struct corral_spawn_opts {
                          suspended only its live stack bytes are kept (a few
                          hundred bytes instead of a page). A compact task may
                          sleep, yield, spawn lazily, create_task, read its
-                         cancel reason and use TCP sockets (its reads go
-                         through a bounce buffer); calls that would let other
-                         code point
-                         into its stack while it is suspended (scopes, groups,
-                         join, wait*, gather, events, semaphores) return
-                         CORRAL_EINVAL. Nothing may hold a pointer into a
+                         cancel reason, use TCP sockets (its reads go
+                         through a bounce buffer) and wait for descriptors
+                         (corral_wait_readable / _writable); calls that
+                         would let other code point into its stack while it
+                         is suspended (scopes, groups, join, corral_wait,
+                         wait_for, as_completed, gather, events, semaphores,
+                         corral_park) return CORRAL_EINVAL. Nothing may hold a pointer into a
                          compact task's stack. Ignored (a normal stack is
                          used) under AddressSanitizer and with the ucontext
                          back end. */
@@ -585,7 +586,12 @@ typedef enum {
 
 /* Called on the runtime's thread, never concurrently with the parked task,
  * when a cancellation reaches a task parked in corral_park (its scope or an
- * enclosing one was cancelled, or the runtime breaks a deadlock). */
+ * enclosing one was cancelled), and once more if the runtime finds a
+ * deadlock while the task is still parked. It runs in the context of
+ * whatever cancels (another task, a deadline, a signal): it must not block,
+ * park or sleep, and corral_current() is not the parked task (it may be
+ * NULL). It may call corral_unpark(task, code) itself; the parked call then
+ * returns that code whatever the callback answers. */
 typedef corral_abort_result (*corral_abort_fn)(corral_task *task, void *arg);
 
 /* TASK ONLY. BLOCKS. Park the calling task until someone calls
@@ -598,11 +604,23 @@ typedef corral_abort_result (*corral_abort_fn)(corral_task *task, void *arg);
  *     (the foreign operation must not call corral_unpark afterwards);
  *     CORRAL_ABORT_FAILED keeps it parked until corral_unpark. abort NULL
  *     behaves as an abort that always succeeds.
- * `what` (borrowed, may be NULL) names the wait in corral_dump and deadlock
- * reports. Returns the unpark code, CORRAL_ECANCELED, CORRAL_EDEADLK (the
- * runtime found a deadlock and aborted the wait), CORRAL_ENOTASK, or
- * CORRAL_EINVAL in a compact task (its stack is not addressable while
- * parked). */
+ * After CORRAL_ABORT_FAILED, the operation should unpark the task with
+ * CORRAL_ECANCELED once it has stopped (with 0 or a result code if it
+ * completed anyway: the scope stays cancelled, so the next blocking call
+ * fails). The code is returned as is: pass results through your own
+ * storage and use 0 or negative codes. `what` (borrowed, may be NULL) names
+ * the wait in corral_dump and deadlock reports.
+ * What counts as pending work: while a task is parked, the runtime waits
+ * for the libuv loop (corral_loop()) as long as it has active, referenced
+ * handles or requests; a parked task with nothing alive in the loop to
+ * wake it is a deadlock (reported; the abort callback is asked to stop the
+ * wait, and a task that still cannot be unwound ends the process with a
+ * report). Handles you start on corral_loop() must be closed (uv_close,
+ * their memory valid until the close callback) before the main task
+ * returns; the runtime closes and reports any left open.
+ * Returns the unpark code, CORRAL_ECANCELED, CORRAL_EDEADLK (the runtime
+ * found a deadlock and aborted the wait), CORRAL_ENOTASK, or CORRAL_EINVAL
+ * in a compact task (its stack is not addressable while parked). */
 CORRAL_API int corral_park(const char *what, corral_abort_fn abort, void *arg);
 
 /* Wake `task`, parked in corral_park, so that corral_park returns `code`.
@@ -616,14 +634,23 @@ CORRAL_API int corral_unpark(corral_task *task, int code);
 /* TASK ONLY. BLOCKS until descriptor fd is readable (corral_wait_readable)
  * or writable (corral_wait_writable), or in an error or hang-up state (the
  * next read or write reports it). Level-triggered, like poll(2): returns at
- * once if the condition already holds. Cancellation points (Trio's
- * wait_readable / wait_writable); timeouts come from scopes. fd must be in
- * non-blocking mode for the I/O that follows to be non-blocking; corral does
- * not change its flags and never closes it. One task per direction per fd.
+ * once if the condition already holds; a regular file or a directory is
+ * always ready. Cancellation points (Trio's wait_readable / wait_writable);
+ * timeouts come from scopes. fd must be in non-blocking mode for the I/O
+ * that follows to be non-blocking; corral does not change its flags and
+ * never closes it. One task per direction per fd; compact tasks may wait.
+ * Never close(fd) while a task waits on it without calling
+ * corral_notify_closing(fd) first: the waiter would wait for ever (or be
+ * woken by whatever reuses the number). Do not wait on descriptors of
+ * corral's own objects (a corral_tcp's socket): use their calls. On the
+ * virtual clock, time jumps to the next deadline at once even while a task
+ * waits on a descriptor, unless corral_options.autojump_threshold_ns gives
+ * real I/O time to arrive first.
  * Returns 0, CORRAL_ECANCELED, CORRAL_ECLOSED (corral_notify_closing(fd)
  * was called meanwhile), CORRAL_EBUSY (another task already waits for the
- * same direction of fd, or fd belongs to a handle the runtime itself
- * watches), CORRAL_EBADF (fd is not an open descriptor), CORRAL_ENOMEM,
+ * same direction of fd, or libuv already watches fd for the runtime),
+ * CORRAL_EBADF (fd is not an open descriptor), CORRAL_EINVAL (fd cannot be
+ * watched: e.g. the loop's own epoll descriptor), CORRAL_ENOMEM,
  * CORRAL_ENOTASK. */
 CORRAL_API int corral_wait_readable(int fd);
 CORRAL_API int corral_wait_writable(int fd);
@@ -639,10 +666,14 @@ CORRAL_API int corral_notify_closing(int fd);
 /* Task-local values (Python's contextvars). A key is an object in your
  * storage, usually static, initialised with CORRAL_LOCAL_KEY_INIT(destroy).
  * A spawned task starts with the values its spawner had at spawn time (a
- * snapshot: a later set in either task is not seen by the other). A value
- * shared by several tasks is destroyed once, when the last task holding it
- * has ended or replaced it: destroy(value) then runs on the runtime's
- * thread (it must not block). Values belong to one runtime. */
+ * snapshot: a later set in either task is not seen by the other). Setting a
+ * value hands it to the runtime, which counts its holders per (key, value):
+ * however a value travels (inherited, read with get and set again), it is
+ * destroyed once, when no task holds it any more: destroy(value) then runs
+ * on the runtime's thread, in whatever context ends the last holder (it
+ * must not block; a task that is ending has no values any more when its
+ * destructors run). NULL values are never destroyed. Values belong to one
+ * runtime. */
 typedef struct corral_local_key {
   void (*destroy)(void *value); /* NULL: nothing to free */
 } corral_local_key;
@@ -652,7 +683,9 @@ typedef struct corral_local_key {
  * its reference to, the previous one). Returns 0, CORRAL_EINVAL (key NULL),
  * CORRAL_ENOMEM (the previous value stays), CORRAL_ENOTASK. */
 CORRAL_API int corral_local_set(const corral_local_key *key, void *value);
-/* The current task's value for key, or NULL (unset, NULL key, no task). */
+/* The current task's value for key, or NULL (unset, NULL key, no task).
+ * Borrowed: valid while some task holds it (setting another value in the
+ * only task that held it destroys it). */
 CORRAL_API void *corral_local_get(const corral_local_key *key);
 
 /* ------------------------------------------------------------------------ */

@@ -73,12 +73,21 @@ static void on_deadlock(corral__rt *rt) {
                          "corral", "deadlock detected");
     return;
   }
-  if (rt->deadlocked > 10000) {
-    fprintf(rt->report, "corral: tasks keep blocking after a deadlock; abort\n");
-    abort();
-  }
   /* Shielded waits too: force every blocked wait to fail. */
   wake_all_blocked(rt, rt->root);
+  if (!rt->sched.rq_head || rt->deadlocked > 10000) {
+    /* Nothing could be woken: what is left waits on foreign operations
+     * whose abort callbacks failed and which will never finish (nothing in
+     * the loop is alive to finish them). They cannot be unwound safely. */
+    fprintf(rt->report,
+            "corral: after a deadlock, %zu task(s) are still parked and "
+            "cannot be unwound (their abort callbacks failed and nothing "
+            "alive in the loop can complete them); abort\n",
+            rt->sched.alive);
+    corral__dump(rt, rt->report);
+    fflush(rt->report);
+    abort();
+  }
 }
 
 /* ---- the loop ---- */
@@ -173,6 +182,12 @@ static const corral__stack *fault_who(void *ctx, const char **name,
 
 static void on_close(uv_handle_t *h) { (void)h; }
 
+static void close_leftover(uv_handle_t *h, void *arg) {
+  if (uv_is_closing(h)) return;
+  ++*(size_t *)arg;
+  uv_close(h, NULL);
+}
+
 int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
                void **result) {
   corral_options o;
@@ -257,6 +272,16 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   uv_close((uv_handle_t *)&rt->uvtimer, on_close);
   uv_run(rt->loop, UV_RUN_NOWAIT);
   if (rt->loop == &rt->own_loop) {
+    /* Handles a user put on corral_loop() and never closed would keep the
+     * loop (and its descriptors) alive for ever: close them, and say so. */
+    size_t left = 0;
+    uv_walk(rt->loop, close_leftover, &left);
+    if (left)
+      fprintf(rt->report,
+              "corral: %zu libuv handle(s) left open on corral_loop() were "
+              "closed when the runtime ended (close your handles before "
+              "the main task returns)\n",
+              left);
     uv_run(rt->loop, UV_RUN_DEFAULT);
     uv_loop_close(rt->loop);
   }
@@ -264,6 +289,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   corral__stack_pool_destroy(&rt->stacks.pools);
   corral__timers_free(&rt->clock.timers, &rt->al);
   corral__fdwait_free_table(rt);
+  corral__lvals_free(rt);
   corral__slabs_destroy(&rt->slabs);
   al.free(al.ctx, rt);
   return rc;

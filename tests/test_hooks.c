@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <uv.h>
 
 
@@ -344,4 +345,171 @@ TEST(task_locals_inherit_snapshot_destroy_once) {
   destroyed = 0;
   CHECK_RC(run_virtual(main_locals, NULL), 0);
   CHECK_EQ(destroyed, 4); /* main's 2, when main ended */
+}
+
+/* Save, set, restore in a child: the parent's value must survive the
+ * child's end (values are counted per value, not per table entry). */
+static int restorer(void *arg, void **res) {
+  (void)arg, (void)res;
+  void *saved = corral_local_get(&key);
+  CHECK_RC(corral_local_set(&key, boxed(7)), 0);
+  CHECK_RC(corral_local_set(&key, saved), 0);
+  CHECK(corral_local_get(&key) == saved);
+  return 0;
+}
+
+static int main_restore(void *arg, void **res) {
+  (void)arg, (void)res;
+  int *mine = boxed(5);
+  CHECK_RC(corral_local_set(&key, mine), 0);
+  corral_task *t;
+  CHECK_RC(corral_create_task(restorer, NULL, "restorer", &t), 0);
+  CHECK_RC(corral_join(t, NULL), 0);
+  corral_task_release(t);
+  CHECK_EQ(destroyed, 1); /* the 7 only */
+  CHECK(corral_local_get(&key) == mine);
+  CHECK_EQ(*mine, 5); /* still alive (ASan would say otherwise) */
+  /* In one task: the value read before a set stays alive while held. */
+  void *saved = corral_local_get(&key);
+  CHECK_RC(corral_local_set(&key, boxed(8)), 0);
+  CHECK_EQ(destroyed, 2); /* 5 was held by this task only: destroyed */
+  (void)saved;
+  CHECK_RC(corral_local_set(&key, NULL), 0); /* NULL is never destroyed */
+  CHECK_EQ(destroyed, 3);
+  return 0;
+}
+
+TEST(task_locals_save_set_restore) {
+  destroyed = 0;
+  CHECK_RC(run_virtual(main_restore, NULL), 0);
+  CHECK_EQ(destroyed, 3);
+}
+
+/* Destructors that read or set locals as their task ends. */
+static corral_local_key note_key = CORRAL_LOCAL_KEY_INIT(NULL);
+static int seen_in_destroy = -1;
+static void destroy_reads(void *v) {
+  seen_in_destroy = corral_local_get(&note_key) != NULL;
+  CHECK_RC(corral_local_set(&note_key, (void *)"late"), 0);
+  free(v);
+}
+static corral_local_key reading_key = CORRAL_LOCAL_KEY_INIT(destroy_reads);
+
+static int ends_with_locals(void *arg, void **res) {
+  (void)arg, (void)res;
+  CHECK_RC(corral_local_set(&note_key, (void *)"note"), 0);
+  CHECK_RC(corral_local_set(&reading_key, boxed(1)), 0);
+  return 0;
+}
+
+TEST(task_locals_destructor_at_task_end) {
+  CHECK_RC(run_virtual(ends_with_locals, NULL), 0);
+  CHECK_EQ(seen_in_destroy, 0); /* an ending task has no locals any more */
+}
+
+/* A foreign wait whose abort fails and which nothing will ever complete:
+ * the deadlock breaker asks its abort callback once more, then reports the
+ * task it cannot unwind and aborts (no endless retries). */
+static int stubborn_calls;
+static corral_abort_result stubborn(corral_task *t, void *arg) {
+  (void)t, (void)arg;
+  stubborn_calls++;
+  return CORRAL_ABORT_FAILED;
+}
+
+static int main_stubborn(void *arg, void **res) {
+  (void)arg, (void)res;
+  return corral_park("never completes", stubborn, NULL);
+}
+
+static void stubborn_child(void) {
+  corral_options o = {0};
+  o.virtual_clock = 1;
+  corral_run(&o, main_stubborn, NULL, NULL);
+}
+
+static void report_calls(int sig) {
+  (void)sig;
+  char b[64];
+  int n = snprintf(b, sizeof b, "abort calls: %d\n", stubborn_calls);
+  if (write(2, b, (size_t)n) < 0) _exit(3);
+  _exit(4);
+}
+
+static void stubborn_child_counting(void) {
+  signal(SIGABRT, report_calls);
+  stubborn_child();
+}
+
+TEST(failed_abort_that_never_completes_is_reported) {
+  char buf[8192];
+  int st = run_child(stubborn_child_counting, buf, sizeof buf);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 4); /* through abort() */
+  CHECK(strstr(buf, "cannot be unwound") != NULL);
+  CHECK(strstr(buf, "waits on park (never completes)") != NULL);
+  CHECK(strstr(buf, "abort calls: 2") != NULL); /* cancel, forced pass */
+}
+
+/* A cancelled waiter frees its slot at once: a new waiter on the same
+ * descriptor is not refused while the cancelled one has not run yet. A
+ * regular file is always ready, as poll(2) says. */
+static int main_fd_replace(void *arg, void **res) {
+  (void)arg, (void)res;
+  int fds[2];
+  CHECK_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}),
+           0);
+  corral_task *old, *fresh;
+  CHECK_RC(corral_spawn(&g, left_waiting, &fds[0], "old", &old), 0);
+  CHECK_RC(corral_yield(), 0);
+  CHECK_RC(corral_cancel(old, "replaced"), 0);
+  CHECK_RC(corral_spawn_ex(&g, left_waiting, &fds[0],
+                           (&(corral_spawn_opts){.name = "fresh", .eager = 1}),
+                           &fresh),
+           0);
+  CHECK(!corral_task_done(fresh)); /* it waits: not CORRAL_EBUSY */
+  CHECK_EQ(write(fds[1], "x", 1), 1);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(corral_task_status(old), CORRAL_STATUS_CANCELLED);
+  CHECK_RC(corral_task_code(fresh), 0);
+  corral_task_release(old);
+  corral_task_release(fresh);
+  close(fds[0]);
+  close(fds[1]);
+  int f = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  CHECK(f >= 0);
+  CHECK_RC(corral_wait_readable(f), 0);
+  CHECK_RC(corral_wait_writable(f), 0);
+  close(f);
+  return 0;
+}
+
+TEST(fd_wait_slot_freed_at_cancel_and_files_ready) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, main_fd_replace, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}
+
+/* A libuv handle a user left open on corral_loop() is closed, and
+ * reported, when the runtime ends: the loop and its descriptors go. */
+static uv_timer_t forgotten;
+static void never(uv_timer_t *h) { (void)h; }
+static int main_forget(void *arg, void **res) {
+  (void)arg, (void)res;
+  uv_timer_init(corral_loop(), &forgotten);
+  uv_timer_start(&forgotten, never, 10000, 0); /* 10 s, ref'd */
+  return 0;
+}
+
+TEST(handle_left_on_the_loop_is_closed_and_reported) {
+  int before = count_fds();
+  char report[512] = {0};
+  FILE *f = fmemopen(report, sizeof report - 1, "w");
+  corral_options o = {0};
+  o.report = f;
+  CHECK_RC(corral_run(&o, main_forget, NULL, NULL), 0);
+  fclose(f);
+  CHECK(strstr(report, "1 libuv handle(s) left open") != NULL);
+  CHECK_EQ(count_fds(), before);
 }

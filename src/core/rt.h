@@ -67,6 +67,7 @@ struct corral__rt {
   corral__stacks stacks;
   corral__slabs slabs;        /* task structs */
   corral__io io;
+  struct corral__lvals *lvals; /* task-local values' counts (local.c) */
   corral_allocator al;
   uv_loop_t *loop;
   FILE *report;
@@ -126,10 +127,19 @@ static inline corral__scope *corral__cancelled_scope(corral__scope *s) {
 
 /* A cancellation (code CORRAL_ECANCELED) or the deadlock breaker (code
  * CORRAL_EDEADLK) reached parked task t: abort its wait as its wait record
- * says. Inline: a cancelled group of thousands comes through here. */
+ * says. An abort callback is asked at most once per wait for a
+ * cancellation, and once more by the deadlock breaker's forced pass.
+ * Inline: a cancelled group of thousands comes through here. */
 static inline void corral__wait_abort(corral_task *t, int code) {
   const corral__wait *w = t->wait;
   if (t->state != CORRAL__T_BLOCKED || w == CORRAL__UNABORTABLE) return;
+  if (code == CORRAL_EDEADLK) {
+    if (t->forced) return;
+    t->forced = 1;
+  } else {
+    if (t->aborted) return;
+    t->aborted = 1;
+  }
   if (w && w->abort && w->abort(t, w->arg) != CORRAL_ABORT_SUCCEEDED) return;
   corral__wake(t, code);
 }
@@ -140,6 +150,9 @@ static inline int64_t corral__deadline_after(corral__rt *rt, int64_t ns) {
   if (ns <= 0) return now;
   return ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns;
 }
+
+/* local.c: drop the task-local value counts (the runtime's end). */
+CORRAL__HIDDEN void corral__lvals_free(corral__rt *rt);
 
 /* dump.c */
 CORRAL__HIDDEN void corral__dump(corral__rt *rt, FILE *f);

@@ -289,9 +289,10 @@ finalize_books(corral__rt *rt, corral_task *t) {
     if (!t->linked) rs->parent = NULL; /* in no list: nothing to unlink */
     corral__scope_detach(rt, rs);
   }
-  if (unlikely(t->locals)) {
-    corral__locals_release(rt, t->locals);
-    t->locals = NULL;
+  while (unlikely(t->locals)) { /* a destructor may set another value */
+    corral__locals *l = t->locals;
+    t->locals = NULL; /* destructors see none */
+    corral__locals_release(rt, l);
   }
   t->done_seq = ++rt->sched.done_seq;
   t->finalized = 1;

@@ -70,6 +70,8 @@ struct corral_task {
   uint8_t linked;              /* in its group's child and scope lists */
   uint8_t joined : 1;          /* its outcome was taken (join / wait) */
   uint8_t cnew : 1;            /* compact, first frame not laid out yet */
+  uint8_t aborted : 1;         /* its current wait was asked to abort */
+  uint8_t forced : 1;          /* ... and by the deadlock breaker */
   union {
     corral_task *g_next;       /* linked: next sibling in the group */
     corral_task *eager_parent; /* not linked yet (started eagerly, has not
@@ -152,17 +154,19 @@ static inline void corral__copy_name_fast(char *dst, const char *src,
 }
 
 /* Task-local values: an immutable, counted table shared by a task and the
- * children that inherited it; setting a value copies it (contextvars). */
-typedef struct corral__lcell {
-  uint32_t refs;
+ * children that inherited it; setting a value gives the task a copy
+ * (contextvars). Values are counted per (key, value) across all tables of
+ * the runtime (local.c), so a value is destroyed once, when no task holds
+ * it any more, however it travelled. */
+typedef struct corral__lentry {
   const corral_local_key *key;
   void *value;
-} corral__lcell;
+} corral__lentry;
 
 struct corral__locals {
   uint32_t refs;
   uint32_t n;
-  corral__lcell *cells[];
+  corral__lentry e[];
 };
 
 static inline void corral__locals_inherit(corral_task *child,

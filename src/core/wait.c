@@ -27,6 +27,7 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
   t->wait = w;
   t->wait_kind = (uint8_t)kind;
   t->wake_rc = 0;
+  t->aborted = t->forced = 0;
   corral__switch_out_inline(rt, t); /* inlined: one frame less per sleeper */
   if (corral__timer_armed(&t->timer)) corral__timer_disarm(rt, &t->timer);
   t->wait = NULL;

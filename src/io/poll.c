@@ -20,6 +20,10 @@ typedef struct corral__fdwait {
   int fd;
   int events; /* what the poll watches now */
   corral_task *reader, *writer;
+  /* The waiters' abort records live here, not on their stacks (compact
+   * tasks wait too): a cancellation frees the slot at once, so a new
+   * waiter is not refused while the cancelled one has not run yet. */
+  corral__wait rwait, wwait;
 } fdwait;
 
 static void on_fdwait_closed(uv_handle_t *h) {
@@ -73,6 +77,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   (void)fdwait_update(r);
 }
 
+static corral_abort_result fd_abort(corral_task *t, void *arg) {
+  fdwait *r = arg;
+  if (r->reader == t) r->reader = NULL;
+  if (r->writer == t) r->writer = NULL;
+  (void)fdwait_update(r); /* may close r: the task never touches it again */
+  return CORRAL_ABORT_SUCCEEDED;
+}
+
 static fdwait *fdwait_get(corral__rt *rt, int fd, int *rc) {
   corral__io *io = &rt->io;
   if ((size_t)fd >= io->nfds) {
@@ -102,6 +114,8 @@ static fdwait *fdwait_get(corral__rt *rt, int fd, int *rc) {
     return NULL;
   }
   r->h.data = r;
+  r->rwait = (corral__wait){fd_abort, r, NULL};
+  r->wwait = (corral__wait){fd_abort, r, NULL};
   r->rt = rt;
   r->fd = fd;
   corral__handle_register(rt, &r->reg, "fd wait", fdwait_close_handle);
@@ -117,6 +131,9 @@ static int fd_wait(int fd, bool write) {
   if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
   int rc = 0;
   fdwait *r = fdwait_get(rt, fd, &rc);
+  /* A regular file or a directory cannot be polled: like poll(2), it is
+   * always ready. */
+  if (!r && rc == UV_EPERM) return 0;
   if (!r) return rc;
   corral_task **slot = write ? &r->writer : &r->reader;
   if (*slot) return CORRAL_EBUSY;
@@ -128,8 +145,10 @@ static int fd_wait(int fd, bool write) {
     return corral__from_uv(rc);
   }
   rc = corral__park(self, write ? CORRAL__W_FD_WRITABLE : CORRAL__W_FD_READABLE,
-                    NULL, CORRAL_FOREVER);
-  /* Aborted (cancelled, deadlock): our slot is still set; drop it. */
+                    write ? &r->wwait : &r->rwait, CORRAL_FOREVER);
+  /* Whoever woke us freed our slot (the poll callback, fd_abort,
+   * notify_closing); the record may be gone. Should a path have left the
+   * slot set, drop it, looking the record up again. */
   r = (size_t)fd < rt->io.nfds ? rt->io.fds[fd] : NULL;
   if (r) {
     slot = write ? &r->writer : &r->reader;
