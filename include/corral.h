@@ -76,7 +76,8 @@ CORRAL_API const char *corral_version_string(void);
   XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                      \
   XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                    \
   XX(ERANGE, -ERANGE, "result out of range")                                 \
-  XX(EBADF, -EBADF, "bad file descriptor")
+  XX(EBADF, -EBADF, "bad file descriptor")                                   \
+  XX(ESRCH, -ESRCH, "no such task: it already finished")
 
 /* corral's own codes. ECANCELED, ETIMEDOUT and EDEADLK take their errno
  * values, so a timeout is one code whether corral or libuv produced it; the
@@ -405,6 +406,9 @@ CORRAL_API int corral_scope_set_deadline(corral_scope *s, int64_t deadline);
 CORRAL_API int corral_scope_cancelled(const corral_scope *s);
 /* 1 if this scope's own deadline fired. */
 CORRAL_API int corral_scope_timed_out(const corral_scope *s);
+/* 1 if corral_scope_exit converted this scope's cancellation (to 0 or
+ * CORRAL_ETIMEDOUT): Trio's CancelScope.cancelled_caught. */
+CORRAL_API int corral_scope_caught(const corral_scope *s);
 
 /* Cancel the scope (reason CORRAL_CANCEL_SIGNAL) when signal signum
  * arrives, for as long as the scope is entered. While it watches, the

@@ -47,7 +47,7 @@ TEST(deadlock_reported_with_task_tree) {
 static int shielded_forever(void *arg, void **res) {
   (void)arg, (void)res;
   corral_scope s;
-  corral_shield(&s, 0);
+  corral_shield(&s, CORRAL_FOREVER);
   int rc = corral_event_wait(&never_set); /* even a shield is unwound */
   CHECK_RC(rc, CORRAL_EDEADLK);
   return corral_scope_exit(&s, rc);

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The time rule (corral.h): CORRAL_FOREVER is none, <= 0 already expired. */
 static int64_t deadline_in(corral__rt *rt, int64_t timeout_ns) {
-  if (timeout_ns < 0 || timeout_ns == CORRAL_FOREVER) return CORRAL_FOREVER;
-  int64_t now = corral__now(rt);
-  return timeout_ns > INT64_MAX - now ? CORRAL_FOREVER : now + timeout_ns;
+  if (timeout_ns == CORRAL_FOREVER) return CORRAL_FOREVER;
+  return corral__deadline_after(rt, timeout_ns);
 }
 
 /* ---- gather ---- */
@@ -82,11 +82,7 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
   timed_before = g.scope.deadline_fired;
   for (size_t i = 0; i < next; i++) {
     corral_task *t = ts[i];
-    corral__outcome_copy(t, &out[i]);
-    if (out[i].status == CORRAL_STATUS_CANCELLED && timed_before) {
-      out[i].status = CORRAL_STATUS_TIMED_OUT;
-      out[i].code = CORRAL_ETIMEDOUT;
-    }
+    corral__outcome_copy(t, &out[i]); /* TIMED_OUT: see end_cancelled */
     t->joined = 1;
     corral_task_release(t);
   }
@@ -110,8 +106,10 @@ int corral_safe_gather(const corral_call *calls, size_t n, corral_outcome *out,
                        int return_exceptions, int64_t timeout_ns) {
   corral_gather_opts o = {
       .policy = return_exceptions ? CORRAL_GATHER_ALL : CORRAL_GATHER_FAIL_FAST,
-      .timeout_ns = timeout_ns > 0 && timeout_ns != CORRAL_FOREVER ? timeout_ns
-                                                                    : 0,
+      /* The time rule for the argument; the option field's 0 = not set. */
+      .timeout_ns = timeout_ns == CORRAL_FOREVER ? 0
+                    : timeout_ns <= 0            ? -1
+                                                 : timeout_ns,
       .name = "safe_gather"};
   return corral_gather(calls, n, out, &o);
 }
@@ -172,6 +170,7 @@ int corral_wait(corral_task *const *tasks, size_t n, int mode,
   CORRAL__NO_COMPACT(self, "corral_wait");
   if (mode < CORRAL_FIRST_COMPLETED || mode > CORRAL_ALL_COMPLETED)
     return CORRAL_EINVAL;
+  if (n == 0) return CORRAL_EINVAL; /* asyncio.wait: ValueError */
   int rc = check_tasks(self, tasks, n);
   if (rc) return rc;
   int64_t deadline = deadline_in(self->rt, timeout_ns);
@@ -214,7 +213,8 @@ int corral_wait_for(corral_task *t, int64_t timeout_ns, void **result) {
                            self->name, "wait_for was cancelled");
     corral__task_wait_done(self, t, false);
   }
-  if (t->out.status == CORRAL_STATUS_CANCELLED && (timed || rc == CORRAL_ETIMEDOUT)) {
+  if (timed && (t->out.status == CORRAL_STATUS_CANCELLED ||
+                t->out.status == CORRAL_STATUS_TIMED_OUT)) {
     t->joined = 1;
     return corral_errorf(CORRAL_ETIMEDOUT, "wait_for: task '%s' timed out",
                          t->name);

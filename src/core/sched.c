@@ -43,9 +43,7 @@ bool corral__prepare(corral__rt *rt, corral_task *t) {
   corral__scope *cs = corral__cancelled_scope(t->scope);
   corral__stacks *st = &rt->stacks;
   if (cs) {
-    t->out.status = CORRAL_STATUS_CANCELLED;
-    t->out.code = CORRAL_ECANCELED;
-    if (t->handle) corral__set_reason(t, cs); /* only a handle can ask */
+    corral__end_cancelled(t, cs);
   } else {
     int rc = 0;
     if (t->compact) {

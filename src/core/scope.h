@@ -33,6 +33,7 @@ struct corral__scope {
   uint8_t counted_out;        /* detached: no longer in ncancelled */
   uint8_t timed;              /* a corral__tscope: may have a deadline */
   uint8_t kind;               /* corral_cancel_kind of the cancel */
+  uint8_t caught;             /* exit converted its cancellation */
   const char *name;           /* borrowed (see corral_scope_opts.name) */
   corral__cancel_info *info;  /* who and why; allocated when cancelled */
 };
@@ -86,6 +87,7 @@ static inline void corral__scope_init(corral__scope *s, corral_task *owner,
   s->timed = 0;
   s->cancelled = s->shield = s->fail = s->deadline_fired = s->entered = 0;
   s->counted_out = 0;
+  s->caught = 0;
   s->kind = 0;
   s->name = name ? name : "scope";
   s->info = NULL;

@@ -215,11 +215,8 @@ static void finish(corral_task *t, int rc, void *res) {
     t->out.code = 0;
     t->out.result = res;
   } else if (rc == CORRAL_ECANCELED) {
-    t->out.status = CORRAL_STATUS_CANCELLED;
-    t->out.code = rc;
-    /* Only a handle can ask why: skip the copy otherwise. */
-    cs = t->handle ? corral__cancelled_scope(t->scope) : NULL;
-    if (cs) corral__set_reason(t, cs);
+    cs = corral__cancelled_scope(t->scope);
+    corral__end_cancelled(t, cs);
   } else {
     t->out.status = CORRAL_STATUS_ERROR;
     t->out.code = rc;
@@ -382,6 +379,8 @@ int corral__task_result(corral_task *self, corral_task *t, void **result) {
   case CORRAL_STATUS_ERROR:
     corral__set_last_error(self, corral_error_ref(t->out.error));
     return t->out.code;
+  case CORRAL_STATUS_TIMED_OUT:
+    return CORRAL_ETIMEDOUT;
   default:
     return CORRAL_ECANCELED;
   }
@@ -397,6 +396,20 @@ int corral_join(corral_task *t, void **result) {
   rc = corral__task_wait_done(self, t, true);
   if (rc) return rc;
   return corral__task_result(self, t, result);
+}
+
+/* A task ended by the cancellation of scope cs (NULL: it returned the
+ * cancel code on its own): CANCELLED, or TIMED_OUT when cs was cancelled by
+ * its deadline (a group's or wait_for's timeout). One vocabulary for
+ * groups, gather and wait_for. */
+void corral__end_cancelled(corral_task *t, corral__scope *cs) {
+  /* Its own deadline (wait_for) or its group's: not one inherited from
+   * further out, which is a cancellation from outside. */
+  bool timed = cs && cs->kind == CORRAL_CANCEL_DEADLINE &&
+               (cs->owner == t || (t->group && cs == &t->group->scope));
+  t->out.status = timed ? CORRAL_STATUS_TIMED_OUT : CORRAL_STATUS_CANCELLED;
+  t->out.code = timed ? CORRAL_ETIMEDOUT : CORRAL_ECANCELED;
+  if (cs && t->handle) corral__set_reason(t, cs); /* only a handle can ask */
 }
 
 void corral__set_reason(corral_task *t, corral__scope *cs) {
@@ -417,7 +430,9 @@ const corral_error *corral_task_error(const corral_task *t) {
 
 int corral_task_cancel_reason(const corral_task *t, corral_cancel_reason *out) {
   if (!t || !out) return CORRAL_EINVAL;
-  if (t->out.status != CORRAL_STATUS_CANCELLED) return CORRAL_ENOENT;
+  if (t->out.status != CORRAL_STATUS_CANCELLED &&
+      t->out.status != CORRAL_STATUS_TIMED_OUT)
+    return CORRAL_ENOENT;
   if (t->out.reason)
     *out = *t->out.reason;
   else
@@ -464,7 +479,7 @@ int corral_cancel(corral_task *t, const char *message) {
   if (!t) return CORRAL_EINVAL;
   corral__rt *rt = corral__tl_rt;
   if (t->rt != rt) return CORRAL_EFOREIGN;
-  if (t->finalized) return 0;
+  if (t->finalized) return CORRAL_ESRCH;
   corral_task *self = rt->sched.current;
   corral__scope_cancel(rt, &t->root_scope, CORRAL_CANCEL_EXPLICIT,
                        self ? self->name : "corral", message);
@@ -476,6 +491,7 @@ int corral_cancel(corral_task *t, const char *message) {
 int corral_sleep_until(int64_t deadline) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
+  if (deadline <= corral__now(self->rt)) return corral_yield();
   int rc = corral__park(self, CORRAL__W_SLEEP, NULL, deadline);
   return rc == CORRAL_ETIMEDOUT ? 0 : rc;
 }
@@ -483,7 +499,7 @@ int corral_sleep_until(int64_t deadline) {
 int corral_sleep(int64_t ns) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
-  if (ns < 0) ns = 0;
+  if (ns <= 0) return corral_yield(); /* already expired: a checkpoint */
   int64_t now = corral__now(self->rt);
   int rc = corral__park(self, CORRAL__W_SLEEP, NULL,
                         ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns);

@@ -106,6 +106,7 @@ CORRAL__HIDDEN int corral__task_wait_done(corral_task *self, corral_task *t,
 CORRAL__HIDDEN int corral__task_result(corral_task *self, corral_task *t,
                                        void **result);
 CORRAL__HIDDEN void corral__set_reason(corral_task *t, corral__scope *cs);
+CORRAL__HIDDEN void corral__end_cancelled(corral_task *t, corral__scope *cs);
 CORRAL__HIDDEN void corral__outcome_copy(const corral_task *t,
                                          corral_outcome *o);
 

@@ -20,6 +20,7 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
   if (w != CORRAL__UNABORTABLE && corral__cancelled_scope(t->scope))
     return CORRAL_ECANCELED;
   if (deadline != CORRAL_FOREVER) {
+    if (deadline <= corral__now(rt)) return CORRAL_ETIMEDOUT; /* expired */
     int rc = corral__timer_arm(rt, &t->timer, deadline, on_wait_timeout);
     if (rc) return rc;
   }
