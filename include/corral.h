@@ -234,6 +234,19 @@ typedef struct corral_options {
   int stack_paint;          /* 1: measure peak stack use per task */
   size_t stack_cache;       /* warm stacks kept per size; 0 = 64 */
   int no_guard_install;     /* 1: pretend MADV_GUARD_INSTALL is missing */
+  /* Runaway tasks, reported once per task (name and spawn site) to
+   * `report`. The runtime cannot interrupt a task that never reaches a
+   * checkpoint; it can say so. */
+  int64_t stall_report_ns;  /* a task that runs this long without reaching
+                               a checkpoint stalls every other task: report
+                               it. 0 = not set: 100 ms; CORRAL_FOREVER:
+                               never */
+  unsigned cancel_spin_report; /* a task that hits this many checkpoints in
+                               a row inside a cancelled scope without giving
+                               the CPU away is ignoring CORRAL_ECANCELED:
+                               report it. 0 = not set: 10000; UINT_MAX:
+                               never */
+  int cancel_spin_fatal;    /* 1: abort() after that report */
   int huge_pages;           /* 1: task structs in 2 MiB transparent huge
                                pages once bursts are large (default
                                allocator only). Halves the cost of a burst

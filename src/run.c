@@ -48,6 +48,9 @@ static void on_uvtimer(uv_timer_t *h) { (void)h; }
 
 static void fire_timers(corral__rt *rt, int64_t now) {
   corral__timers_fire(&rt->clock.timers, now);
+  /* What the watchdog compares the real clock with (a stopped timer may
+   * still be at the top: at worst one pass too many). */
+  corral__watch_publish(&rt->watch, corral__timers_peek(&rt->clock.timers));
 }
 
 /* ---- deadlock ---- */
@@ -89,6 +92,8 @@ static void run_loop(corral__rt *rt) {
   while (rt->sched.alive > 0) {
     corral_task *t = corral__runq_pop(rt);
     if (t) corral__run_task(rt, t);
+    if (unlikely(rt->sched.preempt))
+      __atomic_store_n(&rt->sched.preempt, 0, __ATOMIC_RELAXED);
     if (rt->sched.alive == 0) break;
     if (!rt->clock.virtual_clock) fire_timers(rt, (int64_t)uv_hrtime());
     if (rt->sched.rq_head) {
@@ -233,6 +238,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   void *altstack = NULL;
   corral__fault_begin(&hook, &altstack);
   sched_stack_bounds(rt);
+  corral__watch_start(rt, &o);
   corral__tl_rt = rt;
 
   corral_task *root = NULL;
@@ -252,6 +258,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   }
 
   corral__io_close_all(rt); /* no descriptor outlives the runtime */
+  corral__watch_stop(rt);
   corral__tl_rt = NULL;
   corral__fault_end(altstack);
   uv_close((uv_handle_t *)&rt->uvtimer, on_close);

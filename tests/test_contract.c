@@ -327,3 +327,165 @@ static int m_codes(void *arg, void **res) {
   return 0;
 }
 TEST(cancel_finished_task_and_wait_on_nothing) { run_modes(m_codes, NULL); }
+
+/* ---- deadlines on time on the real clock, even for a yield loop ---- */
+
+#include <time.h>
+static int64_t real_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+static void busy(int64_t ns) {
+  int64_t end = real_ns() + ns;
+  while (real_ns() < end) {
+  }
+}
+
+static int busy_yielder(void *arg, void **res) {
+  (void)res;
+  int *iters = arg;
+  for (;;) {
+    busy(CORRAL_MS(1));
+    ++*iters;
+    if (corral_yield() == CORRAL_ECANCELED) return CORRAL_ECANCELED;
+    if (*iters > 10000) return CORRAL_EIO;
+  }
+}
+
+static int m_yield_deadline(void *arg, void **res) {
+  (void)res;
+  int how = *(int *)arg;
+  int iters[2] = {0, 0};
+  corral_scope s;
+  CHECK_RC(corral_move_on_after(&s, CORRAL_MS(10)), 0);
+  int rc;
+  if (how == 0) { /* alone: every yield comes straight back */
+    rc = busy_yielder(&iters[0], NULL);
+  } else if (how == 1) { /* two tasks ping-pong without the scheduler */
+    corral_group g;
+    CHECK_RC(corral_group_open(&g, NULL), 0);
+    CHECK_RC(corral_spawn(&g, busy_yielder, &iters[1], "other", NULL), 0);
+    rc = corral_group_close(&g, busy_yielder(&iters[0], NULL));
+  } else { /* only a cancel check, no switch at all */
+    while ((rc = corral_checkpoint_cancel()) == 0 && iters[0] < 10000) {
+      busy(CORRAL_MS(1));
+      iters[0]++;
+    }
+  }
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK(corral_scope_timed_out(&s));
+  /* 10 ms of 1 ms steps: before the watchdog, the deadline was seen after
+   * a budget of 256 switches. Generous for a loaded machine. */
+  if (iters[0] + iters[1] > 100)
+    FAILF("mode %d: %d steps of 1 ms before a 10 ms deadline was seen", how,
+          iters[0] + iters[1]);
+  return 0;
+}
+TEST(deadline_seen_on_time_by_a_yield_loop) {
+  for (int how = 0; how < 3; how++)
+    for (size_t i = 0; i < 2; i++) {
+      corral_options o = {0}; /* the real clock */
+      o.shuffle_seed = seeds[i];
+      CHECK_RC(corral_run(&o, m_yield_deadline, &how, NULL), 0);
+    }
+}
+
+/* ---- runaway tasks are reported ---- */
+
+static int spinner(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_scope s;
+  CHECK_RC(corral_scope_enter(&s, NULL), 0);
+  corral_scope_cancel(&s, "stop");
+  int n = 0;
+  for (int i = 0; i < 30000; i++) /* ignores the cancel code */
+    if (corral_yield() == CORRAL_ECANCELED) n++;
+  CHECK_EQ(n, 30000);
+  return corral_scope_exit(&s, CORRAL_ECANCELED);
+}
+static int m_spin(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_task *t;
+  CHECK_RC(corral_create_task(spinner, NULL, "spinner", &t), 0);
+  CHECK_RC(corral_join(t, NULL), 0);
+  corral_task_release(t);
+  CHECK_RC(corral_create_task(spinner, NULL, "spinner2", &t), 0);
+  CHECK_RC(corral_join(t, NULL), 0);
+  corral_task_release(t);
+  return 0;
+}
+static size_t count(const char *hay, const char *needle) {
+  size_t n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) n++;
+  return n;
+}
+TEST(cancel_spin_reported_once_per_task) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  corral_options o = {0};
+  o.virtual_clock = 1;
+  o.report = f;
+  o.stall_report_ns = CORRAL_FOREVER;
+  CHECK_RC(corral_run(&o, m_spin, NULL, NULL), 0);
+  fclose(f);
+  CHECK_EQ(count(buf, "task 'spinner' (spawned at"), 1);
+  CHECK_EQ(count(buf, "task 'spinner2' (spawned at"), 1);
+  CHECK(strstr(buf, "test_contract.c:") != NULL);
+  CHECK(strstr(buf, "CORRAL_ECANCELED is being ignored") != NULL);
+  free(buf);
+  /* Off: nothing. */
+  f = open_memstream(&buf, &len);
+  o.report = f;
+  o.cancel_spin_report = UINT32_MAX;
+  CHECK_RC(corral_run(&o, m_spin, NULL, NULL), 0);
+  fclose(f);
+  CHECK_EQ(len, 0);
+  free(buf);
+}
+
+static void spin_fatal_child(void) {
+  corral_options o = {0};
+  o.virtual_clock = 1;
+  o.cancel_spin_report = 100;
+  o.cancel_spin_fatal = 1;
+  corral_run(&o, m_spin, NULL, NULL);
+}
+TEST(cancel_spin_fatal_option_aborts) {
+  char buf[4096];
+  int st = run_child(spin_fatal_child, buf, sizeof buf);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+  CHECK(strstr(buf, "task 'spinner' (spawned at") != NULL);
+  CHECK(strstr(buf, "hit 100 checkpoints") != NULL);
+}
+
+static int staller(void *arg, void **res) {
+  (void)arg, (void)res;
+  busy(CORRAL_MS(150));
+  CHECK_RC(corral_yield(), 0);
+  busy(CORRAL_MS(150)); /* again: reported once per task */
+  return 0;
+}
+static int m_stall(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_spawn(&g, staller, NULL, "cruncher", NULL), 0);
+  return corral_group_close(&g, 0);
+}
+TEST(stall_without_checkpoint_reported_once) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  corral_options o = {0};
+  o.virtual_clock = 1;
+  o.report = f;
+  o.stall_report_ns = CORRAL_MS(20);
+  CHECK_RC(corral_run(&o, m_stall, NULL, NULL), 0);
+  fclose(f);
+  CHECK_EQ(count(buf, "task 'cruncher' (spawned at"), 1);
+  CHECK(strstr(buf, "without reaching a checkpoint") != NULL);
+  CHECK(strstr(buf, "test_contract.c:") != NULL);
+  free(buf);
+}

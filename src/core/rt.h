@@ -9,6 +9,7 @@
 #include "core/scope.h"
 #include "core/task.h"
 #include "core/wait.h"
+#include "core/watch.h"
 #include "ground/alloc.h"
 #include "ground/ctx.h"
 #include "ground/heap.h"
@@ -29,6 +30,8 @@ typedef struct corral__sched {
   size_t alive;               /* tasks not yet finalized */
   uint32_t done_seq;
   size_t ncancelled;          /* live cancelled scopes: 0 = skip the walk */
+  uint32_t nswitch;           /* switches so far (the watchdog reads it) */
+  uint8_t preempt;            /* set by the watchdog: a deadline passed */
   corral__ctx ctx;            /* the scheduler's own context */
   void *stack_bottom;         /* for ASan fiber switches */
   size_t stack_size;
@@ -67,6 +70,7 @@ struct corral__rt {
   corral__stacks stacks;
   corral__slabs slabs;        /* task structs */
   corral__io io;
+  corral__watch watch;
   corral_allocator al;
   uv_loop_t *loop;
   FILE *report;
@@ -109,6 +113,8 @@ static inline corral_task *corral__self(void) {
 /* Arm / stop a timer on the runtime's clock. */
 static inline int corral__timer_arm(corral__rt *rt, corral__timer *tm,
                                     int64_t deadline, corral__timer_cb cb) {
+  if (deadline < rt->watch.deadline)
+    corral__watch_publish(&rt->watch, deadline);
   return corral__timer_start(&rt->clock.timers, &rt->al, tm, deadline, cb);
 }
 static inline void corral__timer_disarm(corral__rt *rt, corral__timer *tm) {

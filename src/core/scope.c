@@ -163,6 +163,18 @@ static void on_scope_deadline(corral__timer *tm) {
                        s->owner ? s->owner->name : "corral", msg);
 }
 
+void corral__scope_deadlines_due(corral__rt *rt, corral__scope *s) {
+  int64_t now = corral__now(rt);
+  for (; s; s = s->parent) {
+    corral__timer *tm = corral__scope_timer(s);
+    if (tm && corral__timer_armed(tm) && tm->deadline <= now) {
+      corral__timer_disarm(rt, tm);
+      on_scope_deadline(tm);
+    }
+    if (s->shield) break;
+  }
+}
+
 /* ---- public API ---- */
 
 int corral__scope_set_deadline(corral__rt *rt, corral__scope *s,

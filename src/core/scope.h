@@ -109,6 +109,9 @@ CORRAL__HIDDEN void corral__scope_cancel(corral__rt *rt, corral__scope *s,
 /* Arm s's deadline (absolute; 0 or CORRAL_FOREVER: none). */
 CORRAL__HIDDEN int corral__scope_set_deadline(corral__rt *rt, corral__scope *s,
                                               int64_t deadline);
+/* Fire the deadlines that passed of s and the scopes around it (up to a
+ * shield), from the task they reach. */
+CORRAL__HIDDEN void corral__scope_deadlines_due(corral__rt *rt, corral__scope *s);
 /* The nearest cancelled scope that reaches s (stops at shields), or NULL. */
 CORRAL__HIDDEN corral__scope *corral__cancelled_scope_walk(corral__scope *s);
 CORRAL__HIDDEN void corral__fill_reason(corral_task *reader, corral__scope *s,

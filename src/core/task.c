@@ -509,7 +509,11 @@ int corral_sleep(int64_t ns) {
 int corral_checkpoint_cancel(void) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
-  return corral__cancelled_scope(self->scope) ? CORRAL_ECANCELED : 0;
+  corral__rt *rt = self->rt;
+  /* Not a switch point: expired deadlines of the scopes around the task
+   * are fired here (the scheduler fires the rest at the next one). */
+  if (unlikely(rt->sched.preempt)) corral__scope_deadlines_due(rt, self->scope);
+  return corral__checkpoint_scope(rt, self) ? CORRAL_ECANCELED : 0;
 }
 
 int corral_cancel_reason_get(corral_cancel_reason *out) {

@@ -70,6 +70,8 @@ struct corral_task {
   uint8_t linked;              /* in its group's child and scope lists */
   uint8_t joined : 1;          /* its outcome was taken (join / wait) */
   uint8_t cnew : 1;            /* compact, first frame not laid out yet */
+  uint8_t spin_reported;       /* cancel-spin report done (runtime) */
+  uint8_t stall_reported;      /* stall report done (watchdog thread) */
   union {
     corral_task *g_next;       /* linked: next sibling in the group */
     corral_task *eager_parent; /* not linked yet (started eagerly, has not

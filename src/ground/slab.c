@@ -165,8 +165,10 @@ void corral__slab_empty(corral__slabs *ss, corral__slab *s) {
     ss->spare = s;
     return;
   }
+  if (ss->guard) pthread_mutex_lock(ss->guard);
   all_del(ss, s);
   slab_destroy(ss, s);
+  if (ss->guard) pthread_mutex_unlock(ss->guard);
 }
 
 void corral__slabs_destroy(corral__slabs *ss) {
