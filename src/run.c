@@ -42,7 +42,16 @@ const char *corral_stack_guard_mode(void) {
 unsigned corral_version(void) { return CORRAL_VERSION_HEX; }
 const char *corral_version_string(void) { return "0.1.0"; }
 
-corral_task *corral_current(void) { return corral__self(); }
+corral_task *corral_current(void) {
+  corral_task *t = corral__self();
+  return t ? corral__task_handle(t, true) : NULL;
+}
+
+/* Which runtime a task handle belongs to: 1..7, in turn. */
+static unsigned next_serial(void) {
+  static unsigned serial;
+  return __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED) % 7 + 1;
+}
 
 static void on_uvtimer(uv_timer_t *h) { (void)h; }
 
@@ -208,6 +217,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
                         : 0;
   rt->clock.vnow = CORRAL__VIRTUAL_EPOCH;
   rt->sched.rng = o.shuffle_seed;
+  rt->serial = (uint8_t)next_serial();
   rt->stacks.paint = o.stack_paint;
 #ifdef CORRAL_HAVE_VALGRIND
   rt->valgrind = RUNNING_ON_VALGRIND != 0;
@@ -254,7 +264,8 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
       if (result) *result = root->out.result;
     }
     if (rt->deadlocked) rc = CORRAL_EDEADLK;
-    corral_task_release(root);
+    root->handle = 0;
+    corral__task_unref(rt, root);
   }
 
   corral__io_close_all(rt); /* no descriptor outlives the runtime */

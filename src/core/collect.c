@@ -84,7 +84,8 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
     corral_task *t = ts[i];
     corral__outcome_copy(t, &out[i]); /* TIMED_OUT: see end_cancelled */
     t->joined = 1;
-    corral_task_release(t);
+    t->handle = 0;
+    corral__task_unref(rt, t);
   }
   corral__free(rt, ts);
   if (spawn_rc) return spawn_rc;
@@ -116,13 +117,17 @@ int corral_safe_gather(const corral_call *calls, size_t n, corral_outcome *out,
 
 /* ---- wait ---- */
 
+/* The task behind a handle already checked by check_tasks. */
+#define TK(h) ((corral_task *)((uintptr_t)(h) & CORRAL__H_ADDR))
+
 static int check_tasks(corral_task *self, corral_task *const *tasks,
                        size_t n) {
   if (n && !tasks) return CORRAL_EINVAL;
   for (size_t i = 0; i < n; i++) {
-    if (!tasks[i]) return CORRAL_EINVAL;
-    if (tasks[i]->rt != self->rt) return CORRAL_EFOREIGN;
-    if (tasks[i] == self) return CORRAL_EDEADLK;
+    corral_task *t;
+    int rc = corral__task_of(tasks[i], &t);
+    if (rc) return rc == CORRAL__H_STALE ? CORRAL_EINVAL : rc;
+    if (t == self) return CORRAL_EDEADLK;
   }
   return 0;
 }
@@ -131,9 +136,9 @@ static bool wait_cond(corral_task *const *tasks, size_t n, int mode,
                       size_t *ndone) {
   size_t done = 0, exc = 0;
   for (size_t i = 0; i < n; i++)
-    if (tasks[i]->finalized) {
+    if (TK(tasks[i])->finalized) {
       done++;
-      if (tasks[i]->out.status == CORRAL_STATUS_ERROR) exc++;
+      if (TK(tasks[i])->out.status == CORRAL_STATUS_ERROR) exc++;
     }
   if (ndone) *ndone = done;
   switch (mode) {
@@ -152,12 +157,12 @@ static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
   for (size_t i = 0; i < n; i++) {
     corral__list_init(&ws[i].node);
     ws[i].task = self;
-    if (!tasks[i]->finalized && !(skip && skip[i]))
-      corral__ring_push(&tasks[i]->waiters, &ws[i].node);
+    if (!TK(tasks[i])->finalized && !(skip && skip[i]))
+      corral__ring_push(&TK(tasks[i])->waiters, &ws[i].node);
   }
   int rc = corral__park(self, CORRAL__W_WAIT, NULL, deadline);
   for (size_t i = 0; i < n; i++)
-    corral__ring_remove(&tasks[i]->waiters, &ws[i].node);
+    corral__ring_remove(&TK(tasks[i])->waiters, &ws[i].node);
   if (ws != &one) corral__free(rt, ws);
   return rc;
 }
@@ -186,17 +191,18 @@ int corral_wait(corral_task *const *tasks, size_t n, int mode,
 
 /* ---- wait_for ---- */
 
-int corral_wait_for(corral_task *t, int64_t timeout_ns, void **result) {
+int corral_wait_for(corral_task *h, int64_t timeout_ns, void **result) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   CORRAL__NO_COMPACT(self, "corral_wait_for");
-  int rc = check_tasks(self, &t, 1);
+  int rc = check_tasks(self, &h, 1);
   if (rc) return rc;
+  corral_task *t = TK(h);
   if (t->joined) return CORRAL_EJOINED;
   int64_t deadline = deadline_in(self->rt, timeout_ns);
   rc = 0;
   while (!t->finalized) {
-    rc = wait_any(self, &t, 1, NULL, deadline);
+    rc = wait_any(self, &h, 1, NULL, deadline);
     if (rc) break;
   }
   if (rc == CORRAL_ENOMEM) return rc;
@@ -249,12 +255,14 @@ int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
   if (!self) return CORRAL_ENOTASK;
   if (!it || !out) return CORRAL_EINVAL;
   if (it->yielded == it->n) return CORRAL_EEOF;
+  int vrc = check_tasks(self, it->tasks, it->n); /* released meanwhile? */
+  if (vrc) return vrc;
   for (;;) {
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < it->n; i++)
-      if (!it->taken[i] && it->tasks[i]->finalized &&
-          (best == SIZE_MAX ||
-           (int32_t)(it->tasks[i]->done_seq - it->tasks[best]->done_seq) < 0))
+      if (!it->taken[i] && TK(it->tasks[i])->finalized &&
+          (best == SIZE_MAX || (int32_t)(TK(it->tasks[i])->done_seq -
+                                         TK(it->tasks[best])->done_seq) < 0))
         best = i;
     if (best != SIZE_MAX) {
       it->taken[best] = 1;
@@ -265,7 +273,7 @@ int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
     int rc = wait_any(self, it->tasks, it->n, it->taken, it->deadline);
     if (rc == CORRAL_ETIMEDOUT) {
       for (size_t i = 0; i < it->n; i++)
-        if (!it->taken[i] && it->tasks[i]->finalized) rc = 0;
+        if (!it->taken[i] && TK(it->tasks[i])->finalized) rc = 0;
       if (rc) return rc;
     } else if (rc) {
       return rc;

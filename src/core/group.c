@@ -256,6 +256,12 @@ int corral_group_open(corral_group *cg, const corral_group_opts *o) {
   if (!self) return CORRAL_ENOTASK;
   if (!cg) return CORRAL_EINVAL;
   CORRAL__NO_COMPACT(self, "corral_group_open");
+  corral__group *g = (corral__group *)cg;
+  /* Still open (by this task or another): opening it again would orphan
+   * its children. Closed storage may be reused. */
+  if (g->magic == CORRAL__GROUP_MAGIC && g->rt == self->rt &&
+      g->state != CORRAL__G_CLOSED)
+    return CORRAL_EBUSY;
   return corral__group_open(self->rt, (corral__group *)cg, self, o, false);
 }
 

@@ -81,6 +81,8 @@ struct corral__rt {
   corral_task *root;
   int deadlocked;
   uint64_t select_rng;        /* channel.c: select's fair pick (xorshift) */
+  uint8_t serial;             /* 1..7: which runtime a handle belongs to */
+  uint16_t gen_seq;           /* last task generation handed out */
 };
 
 CORRAL__HIDDEN extern _Thread_local corral__rt *corral__tl_rt;
@@ -146,6 +148,45 @@ static inline int64_t corral__deadline_after(corral__rt *rt, int64_t ns) {
   if (ns <= 0) return now;
   return ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns;
 }
+
+/* ---- task handles ----
+ * A corral_task * given to the user is the struct's address with a tag in
+ * its top 16 bits (user-space addresses fit in 48): bit 63 marks a
+ * borrowed handle (corral_current, abort callbacks: never released), bits
+ * 60-62 the runtime's serial, bits 48-59 the task's generation. A task
+ * struct stays mapped until its runtime ends (slab.c) and its generation
+ * is cleared when it is freed, so a released or stale handle is detected
+ * even after the struct was reused, instead of touching another task. */
+#define CORRAL__H_ADDR ((uintptr_t)0x0000ffffffffffffu)
+#define CORRAL__H_BORROWED ((uintptr_t)1 << 63)
+
+static inline corral_task *corral__task_handle(corral_task *t, bool borrowed) {
+  uintptr_t v = (uintptr_t)t | ((uintptr_t)t->rt->serial << 60) |
+                ((uintptr_t)t->gen << 48);
+  return (corral_task *)(borrowed ? v | CORRAL__H_BORROWED : v);
+}
+
+enum { CORRAL__H_STALE = 1 };
+/* The task behind handle h of the current runtime: 0 and *out, or
+ * CORRAL_EINVAL (NULL), CORRAL_ENOTASK (no runtime on this thread: its
+ * runtime ended?), CORRAL_EFOREIGN (another runtime's), CORRAL__H_STALE
+ * (released, or its task was freed). */
+static inline int corral__task_of(const corral_task *h, corral_task **out) {
+  uintptr_t v = (uintptr_t)h;
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  if (!h) return CORRAL_EINVAL;
+  if (((v >> 60) & 7) != rt->serial) return CORRAL_EFOREIGN;
+  corral_task *t = (corral_task *)(v & CORRAL__H_ADDR);
+  if (t->gen != ((v >> 48) & 0xfff)) return CORRAL__H_STALE;
+  if (t->rt != rt) return CORRAL_EFOREIGN;
+  if (!(v & CORRAL__H_BORROWED) && !t->handle) return CORRAL__H_STALE;
+  *out = t;
+  return 0;
+}
+/* Misuse that leaves nothing to return a code through. */
+CORRAL__HIDDEN __attribute__((noreturn)) void
+corral__handle_abort(const char *call, const corral_task *h, int why);
 
 /* dump.c */
 CORRAL__HIDDEN void corral__dump(corral__rt *rt, FILE *f);

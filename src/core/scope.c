@@ -201,6 +201,11 @@ int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
   CORRAL__NO_COMPACT(self, "corral_scope_enter");
   corral__tscope *ts = (corral__tscope *)(void *)us;
   corral__scope *s = &ts->s;
+  /* Entered already (by this task or another): entering again would link
+   * it into the tree twice. An exited scope may be entered again. */
+  if (s->magic == CORRAL__SCOPE_MAGIC && s->entered && s->owner &&
+      s->owner->rt == self->rt)
+    return CORRAL_EBUSY;
   corral_scope_opts d = {0};
   if (!o) o = &d;
   corral__tscope_init(ts, self, self->scope, o->name);

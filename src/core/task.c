@@ -84,7 +84,7 @@ void corral__task_link(corral_task *t) {
 static inline __attribute__((always_inline)) int
 spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
            const corral_spawn_opts *o, corral_task **out, const char *file,
-           int line) {
+           int line, bool public_handle) {
   if (out) *out = NULL;
   if (!fn) return CORRAL_EINVAL;
   size_t ss = 0;
@@ -127,6 +127,8 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->line = line;
   t->stack_size = (uint32_t)ss;
   t->refs = out ? 2 : 1;
+  uint16_t gen = (uint16_t)((rt->gen_seq + 1) & 0xfff);
+  rt->gen_seq = t->gen = gen ? gen : 1;
   t->handle = out != NULL;
   t->compact = CORRAL__COMPACT_OK && (o_compact | (g ? g->compact : 0));
   corral__timer_init(&t->timer);
@@ -145,7 +147,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   if (g) g->running++;
   t->state = CORRAL__T_NEW;
   rt->sched.alive++;
-  if (out) *out = t;
+  if (out) *out = public_handle ? corral__task_handle(t, false) : t;
   if (self && (o_eager | (g ? g->eager : 0)) && !rt->sched.rng &&
       !self->compact) { /* shuffle mode and compact spawners stay lazy */
     /* Eager: the child runs now; the spawner resumes right after it. It
@@ -194,7 +196,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
 int corral__spawn(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
                   const corral_spawn_opts *o, corral_task **out,
                   const char *file, int line) {
-  return spawn_impl(rt, g, fn, arg, o, out, file, line);
+  return spawn_impl(rt, g, fn, arg, o, out, file, line, false);
 }
 
 /* The public call inlines the whole spawn: one frame less to return
@@ -205,7 +207,8 @@ int corral_spawn_at(corral_group *cg, corral_fn fn, void *arg,
   corral__rt *rt = corral__tl_rt;
   if (out) *out = NULL;
   if (!rt || !rt->sched.current) return CORRAL_ENOTASK;
-  return spawn_impl(rt, (corral__group *)cg, fn, arg, opts, out, file, line);
+  return spawn_impl(rt, (corral__group *)cg, fn, arg, opts, out, file, line,
+                    true);
 }
 
 static void finish(corral_task *t, int rc, void *res) {
@@ -258,6 +261,7 @@ static void task_release_records(corral__rt *rt, corral_task *t) {
 static inline __attribute__((always_inline)) void
 task_unref(corral__rt *rt, corral_task *t) {
   if (--t->refs) return;
+  t->gen = 0; /* its handles are stale from here on */
   if (unlikely(t->out.error || t->last_err || t->out.reason))
     task_release_records(rt, t);
   corral__slab_free(&rt->slabs, t);
@@ -349,11 +353,35 @@ void corral__task_entry(void *arg) {
 
 /* ---- public task calls ---- */
 
-static int check_task(corral_task *self, const corral_task *t) {
-  if (!self) return CORRAL_ENOTASK;
-  if (!t) return CORRAL_EINVAL;
-  if (t->rt != self->rt) return CORRAL_EFOREIGN;
-  return 0;
+/* A handle's task for a call that returns a code: a stale handle is
+ * CORRAL_EINVAL. */
+static int task_arg(const corral_task *h, corral_task **t) {
+  int rc = corral__task_of(h, t);
+  return rc == CORRAL__H_STALE ? CORRAL_EINVAL : rc;
+}
+
+/* A handle's task for a call with no code to return (NULL handled by the
+ * caller): misuse aborts, naming the call. */
+static corral_task *task_get(const corral_task *h, const char *call) {
+  corral_task *t = NULL;
+  int rc = corral__task_of(h, &t);
+  if (rc) corral__handle_abort(call, h, rc);
+  return t;
+}
+
+void corral__handle_abort(const char *call, const corral_task *h, int why) {
+  const char *what =
+      why == CORRAL__H_STALE
+          ? "is stale: released already, or its task ended and was freed "
+            "after the last release"
+      : why == CORRAL_ENOTASK
+          ? "is used outside the runtime that made it (handles die when "
+            "corral_run returns)"
+          : "belongs to another runtime";
+  corral__rt *rt = corral__tl_rt;
+  fprintf(rt ? rt->report : stderr, "corral: %s: task handle %p %s\n", call,
+          (const void *)h, what);
+  abort();
 }
 
 int corral__task_wait_done(corral_task *self, corral_task *t,
@@ -386,10 +414,11 @@ int corral__task_result(corral_task *self, corral_task *t, void **result) {
   }
 }
 
-int corral_join(corral_task *t, void **result) {
-  corral_task *self = corral__self();
-  int rc = check_task(self, t);
+int corral_join(corral_task *h, void **result) {
+  corral_task *self = corral__self(), *t;
+  int rc = task_arg(h, &t);
   if (rc) return rc;
+  if (!self) return CORRAL_ENOTASK;
   if (t == self) return CORRAL_EDEADLK;
   CORRAL__NO_COMPACT(self, "corral_join");
   if (t->joined) return CORRAL_EJOINED;
@@ -417,19 +446,25 @@ void corral__set_reason(corral_task *t, corral__scope *cs) {
   if (t->out.reason) corral__fill_reason(t, cs, t->out.reason);
 }
 
-corral_status corral_task_status(const corral_task *t) {
-  return t ? t->out.status : CORRAL_STATUS_PENDING;
+corral_status corral_task_status(const corral_task *h) {
+  return h ? task_get(h, "corral_task_status")->out.status
+           : CORRAL_STATUS_PENDING;
 }
-int corral_task_code(const corral_task *t) { return t ? t->out.code : 0; }
-void *corral_task_result(const corral_task *t) {
-  return t ? t->out.result : NULL;
+int corral_task_code(const corral_task *h) {
+  return h ? task_get(h, "corral_task_code")->out.code : 0;
 }
-const corral_error *corral_task_error(const corral_task *t) {
-  return t ? t->out.error : NULL;
+void *corral_task_result(const corral_task *h) {
+  return h ? task_get(h, "corral_task_result")->out.result : NULL;
+}
+const corral_error *corral_task_error(const corral_task *h) {
+  return h ? task_get(h, "corral_task_error")->out.error : NULL;
 }
 
-int corral_task_cancel_reason(const corral_task *t, corral_cancel_reason *out) {
-  if (!t || !out) return CORRAL_EINVAL;
+int corral_task_cancel_reason(const corral_task *h, corral_cancel_reason *out) {
+  corral_task *t;
+  int rc = task_arg(h, &t);
+  if (rc) return rc;
+  if (!out) return CORRAL_EINVAL;
   if (t->out.status != CORRAL_STATUS_CANCELLED &&
       t->out.status != CORRAL_STATUS_TIMED_OUT)
     return CORRAL_ENOENT;
@@ -449,7 +484,8 @@ void corral__outcome_copy(const corral_task *t, corral_outcome *o) {
   if (t->out.reason) o->reason = *t->out.reason;
 }
 
-corral_status corral_task_outcome(const corral_task *t, corral_outcome *out) {
+corral_status corral_task_outcome(const corral_task *h, corral_outcome *out) {
+  const corral_task *t = h ? task_get(h, "corral_task_outcome") : NULL;
   if (!out) return t ? t->out.status : CORRAL_STATUS_PENDING;
   if (!t) {
     memset(out, 0, sizeof *out);
@@ -459,26 +495,38 @@ corral_status corral_task_outcome(const corral_task *t, corral_outcome *out) {
   return out->status;
 }
 
-int corral_task_done(const corral_task *t) { return t ? t->finalized : 0; }
-
-const char *corral_task_name(const corral_task *t) {
-  return t ? t->name : NULL;
+int corral_task_done(const corral_task *h) {
+  return h ? task_get(h, "corral_task_done")->finalized : 0;
 }
 
-size_t corral_task_stack_peak(const corral_task *t) {
-  return t ? t->stack_peak : 0;
+const char *corral_task_name(const corral_task *h) {
+  return h ? task_get(h, "corral_task_name")->name : NULL;
 }
 
-void corral_task_release(corral_task *t) {
-  if (!t || !t->handle) return;
+size_t corral_task_stack_peak(const corral_task *h) {
+  return h ? task_get(h, "corral_task_stack_peak")->stack_peak : 0;
+}
+
+void corral_task_release(corral_task *h) {
+  if (!h) return;
+  if ((uintptr_t)h & CORRAL__H_BORROWED) {
+    fprintf(corral__tl_rt ? corral__tl_rt->report : stderr,
+            "corral: corral_task_release: task handle %p is borrowed "
+            "(corral_current, an abort callback): only spawn's handles are "
+            "released\n",
+            (void *)h);
+    abort();
+  }
+  corral_task *t = task_get(h, "corral_task_release");
   t->handle = 0;
   corral__task_unref(t->rt, t);
 }
 
-int corral_cancel(corral_task *t, const char *message) {
-  if (!t) return CORRAL_EINVAL;
-  corral__rt *rt = corral__tl_rt;
-  if (t->rt != rt) return CORRAL_EFOREIGN;
+int corral_cancel(corral_task *h, const char *message) {
+  corral_task *t;
+  int rc = task_arg(h, &t);
+  if (rc) return rc;
+  corral__rt *rt = t->rt;
   if (t->finalized) return CORRAL_ESRCH;
   corral_task *self = rt->sched.current;
   corral__scope_cancel(rt, &t->root_scope, CORRAL_CANCEL_EXPLICIT,

@@ -53,7 +53,9 @@ struct corral_task {
     uint32_t done_seq;         /* once done: completion order (wraps;
                                   compare by difference) */
   };
-  uint32_t refs;               /* handle + group membership */
+  uint16_t refs;               /* handle + group membership */
+  uint16_t gen;                /* generation its handles carry (1..4095;
+                                  0 once freed): see corral__task_of */
   uint8_t state;
   uint8_t handle;              /* a user handle is outstanding */
   uint8_t compact;             /* runs on the shared stack */
@@ -70,8 +72,9 @@ struct corral_task {
   uint8_t linked;              /* in its group's child and scope lists */
   uint8_t joined : 1;          /* its outcome was taken (join / wait) */
   uint8_t cnew : 1;            /* compact, first frame not laid out yet */
-  uint8_t spin_reported;       /* cancel-spin report done (runtime) */
-  uint8_t stall_reported;      /* stall report done (watchdog thread) */
+  uint8_t spin_reported : 1;   /* cancel-spin report done */
+  uint8_t stall_reported;      /* stall report done (written by the
+                                  watchdog thread: a byte of its own) */
   union {
     corral_task *g_next;       /* linked: next sibling in the group */
     corral_task *eager_parent; /* not linked yet (started eagerly, has not

@@ -19,9 +19,9 @@ static void sleep_until(corral__watch *w, int64_t ns) {
     if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT) break;
 }
 
-/* Report the current task once, if it is still the one that stalled:
- * copied under the slab guard (its struct cannot be unmapped meanwhile)
- * and checked against the switch counter (it did not end meanwhile). */
+/* Report the current task once, if it is still the one that stalled. Its
+ * struct stays mapped until the runtime ends (slab.c), and the switch
+ * counter, read again after the copy, says it did not end meanwhile. */
 static void report_stall(corral__rt *rt, uint32_t n, int64_t ran_ns) {
   corral_task *t = __atomic_load_n(&rt->sched.current, __ATOMIC_RELAXED);
   if (!t) return;
@@ -83,7 +83,6 @@ void corral__watch_start(corral__rt *rt, const corral_options *o) {
   w->spin_limit = o->cancel_spin_report == 0 ? 10000 : o->cancel_spin_report;
   w->spin_fatal = o->cancel_spin_fatal != 0;
   pthread_mutex_init(&w->mu, NULL);
-  rt->slabs.guard = &w->mu;
   /* Needed for deadlines on the real clock, and for stall reports. */
   if (rt->clock.virtual_clock && w->stall_ns == CORRAL_FOREVER) return;
   pthread_condattr_t ca;
@@ -106,7 +105,6 @@ void corral__watch_stop(corral__rt *rt) {
     pthread_cond_destroy(&w->cv);
     w->started = false;
   }
-  rt->slabs.guard = NULL;
   pthread_mutex_destroy(&w->mu);
 }
 

@@ -26,7 +26,7 @@ typedef struct corral__scope corral__scope;
 
 typedef struct corral__watch {
   pthread_t thread;
-  pthread_mutex_t mu;        /* stop flag; also the slab release guard */
+  pthread_mutex_t mu;        /* guards stop */
   pthread_cond_t cv;
   bool started, stop;
   int64_t deadline;          /* earliest real-clock timer deadline (atomic) */

@@ -8,7 +8,6 @@
 #include "corral.h"
 #include "ground/compiler.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,8 +34,7 @@ typedef struct corral__slabs {
   bool al_default;             /* libc allocator: chunks may be mmap'd */
   bool huge_pages;
   bool valgrind;
-  pthread_mutex_t *guard;      /* held while a chunk is released (another
-                                  thread may read a struct; see watch.c) */
+  corral__slab *dormant;       /* emptied chunks, kept mapped (see slab.c) */
 } corral__slabs;
 
 /* A few objects just freed wait in a LIFO cache in front of the slabs: a
