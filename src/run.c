@@ -195,6 +195,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   else
     memset(&o, 0, sizeof o);
   if (result) *result = NULL;
+  if (o.error) *o.error = NULL;
   if (!main_fn) return CORRAL_EINVAL;
   if (corral__tl_rt) return CORRAL_EBUSY; /* one runtime per thread */
   if (o.stack_size && (o.stack_size < CORRAL_STACK_MIN ||
@@ -264,6 +265,9 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
       if (result) *result = root->out.result;
     }
     if (rt->deadlocked) rc = CORRAL_EDEADLK;
+    /* The root's record reaches the caller (an aggregate included). */
+    if (o.error && root->out.status == CORRAL_STATUS_ERROR)
+      *o.error = corral_error_ref(root->out.error);
     root->handle = 0;
     corral__task_unref(rt, root);
   }

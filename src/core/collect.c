@@ -25,14 +25,20 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
   for (size_t i = 0; i < n; i++)
     if (!calls[i].fn) return CORRAL_EINVAL;
   bool all = o->policy == CORRAL_GATHER_ALL;
-  corral_group_opts go = {.policy = all ? CORRAL_COLLECT
-                                        : (corral_policy)o->policy,
+  corral_policy gp;
+  switch (o->policy) {
+  case CORRAL_GATHER_FAIL_FAST: gp = CORRAL_FAIL_FAST; break;
+  case CORRAL_GATHER_ALL: gp = CORRAL_COLLECT; break;
+  case CORRAL_GATHER_FIRST: gp = CORRAL_FIRST; break;
+  case CORRAL_GATHER_QUORUM: gp = CORRAL_QUORUM; break;
+  default: return CORRAL_EINVAL; /* a group policy, or garbage */
+  }
+  corral_group_opts go = {.policy = gp,
                           .quorum = o->quorum,
                           .name = o->name ? o->name : "gather",
                           .timeout_ns = o->timeout_ns,
                           .eager = o->eager,
                           .compact = o->compact};
-  if (!all && (unsigned)o->policy > CORRAL_QUORUM) return CORRAL_EINVAL;
   if (go.policy == CORRAL_QUORUM && (o->quorum < 1 || o->quorum > n))
     return CORRAL_EINVAL;
   for (size_t i = 0; i < n; i++) {

@@ -211,6 +211,23 @@ int corral_spawn_at(corral_group *cg, corral_fn fn, void *arg,
                     true);
 }
 
+int corral_spawn_with_at(corral_group *cg, corral_fn fn, void *arg,
+                         corral_spawn_opts opts, corral_task **out,
+                         const char *file, int line) {
+  return corral_spawn_at(cg, fn, arg, &opts, out, file, line);
+}
+
+int corral_spawn_named_at(corral_group *cg, corral_fn fn, void *arg,
+                          const char *name, corral_task **out,
+                          const char *file, int line) {
+  corral__rt *rt = corral__tl_rt;
+  if (out) *out = NULL;
+  if (!rt || !rt->sched.current) return CORRAL_ENOTASK;
+  corral_spawn_opts o = {name, 0, 0, 0};
+  return spawn_impl(rt, (corral__group *)cg, fn, arg, &o, out, file, line,
+                    true);
+}
+
 static void finish(corral_task *t, int rc, void *res) {
   corral__scope *cs;
   if (rc == 0) {
