@@ -489,3 +489,75 @@ TEST(stall_without_checkpoint_reported_once) {
   CHECK(strstr(buf, "test_contract.c:") != NULL);
   free(buf);
 }
+
+/* ---- errors never lost, never stale ---- */
+
+static int failing(void *arg, void **res) {
+  (void)arg, (void)res;
+  return corral_errorf(CORRAL_EIO, "disk on fire");
+}
+static int m_root_error(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy =
+                                                          CORRAL_COLLECT}),
+           0);
+  CHECK_RC(corral_spawn(&g, failing, NULL, "a", NULL), 0);
+  CHECK_RC(corral_spawn(&g, failing, NULL, "b", NULL), 0);
+  return corral_group_close(&g, 0);
+}
+TEST(corral_run_hands_back_the_root_error_record) {
+  for (size_t i = 0; i < NSEEDS; i++) {
+    corral_error *e = (corral_error *)1;
+    corral_options o = {0};
+    o.virtual_clock = 1;
+    o.shuffle_seed = seeds[i];
+    o.error = &e;
+    CHECK_RC(corral_run(&o, m_root_error, NULL, NULL), CORRAL_EGROUP);
+    CHECK(e != NULL);
+    CHECK_RC(corral_error_code(e), CORRAL_EGROUP);
+    CHECK_EQ(corral_error_count(e), 2);
+    CHECK_STR(corral_error_message(corral_error_child(e, 0)), "disk on fire");
+    corral_error_unref(e); /* outlives its runtime */
+  }
+  corral_error *e = (corral_error *)1;
+  corral_options o = {0};
+  o.virtual_clock = 1;
+  o.error = &e;
+  CHECK_RC(corral_run(&o, m_codes, NULL, NULL), 0);
+  CHECK(e == NULL); /* success: no record */
+}
+
+static int m_not_stale(void *arg, void **res) {
+  (void)arg, (void)res;
+  CHECK_RC(corral_errorf(CORRAL_EIO, "earlier"), CORRAL_EIO);
+  CHECK(corral_last_error() != NULL);
+  /* A later failure without a record of its own: the old one is gone. */
+  corral_scope s;
+  CHECK_RC(corral_scope_enter(&s, NULL), 0);
+  corral_scope_cancel(&s, "stop");
+  CHECK_RC(corral_sleep(CORRAL_SEC(1)), CORRAL_ECANCELED);
+  CHECK(corral_last_error() == NULL);
+  CHECK_RC(corral_scope_exit(&s, CORRAL_ECANCELED), 0);
+  /* Group close returning the cancel of an enclosing scope. */
+  CHECK_RC(corral_errorf(CORRAL_EIO, "earlier again"), CORRAL_EIO);
+  CHECK_RC(corral_move_on_after(&s, CORRAL_MS(5)), 0);
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  int rc = corral_group_close(&g, corral_sleep(CORRAL_SEC(1)));
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK(corral_last_error() == NULL);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  /* A refused spawn. */
+  CHECK_RC(corral_errorf(CORRAL_EIO, "and again"), CORRAL_EIO);
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_RC(corral_spawn(&g, failing, NULL, "late", NULL), CORRAL_ECLOSED);
+  CHECK(corral_last_error() == NULL);
+  /* A record that matches the code it came with stays. */
+  CHECK_RC(corral_errorf(CORRAL_EIO, "kept"), CORRAL_EIO);
+  CHECK_RC(corral_sleep(CORRAL_MS(1)), 0);
+  CHECK_STR(corral_error_message(corral_last_error()), "kept");
+  return 0;
+}
+TEST(last_error_is_never_stale) { run_modes(m_not_stale, NULL); }

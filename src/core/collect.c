@@ -190,7 +190,9 @@ int corral_wait(corral_task *const *tasks, size_t n, int mode,
     rc = wait_any(self, tasks, n, NULL, deadline);
     if (rc == CORRAL_ETIMEDOUT)
       /* A completion at the deadline's instant still counts. */
-      return wait_cond(tasks, n, mode, ndone) ? 0 : CORRAL_ETIMEDOUT;
+      return wait_cond(tasks, n, mode, ndone)
+                 ? 0
+                 : corral__fail(self, CORRAL_ETIMEDOUT);
     if (rc) return rc;
   }
 }
@@ -280,7 +282,7 @@ int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
     if (rc == CORRAL_ETIMEDOUT) {
       for (size_t i = 0; i < it->n; i++)
         if (!it->taken[i] && TK(it->tasks[i])->finalized) rc = 0;
-      if (rc) return rc;
+      if (rc) return corral__fail(self, rc);
     } else if (rc) {
       return rc;
     }

@@ -232,6 +232,7 @@ int corral__group_close(corral__rt *rt, corral__group *g, int body_rc) {
   } else if (body_rc == CORRAL_ECANCELED && !g->scope.cancelled) {
     rc = CORRAL_ECANCELED;
   }
+  if (rc != CORRAL_EGROUP && rc != CORRAL_ETIMEDOUT) corral__fail(self, rc);
   corral_error_unref(body);
   gerr *v = (gerr *)(void *)g->errors;
   for (size_t i = 0; i < g->nerr; i++) {

@@ -107,7 +107,8 @@ int corral_yield(void) {
   corral__sched *s = &rt->sched;
   if (unlikely(s->ncancelled | s->preempt)) {
     if (s->preempt) corral__preempted(rt, self);
-    if (corral__checkpoint_scope(rt, self)) return CORRAL_ECANCELED;
+    if (corral__checkpoint_scope(rt, self))
+      return corral__fail(self, CORRAL_ECANCELED);
   }
   self->state = CORRAL__T_RUNNABLE;
   self->rq_next = NULL;

@@ -207,8 +207,10 @@ int corral_spawn_at(corral_group *cg, corral_fn fn, void *arg,
   corral__rt *rt = corral__tl_rt;
   if (out) *out = NULL;
   if (!rt || !rt->sched.current) return CORRAL_ENOTASK;
-  return spawn_impl(rt, (corral__group *)cg, fn, arg, opts, out, file, line,
-                    true);
+  corral_task *self = rt->sched.current;
+  int rc = spawn_impl(rt, (corral__group *)cg, fn, arg, opts, out, file, line,
+                      true);
+  return unlikely(rc) ? corral__fail(self, rc) : 0;
 }
 
 int corral_spawn_with_at(corral_group *cg, corral_fn fn, void *arg,
@@ -224,8 +226,10 @@ int corral_spawn_named_at(corral_group *cg, corral_fn fn, void *arg,
   if (out) *out = NULL;
   if (!rt || !rt->sched.current) return CORRAL_ENOTASK;
   corral_spawn_opts o = {name, 0, 0, 0};
-  return spawn_impl(rt, (corral__group *)cg, fn, arg, &o, out, file, line,
-                    true);
+  corral_task *self = rt->sched.current;
+  int rc = spawn_impl(rt, (corral__group *)cg, fn, arg, &o, out, file, line,
+                      true);
+  return unlikely(rc) ? corral__fail(self, rc) : 0;
 }
 
 static void finish(corral_task *t, int rc, void *res) {
@@ -578,7 +582,9 @@ int corral_checkpoint_cancel(void) {
   /* Not a switch point: expired deadlines of the scopes around the task
    * are fired here (the scheduler fires the rest at the next one). */
   if (unlikely(rt->sched.preempt)) corral__scope_deadlines_due(rt, self->scope);
-  return corral__checkpoint_scope(rt, self) ? CORRAL_ECANCELED : 0;
+  return corral__checkpoint_scope(rt, self)
+             ? corral__fail(self, CORRAL_ECANCELED)
+             : 0;
 }
 
 int corral_cancel_reason_get(corral_cancel_reason *out) {

@@ -111,6 +111,15 @@ CORRAL__HIDDEN int corral__task_wait_done(corral_task *self, corral_task *t,
 CORRAL__HIDDEN int corral__task_result(corral_task *self, corral_task *t,
                                        void **result);
 CORRAL__HIDDEN void corral__set_reason(corral_task *t, corral__scope *cs);
+/* t fails a call with `code` and no record of its own: a record of another
+ * code is stale from now on (corral_last_error never returns a record of
+ * an earlier, unrelated failure). Returns code. */
+CORRAL__HIDDEN void corral__drop_last_error(corral_task *t);
+static inline int corral__fail(corral_task *t, int code) {
+  if (unlikely(t->last_err != NULL) && code && t->last_err->code != code)
+    corral__drop_last_error(t);
+  return code;
+}
 CORRAL__HIDDEN void corral__end_cancelled(corral_task *t, corral__scope *cs);
 CORRAL__HIDDEN void corral__outcome_copy(const corral_task *t,
                                          corral_outcome *o);

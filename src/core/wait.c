@@ -19,7 +19,7 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
   corral__rt *rt = t->rt;
   if (unlikely(rt->sched.preempt)) corral__preempted(rt, t);
   if (w != CORRAL__UNABORTABLE && corral__checkpoint_scope(rt, t))
-    return CORRAL_ECANCELED;
+    return corral__fail(t, CORRAL_ECANCELED);
   if (deadline != CORRAL_FOREVER) {
     if (deadline <= corral__now(rt)) return CORRAL_ETIMEDOUT; /* expired */
     int rc = corral__timer_arm(rt, &t->timer, deadline, on_wait_timeout);
@@ -33,7 +33,10 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
   if (corral__timer_armed(&t->timer)) corral__timer_disarm(rt, &t->timer);
   t->wait = NULL;
   t->wait_kind = CORRAL__W_NONE;
-  return t->wake_rc;
+  /* The wait's own deadline is the caller's business (sleep turns it
+   * into 0); other codes end the call. */
+  int rc = t->wake_rc;
+  return rc == CORRAL_ETIMEDOUT ? rc : corral__fail(t, rc);
 }
 
 void corral__wake(corral_task *t, int rc) {
