@@ -44,7 +44,7 @@ const char *corral_version_string(void) { return "0.1.0"; }
 
 corral_task *corral_current(void) {
   corral_task *t = corral__self();
-  return t ? corral__task_handle(t, true) : NULL;
+  return t ? corral__task_handle(t) : NULL;
 }
 
 /* Which runtime a task handle belongs to: 1..7, in turn. */

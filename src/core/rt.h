@@ -151,19 +151,19 @@ static inline int64_t corral__deadline_after(corral__rt *rt, int64_t ns) {
 
 /* ---- task handles ----
  * A corral_task * given to the user is the struct's address with a tag in
- * its top 16 bits (user-space addresses fit in 48): bit 63 marks a
- * borrowed handle (corral_current, abort callbacks: never released), bits
- * 60-62 the runtime's serial, bits 48-59 the task's generation. A task
- * struct stays mapped until its runtime ends (slab.c) and its generation
- * is cleared when it is freed, so a released or stale handle is detected
- * even after the struct was reused, instead of touching another task. */
+ * its top 16 bits (user-space addresses fit in 48): bits 60-62 the
+ * runtime's serial, bits 48-59 the task's generation; one value per task,
+ * whoever asks (spawn, corral_current, an abort callback), so handles
+ * compare equal. A task struct stays mapped until its runtime ends
+ * (slab.c) and its generation is cleared when it is freed, so a stale
+ * handle is detected even after the struct was reused, instead of touching
+ * another task; `owned` says whether the spawner's handle is still to be
+ * released, so a second release is detected too. */
 #define CORRAL__H_ADDR ((uintptr_t)0x0000ffffffffffffu)
-#define CORRAL__H_BORROWED ((uintptr_t)1 << 63)
 
-static inline corral_task *corral__task_handle(corral_task *t, bool borrowed) {
-  uintptr_t v = (uintptr_t)t | ((uintptr_t)t->rt->serial << 60) |
-                ((uintptr_t)t->gen << 48);
-  return (corral_task *)(borrowed ? v | CORRAL__H_BORROWED : v);
+static inline corral_task *corral__task_handle(corral_task *t) {
+  return (corral_task *)((uintptr_t)t | ((uintptr_t)t->rt->serial << 60) |
+                         ((uintptr_t)t->gen << 48));
 }
 
 enum { CORRAL__H_STALE = 1 };
@@ -180,7 +180,6 @@ static inline int corral__task_of(const corral_task *h, corral_task **out) {
   corral_task *t = (corral_task *)(v & CORRAL__H_ADDR);
   if (t->gen != ((v >> 48) & 0xfff)) return CORRAL__H_STALE;
   if (t->rt != rt) return CORRAL_EFOREIGN;
-  if (!(v & CORRAL__H_BORROWED) && !t->handle) return CORRAL__H_STALE;
   *out = t;
   return 0;
 }

@@ -130,6 +130,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   uint16_t gen = (uint16_t)((rt->gen_seq + 1) & 0xfff);
   rt->gen_seq = t->gen = gen ? gen : 1;
   t->handle = out != NULL;
+  t->owned = out != NULL && public_handle;
   t->compact = CORRAL__COMPACT_OK && (o_compact | (g ? g->compact : 0));
   corral__timer_init(&t->timer);
   t->wait_kind = CORRAL__W_NONE;
@@ -147,7 +148,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   if (g) g->running++;
   t->state = CORRAL__T_NEW;
   rt->sched.alive++;
-  if (out) *out = public_handle ? corral__task_handle(t, false) : t;
+  if (out) *out = public_handle ? corral__task_handle(t) : t;
   if (self && (o_eager | (g ? g->eager : 0)) && !rt->sched.rng &&
       !self->compact) { /* shuffle mode and compact spawners stay lazy */
     /* Eager: the child runs now; the spawner resumes right after it. It
@@ -393,8 +394,8 @@ static corral_task *task_get(const corral_task *h, const char *call) {
 void corral__handle_abort(const char *call, const corral_task *h, int why) {
   const char *what =
       why == CORRAL__H_STALE
-          ? "is stale: released already, or its task ended and was freed "
-            "after the last release"
+          ? "is stale: released already (or never owned: corral_current), "
+            "or its task ended and was freed after the last release"
       : why == CORRAL_ENOTASK
           ? "is used outside the runtime that made it (handles die when "
             "corral_run returns)"
@@ -530,15 +531,9 @@ size_t corral_task_stack_peak(const corral_task *h) {
 
 void corral_task_release(corral_task *h) {
   if (!h) return;
-  if ((uintptr_t)h & CORRAL__H_BORROWED) {
-    fprintf(corral__tl_rt ? corral__tl_rt->report : stderr,
-            "corral: corral_task_release: task handle %p is borrowed "
-            "(corral_current, an abort callback): only spawn's handles are "
-            "released\n",
-            (void *)h);
-    abort();
-  }
   corral_task *t = task_get(h, "corral_task_release");
+  if (!t->owned) corral__handle_abort("corral_task_release", h, CORRAL__H_STALE);
+  t->owned = 0;
   t->handle = 0;
   corral__task_unref(t->rt, t);
 }

@@ -2,6 +2,7 @@
 #ifndef CORRAL_CORE_TASK_H
 #define CORRAL_CORE_TASK_H
 
+#include "core/error.h"
 #include "core/scope.h"
 #include "core/wait.h"
 #include "ground/alloc.h"
@@ -73,6 +74,7 @@ struct corral_task {
   uint8_t joined : 1;          /* its outcome was taken (join / wait) */
   uint8_t cnew : 1;            /* compact, first frame not laid out yet */
   uint8_t spin_reported : 1;   /* cancel-spin report done */
+  uint8_t owned : 1;           /* the spawner's handle is not released yet */
   uint8_t stall_reported;      /* stall report done (written by the
                                   watchdog thread: a byte of its own) */
   union {

@@ -72,7 +72,7 @@ typedef struct {
 
 static corral_abort_result call_user_abort(corral_task *t, void *arg) {
   user_abort *ua = arg;
-  return ua->fn ? ua->fn(corral__task_handle(t, true), ua->arg)
+  return ua->fn ? ua->fn(corral__task_handle(t), ua->arg)
                 : CORRAL_ABORT_SUCCEEDED;
 }
 
