@@ -39,7 +39,7 @@ static void emit(const char *bench, double v, const char *unit) {
 static long switch_n;
 static int yielder(void *arg, void **res) {
   (void)arg, (void)res;
-  for (long i = 0; i < switch_n; i++) corral_yield();
+  for (long i = 0; i < switch_n; i++) CORRAL_IGNORE(corral_yield());
   return 0;
 }
 static int b_switch(void *arg, void **res) {
@@ -121,7 +121,7 @@ static int long_sleep(void *arg, void **res) {
 static int64_t fail_t0;
 static int failer(void *arg, void **res) {
   (void)arg, (void)res;
-  corral_sleep(1 * MS); /* let every sibling start and sleep */
+  CORRAL_IGNORE(corral_sleep(1 * MS)); /* let every sibling start and sleep */
   fail_t0 = now_ns();
   return CORRAL_EIO;
 }
@@ -151,7 +151,7 @@ static int b_hold(void *arg, void **res) {
     if (corral_spawn(&g, long_sleep, NULL, "h", NULL)) break;
     held++;
   }
-  corral_sleep(1); /* every task runs until it sleeps */
+  CORRAL_IGNORE(corral_sleep(1)); /* every task runs until it sleeps */
   int64_t t1 = now_ns();
   long rss1 = rss_bytes();
   const char *sfx = hold_compact ? "_compact" : "";
@@ -252,7 +252,7 @@ static int b_echo(void *arg, void **res) {
   rc = corral_group_close(&g, 0);
   emit(echo_compact ? "echo_compact" : "echo", (double)(now_ns() - t0) / 1e6, "ms");
   corral_cancel(srv, NULL);
-  corral_join(srv, NULL);
+  CORRAL_IGNORE(corral_join(srv, NULL));
   corral_task_release(srv);
   corral_tcp_close(l);
   return rc;
@@ -355,7 +355,10 @@ int main(int argc, char **argv) {
     for (int a = 1; a < argc; a++)
       if (strcmp(argv[a], cases[i].name) == 0) want = 1;
     if (!want) continue;
-    int rc = corral_run(NULL, cases[i].fn, NULL, NULL);
+    /* Spawning a million tasks in one go is a stall by design here. */
+    corral_options o = {0};
+    o.stall_report_ns = CORRAL_FOREVER;
+    int rc = corral_run(&o, cases[i].fn, NULL, NULL);
     if (rc) fprintf(stderr, "bench %s: %s\n", cases[i].name, corral_strerror(rc));
   }
   return 0;

@@ -18,7 +18,8 @@ static int body(void *arg, void **result) {
                           {fetch_service, "ServiceB", "ServiceB"},
                           {fetch_service, "ServiceC", "ServiceC"}};
   corral_outcome out[3];
-  int rc = corral_safe_gather(calls, 3, out, /*return_exceptions=*/1, 0);
+  int rc = corral_safe_gather(calls, 3, out, /*return_exceptions=*/1,
+                              CORRAL_FOREVER);
   printf("Collected %d results:\n", 3);
   for (int i = 0; i < 3; i++) {
     if (out[i].status == CORRAL_STATUS_OK)

@@ -48,7 +48,7 @@ static int body(void *arg, void **result) {
   step fetch[3] = {{"fetch_channel_info", 300 * MS, 0},
                    {"fetch_front_row", 2 * SEC, 0},
                    {"fetch_participants", 500 * MS, 1}};
-  run(fetch, 3, 0, 0);
+  run(fetch, 3, 0, CORRAL_FOREVER);
 
   printf("\n2. Batch with partial results and a 2 s timeout:\n");
   step batch[5] = {{"batch-1", 400 * MS, 0}, {"batch-2", 800 * MS, 0},

@@ -30,7 +30,7 @@ static int with_gather(void) {
   corral_outcome out[3];
   for (int i = 0; i < 3; i++)
     calls[i] = (corral_call){fetch_with_timeout, &apis[i], apis[i].name};
-  int rc = corral_safe_gather(calls, 3, out, 1, 0);
+  int rc = corral_safe_gather(calls, 3, out, 1, CORRAL_FOREVER);
   for (int i = 0; i < 3; i++) {
     if (out[i].status == CORRAL_STATUS_OK)
       printf("  Success: %s\n", (const char *)out[i].result);

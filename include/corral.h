@@ -17,9 +17,29 @@
  *   OWNERSHIP   who frees what is stated per call. Every release/free
  *               function accepts NULL.
  *
- * Times are monotonic nanoseconds (int64_t). Absolute times are values of
- * corral_now(); relative timeouts are durations. CORRAL_FOREVER means "no
- * deadline".
+ * TIME, one rule for every call. Times are monotonic nanoseconds
+ * (int64_t); build durations with CORRAL_US / CORRAL_MS / CORRAL_SEC.
+ *   - A relative timeout of CORRAL_FOREVER means none; any value <= 0 means
+ *     already expired (the call does not wait; a wait that finds its
+ *     condition already true still succeeds).
+ *   - An absolute deadline (a value of corral_now()) of CORRAL_FOREVER
+ *     means none; any deadline <= corral_now() is already expired.
+ *   - The only exception: a timeout or deadline FIELD of an options struct
+ *     (corral_scope_opts.deadline, corral_group_opts.timeout_ns,
+ *     corral_gather_opts.timeout_ns) reads 0 as "not set" (= none), so a
+ *     zeroed struct means "no timeout". There, CORRAL_FOREVER is none too
+ *     and a negative value is already expired.
+ *
+ * HANDLES (corral_task *) die with their runtime: after corral_run returns,
+ * calls that return a code get CORRAL_ENOTASK, the others abort with a
+ * message. A released or otherwise stale handle gets CORRAL_EINVAL (or an
+ * abort from the calls with no code to return); it never reaches another
+ * task, even one that reuses the memory.
+ *
+ * The header compiles as C11 (-Wpedantic) and C++17. Calls marked
+ * CORRAL_NODISCARD warn when their code is dropped: dropping a
+ * CORRAL_ECANCELED is how a task ends up ignoring its cancellation. Drop one
+ * on purpose with CORRAL_IGNORE(call) (GCC does not accept a plain (void)).
  */
 #ifndef CORRAL_H
 #define CORRAL_H
@@ -45,6 +65,22 @@ extern "C" {
 #define CORRAL_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define CORRAL_PRINTF(f, a)
+#endif
+
+#if defined(__cplusplus) && __cplusplus >= 201703L
+#define CORRAL_NODISCARD [[nodiscard]]
+#elif defined(__GNUC__)
+#define CORRAL_NODISCARD __attribute__((warn_unused_result))
+#else
+#define CORRAL_NODISCARD
+#endif
+#define CORRAL_IGNORE(call) ((void)!(call))
+
+/* Storage the library lays its own structs in. */
+#ifdef __cplusplus
+#define CORRAL_ALIGN16 alignas(16)
+#else
+#define CORRAL_ALIGN16 _Alignas(16)
 #endif
 
 #define CORRAL_VERSION_MAJOR 0
@@ -76,7 +112,8 @@ CORRAL_API const char *corral_version_string(void);
   XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                      \
   XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                    \
   XX(ERANGE, -ERANGE, "result out of range")                                 \
-  XX(EBADF, -EBADF, "bad file descriptor")
+  XX(EBADF, -EBADF, "bad file descriptor")                                   \
+  XX(ESRCH, -ESRCH, "no such task: it already finished")
 
 /* corral's own codes. ECANCELED, ETIMEDOUT and EDEADLK take their errno
  * values, so a timeout is one code whether corral or libuv produced it; the
@@ -225,14 +262,34 @@ typedef struct corral_options {
   int virtual_clock;        /* 1: virtual time with autojump */
   int64_t autojump_threshold_ns; /* virtual clock with real I/O pending:
                                     wait up to this much real time for I/O
-                                    before jumping (0: jump at once) */
+                                    before jumping (0 = not set: jump at
+                                    once) */
   uint64_t shuffle_seed;    /* != 0: seeded random run-queue order */
   struct uv_loop_s *loop;   /* run on this libuv loop; NULL = own loop */
   const corral_allocator *allocator; /* NULL = malloc/realloc/free */
-  FILE *report;             /* deadlock reports; NULL = stderr */
+  FILE *report;             /* deadlock and runaway-task reports, misuse
+                               messages; NULL = stderr */
   int stack_paint;          /* 1: measure peak stack use per task */
   size_t stack_cache;       /* warm stacks kept per size; 0 = 64 */
   int no_guard_install;     /* 1: pretend MADV_GUARD_INSTALL is missing */
+  /* Runaway tasks, reported once per task (name and spawn site) to
+   * `report`. The runtime cannot interrupt a task that never reaches a
+   * checkpoint; it can say so. */
+  int64_t stall_report_ns;  /* a task that runs this long without reaching
+                               a checkpoint stalls every other task: report
+                               it. 0 = not set: 100 ms; CORRAL_FOREVER:
+                               never */
+  unsigned cancel_spin_report; /* a task that hits this many checkpoints in
+                               a row inside a cancelled scope without giving
+                               the CPU away is ignoring CORRAL_ECANCELED:
+                               report it. 0 = not set: 10000; UINT_MAX:
+                               never */
+  int cancel_spin_fatal;    /* 1: abort() after that report */
+  struct corral_error **error; /* != NULL: receives the root task's error
+                               record when corral_run returns an error (an
+                               EGROUP aggregate with every child's error
+                               included), else NULL. A reference you own:
+                               corral_error_unref() it */
   int huge_pages;           /* 1: task structs in 2 MiB transparent huge
                                pages once bursts are large (default
                                allocator only). Halves the cost of a burst
@@ -250,10 +307,13 @@ typedef struct corral_options {
 #define CORRAL_STACK_MAX ((size_t)1024 * 1024 * 1024)
 
 /* Run `main_fn(arg, result)` as the root task of a new runtime on the
- * calling thread and return when every task has finished. Returns main's
- * return code, CORRAL_EDEADLK if the runtime found a deadlock (the task tree
- * is printed to options->report and every task is unwound), or an argument /
- * allocation error. opts may be NULL. One runtime per thread at a time. */
+ * calling thread and return when every task has finished. Returns 0 (and
+ * *result), main's error code (its record through opts->error), CORRAL_ECANCELED
+ * when main ended cancelled, CORRAL_EDEADLK if the runtime found a deadlock
+ * (the task tree is printed to opts->report and every task is unwound),
+ * CORRAL_EINVAL (main_fn NULL, a bad option), CORRAL_EBUSY (a runtime
+ * already runs on this thread), CORRAL_ENOMEM, or a libuv error starting
+ * the loop. opts may be NULL. One runtime per thread at a time. */
 CORRAL_API int corral_run(const corral_options *opts, corral_fn main_fn,
                           void *arg, void **result);
 
@@ -302,7 +362,7 @@ typedef struct corral_spawn_opts {
 
 /* Groups live in caller storage (usually the body's stack frame). */
 typedef struct corral_group {
-  _Alignas(16) unsigned char opaque_[320];
+  CORRAL_ALIGN16 unsigned char opaque_[320];
 } corral_group;
 
 /* TASK ONLY. Spawn fn(arg) as a child of group g (g == NULL: the current
@@ -312,17 +372,30 @@ typedef struct corral_group {
  * receives a handle the caller owns: release it with corral_task_release()
  * (after or before the task finished). Returns 0, CORRAL_ECLOSED (group
  * closed), CORRAL_EFAILED (group failed), CORRAL_ECANCELED (group
- * cancelled), CORRAL_EINVAL, CORRAL_ENOMEM, CORRAL_EFOREIGN. On error
- * nothing runs and *out is NULL. */
+ * cancelled or satisfied), CORRAL_EINVAL (fn NULL, bad stack size, g not a
+ * group), CORRAL_ENOMEM, CORRAL_EFOREIGN (g of another runtime),
+ * CORRAL_ENOTASK. On error nothing runs and *out is NULL. */
 CORRAL_API int corral_spawn_at(corral_group *g, corral_fn fn, void *arg,
                                const corral_spawn_opts *opts,
                                corral_task **out, const char *file, int line);
+/* The same with the options by value, so they can be written inline, last:
+ * corral_spawn_with(g, fn, arg, &t, (corral_spawn_opts){.name = "x",
+ * .eager = 1}) in C, corral_spawn_with(g, fn, arg, &t,
+ * corral_spawn_opts{"x", 0, 1, 0}) in C++. */
+CORRAL_API int corral_spawn_with_at(corral_group *g, corral_fn fn, void *arg,
+                                    corral_spawn_opts opts, corral_task **out,
+                                    const char *file, int line);
+/* The same with only a name (borrowed, copied). */
+CORRAL_API int corral_spawn_named_at(corral_group *g, corral_fn fn, void *arg,
+                                     const char *name, corral_task **out,
+                                     const char *file, int line);
 #define corral_spawn(g, fn, arg, nm, out)                                    \
-  corral_spawn_at((g), (fn), (arg),                                          \
-                  &(const corral_spawn_opts){.name = (nm)}, (out), __FILE__, \
-                  __LINE__)
+  corral_spawn_named_at((g), (fn), (arg), (nm), (out), __FILE__, __LINE__)
 #define corral_spawn_ex(g, fn, arg, opts, out)                               \
   corral_spawn_at((g), (fn), (arg), (opts), (out), __FILE__, __LINE__)
+#define corral_spawn_with(g, fn, arg, out, ...)                              \
+  corral_spawn_with_at((g), (fn), (arg), __VA_ARGS__, (out), __FILE__,       \
+                       __LINE__)
 
 /* asyncio.create_task: spawn into the current task's implicit group. The
  * implicit group is closed when the current task's function returns: its
@@ -334,18 +407,24 @@ CORRAL_API int corral_spawn_at(corral_group *g, corral_fn fn, void *arg,
 
 /* BLOCKS. Wait for t to finish. Returns 0 (and *result if result != NULL)
  * when it succeeded, its error code when it failed (the error record becomes
- * the caller's corral_last_error(), so returning the code propagates it), or
- * CORRAL_ECANCELED when it was cancelled or when the caller is cancelled
- * while waiting (t then keeps running; see corral_task_done()). A second join
- * of the same handle returns CORRAL_EJOINED. */
-CORRAL_API int corral_join(corral_task *t, void **result);
-/* What a task ended with (PENDING while it runs). The error is borrowed:
- * valid until corral_task_release(t). */
+ * the caller's corral_last_error(), so returning the code propagates it),
+ * CORRAL_ETIMEDOUT when its own or its group's deadline ended it (status
+ * TIMED_OUT), or CORRAL_ECANCELED when it was cancelled or when the caller
+ * is cancelled while waiting (t then keeps running; see
+ * corral_task_done()). Also CORRAL_EJOINED (joined already), CORRAL_EDEADLK
+ * (t is the caller), CORRAL_EINVAL (NULL or stale handle, compact caller),
+ * CORRAL_EFOREIGN, CORRAL_ENOTASK. */
+CORRAL_NODISCARD CORRAL_API int corral_join(corral_task *t, void **result);
+/* What a task ended with (PENDING while it runs; NULL handle: PENDING, 0,
+ * NULL). The error is borrowed: valid until corral_task_release(t). These
+ * have no code to return: a stale handle aborts with a message. */
 CORRAL_API corral_status corral_task_status(const corral_task *t);
 CORRAL_API int corral_task_code(const corral_task *t);
 CORRAL_API void *corral_task_result(const corral_task *t);
 CORRAL_API const corral_error *corral_task_error(const corral_task *t);
-/* Why a CANCELLED task was cancelled: 0, or CORRAL_ENOENT if it was not. */
+/* Why a CANCELLED or TIMED_OUT task was cancelled: 0, CORRAL_ENOENT if it
+ * was not, CORRAL_EINVAL (NULL out, NULL or stale handle),
+ * CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_API int corral_task_cancel_reason(const corral_task *t,
                                          corral_cancel_reason *out);
 /* Copy the whole outcome; out->error is a new reference, released by
@@ -356,22 +435,33 @@ CORRAL_API int corral_task_done(const corral_task *t);
 CORRAL_API const char *corral_task_name(const corral_task *t);
 /* Peak stack bytes the task used (needs options.stack_paint; else 0). */
 CORRAL_API size_t corral_task_stack_peak(const corral_task *t);
+/* Give the handle back (NULL is fine). The handle is dead afterwards: a
+ * second release aborts with a message, as does releasing a borrowed
+ * handle. */
 CORRAL_API void corral_task_release(corral_task *t);
-/* Cancel t (its root scope) with an explicit reason. Does not block. */
+/* Cancel t (its root scope) with an explicit reason (message copied; may be
+ * NULL). Does not block. Returns 0, CORRAL_ESRCH when t already finished
+ * (nothing changes), CORRAL_EINVAL (NULL or stale handle), CORRAL_EFOREIGN,
+ * CORRAL_ENOTASK. */
 CORRAL_API int corral_cancel(corral_task *t, const char *message);
 
+/* The calling task as a borrowed handle (never released; valid while the
+ * task lives), or NULL outside a task. */
 CORRAL_API corral_task *corral_current(void);
 
-/* BLOCKS. Give other runnable tasks a turn. Returns 0 or CORRAL_ECANCELED. */
-CORRAL_API int corral_yield(void);
-/* BLOCKS. Sleep for ns / until an absolute time. 0 or CORRAL_ECANCELED. */
-CORRAL_API int corral_sleep(int64_t ns);
-CORRAL_API int corral_sleep_until(int64_t deadline);
+/* BLOCKS. Give other runnable tasks a turn (a checkpoint). Returns 0,
+ * CORRAL_ECANCELED, CORRAL_ENOTASK. */
+CORRAL_NODISCARD CORRAL_API int corral_yield(void);
+/* BLOCKS. Sleep for ns / until an absolute time (the time rule: <= 0 or a
+ * deadline passed already is a plain checkpoint, CORRAL_FOREVER sleeps
+ * until cancelled). Returns 0, CORRAL_ECANCELED, CORRAL_ENOTASK. */
+CORRAL_NODISCARD CORRAL_API int corral_sleep(int64_t ns);
+CORRAL_NODISCARD CORRAL_API int corral_sleep_until(int64_t deadline);
 /* Returns CORRAL_ECANCELED if the current task is inside a cancelled scope,
- * else 0, without blocking. */
-CORRAL_API int corral_checkpoint_cancel(void);
+ * else 0 (CORRAL_ENOTASK outside a task), without blocking. */
+CORRAL_NODISCARD CORRAL_API int corral_checkpoint_cancel(void);
 /* Fill *out with why the current task is cancelled. Returns 0 if it is,
- * CORRAL_ENOENT if it is not. */
+ * CORRAL_ENOENT if it is not, CORRAL_EINVAL (out NULL), CORRAL_ENOTASK. */
 CORRAL_API int corral_cancel_reason_get(corral_cancel_reason *out);
 
 /* ------------------------------------------------------------------------ */
@@ -379,46 +469,67 @@ CORRAL_API int corral_cancel_reason_get(corral_cancel_reason *out);
 /* ------------------------------------------------------------------------ */
 
 typedef struct corral_scope {
-  _Alignas(16) unsigned char opaque_[256];
+  CORRAL_ALIGN16 unsigned char opaque_[256];
 } corral_scope;
 
 typedef struct corral_scope_opts {
   const char *name; /* borrowed: must stay valid while the scope is entered */
-  int64_t deadline; /* absolute; 0 = none (CORRAL_FOREVER also none) */
+  int64_t deadline; /* absolute; 0 = not set (none); CORRAL_FOREVER none;
+                       <= corral_now(): already expired */
   int shield;       /* 1: outer cancellations do not reach inside */
   int fail;         /* 1: fail-after: exit reports CORRAL_ETIMEDOUT when this
                        scope's own deadline fired; 0: move-on-after */
 } corral_scope_opts;
 
 /* TASK ONLY. Enter a scope (LIFO with other scopes and groups of the task).
- * The scope lives in caller storage until corral_scope_exit(). */
+ * The scope lives in caller storage until corral_scope_exit(). o NULL: no
+ * deadline, no shield, move-on. Returns 0, CORRAL_EBUSY (s is entered
+ * already, by this task or another), CORRAL_EINVAL (s NULL, compact task),
+ * CORRAL_ENOMEM, CORRAL_ENOTASK. */
 CORRAL_API int corral_scope_enter(corral_scope *s, const corral_scope_opts *o);
 /* Leave the scope. Pass the code the code inside produced; returns it
  * translated: CORRAL_ECANCELED caused by this scope's own cancellation
- * becomes 0 (move-on) or CORRAL_ETIMEDOUT (fail-after whose deadline fired);
- * anything else passes through. A fail scope whose deadline fired reports
- * CORRAL_ETIMEDOUT even when rc was 0. CORRAL_ENESTING if s is not the
- * innermost scope. */
-CORRAL_API int corral_scope_exit(corral_scope *s, int rc);
+ * becomes 0 (move-on) or CORRAL_ETIMEDOUT (fail-after whose deadline fired)
+ * -- but only when no enclosing scope's cancellation reaches this one: the
+ * outermost cancelled scope converts, inner ones pass CORRAL_ECANCELED
+ * through (Trio, asyncio). Anything else passes through (a fail scope whose
+ * deadline fired but whose code finished anyway keeps the code). Also
+ * CORRAL_ENESTING (s is not the task's innermost scope), CORRAL_EINVAL (s
+ * not entered), CORRAL_ENOTASK. */
+CORRAL_NODISCARD CORRAL_API int corral_scope_exit(corral_scope *s, int rc);
+/* Cancel the scope (message copied, may be NULL); does not block. Returns
+ * 0 (also when cancelled already), CORRAL_EINVAL (not entered),
+ * CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_API int corral_scope_cancel(corral_scope *s, const char *message);
+/* Move the scope's deadline (absolute; CORRAL_FOREVER removes it; a deadline
+ * already passed cancels now). Returns 0, CORRAL_EINVAL, CORRAL_ENOMEM,
+ * CORRAL_ENOTASK. */
 CORRAL_API int corral_scope_set_deadline(corral_scope *s, int64_t deadline);
 /* 1 if this scope was cancelled (explicitly or by its deadline). */
 CORRAL_API int corral_scope_cancelled(const corral_scope *s);
 /* 1 if this scope's own deadline fired. */
 CORRAL_API int corral_scope_timed_out(const corral_scope *s);
+/* 1 if corral_scope_exit converted this scope's cancellation (to 0 or
+ * CORRAL_ETIMEDOUT): Trio's CancelScope.cancelled_caught. */
+CORRAL_API int corral_scope_caught(const corral_scope *s);
 
 /* Cancel the scope (reason CORRAL_CANCEL_SIGNAL) when signal signum
  * arrives, for as long as the scope is entered. While it watches, the
- * runtime does not report a deadlock: the signal may still come. */
+ * runtime does not report a deadlock: the signal may still come. Returns 0,
+ * CORRAL_EBUSY (it watches a signal already), CORRAL_EINVAL,
+ * CORRAL_EFOREIGN, CORRAL_ENOTASK, a libuv error for a bad signum. */
 CORRAL_API int corral_scope_cancel_on_signal(corral_scope *s, int signum);
 
-/* Conveniences (Trio's names). */
+/* Conveniences (Trio's names), entering s: codes as corral_scope_enter.
+ * The time rule: CORRAL_FOREVER none, <= 0 (or a deadline passed) already
+ * expired, so the scope is cancelled at once. */
 CORRAL_API int corral_move_on_after(corral_scope *s, int64_t ns);
 CORRAL_API int corral_move_on_at(corral_scope *s, int64_t deadline);
 CORRAL_API int corral_fail_after(corral_scope *s, int64_t ns);
 CORRAL_API int corral_fail_at(corral_scope *s, int64_t deadline);
-/* A shielded scope, optionally bounded by its own timeout (ns; <= 0: none).
- * For cleanup that must still wait inside a cancelled task. */
+/* A shielded scope bounded by its own timeout (CORRAL_FOREVER: none; <= 0
+ * already expired). For cleanup that must still wait inside a cancelled
+ * task. */
 CORRAL_API int corral_shield(corral_scope *s, int64_t timeout_ns);
 
 /* ------------------------------------------------------------------------ */
@@ -436,27 +547,51 @@ typedef struct corral_group_opts {
   corral_policy policy;
   size_t quorum;        /* QUORUM: successes needed (>= 1) */
   const char *name;     /* borrowed: must stay valid until close returns */
-  int64_t timeout_ns;   /* > 0: fail-after for the whole group: close returns
-                           CORRAL_ETIMEDOUT if it fired */
+  int64_t timeout_ns;   /* fail-after for the whole group: close returns
+                           CORRAL_ETIMEDOUT if it fired and ended the group.
+                           0 = not set (none); CORRAL_FOREVER none; < 0
+                           already expired */
   int eager;            /* 1: every spawn into it is eager (spawn opts) */
   int compact;          /* 1: every child is compact (spawn opts) */
 } corral_group_opts;
 
 /* TASK ONLY. Open a group in caller storage; the body (the code between open
  * and close) runs inside the group's cancel scope and counts like a child:
- * its error (passed to close) fails the group. opts NULL = FAIL_FAST. */
+ * its error (passed to close) fails the group. opts NULL = FAIL_FAST.
+ * Returns 0, CORRAL_EBUSY (g is open already, by this task or another),
+ * CORRAL_EINVAL (g NULL, bad policy or quorum, compact task),
+ * CORRAL_ENOMEM, CORRAL_ENOTASK. */
 CORRAL_API int corral_group_open(corral_group *g, const corral_group_opts *o);
 /* BLOCKS (not abortable: it always waits for every child). Close the group:
  * pass the body's code; a body error cancels the children (FAIL_FAST).
- * Returns 0; CORRAL_EGROUP when the policy judged the group failed (the
- * aggregate is corral_last_error(): children's errors in completion order,
- * the body's last); CORRAL_ETIMEDOUT when the group's own deadline fired;
- * CORRAL_ECANCELED when an enclosing scope cancelled it. After close the
- * storage may be reused; further spawns get CORRAL_ECLOSED. */
-CORRAL_API int corral_group_close(corral_group *g, int body_rc);
+ * One rule for every policy, in this order (docs/semantics.md):
+ *   1. CORRAL_EGROUP when the group failed: the body failed, or a child
+ *      failed and the policy did not tolerate it (FAIL_FAST, COLLECT: any
+ *      child error; FIRST, QUORUM(k): child errors count only while fewer
+ *      than k children succeeded), or a FIRST/QUORUM group ran to its end
+ *      without a cancel short of k successes. A failure wins over every
+ *      deadline and cancel: no error is dropped. The aggregate is
+ *      corral_last_error(): children's errors in completion order, the
+ *      body's last.
+ *   2. 0 when a FIRST/QUORUM group was satisfied.
+ *   3. CORRAL_ECANCELED when an enclosing scope's cancellation reaches the
+ *      group (it passes through; the outermost cancelled scope converts).
+ *   4. CORRAL_ETIMEDOUT when the group's own deadline fired (its cancelled
+ *      children end TIMED_OUT).
+ *   5. Else 0 (a cancel the group caused itself is not an error).
+ * Also CORRAL_ECLOSED (closed already), CORRAL_ENESTING (not the task's
+ * innermost scope, or another task's group), CORRAL_EINVAL,
+ * CORRAL_EFOREIGN, CORRAL_ENOTASK. After close the storage may be reused;
+ * further spawns get CORRAL_ECLOSED. */
+CORRAL_NODISCARD CORRAL_API int corral_group_close(corral_group *g,
+                                                   int body_rc);
+/* Cancel the group (reason EXPLICIT; message copied, may be NULL). Does
+ * not block. Returns 0, CORRAL_ECLOSED, CORRAL_EINVAL, CORRAL_EFOREIGN,
+ * CORRAL_ENOTASK. */
 CORRAL_API int corral_group_cancel(corral_group *g, const char *message);
 /* Cancel the group (reason CORRAL_CANCEL_SIGNAL) when signum arrives, until
- * it closes: e.g. SIGINT for Ctrl-C. */
+ * it closes: e.g. SIGINT for Ctrl-C. Codes as corral_scope_cancel_on_signal,
+ * and CORRAL_ECLOSED. */
 CORRAL_API int corral_group_cancel_on_signal(corral_group *g, int signum);
 /* Counters (valid during and after the group's life). */
 CORRAL_API size_t corral_group_succeeded(const corral_group *g);
@@ -473,17 +608,23 @@ typedef struct corral_call {
   const char *name;
 } corral_call;
 
+/* Its own type and values: a group policy (CORRAL_FIRST ...) passed here
+ * is a compiler warning in C (-Wenum-conversion, in -Wextra), an error in
+ * C++, and CORRAL_EINVAL at run time. */
 typedef enum {
-  CORRAL_GATHER_ALL = 100, /* gather(return_exceptions=True): never cancels */
-  CORRAL_GATHER_FAIL_FAST = CORRAL_FAIL_FAST, /* safe_gather */
-  CORRAL_GATHER_FIRST = CORRAL_FIRST,
-  CORRAL_GATHER_QUORUM = CORRAL_QUORUM
+  CORRAL_GATHER_FAIL_FAST = 0, /* safe_gather: the first error cancels */
+  CORRAL_GATHER_ALL = 100,     /* gather(return_exceptions=True): never
+                                  cancels, errors are values */
+  CORRAL_GATHER_FIRST,         /* first success wins */
+  CORRAL_GATHER_QUORUM         /* `quorum` successes win */
 } corral_gather_policy;
 
 typedef struct corral_gather_opts {
-  int policy;         /* corral_gather_policy; 0 = FAIL_FAST */
+  corral_gather_policy policy; /* 0 = CORRAL_GATHER_FAIL_FAST */
   size_t quorum;
-  int64_t timeout_ns; /* > 0: overall timeout; unfinished -> TIMED_OUT */
+  int64_t timeout_ns; /* overall timeout: unfinished tasks end TIMED_OUT.
+                         0 = not set (none); CORRAL_FOREVER none; < 0
+                         already expired */
   size_t limit;       /* > 0: at most `limit` tasks run at once */
   const char *name;
   int eager;          /* 1: start each task at once (see corral_spawn_opts) */
@@ -495,13 +636,20 @@ typedef struct corral_gather_opts {
  * the policy is satisfied (ALL: always, unless timed out / cancelled),
  * CORRAL_EGROUP when it failed (aggregate in corral_last_error()),
  * CORRAL_ETIMEDOUT when the overall timeout fired, CORRAL_ECANCELED when the
- * caller was cancelled. Outcomes are filled in every case; release them
- * with corral_outcomes_clear(out, n). */
-CORRAL_API int corral_gather(const corral_call *calls, size_t n,
-                             corral_outcome *out,
-                             const corral_gather_opts *opts);
-/* safe_gather(*calls, return_exceptions=re, timeout=timeout_ns). */
-CORRAL_API int corral_safe_gather(const corral_call *calls, size_t n,
+ * caller was cancelled -- by the same rule as corral_group_close (an error
+ * wins over a deadline or a cancel; ALL keeps errors as values). Outcomes
+ * are filled in every case; release them with corral_outcomes_clear(out, n).
+ * Zero calls: 0 at once. Also CORRAL_EINVAL (NULL calls or out, a call
+ * without fn, bad policy or quorum, compact task), CORRAL_ENOMEM (or the
+ * code of a spawn that failed: that call's outcome is ERROR),
+ * CORRAL_ENOTASK. */
+CORRAL_NODISCARD CORRAL_API int corral_gather(const corral_call *calls,
+                                              size_t n, corral_outcome *out,
+                                              const corral_gather_opts *opts);
+/* safe_gather(*calls, return_exceptions=re, timeout=timeout_ns); the time
+ * rule: CORRAL_FOREVER none, <= 0 already expired. Codes as
+ * corral_gather. */
+CORRAL_NODISCARD CORRAL_API int corral_safe_gather(const corral_call *calls, size_t n,
                                   corral_outcome *out, int return_exceptions,
                                   int64_t timeout_ns);
 
@@ -512,17 +660,22 @@ typedef enum {
 } corral_wait_mode;
 
 /* BLOCKS. asyncio.wait: wait until the condition holds or timeout_ns passes
- * (CORRAL_FOREVER: no timeout). Observes only: never cancels the tasks.
- * Returns 0 when the condition held, CORRAL_ETIMEDOUT, CORRAL_ECANCELED.
- * *ndone (optional) gets how many are done. */
-CORRAL_API int corral_wait(corral_task *const *tasks, size_t n, int mode,
+ * (CORRAL_FOREVER: no timeout; <= 0: only look). Observes only: never
+ * cancels the tasks. Returns 0 when the condition held, CORRAL_ETIMEDOUT,
+ * CORRAL_ECANCELED; CORRAL_EINVAL (no tasks -- asyncio's ValueError --, a
+ * NULL or stale handle, bad mode, compact task), CORRAL_EDEADLK (the
+ * caller is among the tasks), CORRAL_EFOREIGN, CORRAL_ENOMEM,
+ * CORRAL_ENOTASK. *ndone (optional) gets how many are done. */
+CORRAL_NODISCARD CORRAL_API int corral_wait(corral_task *const *tasks, size_t n, int mode,
                            int64_t timeout_ns, size_t *ndone);
 
-/* BLOCKS. asyncio.wait_for: join t with a timeout. On timeout t is
- * cancelled and waited for (always); if t nevertheless finished with a
+/* BLOCKS. asyncio.wait_for: join t with a timeout (CORRAL_FOREVER: none;
+ * <= 0: already expired, so a task that has not started is cancelled
+ * before it ever runs). On timeout t is cancelled (reason DEADLINE; it ends
+ * TIMED_OUT) and waited for (always); if t nevertheless finished with a
  * result (a result arriving at the deadline wins) that result is returned,
- * else CORRAL_ETIMEDOUT. Marks t joined. */
-CORRAL_API int corral_wait_for(corral_task *t, int64_t timeout_ns,
+ * else CORRAL_ETIMEDOUT. Otherwise codes as corral_join. Marks t joined. */
+CORRAL_NODISCARD CORRAL_API int corral_wait_for(corral_task *t, int64_t timeout_ns,
                                void **result);
 
 /* as_completed: an iterator in caller storage. */
@@ -533,13 +686,17 @@ typedef struct corral_as_completed {
   unsigned char *taken;
 } corral_as_completed;
 
-/* tasks must stay valid while iterating. timeout_ns: CORRAL_FOREVER = none. */
+/* tasks (and their handles) must stay valid while iterating. timeout_ns:
+ * CORRAL_FOREVER none, <= 0 only what already finished. Returns 0,
+ * CORRAL_EINVAL (it NULL, a NULL or stale handle, compact task),
+ * CORRAL_EDEADLK, CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. */
 CORRAL_API int corral_as_completed_init(corral_as_completed *it,
                                         corral_task *const *tasks, size_t n,
                                         int64_t timeout_ns);
 /* BLOCKS. Next task in completion order: 0 and *t; CORRAL_EEOF when all were
- * returned; CORRAL_ETIMEDOUT; CORRAL_ECANCELED. */
-CORRAL_API int corral_as_completed_next(corral_as_completed *it,
+ * returned; CORRAL_ETIMEDOUT; CORRAL_ECANCELED; CORRAL_EINVAL (a handle was
+ * released meanwhile); CORRAL_ENOMEM; CORRAL_ENOTASK. */
+CORRAL_NODISCARD CORRAL_API int corral_as_completed_next(corral_as_completed *it,
                                         corral_task **t);
 CORRAL_API void corral_as_completed_free(corral_as_completed *it);
 
@@ -548,24 +705,29 @@ CORRAL_API void corral_as_completed_free(corral_as_completed *it);
 /* ------------------------------------------------------------------------ */
 
 typedef struct corral_event {
-  _Alignas(16) unsigned char opaque_[32];
+  CORRAL_ALIGN16 unsigned char opaque_[32];
 } corral_event;
 
 CORRAL_API void corral_event_init(corral_event *e);
 CORRAL_API void corral_event_set(corral_event *e);
 CORRAL_API void corral_event_clear(corral_event *e);
 CORRAL_API int corral_event_is_set(const corral_event *e);
-/* BLOCKS. 0 once set, CORRAL_ECANCELED. */
-CORRAL_API int corral_event_wait(corral_event *e);
+/* set wakes every task waiting at that moment, even if the event is
+ * cleared again before they run (waking is an edge). */
+/* BLOCKS. 0 once set, CORRAL_ECANCELED, CORRAL_EINVAL (not initialised,
+ * compact task), CORRAL_ENOTASK. */
+CORRAL_NODISCARD CORRAL_API int corral_event_wait(corral_event *e);
 
 typedef struct corral_semaphore {
-  _Alignas(16) unsigned char opaque_[32];
+  CORRAL_ALIGN16 unsigned char opaque_[32];
 } corral_semaphore;
 
 CORRAL_API void corral_semaphore_init(corral_semaphore *s, size_t value);
-/* BLOCKS. FIFO fair. 0 or CORRAL_ECANCELED. */
-CORRAL_API int corral_semaphore_acquire(corral_semaphore *s);
-CORRAL_API int corral_semaphore_try_acquire(corral_semaphore *s);
+/* BLOCKS. FIFO fair. 0, CORRAL_ECANCELED, CORRAL_EINVAL (not initialised,
+ * compact task), CORRAL_ENOTASK. */
+CORRAL_NODISCARD CORRAL_API int corral_semaphore_acquire(corral_semaphore *s);
+/* 0, CORRAL_EAGAIN (no unit free, or others wait first), CORRAL_EINVAL. */
+CORRAL_NODISCARD CORRAL_API int corral_semaphore_try_acquire(corral_semaphore *s);
 CORRAL_API void corral_semaphore_release(corral_semaphore *s);
 CORRAL_API size_t corral_semaphore_value(const corral_semaphore *s);
 
@@ -621,7 +783,8 @@ typedef corral_abort_result (*corral_abort_fn)(corral_task *task, void *arg);
  * Returns the unpark code, CORRAL_ECANCELED, CORRAL_EDEADLK (the runtime
  * found a deadlock and aborted the wait), CORRAL_ENOTASK, or CORRAL_EINVAL
  * in a compact task (its stack is not addressable while parked). */
-CORRAL_API int corral_park(const char *what, corral_abort_fn abort, void *arg);
+CORRAL_NODISCARD CORRAL_API int corral_park(const char *what,
+                                            corral_abort_fn abort, void *arg);
 
 /* Wake `task`, parked in corral_park, so that corral_park returns `code`.
  * Call it on the runtime's thread only: from another task, a libuv callback
@@ -652,8 +815,8 @@ CORRAL_API int corral_unpark(corral_task *task, int code);
  * CORRAL_EBADF (fd is not an open descriptor), CORRAL_EINVAL (fd cannot be
  * watched: e.g. the loop's own epoll descriptor), CORRAL_ENOMEM,
  * CORRAL_ENOTASK. */
-CORRAL_API int corral_wait_readable(int fd);
-CORRAL_API int corral_wait_writable(int fd);
+CORRAL_NODISCARD CORRAL_API int corral_wait_readable(int fd);
+CORRAL_NODISCARD CORRAL_API int corral_wait_writable(int fd);
 
 /* Tell the runtime that fd is about to be closed (Trio's notify_closing):
  * every task waiting on it in corral_wait_readable / _writable wakes with
@@ -704,21 +867,21 @@ CORRAL_API int corral_tcp_listen(const char *host, int port, int backlog,
 /* The local port (e.g. of a listener bound to port 0), or a negative code. */
 CORRAL_API int corral_tcp_port(const corral_tcp *s);
 /* BLOCKS. Accept one connection. */
-CORRAL_API int corral_tcp_accept(corral_tcp *listener, corral_tcp **out);
+CORRAL_NODISCARD CORRAL_API int corral_tcp_accept(corral_tcp *listener, corral_tcp **out);
 /* BLOCKS. Connect to a numeric address. Cancelled: the socket is closed. */
-CORRAL_API int corral_tcp_connect(const char *host, int port,
+CORRAL_NODISCARD CORRAL_API int corral_tcp_connect(const char *host, int port,
                                   corral_tcp **out);
 /* BLOCKS until at least one byte arrived: returns the number of bytes read
  * (at most len, at most INT_MAX), 0 at end of stream, or a negative code.
  * Cancelled: nothing is lost; data that arrives later goes to the next read
  * (the socket reads at most one chunk ahead of its reader). */
-CORRAL_API int corral_tcp_read(corral_tcp *s, void *buf, size_t len);
+CORRAL_NODISCARD CORRAL_API int corral_tcp_read(corral_tcp *s, void *buf, size_t len);
 /* BLOCKS until all of buf is handed to the kernel. 0 or a negative code. If
  * cancelled meanwhile, the rest is copied and still sent in the background
  * (buf is never used after return). */
-CORRAL_API int corral_tcp_write(corral_tcp *s, const void *buf, size_t len);
+CORRAL_NODISCARD CORRAL_API int corral_tcp_write(corral_tcp *s, const void *buf, size_t len);
 /* BLOCKS. Half-close: no more writes; the peer reads end of stream. */
-CORRAL_API int corral_tcp_shutdown(corral_tcp *s);
+CORRAL_NODISCARD CORRAL_API int corral_tcp_shutdown(corral_tcp *s);
 /* Close and free (never blocks). Tasks blocked on s get CORRAL_ECLOSED. */
 CORRAL_API void corral_tcp_close(corral_tcp *s);
 

@@ -42,12 +42,24 @@ const char *corral_stack_guard_mode(void) {
 unsigned corral_version(void) { return CORRAL_VERSION_HEX; }
 const char *corral_version_string(void) { return "0.1.0"; }
 
-corral_task *corral_current(void) { return corral__self(); }
+corral_task *corral_current(void) {
+  corral_task *t = corral__self();
+  return t ? corral__task_handle(t) : NULL;
+}
+
+/* Which runtime a task handle belongs to: 1..7, in turn. */
+static unsigned next_serial(void) {
+  static unsigned serial;
+  return __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED) % 7 + 1;
+}
 
 static void on_uvtimer(uv_timer_t *h) { (void)h; }
 
 static void fire_timers(corral__rt *rt, int64_t now) {
   corral__timers_fire(&rt->clock.timers, now);
+  /* What the watchdog compares the real clock with (a stopped timer may
+   * still be at the top: at worst one pass too many). */
+  corral__watch_publish(&rt->watch, corral__timers_peek(&rt->clock.timers));
 }
 
 /* ---- deadlock ---- */
@@ -98,6 +110,8 @@ static void run_loop(corral__rt *rt) {
   while (rt->sched.alive > 0) {
     corral_task *t = corral__runq_pop(rt);
     if (t) corral__run_task(rt, t);
+    if (unlikely(rt->sched.preempt))
+      __atomic_store_n(&rt->sched.preempt, 0, __ATOMIC_RELAXED);
     if (rt->sched.alive == 0) break;
     if (!rt->clock.virtual_clock) fire_timers(rt, (int64_t)uv_hrtime());
     if (rt->sched.rq_head) {
@@ -196,6 +210,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   else
     memset(&o, 0, sizeof o);
   if (result) *result = NULL;
+  if (o.error) *o.error = NULL;
   if (!main_fn) return CORRAL_EINVAL;
   if (corral__tl_rt) return CORRAL_EBUSY; /* one runtime per thread */
   if (o.stack_size && (o.stack_size < CORRAL_STACK_MIN ||
@@ -218,6 +233,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
                         : 0;
   rt->clock.vnow = CORRAL__VIRTUAL_EPOCH;
   rt->sched.rng = o.shuffle_seed;
+  rt->serial = (uint8_t)next_serial();
   rt->stacks.paint = o.stack_paint;
 #ifdef CORRAL_HAVE_VALGRIND
   rt->valgrind = RUNNING_ON_VALGRIND != 0;
@@ -248,6 +264,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   void *altstack = NULL;
   corral__fault_begin(&hook, &altstack);
   sched_stack_bounds(rt);
+  corral__watch_start(rt, &o);
   corral__tl_rt = rt;
 
   corral_task *root = NULL;
@@ -263,10 +280,15 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
       if (result) *result = root->out.result;
     }
     if (rt->deadlocked) rc = CORRAL_EDEADLK;
-    corral_task_release(root);
+    /* The root's record reaches the caller (an aggregate included). */
+    if (o.error && root->out.status == CORRAL_STATUS_ERROR)
+      *o.error = corral_error_ref(root->out.error);
+    root->handle = 0;
+    corral__task_unref(rt, root);
   }
 
   corral__io_close_all(rt); /* no descriptor outlives the runtime */
+  corral__watch_stop(rt);
   corral__tl_rt = NULL;
   corral__fault_end(altstack);
   uv_close((uv_handle_t *)&rt->uvtimer, on_close);

@@ -399,7 +399,7 @@ static int producer(void *arg, void **r) {
       st->cancelled_ops++;
       if (rnd(&a->rng) % 4 == 0) break; /* give up: the item stays here */
     }
-    if (rnd(&a->rng) % 3 == 0) corral_sleep((int64_t)(rnd(&a->rng) % 50) * 1000);
+    if (rnd(&a->rng) % 3 == 0) CORRAL_IGNORE(corral_sleep((int64_t)(rnd(&a->rng) % 50) * 1000));
   }
   return 0;
 }
@@ -435,7 +435,7 @@ static int consumer(void *arg, void **r) {
     CHECK_RC(rc, 0);
     CHECK(item >= 0 && item < NP * PER);
     if (st->received[item]++) st->dup++;
-    if (rnd(&a->rng) % 3 == 0) corral_sleep((int64_t)(rnd(&a->rng) % 50) * 1000);
+    if (rnd(&a->rng) % 3 == 0) CORRAL_IGNORE(corral_sleep((int64_t)(rnd(&a->rng) % 50) * 1000));
   }
 }
 

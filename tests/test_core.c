@@ -12,7 +12,7 @@ static int rec(void *arg, void **res) {
   (void)res;
   int id = (int)(intptr_t)arg;
   order[norder++] = id;
-  corral_yield();
+  CORRAL_IGNORE(corral_yield());
   order[norder++] = id + 10;
   return 0;
 }
@@ -203,7 +203,7 @@ static int trace[16], ntrace;
 static int eager_child(void *arg, void **res) {
   (void)res;
   trace[ntrace++] = (int)(intptr_t)arg;
-  corral_sleep(MS);
+  CORRAL_IGNORE(corral_sleep(MS));
   trace[ntrace++] = (int)(intptr_t)arg + 100;
   return 0;
 }
@@ -224,7 +224,7 @@ static int m_eager(void *arg, void **res) {
   corral_task *t;
   corral_create_task(eager_child, (void *)(intptr_t)7, "lazy", &t);
   CHECK_EQ(ntrace, 0);
-  corral_join(t, NULL);
+  CORRAL_IGNORE(corral_join(t, NULL));
   corral_task_release(t);
   return 0;
 }
@@ -235,7 +235,7 @@ static int same_deadline(void *arg, void **res) {
   (void)res;
   int id = (int)(intptr_t)arg;
   /* Set the timers in the reverse of the spawn order. */
-  for (int i = 0; i < 5 - id; i++) corral_yield();
+  for (int i = 0; i < 5 - id; i++) CORRAL_IGNORE(corral_yield());
   CHECK_RC(corral_sleep_until((int64_t)5 * SEC), 0);
   woke[nwoke++] = id;
   return 0;
@@ -322,7 +322,7 @@ static int m_eager_chain(void *arg, void **res) {
                                                       .policy = CORRAL_COLLECT}),
            0);
   CHECK_RC(corral_spawn(&g, eager_parent, &g, "parent", NULL), 0);
-  corral_group_close(&g, 0);
+  CORRAL_IGNORE(corral_group_close(&g, 0));
   CHECK_EQ(gc_rc, CORRAL_ECANCELED);
   CHECK_EQ(corral_now(), 1000000000LL); /* woken by the cancel, not time */
   return 0;

@@ -54,7 +54,7 @@ static int m_all(void *arg, void **res) {
   corral_call c[3];
   corral_outcome o[3];
   calls_of(c, j, 3);
-  CHECK_RC(corral_safe_gather(c, 3, o, 1, 0), 0); /* return_exceptions */
+  CHECK_RC(corral_safe_gather(c, 3, o, 1, CORRAL_FOREVER), 0); /* return_exceptions */
   CHECK_EQ(o[0].status, CORRAL_STATUS_OK);
   CHECK_EQ(o[1].status, CORRAL_STATUS_ERROR);
   CHECK_RC(o[1].code, CORRAL_ECONNREFUSED);
@@ -76,7 +76,7 @@ static int m_fail_fast(void *arg, void **res) {
   corral_call c[4];
   corral_outcome o[4];
   calls_of(c, j, 4);
-  CHECK_RC(corral_safe_gather(c, 4, o, 0, 0), CORRAL_EGROUP);
+  CHECK_RC(corral_safe_gather(c, 4, o, 0, CORRAL_FOREVER), CORRAL_EGROUP);
   CHECK_EQ(NOW(), 1 * SEC); /* fail fast, and nobody left running */
   CHECK_EQ(running, 0);
   CHECK_EQ(o[0].status, CORRAL_STATUS_OK); /* finished results kept */
@@ -291,7 +291,8 @@ static int m_wait_for(void *arg, void **res) {
   CHECK_RC(corral_wait_for(t, 2 * SEC, &r), CORRAL_ETIMEDOUT);
   CHECK_EQ(NOW(), 2 * SEC);
   CHECK(corral_task_done(t)); /* cancelled and waited for */
-  CHECK_EQ(corral_task_status(t), CORRAL_STATUS_CANCELLED);
+  CHECK_EQ(corral_task_status(t), CORRAL_STATUS_TIMED_OUT);
+  CHECK_RC(corral_task_code(t), CORRAL_ETIMEDOUT);
   CHECK_EQ(treason(t).kind, CORRAL_CANCEL_DEADLINE);
   CHECK_RC(corral_wait_for(t, SEC, &r), CORRAL_EJOINED);
   corral_task_release(t);

@@ -88,7 +88,7 @@ static int m_body_err(void *arg, void **res) {
   corral_group g;
   corral_group_open(&g, &(corral_group_opts){.name = "work"});
   corral_spawn(&g, run_job, &a, "A", &ta);
-  corral_sleep(2 * SEC);
+  CORRAL_IGNORE(corral_sleep(2 * SEC));
   int body = corral_errorf(CORRAL_EINVAL, "body gave up");
   CHECK_RC(corral_group_close(&g, body), CORRAL_EGROUP);
   CHECK_EQ(NOW(), 2 * SEC);
@@ -111,7 +111,7 @@ static int m_body_last(void *arg, void **res) {
   corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT});
   corral_spawn(&g, run_job, &a, "A", NULL);
   corral_spawn(&g, run_job, &b, "B", NULL);
-  corral_sleep(2 * SEC);
+  CORRAL_IGNORE(corral_sleep(2 * SEC));
   CHECK_RC(corral_group_close(&g, corral_errorf(CORRAL_ERANGE, "body")),
            CORRAL_EGROUP);
   const corral_error *e = corral_last_error();
@@ -144,7 +144,7 @@ static int m_parent_cancel(void *arg, void **res) {
   corral_group g;
   corral_group_open(&g, NULL);
   corral_spawn(&g, inner_parent, kids, "parent", &p);
-  corral_sleep(1 * SEC);
+  CORRAL_IGNORE(corral_sleep(1 * SEC));
   corral_cancel(p, "operator said stop");
   CHECK_RC(corral_group_close(&g, 0), 0); /* cancellations are not errors */
   CHECK_EQ(corral_task_status(p), CORRAL_STATUS_CANCELLED);
@@ -182,7 +182,7 @@ static int m_cleanup(void *arg, void **res) {
   corral_group_open(&g, NULL);
   corral_task *t;
   corral_spawn(&g, cleanup_child, NULL, "polite", &t);
-  corral_sleep(1 * SEC);
+  CORRAL_IGNORE(corral_sleep(1 * SEC));
   corral_group_cancel(&g, "shutdown");
   CHECK_RC(corral_group_close(&g, 0), 0);
   CHECK_EQ(cleanup_done_at, 1500 * MS);
@@ -238,13 +238,13 @@ static corral_group *shared_g;
 static int late_ran;
 static int late(void *arg, void **res) {
   (void)arg, (void)res;
-  corral_sleep(1 * SEC);
+  CORRAL_IGNORE(corral_sleep(1 * SEC));
   late_ran = 1;
   return 0;
 }
 static int spawner(void *arg, void **res) {
   (void)arg, (void)res;
-  corral_sleep(2 * SEC); /* the body is already waiting at close */
+  CORRAL_IGNORE(corral_sleep(2 * SEC)); /* the body is already waiting at close */
   return corral_spawn(shared_g, late, NULL, "late", NULL);
 }
 

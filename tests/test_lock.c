@@ -89,7 +89,7 @@ static int lock_and_record(void *a, void **r) {
   k->rc = corral_lock_acquire(k->l);
   if (k->rc) return 0;
   order[norder++] = k->id;
-  corral_sleep(CORRAL_MS(1));
+  CORRAL_IGNORE(corral_sleep(CORRAL_MS(1)));
   return corral_lock_release(k->l);
 }
 
@@ -269,7 +269,7 @@ static int m_cond_cancel(void *a, void **r) {
   corral_scope_cancel(&sc, "x");
   CHECK_RC(corral_condition_wait(&s.c), CORRAL_ECANCELED);
   CHECK(corral_lock_owner(&s.l) == corral_current());
-  corral_scope_exit(&sc, 0);
+  CORRAL_IGNORE(corral_scope_exit(&sc, 0));
   CHECK_RC(corral_lock_release(&s.l), 0);
   return 0;
 }
@@ -290,7 +290,7 @@ static int limited(void *a, void **r) {
   if (rc) return rc;
   CHECK(corral_limiter_holds(c->lim, corral_current()));
   if (++c->inside > c->peak) c->peak = c->inside;
-  corral_sleep(CORRAL_MS(10));
+  CORRAL_IGNORE(corral_sleep(CORRAL_MS(10)));
   c->inside--;
   c->done++;
   return corral_limiter_release(c->lim);
@@ -394,7 +394,7 @@ static int take_a_then_b(void *arg, void **r) {
   (void)r;
   two_locks *k = arg;
   CHECK_RC(corral_lock_acquire(&k->a), 0);
-  corral_sleep(CORRAL_MS(1));
+  CORRAL_IGNORE(corral_sleep(CORRAL_MS(1)));
   int rc = corral_lock_acquire(&k->b);
   if (!rc) corral_lock_release(&k->b);
   corral_lock_release(&k->a);
@@ -405,7 +405,7 @@ static int take_b_then_a(void *arg, void **r) {
   (void)r;
   two_locks *k = arg;
   CHECK_RC(corral_lock_acquire(&k->b), 0);
-  corral_sleep(CORRAL_MS(1));
+  CORRAL_IGNORE(corral_sleep(CORRAL_MS(1)));
   int rc = corral_lock_acquire(&k->a);
   if (!rc) corral_lock_release(&k->a);
   corral_lock_release(&k->b);
@@ -536,9 +536,9 @@ static int shielded_holder(void *arg, void **r) {
   stuck *k = arg;
   CHECK_RC(corral_lock_acquire(&k->s.l), 0);
   corral_scope sh;
-  corral_shield(&sh, 0);
+  corral_shield(&sh, CORRAL_FOREVER); /* no timeout: the time rule */
   int rc = corral_event_wait(&k->never); /* immune to the first pass */
-  corral_scope_exit(&sh, rc);
+  CORRAL_IGNORE(corral_scope_exit(&sh, rc));
   corral_lock_release(&k->s.l);
   return 0;
 }

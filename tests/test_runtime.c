@@ -47,7 +47,7 @@ TEST(deadlock_reported_with_task_tree) {
 static int shielded_forever(void *arg, void **res) {
   (void)arg, (void)res;
   corral_scope s;
-  corral_shield(&s, 0);
+  corral_shield(&s, CORRAL_FOREVER);
   int rc = corral_event_wait(&never_set); /* even a shield is unwound */
   CHECK_RC(rc, CORRAL_EDEADLK);
   return corral_scope_exit(&s, rc);
@@ -78,7 +78,7 @@ static int m_dump(void *arg, void **res) {
   corral_group_open(&g, &(corral_group_opts){.name = "pool", .policy = CORRAL_COLLECT});
   corral_spawn(&g, dump_leaf, NULL, "leaf-1", NULL);
   corral_spawn(&g, dump_leaf, NULL, "leaf-2", NULL);
-  corral_sleep(SEC);
+  CORRAL_IGNORE(corral_sleep(SEC));
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
@@ -103,7 +103,7 @@ static int sem_user(void *arg, void **res) {
   if (rc) return rc;
   inside++;
   if (inside > max_inside) max_inside = inside;
-  corral_sleep(SEC);
+  CORRAL_IGNORE(corral_sleep(SEC));
   inside--;
   corral_semaphore_release(&sem);
   return 0;
@@ -126,7 +126,7 @@ static int m_sem(void *arg, void **res) {
   corral_task *a, *b;
   corral_create_task(sem_user, NULL, "a", &a);
   corral_create_task(sem_user, NULL, "b", &b);
-  corral_yield();
+  CORRAL_IGNORE(corral_yield());
   corral_cancel(a, NULL);
   corral_semaphore_release(&sem);
   CHECK_RC(corral_join(a, NULL), CORRAL_ECANCELED);
@@ -149,7 +149,7 @@ static int m_event(void *arg, void **res) {
   corral_event_init(&ev);
   corral_task *t[3];
   for (int i = 0; i < 3; i++) corral_create_task(ev_waiter, NULL, "e", &t[i]);
-  corral_sleep(SEC);
+  CORRAL_IGNORE(corral_sleep(SEC));
   for (int i = 0; i < 3; i++) CHECK(!corral_task_done(t[i]));
   corral_event_set(&ev);
   CHECK(corral_event_is_set(&ev));
@@ -213,7 +213,7 @@ static int m_overflow(void *arg, void **res) {
   corral_task *t;
   corral_spawn_opts so = {.name = "deep-diver", .stack_size = 64 * 1024};
   corral_spawn_ex(NULL, diver, NULL, &so, &t);
-  corral_join(t, NULL);
+  CORRAL_IGNORE(corral_join(t, NULL));
   return 0;
 }
 static void overflow_child(void) { corral_run(NULL, m_overflow, NULL, NULL); }
@@ -272,13 +272,13 @@ static int small_program(void *arg, void **res) {
   corral_task *t;
   rc = corral_create_task(small_child, (void *)(intptr_t)1, "ct", &t);
   if (rc == 0) {
-    corral_join(t, NULL);
+    CORRAL_IGNORE(corral_join(t, NULL));
     corral_task_release(t);
   }
   corral_call calls[2] = {{small_child, (void *)(intptr_t)1, "g1"},
                           {small_child, (void *)(intptr_t)2, "g2"}};
   corral_outcome out[2];
-  corral_gather(calls, 2, out, &(corral_gather_opts){.policy = CORRAL_GATHER_ALL});
+  CORRAL_IGNORE(corral_gather(calls, 2, out, &(corral_gather_opts){.policy = CORRAL_GATHER_ALL}));
   corral_outcomes_clear(out, 2);
   return crc;
 }
@@ -308,7 +308,7 @@ static int thread_main(void *arg, void **res) {
   corral_group g;
   corral_group_open(&g, NULL);
   for (int i = 0; i < 1000; i++) corral_spawn(&g, dump_leaf, NULL, "t", NULL);
-  corral_sleep(SEC);
+  CORRAL_IGNORE(corral_sleep(SEC));
   corral_group_cancel(&g, NULL);
   int rc = corral_group_close(&g, 0);
   *res = (void *)(intptr_t)(corral_now() - t0);
@@ -384,9 +384,9 @@ static int foreign_owner(void *arg, void **res) {
   corral_task *t;
   corral_create_task(dump_leaf, NULL, "owned", &t); /* sleeps 5 s */
   foreign = t;
-  while (!foreign_done) corral_sleep(MS);
+  while (!foreign_done) CORRAL_IGNORE(corral_sleep(MS));
   corral_cancel(t, NULL);
-  corral_join(t, NULL);
+  CORRAL_IGNORE(corral_join(t, NULL));
   corral_task_release(t);
   return 0;
 }

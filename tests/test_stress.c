@@ -83,10 +83,12 @@ static int run_group(node *self) {
     if (!t[i]) continue;
     CHECK(corral_task_done(t[i]));
     corral_status st = corral_task_status(t[i]);
-    CHECK(st == CORRAL_STATUS_OK || st == CORRAL_STATUS_ERROR || st == CORRAL_STATUS_CANCELLED);
+    CHECK(st == CORRAL_STATUS_OK || st == CORRAL_STATUS_ERROR ||
+          st == CORRAL_STATUS_CANCELLED || st == CORRAL_STATUS_TIMED_OUT);
     if (st == CORRAL_STATUS_ERROR) errs++;
     if (kids[i].ran) CHECK_EQ(kids[i].returned, 1);
-    if (!kids[i].ran) CHECK_EQ(st, CORRAL_STATUS_CANCELLED);
+    if (!kids[i].ran)
+      CHECK(st == CORRAL_STATUS_CANCELLED || st == CORRAL_STATUS_TIMED_OUT);
     corral_task_release(t[i]);
   }
   CHECK_EQ(corral_group_failed(&g), errs);

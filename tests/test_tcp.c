@@ -147,7 +147,7 @@ static int m_errors(void *arg, void **res) {
   shared_sock = b;
   corral_task *t;
   corral_create_task(blocked_reader, NULL, "reader", &t);
-  corral_yield();
+  CORRAL_IGNORE(corral_yield());
   corral_tcp_close(b);
   CHECK_RC(corral_join(t, NULL), CORRAL_ECLOSED);
   corral_task_release(t);
@@ -172,7 +172,7 @@ TEST(outside_task) {
 static int late_writer(void *arg, void **res) {
   (void)res;
   corral_tcp *a = arg;
-  corral_sleep(100 * MS); /* virtual */
+  CORRAL_IGNORE(corral_sleep(100 * MS)); /* virtual */
   return corral_tcp_write(a, "ping", 4);
 }
 static int m_virtual_io(void *arg, void **res) {
@@ -227,7 +227,7 @@ static int m_read_ahead(void *arg, void **res) {
   corral_scope s;
   corral_move_on_after(&s, 5 * MS);
   CHECK_RC(corral_tcp_read(b, buf, sizeof buf), CORRAL_ECANCELED);
-  corral_scope_exit(&s, 0);
+  CORRAL_IGNORE(corral_scope_exit(&s, 0));
   CHECK_RC(corral_tcp_write(a, "hello world", 11), 0);
   CHECK_RC(corral_sleep(20 * MS), 0);
   CHECK_RC(corral_tcp_read(b, buf, 5), 5);
@@ -245,7 +245,7 @@ static int m_read_ahead(void *arg, void **res) {
     CHECK(k >= 0);
     if (k == 0) break;
     n += (size_t)k;
-    if (n % (64 * 1024) < 4096) corral_sleep(MS);
+    if (n % (64 * 1024) < 4096) CORRAL_IGNORE(corral_sleep(MS));
   }
   CHECK_EQ(n, BIG);
   for (int i = 0; i < BIG; i++)

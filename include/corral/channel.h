@@ -155,7 +155,7 @@ CORRAL_API int corral_try_select(const corral_select_clause *clauses,
  * Owner-checked and not re-entrant: only the task that acquired it may
  * release it. A task must release its locks before it ends. */
 typedef struct corral_lock {
-  _Alignas(16) unsigned char opaque_[96];
+  CORRAL_ALIGN16 unsigned char opaque_[96];
 } corral_lock;
 
 /* Initialise (unlocked). name (borrowed: must outlive the lock; NULL:
@@ -184,7 +184,7 @@ CORRAL_API size_t corral_lock_waiting(const corral_lock *l);
 /* ------------------------------------------------------------------------ */
 
 typedef struct corral_condition {
-  _Alignas(16) unsigned char opaque_[64];
+  CORRAL_ALIGN16 unsigned char opaque_[64];
 } corral_condition;
 
 /* Initialise, bound to lock l (borrowed: must outlive c). name as for the
@@ -220,7 +220,7 @@ CORRAL_API size_t corral_condition_notify_all(corral_condition *c);
  * table is allocated with the runtime's allocator and freed by
  * corral_limiter_destroy(). */
 typedef struct corral_limiter {
-  _Alignas(16) unsigned char opaque_[128];
+  CORRAL_ALIGN16 unsigned char opaque_[128];
 } corral_limiter;
 
 /* Initialise with total_tokens (>= 1). name as for the lock. Returns 0 or

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The time rule (corral.h): CORRAL_FOREVER is none, <= 0 already expired. */
 static int64_t deadline_in(corral__rt *rt, int64_t timeout_ns) {
-  if (timeout_ns < 0 || timeout_ns == CORRAL_FOREVER) return CORRAL_FOREVER;
-  int64_t now = corral__now(rt);
-  return timeout_ns > INT64_MAX - now ? CORRAL_FOREVER : now + timeout_ns;
+  if (timeout_ns == CORRAL_FOREVER) return CORRAL_FOREVER;
+  return corral__deadline_after(rt, timeout_ns);
 }
 
 /* ---- gather ---- */
@@ -25,14 +25,20 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
   for (size_t i = 0; i < n; i++)
     if (!calls[i].fn) return CORRAL_EINVAL;
   bool all = o->policy == CORRAL_GATHER_ALL;
-  corral_group_opts go = {.policy = all ? CORRAL_COLLECT
-                                        : (corral_policy)o->policy,
+  corral_policy gp;
+  switch (o->policy) {
+  case CORRAL_GATHER_FAIL_FAST: gp = CORRAL_FAIL_FAST; break;
+  case CORRAL_GATHER_ALL: gp = CORRAL_COLLECT; break;
+  case CORRAL_GATHER_FIRST: gp = CORRAL_FIRST; break;
+  case CORRAL_GATHER_QUORUM: gp = CORRAL_QUORUM; break;
+  default: return CORRAL_EINVAL; /* a group policy, or garbage */
+  }
+  corral_group_opts go = {.policy = gp,
                           .quorum = o->quorum,
                           .name = o->name ? o->name : "gather",
                           .timeout_ns = o->timeout_ns,
                           .eager = o->eager,
                           .compact = o->compact};
-  if (!all && (unsigned)o->policy > CORRAL_QUORUM) return CORRAL_EINVAL;
   if (go.policy == CORRAL_QUORUM && (o->quorum < 1 || o->quorum > n))
     return CORRAL_EINVAL;
   for (size_t i = 0; i < n; i++) {
@@ -82,13 +88,10 @@ int corral_gather(const corral_call *calls, size_t n, corral_outcome *out,
   timed_before = g.scope.deadline_fired;
   for (size_t i = 0; i < next; i++) {
     corral_task *t = ts[i];
-    corral__outcome_copy(t, &out[i]);
-    if (out[i].status == CORRAL_STATUS_CANCELLED && timed_before) {
-      out[i].status = CORRAL_STATUS_TIMED_OUT;
-      out[i].code = CORRAL_ETIMEDOUT;
-    }
+    corral__outcome_copy(t, &out[i]); /* TIMED_OUT: see end_cancelled */
     t->joined = 1;
-    corral_task_release(t);
+    t->handle = 0;
+    corral__task_unref(rt, t);
   }
   corral__free(rt, ts);
   if (spawn_rc) return spawn_rc;
@@ -110,21 +113,27 @@ int corral_safe_gather(const corral_call *calls, size_t n, corral_outcome *out,
                        int return_exceptions, int64_t timeout_ns) {
   corral_gather_opts o = {
       .policy = return_exceptions ? CORRAL_GATHER_ALL : CORRAL_GATHER_FAIL_FAST,
-      .timeout_ns = timeout_ns > 0 && timeout_ns != CORRAL_FOREVER ? timeout_ns
-                                                                    : 0,
+      /* The time rule for the argument; the option field's 0 = not set. */
+      .timeout_ns = timeout_ns == CORRAL_FOREVER ? 0
+                    : timeout_ns <= 0            ? -1
+                                                 : timeout_ns,
       .name = "safe_gather"};
   return corral_gather(calls, n, out, &o);
 }
 
 /* ---- wait ---- */
 
+/* The task behind a handle already checked by check_tasks. */
+#define TK(h) ((corral_task *)((uintptr_t)(h) & CORRAL__H_ADDR))
+
 static int check_tasks(corral_task *self, corral_task *const *tasks,
                        size_t n) {
   if (n && !tasks) return CORRAL_EINVAL;
   for (size_t i = 0; i < n; i++) {
-    if (!tasks[i]) return CORRAL_EINVAL;
-    if (tasks[i]->rt != self->rt) return CORRAL_EFOREIGN;
-    if (tasks[i] == self) return CORRAL_EDEADLK;
+    corral_task *t;
+    int rc = corral__task_of(tasks[i], &t);
+    if (rc) return rc == CORRAL__H_STALE ? CORRAL_EINVAL : rc;
+    if (t == self) return CORRAL_EDEADLK;
   }
   return 0;
 }
@@ -133,9 +142,9 @@ static bool wait_cond(corral_task *const *tasks, size_t n, int mode,
                       size_t *ndone) {
   size_t done = 0, exc = 0;
   for (size_t i = 0; i < n; i++)
-    if (tasks[i]->finalized) {
+    if (TK(tasks[i])->finalized) {
       done++;
-      if (tasks[i]->out.status == CORRAL_STATUS_ERROR) exc++;
+      if (TK(tasks[i])->out.status == CORRAL_STATUS_ERROR) exc++;
     }
   if (ndone) *ndone = done;
   switch (mode) {
@@ -154,12 +163,12 @@ static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
   for (size_t i = 0; i < n; i++) {
     corral__list_init(&ws[i].node);
     ws[i].task = self;
-    if (!tasks[i]->finalized && !(skip && skip[i]))
-      corral__ring_push(&tasks[i]->waiters, &ws[i].node);
+    if (!TK(tasks[i])->finalized && !(skip && skip[i]))
+      corral__ring_push(&TK(tasks[i])->waiters, &ws[i].node);
   }
   int rc = corral__park(self, CORRAL__W_WAIT, NULL, deadline);
   for (size_t i = 0; i < n; i++)
-    corral__ring_remove(&tasks[i]->waiters, &ws[i].node);
+    corral__ring_remove(&TK(tasks[i])->waiters, &ws[i].node);
   if (ws != &one) corral__free(rt, ws);
   return rc;
 }
@@ -172,6 +181,7 @@ int corral_wait(corral_task *const *tasks, size_t n, int mode,
   CORRAL__NO_COMPACT(self, "corral_wait");
   if (mode < CORRAL_FIRST_COMPLETED || mode > CORRAL_ALL_COMPLETED)
     return CORRAL_EINVAL;
+  if (n == 0) return CORRAL_EINVAL; /* asyncio.wait: ValueError */
   int rc = check_tasks(self, tasks, n);
   if (rc) return rc;
   int64_t deadline = deadline_in(self->rt, timeout_ns);
@@ -180,24 +190,27 @@ int corral_wait(corral_task *const *tasks, size_t n, int mode,
     rc = wait_any(self, tasks, n, NULL, deadline);
     if (rc == CORRAL_ETIMEDOUT)
       /* A completion at the deadline's instant still counts. */
-      return wait_cond(tasks, n, mode, ndone) ? 0 : CORRAL_ETIMEDOUT;
+      return wait_cond(tasks, n, mode, ndone)
+                 ? 0
+                 : corral__fail(self, CORRAL_ETIMEDOUT);
     if (rc) return rc;
   }
 }
 
 /* ---- wait_for ---- */
 
-int corral_wait_for(corral_task *t, int64_t timeout_ns, void **result) {
+int corral_wait_for(corral_task *h, int64_t timeout_ns, void **result) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   CORRAL__NO_COMPACT(self, "corral_wait_for");
-  int rc = check_tasks(self, &t, 1);
+  int rc = check_tasks(self, &h, 1);
   if (rc) return rc;
+  corral_task *t = TK(h);
   if (t->joined) return CORRAL_EJOINED;
   int64_t deadline = deadline_in(self->rt, timeout_ns);
   rc = 0;
   while (!t->finalized) {
-    rc = wait_any(self, &t, 1, NULL, deadline);
+    rc = wait_any(self, &h, 1, NULL, deadline);
     if (rc) break;
   }
   if (rc == CORRAL_ENOMEM) return rc;
@@ -214,7 +227,8 @@ int corral_wait_for(corral_task *t, int64_t timeout_ns, void **result) {
                            self->name, "wait_for was cancelled");
     corral__task_wait_done(self, t, false);
   }
-  if (t->out.status == CORRAL_STATUS_CANCELLED && (timed || rc == CORRAL_ETIMEDOUT)) {
+  if (timed && (t->out.status == CORRAL_STATUS_CANCELLED ||
+                t->out.status == CORRAL_STATUS_TIMED_OUT)) {
     t->joined = 1;
     return corral_errorf(CORRAL_ETIMEDOUT, "wait_for: task '%s' timed out",
                          t->name);
@@ -249,12 +263,14 @@ int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
   if (!self) return CORRAL_ENOTASK;
   if (!it || !out) return CORRAL_EINVAL;
   if (it->yielded == it->n) return CORRAL_EEOF;
+  int vrc = check_tasks(self, it->tasks, it->n); /* released meanwhile? */
+  if (vrc) return vrc;
   for (;;) {
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < it->n; i++)
-      if (!it->taken[i] && it->tasks[i]->finalized &&
-          (best == SIZE_MAX ||
-           (int32_t)(it->tasks[i]->done_seq - it->tasks[best]->done_seq) < 0))
+      if (!it->taken[i] && TK(it->tasks[i])->finalized &&
+          (best == SIZE_MAX || (int32_t)(TK(it->tasks[i])->done_seq -
+                                         TK(it->tasks[best])->done_seq) < 0))
         best = i;
     if (best != SIZE_MAX) {
       it->taken[best] = 1;
@@ -265,8 +281,8 @@ int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
     int rc = wait_any(self, it->tasks, it->n, it->taken, it->deadline);
     if (rc == CORRAL_ETIMEDOUT) {
       for (size_t i = 0; i < it->n; i++)
-        if (!it->taken[i] && it->tasks[i]->finalized) rc = 0;
-      if (rc) return rc;
+        if (!it->taken[i] && TK(it->tasks[i])->finalized) rc = 0;
+      if (rc) return corral__fail(self, rc);
     } else if (rc) {
       return rc;
     }

@@ -57,6 +57,12 @@ void corral_error_print(const corral_error *e, FILE *f) {
   if (e && f) print_rec(e, f, 0);
 }
 
+void corral__drop_last_error(corral_task *t) {
+  corral_error *e = t->last_err;
+  t->last_err = NULL;
+  corral_error_unref(e);
+}
+
 void corral__set_last_error(corral_task *t, corral_error *e) {
   corral_error *old = t->last_err;
   t->last_err = e; /* takes the reference */

@@ -40,13 +40,11 @@ int corral__group_open(corral__rt *rt, corral__group *g, corral_task *owner,
     owner->open_groups = g;
   }
   g->magic = CORRAL__GROUP_MAGIC;
-  if (o->timeout_ns > 0) {
-    int64_t now = corral__now(rt);
+  if (o->timeout_ns != 0 && o->timeout_ns != CORRAL_FOREVER) {
+    /* 0 = not set (a zeroed struct); < 0 already expired. */
     g->scope.fail = 1;
-    int rc = corral__scope_set_deadline(rt, &g->scope,
-                                        o->timeout_ns > INT64_MAX - now
-                                            ? CORRAL_FOREVER
-                                            : now + o->timeout_ns);
+    int rc = corral__scope_set_deadline(
+        rt, &g->scope, corral__deadline_after(rt, o->timeout_ns));
     if (rc) {
       if (!implicit) {
         owner->scope = g->scope.parent;
@@ -190,24 +188,33 @@ int corral__group_close(corral__rt *rt, corral__group *g, int body_rc) {
                !g->scope.shield;
   corral__scope_detach(rt, &g->scope);
 
+  /* The one rule every policy follows (docs/semantics.md, "How a group
+   * ends"). 1. The group FAILED when the body failed, or when a child
+   * failed and the policy did not tolerate it: FAIL_FAST and COLLECT
+   * tolerate no child error; FIRST and QUORUM(k) tolerate child errors
+   * once k children succeeded. A FIRST/QUORUM group that ran to its end
+   * (no cancel of any kind) short of k successes failed too. A failure
+   * wins over every cancel and deadline: close returns CORRAL_EGROUP and
+   * the aggregate holds every counted error. 2. Else a satisfied
+   * FIRST/QUORUM group returns 0. 3. Else an enclosing cancellation passes
+   * through as CORRAL_ECANCELED (only the outermost cancelled scope
+   * converts). 4. Else the group's own deadline is CORRAL_ETIMEDOUT. 5.
+   * Else 0 (a cancellation the group caused itself is not an error). */
   size_t nerr = unobserved(g) + g->lost;
+  bool quorum_policy = g->policy == CORRAL_FIRST || g->policy == CORRAL_QUORUM;
+  bool own_cancel = g->scope.cancelled && !g->satisfied;
+  bool short_of_quorum =
+      quorum_policy && !g->satisfied && !timed && !outer && !own_cancel;
+  bool failed = body_failed ||
+                (nerr > 0 && !(quorum_policy && g->satisfied)) ||
+                short_of_quorum;
   const char *why = NULL;
   char buf[160];
-  bool failed;
-  switch (g->policy) {
-  case CORRAL_FIRST:
-    failed = g->nsucc == 0 && (nerr > 0 || body_failed);
-    break;
-  case CORRAL_QUORUM:
-    failed = g->nsucc < g->quorum && !timed && !outer;
-    if (failed && nerr == 0 && !body_failed) {
-      snprintf(buf, sizeof buf, "quorum not reached in group '%s': %zu of %zu",
-               g->scope.name, g->nsucc, g->quorum);
-      why = buf;
-    }
-    break;
-  default:
-    failed = nerr > 0 || body_failed;
+  if (failed && nerr == 0 && !body_failed) {
+    snprintf(buf, sizeof buf, "quorum not reached in group '%s': %zu of %zu",
+             g->scope.name, g->nsucc,
+             g->policy == CORRAL_FIRST ? (size_t)1 : g->quorum);
+    why = buf;
   }
   int rc = 0;
   if (failed) {
@@ -215,13 +222,17 @@ int corral__group_close(corral__rt *rt, corral__group *g, int body_rc) {
     if (agg)
       corral__set_last_error(self, agg);
     rc = CORRAL_EGROUP;
-  } else if (timed && !g->satisfied) {
+  } else if (g->satisfied) {
+    rc = 0;
+  } else if (outer) {
+    rc = CORRAL_ECANCELED;
+  } else if (timed) {
     rc = corral_errorf(CORRAL_ETIMEDOUT, "deadline of group '%s' expired",
                        g->scope.name);
-  } else if (!g->satisfied &&
-             (outer || (body_rc == CORRAL_ECANCELED && !g->scope.cancelled))) {
+  } else if (body_rc == CORRAL_ECANCELED && !g->scope.cancelled) {
     rc = CORRAL_ECANCELED;
   }
+  if (rc != CORRAL_EGROUP && rc != CORRAL_ETIMEDOUT) corral__fail(self, rc);
   corral_error_unref(body);
   gerr *v = (gerr *)(void *)g->errors;
   for (size_t i = 0; i < g->nerr; i++) {
@@ -246,6 +257,12 @@ int corral_group_open(corral_group *cg, const corral_group_opts *o) {
   if (!self) return CORRAL_ENOTASK;
   if (!cg) return CORRAL_EINVAL;
   CORRAL__NO_COMPACT(self, "corral_group_open");
+  corral__group *g = (corral__group *)cg;
+  /* Still open (by this task or another): opening it again would orphan
+   * its children. Closed storage may be reused. */
+  if (g->magic == CORRAL__GROUP_MAGIC && g->rt == self->rt &&
+      g->state != CORRAL__G_CLOSED)
+    return CORRAL_EBUSY;
   return corral__group_open(self->rt, (corral__group *)cg, self, o, false);
 }
 

@@ -151,7 +151,10 @@ int corral_lock_release(corral_lock *cl) {
 
 corral_task *corral_lock_owner(const corral_lock *cl) {
   const lock_t *l = (const lock_t *)cl;
-  return l && l->magic == LOCK_MAGIC ? l->owner : NULL;
+  /* The owner as a borrowed handle, what corral_current() gives it. */
+  return l && l->magic == LOCK_MAGIC && l->owner
+             ? corral__task_handle(l->owner)
+             : NULL;
 }
 
 size_t corral_lock_waiting(const corral_lock *cl) {
@@ -403,16 +406,21 @@ static int lim_acquire(corral_limiter *cl, const void *who, bool block) {
   return rc;
 }
 
+/* The default borrower is the calling task as corral_current() names it. */
+static const void *me(void) {
+  corral_task *self = corral__self();
+  return self ? corral__task_handle(self) : NULL;
+}
+
 int corral_limiter_acquire(corral_limiter *l) {
-  return lim_acquire(l, corral__self(), true);
+  return lim_acquire(l, me(), true);
 }
 int corral_limiter_acquire_on_behalf_of(corral_limiter *l, const void *who) {
   return lim_acquire(l, who, true);
 }
 int corral_limiter_try_acquire(corral_limiter *l) {
-  corral_task *self = corral__self();
-  if (!self) return CORRAL_ENOTASK;
-  return lim_acquire(l, self, false);
+  if (!corral__self()) return CORRAL_ENOTASK;
+  return lim_acquire(l, me(), false);
 }
 int corral_limiter_try_acquire_on_behalf_of(corral_limiter *l,
                                             const void *who) {
@@ -433,9 +441,8 @@ int corral_limiter_release_on_behalf_of(corral_limiter *cl, const void *who) {
 }
 
 int corral_limiter_release(corral_limiter *l) {
-  corral_task *self = corral__self();
-  if (!self) return CORRAL_ENOTASK;
-  return corral_limiter_release_on_behalf_of(l, self);
+  if (!corral__self()) return CORRAL_ENOTASK;
+  return corral_limiter_release_on_behalf_of(l, me());
 }
 
 int corral_limiter_set_total_tokens(corral_limiter *cl, size_t total) {

@@ -9,6 +9,7 @@
 #include "core/scope.h"
 #include "core/task.h"
 #include "core/wait.h"
+#include "core/watch.h"
 #include "ground/alloc.h"
 #include "ground/ctx.h"
 #include "ground/heap.h"
@@ -29,6 +30,8 @@ typedef struct corral__sched {
   size_t alive;               /* tasks not yet finalized */
   uint32_t done_seq;
   size_t ncancelled;          /* live cancelled scopes: 0 = skip the walk */
+  uint32_t nswitch;           /* switches so far (the watchdog reads it) */
+  uint8_t preempt;            /* set by the watchdog: a deadline passed */
   corral__ctx ctx;            /* the scheduler's own context */
   void *stack_bottom;         /* for ASan fiber switches */
   size_t stack_size;
@@ -68,6 +71,7 @@ struct corral__rt {
   corral__slabs slabs;        /* task structs */
   corral__io io;
   struct corral__lvals *lvals; /* task-local values' counts (local.c) */
+  corral__watch watch;
   corral_allocator al;
   uv_loop_t *loop;
   FILE *report;
@@ -78,6 +82,8 @@ struct corral__rt {
   corral_task *root;
   int deadlocked;
   uint64_t select_rng;        /* channel.c: select's fair pick (xorshift) */
+  uint8_t serial;             /* 1..7: which runtime a handle belongs to */
+  uint16_t gen_seq;           /* last task generation handed out */
 };
 
 CORRAL__HIDDEN extern _Thread_local corral__rt *corral__tl_rt;
@@ -110,6 +116,8 @@ static inline corral_task *corral__self(void) {
 /* Arm / stop a timer on the runtime's clock. */
 static inline int corral__timer_arm(corral__rt *rt, corral__timer *tm,
                                     int64_t deadline, corral__timer_cb cb) {
+  if (deadline < rt->watch.deadline)
+    corral__watch_publish(&rt->watch, deadline);
   return corral__timer_start(&rt->clock.timers, &rt->al, tm, deadline, cb);
 }
 static inline void corral__timer_disarm(corral__rt *rt, corral__timer *tm) {
@@ -153,6 +161,43 @@ static inline int64_t corral__deadline_after(corral__rt *rt, int64_t ns) {
 
 /* local.c: drop the task-local value counts (the runtime's end). */
 CORRAL__HIDDEN void corral__lvals_free(corral__rt *rt);
+/* ---- task handles ----
+ * A corral_task * given to the user is the struct's address with a tag in
+ * its top 16 bits (user-space addresses fit in 48): bits 60-62 the
+ * runtime's serial, bits 48-59 the task's generation; one value per task,
+ * whoever asks (spawn, corral_current, an abort callback), so handles
+ * compare equal. A task struct stays mapped until its runtime ends
+ * (slab.c) and its generation is cleared when it is freed, so a stale
+ * handle is detected even after the struct was reused, instead of touching
+ * another task; `owned` says whether the spawner's handle is still to be
+ * released, so a second release is detected too. */
+#define CORRAL__H_ADDR ((uintptr_t)0x0000ffffffffffffu)
+
+static inline corral_task *corral__task_handle(corral_task *t) {
+  return (corral_task *)((uintptr_t)t | ((uintptr_t)t->rt->serial << 60) |
+                         ((uintptr_t)t->gen << 48));
+}
+
+enum { CORRAL__H_STALE = 1 };
+/* The task behind handle h of the current runtime: 0 and *out, or
+ * CORRAL_EINVAL (NULL), CORRAL_ENOTASK (no runtime on this thread: its
+ * runtime ended?), CORRAL_EFOREIGN (another runtime's), CORRAL__H_STALE
+ * (released, or its task was freed). */
+static inline int corral__task_of(const corral_task *h, corral_task **out) {
+  uintptr_t v = (uintptr_t)h;
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  if (!h) return CORRAL_EINVAL;
+  if (((v >> 60) & 7) != rt->serial) return CORRAL_EFOREIGN;
+  corral_task *t = (corral_task *)(v & CORRAL__H_ADDR);
+  if (t->gen != ((v >> 48) & 0xfff)) return CORRAL__H_STALE;
+  if (t->rt != rt) return CORRAL_EFOREIGN;
+  *out = t;
+  return 0;
+}
+/* Misuse that leaves nothing to return a code through. */
+CORRAL__HIDDEN __attribute__((noreturn)) void
+corral__handle_abort(const char *call, const corral_task *h, int why);
 
 /* dump.c */
 CORRAL__HIDDEN void corral__dump(corral__rt *rt, FILE *f);

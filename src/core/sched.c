@@ -43,9 +43,7 @@ bool corral__prepare(corral__rt *rt, corral_task *t) {
   corral__scope *cs = corral__cancelled_scope(t->scope);
   corral__stacks *st = &rt->stacks;
   if (cs) {
-    t->out.status = CORRAL_STATUS_CANCELLED;
-    t->out.code = CORRAL_ECANCELED;
-    if (t->handle) corral__set_reason(t, cs); /* only a handle can ask */
+    corral__end_cancelled(t, cs);
   } else {
     int rc = 0;
     if (t->compact) {
@@ -85,6 +83,19 @@ void corral__run_task(corral__rt *rt, corral_task *t) {
   rt->sched.current = NULL;
 }
 
+void corral__preempted(corral__rt *rt, corral_task *self) {
+  if (rt->clock.virtual_clock) { /* virtual time stands still meanwhile */
+    __atomic_store_n(&rt->sched.preempt, 0, __ATOMIC_RELAXED);
+    return;
+  }
+  /* Queue self behind the others and hand the CPU to the scheduler: it
+   * clears the flag and fires the timers as soon as run_task returns. */
+  self->state = CORRAL__T_RUNNABLE;
+  corral__runq_push(rt, self);
+  rt->sched.budget = 0;
+  corral__switch_out_inline(rt, self);
+}
+
 /* The hottest path there is: a task yielding to the head of the run queue.
  * It rotates the queue and switches straight there; anything unusual (an
  * empty queue, a task not started yet, a compact task, the budget spent, a
@@ -94,8 +105,11 @@ int corral_yield(void) {
   corral_task *self = rt ? rt->sched.current : NULL;
   if (unlikely(!self)) return CORRAL_ENOTASK;
   corral__sched *s = &rt->sched;
-  if (unlikely(s->ncancelled) && corral__cancelled_scope_walk(self->scope))
-    return CORRAL_ECANCELED;
+  if (unlikely(s->ncancelled | s->preempt)) {
+    if (s->preempt) corral__preempted(rt, self);
+    if (corral__checkpoint_scope(rt, self))
+      return corral__fail(self, CORRAL_ECANCELED);
+  }
   self->state = CORRAL__T_RUNNABLE;
   self->rq_next = NULL;
   corral_task *next = s->rq_head;

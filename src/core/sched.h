@@ -40,6 +40,28 @@ static inline void corral__asan_arrived(void *fake) {
 #endif
 }
 
+/* One more switch (or checkpoint that gave the CPU away): what tells the
+ * watchdog that the runtime is not stalled. */
+static inline __attribute__((always_inline)) void
+corral__count_switch(corral__rt *rt) {
+  __atomic_store_n(&rt->sched.nswitch, rt->sched.nswitch + 1,
+                   __ATOMIC_RELAXED);
+}
+
+/* The watchdog saw a deadline pass: go through the scheduler, which fires
+ * the timers, and come back (sched.c). */
+CORRAL__HIDDEN void corral__preempted(corral__rt *rt, corral_task *self);
+
+/* The cancel check of every checkpoint: the nearest cancelled scope that
+ * reaches t, counted for the cancel-spin report, or NULL. */
+static inline corral__scope *corral__checkpoint_scope(corral__rt *rt,
+                                                      corral_task *t) {
+  if (likely(rt->sched.ncancelled == 0)) return NULL;
+  corral__scope *cs = corral__cancelled_scope_walk(t->scope);
+  if (cs) corral__cancel_spin(rt, t, cs);
+  return cs;
+}
+
 static inline void corral__runq_push(corral__rt *rt, corral_task *t) {
   t->rq_next = NULL;
   if (rt->sched.rq_tail)
@@ -119,6 +141,7 @@ corral__prefetch_queue(corral__rt *rt) {
 static inline __attribute__((always_inline)) void
 corral__resume(corral__rt *rt, corral__ctx *from, corral_task *next) {
   void *fake = NULL;
+  corral__count_switch(rt);
   if (next) {
     next->state = CORRAL__T_RUNNING;
     rt->sched.current = next;
@@ -136,6 +159,7 @@ corral__resume(corral__rt *rt, corral__ctx *from, corral_task *next) {
  * last frame). */
 static inline __attribute__((always_inline, noreturn)) void
 corral__resume_jump(corral__rt *rt, corral_task *next) {
+  corral__count_switch(rt);
   if (next) {
     next->state = CORRAL__T_RUNNING;
     rt->sched.current = next;
@@ -158,6 +182,7 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
   if (unlikely(!cur->linked)) corral__task_link(cur);
   corral_task *next = corral__pick_next(rt, cur, cur->compact);
   if (next == cur) { /* yielded with nobody else to run */
+    corral__count_switch(rt);
     cur->state = CORRAL__T_RUNNING;
     return;
   }

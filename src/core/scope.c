@@ -163,13 +163,25 @@ static void on_scope_deadline(corral__timer *tm) {
                        s->owner ? s->owner->name : "corral", msg);
 }
 
+void corral__scope_deadlines_due(corral__rt *rt, corral__scope *s) {
+  int64_t now = corral__now(rt);
+  for (; s; s = s->parent) {
+    corral__timer *tm = corral__scope_timer(s);
+    if (tm && corral__timer_armed(tm) && tm->deadline <= now) {
+      corral__timer_disarm(rt, tm);
+      on_scope_deadline(tm);
+    }
+    if (s->shield) break;
+  }
+}
+
 /* ---- public API ---- */
 
 int corral__scope_set_deadline(corral__rt *rt, corral__scope *s,
                                int64_t deadline) {
   corral__timer *tm = corral__scope_timer(s);
   if (!tm) return CORRAL_EINVAL;
-  if (deadline == 0 || deadline == CORRAL_FOREVER) {
+  if (deadline == CORRAL_FOREVER) {
     corral__timer_disarm(rt, tm);
     return 0;
   }
@@ -189,6 +201,11 @@ int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
   CORRAL__NO_COMPACT(self, "corral_scope_enter");
   corral__tscope *ts = (corral__tscope *)(void *)us;
   corral__scope *s = &ts->s;
+  /* Entered already (by this task or another): entering again would link
+   * it into the tree twice. An exited scope may be entered again. */
+  if (s->magic == CORRAL__SCOPE_MAGIC && s->entered && s->owner &&
+      s->owner->rt == self->rt)
+    return CORRAL_EBUSY;
   corral_scope_opts d = {0};
   if (!o) o = &d;
   corral__tscope_init(ts, self, self->scope, o->name);
@@ -196,7 +213,9 @@ int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
   s->fail = o->fail != 0;
   s->entered = 1;
   self->scope = s;
-  int rc = corral__scope_set_deadline(self->rt, s, o->deadline);
+  /* The option field's 0 = not set (a zeroed struct has no deadline). */
+  int rc = corral__scope_set_deadline(
+      self->rt, s, o->deadline == 0 ? CORRAL_FOREVER : o->deadline);
   if (rc) {
     self->scope = s->parent;
     corral__scope_detach(self->rt, s);
@@ -212,11 +231,16 @@ int corral_scope_exit(corral_scope *us, int rc) {
   if (!s || s->magic != CORRAL__SCOPE_MAGIC || !s->entered)
     return CORRAL_EINVAL;
   if (s->owner != self || self->scope != s) return CORRAL_ENESTING;
+  /* Only the outermost cancelled scope converts the cancellation (Trio's
+   * CancelScope, asyncio's Timeout): while an enclosing scope's
+   * cancellation reaches this one, the cancel code passes through. */
+  bool outer = !s->shield && corral__cancelled_scope(s->parent) != NULL;
   self->scope = s->parent;
   s->entered = 0;
-  int mine = s->cancelled, timed = s->deadline_fired;
+  s->caught = rc == CORRAL_ECANCELED && s->cancelled && !outer;
+  int mine = s->caught, timed = s->deadline_fired;
   corral__scope_detach(self->rt, s);
-  if (rc == CORRAL_ECANCELED && mine) {
+  if (mine) {
     if (s->fail && timed)
       return corral_errorf(CORRAL_ETIMEDOUT, "deadline of scope '%s' expired",
                            s->name);
@@ -261,27 +285,41 @@ int corral_scope_cancelled(const corral_scope *us) {
   return s && s->magic == CORRAL__SCOPE_MAGIC && s->cancelled;
 }
 
+int corral_scope_caught(const corral_scope *us) {
+  const corral__scope *s = (const corral__scope *)us;
+  return s && s->magic == CORRAL__SCOPE_MAGIC && s->caught;
+}
+
 int corral_scope_timed_out(const corral_scope *us) {
   const corral__scope *s = (const corral__scope *)us;
   return s && s->magic == CORRAL__SCOPE_MAGIC && s->deadline_fired;
 }
 
+/* The time rule: CORRAL_FOREVER is none, <= 0 already expired. */
 static int64_t rel(int64_t ns) {
-  int64_t now = corral_now();
-  if (ns <= 0) return now; /* already expired */
-  return ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns;
+  if (ns == CORRAL_FOREVER) return CORRAL_FOREVER;
+  corral__rt *rt = corral__tl_rt;
+  return rt ? corral__deadline_after(rt, ns) : CORRAL_FOREVER;
+}
+/* An absolute deadline for scope options, whose 0 means "not set": a
+ * deadline at 0 or before is expired, so it becomes "now". */
+static int64_t abs_dl(int64_t deadline) {
+  corral__rt *rt = corral__tl_rt;
+  if (deadline == CORRAL_FOREVER || !rt) return deadline;
+  int64_t now = corral__now(rt);
+  return deadline <= now ? now : deadline;
 }
 
 int corral_move_on_at(corral_scope *s, int64_t deadline) {
   return corral_scope_enter(
-      s, &(corral_scope_opts){.name = "move_on", .deadline = deadline});
+      s, &(corral_scope_opts){.name = "move_on", .deadline = abs_dl(deadline)});
 }
 int corral_move_on_after(corral_scope *s, int64_t ns) {
   return corral_move_on_at(s, rel(ns));
 }
 int corral_fail_at(corral_scope *s, int64_t deadline) {
   return corral_scope_enter(s, &(corral_scope_opts){.name = "fail_after",
-                                                   .deadline = deadline,
+                                                   .deadline = abs_dl(deadline),
                                                    .fail = 1});
 }
 int corral_fail_after(corral_scope *s, int64_t ns) {
@@ -291,5 +329,5 @@ int corral_shield(corral_scope *s, int64_t timeout_ns) {
   return corral_scope_enter(
       s, &(corral_scope_opts){.name = "shield",
                               .shield = 1,
-                              .deadline = timeout_ns > 0 ? rel(timeout_ns) : 0});
+                              .deadline = rel(timeout_ns)});
 }

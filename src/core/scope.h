@@ -33,6 +33,7 @@ struct corral__scope {
   uint8_t counted_out;        /* detached: no longer in ncancelled */
   uint8_t timed;              /* a corral__tscope: may have a deadline */
   uint8_t kind;               /* corral_cancel_kind of the cancel */
+  uint8_t caught;             /* exit converted its cancellation */
   const char *name;           /* borrowed (see corral_scope_opts.name) */
   corral__cancel_info *info;  /* who and why; allocated when cancelled */
 };
@@ -86,6 +87,7 @@ static inline void corral__scope_init(corral__scope *s, corral_task *owner,
   s->timed = 0;
   s->cancelled = s->shield = s->fail = s->deadline_fired = s->entered = 0;
   s->counted_out = 0;
+  s->caught = 0;
   s->kind = 0;
   s->name = name ? name : "scope";
   s->info = NULL;
@@ -107,6 +109,9 @@ CORRAL__HIDDEN void corral__scope_cancel(corral__rt *rt, corral__scope *s,
 /* Arm s's deadline (absolute; 0 or CORRAL_FOREVER: none). */
 CORRAL__HIDDEN int corral__scope_set_deadline(corral__rt *rt, corral__scope *s,
                                               int64_t deadline);
+/* Fire the deadlines that passed of s and the scopes around it (up to a
+ * shield), from the task they reach. */
+CORRAL__HIDDEN void corral__scope_deadlines_due(corral__rt *rt, corral__scope *s);
 /* The nearest cancelled scope that reaches s (stops at shields), or NULL. */
 CORRAL__HIDDEN corral__scope *corral__cancelled_scope_walk(corral__scope *s);
 CORRAL__HIDDEN void corral__fill_reason(corral_task *reader, corral__scope *s,

@@ -1,5 +1,5 @@
 /* Events and semaphores (FIFO, cancellation-safe hand-off). */
-#include "core/rt.h"
+#include "core/sched.h"
 
 #include <string.h>
 
@@ -52,7 +52,8 @@ int corral_event_wait(corral_event *ce) {
   CORRAL__NO_COMPACT(self, "corral_event_wait");
   event_t *e = (event_t *)ce;
   if (!e || e->magic != EVENT_MAGIC) return CORRAL_EINVAL;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   if (e->set) return 0;
   /* Waking is an edge: a set wakes every task waiting then with 0, even if
    * the event is cleared again before they run. */
@@ -86,7 +87,8 @@ int corral_semaphore_acquire(corral_semaphore *cs) {
   CORRAL__NO_COMPACT(self, "corral_semaphore_acquire");
   csem_t *s = (csem_t *)cs;
   if (!s || s->magic != SEM_MAGIC) return CORRAL_EINVAL;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   if (s->value > 0 && corral__list_empty(&s->waiters)) {
     s->value--;
     return 0;

@@ -84,7 +84,7 @@ void corral__task_link(corral_task *t) {
 static inline __attribute__((always_inline)) int
 spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
            const corral_spawn_opts *o, corral_task **out, const char *file,
-           int line) {
+           int line, bool public_handle) {
   if (out) *out = NULL;
   if (!fn) return CORRAL_EINVAL;
   size_t ss = 0;
@@ -127,7 +127,10 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->line = line;
   t->stack_size = (uint32_t)ss;
   t->refs = out ? 2 : 1;
+  uint16_t gen = (uint16_t)((rt->gen_seq + 1) & 0xfff);
+  rt->gen_seq = t->gen = gen ? gen : 1;
   t->handle = out != NULL;
+  t->owned = out != NULL && public_handle;
   t->compact = CORRAL__COMPACT_OK && (o_compact | (g ? g->compact : 0));
   corral__timer_init(&t->timer);
   t->wait_kind = CORRAL__W_NONE;
@@ -145,7 +148,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   if (g) g->running++;
   t->state = CORRAL__T_NEW;
   rt->sched.alive++;
-  if (out) *out = t;
+  if (out) *out = public_handle ? corral__task_handle(t) : t;
   if (self && (o_eager | (g ? g->eager : 0)) && !rt->sched.rng &&
       !self->compact) { /* shuffle mode and compact spawners stay lazy */
     /* Eager: the child runs now; the spawner resumes right after it. It
@@ -194,7 +197,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
 int corral__spawn(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
                   const corral_spawn_opts *o, corral_task **out,
                   const char *file, int line) {
-  return spawn_impl(rt, g, fn, arg, o, out, file, line);
+  return spawn_impl(rt, g, fn, arg, o, out, file, line, false);
 }
 
 /* The public call inlines the whole spawn: one frame less to return
@@ -205,7 +208,29 @@ int corral_spawn_at(corral_group *cg, corral_fn fn, void *arg,
   corral__rt *rt = corral__tl_rt;
   if (out) *out = NULL;
   if (!rt || !rt->sched.current) return CORRAL_ENOTASK;
-  return spawn_impl(rt, (corral__group *)cg, fn, arg, opts, out, file, line);
+  corral_task *self = rt->sched.current;
+  int rc = spawn_impl(rt, (corral__group *)cg, fn, arg, opts, out, file, line,
+                      true);
+  return unlikely(rc) ? corral__fail(self, rc) : 0;
+}
+
+int corral_spawn_with_at(corral_group *cg, corral_fn fn, void *arg,
+                         corral_spawn_opts opts, corral_task **out,
+                         const char *file, int line) {
+  return corral_spawn_at(cg, fn, arg, &opts, out, file, line);
+}
+
+int corral_spawn_named_at(corral_group *cg, corral_fn fn, void *arg,
+                          const char *name, corral_task **out,
+                          const char *file, int line) {
+  corral__rt *rt = corral__tl_rt;
+  if (out) *out = NULL;
+  if (!rt || !rt->sched.current) return CORRAL_ENOTASK;
+  corral_spawn_opts o = {name, 0, 0, 0};
+  corral_task *self = rt->sched.current;
+  int rc = spawn_impl(rt, (corral__group *)cg, fn, arg, &o, out, file, line,
+                      true);
+  return unlikely(rc) ? corral__fail(self, rc) : 0;
 }
 
 static void finish(corral_task *t, int rc, void *res) {
@@ -215,11 +240,8 @@ static void finish(corral_task *t, int rc, void *res) {
     t->out.code = 0;
     t->out.result = res;
   } else if (rc == CORRAL_ECANCELED) {
-    t->out.status = CORRAL_STATUS_CANCELLED;
-    t->out.code = rc;
-    /* Only a handle can ask why: skip the copy otherwise. */
-    cs = t->handle ? corral__cancelled_scope(t->scope) : NULL;
-    if (cs) corral__set_reason(t, cs);
+    cs = corral__cancelled_scope(t->scope);
+    corral__end_cancelled(t, cs);
   } else {
     t->out.status = CORRAL_STATUS_ERROR;
     t->out.code = rc;
@@ -261,6 +283,7 @@ static void task_release_records(corral__rt *rt, corral_task *t) {
 static inline __attribute__((always_inline)) void
 task_unref(corral__rt *rt, corral_task *t) {
   if (--t->refs) return;
+  t->gen = 0; /* its handles are stale from here on */
   if (unlikely(t->out.error || t->last_err || t->out.reason))
     task_release_records(rt, t);
   corral__slab_free(&rt->slabs, t);
@@ -353,11 +376,35 @@ void corral__task_entry(void *arg) {
 
 /* ---- public task calls ---- */
 
-static int check_task(corral_task *self, const corral_task *t) {
-  if (!self) return CORRAL_ENOTASK;
-  if (!t) return CORRAL_EINVAL;
-  if (t->rt != self->rt) return CORRAL_EFOREIGN;
-  return 0;
+/* A handle's task for a call that returns a code: a stale handle is
+ * CORRAL_EINVAL. */
+static int task_arg(const corral_task *h, corral_task **t) {
+  int rc = corral__task_of(h, t);
+  return rc == CORRAL__H_STALE ? CORRAL_EINVAL : rc;
+}
+
+/* A handle's task for a call with no code to return (NULL handled by the
+ * caller): misuse aborts, naming the call. */
+static corral_task *task_get(const corral_task *h, const char *call) {
+  corral_task *t = NULL;
+  int rc = corral__task_of(h, &t);
+  if (rc) corral__handle_abort(call, h, rc);
+  return t;
+}
+
+void corral__handle_abort(const char *call, const corral_task *h, int why) {
+  const char *what =
+      why == CORRAL__H_STALE
+          ? "is stale: released already (or never owned: corral_current), "
+            "or its task ended and was freed after the last release"
+      : why == CORRAL_ENOTASK
+          ? "is used outside the runtime that made it (handles die when "
+            "corral_run returns)"
+          : "belongs to another runtime";
+  corral__rt *rt = corral__tl_rt;
+  fprintf(rt ? rt->report : stderr, "corral: %s: task handle %p %s\n", call,
+          (const void *)h, what);
+  abort();
 }
 
 int corral__task_wait_done(corral_task *self, corral_task *t,
@@ -383,15 +430,18 @@ int corral__task_result(corral_task *self, corral_task *t, void **result) {
   case CORRAL_STATUS_ERROR:
     corral__set_last_error(self, corral_error_ref(t->out.error));
     return t->out.code;
+  case CORRAL_STATUS_TIMED_OUT:
+    return CORRAL_ETIMEDOUT;
   default:
     return CORRAL_ECANCELED;
   }
 }
 
-int corral_join(corral_task *t, void **result) {
-  corral_task *self = corral__self();
-  int rc = check_task(self, t);
+int corral_join(corral_task *h, void **result) {
+  corral_task *self = corral__self(), *t;
+  int rc = task_arg(h, &t);
   if (rc) return rc;
+  if (!self) return CORRAL_ENOTASK;
   if (t == self) return CORRAL_EDEADLK;
   CORRAL__NO_COMPACT(self, "corral_join");
   if (t->joined) return CORRAL_EJOINED;
@@ -400,25 +450,47 @@ int corral_join(corral_task *t, void **result) {
   return corral__task_result(self, t, result);
 }
 
+/* A task ended by the cancellation of scope cs (NULL: it returned the
+ * cancel code on its own): CANCELLED, or TIMED_OUT when cs was cancelled by
+ * its deadline (a group's or wait_for's timeout). One vocabulary for
+ * groups, gather and wait_for. */
+void corral__end_cancelled(corral_task *t, corral__scope *cs) {
+  /* Its own deadline (wait_for) or its group's: not one inherited from
+   * further out, which is a cancellation from outside. */
+  bool timed = cs && cs->kind == CORRAL_CANCEL_DEADLINE &&
+               (cs->owner == t || (t->group && cs == &t->group->scope));
+  t->out.status = timed ? CORRAL_STATUS_TIMED_OUT : CORRAL_STATUS_CANCELLED;
+  t->out.code = timed ? CORRAL_ETIMEDOUT : CORRAL_ECANCELED;
+  if (cs && t->handle) corral__set_reason(t, cs); /* only a handle can ask */
+}
+
 void corral__set_reason(corral_task *t, corral__scope *cs) {
   if (!t->out.reason) t->out.reason = corral__malloc(t->rt, sizeof *t->out.reason);
   if (t->out.reason) corral__fill_reason(t, cs, t->out.reason);
 }
 
-corral_status corral_task_status(const corral_task *t) {
-  return t ? t->out.status : CORRAL_STATUS_PENDING;
+corral_status corral_task_status(const corral_task *h) {
+  return h ? task_get(h, "corral_task_status")->out.status
+           : CORRAL_STATUS_PENDING;
 }
-int corral_task_code(const corral_task *t) { return t ? t->out.code : 0; }
-void *corral_task_result(const corral_task *t) {
-  return t ? t->out.result : NULL;
+int corral_task_code(const corral_task *h) {
+  return h ? task_get(h, "corral_task_code")->out.code : 0;
 }
-const corral_error *corral_task_error(const corral_task *t) {
-  return t ? t->out.error : NULL;
+void *corral_task_result(const corral_task *h) {
+  return h ? task_get(h, "corral_task_result")->out.result : NULL;
+}
+const corral_error *corral_task_error(const corral_task *h) {
+  return h ? task_get(h, "corral_task_error")->out.error : NULL;
 }
 
-int corral_task_cancel_reason(const corral_task *t, corral_cancel_reason *out) {
-  if (!t || !out) return CORRAL_EINVAL;
-  if (t->out.status != CORRAL_STATUS_CANCELLED) return CORRAL_ENOENT;
+int corral_task_cancel_reason(const corral_task *h, corral_cancel_reason *out) {
+  corral_task *t;
+  int rc = task_arg(h, &t);
+  if (rc) return rc;
+  if (!out) return CORRAL_EINVAL;
+  if (t->out.status != CORRAL_STATUS_CANCELLED &&
+      t->out.status != CORRAL_STATUS_TIMED_OUT)
+    return CORRAL_ENOENT;
   if (t->out.reason)
     *out = *t->out.reason;
   else
@@ -435,7 +507,8 @@ void corral__outcome_copy(const corral_task *t, corral_outcome *o) {
   if (t->out.reason) o->reason = *t->out.reason;
 }
 
-corral_status corral_task_outcome(const corral_task *t, corral_outcome *out) {
+corral_status corral_task_outcome(const corral_task *h, corral_outcome *out) {
+  const corral_task *t = h ? task_get(h, "corral_task_outcome") : NULL;
   if (!out) return t ? t->out.status : CORRAL_STATUS_PENDING;
   if (!t) {
     memset(out, 0, sizeof *out);
@@ -445,27 +518,33 @@ corral_status corral_task_outcome(const corral_task *t, corral_outcome *out) {
   return out->status;
 }
 
-int corral_task_done(const corral_task *t) { return t ? t->finalized : 0; }
-
-const char *corral_task_name(const corral_task *t) {
-  return t ? t->name : NULL;
+int corral_task_done(const corral_task *h) {
+  return h ? task_get(h, "corral_task_done")->finalized : 0;
 }
 
-size_t corral_task_stack_peak(const corral_task *t) {
-  return t ? t->stack_peak : 0;
+const char *corral_task_name(const corral_task *h) {
+  return h ? task_get(h, "corral_task_name")->name : NULL;
 }
 
-void corral_task_release(corral_task *t) {
-  if (!t || !t->handle) return;
+size_t corral_task_stack_peak(const corral_task *h) {
+  return h ? task_get(h, "corral_task_stack_peak")->stack_peak : 0;
+}
+
+void corral_task_release(corral_task *h) {
+  if (!h) return;
+  corral_task *t = task_get(h, "corral_task_release");
+  if (!t->owned) corral__handle_abort("corral_task_release", h, CORRAL__H_STALE);
+  t->owned = 0;
   t->handle = 0;
   corral__task_unref(t->rt, t);
 }
 
-int corral_cancel(corral_task *t, const char *message) {
-  if (!t) return CORRAL_EINVAL;
-  corral__rt *rt = corral__tl_rt;
-  if (t->rt != rt) return CORRAL_EFOREIGN;
-  if (t->finalized) return 0;
+int corral_cancel(corral_task *h, const char *message) {
+  corral_task *t;
+  int rc = task_arg(h, &t);
+  if (rc) return rc;
+  corral__rt *rt = t->rt;
+  if (t->finalized) return CORRAL_ESRCH;
   corral_task *self = rt->sched.current;
   corral__scope_cancel(rt, &t->root_scope, CORRAL_CANCEL_EXPLICIT,
                        self ? self->name : "corral", message);
@@ -477,6 +556,7 @@ int corral_cancel(corral_task *t, const char *message) {
 int corral_sleep_until(int64_t deadline) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
+  if (deadline <= corral__now(self->rt)) return corral_yield();
   int rc = corral__park(self, CORRAL__W_SLEEP, NULL, deadline);
   return rc == CORRAL_ETIMEDOUT ? 0 : rc;
 }
@@ -484,7 +564,7 @@ int corral_sleep_until(int64_t deadline) {
 int corral_sleep(int64_t ns) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
-  if (ns < 0) ns = 0;
+  if (ns <= 0) return corral_yield(); /* already expired: a checkpoint */
   int64_t now = corral__now(self->rt);
   int rc = corral__park(self, CORRAL__W_SLEEP, NULL,
                         ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns);
@@ -494,7 +574,13 @@ int corral_sleep(int64_t ns) {
 int corral_checkpoint_cancel(void) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
-  return corral__cancelled_scope(self->scope) ? CORRAL_ECANCELED : 0;
+  corral__rt *rt = self->rt;
+  /* Not a switch point: expired deadlines of the scopes around the task
+   * are fired here (the scheduler fires the rest at the next one). */
+  if (unlikely(rt->sched.preempt)) corral__scope_deadlines_due(rt, self->scope);
+  return corral__checkpoint_scope(rt, self)
+             ? corral__fail(self, CORRAL_ECANCELED)
+             : 0;
 }
 
 int corral_cancel_reason_get(corral_cancel_reason *out) {

@@ -2,6 +2,7 @@
 #ifndef CORRAL_CORE_TASK_H
 #define CORRAL_CORE_TASK_H
 
+#include "core/error.h"
 #include "core/scope.h"
 #include "core/wait.h"
 #include "ground/alloc.h"
@@ -53,7 +54,9 @@ struct corral_task {
     uint32_t done_seq;         /* once done: completion order (wraps;
                                   compare by difference) */
   };
-  uint32_t refs;               /* handle + group membership */
+  uint16_t refs;               /* handle + group membership */
+  uint16_t gen;                /* generation its handles carry (1..4095;
+                                  0 once freed): see corral__task_of */
   uint8_t state;
   uint8_t handle;              /* a user handle is outstanding */
   uint8_t compact;             /* runs on the shared stack */
@@ -72,6 +75,10 @@ struct corral_task {
   uint8_t cnew : 1;            /* compact, first frame not laid out yet */
   uint8_t aborted : 1;         /* its current wait was asked to abort */
   uint8_t forced : 1;          /* ... and by the deadlock breaker */
+  uint8_t spin_reported : 1;   /* cancel-spin report done */
+  uint8_t owned : 1;           /* the spawner's handle is not released yet */
+  uint8_t stall_reported;      /* stall report done (written by the
+                                  watchdog thread: a byte of its own) */
   union {
     corral_task *g_next;       /* linked: next sibling in the group */
     corral_task *eager_parent; /* not linked yet (started eagerly, has not
@@ -108,6 +115,16 @@ CORRAL__HIDDEN int corral__task_wait_done(corral_task *self, corral_task *t,
 CORRAL__HIDDEN int corral__task_result(corral_task *self, corral_task *t,
                                        void **result);
 CORRAL__HIDDEN void corral__set_reason(corral_task *t, corral__scope *cs);
+/* t fails a call with `code` and no record of its own: a record of another
+ * code is stale from now on (corral_last_error never returns a record of
+ * an earlier, unrelated failure). Returns code. */
+CORRAL__HIDDEN void corral__drop_last_error(corral_task *t);
+static inline int corral__fail(corral_task *t, int code) {
+  if (unlikely(t->last_err != NULL) && code && t->last_err->code != code)
+    corral__drop_last_error(t);
+  return code;
+}
+CORRAL__HIDDEN void corral__end_cancelled(corral_task *t, corral__scope *cs);
 CORRAL__HIDDEN void corral__outcome_copy(const corral_task *t,
                                          corral_outcome *o);
 

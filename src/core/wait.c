@@ -17,9 +17,11 @@ static void on_wait_timeout(corral__timer *tm) {
 int corral__park(corral_task *t, int kind, const corral__wait *w,
                  int64_t deadline) {
   corral__rt *rt = t->rt;
-  if (w != CORRAL__UNABORTABLE && corral__cancelled_scope(t->scope))
-    return CORRAL_ECANCELED;
+  if (unlikely(rt->sched.preempt)) corral__preempted(rt, t);
+  if (w != CORRAL__UNABORTABLE && corral__checkpoint_scope(rt, t))
+    return corral__fail(t, CORRAL_ECANCELED);
   if (deadline != CORRAL_FOREVER) {
+    if (deadline <= corral__now(rt)) return CORRAL_ETIMEDOUT; /* expired */
     int rc = corral__timer_arm(rt, &t->timer, deadline, on_wait_timeout);
     if (rc) return rc;
   }
@@ -32,7 +34,10 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
   if (corral__timer_armed(&t->timer)) corral__timer_disarm(rt, &t->timer);
   t->wait = NULL;
   t->wait_kind = CORRAL__W_NONE;
-  return t->wake_rc;
+  /* The wait's own deadline is the caller's business (sleep turns it
+   * into 0); other codes end the call. */
+  int rc = t->wake_rc;
+  return rc == CORRAL_ETIMEDOUT ? rc : corral__fail(t, rc);
 }
 
 void corral__wake(corral_task *t, int rc) {
@@ -60,19 +65,31 @@ void corral__ring_wake_all(corral__list **first) {
 
 /* ---- public hooks ---- */
 
+/* The user's abort callback gets the task's (borrowed) handle. */
+typedef struct {
+  corral_abort_fn fn;
+  void *arg;
+} user_abort;
+
+static corral_abort_result call_user_abort(corral_task *t, void *arg) {
+  user_abort *ua = arg;
+  return ua->fn ? ua->fn(corral__task_handle(t), ua->arg)
+                : CORRAL_ABORT_SUCCEEDED;
+}
+
 int corral_park(const char *what, corral_abort_fn abort, void *arg) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   CORRAL__NO_COMPACT(self, "corral_park");
-  corral__wait w = {abort, arg, what};
+  user_abort ua = {abort, arg};
+  corral__wait w = {call_user_abort, &ua, what};
   return corral__park(self, CORRAL__W_PARK, &w, CORRAL_FOREVER);
 }
 
-int corral_unpark(corral_task *t, int code) {
-  corral__rt *rt = corral__tl_rt;
-  if (!rt) return CORRAL_ENOTASK;
-  if (!t) return CORRAL_EINVAL;
-  if (t->rt != rt) return CORRAL_EFOREIGN;
+int corral_unpark(corral_task *h, int code) {
+  corral_task *t;
+  int rc = corral__task_of(h, &t);
+  if (rc) return rc == CORRAL__H_STALE ? CORRAL_EINVAL : rc;
   if (t->state != CORRAL__T_BLOCKED || t->wait_kind != CORRAL__W_PARK)
     return CORRAL_EINVAL;
   corral__wake(t, code);

@@ -95,6 +95,9 @@ static corral__slab *slab_new(corral__slabs *ss) {
   corral__slab *s = ss->spare;
   if (s) {
     ss->spare = NULL;
+  } else if ((s = ss->dormant) != NULL) {
+    ss->dormant = s->next;
+    s->next = NULL;
   } else {
     size_t bytes = ss->next_bytes ? ss->next_bytes : CORRAL__SLAB_MIN;
     bool mapped = ss->al_default;
@@ -165,8 +168,23 @@ void corral__slab_empty(corral__slabs *ss, corral__slab *s) {
     ss->spare = s;
     return;
   }
-  all_del(ss, s);
-  slab_destroy(ss, s);
+  /* A mapped chunk is released to the kernel but not unmapped: a struct's
+   * address stays readable until the runtime ends, so a stale task handle
+   * is detected (its generation no longer matches) instead of faulting,
+   * and the watchdog may read the running task's name. The first page
+   * (the header) stays. A user allocator's chunk goes back to it. */
+  if (!s->mapped) {
+    all_del(ss, s);
+    slab_destroy(ss, s);
+    return;
+  }
+  if (!ss->valgrind && s->bytes > 4096)
+    (void)madvise((char *)s + 4096, s->bytes - 4096, MADV_DONTNEED);
+  s->carved = 0;
+  s->free = NULL;
+  s->nfree = s->cap;
+  s->next = ss->dormant;
+  ss->dormant = s;
 }
 
 void corral__slabs_destroy(corral__slabs *ss) {
@@ -177,5 +195,5 @@ void corral__slabs_destroy(corral__slabs *ss) {
     all_del(ss, s);
     slab_destroy(ss, s);
   }
-  ss->partial = ss->spare = NULL;
+  ss->partial = ss->spare = ss->dormant = NULL;
 }

@@ -34,6 +34,7 @@ typedef struct corral__slabs {
   bool al_default;             /* libc allocator: chunks may be mmap'd */
   bool huge_pages;
   bool valgrind;
+  corral__slab *dormant;       /* emptied chunks, kept mapped (see slab.c) */
 } corral__slabs;
 
 /* A few objects just freed wait in a LIFO cache in front of the slabs: a
