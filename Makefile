@@ -51,9 +51,10 @@ bench: build
 
 stress: build
 	CORRAL_STRESS_RUNS=2000 ./$(BUILD)/tests/test_stress
+	CORRAL_STRESS_RUNS=300 ./$(BUILD)/tests/test_channel
 
 valgrind: build
-	for t in core groups scopes gather runtime compact tcp; do \
+	for t in core groups scopes gather runtime compact tcp channel lock; do \
 	  valgrind --error-exitcode=9 -q ./$(BUILD)/tests/test_$$t || exit 1; done
 
 install: build

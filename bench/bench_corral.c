@@ -262,41 +262,42 @@ static int b_echo_compact(void *arg, void **res) {
   return b_echo(arg, res);
 }
 
-/* ---- channels: ping-pong over two rendezvous channels; 4-to-1 fan-in
- * through one channel of capacity 128 ---- */
+/* ---- channels: ping-pong of one token between two tasks that run the same
+ * relay (like the switch case: same code on both sides) over two rendezvous
+ * channels, 1M messages; 4-to-1 fan-in through one channel of capacity
+ * 128, 1M items ---- */
 static long chan_n;
 static corral_channel *chan_a, *chan_b;
-static int ponger(void *arg, void **res) {
-  (void)arg, (void)res;
-  long v;
-  for (long i = 0; i < chan_n; i++) {
-    if (corral_channel_receive(chan_a, &v) || corral_channel_send(chan_b, &v))
-      return CORRAL_EIO;
-  }
-  return 0;
-}
 static int64_t chan_dt;
-static int pinger(void *arg, void **res) {
-  (void)arg, (void)res;
+typedef struct {
+  corral_channel *in, *out;
+  int first;
+} relay_role;
+static int relay(void *arg, void **res) {
+  (void)res;
+  relay_role *r = arg;
   long v = 0;
   int64_t t0 = now_ns();
+  if (r->first && corral_channel_send(r->out, &v)) return CORRAL_EIO;
   for (long i = 0; i < chan_n; i++) {
-    if (corral_channel_send(chan_a, &i) || corral_channel_receive(chan_b, &v))
+    if (corral_channel_receive(r->in, &v)) return CORRAL_EIO;
+    v++;
+    if ((i + 1 < chan_n || !r->first) && corral_channel_send(r->out, &v))
       return CORRAL_EIO;
   }
-  chan_dt = now_ns() - t0;
+  if (r->first) chan_dt = now_ns() - t0;
   return 0;
 }
-/* Two child tasks, like the switch case (the parent waits in close). */
 static int b_chan_pingpong(void *arg, void **res) {
   (void)arg, (void)res;
-  chan_n = scale(1000000) / 2; /* round trips: 1M messages in all */
+  chan_n = scale(1000000) / 2; /* each side receives chan_n messages */
   corral_channel_open(&chan_a, sizeof(long), 0, "ping");
   corral_channel_open(&chan_b, sizeof(long), 0, "pong");
+  relay_role ra = {chan_a, chan_b, 1}, rb = {chan_b, chan_a, 0};
   corral_group g;
   corral_group_open(&g, NULL);
-  corral_spawn(&g, ponger, NULL, "ponger", NULL);
-  corral_spawn(&g, pinger, NULL, "pinger", NULL);
+  corral_spawn(&g, relay, &rb, "b", NULL);
+  corral_spawn(&g, relay, &ra, "a", NULL);
   int rc = corral_group_close(&g, 0);
   emit("chan_pingpong", (double)chan_dt / (double)(chan_n * 2), "ns");
   corral_channel_free(chan_a);

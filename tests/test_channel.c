@@ -341,7 +341,10 @@ TEST(cancel_never_loses_an_item) { CHECK_RC(run_virtual(m_cancel, NULL), 0); }
  * deadlines (some already expired), random sleeps and the shuffled run
  * queue. Every item is either delivered to exactly one consumer (its send
  * returned 0) or kept by its producer (its send failed), never both, never
- * twice. Half the runs go through select over two channels. */
+ * twice. Half the runs go through select over two channels. The chaos
+ * runs also cancel whole tasks and close the receiving side mid-stream:
+ * then every item sent was received once or dropped with the buffer.
+ * 12 seeds each; CORRAL_STRESS_RUNS (make stress) sets more. */
 enum { NP = 4, NC = 3, PER = 300 };
 
 typedef struct {
@@ -351,6 +354,10 @@ typedef struct {
   unsigned char sent[NP * PER];     /* send returned 0 */
   unsigned char received[NP * PER]; /* times received */
   int dup, cancelled_ops;
+  int chaos;                        /* cancel whole tasks, close receiving */
+  corral_task *ptask[NP], *ctask[NC];
+  long dropped;                     /* buffered when receiving was closed */
+  int closed_early;
 } stress;
 
 typedef struct {
@@ -384,17 +391,20 @@ static int producer(void *arg, void **r) {
                                       {st->ch[1], CORRAL_SELECT_SEND, &item}};
         size_t fired;
         rc = corral_select(cl, 2, &fired);
-        if (rc == 0) CHECK(fired < 2);
-        else CHECK_EQ(fired, 2);
+        if (rc == CORRAL_ECANCELED) CHECK_EQ(fired, 2);
+        else CHECK(fired < 2);
       } else {
         rc = corral_channel_send(st->ch[0], &item);
       }
-      CHECK_RC(corral_scope_exit(&sc, rc == CORRAL_ECANCELED ? rc : 0), 0);
+      int ex = corral_scope_exit(&sc, rc == CORRAL_ECANCELED ? rc : 0);
+      if (ex == CORRAL_ECANCELED && st->chaos) return ex; /* task cancelled */
+      CHECK_RC(ex, 0);
       if (rc == 0) {
         if (st->sent[item]) st->dup++;
         st->sent[item] = 1;
         break;
       }
+      if (rc == CORRAL_EPIPE && st->chaos) return 0; /* nobody receives */
       CHECK_RC(rc, CORRAL_ECANCELED);
       st->cancelled_ops++;
       if (rnd(&a->rng) % 4 == 0) break; /* give up: the item stays here */
@@ -424,8 +434,11 @@ static int consumer(void *arg, void **r) {
     } else {
       rc = corral_channel_receive(st->ch[0], &item);
     }
-    CHECK_RC(corral_scope_exit(&sc, rc == CORRAL_ECANCELED ? rc : 0), 0);
+    int ex = corral_scope_exit(&sc, rc == CORRAL_ECANCELED ? rc : 0);
+    if (ex == CORRAL_ECANCELED && st->chaos) return ex; /* task cancelled */
+    CHECK_RC(ex, 0);
     if (rc == CORRAL_EEOF) return 0;
+    if (rc == CORRAL_ECLOSED && st->chaos) return 0;
     if (rc == 1) continue;
     if (rc == CORRAL_ECANCELED) {
       st->cancelled_ops++;
@@ -439,6 +452,26 @@ static int consumer(void *arg, void **r) {
   }
 }
 
+static int chaos(void *arg, void **r) {
+  (void)r;
+  stress *st = arg;
+  uint64_t rng = st->seed * 7 + 3;
+  corral_sleep((int64_t)(rnd(&rng) % 1500) * 1000);
+  corral_cancel(st->ptask[rnd(&rng) % NP], "chaos");
+  corral_sleep((int64_t)(rnd(&rng) % 1500) * 1000);
+  corral_cancel(st->ctask[rnd(&rng) % NC], "chaos");
+  corral_sleep((int64_t)(rnd(&rng) % 6000) * 1000);
+  for (int k = 0; k < 2; k++) {
+    corral_channel_stats cs;
+    if (!st->ch[k]) continue;
+    CHECK_RC(corral_channel_stats_get(st->ch[k], &cs), 0);
+    if (!cs.send_closed) st->closed_early++;
+    st->dropped += (long)cs.buffered;
+    CHECK_RC(corral_channel_close_receive(st->ch[k]), 0);
+  }
+  return 0;
+}
+
 static int m_stress(void *arg, void **r) {
   (void)r;
   stress *st = arg;
@@ -447,17 +480,23 @@ static int m_stress(void *arg, void **r) {
   CHECK_RC(corral_group_open(&all, NULL), 0);
   for (int i = 0; i < NC; i++) {
     cs[i] = (actor){st, i, st->seed * 31 + (uint64_t)i + 100};
-    CHECK_RC(corral_spawn(&all, consumer, &cs[i], "consumer", NULL), 0);
+    CHECK_RC(corral_spawn(&all, consumer, &cs[i], "consumer",
+                          st->chaos ? &st->ctask[i] : NULL), 0);
   }
   CHECK_RC(corral_group_open(&prod, NULL), 0);
   for (int i = 0; i < NP; i++) {
     ps[i] = (actor){st, i, st->seed * 17 + (uint64_t)i};
-    CHECK_RC(corral_spawn(&prod, producer, &ps[i], "producer", NULL), 0);
+    CHECK_RC(corral_spawn(&prod, producer, &ps[i], "producer",
+                          st->chaos ? &st->ptask[i] : NULL), 0);
   }
+  if (st->chaos) CHECK_RC(corral_spawn(&all, chaos, st, "chaos", NULL), 0);
   CHECK_RC(corral_group_close(&prod, 0), 0);
   corral_channel_close_send(st->ch[0]);
   if (st->ch[1]) corral_channel_close_send(st->ch[1]);
-  return corral_group_close(&all, 0);
+  int rc = corral_group_close(&all, 0);
+  for (int i = 0; st->chaos && i < NP; i++) corral_task_release(st->ptask[i]);
+  for (int i = 0; st->chaos && i < NC; i++) corral_task_release(st->ctask[i]);
+  return rc;
 }
 
 typedef struct {
@@ -475,36 +514,54 @@ static int m_boot(void *arg, void **r) {
   return rc;
 }
 
-static void stress_all(size_t cap, int use_select) {
-  long total_sent = 0, total_cancels = 0;
-  for (uint64_t seed = 1; seed <= 12; seed++) {
+static void stress_all(size_t cap, int use_select, int with_chaos) {
+  long total_sent = 0, total_cancels = 0, total_dropped = 0;
+  int closed_early = 0;
+  const char *e = getenv("CORRAL_STRESS_RUNS"); /* make stress: more seeds */
+  long runs = e && atol(e) >= 12 ? atol(e) : 12;
+  for (uint64_t seed = 1; seed <= (uint64_t)runs; seed++) {
     static stress st;
     memset(&st, 0, sizeof st);
     st.use_select = use_select;
     st.seed = seed;
+    st.chaos = with_chaos;
     boot b = {&st, cap};
     CHECK_RC(run_seed(m_boot, &b, seed), 0);
     CHECK_EQ(st.dup, 0);
+    long sent = 0, received = 0;
     for (int i = 0; i < NP * PER; i++) {
-      if (st.received[i] != st.sent[i])
+      if (st.received[i] > st.sent[i] ||
+          (!with_chaos && st.received[i] != st.sent[i]))
         FAILF("seed %llu item %d: sent %d, received %d times",
               (unsigned long long)seed, i, st.sent[i], st.received[i]);
-      total_sent += st.sent[i];
+      sent += st.sent[i];
+      received += st.received[i];
     }
+    /* What was sent and not received is exactly what the close dropped. */
+    if (sent != received + st.dropped)
+      FAILF("seed %llu: sent %ld, received %ld, dropped %ld",
+            (unsigned long long)seed, sent, received, st.dropped);
+    total_sent += sent;
     total_cancels += st.cancelled_ops;
+    total_dropped += st.dropped;
+    closed_early += st.closed_early;
   }
   if (getenv("STRESS_VERBOSE"))
-    fprintf(stderr, "sent %ld of %d, cancelled operations %ld\n", total_sent,
-            12 * NP * PER, total_cancels);
+    fprintf(stderr, "sent %ld of %d, cancelled operations %ld, dropped %ld, "
+            "closed early %d\n", total_sent, (int)runs * NP * PER, total_cancels,
+            total_dropped, closed_early);
   /* The test means something only if both outcomes happened a lot. */
-  CHECK(total_sent > 12 * NP * PER / 2);
-  CHECK(total_cancels > 1000);
+  CHECK(total_sent > runs * NP * PER / (with_chaos ? 8 : 2));
+  CHECK(total_cancels > (with_chaos ? 100 : 1000));
+  if (with_chaos) CHECK(closed_early >= 3);
 }
 
-TEST(exactly_once_random_cancel_rendezvous) { stress_all(0, 0); }
-TEST(exactly_once_random_cancel_buffered) { stress_all(3, 0); }
-TEST(exactly_once_random_cancel_select_rendezvous) { stress_all(0, 1); }
-TEST(exactly_once_random_cancel_select_buffered) { stress_all(2, 1); }
+TEST(exactly_once_random_cancel_rendezvous) { stress_all(0, 0, 0); }
+TEST(exactly_once_random_cancel_buffered) { stress_all(3, 0, 0); }
+TEST(exactly_once_random_cancel_select_rendezvous) { stress_all(0, 1, 0); }
+TEST(exactly_once_random_cancel_select_buffered) { stress_all(2, 1, 0); }
+TEST(exactly_once_task_cancels_and_close_receive) { stress_all(3, 0, 1); }
+TEST(exactly_once_task_cancels_and_close_receive_select) { stress_all(2, 1, 1); }
 
 /* ---- select ---- */
 

@@ -163,11 +163,12 @@ typedef struct {
   int rc[8];
 } shared;
 
+static int cond_next; /* waiters number themselves in spawn order */
+
 static int cond_waiter(void *a, void **r) {
   (void)r;
   shared *s = a;
-  static int next;
-  int me = next++ % 8;
+  int me = cond_next++ % 8;
   CHECK_RC(corral_lock_acquire(&s->l), 0);
   s->rc[me] = 1;
   while (s->items == 0) {
@@ -187,6 +188,7 @@ static int cond_waiter(void *a, void **r) {
 
 static int m_cond(void *a, void **r) {
   (void)a, (void)r;
+  cond_next = 0;
   shared s;
   memset(&s, 0, sizeof s);
   corral_lock_init(&s.l, "L");
@@ -224,6 +226,7 @@ TEST(condition_notify_and_notify_all) { CHECK_RC(run_virtual(m_cond, NULL), 0); 
 
 static int m_cond_cancel(void *a, void **r) {
   (void)a, (void)r;
+  cond_next = 0;
   shared s;
   memset(&s, 0, sizeof s);
   corral_lock_init(&s.l, "L");

@@ -71,16 +71,14 @@ static inline void complete(chan_waiter *w, int rc) {
 /* Items are small values as a rule: fixed-size copies the compiler inlines
  * (a call to memcpy costs as much as the rest of an operation). */
 static inline void item_copy(void *dst, const void *src, size_t n) {
-  switch (n) {
-  case 1: memcpy(dst, src, 1); break;
-  case 2: memcpy(dst, src, 2); break;
-  case 4: memcpy(dst, src, 4); break;
-  case 8: memcpy(dst, src, 8); break;
-  case 16: memcpy(dst, src, 16); break;
-  case 24: memcpy(dst, src, 24); break;
-  case 32: memcpy(dst, src, 32); break;
-  default: memcpy(dst, src, n); break;
-  }
+  if (likely(n == 8))
+    memcpy(dst, src, 8);
+  else if (n == 4)
+    memcpy(dst, src, 4);
+  else if (n == 16)
+    memcpy(dst, src, 16);
+  else
+    memcpy(dst, src, n);
 }
 
 static inline void ring_push(corral_channel *ch, const void *item) {
