@@ -18,6 +18,13 @@ CORRAL__HIDDEN int corral__resolve(const char *host, int port, int socktype,
                                    int family, bool passive,
                                    struct sockaddr_storage *out, int max);
 
+/* tcp.c: connect to the n addresses a[], in this order, as
+ * corral_tcp_connect_ex does after resolving (tests use it to control the
+ * list). */
+CORRAL__HIDDEN int corral__tcp_connect_addrs(const struct sockaddr_storage *a,
+                                             int n, int64_t delay,
+                                             corral_stream **out);
+
 static inline socklen_t corral__addr_len(const struct sockaddr_storage *ss) {
   return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                    : sizeof(struct sockaddr_in);

@@ -131,6 +131,46 @@ static int happy_eyeballs(he_state *he, int64_t delay) {
   return corral_group_close(&g, body);
 }
 
+/* Try he->addrs (he->n of them, in order) and fill *out with the winner.
+ * host and port name them in the error message. */
+static int connect_addrs(corral_task *self, he_state *he, int64_t delay,
+                         const char *host, int port, corral_stream **out) {
+  int rc;
+  corral_event_init(&he->failed);
+  if (he->n == 1 || delay < 0 || self->compact) {
+    for (int i = 0; i < he->n && !he->winner; i++) {
+      rc = connect_one(self, &he->addrs[i], &he->winner);
+      he->rc[i] = rc;
+      if (rc == CORRAL_ECANCELED || rc == CORRAL_ETIMEDOUT) return rc;
+    }
+  } else {
+    rc = happy_eyeballs(he, delay);
+    if (he->winner && rc == CORRAL_ECANCELED) { /* the caller's, not ours */
+      corral__stream_close(he->winner);
+      he->winner = NULL;
+      return rc;
+    }
+    if (rc == CORRAL_ECANCELED || rc == CORRAL_ETIMEDOUT) return rc;
+  }
+  if (he->winner) {
+    *out = he->winner;
+    return 0;
+  }
+  /* Every address failed: the first attempt's error, all of them told. */
+  char msg[512];
+  size_t len = (size_t)snprintf(msg, sizeof msg, "connect to %s port %d:",
+                                host, port);
+  for (int i = 0; i < he->n && len < sizeof msg; i++) {
+    char a[64];
+    len += (size_t)snprintf(msg + len, sizeof msg - len, " %s: %s;",
+                            corral_addr_string((struct sockaddr *)&he->addrs[i],
+                                               a, sizeof a),
+                            corral_strerror(he->rc[i]));
+  }
+  rc = he->rc[0] ? he->rc[0] : CORRAL_EIO;
+  return corral_errorf(rc, "%s", msg);
+}
+
 int corral_tcp_connect_ex(const char *host, int port,
                           const corral_connect_opts *opts,
                           corral_stream **out) {
@@ -150,44 +190,26 @@ int corral_tcp_connect_ex(const char *host, int port,
   if (!he) return CORRAL_ENOMEM;
   int rc = corral__resolve(host, port, SOCK_STREAM, o.family, false,
                            he->addrs, CORRAL__ADDRS_MAX);
-  if (rc < 0) goto done;
-  he->n = rc;
-  interleave(he);
-  corral_event_init(&he->failed);
-  if (he->n == 1 || delay < 0 || self->compact) {
-    for (int i = 0; i < he->n && !he->winner; i++) {
-      rc = connect_one(self, &he->addrs[i], &he->winner);
-      he->rc[i] = rc;
-      if (rc == CORRAL_ECANCELED || rc == CORRAL_ETIMEDOUT) goto done;
-    }
-  } else {
-    rc = happy_eyeballs(he, delay);
-    if (he->winner && rc == CORRAL_ECANCELED) { /* the caller's, not ours */
-      corral__stream_close(he->winner);
-      he->winner = NULL;
-      goto done;
-    }
-    if (rc == CORRAL_ECANCELED || rc == CORRAL_ETIMEDOUT) goto done;
+  if (rc > 0) {
+    he->n = rc;
+    interleave(he);
+    rc = connect_addrs(self, he, delay, host, port, out);
   }
-  if (he->winner) {
-    *out = he->winner;
-    rc = 0;
-    goto done;
-  }
-  /* Every address failed: the first attempt's error, all of them told. */
-  char msg[512];
-  size_t len = (size_t)snprintf(msg, sizeof msg, "connect to %s port %d:",
-                                host, port);
-  for (int i = 0; i < he->n && len < sizeof msg; i++) {
-    char a[64];
-    len += (size_t)snprintf(msg + len, sizeof msg - len, " %s: %s;",
-                            corral_addr_string((struct sockaddr *)&he->addrs[i],
-                                               a, sizeof a),
-                            corral_strerror(he->rc[i]));
-  }
-  rc = he->rc[0] ? he->rc[0] : CORRAL_EIO;
-  corral_errorf(rc, "%s", msg);
-done:
+  corral__free(self->rt, he);
+  return rc;
+}
+
+int corral__tcp_connect_addrs(const struct sockaddr_storage *a, int n,
+                              int64_t delay, corral_stream **out) {
+  *out = NULL;
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  if (n < 1 || n > CORRAL__ADDRS_MAX) return CORRAL_EINVAL;
+  he_state *he = corral__calloc(self->rt, sizeof *he);
+  if (!he) return CORRAL_ENOMEM;
+  memcpy(he->addrs, a, (size_t)n * sizeof *a);
+  he->n = n;
+  int rc = connect_addrs(self, he, delay, "(list)", 0, out);
   corral__free(self->rt, he);
   return rc;
 }
