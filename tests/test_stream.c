@@ -367,12 +367,14 @@ TEST(stdio_file_and_pipe) {
 /* A stream of one runtime used from another: CORRAL_EFOREIGN for every
  * call, shutdown and close included, and nothing happens to it. */
 static corral_stream *g_foreign;
+static corral_listener *g_foreign_l;
 static pthread_barrier_t g_bar;
 static int m_owner(void *arg, void **res) {
   (void)arg, (void)res;
   corral_stream *r, *w;
   CHECK_RC(corral_pipe(&r, &w), 0);
   g_foreign = w;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &g_foreign_l), 0);
   pthread_barrier_wait(&g_bar); /* the other runtime uses it now */
   pthread_barrier_wait(&g_bar);
   CHECK_RC(corral_stream_write(w, "ok", 2, NULL), 0); /* still usable */
@@ -380,6 +382,7 @@ static int m_owner(void *arg, void **res) {
   CHECK_RC(corral_stream_read(r, buf, sizeof buf), 2);
   corral_stream_close(r);
   corral_stream_close(w);
+  corral_listener_close(g_foreign_l);
   return 0;
 }
 static int m_intruder(void *arg, void **res) {
@@ -390,6 +393,9 @@ static int m_intruder(void *arg, void **res) {
   CHECK_RC(corral_stream_read_line(g_foreign, buf, 4), CORRAL_EFOREIGN);
   CHECK_RC(corral_stream_shutdown(g_foreign), CORRAL_EFOREIGN);
   CHECK_RC(corral_stream_close(g_foreign), CORRAL_EFOREIGN);
+  corral_stream *c;
+  CHECK_RC(corral_listener_accept(g_foreign_l, &c), CORRAL_EFOREIGN);
+  CHECK_RC(corral_listener_close(g_foreign_l), CORRAL_EFOREIGN);
   return 0;
 }
 static void *owner_thread(void *arg) {

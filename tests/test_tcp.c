@@ -1,6 +1,9 @@
 /* TCP: echo, cancellation, errors, no descriptor leaks. */
 #include "test.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 static int read_exact(corral_stream *s, char *buf, size_t len) {
   size_t got = 0;
   while (got < len) {
@@ -266,4 +269,201 @@ static int m_read_ahead(void *arg, void **res) {
 }
 TEST(read_ahead_keeps_data_in_order) {
   CHECK_RC(corral_run(NULL, m_read_ahead, NULL, NULL), 0);
+}
+
+/* ---- faults ---- */
+
+/* Tasks blocked in accept, read and write on TCP objects another task
+ * closes, while thousands of tasks are runnable: each gets CORRAL_ECLOSED
+ * and nothing touches freed memory (AddressSanitizer checks). */
+static corral_listener *f_l;
+static corral_stream *f_r, *f_w;
+static int f_accept(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_stream *c;
+  return corral_listener_accept(f_l, &c);
+}
+static int f_read(void *arg, void **res) {
+  (void)arg, (void)res;
+  char buf[16];
+  return corral_stream_read(f_r, buf, sizeof buf);
+}
+static int f_write(void *arg, void **res) {
+  (void)arg, (void)res;
+  static char big[32 << 20];
+  return corral_stream_write(f_w, big, sizeof big, NULL);
+}
+static int f_spin(void *arg, void **res) {
+  (void)arg, (void)res;
+  for (int i = 0; i < 3; i++) corral_yield();
+  return 0;
+}
+static int m_close_under(void *arg, void **res) {
+  (void)res;
+  int compact = (int)(intptr_t)arg;
+  corral_listener *l;
+  corral_stream *a, *b;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  CHECK_RC(corral_tcp_connect("127.0.0.1", corral_listener_port(l), &a), 0);
+  CHECK_RC(corral_listener_accept(l, &b), 0);
+  corral_stream *c, *d;
+  CHECK_RC(corral_tcp_connect("127.0.0.1", corral_listener_port(l), &c), 0);
+  CHECK_RC(corral_listener_accept(l, &d), 0);
+  f_l = l;
+  f_r = d; /* nothing is written to c */
+  f_w = a; /* b never reads: a's write blocks */
+  corral_group g;
+  corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT, .compact = compact});
+  corral_task *t[3];
+  corral_spawn(&g, f_accept, NULL, "acceptor", &t[0]);
+  corral_spawn(&g, f_read, NULL, "reader", &t[1]);
+  corral_spawn(&g, f_write, NULL, "writer", &t[2]);
+  corral_sleep(20 * MS);
+  for (int i = 0; i < 3000; i++) corral_spawn(&g, f_spin, NULL, "spin", NULL);
+  corral_yield();
+  corral_listener_close(l);
+  corral_stream_close(d);
+  corral_stream_close(a);
+  CHECK_RC(corral_group_close(&g, 0), CORRAL_EGROUP);
+  corral_stream_close(b);
+  corral_stream_close(c);
+  for (int i = 0; i < 3; i++) {
+    CHECK_RC(corral_task_code(t[i]), CORRAL_ECLOSED);
+    corral_task_release(t[i]);
+  }
+  return 0;
+}
+TEST(close_wakes_accept_read_write_many_runnable) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_close_under, (void *)0, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}
+TEST(close_wakes_compact_accept_read_write) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_close_under, (void *)1, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}
+
+/* A large write to a peer that never reads, cancelled; then shutdown and
+ * close under a 100 ms deadline return at once (they used to hang). */
+static int m_shutdown_after_cancel(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_listener *l;
+  corral_stream *a, *b;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  CHECK_RC(corral_tcp_connect("127.0.0.1", corral_listener_port(l), &a), 0);
+  CHECK_RC(corral_listener_accept(l, &b), 0);
+  static char big[64 << 20];
+  corral_scope s;
+  corral_move_on_after(&s, 50 * MS);
+  size_t wrote = 0;
+  int rc = corral_stream_write(a, big, sizeof big, &wrote);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK(wrote < sizeof big);
+  corral_fail_after(&s, 100 * MS);
+  rc = corral_stream_shutdown(a);
+  CHECK_RC(rc, 0);
+  corral_stream_close(a);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  /* Inside a cancelled scope, shutdown still does its job. */
+  corral_move_on_after(&s, 0);
+  CHECK_RC(corral_stream_shutdown(b), 0);
+  corral_scope_exit(&s, 0);
+  corral_stream_close(b);
+  corral_listener_close(l);
+  return 0;
+}
+TEST(shutdown_after_cancelled_write_under_deadline) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_shutdown_after_cancel, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}
+
+/* Connection reset by the peer (RST: SO_LINGER 0), and half-close: each
+ * direction ends on its own. */
+#include <sys/socket.h>
+static int m_reset_half_close(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_listener *l;
+  corral_stream *a, *b;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  CHECK_RC(corral_tcp_connect("127.0.0.1", corral_listener_port(l), &a), 0);
+  CHECK_RC(corral_listener_accept(l, &b), 0);
+  /* half-close: a says it is done; b still answers; then b ends too */
+  CHECK_RC(corral_stream_write(a, "request", 7, NULL), 0);
+  CHECK_RC(corral_stream_shutdown(a), 0);
+  CHECK_RC(corral_stream_write(a, "more", 4, NULL), CORRAL_EPIPE);
+  char buf[32];
+  CHECK_RC(corral_stream_read_exactly(b, buf, 7, NULL), 0);
+  CHECK_RC(corral_stream_read(b, buf, sizeof buf), 0); /* end of a's side */
+  CHECK_RC(corral_stream_write(b, "reply", 5, NULL), 0);
+  CHECK_RC(corral_stream_read_exactly(a, buf, 5, NULL), 0);
+  CHECK(memcmp(buf, "reply", 5) == 0);
+  corral_stream_close(b);
+  CHECK_RC(corral_stream_read(a, buf, sizeof buf), 0);
+  corral_stream_close(a);
+  /* reset */
+  CHECK_RC(corral_tcp_connect("127.0.0.1", corral_listener_port(l), &a), 0);
+  CHECK_RC(corral_listener_accept(l, &b), 0);
+  struct linger lg = {1, 0};
+  CHECK(setsockopt(corral_stream_fd(b), SOL_SOCKET, SO_LINGER, &lg, sizeof lg) == 0);
+  corral_stream_close(b);
+  CHECK_RC(corral_stream_read(a, buf, sizeof buf), CORRAL_ECONNRESET);
+  CHECK_RC(corral_stream_read(a, buf, sizeof buf), 0); /* delivered once */
+  int rc = corral_stream_write(a, "x", 1, NULL);
+  CHECK(rc == CORRAL_EPIPE || rc == CORRAL_ECONNRESET);
+  corral_stream_close(a);
+  corral_listener_close(l);
+  return 0;
+}
+TEST(connection_reset_and_half_close) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_reset_half_close, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}
+
+/* Out of descriptors: accept reports CORRAL_EMFILE to the accepting task,
+ * the connection waits in the backlog and is accepted once a descriptor
+ * is free. In a forked child, whose descriptor limit is lowered. */
+#include <sys/resource.h>
+static int m_emfile(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_listener *l;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  int lport = corral_listener_port(l);
+  /* Fill the table up to the limit with plain descriptors. */
+  int spare[4096], nspare = 0, fd;
+  struct rlimit rl = {64, 64};
+  CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+  while (nspare < 4096 && (fd = dup(0)) >= 0) spare[nspare++] = fd;
+  CHECK(nspare > 2);
+  close(spare[--nspare]); /* room for the client socket only */
+  int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK(c >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lport),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  CHECK(connect(c, (struct sockaddr *)&a, sizeof a) == 0);
+  corral_stream *s;
+  CHECK_RC(corral_listener_accept(l, &s), CORRAL_EMFILE);
+  CHECK(s == NULL);
+  close(spare[--nspare]);
+  CHECK_RC(corral_listener_accept(l, &s), 0); /* the same connection */
+  CHECK(write(c, "hi", 2) == 2);
+  char buf[4];
+  CHECK_RC(corral_stream_read_exactly(s, buf, 2, NULL), 0);
+  corral_stream_close(s);
+  close(c);
+  while (nspare) close(spare[--nspare]);
+  corral_listener_close(l);
+  return 0;
+}
+static void emfile_child(void) {
+  int rc = corral_run(NULL, m_emfile, NULL, NULL);
+  _exit(rc == 0 ? 0 : 3);
+}
+TEST(accept_reports_out_of_descriptors) {
+  char out[4096];
+  int st = run_child(emfile_child, out, sizeof out);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) FAILF("child: status %d: %s", st, out);
 }

@@ -263,6 +263,7 @@ static int take(corral_stream *s, void *buf, size_t len) {
 static int known_end(corral_stream *s) {
   int e = s->rerr;
   s->rerr = 0;
+  s->eof = 1;
   return e;
 }
 
