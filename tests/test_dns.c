@@ -1,7 +1,6 @@
 /* Name resolution, connecting and listening by name, Happy Eyeballs
  * (RFC 8305) on the virtual clock with a listener that never answers. */
 #include "test.h"
-#include "fds.h"
 #include "io/net.h"
 
 #include <arpa/inet.h>

@@ -1,7 +1,6 @@
 /* UDP: bind, send_to / recv_from, connect, cancellation that consumes
  * nothing, truncation, close under a blocked receiver, name lookups. */
 #include "test.h"
-#include "fds.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
