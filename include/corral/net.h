@@ -66,8 +66,8 @@ CORRAL_API int corral_udp_port(const corral_udp *u);
  * send buffer waits). to NULL: the connected peer. The whole datagram is
  * sent or nothing: returns 0, CORRAL_ECANCELED (nothing sent),
  * CORRAL_ECLOSED, CORRAL_EBUSY, CORRAL_EFOREIGN, CORRAL_ENOTASK, or an
- * errno-style code (CORRAL_EMSGSIZE-like -EMSGSIZE, -ECONNREFUSED after an
- * ICMP error on a connected socket, ...). */
+ * errno-style code (-EMSGSIZE for a datagram too long, -ECONNREFUSED after
+ * an ICMP error on a connected socket, ...). */
 CORRAL_API int corral_udp_send_to(corral_udp *u, const void *buf, size_t len,
                                   const struct sockaddr *to);
 #define corral_udp_send(u, buf, len) corral_udp_send_to((u), (buf), (len), NULL)
