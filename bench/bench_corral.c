@@ -198,51 +198,51 @@ static int echo_port, echo_compact;
 static long echo_rounds;
 static int echo_handler(void *arg, void **res) {
   (void)res;
-  corral_tcp *c = arg;
+  corral_stream *c = arg;
   char buf[4096];
   int n;
-  while ((n = corral_tcp_read(c, buf, sizeof buf)) > 0)
-    if (corral_tcp_write(c, buf, (size_t)n)) break;
-  corral_tcp_close(c);
+  while ((n = corral_stream_read(c, buf, sizeof buf)) > 0)
+    if (corral_stream_write(c, buf, (size_t)n, NULL)) break;
+  corral_stream_close(c);
   return 0;
 }
 static int echo_server(void *arg, void **res) {
   (void)res;
-  corral_tcp *l = arg;
+  corral_listener *l = arg;
   corral_group g;
   corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT,
                                              .compact = echo_compact});
-  corral_tcp *c;
-  while (corral_tcp_accept(l, &c) == 0)
+  corral_stream *c;
+  while (corral_listener_accept(l, &c) == 0)
     corral_spawn(&g, echo_handler, c, "handler", NULL);
   return corral_group_close(&g, 0);
 }
 static int echo_client(void *arg, void **res) {
   (void)arg, (void)res;
-  corral_tcp *s;
+  corral_stream *s;
   int rc = corral_tcp_connect("127.0.0.1", echo_port, &s);
   if (rc) return rc;
   char msg[ECHO_MSG], back[ECHO_MSG];
   memset(msg, 'x', sizeof msg);
   for (long r = 0; r < echo_rounds && rc == 0; r++) {
-    rc = corral_tcp_write(s, msg, sizeof msg);
+    rc = corral_stream_write(s, msg, sizeof msg, NULL);
     for (size_t got = 0; rc == 0 && got < sizeof back;) {
-      int n = corral_tcp_read(s, back + got, sizeof back - got);
+      int n = corral_stream_read(s, back + got, sizeof back - got);
       if (n <= 0) rc = n ? n : CORRAL_EPIPE;
       else got += (size_t)n;
     }
   }
-  corral_tcp_close(s);
+  corral_stream_close(s);
   return rc;
 }
 static int b_echo(void *arg, void **res) {
   (void)arg, (void)res;
   long conns = quick ? 100 : 1000;
   echo_rounds = 100;
-  corral_tcp *l;
+  corral_listener *l;
   int rc = corral_tcp_listen("127.0.0.1", 0, 4096, &l);
   if (rc) return rc;
-  echo_port = corral_tcp_port(l);
+  echo_port = corral_listener_port(l);
   corral_task *srv;
   corral_create_task(echo_server, l, "server", &srv);
   int64_t t0 = now_ns();
@@ -254,7 +254,7 @@ static int b_echo(void *arg, void **res) {
   corral_cancel(srv, NULL);
   CORRAL_IGNORE(corral_join(srv, NULL));
   corral_task_release(srv);
-  corral_tcp_close(l);
+  corral_listener_close(l);
   return rc;
 }
 static int b_echo_compact(void *arg, void **res) {

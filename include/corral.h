@@ -113,7 +113,10 @@ CORRAL_API const char *corral_version_string(void);
   XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                    \
   XX(ERANGE, -ERANGE, "result out of range")                                 \
   XX(EBADF, -EBADF, "bad file descriptor")                                   \
-  XX(ESRCH, -ESRCH, "no such task: it already finished")
+  XX(ESRCH, -ESRCH, "no such task: it already finished")                     \
+  XX(EMFILE, -EMFILE, "too many open files")                                 \
+  XX(ENFILE, -ENFILE, "too many open files in system")                       \
+  XX(EADDRINUSE, -EADDRINUSE, "address already in use")
 
 /* corral's own codes. ECANCELED, ETIMEDOUT and EDEADLK take their errno
  * values, so a timeout is one code whether corral or libuv produced it; the
@@ -127,6 +130,7 @@ CORRAL_API const char *corral_version_string(void);
   XX(EJOINED, -30006, "task was already joined")                             \
   XX(EFOREIGN, -30007, "object belongs to another runtime")                  \
   XX(ENOTASK, -30008, "not called from a corral task")                       \
+  XX(ENOTFOUND, -30101, "host name not found")                               \
   XX(EFAILED, -30009, "group has failed")                                    \
   XX(EEOF, -30010, "no more items")                                          \
   XX(ENESTING, -30011, "scopes or groups exited out of order")               \
@@ -851,43 +855,13 @@ CORRAL_API int corral_local_set(const corral_local_key *key, void *value);
  * only task that held it destroys it). */
 CORRAL_API void *corral_local_get(const corral_local_key *key);
 
-/* ------------------------------------------------------------------------ */
-/* TCP                                                                       */
-/* ------------------------------------------------------------------------ */
-
-/* A TCP socket or listener owned by the task-side code that opened it.
- * Close it with corral_tcp_close(); a socket still open when the runtime
- * ends is closed then, so no descriptor outlives corral_run. */
-typedef struct corral_tcp corral_tcp;
-
-/* TASK ONLY. Listen on a numeric IPv4/IPv6 address (port 0: any free port).
- * backlog <= 0: 511. */
-CORRAL_API int corral_tcp_listen(const char *host, int port, int backlog,
-                                 corral_tcp **out);
-/* The local port (e.g. of a listener bound to port 0), or a negative code. */
-CORRAL_API int corral_tcp_port(const corral_tcp *s);
-/* BLOCKS. Accept one connection. */
-CORRAL_NODISCARD CORRAL_API int corral_tcp_accept(corral_tcp *listener, corral_tcp **out);
-/* BLOCKS. Connect to a numeric address. Cancelled: the socket is closed. */
-CORRAL_NODISCARD CORRAL_API int corral_tcp_connect(const char *host, int port,
-                                  corral_tcp **out);
-/* BLOCKS until at least one byte arrived: returns the number of bytes read
- * (at most len, at most INT_MAX), 0 at end of stream, or a negative code.
- * Cancelled: nothing is lost; data that arrives later goes to the next read
- * (the socket reads at most one chunk ahead of its reader). */
-CORRAL_NODISCARD CORRAL_API int corral_tcp_read(corral_tcp *s, void *buf, size_t len);
-/* BLOCKS until all of buf is handed to the kernel. 0 or a negative code. If
- * cancelled meanwhile, the rest is copied and still sent in the background
- * (buf is never used after return). */
-CORRAL_NODISCARD CORRAL_API int corral_tcp_write(corral_tcp *s, const void *buf, size_t len);
-/* BLOCKS. Half-close: no more writes; the peer reads end of stream. */
-CORRAL_NODISCARD CORRAL_API int corral_tcp_shutdown(corral_tcp *s);
-/* Close and free (never blocks). Tasks blocked on s get CORRAL_ECLOSED. */
-CORRAL_API void corral_tcp_close(corral_tcp *s);
-
 #ifdef __cplusplus
 }
 #endif
 
+/* Families, one header each. */
 #include "corral/channel.h"
+#include "corral/stream.h"
+#include "corral/net.h"
+
 #endif /* CORRAL_H */

@@ -35,11 +35,13 @@
   XX(PARK, "park")                                                           \
   XX(FD_READABLE, "fd readable")                                             \
   XX(FD_WRITABLE, "fd writable")                                             \
+  XX(STREAM_READ, "stream read")                                             \
+  XX(STREAM_WRITE, "stream write")                                           \
   XX(TCP_ACCEPT, "tcp accept")                                               \
   XX(TCP_CONNECT, "tcp connect")                                             \
-  XX(TCP_READ, "tcp read")                                                   \
-  XX(TCP_WRITE, "tcp write")                                                 \
-  XX(TCP_SHUTDOWN, "tcp shutdown")                                          \
+  XX(DNS, "name resolution")                                                 \
+  XX(UDP_RECV, "udp receive")                                                \
+  XX(UDP_SEND, "udp send")                                                   \
   XX(CHAN_SEND, "channel send")                                              \
   XX(CHAN_RECEIVE, "channel receive")                                        \
   XX(CHAN_SELECT, "channel select")                                          \

@@ -1,410 +1,417 @@
-/* TCP on libuv streams, as blocking-looking task calls.
+/* TCP: connecting by name with Happy Eyeballs, listening, accepting. The
+ * connections are streams (stream.c).
  *
- * One reader and one writer may wait on a socket at a time (like a file
- * descriptor used by one task for each direction). Reading stays armed
- * between reads (no epoll_ctl pair per read): libuv reads straight into the
- * waiting task's buffer; a chunk that arrives while no task reads goes to a
- * small per-socket stash and reading stops until it is consumed, so at most
- * one chunk is read ahead and nothing is lost when a read is cancelled (the
- * next read gets it). Writes try
- * uv_try_write first; what is left goes through uv_write from a private copy,
- * so a cancelled write can finish in the background without the caller's
- * buffer. */
-#include "io/io.h"
+ * Listening sockets are not libuv streams: libuv accepts on readiness by
+ * itself and, out of descriptors, accepts and drops connections to keep
+ * its loop from spinning. Here a listener is a plain non-blocking socket
+ * watched with a uv_poll_t only while a task waits in accept, and the task
+ * calls accept4(2) itself: a connection is taken only when a task asks for
+ * it, and EMFILE reaches that task while the connection stays queued. */
+#include "io/net.h"
+#include "io/stream.h"
 
-#include <limits.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-struct corral_tcp {
-  uv_tcp_t h;
-  corral__rt *rt;
-  corral__handle reg;             /* in the runtime's registry */
-  corral_task *reader;            /* blocked in read / accept */
-  corral_task *writer;            /* blocked in write / connect / shutdown */
-  char *rbuf;                     /* the waiting reader's buffer, or NULL */
-  size_t rlen;
-  int rresult;                    /* bytes, 0 = EOF, < 0 error */
-  int eof;                        /* sticky end of stream */
-  int rerr;                       /* sticky read error, delivered once */
-  int armed;                      /* uv_read_start in effect */
-  char *stash;                    /* read ahead while no task was reading */
-  size_t stash_off, stash_len;
-  int pending;                    /* listener: connections to accept */
-  int listen_err;
-  int wresult;
-  int closed;
-  uv_connect_t creq;
-  uv_shutdown_t sreq;
-  struct sockaddr_storage addr; /* bind / connect address */
-};
-
-typedef struct {
-  uv_write_t req;
-  corral_tcp *s; /* NULL once the socket is closed */
-  int waited;    /* a writer waits for this request */
-  char data[];
-} wreq_t;
-
-#define from_uv corral__from_uv
-
-static void close_socket(corral_tcp *s);
-static void close_registered(corral__handle *h) {
-  close_socket(corral__container_of(h, corral_tcp, reg));
-}
-
-static corral_tcp *new_socket(corral__rt *rt, int *rc) {
-  corral_tcp *s = corral__calloc(rt, sizeof *s);
-  if (!s) {
-    *rc = CORRAL_ENOMEM;
-    return NULL;
-  }
-  *rc = uv_tcp_init(rt->loop, &s->h);
-  if (*rc) {
-    corral__free(rt, s);
-    return NULL;
-  }
-  s->h.data = s;
-  s->rt = rt;
-  corral__handle_register(rt, &s->reg, "tcp", close_registered);
-  return s;
-}
-
-static void on_closed(uv_handle_t *h) {
-  corral_tcp *s = h->data;
-  corral__free(s->rt, s->stash);
-  corral__free(s->rt, s);
-}
-
-static void close_socket(corral_tcp *s) {
-  if (s->closed) return;
-  s->closed = 1;
-  corral__handle_unregister(&s->reg);
-  if (s->reader) corral__wake(s->reader, CORRAL_ECLOSED);
-  if (s->writer) corral__wake(s->writer, CORRAL_ECLOSED);
-  s->reader = s->writer = NULL;
-  uv_close((uv_handle_t *)&s->h, on_closed);
-}
-
-void corral_tcp_close(corral_tcp *s) {
-  if (s) close_socket(s);
-}
-
-static int addr_of(const char *host, int port, struct sockaddr_storage *ss) {
-  if (!host || port < 0 || port > 65535) return CORRAL_EINVAL;
-  if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
-  if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
-  return CORRAL_EINVAL;
-}
-
-/* Common start of listen and connect: a task, an out pointer, an address,
- * a new socket. */
-static int open_socket(const char *host, int port, corral_tcp **out,
-                       corral_tcp **s) {
-  corral_task *self = corral__self();
-  if (out) *out = NULL;
-  if (!self) return CORRAL_ENOTASK;
-  if (!out) return CORRAL_EINVAL;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
-  struct sockaddr_storage ss;
-  int rc = addr_of(host, port, &ss);
-  if (rc) return corral_errorf(rc, "bad address '%s'", host ? host : "");
-  *s = new_socket(self->rt, &rc);
-  if (!*s) return rc;
-  memcpy(&(*s)->addr, &ss, sizeof ss);
-  return 0;
-}
-
-/* ---- listen / accept ---- */
-
-static void on_connection(uv_stream_t *srv, int status) {
-  corral_tcp *s = srv->data;
-  if (status < 0)
-    s->listen_err = status;
-  else
-    s->pending++;
-  if (s->reader) corral__wake(s->reader, 0);
-}
-
-int corral_tcp_listen(const char *host, int port, int backlog,
-                      corral_tcp **out) {
-  corral_tcp *s;
-  int rc = open_socket(host, port, out, &s);
-  if (rc) return rc;
-  rc = uv_tcp_bind(&s->h, (struct sockaddr *)&s->addr, 0);
-  if (!rc) rc = uv_listen((uv_stream_t *)&s->h, backlog > 0 ? backlog : 511,
-                          on_connection);
-  if (rc) {
-    close_socket(s);
-    return corral_errorf(from_uv(rc), "listen on %s:%d: %s", host, port,
-                         uv_strerror(rc));
-  }
-  *out = s;
-  return 0;
-}
-
-int corral_tcp_port(const corral_tcp *s) {
-  if (!s) return CORRAL_EINVAL;
-  struct sockaddr_storage ss;
-  int len = sizeof ss;
-  int rc = uv_tcp_getsockname(&s->h, (struct sockaddr *)&ss, &len);
-  if (rc) return from_uv(rc);
-  return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                  : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-int corral_tcp_accept(corral_tcp *l, corral_tcp **out) {
-  corral_task *self = corral__self();
-  if (out) *out = NULL;
-  if (!self) return CORRAL_ENOTASK;
-  if (!l || !out) return CORRAL_EINVAL;
-  if (l->rt != self->rt) return CORRAL_EFOREIGN;
-  if (l->closed) return CORRAL_ECLOSED;
-  if (l->reader) return CORRAL_EBUSY;
-  while (l->pending == 0 && !l->listen_err) {
-    l->reader = self;
-    int rc = corral__park(self, CORRAL__W_TCP_ACCEPT, NULL, CORRAL_FOREVER);
-    l->reader = NULL;
-    if (rc) return rc;
-  }
-  if (l->listen_err) {
-    int e = l->listen_err;
-    l->listen_err = 0;
-    return from_uv(e);
-  }
-  int rc;
-  corral_tcp *c = new_socket(self->rt, &rc);
-  if (!c) return rc;
-  rc = uv_accept((uv_stream_t *)&l->h, (uv_stream_t *)&c->h);
-  if (rc) {
-    close_socket(c);
-    return from_uv(rc);
-  }
-  l->pending--;
-  uv_tcp_nodelay(&c->h, 1);
-  *out = c;
-  return 0;
-}
+#define LISTEN_MAX 8
 
 /* ---- connect ---- */
 
 static void on_connect(uv_connect_t *req, int status) {
-  corral_tcp *s = req->handle->data;
-  s->wresult = status;
+  corral_stream *s = req->handle->data;
+  s->cstatus = status;
   if (s->writer) corral__wake(s->writer, 0);
 }
 
-int corral_tcp_connect(const char *host, int port, corral_tcp **out) {
-  corral_tcp *s;
-  int rc = open_socket(host, port, out, &s);
-  if (rc) return rc;
-  corral_task *self = corral__self();
-  s->wresult = 1; /* pending */
-  rc = uv_tcp_connect(&s->creq, &s->h, (struct sockaddr *)&s->addr,
+static int connect_one(corral_task *self, const struct sockaddr_storage *sa,
+                       corral_stream **out) {
+  int rc;
+  corral_stream *s = corral__stream_new(self->rt, CORRAL__S_TCP, &rc);
+  if (!s) return rc;
+  s->cstatus = 1;
+  rc = uv_tcp_connect(&s->creq, &s->uv.tcp, (const struct sockaddr *)sa,
                       on_connect);
   if (rc) {
-    close_socket(s);
-    return corral_errorf(from_uv(rc), "connect to %s:%d: %s", host, port,
-                         uv_strerror(rc));
+    corral__stream_close(s);
+    return corral__from_uv(rc);
   }
-  while (s->wresult == 1) {
-    s->writer = self;
-    rc = corral__park(self, CORRAL__W_TCP_CONNECT, NULL, CORRAL_FOREVER);
-    s->writer = NULL;
-    if (rc) { /* the callback still comes, with UV_ECANCELED, after close */
-      close_socket(s);
-      return rc;
-    }
+  s->refs++;
+  s->writer = self;
+  rc = corral__park(self, CORRAL__W_TCP_CONNECT, NULL, CORRAL_FOREVER);
+  s->writer = NULL;
+  s->refs--; /* s is not closed: it cannot be freed here */
+  if (s->cstatus == 1 || s->cstatus < 0) {
+    if (s->cstatus < 0) rc = corral__from_uv(s->cstatus);
+    corral__stream_close(s); /* a pending connect gets UV_ECANCELED */
+    return rc ? rc : CORRAL_EIO;
   }
-  if (s->wresult < 0) {
-    rc = s->wresult;
-    close_socket(s);
-    return corral_errorf(from_uv(rc), "connect to %s:%d: %s", host, port,
-                         uv_strerror(rc));
-  }
-  uv_tcp_nodelay(&s->h, 1);
+  corral__stream_opened(s);
+  uv_tcp_nodelay(&s->uv.tcp, 1);
   *out = s;
   return 0;
 }
 
-/* ---- read ---- */
+typedef struct he_state he_state;
+typedef struct {
+  he_state *he;
+  int i;
+} he_attempt;
 
-#define CORRAL__STASH 16384
+struct he_state {
+  struct sockaddr_storage addrs[CORRAL__ADDRS_MAX];
+  int rc[CORRAL__ADDRS_MAX];
+  he_attempt att[CORRAL__ADDRS_MAX];
+  int n;
+  corral_stream *winner;
+  corral_event failed; /* an attempt failed: start the next one now */
+};
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  (void)hint;
-  corral_tcp *s = h->data;
-  if (s->rbuf) { /* a task waits: straight into its buffer */
-    buf->base = s->rbuf;
-    buf->len = s->rlen;
-    return;
+static int attempt(void *arg, void **res) {
+  (void)res;
+  he_attempt *a = arg;
+  he_state *he = a->he;
+  corral_stream *s = NULL;
+  int rc = connect_one(corral__self(), &he->addrs[a->i], &s);
+  if (rc == 0) {
+    if (he->winner) /* another attempt won in the same turn */
+      corral__stream_close(s);
+    else
+      he->winner = s;
+    return 0;
   }
-  if (!s->stash) s->stash = corral__malloc(s->rt, CORRAL__STASH);
-  /* No room (the stash holds a chunk, or no memory): UV_ENOBUFS follows. */
-  buf->base = s->stash;
-  buf->len = s->stash && s->stash_len == 0 ? CORRAL__STASH : 0;
+  he->rc[a->i] = rc;
+  corral_event_set(&he->failed);
+  return rc;
 }
 
-static void stop_reading(corral_tcp *s) {
-  if (s->armed) uv_read_stop((uv_stream_t *)&s->h);
-  s->armed = 0;
-}
-
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
-  corral_tcp *s = st->data;
-  if (n == 0) return; /* EAGAIN */
-  if (n == UV_ENOBUFS) { /* the stash is full: wait for a reader */
-    stop_reading(s);
-    return;
+/* RFC 8305, section 4: alternate the families, IPv6 first. */
+static void interleave(he_state *he) {
+  struct sockaddr_storage v6[CORRAL__ADDRS_MAX], v4[CORRAL__ADDRS_MAX];
+  int n6 = 0, n4 = 0;
+  for (int i = 0; i < he->n; i++) {
+    if (he->addrs[i].ss_family == AF_INET6)
+      v6[n6++] = he->addrs[i];
+    else
+      v4[n4++] = he->addrs[i];
   }
-  if (n < 0) stop_reading(s); /* EOF or error: nothing more to read */
-  if (n == UV_EOF) s->eof = 1;
-  if (s->rbuf && buf->base == s->rbuf) {
-    s->rresult = n == UV_EOF ? 0 : (int)n;
-    s->rbuf = NULL; /* later chunks of this callback pass go to the stash */
-    if (s->reader) corral__wake(s->reader, 0);
-  } else if (n > 0) {
-    s->stash_off = 0;
-    s->stash_len = (size_t)n;
-    stop_reading(s); /* one chunk ahead at most */
-  } else if (n != UV_EOF) {
-    s->rerr = (int)n;
+  int k = 0;
+  for (int i = 0; i < n6 || i < n4; i++) {
+    if (i < n6) he->addrs[k++] = v6[i];
+    if (i < n4) he->addrs[k++] = v4[i];
   }
 }
 
-/* Hand out what the stash holds. */
-static int from_stash(corral_tcp *s, char *buf, size_t len) {
-  size_t k = s->stash_len < len ? s->stash_len : len;
-  memcpy(buf, s->stash + s->stash_off, k);
-  s->stash_off += k;
-  s->stash_len -= k;
-  return (int)k;
+/* The attempts as a small structured program (Trio's open_tcp_stream): a
+ * FIRST group, one task per attempt, the next started after the delay or
+ * as soon as one failed; the group cancels the rest when one connects. */
+static int happy_eyeballs(he_state *he, int64_t delay) {
+  corral_group g;
+  int rc = corral_group_open(&g, &(corral_group_opts){
+                                     .policy = CORRAL_FIRST,
+                                     .name = "happy eyeballs"});
+  if (rc) return rc;
+  int body = 0;
+  for (int i = 0; i < he->n && !he->winner; i++) {
+    corral_event_clear(&he->failed);
+    he->att[i] = (he_attempt){he, i};
+    char name[CORRAL_NAME_MAX];
+    snprintf(name, sizeof name, "connect attempt %d", i + 1);
+    body = corral_spawn(&g, attempt, &he->att[i], name, NULL);
+    if (body || i == he->n - 1) break;
+    corral_scope sc;
+    corral_move_on_after(&sc, delay);
+    body = corral_scope_exit(&sc, corral_event_wait(&he->failed));
+    if (body) break; /* someone connected, or the caller was cancelled */
+  }
+  if (body == CORRAL_ECANCELED || body == CORRAL_ECLOSED) body = 0;
+  return corral_group_close(&g, body);
 }
 
-int corral_tcp_read(corral_tcp *s, void *buf, size_t len) {
-  corral_task *self = corral__self();
-  if (!self) return CORRAL_ENOTASK;
-  if (!s || (!buf && len)) return CORRAL_EINVAL;
-  if (s->rt != self->rt) return CORRAL_EFOREIGN;
-  if (s->closed) return CORRAL_ECLOSED;
-  if (s->reader) return CORRAL_EBUSY;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
-  if (len == 0) return 0;
-  if (len > INT_MAX) len = INT_MAX;
-  if (s->stash_len) return from_stash(s, buf, len);
-  if (s->rerr) {
-    int e = s->rerr;
-    s->rerr = 0;
-    return from_uv(e);
-  }
-  if (s->eof) return 0;
-  /* A compact task's stack is not addressable while it is suspended: read
-   * into a bounce buffer when buf lies on it. */
-  int err;
-  char *bounce = corral__io_bounce(self, buf, &len, &err);
-  if (err) return err;
-  s->rbuf = bounce ? bounce : buf;
-  s->rlen = len;
-  s->rresult = INT_MIN; /* nothing yet */
-  if (!s->armed) {
-    int rc = uv_read_start((uv_stream_t *)&s->h, on_alloc, on_read);
-    if (rc) {
-      s->rbuf = NULL;
-      corral__free(s->rt, bounce);
-      return from_uv(rc);
+/* Try he->addrs (he->n of them, in order) and fill *out with the winner.
+ * host and port name them in the error message. */
+static int connect_addrs(corral_task *self, he_state *he, int64_t delay,
+                         const char *host, int port, corral_stream **out) {
+  int rc;
+  corral_event_init(&he->failed);
+  if (he->n == 1 || delay < 0 || self->compact) {
+    for (int i = 0; i < he->n && !he->winner; i++) {
+      rc = connect_one(self, &he->addrs[i], &he->winner);
+      he->rc[i] = rc;
+      if (rc == CORRAL_ECANCELED || rc == CORRAL_ETIMEDOUT) return rc;
     }
-    s->armed = 1;
+  } else {
+    rc = happy_eyeballs(he, delay);
+    if (he->winner && rc == CORRAL_ECANCELED) { /* the caller's, not ours */
+      corral__stream_close(he->winner);
+      he->winner = NULL;
+      return rc;
+    }
+    if (rc == CORRAL_ECANCELED || rc == CORRAL_ETIMEDOUT) return rc;
   }
-  s->reader = self;
-  int rc = corral__park(self, CORRAL__W_TCP_READ, NULL, CORRAL_FOREVER);
-  s->reader = NULL;
-  s->rbuf = NULL; /* from here on, arriving data goes to the stash */
-  int got = s->rresult;
-  if (got == INT_MIN) { /* cancelled or closed before any data */
-    got = rc ? rc : CORRAL_EIO;
-  } else if (bounce && got > 0) {
-    memcpy(buf, bounce, (size_t)got); /* data that arrived wins a cancel */
+  if (he->winner) {
+    *out = he->winner;
+    return 0;
   }
-  corral__free(s->rt, bounce);
-  return got;
+  /* Every address failed: the first attempt's error, all of them told. */
+  char msg[512];
+  size_t len = (size_t)snprintf(msg, sizeof msg, "connect to %s port %d:",
+                                host, port);
+  for (int i = 0; i < he->n && len < sizeof msg; i++) {
+    char a[64];
+    len += (size_t)snprintf(msg + len, sizeof msg - len, " %s: %s;",
+                            corral_addr_string((struct sockaddr *)&he->addrs[i],
+                                               a, sizeof a),
+                            corral_strerror(he->rc[i]));
+  }
+  rc = he->rc[0] ? he->rc[0] : CORRAL_EIO;
+  return corral_errorf(rc, "%s", msg);
 }
 
-/* ---- write ---- */
-
-/* libuv calls back every pending write (UV_ECANCELED on close) before the
- * socket's close callback, so w->s is valid here. */
-static void on_write(uv_write_t *req, int status) {
-  wreq_t *w = (wreq_t *)req;
-  corral_tcp *s = w->s;
-  if (!s->closed) {
-    s->wresult = status;
-    if (w->waited && s->writer) corral__wake(s->writer, 0);
-  }
-  corral__free(s->rt, w);
-}
-
-int corral_tcp_write(corral_tcp *s, const void *buf, size_t len) {
+int corral_tcp_connect_ex(const char *host, int port,
+                          const corral_connect_opts *opts,
+                          corral_stream **out) {
+  if (out) *out = NULL;
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
-  if (!s || (!buf && len)) return CORRAL_EINVAL;
-  if (s->rt != self->rt) return CORRAL_EFOREIGN;
-  if (s->closed) return CORRAL_ECLOSED;
-  if (s->writer) return CORRAL_EBUSY;
+  if (!out || !host || !*host || port < 0 || port > 65535)
+    return CORRAL_EINVAL;
+  corral_connect_opts o = {0};
+  if (opts) o = *opts;
+  if (o.family != 0 && o.family != AF_INET && o.family != AF_INET6)
+    return CORRAL_EINVAL;
+  int64_t delay = o.happy_eyeballs_delay_ns ? o.happy_eyeballs_delay_ns
+                                            : CORRAL_HAPPY_EYEBALLS_DELAY;
   if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
-  const char *p = buf;
-  while (len > 0) { /* the fast path: the kernel takes it now */
-    uv_buf_t b = uv_buf_init((char *)p, len > INT_MAX ? INT_MAX : (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&s->h, &b, 1);
-    if (n == UV_EAGAIN) break;
-    if (n < 0) return from_uv(n);
-    p += n;
-    len -= (size_t)n;
+  he_state *he = corral__calloc(self->rt, sizeof *he);
+  if (!he) return CORRAL_ENOMEM;
+  int rc = corral__resolve(host, port, SOCK_STREAM, o.family, false,
+                           he->addrs, CORRAL__ADDRS_MAX);
+  if (rc > 0) {
+    he->n = rc;
+    interleave(he);
+    rc = connect_addrs(self, he, delay, host, port, out);
   }
-  if (len == 0) return 0;
-  if (len > INT_MAX) return CORRAL_ERANGE;
-  wreq_t *w = corral__malloc(s->rt, sizeof *w + len);
-  if (!w) return CORRAL_ENOMEM;
-  memcpy(w->data, p, len);
-  w->s = s;
-  w->waited = 1;
-  uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-  s->wresult = 1;
-  int rc = uv_write(&w->req, (uv_stream_t *)&s->h, &b, 1, on_write);
-  if (rc) {
-    corral__free(s->rt, w);
-    return from_uv(rc);
-  }
-  s->writer = self;
-  rc = corral__park(self, CORRAL__W_TCP_WRITE, NULL, CORRAL_FOREVER);
-  s->writer = NULL;
-  if (s->wresult == 1) { /* cancelled or closed: it finishes on its own */
-    w->waited = 0;
-    return rc ? rc : CORRAL_EIO;
-  }
-  return s->wresult < 0 ? from_uv(s->wresult) : 0;
+  corral__free(self->rt, he);
+  return rc;
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status) {
-  corral_tcp *s = req->handle->data;
-  s->wresult = status;
-  if (s->writer) corral__wake(s->writer, 0);
-}
-
-int corral_tcp_shutdown(corral_tcp *s) {
+int corral__tcp_connect_addrs(const struct sockaddr_storage *a, int n,
+                              int64_t delay, corral_stream **out) {
+  *out = NULL;
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
-  if (!s) return CORRAL_EINVAL;
-  if (s->closed) return CORRAL_ECLOSED;
-  if (s->writer) return CORRAL_EBUSY;
-  s->wresult = 1;
-  int rc = uv_shutdown(&s->sreq, (uv_stream_t *)&s->h, on_shutdown);
-  if (rc) return from_uv(rc);
-  while (s->wresult == 1 && !s->closed) {
-    s->writer = self;
-    /* Not abortable: the request owns s->sreq until its callback. */
-    corral__park(self, CORRAL__W_TCP_SHUTDOWN, CORRAL__UNABORTABLE,
-                 CORRAL_FOREVER);
-    s->writer = NULL;
+  if (n < 1 || n > CORRAL__ADDRS_MAX) return CORRAL_EINVAL;
+  he_state *he = corral__calloc(self->rt, sizeof *he);
+  if (!he) return CORRAL_ENOMEM;
+  memcpy(he->addrs, a, (size_t)n * sizeof *a);
+  he->n = n;
+  int rc = connect_addrs(self, he, delay, "(list)", 0, out);
+  corral__free(self->rt, he);
+  return rc;
+}
+
+/* ---- listen / accept ---- */
+
+struct corral_listener {
+  corral__rt *rt;
+  corral__handle reg;
+  unsigned refs;     /* a task in accept + polls still closing */
+  int closed;
+  int n, next;       /* sockets; where the next accept starts */
+  int fds[LISTEN_MAX];
+  uv_poll_t polls[LISTEN_MAX];
+  corral_task *acceptor;
+};
+
+static void listener_unref(corral_listener *l) {
+  if (--l->refs == 0 && l->closed) corral__free(l->rt, l);
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  listener_unref(h->data);
+}
+
+static void listener_close(corral_listener *l) {
+  if (l->closed) return;
+  l->closed = 1;
+  corral__handle_unregister(&l->reg);
+  if (l->acceptor) corral__wake(l->acceptor, CORRAL_ECLOSED);
+  for (int i = 0; i < l->n; i++) {
+    l->refs++;
+    /* libuv stops watching at once: the port is free when this returns. */
+    uv_close((uv_handle_t *)&l->polls[i], on_poll_closed);
+    close(l->fds[i]);
   }
-  if (s->closed) return CORRAL_ECLOSED;
-  return s->wresult < 0 ? from_uv(s->wresult) : 0;
+  if (l->refs == 0) corral__free(l->rt, l);
+}
+
+static void close_registered(corral__handle *h) {
+  listener_close(corral__container_of(h, corral_listener, reg));
+}
+
+/* Bind and listen on every address; with port 0 the first socket picks
+ * the port and the others take the same. */
+static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
+                        int backlog) {
+  int port = corral__addr_port(&a[0]);
+  for (int i = 0; i < n; i++) {
+    corral__addr_set_port(&a[i], port);
+    int fd = socket(a[i].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+    if (fd < 0) return -errno;
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (a[i].ss_family == AF_INET6 && n > 1)
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    if (bind(fd, (struct sockaddr *)&a[i], corral__addr_len(&a[i])) < 0 ||
+        listen(fd, backlog) < 0) {
+      int e = -errno;
+      close(fd);
+      return e;
+    }
+    l->fds[l->n] = fd;
+    int rc = uv_poll_init_socket(l->rt->loop, &l->polls[l->n], fd);
+    if (rc) {
+      close(fd);
+      return corral__from_uv(rc);
+    }
+    l->polls[l->n].data = l;
+    l->n++;
+    if (port == 0) {
+      struct sockaddr_storage ss;
+      socklen_t len = sizeof ss;
+      if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        port = corral__addr_port(&ss);
+    }
+  }
+  return 0;
+}
+
+int corral_tcp_listen(const char *host, int port, int backlog,
+                      corral_listener **out) {
+  if (out) *out = NULL;
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  if (!out || port < 0 || port > 65535) return CORRAL_EINVAL;
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  corral__rt *rt = self->rt;
+  struct sockaddr_storage a[LISTEN_MAX];
+  int n = corral__resolve(host, port, SOCK_STREAM, 0, true, a, LISTEN_MAX);
+  if (n < 0) return n;
+  int rc = 0;
+  /* With port 0 and several addresses, the port the first socket got may
+   * be taken on another family: try again a few times. */
+  for (int tries = 0; tries < 8; tries++) {
+    corral_listener *l = corral__calloc(rt, sizeof *l);
+    if (!l) return CORRAL_ENOMEM;
+    l->rt = rt;
+    corral__handle_register(rt, &l->reg, "tcp listener", close_registered);
+    struct sockaddr_storage b[LISTEN_MAX];
+    memcpy(b, a, sizeof a);
+    rc = open_sockets(l, b, n, backlog > 0 ? backlog : 511);
+    if (rc == 0) {
+      *out = l;
+      return 0;
+    }
+    listener_close(l);
+    if (!(rc == CORRAL_EADDRINUSE && port == 0 && n > 1)) break;
+  }
+  return corral_errorf(rc, "listen on %s port %d: %s", host ? host : "*",
+                       port, corral_strerror(rc));
+}
+
+int corral_listener_port(const corral_listener *l) {
+  if (!l || l->n == 0) return CORRAL_EINVAL;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(l->fds[0], (struct sockaddr *)&ss, &len) < 0) return -errno;
+  return corral__addr_port(&ss);
+}
+
+static void on_listen_ready(uv_poll_t *h, int status, int events) {
+  (void)status, (void)events;
+  corral_listener *l = h->data;
+  if (l->acceptor) corral__wake(l->acceptor, 0);
+}
+
+/* An accepted descriptor as a TCP stream. */
+static int wrap_accepted(corral__rt *rt, int fd, corral_stream **out) {
+  int rc;
+  corral_stream *s = corral__stream_new(rt, CORRAL__S_TCP, &rc);
+  if (!s) {
+    close(fd);
+    return rc;
+  }
+  rc = uv_tcp_open(&s->uv.tcp, fd);
+  if (rc) {
+    corral__stream_close(s);
+    close(fd);
+    return corral__from_uv(rc);
+  }
+  s->fd = fd;
+  int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  *out = s;
+  return 0;
+}
+
+int corral_listener_accept(corral_listener *l, corral_stream **out) {
+  if (out) *out = NULL;
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  if (!l || !out) return CORRAL_EINVAL;
+  if (l->rt != self->rt) return CORRAL_EFOREIGN;
+  if (l->closed) return CORRAL_ECLOSED;
+  if (l->acceptor) return CORRAL_EBUSY;
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  int rc = 0;
+  l->refs++;
+  for (;;) {
+    int fd = -1;
+    for (int k = 0; k < l->n && fd < 0; k++) {
+      int i = (l->next + k) % l->n;
+      do fd = accept4(l->fds[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      while (fd < 0 && errno == EINTR);
+      if (fd >= 0) {
+        l->next = (i + 1) % l->n;
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+                 errno != ECONNABORTED && errno != EPROTO) {
+        rc = -errno; /* EMFILE, ENFILE, ENOBUFS, ...: the caller decides */
+        break;
+      }
+    }
+    if (fd >= 0) {
+      rc = wrap_accepted(l->rt, fd, out);
+      break;
+    }
+    if (rc) {
+      rc = corral_errorf(rc, "accept: %s", corral_strerror(rc));
+      break;
+    }
+    for (int i = 0; i < l->n && rc == 0; i++)
+      rc = corral__from_uv(uv_poll_start(&l->polls[i], UV_READABLE,
+                                         on_listen_ready));
+    if (rc == 0) {
+      l->acceptor = self;
+      rc = corral__park(self, CORRAL__W_TCP_ACCEPT, NULL, CORRAL_FOREVER);
+      l->acceptor = NULL;
+    }
+    if (!l->closed)
+      for (int i = 0; i < l->n; i++) uv_poll_stop(&l->polls[i]);
+    if (rc) break;
+  }
+  listener_unref(l);
+  return rc;
+}
+
+int corral_listener_close(corral_listener *l) {
+  if (!l) return 0;
+  corral__rt *rt = corral__tl_rt;
+  if (rt && l->rt != rt) return CORRAL_EFOREIGN;
+  listener_close(l);
+  return 0;
 }
