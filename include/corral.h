@@ -890,4 +890,5 @@ CORRAL_API void corral_tcp_close(corral_tcp *s);
 #endif
 
 #include "corral/channel.h"
+#include "corral/signal.h"
 #endif /* CORRAL_H */

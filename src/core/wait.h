@@ -45,7 +45,8 @@
   XX(CHAN_SELECT, "channel select")                                          \
   XX(LOCK, "lock")                                                           \
   XX(CONDITION, "condition")                                                 \
-  XX(LIMITER, "capacity limiter")
+  XX(LIMITER, "capacity limiter")                                            \
+  XX(SIGNAL, "signal")
 
 enum {
 #define CORRAL__XX(name, str) CORRAL__W_##name,
