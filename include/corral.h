@@ -891,4 +891,5 @@ CORRAL_API void corral_tcp_close(corral_tcp *s);
 
 #include "corral/channel.h"
 #include "corral/signal.h"
+#include "corral/file.h"
 #endif /* CORRAL_H */

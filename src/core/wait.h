@@ -46,7 +46,8 @@
   XX(LOCK, "lock")                                                           \
   XX(CONDITION, "condition")                                                 \
   XX(LIMITER, "capacity limiter")                                            \
-  XX(SIGNAL, "signal")
+  XX(SIGNAL, "signal")                                                       \
+  XX(FILE, "file")
 
 enum {
 #define CORRAL__XX(name, str) CORRAL__W_##name,
