@@ -47,7 +47,8 @@
   XX(CONDITION, "condition")                                                 \
   XX(LIMITER, "capacity limiter")                                            \
   XX(SIGNAL, "signal")                                                       \
-  XX(FILE, "file")
+  XX(FILE, "file")                                                           \
+  XX(OFFLOAD, "worker thread")
 
 enum {
 #define CORRAL__XX(name, str) CORRAL__W_##name,
