@@ -6,6 +6,9 @@
  * calling task waits. The pool is separate from libuv's, so offloaded calls
  * never hold up file requests and name lookups; its size is
  * corral_options.offload_threads (default 8; threads start on demand).
+ *
+ * Portals (Trio's from_thread / TrioToken) let any thread submit a function
+ * to run as a task in a given runtime, and optionally wait for its result.
  */
 #ifndef CORRAL_THREAD_H
 #define CORRAL_THREAD_H
@@ -61,6 +64,48 @@ typedef struct corral_thread_opts {
  * CORRAL_EAGAIN (no worker thread could be started), CORRAL_ENOTASK. */
 CORRAL_API int corral_to_thread(int (*fn)(void *arg, void **result), void *arg,
                                 void **result, const corral_thread_opts *opts);
+
+/* ---- portals ---- */
+
+/* A way into one runtime from other threads; reference counted, safe to use
+ * from any thread, and safe to keep after the runtime ended (submissions
+ * then fail with CORRAL_ECLOSED). */
+typedef struct corral_portal corral_portal;
+
+/* TASK ONLY. A new reference to the current runtime's portal (the same
+ * object every time). Release it with corral_portal_release(). Submitted
+ * functions run as tasks spawned into the main task's create_task group:
+ * they are part of the runtime's tree, cancelled with it, and corral_run
+ * waits for them. While a reference is held outside the runtime, a
+ * submission may come at any time, so the runtime does not report a
+ * deadlock while its tasks wait for one. Returns 0, CORRAL_ENOMEM,
+ * CORRAL_ENOTASK, or libuv's code. */
+CORRAL_API int corral_portal_open(corral_portal **out);
+/* Another reference (any thread). Returns p. */
+CORRAL_API corral_portal *corral_portal_ref(corral_portal *p);
+/* Drop a reference (any thread; NULL is fine). The object is freed when
+ * the runtime has ended and the last reference is dropped. */
+CORRAL_API void corral_portal_release(corral_portal *p);
+
+/* Any thread, never blocks. Run fn(arg, &result) as a task named `name`
+ * (copied; NULL: "portal") in p's runtime, soon. Its error, if any, is the
+ * task's error (as with corral_create_task: an error nobody joins fails
+ * the main task's group). Returns 0, CORRAL_ECLOSED (the runtime has
+ * ended, or its main task has finished), CORRAL_EINVAL, CORRAL_ENOMEM. */
+CORRAL_API int corral_portal_submit(corral_portal *p,
+                                    int (*fn)(void *arg, void **result),
+                                    void *arg, const char *name);
+/* BLOCKS THE CALLING THREAD (Trio's from_thread.run). Run fn as in
+ * corral_portal_submit and wait until the task has finished: returns its
+ * code with its result in *result (may be NULL): 0, fn's error code,
+ * CORRAL_ECANCELED (the runtime cancelled it), or CORRAL_ECLOSED (the
+ * runtime ended before it ran). Its error is returned here, not raised in
+ * the runtime. Must not be called from a thread that runs a corral runtime
+ * (that would stop the runtime until the task ends, and deadlock if it is
+ * p's runtime): there it returns CORRAL_EBUSY; use corral_portal_submit. */
+CORRAL_API int corral_portal_call(corral_portal *p,
+                                  int (*fn)(void *arg, void **result),
+                                  void *arg, void **result);
 
 #ifdef __cplusplus
 }
