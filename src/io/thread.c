@@ -38,6 +38,9 @@
 
 /* How long an idle worker polls the queue before it sleeps. */
 #define POOL_SPIN_NS 50000
+/* How long a caller with nothing else to run polls for its call to finish
+ * before it parks: a short call then costs no wake-up of the loop. */
+#define CALLER_SPIN_NS 20000
 
 enum { J_QUEUED = 1, J_RUNNING, J_DONE };
 
@@ -48,7 +51,10 @@ typedef struct job {
   void *arg;
   void *result;
   int code;
-  int state;                 /* J_* (under mu) */
+  _Atomic int state;         /* J_* (written under mu; a spinning caller
+                                reads it without) */
+  int caller_spins;          /* under mu: the caller polls `state` itself,
+                                so a finished job skips the done list */
   int abandoned;             /* runtime thread: nobody waits */
   int detached;              /* under mu: the runtime is gone */
   int returned;              /* runtime thread: on_async gave it back */
@@ -139,7 +145,9 @@ static void *worker_main(void *arg) {
     me->current = NULL;
     j->code = code;
     j->result = result;
-    j->state = J_DONE;
+    int spins = j->caller_spins; /* stable under mu; j may go once DONE */
+    atomic_store_explicit(&j->state, J_DONE, memory_order_release);
+    if (spins) continue; /* the caller takes the job straight back */
     if (j->detached) { /* the runtime is gone: finish the job here */
       pthread_mutex_unlock(&p->mu);
       if (j->cleanup) j->cleanup(j->arg, code, result);
@@ -156,6 +164,15 @@ static void *worker_main(void *arg) {
   pthread_mutex_unlock(&p->mu);
   if (last) pool_free(p);
   return NULL;
+}
+
+/* A job is back in the runtime's hands: the loop need not stay alive for
+ * it any more. */
+static void given_back(corral__pool *p) {
+  if (--p->outstanding == 0 && p->async_refd) {
+    uv_unref((uv_handle_t *)&p->async);
+    p->async_refd = 0;
+  }
 }
 
 /* The loop side: give finished jobs back. */
@@ -176,7 +193,7 @@ static void on_async(uv_async_t *h) {
   while ((n = corral__list_head(&done)) != NULL) {
     corral__list_remove(n);
     job *j = corral__container_of(n, job, node);
-    p->outstanding--;
+    given_back(p);
     j->returned = 1;
     if (j->abandoned) {
       corral__list_remove(&j->anode);
@@ -185,10 +202,6 @@ static void on_async(uv_async_t *h) {
     } else {
       corral__wake(j->task, 0);
     }
-  }
-  if (p->outstanding == 0 && p->async_refd) {
-    uv_unref((uv_handle_t *)&p->async);
-    p->async_refd = 0;
   }
 }
 
@@ -285,7 +298,7 @@ static corral_abort_result job_abort(corral_task *t, void *arg) {
   pthread_mutex_unlock(&p->mu);
   if (!withdrawn) return CORRAL_ABORT_FAILED; /* running: wait for it */
   j->state = 0;
-  p->outstanding--;
+  given_back(p);
   return CORRAL_ABORT_SUCCEEDED;
 }
 
@@ -314,10 +327,32 @@ int corral_to_thread(int (*fn)(void *, void **), void *arg, void **result,
   int64_t deadline = CORRAL_FOREVER;
   if (opts && opts->abandon_after_ns > 0 && opts->abandon_after_ns != CORRAL_FOREVER)
     deadline = corral__deadline_after(rt, opts->abandon_after_ns);
+  /* Nothing else to run: poll for a short call (see CALLER_SPIN_NS). */
+  j->caller_spins = !rt->sched.rq_head;
   rc = pool_submit(p, j);
   if (rc) {
     free(j);
     return rc;
+  }
+  if (j->caller_spins) {
+    int64_t until = mono_ns() + CALLER_SPIN_NS;
+    int done;
+    while (!(done = atomic_load_explicit(&j->state, memory_order_acquire) == J_DONE) &&
+           mono_ns() < until)
+      for (int i = 0; i < 16; i++) cpu_relax();
+    if (!done) {
+      pthread_mutex_lock(&p->mu);
+      done = j->state == J_DONE;
+      j->caller_spins = 0; /* from now on the worker reports through the loop */
+      pthread_mutex_unlock(&p->mu);
+    }
+    if (done) {
+      given_back(p);
+      rc = j->code;
+      if (result) *result = j->result;
+      free(j);
+      return rc;
+    }
   }
   rc = corral__park(self, CORRAL__W_OFFLOAD, &j->w, deadline);
   if (rc == CORRAL_ETIMEDOUT && j->returned) {
@@ -340,7 +375,7 @@ int corral_to_thread(int (*fn)(void *, void **), void *arg, void **result,
                            "offloaded call '%s' still running after its "
                            "deadline: abandoned", j->name);
     }
-    p->outstanding--;
+    given_back(p);
     if (state == J_QUEUED) {
       free(j);
       return CORRAL_ETIMEDOUT;
