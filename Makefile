@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan test test-release test-asan test-ucontext test-cross demo bench stress valgrind install clean
+.PHONY: all deps build asan tsan test test-release test-asan test-tsan test-ucontext test-cross demo bench stress valgrind install clean
 
 all: build
 
@@ -26,6 +26,17 @@ test-release: build
 test-asan: asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
 
+# ThreadSanitizer: the tests where threads meet (offload, portals, signals
+# and files across runtimes, several runtimes in several threads).
+TSAN ?= build-tsan
+TSAN_TESTS ?= ^(thread|portal|signal|file)\.|^example\.(to_thread|echo_sharded)$$|^runtime\.(one_runtime_per_thread_several_threads|join_task_of_another_runtime_is_refused)$$
+tsan: deps
+	cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Debug -DCORRAL_WERROR=ON -DCORRAL_TSAN=ON -DCORRAL_BENCH=OFF -DCORRAL_EXAMPLES=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(TSAN) -j$(JOBS)
+
+test-tsan: tsan
+	cd $(TSAN) && TSAN_OPTIONS="halt_on_error=1 exitcode=66" ctest --output-on-failure -j$(JOBS) -R '$(TSAN_TESTS)'
+
 # The whole suite on the portable ucontext back end.
 test-ucontext: deps
 	cmake -S . -B build-ucontext -DCMAKE_BUILD_TYPE=Release -DCORRAL_WERROR=ON -DCORRAL_CONTEXT=ucontext -DCORRAL_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
@@ -39,6 +50,7 @@ test:
 	@scripts/deps.sh test
 	$(MAKE) test-release
 	$(MAKE) test-asan
+	$(MAKE) test-tsan
 	$(MAKE) test-ucontext
 	$(MAKE) test-cross
 
@@ -61,4 +73,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN) build-ucontext build-cross
+	rm -rf $(BUILD) $(ASAN) $(TSAN) build-ucontext build-cross

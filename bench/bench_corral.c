@@ -335,6 +335,24 @@ static int b_chan_fanin(void *arg, void **res) {
   return rc;
 }
 
+/* ---- offload: round trip of a no-op through a worker thread ---- */
+static int nop_work(void *arg, void **res) {
+  (void)arg, (void)res;
+  return 0;
+}
+static int b_offload(void *arg, void **res) {
+  (void)arg, (void)res;
+  long n = scale(200000);
+  corral_to_thread(nop_work, NULL, NULL, NULL); /* the worker exists */
+  int64_t t0 = now_ns();
+  for (long i = 0; i < n; i++) {
+    int rc = corral_to_thread(nop_work, NULL, NULL, NULL);
+    if (rc) return rc;
+  }
+  emit("offload", (double)(now_ns() - t0) / (double)n / 1000.0, "us");
+  return 0;
+}
+
 static const struct {
   const char *name;
   corral_fn fn;
@@ -347,7 +365,8 @@ static const struct {
              {"echo", b_echo},
              {"echo_compact", b_echo_compact},
              {"chan_pingpong", b_chan_pingpong},
-             {"chan_fanin", b_chan_fanin}};
+             {"chan_fanin", b_chan_fanin},
+             {"offload", b_offload}};
 
 int main(int argc, char **argv) {
   quick = getenv("BENCH_QUICK") && atoi(getenv("BENCH_QUICK"));

@@ -300,6 +300,11 @@ typedef struct corral_options {
                                of a million lazily started tasks, but a
                                fragmented machine may stall in the kernel's
                                compaction (THP "defrag" setting) */
+  size_t offload_threads;   /* corral_to_thread's worker threads at most;
+                               0 = 8 (started on demand) */
+  int64_t offload_drain_ns; /* the runtime's end waits this long for
+                               abandoned offloaded calls; 0 = 10 s, < 0 =
+                               not at all (see corral/thread.h) */
 } corral_options;
 
 /* Task stacks have a guard page below them; an overflow is reported with
@@ -863,5 +868,8 @@ CORRAL_API void *corral_local_get(const corral_local_key *key);
 #include "corral/channel.h"
 #include "corral/stream.h"
 #include "corral/net.h"
+#include "corral/signal.h"
+#include "corral/file.h"
+#include "corral/thread.h"
 
 #endif /* CORRAL_H */

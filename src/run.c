@@ -7,6 +7,7 @@
 #endif
 #include "core/group.h"
 #include "io/io.h"
+#include "io/threads.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -234,6 +235,9 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   rt->clock.vnow = CORRAL__VIRTUAL_EPOCH;
   rt->sched.rng = o.shuffle_seed;
   rt->serial = (uint8_t)next_serial();
+  rt->threads.pool_size = o.offload_threads;
+  rt->threads.drain_ns = o.offload_drain_ns ? o.offload_drain_ns
+                                            : CORRAL_SEC(10);
   rt->stacks.paint = o.stack_paint;
 #ifdef CORRAL_HAVE_VALGRIND
   rt->valgrind = RUNNING_ON_VALGRIND != 0;
@@ -288,6 +292,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   }
 
   corral__io_close_all(rt); /* no descriptor outlives the runtime */
+  corral__pool_end(rt);     /* abandoned offloaded calls, worker threads */
   corral__watch_stop(rt);
   corral__tl_rt = NULL;
   corral__fault_end(altstack);

@@ -377,8 +377,9 @@ TEST(stack_peak_with_paint) {
 }
 
 /* A handle from one thread's runtime is refused by another's. */
-static corral_task *volatile foreign;
-static volatile int foreign_done;
+/* Atomics: the handle is published from one thread to the other. */
+static _Atomic(corral_task *) foreign;
+static _Atomic int foreign_done;
 static int foreign_owner(void *arg, void **res) {
   (void)arg, (void)res;
   corral_task *t;

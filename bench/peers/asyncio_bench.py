@@ -175,8 +175,21 @@ async def chan_fanin():
     assert total == 4 * (per * (per - 1) // 2)
 
 
+def _nop():
+    return None
+
+
+async def offload():
+    n = scale(200_000) // 10  # to_thread costs tens of microseconds
+    await asyncio.to_thread(_nop)  # the executor's thread exists
+    t0 = now()
+    for _ in range(n):
+        await asyncio.to_thread(_nop)
+    emit("offload", SYS, (now() - t0) / n / 1e3, "us")
+
+
 CASES = [switch, spawn_join, gather, timers, fail_fast, hold, gather_limit, echo,
-         chan_pingpong, chan_fanin]
+         chan_pingpong, chan_fanin, offload]
 
 if __name__ == "__main__":
     want = sys.argv[1:]

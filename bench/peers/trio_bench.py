@@ -142,8 +142,21 @@ async def chan_fanin():
     assert total == 4 * (per * (per - 1) // 2)
 
 
+def _nop():
+    return None
+
+
+async def offload():
+    n = scale(200_000) // 10
+    await trio.to_thread.run_sync(_nop)  # a worker thread exists
+    t0 = now()
+    for _ in range(n):
+        await trio.to_thread.run_sync(_nop)
+    emit("offload", SYS, (now() - t0) / n / 1e3, "us")
+
+
 CASES = [switch, spawn_join, timers, fail_fast, hold, gather_limit,
-         chan_pingpong, chan_fanin]
+         chan_pingpong, chan_fanin, offload]
 
 if __name__ == "__main__":
     want = sys.argv[1:]

@@ -64,6 +64,16 @@ typedef struct corral__io {
   size_t nfds;
 } corral__io;
 
+/* Threads part (io/thread.c, io/portal.c): the runtime's worker pool for
+ * offloaded calls and the inbox other threads submit tasks through; both
+ * made on first use. */
+typedef struct corral__threads {
+  struct corral__pool *pool;
+  struct corral_portal *portal;
+  size_t pool_size;           /* options: worker threads at most */
+  int64_t drain_ns;           /* options: wait for abandoned work at the end */
+} corral__threads;
+
 struct corral__rt {
   corral__sched sched;
   corral__clock clock;
@@ -72,6 +82,7 @@ struct corral__rt {
   corral__io io;
   struct corral__lvals *lvals; /* task-local values' counts (local.c) */
   corral__watch watch;
+  corral__threads threads;
   corral_allocator al;
   uv_loop_t *loop;
   FILE *report;

@@ -5,6 +5,7 @@
  * time (corral__cancelled_scope), and cancelling wakes the tasks currently
  * blocked below the scope. */
 #include "core/group.h"
+#include "ground/sigdisp.h"
 
 #include <signal.h>
 #include <string.h>
@@ -43,7 +44,7 @@ int corral__tscope_on_signal(corral__rt *rt, corral__tscope *ts, int signum) {
     return rc;
   }
   h->data = ts;
-  rc = uv_signal_start(h, on_signal, signum);
+  rc = corral__sigwatch_start(h, on_signal, signum); /* restores on close */
   if (rc) {
     h->data = rt;
     uv_close((uv_handle_t *)h, on_sig_closed);
@@ -59,7 +60,7 @@ void corral__scope_detach(corral__rt *rt, corral__scope *s) {
   corral__tscope *ts = s->timed ? (corral__tscope *)(void *)s : NULL;
   if (ts && ts->sig) {
     ts->sig->data = rt; /* the close callback frees it with rt's allocator */
-    uv_close((uv_handle_t *)ts->sig, on_sig_closed);
+    corral__sigwatch_close(ts->sig, on_sig_closed);
     ts->sig = NULL;
   }
   if (s->parent) corral__scope_unlink(s);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static corral__group *implicit_group(corral__rt *rt, corral_task *self) {
+corral__group *corral__implicit_group(corral__rt *rt, corral_task *self) {
   if (self->implicit) return self->implicit;
   corral__group *g = corral__malloc(rt, sizeof *g);
   if (!g) return NULL;
@@ -100,7 +100,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   bool root = !g && !self;
   if (!root) {
     if (!g) {
-      g = implicit_group(rt, self);
+      g = corral__implicit_group(rt, self);
       if (!g) return CORRAL_ENOMEM;
     }
     if (g->magic != CORRAL__GROUP_MAGIC) return CORRAL_EINVAL;

@@ -108,6 +108,9 @@ CORRAL__HIDDEN int corral__spawn(corral__rt *rt, corral__group *g,
                                  corral_fn fn, void *arg,
                                  const corral_spawn_opts *o, corral_task **out,
                                  const char *file, int line);
+/* self's create_task group, made on first use (NULL: no memory). */
+CORRAL__HIDDEN corral__group *corral__implicit_group(corral__rt *rt,
+                                                    corral_task *self);
 /* Wait until t finished (abortable or not). 0 or CORRAL_ECANCELED. */
 CORRAL__HIDDEN int corral__task_wait_done(corral_task *self, corral_task *t,
                                           bool abortable);

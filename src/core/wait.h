@@ -47,7 +47,10 @@
   XX(CHAN_SELECT, "channel select")                                          \
   XX(LOCK, "lock")                                                           \
   XX(CONDITION, "condition")                                                 \
-  XX(LIMITER, "capacity limiter")
+  XX(LIMITER, "capacity limiter")                                            \
+  XX(SIGNAL, "signal")                                                       \
+  XX(FILE, "file")                                                           \
+  XX(OFFLOAD, "worker thread")
 
 enum {
 #define CORRAL__XX(name, str) CORRAL__W_##name,

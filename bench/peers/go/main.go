@@ -288,6 +288,21 @@ func benchChanFanIn() {
 	}
 }
 
+// offload: the Go way to run a blocking call beside the caller is a
+// goroutine (the runtime hands a blocked one its own thread) answering on a
+// channel: the round trip of a no-op.
+func benchOffload() {
+	n := scale(200000)
+	ch := make(chan int)
+	nop := func() int { return 0 }
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		go func() { ch <- nop() }()
+		<-ch
+	}
+	emit("offload", float64(time.Since(t0).Nanoseconds())/float64(n)/1e3, "us")
+}
+
 func main() {
 	cases := []struct {
 		name string
@@ -295,7 +310,8 @@ func main() {
 	}{{"switch", benchSwitch}, {"spawn_join", benchSpawnJoin}, {"gather", benchGather},
 		{"timers", benchTimers}, {"fail_fast", benchFailFast}, {"hold", benchHold},
 		{"gather_limit", benchGatherLimit}, {"echo", benchEcho},
-		{"chan_pingpong", benchChanPingPong}, {"chan_fanin", benchChanFanIn}}
+		{"chan_pingpong", benchChanPingPong}, {"chan_fanin", benchChanFanIn},
+		{"offload", benchOffload}}
 	for _, c := range cases {
 		want := len(os.Args) == 1
 		for _, a := range os.Args[1:] {

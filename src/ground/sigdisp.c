@@ -1,0 +1,44 @@
+/* Save and restore signal dispositions around libuv's signal watches (see
+ * sigdisp.h). The one piece of process-wide state in the library: signal
+ * dispositions are process-wide themselves. */
+#include "ground/sigdisp.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+#ifndef NSIG
+#define NSIG 65
+#endif
+
+static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned sig_watches[NSIG];          /* started corral watches */
+static struct sigaction sig_saved[NSIG];    /* before the first one */
+
+int corral__sigwatch_start(uv_signal_t *h, uv_signal_cb cb, int signum) {
+  if (signum <= 0 || signum >= NSIG) return UV_EINVAL;
+  pthread_mutex_lock(&sig_lock);
+  int first = sig_watches[signum] == 0;
+  if (first && sigaction(signum, NULL, &sig_saved[signum]) != 0) {
+    pthread_mutex_unlock(&sig_lock);
+    return UV_EINVAL;
+  }
+  int rc = uv_signal_start(h, cb, signum);
+  if (rc == 0) {
+    sig_watches[signum]++;
+  } else if (first) {
+    sigaction(signum, &sig_saved[signum], NULL); /* libuv may have reset it */
+  }
+  pthread_mutex_unlock(&sig_lock);
+  return rc;
+}
+
+void corral__sigwatch_close(uv_signal_t *h, uv_close_cb close_cb) {
+  int signum = h->signum; /* 0: never started (or already stopped) */
+  pthread_mutex_lock(&sig_lock);
+  uv_close((uv_handle_t *)h, close_cb); /* stops it: libuv may reset now */
+  if (signum > 0 && signum < NSIG && sig_watches[signum] > 0 &&
+      --sig_watches[signum] == 0)
+    sigaction(signum, &sig_saved[signum], NULL);
+  pthread_mutex_unlock(&sig_lock);
+}

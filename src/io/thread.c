@@ -1,0 +1,456 @@
+/* Worker-thread offload (corral_to_thread) on the runtime's own pool.
+ *
+ * Why not libuv's pool: it is shared with file requests and name lookups
+ * and has a fixed size (UV_THREADPOOL_SIZE, 4 by default, read once per
+ * process), so a few long blocking calls would hold every file request and
+ * DNS lookup of every runtime in the process. Offloaded calls get their own
+ * threads, per runtime, started on demand up to
+ * corral_options.offload_threads.
+ *
+ * The pool: a FIFO of jobs under a mutex and condition variable; finished
+ * jobs go to a done list and uv_async_send wakes the loop, whose callback
+ * wakes each waiting task. A worker that finishes a job polls the queue for
+ * a moment before it sleeps, so a task offloading call after call does not
+ * pay a thread wake-up each time. The async handle keeps the loop alive only
+ * while jobs are outstanding, so the deadlock check still works.
+ *
+ * A job is heap memory shared by the task and a worker; it is freed by the
+ * task (normal end, cancelled while queued), by the loop callback
+ * (abandoned: after its cleanup), or by the worker (detached at the
+ * runtime's end). The pool itself is reference counted by the runtime and
+ * each worker, because a worker still running a detached job outlives the
+ * runtime. */
+#include "io/io.h"
+#include "io/threads.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* How long an idle worker polls the queue before it sleeps. */
+#define POOL_SPIN_NS 50000
+/* How long a caller with nothing else to run polls for its call to finish
+ * before it parks: a short call then costs no wake-up of the loop. */
+#define CALLER_SPIN_NS 20000
+
+enum { J_QUEUED = 1, J_RUNNING, J_DONE };
+
+typedef struct job {
+  corral__list node;         /* pool->queue or pool->done (under mu) */
+  corral__list anode;        /* pool->abandoned (runtime thread) */
+  int (*fn)(void *, void **);
+  void *arg;
+  void *result;
+  int code;
+  _Atomic int state;         /* J_* (written under mu; a spinning caller
+                                reads it without) */
+  int caller_spins;          /* under mu: the caller polls `state` itself,
+                                so a finished job skips the done list */
+  int abandoned;             /* runtime thread: nobody waits */
+  int detached;              /* under mu: the runtime is gone */
+  int returned;              /* runtime thread: on_async gave it back */
+  corral_task *task;         /* the waiting task */
+  corral_thread_cleanup_fn cleanup;
+  corral__wait w;            /* the task's wait record (not on its stack:
+                                compact tasks may offload) */
+  int64_t started;           /* corral__now at the call */
+  char name[CORRAL_NAME_MAX];
+} job;
+
+typedef struct worker {
+  struct corral__pool *pool;
+  pthread_t tid;
+  job *current;              /* under mu */
+  pthread_cond_t cv;         /* it sleeps on its own: wakes are exact */
+  struct worker *next_sleeper; /* under mu */
+  int woken;                 /* under mu */
+} worker;
+
+typedef struct corral__pool corral__pool;
+struct corral__pool {
+  pthread_mutex_t mu;
+  corral__list queue, done;  /* under mu */
+  size_t nthreads;           /* under mu */
+  worker *sleepers;          /* under mu: a stack */
+  atomic_size_t nqueued;     /* polled by spinning workers */
+  int shutdown;              /* under mu */
+  int refs;                  /* under mu: the runtime + each worker */
+  size_t max;
+  worker *workers;           /* max slots, nthreads used */
+  /* Runtime thread only. */
+  corral__rt *rt;
+  uv_async_t async;
+  int async_refd;
+  size_t outstanding;        /* submitted jobs not yet given back */
+  corral__list abandoned;
+};
+
+static void pool_free(corral__pool *p) {
+  pthread_mutex_destroy(&p->mu);
+  for (size_t i = 0; i < p->nthreads; i++) pthread_cond_destroy(&p->workers[i].cv);
+  free(p->workers);
+  free(p);
+}
+
+static int64_t mono_ns(void) { return (int64_t)uv_hrtime(); }
+
+/* Wait for a job (under mu on entry and exit); NULL at shutdown. */
+static job *next_job(corral__pool *p, worker *me) {
+  for (;;) {
+    corral__list *n = corral__list_head(&p->queue);
+    if (n) {
+      corral__list_remove(n);
+      atomic_fetch_sub_explicit(&p->nqueued, 1, memory_order_relaxed);
+      return corral__container_of(n, job, node);
+    }
+    if (p->shutdown) return NULL;
+    /* Poll a moment before sleeping (see the top of the file). */
+    pthread_mutex_unlock(&p->mu);
+    int64_t until = mono_ns() + POOL_SPIN_NS;
+    int seen = 0;
+    do {
+      for (int i = 0; i < 64; i++) cpu_relax();
+      seen = atomic_load_explicit(&p->nqueued, memory_order_relaxed) != 0;
+    } while (!seen && mono_ns() < until);
+    pthread_mutex_lock(&p->mu);
+    if (seen || !corral__list_empty(&p->queue) || p->shutdown) continue;
+    me->woken = 0;
+    me->next_sleeper = p->sleepers;
+    p->sleepers = me;
+    while (!me->woken) pthread_cond_wait(&me->cv, &p->mu);
+  }
+}
+
+static void *worker_main(void *arg) {
+  worker *me = arg;
+  corral__pool *p = me->pool;
+  pthread_mutex_lock(&p->mu);
+  job *j;
+  while ((j = next_job(p, me)) != NULL) {
+    j->state = J_RUNNING;
+    me->current = j;
+    pthread_mutex_unlock(&p->mu);
+    void *result = NULL;
+    int code = j->fn(j->arg, &result);
+    pthread_mutex_lock(&p->mu);
+    me->current = NULL;
+    j->code = code;
+    j->result = result;
+    int spins = j->caller_spins; /* stable under mu; j may go once DONE */
+    atomic_store_explicit(&j->state, J_DONE, memory_order_release);
+    if (spins) continue; /* the caller takes the job straight back */
+    if (j->detached) { /* the runtime is gone: finish the job here */
+      pthread_mutex_unlock(&p->mu);
+      if (j->cleanup) j->cleanup(j->arg, code, result);
+      free(j);
+      pthread_mutex_lock(&p->mu);
+      continue;
+    }
+    corral__list_insert_tail(&p->done, &j->node);
+    /* Under mu: the runtime closes the handle only after taking mu with
+     * shutdown set, so no send is ever in flight on a closed handle. */
+    uv_async_send(&p->async);
+  }
+  int last = --p->refs == 0;
+  pthread_mutex_unlock(&p->mu);
+  if (last) pool_free(p);
+  return NULL;
+}
+
+/* A job is back in the runtime's hands: the loop need not stay alive for
+ * it any more. */
+static void given_back(corral__pool *p) {
+  if (--p->outstanding == 0 && p->async_refd) {
+    uv_unref((uv_handle_t *)&p->async);
+    p->async_refd = 0;
+  }
+}
+
+/* The loop side: give finished jobs back. */
+static void on_async(uv_async_t *h) {
+  corral__pool *p = h->data;
+  corral__list done;
+  corral__list_init(&done);
+  pthread_mutex_lock(&p->mu);
+  if (!corral__list_empty(&p->done)) { /* splice */
+    done.next = p->done.next;
+    done.prev = p->done.prev;
+    done.next->prev = &done;
+    done.prev->next = &done;
+    corral__list_init(&p->done);
+  }
+  pthread_mutex_unlock(&p->mu);
+  corral__list *n;
+  while ((n = corral__list_head(&done)) != NULL) {
+    corral__list_remove(n);
+    job *j = corral__container_of(n, job, node);
+    given_back(p);
+    j->returned = 1;
+    if (j->abandoned) {
+      corral__list_remove(&j->anode);
+      if (j->cleanup) j->cleanup(j->arg, j->code, j->result);
+      free(j);
+    } else {
+      corral__wake(j->task, 0);
+    }
+  }
+}
+
+static corral__pool *pool_get(corral__rt *rt, int *rc) {
+  corral__pool *p = rt->threads.pool;
+  if (p) return p;
+  p = calloc(1, sizeof *p);
+  size_t max = rt->threads.pool_size ? rt->threads.pool_size : 8;
+  worker *ws = p ? calloc(max, sizeof *ws) : NULL;
+  if (!p || !ws) {
+    free(p);
+    free(ws);
+    *rc = CORRAL_ENOMEM;
+    return NULL;
+  }
+  p->workers = ws;
+  p->max = max;
+  p->refs = 1;
+  p->rt = rt;
+  corral__list_init(&p->queue);
+  corral__list_init(&p->done);
+  corral__list_init(&p->abandoned);
+  atomic_init(&p->nqueued, 0);
+  pthread_mutex_init(&p->mu, NULL);
+  *rc = uv_async_init(rt->loop, &p->async, on_async);
+  if (*rc) {
+    pool_free(p);
+    return NULL;
+  }
+  p->async.data = p;
+  uv_unref((uv_handle_t *)&p->async);
+  rt->threads.pool = p;
+  return p;
+}
+
+/* Queue j; wake or start a worker. */
+static int pool_submit(corral__pool *p, job *j) {
+  int rc = 0;
+  pthread_mutex_lock(&p->mu);
+  corral__list_insert_tail(&p->queue, &j->node);
+  j->state = J_QUEUED;
+  atomic_fetch_add_explicit(&p->nqueued, 1, memory_order_relaxed);
+  if (p->sleepers) {
+    worker *w = p->sleepers;
+    p->sleepers = w->next_sleeper;
+    w->woken = 1;
+    pthread_cond_signal(&w->cv);
+  } else if (p->nthreads < p->max) {
+    /* Idle (polling) workers take queued jobs; a new thread only when
+     * the queue holds more jobs than there are idle workers. */
+    size_t busy = 0;
+    for (size_t i = 0; i < p->nthreads; i++) busy += p->workers[i].current != NULL;
+    size_t queued = atomic_load_explicit(&p->nqueued, memory_order_relaxed);
+    if (queued > p->nthreads - busy) {
+      worker *w = &p->workers[p->nthreads];
+      w->pool = p;
+      pthread_cond_init(&w->cv, NULL);
+      if (pthread_create(&w->tid, NULL, worker_main, w) == 0) {
+        p->nthreads++;
+        p->refs++;
+      } else {
+        pthread_cond_destroy(&w->cv);
+        if (p->nthreads == 0) { /* nobody will ever run it */
+          corral__list_remove(&j->node);
+          atomic_fetch_sub_explicit(&p->nqueued, 1, memory_order_relaxed);
+          rc = CORRAL_EAGAIN;
+        }
+      }
+    }
+  }
+  pthread_mutex_unlock(&p->mu);
+  if (rc == 0) {
+    p->outstanding++;
+    if (!p->async_refd) {
+      uv_ref((uv_handle_t *)&p->async);
+      p->async_refd = 1;
+    }
+  }
+  return rc;
+}
+
+/* Cancellation reached the waiting task: withdraw a queued job. */
+static corral_abort_result job_abort(corral_task *t, void *arg) {
+  (void)t;
+  job *j = arg;
+  corral__pool *p = t->rt->threads.pool;
+  int withdrawn = 0;
+  pthread_mutex_lock(&p->mu);
+  if (j->state == J_QUEUED) {
+    corral__list_remove(&j->node);
+    atomic_fetch_sub_explicit(&p->nqueued, 1, memory_order_relaxed);
+    withdrawn = 1;
+  }
+  pthread_mutex_unlock(&p->mu);
+  if (!withdrawn) return CORRAL_ABORT_FAILED; /* running: wait for it */
+  j->state = 0;
+  given_back(p);
+  return CORRAL_ABORT_SUCCEEDED;
+}
+
+int corral_to_thread(int (*fn)(void *, void **), void *arg, void **result,
+                     const corral_thread_opts *opts) {
+  corral_task *self = corral__self();
+  if (result) *result = NULL;
+  if (!self) return CORRAL_ENOTASK;
+  if (!fn) return CORRAL_EINVAL;
+  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  corral__rt *rt = self->rt;
+  int rc = 0;
+  corral__pool *p = pool_get(rt, &rc);
+  if (!p) return rc;
+  job *j = calloc(1, sizeof *j);
+  if (!j) return CORRAL_ENOMEM;
+  j->fn = fn;
+  j->arg = arg;
+  j->task = self;
+  j->started = corral__now(rt);
+  corral__list_init(&j->anode);
+  const char *name = opts && opts->name ? opts->name : "to_thread";
+  snprintf(j->name, sizeof j->name, "%s", name);
+  j->cleanup = opts ? opts->cleanup : NULL;
+  j->w = (corral__wait){job_abort, j, j->name};
+  int64_t deadline = CORRAL_FOREVER;
+  if (opts && opts->abandon_after_ns > 0 && opts->abandon_after_ns != CORRAL_FOREVER)
+    deadline = corral__deadline_after(rt, opts->abandon_after_ns);
+  /* Nothing else to run: poll for a short call (see CALLER_SPIN_NS). */
+  j->caller_spins = !rt->sched.rq_head;
+  rc = pool_submit(p, j);
+  if (rc) {
+    free(j);
+    return rc;
+  }
+  if (j->caller_spins) {
+    int64_t until = mono_ns() + CALLER_SPIN_NS;
+    int done;
+    while (!(done = atomic_load_explicit(&j->state, memory_order_acquire) == J_DONE) &&
+           mono_ns() < until)
+      for (int i = 0; i < 16; i++) cpu_relax();
+    if (!done) {
+      pthread_mutex_lock(&p->mu);
+      done = j->state == J_DONE;
+      j->caller_spins = 0; /* from now on the worker reports through the loop */
+      pthread_mutex_unlock(&p->mu);
+    }
+    if (done) {
+      given_back(p);
+      rc = j->code;
+      if (result) *result = j->result;
+      free(j);
+      return rc;
+    }
+  }
+  rc = corral__park(self, CORRAL__W_OFFLOAD, &j->w, deadline);
+  if (rc == CORRAL_ETIMEDOUT && j->returned) {
+    rc = 0; /* finished at the deadline: the result wins */
+  } else if (rc == CORRAL_ETIMEDOUT) { /* the abandon deadline */
+    pthread_mutex_lock(&p->mu);
+    int state = j->state;
+    if (state == J_QUEUED) {
+      atomic_fetch_sub_explicit(&p->nqueued, 1, memory_order_relaxed);
+      corral__list_remove(&j->node);
+    } else if (state == J_DONE) {
+      corral__list_remove(&j->node); /* finished at the deadline: it wins */
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (state == J_RUNNING) {
+      j->abandoned = 1;
+      j->task = NULL;
+      corral__list_insert_tail(&p->abandoned, &j->anode);
+      return corral_errorf(CORRAL_EABANDONED,
+                           "offloaded call '%s' still running after its "
+                           "deadline: abandoned", j->name);
+    }
+    given_back(p);
+    if (state == J_QUEUED) {
+      free(j);
+      return CORRAL_ETIMEDOUT;
+    }
+    rc = 0;
+  }
+  if (rc == 0) { /* done: on_async took it off the done list */
+    rc = j->code;
+    if (result) *result = j->result;
+  }
+  free(j);
+  return rc;
+}
+
+/* ---- the runtime's end ---- */
+
+static void on_drain_timer(uv_timer_t *t) { (void)t; }
+static void on_closed(uv_handle_t *h) { (void)h; }
+
+void corral__pool_end(corral__rt *rt) {
+  corral__pool *p = rt->threads.pool;
+  if (!p) return;
+  /* Abandoned calls still running: wait for them, within the bound. */
+  int64_t bound = rt->threads.drain_ns;
+  if (p->outstanding && bound > 0) {
+    uv_timer_t tm;
+    uv_timer_init(rt->loop, &tm);
+    uv_update_time(rt->loop);
+    uv_timer_start(&tm, on_drain_timer, (uint64_t)((bound + 999999) / 1000000), 0);
+    int64_t until = mono_ns() + bound;
+    while (p->outstanding && mono_ns() < until) uv_run(rt->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tm, on_closed);
+    uv_run(rt->loop, UV_RUN_NOWAIT);
+  }
+  pthread_mutex_lock(&p->mu);
+  corral__list *n;
+  int64_t now = corral__now(rt);
+  while ((n = corral__list_head(&p->abandoned)) != NULL) {
+    corral__list_remove(n);
+    job *j = corral__container_of(n, job, anode);
+    if (j->state == J_DONE) { /* finished, not given back yet */
+      corral__list_remove(&j->node);
+      if (j->cleanup) j->cleanup(j->arg, j->code, j->result);
+      free(j);
+      continue;
+    }
+    j->detached = 1;
+    fprintf(rt->report,
+            "corral: offloaded call '%s' still running %lld ms after it "
+            "started, when the runtime ended; left to finish on its worker "
+            "thread, which runs its cleanup\n",
+            j->name, (long long)((now - j->started) / 1000000));
+  }
+  fflush(rt->report);
+  p->shutdown = 1;
+  for (worker *w = p->sleepers; w; w = w->next_sleeper) {
+    w->woken = 1;
+    pthread_cond_signal(&w->cv);
+  }
+  p->sleepers = NULL;
+  pthread_mutex_unlock(&p->mu);
+  uv_close((uv_handle_t *)&p->async, on_closed);
+  uv_run(rt->loop, UV_RUN_NOWAIT);
+  for (size_t i = 0; i < p->nthreads; i++) {
+    pthread_mutex_lock(&p->mu);
+    int busy = p->workers[i].current != NULL; /* a detached job */
+    pthread_mutex_unlock(&p->mu);
+    if (busy)
+      pthread_detach(p->workers[i].tid);
+    else
+      pthread_join(p->workers[i].tid, NULL);
+  }
+  pthread_mutex_lock(&p->mu);
+  int last = --p->refs == 0;
+  pthread_mutex_unlock(&p->mu);
+  if (last) pool_free(p);
+  rt->threads.pool = NULL;
+}
