@@ -456,11 +456,11 @@ static int chaos(void *arg, void **r) {
   (void)r;
   stress *st = arg;
   uint64_t rng = st->seed * 7 + 3;
-  corral_sleep((int64_t)(rnd(&rng) % 1500) * 1000);
+  CHECK_RC(corral_sleep((int64_t)(rnd(&rng) % 1500) * 1000), 0);
   corral_cancel(st->ptask[rnd(&rng) % NP], "chaos");
-  corral_sleep((int64_t)(rnd(&rng) % 1500) * 1000);
+  CHECK_RC(corral_sleep((int64_t)(rnd(&rng) % 1500) * 1000), 0);
   corral_cancel(st->ctask[rnd(&rng) % NC], "chaos");
-  corral_sleep((int64_t)(rnd(&rng) % 6000) * 1000);
+  CHECK_RC(corral_sleep((int64_t)(rnd(&rng) % 6000) * 1000), 0);
   for (int k = 0; k < 2; k++) {
     corral_channel_stats cs;
     if (!st->ch[k]) continue;
