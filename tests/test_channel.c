@@ -456,11 +456,11 @@ static int chaos(void *arg, void **r) {
   (void)r;
   stress *st = arg;
   uint64_t rng = st->seed * 7 + 3;
-  CORRAL_IGNORE(corral_sleep((int64_t)(rnd(&rng) % 1500) * 1000));
+  CHECK_RC(corral_sleep((int64_t)(rnd(&rng) % 1500) * 1000), 0);
   corral_cancel(st->ptask[rnd(&rng) % NP], "chaos");
-  CORRAL_IGNORE(corral_sleep((int64_t)(rnd(&rng) % 1500) * 1000));
+  CHECK_RC(corral_sleep((int64_t)(rnd(&rng) % 1500) * 1000), 0);
   corral_cancel(st->ctask[rnd(&rng) % NC], "chaos");
-  CORRAL_IGNORE(corral_sleep((int64_t)(rnd(&rng) % 6000) * 1000));
+  CHECK_RC(corral_sleep((int64_t)(rnd(&rng) % 6000) * 1000), 0);
   for (int k = 0; k < 2; k++) {
     corral_channel_stats cs;
     if (!st->ch[k]) continue;
@@ -718,14 +718,31 @@ static int stuck_receiver(void *a, void **r) {
   return corral_channel_receive(a, &v);
 }
 
+static corral_channel *sel_chs[2];
+
+static int stuck_select(void *a, void **r) {
+  (void)a, (void)r;
+  int in, out = 1;
+  size_t fired;
+  corral_select_clause cl[3] = {{sel_chs[0], CORRAL_SELECT_RECEIVE, &in},
+                                {NULL, CORRAL_SELECT_RECEIVE, &in},
+                                {sel_chs[1], CORRAL_SELECT_SEND, &out}};
+  return corral_select(cl, 3, &fired);
+}
+
 static int m_deadlock(void *a, void **r) {
   (void)a, (void)r;
   corral_channel *ch = open_ch(sizeof(int), 4, "jobs");
+  sel_chs[0] = open_ch(sizeof(int), 0, "events");
+  sel_chs[1] = open_ch(sizeof(int), 0, "replies");
   corral_group g;
-  corral_group_open(&g, NULL);
+  corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT});
   corral_spawn(&g, stuck_receiver, ch, "worker", NULL);
+  corral_spawn(&g, stuck_select, NULL, "router", NULL);
   int rc = corral_group_close(&g, 0);
   corral_channel_free(ch);
+  corral_channel_free(sel_chs[0]);
+  corral_channel_free(sel_chs[1]);
   return rc;
 }
 
@@ -733,7 +750,11 @@ TEST(deadlock_report_names_the_channel) {
   char *out;
   CHECK_RC(run_report(m_deadlock, NULL, 0, &out), CORRAL_EDEADLK);
   if (!strstr(out, "task 'worker' [blocked] waits on channel receive 'jobs' "
-                   "(0/4 buffered, 0 sender(s) and 1 receiver(s) waiting)"))
+                   "(0/4 buffered, 0 sender(s) and 1 receiver(s) waiting)") ||
+      !strstr(out, "task 'router' [blocked] waits on channel select of [0] "
+                   "receive from 'events' (0/0 buffered, 0 sender(s) and 1 "
+                   "receiver(s) waiting), [2] send to 'replies' (0/0 "
+                   "buffered, 1 sender(s) and 0 receiver(s) waiting)"))
     FAILF("report was:\n%s", out);
   free(out);
 }

@@ -278,26 +278,35 @@ void corral_channel_free(corral_channel *ch) {
   corral__al_free(&al, ch);
 }
 
+/* The calling task inside a cancelled scope? One load while nothing in the
+ * runtime is cancelled (corral_yield's test). */
+static inline bool cancelled(corral__rt *rt, corral_task *self) {
+  return unlikely(rt->sched.ncancelled) &&
+         corral__cancelled_scope_walk(self->scope);
+}
+
 int corral_channel_send(corral_channel *ch, const void *item) {
-  corral_task *self = corral__self();
+  corral__rt *rt = corral__tl_rt;
+  corral_task *self = rt ? rt->sched.current : NULL;
   if (unlikely(!self)) return CORRAL_ENOTASK;
-  int rc = check(ch, self->rt);
+  int rc = check(ch, rt);
   if (rc) return rc;
   if (unlikely(!item)) return CORRAL_EINVAL;
   CORRAL__NO_COMPACT(self, "corral_channel_send");
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (cancelled(rt, self)) return CORRAL_ECANCELED;
   rc = op_send(ch, item);
   if (rc != CORRAL_EAGAIN) return rc;
   return block_on(self, ch, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND);
 }
 
 int corral_channel_receive(corral_channel *ch, void *item) {
-  corral_task *self = corral__self();
+  corral__rt *rt = corral__tl_rt;
+  corral_task *self = rt ? rt->sched.current : NULL;
   if (unlikely(!self)) return CORRAL_ENOTASK;
-  int rc = check(ch, self->rt);
+  int rc = check(ch, rt);
   if (rc) return rc;
   CORRAL__NO_COMPACT(self, "corral_channel_receive");
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (cancelled(rt, self)) return CORRAL_ECANCELED;
   rc = op_receive(ch, item);
   if (rc != CORRAL_EAGAIN) return rc;
   return block_on(self, ch, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE);
@@ -369,7 +378,7 @@ static int select_impl(const corral_select_clause *cl, size_t n,
   }
   if (block) {
     CORRAL__NO_COMPACT(self, "corral_select");
-    if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+    if (cancelled(rt, self)) return CORRAL_ECANCELED;
   }
   /* Uniform choice among the ready clauses (reservoir of one). */
   size_t pick = n, nready = 0;

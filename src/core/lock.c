@@ -201,7 +201,7 @@ static bool cond_to_lock(cond_waiter *cw) {
 
 static corral_abort_result cond_abort(corral_task *t, void *arg) {
   cond_waiter *cw = arg;
-  if (t->rt->deadlocked > 1) { /* the breaker's forced pass: give up */
+  if (t->forced) { /* the deadlock breaker's forced pass: give up */
     corral__list_remove(&cw->lw.node);
     cw->stage = ST_GONE;
     return CORRAL_ABORT_SUCCEEDED;
