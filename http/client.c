@@ -34,6 +34,7 @@ typedef struct sock sock;
 struct sock { /* one socket curl asked us to watch */
   uv_poll_t poll;
   curl_socket_t fd;
+  int events, closed; /* what curl asked for; REMOVE seen */
   corral_http_client *c;
   sock *prev, *next;
 };
@@ -74,45 +75,15 @@ struct xfer {
   size_t hlen, hcap, hcount;
   char what[80];
   char errbuf[CURL_ERROR_SIZE];
-#if defined(CORRAL_HTTP_PARK_SHIM)
-  void *priv_wait;
-#endif
 };
 
 /* ---- park / unpark: the runtime's public hooks ---- */
 
-#if defined(CORRAL_HTTP_PARK_SHIM)
-typedef enum { CORRAL_ABORT_FAILED = 0, CORRAL_ABORT_SUCCEEDED = 1 } corral_abort_result;
-/* Until the runtime's corral_park lands: park on an event; a cancelled
- * wait runs the abort callback from the task itself. Same contract. */
-typedef struct shim_wait {
-  corral_event ev;
-  int code;
-} shim_wait;
-static corral_abort_result xfer_abort(corral_task *t, void *arg);
-static int park_xfer(xfer *x) {
-  shim_wait w;
-  corral_event_init(&w.ev);
-  w.code = 0;
-  x->priv_wait = &w;
-  int rc = corral_event_wait(&w.ev);
-  x->priv_wait = NULL;
-  if (rc == 0) return w.code;
-  if (x->parked) xfer_abort(x->task, x);
-  return CORRAL_ECANCELED;
-}
-static void unpark_xfer(xfer *x, int code) {
-  shim_wait *w = x->priv_wait;
-  w->code = code;
-  corral_event_set(&w->ev);
-}
-#else
 static corral_abort_result xfer_abort(corral_task *t, void *arg);
 static int park_xfer(xfer *x) {
   return corral_park(x->what, xfer_abort, x);
 }
 static void unpark_xfer(xfer *x, int code) { corral_unpark(x->task, code); }
-#endif
 
 /* ---- helpers ---- */
 
@@ -190,6 +161,7 @@ static void sock_close(sock *k) {
   if (k->prev) k->prev->next = k->next;
   else c->socks = k->next;
   if (k->next) k->next->prev = k->prev;
+  k->closed = 1;
   uv_poll_stop(&k->poll);
   uv_close((uv_handle_t *)&k->poll, on_sock_closed);
 }
@@ -198,13 +170,19 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   sock *k = p->data;
   corral_http_client *c = k->c;
   int flags = 0;
-  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (status < 0) /* POLLERR (a reset): let curl's own read or write find
+                     the error and report it precisely */
+    events = k->events;
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   int running;
   c->in_curl++;
   curl_multi_socket_action(c->multi, k->fd, flags, &running);
   c->in_curl--;
+  /* libuv stops a poll handle that reported an error: re-arm it if curl
+   * still wants the socket (k is freed only by its close callback). */
+  if (status < 0 && !k->closed && k->events)
+    uv_poll_start(&k->poll, k->events, on_poll);
   after_curl(c);
 }
 
@@ -238,6 +216,7 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp,
   int ev = 0;
   if (what & CURL_POLL_IN) ev |= UV_READABLE;
   if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
+  k->events = ev;
   return uv_poll_start(&k->poll, ev, on_poll) == 0 ? 0 : -1;
 }
 
@@ -519,7 +498,13 @@ static int setup(xfer *x, const char *method) {
   curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* Wait for a connection that may multiplex rather than open another one:
+   * only where the answer comes early (TLS: ALPN at the handshake; prior
+   * knowledge). With plain HTTP/1.1 it would hold every request to a host
+   * until the first response has arrived. */
+  if (o->version == CORRAL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
+      strncasecmp(r->url, "https:", 6) == 0)
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   if (o->connect_timeout_ns >= 0)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      o->connect_timeout_ns
@@ -561,10 +546,9 @@ static int map_result(xfer *x) {
   case CURLE_COULDNT_CONNECT:
     return oserr > 0 && oserr != ECONNREFUSED ? (int)-oserr
                                               : CORRAL_ECONNREFUSED;
-  case CURLE_OPERATION_TIMEDOUT: return CORRAL_HTTP_ECONNTIMEOUT;
+  case CURLE_OPERATION_TIMEDOUT: return CORRAL_ETIMEDOUT;
   case CURLE_SEND_ERROR:
   case CURLE_RECV_ERROR:
-    return oserr > 0 && oserr != ECONNRESET ? (int)-oserr : CORRAL_ECONNRESET;
   case CURLE_PARTIAL_FILE:
   case CURLE_GOT_NOTHING: return CORRAL_ECONNRESET;
   case CURLE_WRITE_ERROR:

@@ -7,6 +7,7 @@
 #include "servers.h"
 #include "test.h"
 
+#include <curl/curl.h>
 #include <stdarg.h>
 
 static http_servers S;
@@ -108,6 +109,7 @@ static int m_args(void *arg, void **res) {
   CHECK_RC(corral_http_get(NULL, "http://127.0.0.1/", &r), CORRAL_EINVAL);
   CHECK_RC(corral_http_get(c, "ftp://127.0.0.1/x", &r), CORRAL_EINVAL);
   CHECK(strstr(corral_error_message(corral_last_error()), "ftp://") != NULL);
+  corral_http_response_free(&r);
   CHECK_RC(corral_http_get(c, "not a url at all", &r), CORRAL_EINVAL);
   corral_http_response_free(&r);
   corral_http_response_free(NULL);
@@ -211,41 +213,85 @@ static int get_task(void *arg, void **res) {
   return rc;
 }
 
-static int m_h2(void *arg, void **res) {
-  (void)arg, (void)res;
-  corral_http_client *c;
-  corral_http_client_opts o = {.version = CORRAL_HTTP_VERSION_2_PRIOR_KNOWLEDGE};
-  CHECK_RC(corral_http_client_open(&c, &o), 0);
-  char u[256];
-  NGINX2(u, "/1k.bin");
+/* n concurrent GETs of url on one client; all must be HTTP/2 on one
+ * connection. */
+static void h2_fan(corral_http_client *c, const char *u, int n) {
   get_job jobs[50];
   corral_group g;
   CHECK_RC(corral_group_open(&g, NULL), 0);
-  for (int i = 0; i < 50; i++) {
+  for (int i = 0; i < n; i++) {
     jobs[i] = (get_job){c, u, 0, 0, 0};
     CHECK_RC(corral_spawn(&g, get_task, &jobs[i], "get", NULL), 0);
   }
   int grc = corral_group_close(&g, 0);
   if (grc) corral_error_print(corral_last_error(), stderr);
   CHECK_RC(grc, 0);
-  for (int i = 0; i < 50; i++) {
+  for (int i = 0; i < n; i++) {
     CHECK_EQ(jobs[i].status, 200);
     CHECK_EQ(jobs[i].version, 20);
     CHECK_EQ(jobs[i].len, 1024);
   }
   corral_http_client_stats st;
   corral_http_client_stats_get(c, &st);
-  CHECK_EQ(st.connections, 1); /* 50 streams multiplexed on one */
+  CHECK_EQ(st.connections, 1); /* every stream multiplexed on one */
+}
+
+/* libcurl before 8.0 fails to reuse a prior-knowledge HTTP/2 connection
+ * ("Error in the HTTP2 framing layer", curl issue 10634): there, one
+ * request per connection. */
+static int h2c_streams(void) {
+  return curl_version_info(CURLVERSION_NOW)->version_num >= 0x080000 ? 50 : 1;
+}
+
+static int m_h2c(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_http_client *c;
+  corral_http_client_opts o = {.version = CORRAL_HTTP_VERSION_2_PRIOR_KNOWLEDGE};
+  CHECK_RC(corral_http_client_open(&c, &o), 0);
+  char u[256];
+  h2_fan(c, NGINX2(u, "/1k.bin"), h2c_streams());
   corral_http_client_close(c);
   return 0;
 }
-TEST(http2_multiplexing) {
+TEST(http2_cleartext_prior_knowledge) {
   up(0);
-  run(m_h2, NULL);
+  run(m_h2c, NULL);
+  int lines, conns, h2;
+  access_log(&lines, &conns, &h2);
+  CHECK_EQ(h2, h2c_streams());
+  CHECK_EQ(conns, 2); /* warm-up (HTTP/1.1) + one HTTP/2 connection */
+  finish();
+}
+
+static int m_tls(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_http_client *c;
+  char u[256], ca[300];
+  snprintf(ca, sizeof ca, "%s/cert.pem", S.dir);
+  snprintf(u, sizeof u, "https://127.0.0.1:%d/1k.bin", S.nginx_tls_port);
+  /* Verification is on by default: a self-signed certificate fails. */
+  CHECK_RC(corral_http_client_open(&c, NULL), 0);
+  CHECK_RC(corral_http_get(c, u, NULL), CORRAL_HTTP_ETLS);
+  CHECK(strlen(corral_error_message(corral_last_error())) > 0);
+  corral_http_client_close(c);
+  /* Trusted through the CA file: HTTP/2 by ALPN, 50 streams, one
+   * connection. */
+  CHECK_RC(corral_http_client_open(&c, &(corral_http_client_opts){.ca_file = ca}), 0);
+  h2_fan(c, u, 50);
+  corral_http_client_close(c);
+  return 0;
+}
+TEST(https_verified_http2_multiplexing) {
+  up(0);
+  if (!S.nginx_tls_port) {
+    fprintf(stderr, "no openssl command: HTTPS not tested\n");
+    finish();
+    return;
+  }
+  run(m_tls, NULL);
   int lines, conns, h2;
   access_log(&lines, &conns, &h2);
   CHECK_EQ(h2, 50);
-  CHECK_EQ(conns, 2); /* warm-up (HTTP/1.1) + one HTTP/2 connection */
   finish();
 }
 
@@ -418,9 +464,7 @@ static int m_status(void *arg, void **res) {
   for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
     char p[32];
     snprintf(p, sizeof p, "/status/%d", codes[i]);
-    int rc = corral_http_get(c, FIXTURE(u, p), &r);
-    if (rc) corral_error_print(corral_last_error(), stderr);
-    CHECK_RC(rc, 0);
+    CHECK_RC(corral_http_get(c, FIXTURE(u, p), &r), 0);
     CHECK_EQ(r.status, codes[i]);
     corral_http_response_free(&r);
   }
@@ -525,8 +569,6 @@ static int m_errors(void *arg, void **res) {
   CHECK(strstr(corral_error_message(corral_last_error()), "no-such-host.invalid") != NULL);
   corral_http_response_free(&r);
   /* Reset in the middle of the body. */
-  if (corral_http_get(c, FIXTURE(u, "/reset"), &r)) corral_error_print(corral_last_error(), stderr);
-  corral_http_response_free(&r);
   CHECK_RC(corral_http_get(c, FIXTURE(u, "/reset"), &r), CORRAL_ECONNRESET);
   CHECK_EQ(r.status, 200);
   corral_http_response_free(&r);
@@ -642,7 +684,7 @@ static int m_fail_fast(void *arg, void **res) {
   CHECK_EQ(corral_error_count(e), 1);
   CHECK_STR(corral_error_message(corral_error_child(e, 0)), "500 Internal Server Error");
   for (int i = 0; i < 11; i++) {
-    CHECK_EQ(corral_task_status(t[i]), i == 5 ? CORRAL_ERROR : CORRAL_CANCELLED);
+    CHECK_EQ(corral_task_status(t[i]), i == 5 ? CORRAL_STATUS_ERROR : CORRAL_STATUS_CANCELLED);
     corral_task_release(t[i]);
   }
   corral_http_client_stats st;

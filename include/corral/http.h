@@ -22,7 +22,7 @@
  *                             before the whole response arrived, empty reply
  *   CORRAL_HTTP_ERESOLVE      the host name could not be resolved (DNS)
  *   CORRAL_HTTP_ETOOBIG       the response body exceeds the size cap
- *   CORRAL_HTTP_ECONNTIMEOUT  the connect timeout option expired
+ *   CORRAL_ETIMEDOUT          the connect timeout option expired
  *   CORRAL_HTTP_ETLS          TLS handshake or certificate verification failed
  *   CORRAL_HTTP_EPROTO        the server broke the HTTP protocol, or too many
  *                             redirects
@@ -49,7 +49,6 @@ extern "C" {
 
 #define CORRAL_HTTP_ERESOLVE (-ENXIO)         /* "No such device or address" */
 #define CORRAL_HTTP_ETOOBIG (-EMSGSIZE)       /* "Message too long" */
-#define CORRAL_HTTP_ECONNTIMEOUT (-ETIMEDOUT) /* "Connection timed out" */
 #define CORRAL_HTTP_ETLS (-EKEYREJECTED)      /* "Key was rejected by service" */
 #define CORRAL_HTTP_EPROTO (-EPROTO)          /* "Protocol error" */
 

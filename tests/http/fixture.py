@@ -7,8 +7,11 @@ Python standard library only.
                               exits when its standard input closes
   fixture.py site DIR [--no-log]
                               write an nginx document root (DIR/www) and
-                              config (DIR/nginx.conf) on two free ports;
-                              prints "NGINX_PORT=<n> NGINX_H2_PORT=<m>"
+                              config (DIR/nginx.conf) on free ports:
+                              HTTP/1.1, cleartext HTTP/2 (prior knowledge)
+                              and HTTPS (HTTP/2 by ALPN, DIR/cert.pem);
+                              prints "NGINX_PORT=<n> NGINX_H2_PORT=<m>
+                              NGINX_TLS_PORT=<k>" (k = 0: no openssl)
 
 Endpoints of `serve`:
   /status/CODE          that status, a short body
@@ -27,6 +30,7 @@ import os
 import socket
 import socketserver
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -87,7 +91,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def route(self, p, body):
         if p[:1] == ["status"] and len(p) == 2:
             code = int(p[1])
-            self.send(code, b"status %d\n" % code)
+            if code in (204, 304):  # no body allowed (RFC 9110 15.3.5)
+                self.send_response(code)
+                self.end_headers()
+            else:
+                self.send(code, b"status %d\n" % code)
         elif p[:1] == ["slow"] and len(p) == 2:
             time.sleep(int(p[1]) / 1000)
             self.send(200, b"slow\n")
@@ -216,9 +224,27 @@ def site(d, log=True):
                         '<a href="/site/s%d/index.html">up</a>'
                         '<a href="/site/s%d/p%d.html">next</a></body></html>\n'
                         % (i, j, i, i, (j + 1) % 99))
-    p1, p2 = free_port(), free_port()
-    while p2 == p1:
-        p2 = free_port()
+    ports = set()
+    while len(ports) < 3:
+        ports.add(free_port())
+    p1, p2, p3 = sorted(ports)
+    # TLS: a self-signed certificate for 127.0.0.1 (clients trust it with
+    # their CA file option); skipped without the openssl command.
+    tls = ""
+    crt, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", key, "-out", crt],
+                       check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        tls = ("server { listen 127.0.0.1:%d ssl http2; root %s/www;\n"
+               "    ssl_certificate %s; ssl_certificate_key %s; }"
+               % (p3, d, crt, key))
+    except (OSError, subprocess.CalledProcessError):
+        p3 = 0
     access = ("access_log %s/access.log corral;" % d) if log else "access_log off;"
     conf = """daemon off;
 master_process off;
@@ -241,11 +267,13 @@ http {
   default_type text/plain;
   server { listen 127.0.0.1:%(p1)d; root %(d)s/www; }
   server { listen 127.0.0.1:%(p2)d http2; root %(d)s/www; }
+  %(tls)s
 }
-""" % {"d": d, "p1": p1, "p2": p2, "access": access}
+""" % {"d": d, "p1": p1, "p2": p2, "access": access, "tls": tls}
     with open(os.path.join(d, "nginx.conf"), "w") as f:
         f.write(conf)
-    print("NGINX_PORT=%d NGINX_H2_PORT=%d" % (p1, p2), flush=True)
+    print("NGINX_PORT=%d NGINX_H2_PORT=%d NGINX_TLS_PORT=%d" % (p1, p2, p3),
+          flush=True)
 
 
 if __name__ == "__main__":

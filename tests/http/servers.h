@@ -30,7 +30,7 @@
 
 typedef struct http_servers {
   char dir[256];
-  int nginx_port, nginx_h2_port, fixture_port;
+  int nginx_port, nginx_h2_port, nginx_tls_port, fixture_port;
   pid_t nginx_pid, fixture_pid;
   int fixture_stdin; /* closing it stops the fixture */
 } http_servers;
@@ -126,8 +126,8 @@ static int servers_start(http_servers *s, int no_log) {
     char *site[] = {(char *)py, CORRAL_HTTP_FIXTURES "/fixture.py", "site",
                     s->dir, no_log ? "--no-log" : NULL, NULL};
     if (servers_capture(site, out, sizeof out) != 0 ||
-        sscanf(out, "NGINX_PORT=%d NGINX_H2_PORT=%d", &s->nginx_port,
-               &s->nginx_h2_port) != 2) {
+        sscanf(out, "NGINX_PORT=%d NGINX_H2_PORT=%d NGINX_TLS_PORT=%d",
+               &s->nginx_port, &s->nginx_h2_port, &s->nginx_tls_port) != 3) {
       fprintf(stderr, "servers: fixture.py site failed: %s\n", out);
       break;
     }
@@ -140,7 +140,8 @@ static int servers_start(http_servers *s, int no_log) {
     pid_t pid = servers_spawn(argv, -1, -1);
     for (int i = 0; pid > 0 && i < 500; i++) {
       if (servers_port_open(s->nginx_port) &&
-          servers_port_open(s->nginx_h2_port)) {
+          servers_port_open(s->nginx_h2_port) &&
+          (!s->nginx_tls_port || servers_port_open(s->nginx_tls_port))) {
         s->nginx_pid = pid;
         break;
       }
