@@ -2,9 +2,11 @@
 """HTTP fixtures for libcorral-http's tests, examples and benchmark.
 Python standard library only.
 
-  fixture.py serve            serve the misbehaving endpoints on 127.0.0.1,
+  fixture.py serve [--no-stdin]
+                              serve the misbehaving endpoints on 127.0.0.1,
                               any free port; prints "PORT <n>" once listening;
-                              exits when its standard input closes
+                              exits when its standard input closes (unless
+                              --no-stdin: then on SIGTERM)
   fixture.py site DIR [--no-log]
                               write an nginx document root (DIR/www) and
                               config (DIR/nginx.conf) on free ports:
@@ -13,7 +15,7 @@ Python standard library only.
                               prints "NGINX_PORT=<n> NGINX_H2_PORT=<m>
                               NGINX_TLS_PORT=<k>" (k = 0: no openssl)
 
-Endpoints of `serve`:
+Endpoints of `serve` (any of them takes ?ms=N: answer N ms later):
   /status/CODE          that status, a short body
   /slow/MS              the response after MS milliseconds
   /delay/MS/NAME        JSON weather report of service NAME after MS ms
@@ -82,7 +84,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
-        parts = [p for p in self.path.split("?")[0].split("/") if p]
+        path, _, query = self.path.partition("?")
+        parts = [p for p in path.split("/") if p]
+        q = dict(kv.partition("=")[::2] for kv in query.split("&") if kv)
+        if "ms" in q:  # any endpoint: answer after this many milliseconds
+            time.sleep(int(q["ms"]) / 1000)
         try:
             self.route(parts, body)
         except (BrokenPipeError, ConnectionResetError):
@@ -167,7 +173,8 @@ def serve():
             pass
         os._exit(0)
 
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    if "--no-stdin" not in sys.argv:
+        threading.Thread(target=watch_stdin, daemon=True).start()
     srv.serve_forever()
 
 

@@ -35,14 +35,14 @@ typedef struct http_servers {
   int fixture_stdin; /* closing it stops the fixture */
 } http_servers;
 
-static const char *servers_python(void) {
+static inline const char *servers_python(void) {
   return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3"
                                                 : "python3";
 }
 
 /* fork + exec argv with stdin/stdout redirected (-1: inherit), dying with
  * us. */
-static pid_t servers_spawn(char *const argv[], int in, int out) {
+static inline pid_t servers_spawn(char *const argv[], int in, int out) {
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid != 0) return pid;
@@ -54,12 +54,12 @@ static pid_t servers_spawn(char *const argv[], int in, int out) {
   _exit(127);
 }
 
-static void servers_sleep_ms(int ms) {
+static inline void servers_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
 }
 
-static int servers_port_open(int port) {
+static inline int servers_port_open(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
   struct sockaddr_in a = {0};
@@ -72,7 +72,7 @@ static int servers_port_open(int port) {
 }
 
 /* Run argv to completion, its stdout into buf (NUL-terminated). */
-static int servers_capture(char *const argv[], char *buf, size_t size) {
+static inline int servers_capture(char *const argv[], char *buf, size_t size) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return -1;
   pid_t pid = servers_spawn(argv, -1, p[1]);
@@ -88,7 +88,7 @@ static int servers_capture(char *const argv[], char *buf, size_t size) {
   return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-static void servers_stop(http_servers *s) {
+static inline void servers_stop(http_servers *s) {
   if (s->nginx_pid > 0) {
     kill(s->nginx_pid, SIGTERM);
     waitpid(s->nginx_pid, NULL, 0);
@@ -110,7 +110,7 @@ static void servers_stop(http_servers *s) {
 
 /* Start nginx (access log on unless no_log) and the fixture. 0 or -1 (with
  * a message on stderr; nothing left running). */
-static int servers_start(http_servers *s, int no_log) {
+static inline int servers_start(http_servers *s, int no_log) {
   memset(s, 0, sizeof *s);
   s->fixture_stdin = -1;
   const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -188,7 +188,7 @@ fail:
 }
 
 /* Open descriptors of this process. */
-static int servers_count_fds(void) {
+static inline int servers_count_fds(void) {
   int n = 0;
   DIR *d = opendir("/proc/self/fd");
   if (!d) return -1;
@@ -198,7 +198,7 @@ static int servers_count_fds(void) {
 }
 
 /* Live child processes of this process (any thread's). */
-static int servers_count_children(void) {
+static inline int servers_count_children(void) {
   int n = 0;
   DIR *d = opendir("/proc/self/task");
   if (!d) return -1;
