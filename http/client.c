@@ -39,8 +39,19 @@ struct sock { /* one socket curl asked us to watch */
   sock *prev, *next;
 };
 
+/* The clients a task opened, kept in a task-local value: when the task has
+ * ended, its value is destroyed and any client still open is reported and
+ * closed (see owner_ended). */
+typedef struct owner_reg {
+  corral_task *task;
+  corral_http_client *clients;
+  char name[CORRAL_NAME_MAX];
+} owner_reg;
+
 struct corral_http_client {
   CURLM *multi;
+  owner_reg *reg;
+  corral_http_client *reg_prev, *reg_next;
   uv_loop_t *loop;
   uv_timer_t *timer; /* separately allocated: freed by its close callback */
   corral_task *owner;
@@ -249,6 +260,47 @@ static int on_timer(CURLM *m, long ms, void *userp) {
 
 static void on_timer_closed(uv_handle_t *h) { free(h); }
 
+static void owner_ended(void *value) {
+  owner_reg *reg = value;
+  while (reg->clients) {
+    fprintf(stderr,
+            "corral-http: a client opened by task '%s' was still open when "
+            "the task ended; closing it\n",
+            reg->name);
+    corral_http_client_close(reg->clients);
+  }
+  free(reg);
+}
+
+static const corral_local_key owner_key = CORRAL_LOCAL_KEY_INIT(owner_ended);
+
+static void owner_register(corral_http_client *c, corral_task *self) {
+  owner_reg *reg = corral_local_get(&owner_key);
+  if (!reg || reg->task != self) { /* none, or the spawner's (inherited) */
+    reg = calloc(1, sizeof *reg);
+    if (!reg) return; /* no misuse detection then */
+    reg->task = self;
+    snprintf(reg->name, sizeof reg->name, "%s", corral_task_name(self));
+    if (corral_local_set(&owner_key, reg) != 0) {
+      free(reg);
+      return;
+    }
+  }
+  c->reg = reg;
+  c->reg_next = reg->clients;
+  if (reg->clients) reg->clients->reg_prev = c;
+  reg->clients = c;
+}
+
+static void owner_unregister(corral_http_client *c) {
+  owner_reg *reg = c->reg;
+  if (!reg) return;
+  if (c->reg_prev) c->reg_prev->reg_next = c->reg_next;
+  else reg->clients = c->reg_next;
+  if (c->reg_next) c->reg_next->reg_prev = c->reg_prev;
+  c->reg = NULL;
+}
+
 int corral_http_client_open(corral_http_client **out,
                             const corral_http_client_opts *opts) {
   if (!out) return CORRAL_EINVAL;
@@ -310,12 +362,14 @@ int corral_http_client_open(corral_http_client **out,
   if (o.max_host_connections > 0)
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                       o.max_host_connections);
+  owner_register(c, self);
   *out = c;
   return 0;
 }
 
 void corral_http_client_close(corral_http_client *c) {
   if (!c) return;
+  owner_unregister(c);
   /* Cancel what is still in flight (tasks of other owners). */
   while (c->xfers) {
     xfer *x = c->xfers;

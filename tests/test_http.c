@@ -726,6 +726,75 @@ TEST(close_cancels_requests_in_flight) {
   finish();
 }
 
+static int opener(void *arg, void **res) {
+  (void)res;
+  corral_http_client **out = arg;
+  corral_http_client *c;
+  CHECK_RC(corral_http_client_open(&c, NULL), 0);
+  char u[256];
+  CHECK_RC(corral_http_get(c, NGINX(u, "/hello.txt"), NULL), 0);
+  *out = c;
+  return 0; /* misuse: returns with its client open */
+}
+
+static int m_left_open(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_http_client *c = NULL;
+  corral_task *t;
+  CHECK_RC(corral_create_task(opener, &c, "opener", &t), 0);
+  CHECK_RC(corral_join(t, NULL), 0);
+  corral_task_release(t);
+  CHECK(c != NULL); /* closed when 'opener' ended: nothing left open */
+  return 0;
+}
+TEST(client_left_open_is_closed_when_its_task_ends) {
+  up(0);
+  run(m_left_open, NULL); /* checks the descriptors */
+  finish();
+}
+
+static int sleeper(void *arg, void **res) {
+  (void)arg, (void)res;
+  int rc = corral_sleep(30 * SEC);
+  return rc == CORRAL_ECANCELED ? 0 : CORRAL_EIO;
+}
+
+/* Transfers that curl completes inside its timer callback (fast loopback
+ * answers) must wake their tasks at once, not when the runtime's next own
+ * timer (here a 30 s sleep) would have woken the loop. */
+static int m_timer_wake(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_http_client *c;
+  CHECK_RC(corral_http_client_open(&c, NULL), 0);
+  corral_task *sl;
+  CHECK_RC(corral_create_task(sleeper, NULL, "sleeper", &sl), 0);
+  char u[256];
+  NGINX(u, "/hello.txt");
+  for (int round = 0; round < 30; round++) {
+    corral_scope s;
+    CHECK_RC(corral_fail_after(&s, 3 * SEC), 0);
+    get_job jobs[10];
+    corral_group g;
+    CHECK_RC(corral_group_open(&g, NULL), 0);
+    for (int i = 0; i < 10; i++) {
+      jobs[i] = (get_job){c, u, 0, 0, 0};
+      CHECK_RC(corral_spawn(&g, get_task, &jobs[i], "get", NULL), 0);
+    }
+    int rc = corral_group_close(&g, 0);
+    CHECK_RC(corral_scope_exit(&s, rc), 0);
+  }
+  corral_cancel(sl, "done");
+  CHECK_RC(corral_join(sl, NULL), 0);
+  corral_task_release(sl);
+  corral_http_client_close(c);
+  return 0;
+}
+TEST(completions_inside_curl_timer_wake_tasks_at_once) {
+  up(1);
+  run(m_timer_wake, NULL);
+  finish();
+}
+
 /* ---- scale ---- */
 
 static int m_1000(void *arg, void **res) {

@@ -92,10 +92,12 @@ typedef struct corral_http_client_opts {
 
 /* TASK ONLY. Open a client: connection pool and defaults, on the current
  * runtime's loop. opts may be NULL. The calling task owns the client and
- * must close it before it returns (a client still open when its owner task
- * ends is a misuse: its connections stay open until the runtime ends).
- * Any task of the same runtime may make requests with it. Returns 0,
- * CORRAL_EINVAL, CORRAL_ENOMEM, CORRAL_ENOTASK. On error *out is NULL. */
+ * must close it before it returns; any task of the same runtime may make
+ * requests with it meanwhile (typically its children). A client still open
+ * when its owner task (and every task it spawned) has ended is a misuse:
+ * it is reported on stderr and closed then, so no connection outlives it.
+ * Returns 0, CORRAL_EINVAL, CORRAL_ENOMEM, CORRAL_ENOTASK. On error *out is
+ * NULL. */
 CORRAL_API int corral_http_client_open(corral_http_client **out,
                                        const corral_http_client_opts *opts);
 
