@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #define MiB ((size_t)1024 * 1024)
@@ -34,7 +36,11 @@ typedef struct sock sock;
 struct sock { /* one socket curl asked us to watch */
   uv_poll_t poll;
   curl_socket_t fd;
-  int events, closed; /* what curl asked for; REMOVE seen */
+  int events; /* what the poll watches now */
+  int want;   /* what curl asked for */
+  int conn;   /* a connection socket (opened through on_open_socket) */
+  int idle;   /* conn kept in curl's pool, no transfer on it */
+  int closed; /* handle closing */
   corral_http_client *c;
   sock *prev, *next;
 };
@@ -61,6 +67,8 @@ struct corral_http_client {
   size_t nheaders;
   xfer *xfers; /* transfers in the multi */
   sock *socks;
+  sock **fdtab; /* by descriptor */
+  size_t fdcap;
   CURL *pool[EASY_POOL_MAX]; /* reset easy handles, ready for reuse */
   size_t npool;
   int in_curl;     /* > 0 while a curl call is on the stack */
@@ -171,72 +179,141 @@ static void after_curl(corral_http_client *c) {
   run_deferred(c);
 }
 
-/* ---- curl's multi_socket callbacks, on the runtime's loop ---- */
+/* ---- curl's multi_socket callbacks, on the runtime's loop ----
+ *
+ * A connection's socket keeps its uv_poll_t from curl's opensocket callback
+ * to its closesocket callback. Between transfers (curl says REMOVE but keeps
+ * the connection for reuse) the poll stays armed for reading, so reusing the
+ * connection costs no epoll_ctl and no handle; an idle socket that becomes
+ * readable (the server closed it) is only disarmed: curl finds out when it
+ * reuses it. Other sockets curl asks us to watch (a resolver's) get a
+ * handle from the first request to REMOVE. */
 
 static void on_sock_closed(uv_handle_t *h) { free(h->data); }
+static void on_poll(uv_poll_t *p, int status, int events);
+
+static sock **sock_slot(corral_http_client *c, curl_socket_t fd) {
+  if (fd < 0) return NULL;
+  if ((size_t)fd >= c->fdcap) {
+    size_t n = c->fdcap ? c->fdcap : 64;
+    while (n <= (size_t)fd) n *= 2;
+    sock **t = realloc(c->fdtab, n * sizeof *t);
+    if (!t) return NULL;
+    memset(t + c->fdcap, 0, (n - c->fdcap) * sizeof *t);
+    c->fdtab = t;
+    c->fdcap = n;
+  }
+  return &c->fdtab[fd];
+}
+
+static sock *sock_new(corral_http_client *c, curl_socket_t fd, int conn) {
+  sock **slot = sock_slot(c, fd);
+  if (!slot) return NULL;
+  sock *k = calloc(1, sizeof *k);
+  if (!k) return NULL;
+  if (uv_poll_init_socket(c->loop, &k->poll, fd) != 0) {
+    free(k);
+    return NULL;
+  }
+  k->poll.data = k;
+  k->fd = fd;
+  k->c = c;
+  k->conn = conn;
+  k->next = c->socks;
+  if (c->socks) c->socks->prev = k;
+  c->socks = k;
+  *slot = k;
+  return k;
+}
 
 static void sock_close(sock *k) {
   corral_http_client *c = k->c;
   if (k->prev) k->prev->next = k->next;
   else c->socks = k->next;
   if (k->next) k->next->prev = k->prev;
+  if ((size_t)k->fd < c->fdcap && c->fdtab[k->fd] == k) c->fdtab[k->fd] = NULL;
   k->closed = 1;
   uv_poll_stop(&k->poll);
   uv_close((uv_handle_t *)&k->poll, on_sock_closed);
 }
 
+static int sock_watch(sock *k, int ev) {
+  if (ev == k->events) return 0; /* unchanged: no syscall */
+  k->events = ev;
+  if (!ev) return uv_poll_stop(&k->poll) == 0 ? 0 : -1;
+  return uv_poll_start(&k->poll, ev, on_poll) == 0 ? 0 : -1;
+}
+
 static void on_poll(uv_poll_t *p, int status, int events) {
   sock *k = p->data;
   corral_http_client *c = k->c;
+  if (k->idle) { /* a pooled connection the server closed: curl will see */
+    sock_watch(k, 0);
+    return;
+  }
   int flags = 0;
-  if (status < 0) /* POLLERR (a reset): let curl's own read or write find
-                     the error and report it precisely */
+  if (status < 0) { /* POLLERR (a reset): libuv stopped the handle; let
+                       curl's own read or write find the precise error */
     events = k->events;
+    k->events = 0; /* re-armed below if curl still wants the socket */
+  }
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   int running;
   c->in_curl++;
   curl_multi_socket_action(c->multi, k->fd, flags, &running);
   c->in_curl--;
-  /* libuv stops a poll handle that reported an error: re-arm it if curl
-   * still wants the socket (k is freed only by its close callback). */
-  if (status < 0 && !k->closed && k->events)
-    uv_poll_start(&k->poll, k->events, on_poll);
+  /* k is freed only by its close callback, so it is still readable here. */
+  if (status < 0 && !k->closed && !k->idle && !k->events && k->want)
+    sock_watch(k, k->want);
   after_curl(c);
 }
 
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp,
                      void *socketp) {
-  (void)e;
+  (void)e, (void)socketp;
   corral_http_client *c = userp;
-  sock *k = socketp;
+  sock **slot = sock_slot(c, fd);
+  sock *k = slot ? *slot : NULL;
   if (what == CURL_POLL_REMOVE) {
-    if (k) {
-      curl_multi_assign(c->multi, fd, NULL);
-      sock_close(k);
+    if (!k) return 0;
+    if (k->conn) { /* kept for reuse: stay armed for reading */
+      k->idle = 1;
+      k->want = 0;
+      return sock_watch(k, UV_READABLE);
     }
+    sock_close(k);
     return 0;
   }
-  if (!k) {
-    k = calloc(1, sizeof *k);
-    if (!k) return -1;
-    if (uv_poll_init_socket(c->loop, &k->poll, fd) != 0) {
-      free(k);
-      return -1;
-    }
-    k->poll.data = k;
-    k->fd = fd;
-    k->c = c;
-    k->next = c->socks;
-    if (c->socks) c->socks->prev = k;
-    c->socks = k;
-    curl_multi_assign(c->multi, fd, k);
-  }
+  if (!k && !(k = sock_new(c, fd, 0))) return -1;
   int ev = 0;
   if (what & CURL_POLL_IN) ev |= UV_READABLE;
   if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
-  k->events = ev;
-  return uv_poll_start(&k->poll, ev, on_poll) == 0 ? 0 : -1;
+  k->idle = 0;
+  k->want = ev;
+  return sock_watch(k, ev);
+}
+
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose,
+                                    struct curl_sockaddr *a) {
+  corral_http_client *c = arg;
+  (void)purpose;
+  int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if (fd < 0) return CURL_SOCKET_BAD;
+  sock **slot = sock_slot(c, fd);
+  if (slot && *slot) sock_close(*slot); /* a stale entry: never reuse it */
+  if (!sock_new(c, fd, 1)) {
+    close(fd);
+    return CURL_SOCKET_BAD;
+  }
+  return fd;
+}
+
+static int on_close_socket(void *arg, curl_socket_t fd) {
+  corral_http_client *c = arg;
+  sock **slot = sock_slot(c, fd);
+  if (slot && *slot) sock_close(*slot); /* before the number can be reused */
+  return close(fd);
 }
 
 static void on_timeout(uv_timer_t *t) {
@@ -384,6 +461,7 @@ void corral_http_client_close(corral_http_client *c) {
   c->deferred = NULL;
   if (c->multi) curl_multi_cleanup(c->multi); /* closes every connection */
   while (c->socks) sock_close(c->socks);
+  free(c->fdtab);
   if (c->timer) uv_close((uv_handle_t *)c->timer, on_timer_closed);
   for (size_t i = 0; i < c->npool; i++) curl_easy_cleanup(c->pool[i]);
   for (size_t i = 0; i < c->nheaders; i++) free(c->headers[i]);
@@ -558,6 +636,10 @@ static int setup(xfer *x, const char *method) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
   /* Wait for a connection that may multiplex rather than open another one:
