@@ -333,6 +333,28 @@ static int on_timer(CURLM *m, long ms, void *userp) {
   return 0;
 }
 
+/* RFC 9110 5.6.2: methods and header names are tokens. */
+static int is_tchar(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static int valid_token(const char *t) {
+  if (!*t) return 0;
+  for (; *t; t++)
+    if (!is_tchar(*t)) return 0;
+  return 1;
+}
+
+/* "Name: value": a token, a colon, no CR or LF anywhere (no injection). */
+static int valid_header(const char *h) {
+  const char *colon = strchr(h, ':');
+  if (!colon || colon == h || strpbrk(h, "\r\n")) return 0;
+  for (const char *p = h; p < colon; p++)
+    if (!is_tchar(*p)) return 0;
+  return 1;
+}
+
 /* ---- client ---- */
 
 static void on_timer_closed(uv_handle_t *h) { free(h); }
@@ -395,6 +417,10 @@ int corral_http_client_open(corral_http_client **out,
   if (global_rc != CURLE_OK)
     return corral_errorf(CORRAL_ENOMEM, "curl_global_init: %s",
                          curl_easy_strerror(global_rc));
+  for (size_t i = 0; o.headers && o.headers[i]; i++)
+    if (!valid_header(o.headers[i]))
+      return corral_errorf(CORRAL_EINVAL,
+                           "corral_http_client_open: bad header line %zu", i);
   corral_http_client *c = calloc(1, sizeof *c);
   if (!c) return CORRAL_ENOMEM;
   c->loop = loop;
@@ -809,6 +835,12 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
   int rc = corral_checkpoint_cancel();
   if (rc) return rc;
   const char *method = req->method ? req->method : req->body ? "POST" : "GET";
+  if (!valid_token(method))
+    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: bad method");
+  for (size_t i = 0; req->headers && req->headers[i]; i++)
+    if (!valid_header(req->headers[i]))
+      return corral_errorf(CORRAL_EINVAL,
+                           "corral_http_fetch: bad header line %zu", i);
   xfer x;
   memset(&x, 0, sizeof x);
   x.c = c;

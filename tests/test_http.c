@@ -112,6 +112,19 @@ static int m_args(void *arg, void **res) {
   corral_http_response_free(&r);
   CHECK_RC(corral_http_get(c, "not a url at all", &r), CORRAL_EINVAL);
   corral_http_response_free(&r);
+  /* No request smuggling through the method or header lines. */
+  const char *inject[] = {"X-A: 1\r\nX-B: 2", NULL};
+  const char *noname[] = {": value", NULL};
+  corral_http_request rq = {.url = "http://127.0.0.1:1/", .headers = inject};
+  CHECK_RC(corral_http_fetch(c, &rq, &r), CORRAL_EINVAL);
+  rq.headers = noname;
+  CHECK_RC(corral_http_fetch(c, &rq, &r), CORRAL_EINVAL);
+  rq = (corral_http_request){.url = "http://127.0.0.1:1/", .method = "GET /x HTTP/1.1\r\n"};
+  CHECK_RC(corral_http_fetch(c, &rq, &r), CORRAL_EINVAL);
+  corral_http_client *c2 = NULL;
+  CHECK_RC(corral_http_client_open(&c2, &(corral_http_client_opts){.headers = inject}), CORRAL_EINVAL);
+  CHECK(c2 == NULL);
+  corral_http_response_free(&r);
   corral_http_response_free(NULL);
   corral_http_client_close(c);
   corral_http_client_close(NULL);
@@ -541,6 +554,32 @@ static int m_post(void *arg, void **res) {
 TEST(methods_headers_body) {
   up(0);
   run(m_post, NULL);
+  finish();
+}
+
+static int m_idle_closed(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_http_client *c;
+  CHECK_RC(corral_http_client_open(&c, NULL), 0);
+  char u[256];
+  corral_http_response r;
+  CHECK_RC(corral_http_get(c, FIXTURE(u, "/bye"), &r), 0);
+  CHECK_EQ(r.status, 200);
+  corral_http_response_free(&r);
+  CHECK_RC(corral_sleep(300 * MS), 0); /* the server closes it meanwhile */
+  CHECK_RC(corral_http_get(c, FIXTURE(u, "/status/200"), &r), 0);
+  CHECK_EQ(r.status, 200);
+  CHECK_EQ(r.reused, 0);
+  corral_http_response_free(&r);
+  corral_http_client_stats st;
+  corral_http_client_stats_get(c, &st);
+  CHECK_EQ(st.connections, 2);
+  corral_http_client_close(c);
+  return 0;
+}
+TEST(pooled_connection_closed_by_the_server) {
+  up(0);
+  run(m_idle_closed, NULL);
   finish();
 }
 

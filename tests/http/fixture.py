@@ -24,6 +24,8 @@ Endpoints of `serve` (any of them takes ?ms=N: answer N ms later):
   /large/BYTES          a body of BYTES bytes (Content-Length)
   /redirect/N           302 to /redirect/N-1; /redirect/0 answers 200
   /echo                 method, X-Test header and body echoed back
+  /bye                  answers, then closes the kept-alive connection
+                        100 ms later (while it idles in the client's pool)
   /connections          how many connections the fixture accepted
 """
 import http.server
@@ -144,6 +146,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                  (self.headers.get("X-Test") or "-").encode(),
                                  body)
             self.send(200, out)
+        elif p == ["bye"]:  # answer, keep alive, then close it while idle
+            self.send(200, b"bye\n")
+            self.wfile.flush()
+            conn = self.connection
+            threading.Timer(0.1, lambda: conn.shutdown(socket.SHUT_RDWR)).start()
         elif p == ["connections"]:
             self.send(200, b"%d\n" % self.server.connections)
         else:
