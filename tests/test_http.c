@@ -738,6 +738,47 @@ TEST(fail_fast_group) {
   finish();
 }
 
+static int interrupter(void *arg, void **res) {
+  (void)arg, (void)res;
+  int rc = corral_sleep(50 * MS);
+  if (rc) return rc;
+  raise(SIGINT);
+  return 0;
+}
+
+static int slow_task(void *arg, void **res);
+
+static int m_sigint(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_http_client *c;
+  CHECK_RC(corral_http_client_open(&c, NULL), 0);
+  ff_job j = {.c = c};
+  url(j.url, S.fixture_port, "/slow/10000");
+  corral_group g;
+  corral_task *t;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_group_cancel_on_signal(&g, SIGINT), 0);
+  CHECK_RC(corral_spawn(&g, slow_task, &j, "slow", &t), 0);
+  CHECK_RC(corral_spawn(&g, interrupter, NULL, "ctrl-c", NULL), 0);
+  int64_t t0 = corral_now();
+  corral_group_close(&g, 0);
+  CHECK(corral_now() - t0 < 5 * SEC);
+  CHECK_EQ(corral_task_status(t), CORRAL_STATUS_CANCELLED);
+  CHECK_EQ(treason(t).cause, CORRAL_CANCEL_SIGNAL);
+  CHECK_RC(j.rc, CORRAL_ECANCELED);
+  corral_task_release(t);
+  corral_http_client_stats st;
+  corral_http_client_stats_get(c, &st);
+  CHECK_EQ(st.in_flight, 0);
+  corral_http_client_close(c);
+  return 0;
+}
+TEST(ctrl_c_cancels_requests) {
+  up(0);
+  run(m_sigint, NULL);
+  finish();
+}
+
 static int slow_task(void *arg, void **res) {
   (void)res;
   ff_job *j = arg;

@@ -27,7 +27,9 @@
  *   CORRAL_HTTP_EPROTO        the server broke the HTTP protocol, or too many
  *                             redirects
  *   CORRAL_ECANCELED          the calling task's scope was cancelled
- *   CORRAL_EINVAL             bad argument or URL (unsupported scheme, ...)
+ *   CORRAL_EINVAL             bad argument, URL (a scheme other than http
+ *                             and https, ...), method or header line (not
+ *                             an RFC 9110 token, or CR / LF in it)
  *   CORRAL_ENOMEM, CORRAL_EIO (any other curl failure; see the message)
  *   CORRAL_EFOREIGN           the client belongs to another runtime
  *   CORRAL_ENOTASK            called outside a corral task
@@ -146,9 +148,10 @@ typedef struct corral_http_header {
   const char *value; /* leading/trailing blanks removed */
 } corral_http_header;
 
-/* The response to one request. Filled by corral_http_fetch() (also on a
- * transport error, with what arrived until then); release with
- * corral_http_response_free(). */
+/* The response to one request. corral_http_fetch() zeroes it first (free a
+ * previous response before reusing the struct), then fills it, also on a
+ * transport error with what arrived until then. The caller owns what it
+ * points to: release with corral_http_response_free(). */
 typedef struct corral_http_response {
   int status;                   /* 200, 404, ...; 0 if none arrived */
   int version;                  /* 10, 11, 20 (HTTP/1.0, 1.1, 2) */
