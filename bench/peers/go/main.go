@@ -4,18 +4,18 @@ package main
 
 import (
 	"context"
-	"net/http"
-	"sort"
-	"sync/atomic"
-	"io"
-	"net"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
