@@ -624,6 +624,42 @@ TEST(refused_dns_reset) {
   finish();
 }
 
+/* A listener that never accepts, its backlog filled: a new connection's SYN
+ * goes unanswered, so only the connect timeout ends the attempt. */
+static int m_connect_timeout(void *arg, void **res) {
+  (void)arg, (void)res;
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t al = sizeof a;
+  CHECK(bind(l, (struct sockaddr *)&a, sizeof a) == 0);
+  CHECK(listen(l, 0) == 0);
+  CHECK(getsockname(l, (struct sockaddr *)&a, &al) == 0);
+  int fill[4];
+  for (int i = 0; i < 4; i++) {
+    fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    connect(fill[i], (struct sockaddr *)&a, sizeof a);
+  }
+  corral_http_client *c;
+  corral_http_client_opts o = {.connect_timeout_ns = 200 * MS};
+  CHECK_RC(corral_http_client_open(&c, &o), 0);
+  char u[256];
+  int64_t t0 = corral_now();
+  CHECK_RC(corral_http_get(c, url(u, ntohs(a.sin_port), "/"), NULL), CORRAL_ETIMEDOUT);
+  CHECK(corral_now() - t0 < 5 * SEC);
+  CHECK(strstr(corral_error_message(corral_last_error()), "imeout") != NULL ||
+        strstr(corral_error_message(corral_last_error()), "timed out") != NULL);
+  corral_http_client_close(c);
+  for (int i = 0; i < 4; i++) close(fill[i]);
+  close(l);
+  return 0;
+}
+TEST(connect_timeout) {
+  up(0);
+  run(m_connect_timeout, NULL);
+  finish();
+}
+
 /* ---- cancellation ---- */
 
 static int m_slow(void *arg, void **res) {
