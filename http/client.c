@@ -60,7 +60,6 @@ struct corral_http_client {
   corral_http_client *reg_prev, *reg_next;
   uv_loop_t *loop;
   uv_timer_t *timer; /* separately allocated: freed by its close callback */
-  corral_task *owner;
   corral_http_client_opts o;
   char *user_agent, *ca_file;
   char **headers; /* default headers, copied */
@@ -424,7 +423,6 @@ int corral_http_client_open(corral_http_client **out,
   corral_http_client *c = calloc(1, sizeof *c);
   if (!c) return CORRAL_ENOMEM;
   c->loop = loop;
-  c->owner = self;
   c->o = o;
   c->o.headers = NULL;
   char ua[64];

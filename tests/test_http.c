@@ -583,6 +583,44 @@ TEST(pooled_connection_closed_by_the_server) {
   finish();
 }
 
+static int m_ua_limits(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_http_client *c;
+  char u[256];
+  corral_http_response r;
+  CHECK_RC(corral_http_client_open(&c, NULL), 0);
+  CHECK_RC(corral_http_get(c, FIXTURE(u, "/ua"), &r), 0);
+  CHECK(strncmp(r.body, "corral-http/", 12) == 0);
+  corral_http_response_free(&r);
+  corral_http_client_close(c);
+  corral_http_client_opts o = {.user_agent = "probe/1.0",
+                               .max_host_connections = 2};
+  CHECK_RC(corral_http_client_open(&c, &o), 0);
+  CHECK_RC(corral_http_get(c, FIXTURE(u, "/ua"), &r), 0);
+  CHECK_STR(r.body, "probe/1.0");
+  corral_http_response_free(&r);
+  /* 8 slow requests at once, at most 2 connections to the host. */
+  get_job jobs[8];
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  for (int i = 0; i < 8; i++) {
+    jobs[i] = (get_job){c, FIXTURE(u, "/slow/100"), 0, 0, 0};
+    CHECK_RC(corral_spawn(&g, get_task, &jobs[i], "get", NULL), 0);
+  }
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  for (int i = 0; i < 8; i++) CHECK_EQ(jobs[i].status, 200);
+  corral_http_client_stats st;
+  corral_http_client_stats_get(c, &st);
+  CHECK_EQ(st.connections, 2);
+  corral_http_client_close(c);
+  return 0;
+}
+TEST(user_agent_and_per_host_limit) {
+  up(0);
+  run(m_ua_limits, NULL);
+  finish();
+}
+
 /* ---- transport errors ---- */
 
 static int m_errors(void *arg, void **res) {

@@ -26,6 +26,7 @@ Endpoints of `serve` (any of them takes ?ms=N: answer N ms later):
   /echo                 method, X-Test header and body echoed back
   /bye                  answers, then closes the kept-alive connection
                         100 ms later (while it idles in the client's pool)
+  /ua                   the request's User-Agent
   /connections          how many connections the fixture accepted
 """
 import http.server
@@ -151,6 +152,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             conn = self.connection
             threading.Timer(0.1, lambda: conn.shutdown(socket.SHUT_RDWR)).start()
+        elif p == ["ua"]:
+            self.send(200, (self.headers.get("User-Agent") or "-").encode())
         elif p == ["connections"]:
             self.send(200, b"%d\n" % self.server.connections)
         else:
