@@ -1,6 +1,6 @@
 /* Seed 003's health checker for real: 10 endpoints checked concurrently in
  * a COLLECT group (a supervisor: one failure does not cancel the others)
- * with a 1 s timeout for the whole round. Eight are healthy (nginx), one
+ * with a 2 s timeout for the whole round. Eight are healthy (nginx), one
  * answers 503, one hangs: every endpoint's status is reported. */
 #include "http_common.h"
 
@@ -40,11 +40,11 @@ static int body(void *arg, void **result) {
     else if (i == 9) ex_url(ep[i].url, sizeof ep[i].url, ex_srv.fixture_port, "/slow/30000");
     else ex_url(ep[i].url, sizeof ep[i].url, ex_srv.nginx_port, path);
   }
-  printf("Checking 10 endpoints (COLLECT, 1 s timeout for the round)\n");
+  printf("Checking 10 endpoints (COLLECT, 2 s timeout for the round)\n");
   ex_start();
   corral_group g;
   corral_group_opts o = {.policy = CORRAL_COLLECT, .name = "health",
-                         .timeout_ns = 1 * SEC};
+                         .timeout_ns = 2 * SEC};
   int rc = corral_group_open(&g, &o);
   for (int i = 0; i < 10 && rc == 0; i++)
     rc = corral_spawn(&g, check, &ep[i], ep[i].name, &t[i]);

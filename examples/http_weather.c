@@ -1,7 +1,7 @@
 /* Seed 003, examples 2 and 3 for real: gather() over 10 weather services
  * over HTTP. Eight answer (from nginx, and from the fixture after 0.8 to
  * 1.5 s), one fails with 503, one would take 30 s: gather with
- * return_exceptions and a 2 s timeout keeps every result that arrived, in
+ * return_exceptions and a 3 s timeout keeps every result that arrived, in
  * input order, reports the failure and the timeout, and leaves nothing
  * running. */
 #include "http_common.h"
@@ -51,7 +51,7 @@ static int body(void *arg, void **result) {
     calls[i] = (corral_call){fetch_weather_service, &services[i],
                              services[i].name};
   ex_start();
-  corral_gather_opts o = {.policy = CORRAL_GATHER_ALL, .timeout_ns = 2 * SEC};
+  corral_gather_opts o = {.policy = CORRAL_GATHER_ALL, .timeout_ns = 3 * SEC};
   int rc = corral_gather(calls, 10, out, &o);
   double elapsed = ex_elapsed();
   int ok = 0, failed = 0, timed_out = 0;

@@ -138,7 +138,7 @@ static inline int servers_start(http_servers *s, int no_log) {
                                                              : "nginx";
     char *argv[] = {(char *)nginx, "-p", s->dir, "-c", conf, "-e", err, NULL};
     pid_t pid = servers_spawn(argv, -1, -1);
-    for (int i = 0; pid > 0 && i < 500; i++) {
+    for (int i = 0; pid > 0 && i < 1500; i++) { /* up to 15 s */
       if (servers_port_open(s->nginx_port) &&
           servers_port_open(s->nginx_h2_port) &&
           (!s->nginx_tls_port || servers_port_open(s->nginx_tls_port))) {
