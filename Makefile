@@ -53,7 +53,8 @@ stress: build
 	CORRAL_STRESS_RUNS=2000 ./$(BUILD)/tests/test_stress
 
 valgrind: build
-	for t in core groups scopes gather runtime compact tcp; do \
+	for t in core groups scopes gather runtime compact tcp http; do \
+	  [ -x ./$(BUILD)/tests/test_$$t ] || continue; \
 	  valgrind --error-exitcode=9 -q ./$(BUILD)/tests/test_$$t || exit 1; done
 
 install: build

@@ -170,6 +170,12 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.lock = threading.Lock()
         self.connections = 0
 
+    def handle_error(self, request, client_address):
+        # Clients that give up (cancelled requests) reset their connections:
+        # expected here, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 def serve():
     srv = Server(("127.0.0.1", 0), Handler)
