@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -297,7 +298,12 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose,
                                     struct curl_sockaddr *a) {
   corral_http_client *c = arg;
   (void)purpose;
+#ifdef SOCK_CLOEXEC
   int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+#else
+  int fd = socket(a->family, a->socktype, a->protocol);
+  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
   if (fd < 0) return CURL_SOCKET_BAD;
   sock **slot = sock_slot(c, fd);
   if (slot && *slot) sock_close(*slot); /* a stale entry: never reuse it */

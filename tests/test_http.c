@@ -15,6 +15,13 @@ static int fd0 = -1;
 
 static void down(void) { servers_stop(&S); }
 
+/* Child processes, where the system tells (Linux /proc). */
+#define CHECK_CHILDREN(n)                                                    \
+  do {                                                                       \
+    int k_ = servers_count_children();                                       \
+    if (k_ >= 0) CHECK_EQ(k_, (n));                                          \
+  } while (0)
+
 static const char *url(char *buf, int port, const char *path) {
   snprintf(buf, 256, "http://127.0.0.1:%d%s", port, path);
   return buf;
@@ -40,19 +47,19 @@ static void up(int no_log) {
   atexit(down);
   CHECK_RC(corral_run(NULL, m_warm, NULL, NULL), 0);
   fd0 = servers_count_fds();
-  CHECK_EQ(servers_count_children(), 2);
+  CHECK_CHILDREN(2);
 }
 
 /* Run fn as a runtime's main; afterwards nothing may be left open. */
 static void run(corral_fn fn, void *arg) {
   CHECK_RC(corral_run(NULL, fn, arg, NULL), 0);
   CHECK_EQ(servers_count_fds(), fd0);
-  CHECK_EQ(servers_count_children(), 2);
+  CHECK_CHILDREN(2);
 }
 
 static void finish(void) {
   servers_stop(&S);
-  CHECK_EQ(servers_count_children(), 0);
+  CHECK_CHILDREN(0);
 }
 
 static int check_pattern(const unsigned char *p, size_t n, size_t off) {
@@ -673,7 +680,7 @@ TEST(refused_dns_reset) {
  * goes unanswered, so only the connect timeout ends the attempt. */
 static int m_connect_timeout(void *arg, void **res) {
   (void)arg, (void)res;
-  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int l = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET,
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t al = sizeof a;
@@ -682,7 +689,8 @@ static int m_connect_timeout(void *arg, void **res) {
   CHECK(getsockname(l, (struct sockaddr *)&a, &al) == 0);
   int fill[4];
   for (int i = 0; i < 4; i++) {
-    fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fill[i] = socket(AF_INET, SOCK_STREAM, 0);
+    fcntl(fill[i], F_SETFL, O_NONBLOCK);
     connect(fill[i], (struct sockaddr *)&a, sizeof a);
   }
   corral_http_client *c;

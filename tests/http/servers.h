@@ -3,9 +3,9 @@
  * directory (its own config, pid and log files there), and the Python
  * fixture (tests/http/fixture.py) for slow, failing, resetting, chunked,
  * large and redirecting endpoints. Both are children of the calling process
- * that die with it (PR_SET_PDEATHSIG), so even a crashed test leaves no
- * server behind; servers_stop() terminates and reaps them and removes the
- * directory. Linux only. The same, for a shell: tests/http/servers.sh. */
+ * that die with it (Linux: PR_SET_PDEATHSIG), so even a crashed test
+ * leaves no server behind; servers_stop() terminates and reaps them and
+ * removes the directory. The same, for a shell: tests/http/servers.sh. */
 #ifndef CORRAL_TEST_HTTP_SERVERS_H
 #define CORRAL_TEST_HTTP_SERVERS_H
 
@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
 #include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,12 +48,21 @@ static inline pid_t servers_spawn(char *const argv[], int in, int out) {
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid != 0) return pid;
+#ifdef __linux__
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
   if (getppid() != parent) _exit(127);
   if (in >= 0) dup2(in, 0);
   if (out >= 0) dup2(out, 1);
   execvp(argv[0], argv);
   _exit(127);
+}
+
+static inline int servers_pipe(int p[2]) {
+  if (pipe(p) != 0) return -1;
+  fcntl(p[0], F_SETFD, FD_CLOEXEC);
+  fcntl(p[1], F_SETFD, FD_CLOEXEC);
+  return 0;
 }
 
 static inline void servers_sleep_ms(int ms) {
@@ -60,7 +71,7 @@ static inline void servers_sleep_ms(int ms) {
 }
 
 static inline int servers_port_open(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 0;
   struct sockaddr_in a = {0};
   a.sin_family = AF_INET;
@@ -74,7 +85,7 @@ static inline int servers_port_open(int port) {
 /* Run argv to completion, its stdout into buf (NUL-terminated). */
 static inline int servers_capture(char *const argv[], char *buf, size_t size) {
   int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return -1;
+  if (servers_pipe(p) != 0) return -1;
   pid_t pid = servers_spawn(argv, -1, p[1]);
   close(p[1]);
   size_t n = 0;
@@ -160,8 +171,8 @@ static inline int servers_start(http_servers *s, int no_log) {
     return -1;
   }
   int in[2], o[2];
-  if (pipe2(in, O_CLOEXEC) != 0) goto fail;
-  if (pipe2(o, O_CLOEXEC) != 0) {
+  if (servers_pipe(in) != 0) goto fail;
+  if (servers_pipe(o) != 0) {
     close(in[0]), close(in[1]);
     goto fail;
   }
@@ -197,11 +208,13 @@ static inline int servers_count_fds(void) {
   return n;
 }
 
-/* Live child processes of this process (any thread's). */
+/* Live child processes of this process (any thread's); -1 where /proc
+ * does not tell (not Linux). */
 static inline int servers_count_children(void) {
   int n = 0;
   DIR *d = opendir("/proc/self/task");
   if (!d) return -1;
+  int found = 0;
   struct dirent *e;
   while ((e = readdir(d))) {
     if (e->d_name[0] == '.') continue;
@@ -209,12 +222,13 @@ static inline int servers_count_children(void) {
     snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
     FILE *f = fopen(path, "r");
     if (!f) continue;
+    found = 1;
     int pid;
     while (fscanf(f, "%d", &pid) == 1) n++;
     fclose(f);
   }
   closedir(d);
-  return n;
+  return found ? n : -1;
 }
 
 #endif
