@@ -22,7 +22,7 @@ for line in open(raw):
 # does: on a shared machine, other load only ever adds time, so the best run
 # is the closest to what the code costs. The same rule for every system; the
 # spread is reported.
-HIGHER_IS_BETTER = {"hold", "hold_compact"}
+HIGHER_IS_BETTER = {"hold", "hold_compact", "http_fanout"}
 runs = {}
 for r in rows:
     runs.setdefault((r["bench"], r["system"]), []).append(r)
@@ -82,8 +82,9 @@ if nruns > 1:
                     f"{worst[0]:.0%} ({worst[1]})." if worst else "."))
 lines.append("")
 hdr = "| bench | unit | corral | " + " | ".join(PEERS) + " |"
-lines.append(hdr)
-lines.append("|" + "---|" * (3 + len(PEERS)))
+if benches:
+    lines.append(hdr)
+    lines.append("|" + "---|" * (3 + len(PEERS)))
 for b in benches:
     c = val.get((b, "corral"))
     cells = [b, c[1] if c else next((val[(b, s)][1] for s in PEERS if (b, s) in val), ""),
@@ -100,6 +101,33 @@ sw, pp = val.get(("switch", "corral")), val.get(("chan_pingpong", "corral"))
 if sw and pp and sw[0] > 0:
     lines.append(f"\ncorral channel ping-pong: {fmt(pp[0])} ns per message, "
                  f"{pp[0] / sw[0]:.1f}× corral's own switch ({fmt(sw[0])} ns).")
+# HTTP clients: their own table (other peers).
+HTTP_ORDER = ["http_fanout", "http_fanout_p50", "http_fanout_p99",
+              "http_fanout_mem"]
+HTTP_PEERS = ["curl", "go", "node", "aiohttp"]
+hb = [b for b in HTTP_ORDER if any((b, s) in val for s in ["corral"] + HTTP_PEERS)]
+if hb:
+    lines.append("")
+    quick = os.environ.get('BENCH_QUICK', '0') not in ('', '0')
+    lines.append(f"HTTP fan-out: {'1,000' if quick else '10,000'} GETs of 1 KiB from a local nginx, "
+                 "concurrency 100, keep-alive (curl: --parallel --parallel-max 100; "
+                 "go: net/http; node: fetch; aiohttp: ClientSession). "
+                 "Latency in µs; memory: peak RSS growth per in-flight request.")
+    lines.append("")
+    lines.append("| bench | unit | corral | " + " | ".join(HTTP_PEERS) + " |")
+    lines.append("|" + "---|" * (3 + len(HTTP_PEERS)))
+    for b in hb:
+        c = val.get((b, "corral"))
+        cells = [b, c[1] if c else next((val[(b, s)][1] for s in HTTP_PEERS if (b, s) in val), ""),
+                 fmt(c[0]) if c else "—"]
+        for s in HTTP_PEERS:
+            p = val.get((b, s))
+            if not p:
+                cells.append("—")
+                continue
+            r = ratio(b, s)
+            cells.append(fmt(p[0]) + (f" ({r:.2g}×)" if r else ""))
+        lines.append("| " + " | ".join(cells) + " |")
 for s, why in missing.items():
     lines.append(f"\n{s}: missing ({why})")
 md = "\n".join(lines) + "\n"

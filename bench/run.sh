@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: corral and its peers side by side, in one run.
 # Writes bench/results/latest.{json,md,png} and prints the table.
-# BENCH_QUICK=1 shrinks every size by 10x (CI smoke run).
+# BENCH_QUICK=1 shrinks every size by 10x (CI smoke run). BENCH_CASES="a b"
+# runs only those runtime cases ("" none); BENCH_HTTP=0 skips http_fanout.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -12,7 +13,7 @@ log="$OUT/peers.log"
 : > "$log"
 
 missing() { echo "{\"bench\": \"_missing\", \"system\": \"$1\", \"value\": 0, \"unit\": \"$2\"}" >> "$raw"; echo "bench: $1 missing ($2)" >&2; }
-CASES="switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit echo echo_compact chan_pingpong chan_fanin offload"
+CASES=${BENCH_CASES-"switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit echo echo_compact chan_pingpong chan_fanin offload"}
 # Each case runs BENCH_REPS times (default 3; 1 with BENCH_QUICK) for every
 # system, case by case and system after system within a round, so a slow
 # patch of the machine hits everyone alike; the report keeps the best run.
@@ -54,6 +55,45 @@ for rep in $(seq 1 "$REPS"); do
     done
   done
 done
+
+# http_fanout: 10,000 GETs (1,000 with BENCH_QUICK) of a 1 KiB file from a
+# local nginx at concurrency 100 over keep-alive, every HTTP client side by
+# side against the same server (tests/http/servers.sh, no access log).
+NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+if [ "${BENCH_HTTP:-1}" = 0 ]; then
+  :
+elif [ -x "$BUILD/bench/bench_http" ] && [ -x "$NGINX_BIN" ]; then
+  srv=$(mktemp -d)
+  if ports=$(tests/http/servers.sh start "$srv/s" --no-log); then
+    eval "$ports"
+    export HTTP_FANOUT_URL="http://127.0.0.1:$NGINX_PORT/1k.bin"
+    HTTP=()
+    HTTP+=("corral|$BUILD/bench/bench_http")
+    if command -v curl >/dev/null; then HTTP+=("curl|bench/peers/curl_fanout.sh")
+    else missing curl "curl not installed"; fi
+    [ -x "$BUILD/bench/go_bench" ] && HTTP+=("go|$BUILD/bench/go_bench")
+    command -v node >/dev/null && HTTP+=("node|node bench/peers/node_bench.js")
+    if [ -n "$PY" ] && "$PY" -c 'import aiohttp' 2>/dev/null; then
+      HTTP+=("aiohttp|$PY bench/peers/aiohttp_bench.py")
+    else missing aiohttp "python3-aiohttp not installed"; fi
+    for rep in $(seq 1 "$REPS"); do
+      echo "bench: round $rep/$REPS: http_fanout" >&2
+      for entry in "${HTTP[@]}"; do
+        sys=${entry%%|*}; cmd=${entry#*|}
+        # shellcheck disable=SC2086
+        if ! timeout 600 $cmd http_fanout >> "$raw" 2>> "$log"; then
+          echo "bench: $sys http_fanout failed (see $log)" >&2
+        fi
+      done
+    done
+    tests/http/servers.sh stop "$srv/s"
+  else
+    missing nginx "nginx did not start"
+  fi
+  rm -rf "$srv"
+else
+  echo "bench: http_fanout skipped (needs nginx-light and libcurl)" >&2
+fi
 
 PY3=$(command -v python3 || echo /usr/bin/python3)
 "$PY3" bench/report.py "$raw" "$OUT"

@@ -135,7 +135,46 @@ async function echo() {
   server.close();
 }
 
-const CASES = { switch: sw, spawn_join: spawnJoin, gather, timers, fail_fast: failFast, hold, gather_limit: gatherLimit, echo };
+// http_fanout: N GETs of HTTP_FANOUT_URL by 100 async workers with the
+// built-in fetch (undici: keep-alive pool per origin).
+const statusKB = (key) => {
+  const l = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((x) => x.startsWith(key));
+  return l ? parseInt(l.slice(key.length), 10) : 0;
+};
+async function httpFanout() {
+  const url = process.env.HTTP_FANOUT_URL;
+  if (!url) return;
+  const conc = 100, total = QUICK ? 1000 : 10000;
+  const get = async () => {
+    const r = await fetch(url);
+    const b = await r.arrayBuffer();
+    return r.status === 200 && b.byteLength === 1024;
+  };
+  await get();
+  const lat = new Float64Array(total);
+  let next = 0, failures = 0;
+  const rss0 = statusKB('VmRSS:');
+  const t0 = now();
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const s = now();
+      try { if (!(await get())) failures++; } catch (e) { failures++; }
+      lat[i] = Number(now() - s);
+    }
+  };
+  await Promise.all(Array.from({ length: conc }, worker));
+  const secs = Number(now() - t0) / 1e9;
+  const hwm = statusKB('VmHWM:');
+  if (failures) { console.error(`node http_fanout: ${failures} failed`); return; }
+  lat.sort();
+  emit('http_fanout', total / secs, 'req/s');
+  emit('http_fanout_p50', lat[total >> 1] / 1e3, 'us');
+  emit('http_fanout_p99', lat[Math.floor(total * 99 / 100)] / 1e3, 'us');
+  emit('http_fanout_mem', (hwm - rss0) * 1024 / conc, 'bytes');
+}
+
+const CASES = { switch: sw, spawn_join: spawnJoin, gather, timers, fail_fast: failFast, hold, gather_limit: gatherLimit, echo, http_fanout: httpFanout };
 (async () => {
   const want = process.argv.slice(2);
   for (const [name, fn] of Object.entries(CASES)) if (!want.length || want.includes(name)) await fn();

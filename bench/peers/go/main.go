@@ -4,15 +4,18 @@ package main
 
 import (
 	"context"
-	"io"
-	"net"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -311,7 +314,7 @@ func main() {
 		{"timers", benchTimers}, {"fail_fast", benchFailFast}, {"hold", benchHold},
 		{"gather_limit", benchGatherLimit}, {"echo", benchEcho},
 		{"chan_pingpong", benchChanPingPong}, {"chan_fanin", benchChanFanIn},
-		{"offload", benchOffload}}
+		{"offload", benchOffload}, {"http_fanout", benchHTTPFanout}}
 	for _, c := range cases {
 		want := len(os.Args) == 1
 		for _, a := range os.Args[1:] {
@@ -323,4 +326,76 @@ func main() {
 			c.fn()
 		}
 	}
+}
+
+func statusKB(key string) int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, key) {
+			var v int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(l[len(key):], "kB")), &v)
+			return v
+		}
+	}
+	return 0
+}
+
+// http_fanout: N GETs of HTTP_FANOUT_URL by 100 goroutines over one
+// keep-alive pool (net/http, idle pool sized for the fan-out).
+func benchHTTPFanout() {
+	url := os.Getenv("HTTP_FANOUT_URL")
+	if url == "" {
+		return
+	}
+	const conc = 100
+	total := 10000
+	if quick {
+		total = 1000
+	}
+	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc}
+	client := &http.Client{Transport: tr}
+	get := func() bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return err == nil && resp.StatusCode == 200 && n == 1024
+	}
+	get()
+	lat := make([]int64, total)
+	var next, failures int64
+	rss0 := statusKB("VmRSS:")
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := atomic.AddInt64(&next, 1) - 1
+				if i >= int64(total) {
+					return
+				}
+				s := time.Now()
+				if !get() {
+					atomic.AddInt64(&failures, 1)
+				}
+				lat[i] = time.Since(s).Nanoseconds()
+			}
+		}()
+	}
+	wg.Wait()
+	secs := time.Since(t0).Seconds()
+	hwm := statusKB("VmHWM:")
+	if failures > 0 {
+		fmt.Fprintf(os.Stderr, "go http_fanout: %d failed\n", failures)
+		return
+	}
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	emit("http_fanout", float64(total)/secs, "req/s")
+	emit("http_fanout_p50", float64(lat[total/2])/1e3, "us")
+	emit("http_fanout_p99", float64(lat[total*99/100])/1e3, "us")
+	emit("http_fanout_mem", float64(hwm-rss0)*1024/conc, "bytes")
 }

@@ -1,0 +1,957 @@
+/* libcorral-http: one curl multi handle per client, driven by the runtime's
+ * libuv loop through curl's multi_socket API (a uv_poll_t per socket curl
+ * asks us to watch, one uv_timer_t for curl's timeout).
+ *
+ * A request adds its easy handle to the multi and parks the calling task
+ * (corral_park). The loop callbacks run curl; when a transfer completes,
+ * its task is unparked. When the task's scope is cancelled while parked, the
+ * abort callback removes the easy handle from the multi at once, which
+ * closes its connection: the task wakes with CORRAL_ECANCELED and nothing of
+ * the transfer is left behind.
+ *
+ * Streaming keeps the user's callback in the task: the curl write callback
+ * copies one piece and wakes the task; further pieces are refused with
+ * CURL_WRITEFUNC_PAUSE (curl keeps them) until the task has handed the piece
+ * to the user and unpaused the transfer. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "corral/http.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define MiB ((size_t)1024 * 1024)
+#define EASY_POOL_MAX 256
+
+typedef struct xfer xfer;
+typedef struct sock sock;
+
+struct sock { /* one socket curl asked us to watch */
+  uv_poll_t poll;
+  curl_socket_t fd;
+  int events; /* what the poll watches now */
+  int want;   /* what curl asked for */
+  int conn;   /* a connection socket (opened through on_open_socket) */
+  int idle;   /* conn kept in curl's pool, no transfer on it */
+  int closed; /* handle closing */
+  corral_http_client *c;
+  sock *prev, *next;
+};
+
+/* The clients a task opened, kept in a task-local value: when the task has
+ * ended, its value is destroyed and any client still open is reported and
+ * closed (see owner_ended). */
+typedef struct owner_reg {
+  corral_task *task;
+  corral_http_client *clients;
+  char name[CORRAL_NAME_MAX];
+} owner_reg;
+
+struct corral_http_client {
+  CURLM *multi;
+  owner_reg *reg;
+  corral_http_client *reg_prev, *reg_next;
+  uv_loop_t *loop;
+  uv_timer_t *timer; /* separately allocated: freed by its close callback */
+  corral_http_client_opts o;
+  char *user_agent, *ca_file;
+  char **headers; /* default headers, copied */
+  size_t nheaders;
+  xfer *xfers; /* transfers in the multi */
+  sock *socks;
+  sock **fdtab; /* by descriptor */
+  size_t fdcap;
+  CURL *pool[EASY_POOL_MAX]; /* reset easy handles, ready for reuse */
+  size_t npool;
+  int in_curl;     /* > 0 while a curl call is on the stack */
+  xfer *deferred;  /* aborts that arrived while in_curl */
+  corral_http_client_stats st;
+};
+
+struct xfer {
+  corral_http_client *c;
+  CURL *easy;
+  corral_task *task;
+  const corral_http_request *req;
+  struct curl_slist *hdrs;
+  xfer *prev, *next, *defer_next;
+  int added, parked, done, paused, abort_pending;
+  int stop_code; /* our reason for failing a write (cap, callback) */
+  CURLcode result;
+  /* body: in memory, or the one pending piece when streaming */
+  char *body;
+  size_t len, cap, max;
+  /* raw header block of the latest response */
+  char *hbuf;
+  size_t hlen, hcap, hcount;
+  char what[80];
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- park / unpark: the runtime's public hooks ---- */
+
+static corral_abort_result xfer_abort(corral_task *t, void *arg);
+static int park_xfer(xfer *x) {
+  return corral_park(x->what, xfer_abort, x);
+}
+static void unpark_xfer(xfer *x, int code) { corral_unpark(x->task, code); }
+
+/* ---- helpers ---- */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+const char *corral_http_curl_version(void) {
+  return curl_version_info(CURLVERSION_NOW)->version;
+}
+
+static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
+
+/* A wake-up from a uv_timer_t callback happens at the start of a libuv
+ * iteration, before libuv computes how long to block in poll: without
+ * uv_stop() the loop would sleep until its next timer (or I/O) although a
+ * task is runnable. uv_stop only makes this iteration's poll non-blocking. */
+static void loop_nudge(corral_http_client *c) { uv_stop(c->loop); }
+
+static void xfer_wake(xfer *x) {
+  if (x->parked) {
+    x->parked = 0;
+    unpark_xfer(x, 0);
+    loop_nudge(x->c);
+  }
+}
+
+/* Take the easy handle out of the multi (closing its connection if the
+ * transfer was not finished). Never while curl is on the stack. */
+static void xfer_detach(xfer *x) {
+  corral_http_client *c = x->c;
+  if (!x->added) return;
+  x->added = 0;
+  curl_multi_remove_handle(c->multi, x->easy);
+  if (x->prev) x->prev->next = x->next;
+  else c->xfers = x->next;
+  if (x->next) x->next->prev = x->prev;
+  x->prev = x->next = NULL;
+  c->st.in_flight--;
+}
+
+static void process_done(corral_http_client *c) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(c->multi, &left))) {
+    if (m->msg != CURLMSG_DONE) continue;
+    xfer *x = NULL;
+    CURLcode res = m->data.result; /* m dies with the removal below */
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    x->result = res;
+    x->done = 1;
+    xfer_detach(x);
+    xfer_wake(x);
+  }
+}
+
+static void run_deferred(corral_http_client *c) {
+  while (c->in_curl == 0 && c->deferred) {
+    xfer *x = c->deferred;
+    c->deferred = x->defer_next;
+    x->abort_pending = 0;
+    xfer_detach(x);
+    if (x->parked) {
+      x->parked = 0;
+      unpark_xfer(x, CORRAL_ECANCELED);
+      loop_nudge(c);
+    }
+  }
+}
+
+/* After any curl call made from a loop callback or a task. */
+static void after_curl(corral_http_client *c) {
+  process_done(c);
+  run_deferred(c);
+}
+
+/* ---- curl's multi_socket callbacks, on the runtime's loop ----
+ *
+ * A connection's socket keeps its uv_poll_t from curl's opensocket callback
+ * to its closesocket callback. Between transfers (curl says REMOVE but keeps
+ * the connection for reuse) the poll stays armed for reading, so reusing the
+ * connection costs no epoll_ctl and no handle; an idle socket that becomes
+ * readable (the server closed it) is only disarmed: curl finds out when it
+ * reuses it. Other sockets curl asks us to watch (a resolver's) get a
+ * handle from the first request to REMOVE. */
+
+static void on_sock_closed(uv_handle_t *h) { free(h->data); }
+static void on_poll(uv_poll_t *p, int status, int events);
+
+static sock **sock_slot(corral_http_client *c, curl_socket_t fd) {
+  if (fd < 0) return NULL;
+  if ((size_t)fd >= c->fdcap) {
+    size_t n = c->fdcap ? c->fdcap : 64;
+    while (n <= (size_t)fd) n *= 2;
+    sock **t = realloc(c->fdtab, n * sizeof *t);
+    if (!t) return NULL;
+    memset(t + c->fdcap, 0, (n - c->fdcap) * sizeof *t);
+    c->fdtab = t;
+    c->fdcap = n;
+  }
+  return &c->fdtab[fd];
+}
+
+static sock *sock_new(corral_http_client *c, curl_socket_t fd, int conn) {
+  sock **slot = sock_slot(c, fd);
+  if (!slot) return NULL;
+  sock *k = calloc(1, sizeof *k);
+  if (!k) return NULL;
+  if (uv_poll_init_socket(c->loop, &k->poll, fd) != 0) {
+    free(k);
+    return NULL;
+  }
+  k->poll.data = k;
+  k->fd = fd;
+  k->c = c;
+  k->conn = conn;
+  k->next = c->socks;
+  if (c->socks) c->socks->prev = k;
+  c->socks = k;
+  *slot = k;
+  return k;
+}
+
+static void sock_close(sock *k) {
+  corral_http_client *c = k->c;
+  if (k->prev) k->prev->next = k->next;
+  else c->socks = k->next;
+  if (k->next) k->next->prev = k->prev;
+  if ((size_t)k->fd < c->fdcap && c->fdtab[k->fd] == k) c->fdtab[k->fd] = NULL;
+  k->closed = 1;
+  uv_poll_stop(&k->poll);
+  uv_close((uv_handle_t *)&k->poll, on_sock_closed);
+}
+
+static int sock_watch(sock *k, int ev) {
+  if (ev == k->events) return 0; /* unchanged: no syscall */
+  k->events = ev;
+  if (!ev) return uv_poll_stop(&k->poll) == 0 ? 0 : -1;
+  return uv_poll_start(&k->poll, ev, on_poll) == 0 ? 0 : -1;
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  sock *k = p->data;
+  corral_http_client *c = k->c;
+  if (k->idle) { /* a pooled connection the server closed: curl will see */
+    sock_watch(k, 0);
+    return;
+  }
+  int flags = 0;
+  if (status < 0) { /* POLLERR (a reset): libuv stopped the handle; let
+                       curl's own read or write find the precise error */
+    events = k->events;
+    k->events = 0; /* re-armed below if curl still wants the socket */
+  }
+  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  int running;
+  c->in_curl++;
+  curl_multi_socket_action(c->multi, k->fd, flags, &running);
+  c->in_curl--;
+  /* k is freed only by its close callback, so it is still readable here. */
+  if (status < 0 && !k->closed && !k->idle && !k->events && k->want)
+    sock_watch(k, k->want);
+  after_curl(c);
+}
+
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp,
+                     void *socketp) {
+  (void)e, (void)socketp;
+  corral_http_client *c = userp;
+  sock **slot = sock_slot(c, fd);
+  sock *k = slot ? *slot : NULL;
+  if (what == CURL_POLL_REMOVE) {
+    if (!k) return 0;
+    if (k->conn) { /* kept for reuse: stay armed for reading */
+      k->idle = 1;
+      k->want = 0;
+      return sock_watch(k, UV_READABLE);
+    }
+    sock_close(k);
+    return 0;
+  }
+  if (!k && !(k = sock_new(c, fd, 0))) return -1;
+  int ev = 0;
+  if (what & CURL_POLL_IN) ev |= UV_READABLE;
+  if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
+  k->idle = 0;
+  k->want = ev;
+  return sock_watch(k, ev);
+}
+
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose,
+                                    struct curl_sockaddr *a) {
+  corral_http_client *c = arg;
+  (void)purpose;
+#ifdef SOCK_CLOEXEC
+  int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+#else
+  int fd = socket(a->family, a->socktype, a->protocol);
+  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+  if (fd < 0) return CURL_SOCKET_BAD;
+  sock **slot = sock_slot(c, fd);
+  if (slot && *slot) sock_close(*slot); /* a stale entry: never reuse it */
+  if (!sock_new(c, fd, 1)) {
+    close(fd);
+    return CURL_SOCKET_BAD;
+  }
+  return fd;
+}
+
+static int on_close_socket(void *arg, curl_socket_t fd) {
+  corral_http_client *c = arg;
+  sock **slot = sock_slot(c, fd);
+  if (slot && *slot) sock_close(*slot); /* before the number can be reused */
+  return close(fd);
+}
+
+static void on_timeout(uv_timer_t *t) {
+  corral_http_client *c = t->data;
+  int running;
+  c->in_curl++;
+  curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  c->in_curl--;
+  after_curl(c);
+}
+
+static int on_timer(CURLM *m, long ms, void *userp) {
+  (void)m;
+  corral_http_client *c = userp;
+  if (ms < 0) uv_timer_stop(c->timer);
+  else uv_timer_start(c->timer, on_timeout, (uint64_t)ms, 0);
+  return 0;
+}
+
+/* RFC 9110 5.6.2: methods and header names are tokens. */
+static int is_tchar(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static int valid_token(const char *t) {
+  if (!*t) return 0;
+  for (; *t; t++)
+    if (!is_tchar(*t)) return 0;
+  return 1;
+}
+
+/* "Name: value": a token, a colon, no CR or LF anywhere (no injection). */
+static int valid_header(const char *h) {
+  const char *colon = strchr(h, ':');
+  if (!colon || colon == h || strpbrk(h, "\r\n")) return 0;
+  for (const char *p = h; p < colon; p++)
+    if (!is_tchar(*p)) return 0;
+  return 1;
+}
+
+/* ---- client ---- */
+
+static void on_timer_closed(uv_handle_t *h) { free(h); }
+
+static void owner_ended(void *value) {
+  owner_reg *reg = value;
+  while (reg->clients) {
+    fprintf(stderr,
+            "corral-http: a client opened by task '%s' was still open when "
+            "the task ended; closing it\n",
+            reg->name);
+    corral_http_client_close(reg->clients);
+  }
+  free(reg);
+}
+
+static const corral_local_key owner_key = CORRAL_LOCAL_KEY_INIT(owner_ended);
+
+static void owner_register(corral_http_client *c, corral_task *self) {
+  owner_reg *reg = corral_local_get(&owner_key);
+  if (!reg || reg->task != self) { /* none, or the spawner's (inherited) */
+    reg = calloc(1, sizeof *reg);
+    if (!reg) return; /* no misuse detection then */
+    reg->task = self;
+    snprintf(reg->name, sizeof reg->name, "%s", corral_task_name(self));
+    if (corral_local_set(&owner_key, reg) != 0) {
+      free(reg);
+      return;
+    }
+  }
+  c->reg = reg;
+  c->reg_next = reg->clients;
+  if (reg->clients) reg->clients->reg_prev = c;
+  reg->clients = c;
+}
+
+static void owner_unregister(corral_http_client *c) {
+  owner_reg *reg = c->reg;
+  if (!reg) return;
+  if (c->reg_prev) c->reg_prev->reg_next = c->reg_next;
+  else reg->clients = c->reg_next;
+  if (c->reg_next) c->reg_next->reg_prev = c->reg_prev;
+  c->reg = NULL;
+}
+
+int corral_http_client_open(corral_http_client **out,
+                            const corral_http_client_opts *opts) {
+  if (!out) return CORRAL_EINVAL;
+  *out = NULL;
+  corral_task *self = corral_current();
+  uv_loop_t *loop = corral_loop();
+  if (!self || !loop) return CORRAL_ENOTASK;
+  corral_http_client_opts o = {0};
+  if (opts) o = *opts;
+  if (o.max_connections < 0 || o.max_host_connections < 0 ||
+      o.max_redirects < 0 ||
+      (unsigned)o.version > CORRAL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+    return corral_errorf(CORRAL_EINVAL, "corral_http_client_open: bad option");
+  pthread_once(&global_once, global_init);
+  if (global_rc != CURLE_OK)
+    return corral_errorf(CORRAL_ENOMEM, "curl_global_init: %s",
+                         curl_easy_strerror(global_rc));
+  for (size_t i = 0; o.headers && o.headers[i]; i++)
+    if (!valid_header(o.headers[i]))
+      return corral_errorf(CORRAL_EINVAL,
+                           "corral_http_client_open: bad header line %zu", i);
+  corral_http_client *c = calloc(1, sizeof *c);
+  if (!c) return CORRAL_ENOMEM;
+  c->loop = loop;
+  c->o = o;
+  c->o.headers = NULL;
+  char ua[64];
+  snprintf(ua, sizeof ua, "corral-http/%s", corral_version_string());
+  c->user_agent = strdup(o.user_agent ? o.user_agent : ua);
+  c->ca_file = dupstr(o.ca_file);
+  int bad = !c->user_agent || (o.ca_file && !c->ca_file);
+  for (size_t i = 0; o.headers && o.headers[i]; i++) c->nheaders++;
+  if (c->nheaders) {
+    c->headers = calloc(c->nheaders, sizeof *c->headers);
+    bad |= !c->headers;
+    for (size_t i = 0; !bad && i < c->nheaders; i++)
+      bad |= !(c->headers[i] = strdup(o.headers[i]));
+  }
+  c->timer = malloc(sizeof *c->timer);
+  c->multi = curl_multi_init();
+  if (bad || !c->timer || !c->multi) {
+    free(c->timer);
+    c->timer = NULL;
+    corral_http_client_close(c);
+    return CORRAL_ENOMEM;
+  }
+  uv_timer_init(loop, c->timer);
+  c->timer->data = c;
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  if (o.max_connections > 0) {
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      o.max_connections);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, o.max_connections);
+  } else {
+    /* Keep as many idle connections as a fan-out of 100 needs. */
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 256L);
+  }
+  if (o.max_host_connections > 0)
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      o.max_host_connections);
+  owner_register(c, self);
+  *out = c;
+  return 0;
+}
+
+void corral_http_client_close(corral_http_client *c) {
+  if (!c) return;
+  owner_unregister(c);
+  /* Cancel what is still in flight (tasks of other owners). */
+  while (c->xfers) {
+    xfer *x = c->xfers;
+    xfer_detach(x);
+    x->c = NULL;
+    if (x->parked) {
+      x->parked = 0;
+      unpark_xfer(x, CORRAL_ECANCELED);
+    }
+  }
+  for (xfer *x = c->deferred; x; x = x->defer_next) x->c = NULL;
+  c->deferred = NULL;
+  if (c->multi) curl_multi_cleanup(c->multi); /* closes every connection */
+  while (c->socks) sock_close(c->socks);
+  free(c->fdtab);
+  if (c->timer) uv_close((uv_handle_t *)c->timer, on_timer_closed);
+  for (size_t i = 0; i < c->npool; i++) curl_easy_cleanup(c->pool[i]);
+  for (size_t i = 0; i < c->nheaders; i++) free(c->headers[i]);
+  free(c->headers);
+  free(c->user_agent);
+  free(c->ca_file);
+  free(c);
+}
+
+void corral_http_client_stats_get(const corral_http_client *c,
+                                  corral_http_client_stats *out) {
+  if (!out) return;
+  if (!c) {
+    memset(out, 0, sizeof *out);
+    return;
+  }
+  *out = c->st;
+}
+
+/* ---- transfer callbacks ---- */
+
+static int grow(char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  size_t n = *cap ? *cap : 256;
+  while (n < need) n *= 2;
+  char *p = realloc(*buf, n);
+  if (!p) return -1;
+  *buf = p;
+  *cap = n;
+  return 0;
+}
+
+static size_t on_write(char *data, size_t one, size_t n, void *arg) {
+  xfer *x = arg;
+  (void)one; /* always 1 */
+  if (x->req->on_body) {
+    if (x->len) { /* the task has not taken the last piece yet */
+      x->paused = 1;
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    if (grow(&x->body, &x->cap, n + 1) != 0) {
+      x->stop_code = CORRAL_ENOMEM;
+      return 0;
+    }
+    memcpy(x->body, data, n);
+    x->len = n;
+    x->c->st.bytes_in += n;
+    xfer_wake(x);
+    return n;
+  }
+  if (x->len + n > x->max) {
+    x->stop_code = CORRAL_HTTP_ETOOBIG;
+    return 0;
+  }
+  if (!x->body) { /* first piece: size the buffer once if the length is known */
+    curl_off_t cl = -1;
+    curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    if (cl > 0 && (size_t)cl > x->max) {
+      x->stop_code = CORRAL_HTTP_ETOOBIG;
+      return 0;
+    }
+    if (cl > 0 && grow(&x->body, &x->cap, (size_t)cl + 1) != 0) {
+      x->stop_code = CORRAL_ENOMEM;
+      return 0;
+    }
+  }
+  if (grow(&x->body, &x->cap, x->len + n + 1) != 0) {
+    x->stop_code = CORRAL_ENOMEM;
+    return 0;
+  }
+  memcpy(x->body + x->len, data, n);
+  x->len += n;
+  x->c->st.bytes_in += n;
+  return n;
+}
+
+static size_t on_header(char *data, size_t one, size_t n, void *arg) {
+  xfer *x = arg;
+  (void)one;
+  if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) { /* a new response begins */
+    x->hlen = 0;
+    x->hcount = 0;
+    return n;
+  }
+  /* Keep "Name: value" lines; skip the blank line and folded junk. */
+  const char *colon = memchr(data, ':', n);
+  if (!colon || colon == data) return n;
+  if (grow(&x->hbuf, &x->hcap, x->hlen + n + 1) != 0) {
+    x->stop_code = CORRAL_ENOMEM;
+    return 0;
+  }
+  memcpy(x->hbuf + x->hlen, data, n);
+  x->hlen += n;
+  x->hbuf[x->hlen] = 0;
+  x->hcount++;
+  return n;
+}
+
+/* ---- requests ---- */
+
+static corral_abort_result xfer_abort(corral_task *t, void *arg) {
+  (void)t;
+  xfer *x = arg;
+  if (!x->c) return CORRAL_ABORT_SUCCEEDED; /* client closed meanwhile */
+  if (x->c->in_curl) { /* never remove a handle under curl's feet */
+    if (!x->abort_pending) {
+      x->abort_pending = 1;
+      x->defer_next = x->c->deferred;
+      x->c->deferred = x;
+    }
+    return CORRAL_ABORT_FAILED;
+  }
+  x->parked = 0;
+  xfer_detach(x);
+  return CORRAL_ABORT_SUCCEEDED;
+}
+
+/* Same header name (up to ':'), case-insensitive. */
+static int same_name(const char *a, const char *b) {
+  const char *ca = strchr(a, ':'), *cb = strchr(b, ':');
+  size_t la = ca ? (size_t)(ca - a) : strlen(a);
+  size_t lb = cb ? (size_t)(cb - b) : strlen(b);
+  return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static int build_headers(corral_http_client *c, const corral_http_request *r,
+                         struct curl_slist **out) {
+  struct curl_slist *l = NULL, *n;
+  for (size_t i = 0; i < c->nheaders; i++) {
+    int overridden = 0;
+    for (size_t j = 0; r->headers && r->headers[j] && !overridden; j++)
+      overridden = same_name(c->headers[i], r->headers[j]);
+    if (overridden) continue;
+    if (!(n = curl_slist_append(l, c->headers[i]))) goto oom;
+    l = n;
+  }
+  for (size_t j = 0; r->headers && r->headers[j]; j++) {
+    if (!(n = curl_slist_append(l, r->headers[j]))) goto oom;
+    l = n;
+  }
+  if (r->body) { /* no 100-continue round trip for a body we already hold */
+    if (!(n = curl_slist_append(l, "Expect:"))) goto oom;
+    l = n;
+  }
+  *out = l;
+  return 0;
+oom:
+  curl_slist_free_all(l);
+  return CORRAL_ENOMEM;
+}
+
+static int setup(xfer *x, const char *method) {
+  corral_http_client *c = x->c;
+  const corral_http_request *r = x->req;
+  const corral_http_client_opts *o = &c->o;
+  CURL *e = x->easy;
+  if (build_headers(c, r, &x->hdrs) != 0) return CORRAL_ENOMEM;
+  CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, r->url);
+  if (rc != CURLE_OK) return rc == CURLE_OUT_OF_MEMORY ? CORRAL_ENOMEM : CORRAL_EINVAL;
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS,
+                   (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+  /* Wait for a connection that may multiplex rather than open another one:
+   * only where the answer comes early (TLS: ALPN at the handshake; prior
+   * knowledge). With plain HTTP/1.1 it would hold every request to a host
+   * until the first response has arrived. */
+  if (o->version == CORRAL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
+      strncasecmp(r->url, "https:", 6) == 0)
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* corral's time rule: CORRAL_FOREVER none, 0 (not set) 30 s, below 0
+   * already expired. */
+  int64_t ct = o->connect_timeout_ns;
+  long ct_ms = ct == 0                ? 30000L
+               : ct == CORRAL_FOREVER ? (long)INT32_MAX
+               : ct < 0               ? 1L
+               : ct / 1000000 >= INT32_MAX ? (long)INT32_MAX
+                                           : (long)((ct + 999999) / 1000000);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ct_ms);
+  if (o->max_redirects > 0) {
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirects);
+  }
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+  if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+  static const long versions[] = {
+      CURL_HTTP_VERSION_NONE, CURL_HTTP_VERSION_1_1, CURL_HTTP_VERSION_2_0,
+      CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE};
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, versions[o->version]);
+  if (o->verbose) curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+  if (strcmp(method, "HEAD") == 0) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (r->body || strcmp(method, "POST") == 0) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+    if (strcmp(method, "POST") != 0)
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+  } else if (strcmp(method, "GET") != 0) {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+  }
+  return 0;
+}
+
+/* curl's result -> the closest corral / errno-style code. */
+static int map_result(xfer *x) {
+  long oserr = 0;
+  curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+  switch (x->result) {
+  case CURLE_OK: return 0;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY: return CORRAL_HTTP_ERESOLVE;
+  case CURLE_COULDNT_CONNECT:
+    return oserr > 0 && oserr != ECONNREFUSED ? (int)-oserr
+                                              : CORRAL_ECONNREFUSED;
+  case CURLE_OPERATION_TIMEDOUT: return CORRAL_ETIMEDOUT;
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_GOT_NOTHING: return CORRAL_ECONNRESET;
+  case CURLE_WRITE_ERROR:
+  case CURLE_ABORTED_BY_CALLBACK:
+    return x->stop_code ? x->stop_code : CORRAL_EIO;
+  case CURLE_FILESIZE_EXCEEDED: return CORRAL_HTTP_ETOOBIG;
+  case CURLE_OUT_OF_MEMORY: return CORRAL_ENOMEM;
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_URL_MALFORMAT:
+  case CURLE_BAD_FUNCTION_ARGUMENT: return CORRAL_EINVAL;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_ISSUER_ERROR: return CORRAL_HTTP_ETLS;
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_TOO_MANY_REDIRECTS:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+  case CURLE_BAD_CONTENT_ENCODING: return CORRAL_HTTP_EPROTO;
+  default: return CORRAL_EIO;
+  }
+}
+
+/* Split the header block into name/value pairs, in one allocation. */
+static int take_headers(xfer *x, corral_http_response *resp) {
+  if (!x->hcount) return 0;
+  size_t arr = x->hcount * sizeof(corral_http_header);
+  char *mem = malloc(arr + x->hlen + 1);
+  if (!mem) return CORRAL_ENOMEM;
+  corral_http_header *h = (corral_http_header *)mem;
+  char *text = mem + arr;
+  memcpy(text, x->hbuf, x->hlen + 1);
+  size_t k = 0;
+  for (char *line = text; *line && k < x->hcount;) {
+    char *eol = strchr(line, '\n');
+    char *next = eol ? eol + 1 : line + strlen(line);
+    if (eol) *eol = 0;
+    char *end = line + strlen(line);
+    while (end > line && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+      *--end = 0;
+    char *colon = strchr(line, ':');
+    if (colon) {
+      *colon = 0;
+      char *v = colon + 1;
+      while (*v == ' ' || *v == '\t') v++;
+      h[k].name = line;
+      h[k].value = v;
+      k++;
+    }
+    line = next;
+  }
+  resp->headers = h;
+  resp->header_count = k;
+  return 0;
+}
+
+static void fill_response(xfer *x, corral_http_response *resp) {
+  long status = 0, ver = 0, redirects = 0, connects = 0;
+  curl_off_t total = 0;
+  char *url = NULL;
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &ver);
+  curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &redirects);
+  curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects);
+  curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total);
+  curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
+  if (x->c) x->c->st.connections += (uint64_t)connects;
+  if (!resp) return;
+  resp->status = (int)status;
+  resp->version = ver == CURL_HTTP_VERSION_1_0   ? 10
+                  : ver == CURL_HTTP_VERSION_1_1 ? 11
+                  : ver == CURL_HTTP_VERSION_2_0 ? 20
+                  : ver == CURL_HTTP_VERSION_3   ? 30
+                                                 : 0;
+  resp->redirects = redirects;
+  resp->reused = status && connects == 0;
+  resp->total_ns = (int64_t)total * 1000;
+  resp->url = dupstr(url);
+  take_headers(x, resp);
+  if (!x->req->on_body && x->body) {
+    x->body[x->len] = 0;
+    resp->body = x->body;
+    resp->body_len = x->len;
+    x->body = NULL;
+  }
+}
+
+static void release_easy(xfer *x) {
+  corral_http_client *c = x->c;
+  if (!x->easy) return;
+  if (c && c->npool < EASY_POOL_MAX) {
+    curl_easy_reset(x->easy);
+    c->pool[c->npool++] = x->easy;
+  } else {
+    curl_easy_cleanup(x->easy);
+  }
+  x->easy = NULL;
+}
+
+int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
+                        corral_http_response *resp) {
+  if (resp) memset(resp, 0, sizeof *resp);
+  if (!corral_current()) return CORRAL_ENOTASK;
+  if (!c || !req || !req->url)
+    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: %s is NULL",
+                         !c ? "client" : !req ? "request" : "url");
+  if (c->loop != corral_loop())
+    return corral_errorf(CORRAL_EFOREIGN,
+                         "corral_http_fetch: client of another runtime");
+  int rc = corral_checkpoint_cancel();
+  if (rc) return rc;
+  const char *method = req->method ? req->method : req->body ? "POST" : "GET";
+  if (!valid_token(method))
+    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: bad method");
+  for (size_t i = 0; req->headers && req->headers[i]; i++)
+    if (!valid_header(req->headers[i]))
+      return corral_errorf(CORRAL_EINVAL,
+                           "corral_http_fetch: bad header line %zu", i);
+  xfer x;
+  memset(&x, 0, sizeof x);
+  x.c = c;
+  x.req = req;
+  x.task = corral_current();
+  x.max = req->max_body ? req->max_body
+          : c->o.max_body ? c->o.max_body
+                          : 64 * MiB;
+  snprintf(x.what, sizeof x.what, "http %s %s", method, req->url);
+  x.easy = c->npool ? c->pool[--c->npool] : curl_easy_init();
+  if (!x.easy) return CORRAL_ENOMEM;
+  rc = setup(&x, method);
+  if (rc) {
+    rc = corral_errorf(rc, "%s %s: %s", method, req->url,
+                       rc == CORRAL_EINVAL ? "bad URL" : "out of memory");
+    goto out;
+  }
+  c->in_curl++;
+  CURLMcode mrc = curl_multi_add_handle(c->multi, x.easy);
+  c->in_curl--;
+  if (mrc != CURLM_OK) {
+    rc = corral_errorf(mrc == CURLM_OUT_OF_MEMORY ? CORRAL_ENOMEM : CORRAL_EIO,
+                       "%s %s: %s", method, req->url, curl_multi_strerror(mrc));
+    goto out;
+  }
+  x.added = 1;
+  x.next = c->xfers;
+  if (c->xfers) c->xfers->prev = &x;
+  c->xfers = &x;
+  c->st.in_flight++;
+  after_curl(c);
+
+  for (;;) {
+    if (req->on_body && x.len) { /* hand one piece to the user, in the task */
+      int urc = req->on_body(req->on_body_arg, x.body, x.len);
+      x.len = 0;
+      if (urc) {
+        rc = urc;
+        break;
+      }
+      if (!x.c) {
+        rc = CORRAL_ECANCELED;
+        break;
+      }
+      if (x.paused && x.added) {
+        x.paused = 0;
+        c->in_curl++;
+        curl_easy_pause(x.easy, CURLPAUSE_CONT); /* may deliver a piece */
+        c->in_curl--;
+        after_curl(c);
+      }
+      continue;
+    }
+    if (x.done || !x.c) break;
+    x.parked = 1;
+    rc = park_xfer(&x);
+    x.parked = 0;
+    if (rc) break;
+  }
+  if (x.c && x.added) xfer_detach(&x); /* cancelled, or the callback stopped */
+  if (x.c) c->st.requests++;
+  if (rc == 0 && !x.c) rc = CORRAL_ECANCELED; /* the client was closed */
+  if (rc == 0) {
+    fill_response(&x, resp);
+    rc = map_result(&x);
+    if (rc)
+      corral_errorf(rc, "%s %s: %s", method, req->url,
+                    x.stop_code == CORRAL_HTTP_ETOOBIG
+                        ? "response body larger than the cap"
+                    : x.errbuf[0] ? x.errbuf
+                                  : curl_easy_strerror(x.result));
+  } else if (rc == CORRAL_ECANCELED) {
+    corral_errorf(rc, "%s %s: cancelled", method, req->url);
+  }
+out:
+  if (x.c) release_easy(&x);
+  else if (x.easy) curl_easy_cleanup(x.easy);
+  curl_slist_free_all(x.hdrs);
+  free(x.body);
+  free(x.hbuf);
+  return rc;
+}
+
+int corral_http_get(corral_http_client *c, const char *url,
+                    corral_http_response *resp) {
+  corral_http_request r = {0};
+  r.url = url;
+  return corral_http_fetch(c, &r, resp);
+}
+
+const char *corral_http_response_header(const corral_http_response *resp,
+                                        const char *name) {
+  if (!resp || !name) return NULL;
+  for (size_t i = 0; i < resp->header_count; i++)
+    if (strcasecmp(resp->headers[i].name, name) == 0)
+      return resp->headers[i].value;
+  return NULL;
+}
+
+void corral_http_response_free(corral_http_response *resp) {
+  if (!resp) return;
+  free(resp->headers);
+  free(resp->body);
+  free(resp->url);
+  memset(resp, 0, sizeof *resp);
+}

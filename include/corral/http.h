@@ -1,0 +1,202 @@
+/*
+ * corral/http.h -- HTTP client for corral tasks (libcorral-http, on libcurl).
+ *
+ * A client owns one libcurl multi handle driven by the runtime's libuv loop:
+ * one connection pool shared by every task of the runtime, keep-alive, HTTP/2
+ * multiplexing when the server offers it, limits on connections in total and
+ * per host. A request looks blocking to the task that makes it and is a
+ * cancellation point: when the task's scope is cancelled (a deadline, a
+ * failing sibling, Ctrl-C) the transfer is removed from the pool at once,
+ * its connection closed, and the call returns CORRAL_ECANCELED.
+ *
+ * Link with corral_http (pkg-config: corral-http; CMake: corral::corral_http).
+ * Conventions are those of corral.h (BLOCKS, TASK ONLY, OWNERSHIP; times in
+ * nanoseconds; 0 or a negative code).
+ *
+ * Results and errors. An HTTP response, whatever its status (404, 500, ...),
+ * is a result: the call returns 0 and fills the response. Only transport
+ * failures are errors; curl's own message is kept in the task's error record
+ * (corral_last_error()). The codes:
+ *   CORRAL_ECONNREFUSED       nobody listens at the address
+ *   CORRAL_ECONNRESET         the connection broke: reset by the peer, closed
+ *                             before the whole response arrived, empty reply
+ *   CORRAL_HTTP_ERESOLVE      the host name could not be resolved (DNS)
+ *   CORRAL_HTTP_ETOOBIG       the response body exceeds the size cap
+ *   CORRAL_ETIMEDOUT          the connect timeout option expired
+ *   CORRAL_HTTP_ETLS          TLS handshake or certificate verification failed
+ *   CORRAL_HTTP_EPROTO        the server broke the HTTP protocol, or too many
+ *                             redirects
+ *   CORRAL_ECANCELED          the calling task's scope was cancelled
+ *   CORRAL_EINVAL             bad argument, URL (a scheme other than http
+ *                             and https, ...), method or header line (not
+ *                             an RFC 9110 token, or CR / LF in it)
+ *   CORRAL_ENOMEM, CORRAL_EIO (any other curl failure; see the message)
+ *   CORRAL_EFOREIGN           the client belongs to another runtime
+ *   CORRAL_ENOTASK            called outside a corral task
+ * Timeouts come from corral scopes (corral_move_on_after, corral_fail_after,
+ * group and gather timeouts) plus the connect timeout option.
+ */
+#ifndef CORRAL_HTTP_H
+#define CORRAL_HTTP_H
+
+#include "corral.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CORRAL_HTTP_ERESOLVE (-ENXIO)         /* "No such device or address" */
+#define CORRAL_HTTP_ETOOBIG (-EMSGSIZE)       /* "Message too long" */
+#define CORRAL_HTTP_ETLS (-EKEYREJECTED)      /* "Key was rejected by service" */
+#define CORRAL_HTTP_EPROTO (-EPROTO)          /* "Protocol error" */
+
+/* libcurl version in use ("8.5.0"), static. */
+CORRAL_API const char *corral_http_curl_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Client                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_http_client corral_http_client;
+
+typedef enum {
+  CORRAL_HTTP_VERSION_DEFAULT = 0, /* curl's choice: HTTP/2 over TLS when the
+                                      server offers it (ALPN), else 1.1 */
+  CORRAL_HTTP_VERSION_1_1,         /* HTTP/1.1 only */
+  CORRAL_HTTP_VERSION_2,           /* ask for HTTP/2 (ALPN or Upgrade: h2c) */
+  CORRAL_HTTP_VERSION_2_PRIOR_KNOWLEDGE /* cleartext HTTP/2 without upgrade
+                                           (curl --http2-prior-knowledge) */
+} corral_http_version;
+
+typedef struct corral_http_client_opts {
+  const char *user_agent;       /* NULL: "corral-http/<version>"; copied */
+  const char *const *headers;   /* default request headers, "Name: value",
+                                   NULL-terminated; copied. A request header
+                                   of the same name replaces it */
+  long max_connections;         /* open connections in total; 0: no limit.
+                                   Requests beyond it wait for a free one */
+  long max_host_connections;    /* per host (and port); 0: no limit */
+  int64_t connect_timeout_ns;   /* TCP + TLS connect; CORRAL_FOREVER: none;
+                                   0 (not set): 30 s; < 0: already expired */
+  long max_redirects;           /* follow up to this many redirects (3xx
+                                   with Location); 0: do not follow */
+  int insecure;                 /* 1: do not verify the server's TLS
+                                   certificate and name. Default: verify */
+  const char *ca_file;          /* PEM bundle to verify with; NULL: system */
+  corral_http_version version;  /* see corral_http_version */
+  size_t max_body;              /* default in-memory body cap, bytes;
+                                   0: 64 MiB */
+  int verbose;                  /* 1: curl's trace on stderr */
+} corral_http_client_opts;
+
+/* TASK ONLY. Open a client: connection pool and defaults, on the current
+ * runtime's loop. opts may be NULL. The calling task owns the client and
+ * must close it before it returns; any task of the same runtime may make
+ * requests with it meanwhile (typically its children). A client still open
+ * when its owner task (and every task it spawned) has ended is a misuse:
+ * it is reported on stderr and closed then, so no connection outlives it.
+ * Returns 0, CORRAL_EINVAL, CORRAL_ENOMEM, CORRAL_ENOTASK. On error *out is
+ * NULL. */
+CORRAL_API int corral_http_client_open(corral_http_client **out,
+                                       const corral_http_client_opts *opts);
+
+/* Close the client: every connection is closed, everything it owns is
+ * freed. Never blocks. Requests still in flight in other tasks are
+ * cancelled first: they return CORRAL_ECANCELED. NULL is accepted. */
+CORRAL_API void corral_http_client_close(corral_http_client *c);
+
+typedef struct corral_http_client_stats {
+  uint64_t requests;     /* transfers finished (any outcome) */
+  uint64_t connections;  /* new connections opened (the rest were reused) */
+  uint64_t in_flight;    /* transfers now in the pool */
+  uint64_t bytes_in;     /* response body bytes received */
+} corral_http_client_stats;
+
+CORRAL_API void corral_http_client_stats_get(const corral_http_client *c,
+                                             corral_http_client_stats *out);
+
+/* ------------------------------------------------------------------------ */
+/* Requests                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Streaming: called in the requesting task for each piece of the response
+ * body, in order, so it may block (write to a socket, a file, ...). While it
+ * runs, the transfer is paused (flow control). Return 0 to go on, or a
+ * negative code to stop: the request then returns that code. */
+typedef int (*corral_http_body_fn)(void *arg, const void *data, size_t len);
+
+typedef struct corral_http_request {
+  const char *method;          /* "GET", "POST", "HEAD", ... NULL: GET, or
+                                  POST when a body is given */
+  const char *url;             /* http:// or https:// */
+  const char *const *headers;  /* "Name: value", NULL-terminated; "Name:"
+                                  removes a default header */
+  const void *body;            /* request body (borrowed until return) */
+  size_t body_len;
+  size_t max_body;             /* in-memory cap for this response; 0: the
+                                  client's */
+  corral_http_body_fn on_body; /* non-NULL: stream the body to it instead of
+                                  keeping it in memory (no cap applies) */
+  void *on_body_arg;
+} corral_http_request;
+
+typedef struct corral_http_header {
+  const char *name;  /* as sent by the server */
+  const char *value; /* leading/trailing blanks removed */
+} corral_http_header;
+
+/* The response to one request. corral_http_fetch() zeroes it first (free a
+ * previous response before reusing the struct), then fills it, also on a
+ * transport error with what arrived until then. The caller owns what it
+ * points to: release with corral_http_response_free(). */
+typedef struct corral_http_response {
+  int status;                   /* 200, 404, ...; 0 if none arrived */
+  int version;                  /* 10, 11, 20 (HTTP/1.0, 1.1, 2) */
+  corral_http_header *headers;  /* of the final response (after redirects) */
+  size_t header_count;
+  char *body;                   /* NUL-terminated (not counted in body_len);
+                                   NULL when streamed or empty */
+  size_t body_len;
+  char *url;                    /* the final URL (after redirects) */
+  long redirects;               /* redirects followed */
+  int reused;                   /* 1: the request went on a pooled
+                                   connection, no new connect */
+  int64_t total_ns;             /* curl's total time for the transfer */
+} corral_http_response;
+
+/* TASK ONLY, BLOCKS. Send the request and wait for the whole response
+ * (status, headers, body in memory or streamed to req->on_body). resp may be
+ * NULL when only the return code matters. 4xx / 5xx statuses are results:
+ * 0 is returned and resp->status says which. On a transport failure a
+ * negative code (see the top of this file) with curl's message in the error
+ * record. Cancelled (the task's scope): the transfer is removed at once,
+ * its connection closed, CORRAL_ECANCELED returned. */
+CORRAL_API int corral_http_fetch(corral_http_client *c,
+                                 const corral_http_request *req,
+                                 corral_http_response *resp);
+
+/* TASK ONLY, BLOCKS. GET url into resp (corral_http_fetch with defaults). */
+CORRAL_API int corral_http_get(corral_http_client *c, const char *url,
+                               corral_http_response *resp);
+
+/* A response header by name (case-insensitive, RFC 9110 5.1): its value, or
+ * NULL. Borrowed from resp. */
+CORRAL_API const char *
+corral_http_response_header(const corral_http_response *resp,
+                            const char *name);
+
+/* Free what the response holds and zero it. NULL is accepted. */
+CORRAL_API void corral_http_response_free(corral_http_response *resp);
+
+/* Reason phrase of a status code (RFC 9110 section 15 and the IANA
+ * registry): 404 -> "Not Found". "Unknown" for unregistered codes. Static. */
+CORRAL_API const char *corral_http_status_name(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CORRAL_HTTP_H */

@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""HTTP fixtures for libcorral-http's tests, examples and benchmark.
+Python standard library only.
+
+  fixture.py serve [--no-stdin]
+                              serve the misbehaving endpoints on 127.0.0.1,
+                              any free port; prints "PORT <n>" once listening;
+                              exits when its standard input closes (unless
+                              --no-stdin: then on SIGTERM)
+  fixture.py site DIR [--no-log]
+                              write an nginx document root (DIR/www) and
+                              config (DIR/nginx.conf) on free ports:
+                              HTTP/1.1, cleartext HTTP/2 (prior knowledge)
+                              and HTTPS (HTTP/2 by ALPN, DIR/cert.pem);
+                              prints "NGINX_PORT=<n> NGINX_H2_PORT=<m>
+                              NGINX_TLS_PORT=<k>" (k = 0: no openssl)
+
+Endpoints of `serve` (any of them takes ?ms=N: answer N ms later):
+  /status/CODE          that status, a short body
+  /slow/MS              the response after MS milliseconds
+  /delay/MS/NAME        JSON weather report of service NAME after MS ms
+  /reset                announces 1 MB, sends 16 KiB, then resets (RST)
+  /chunked/N/SIZE       chunked body: N chunks of SIZE bytes
+  /large/BYTES          a body of BYTES bytes (Content-Length)
+  /redirect/N           302 to /redirect/N-1; /redirect/0 answers 200
+  /echo                 method, X-Test header and body echoed back
+  /bye                  answers, then closes the kept-alive connection
+                        100 ms later (while it idles in the client's pool)
+  /ua                   the request's User-Agent
+  /connections          how many connections the fixture accepted
+"""
+import http.server
+import json
+import os
+import socket
+import socketserver
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+PATTERN = bytes(range(256)) * 64  # 16 KiB
+
+
+def pattern(n):
+    out = bytearray()
+    while len(out) < n:
+        out += PATTERN[: n - len(out)]
+    return bytes(out)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server_version = "corral-fixture"
+
+    def log_message(self, *a):
+        pass
+
+    def setup(self):
+        super().setup()
+        with self.server.lock:
+            self.server.connections += 1
+
+    def send(self, code, body, ctype="text/plain", extra=()):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_POST(self):
+        self.do_GET()
+
+    def do_PUT(self):
+        self.do_GET()
+
+    def do_DELETE(self):
+        self.do_GET()
+
+    def do_GET(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        path, _, query = self.path.partition("?")
+        parts = [p for p in path.split("/") if p]
+        q = dict(kv.partition("=")[::2] for kv in query.split("&") if kv)
+        if "ms" in q:  # any endpoint: answer after this many milliseconds
+            time.sleep(int(q["ms"]) / 1000)
+        try:
+            self.route(parts, body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def route(self, p, body):
+        if p[:1] == ["status"] and len(p) == 2:
+            code = int(p[1])
+            if code in (204, 304):  # no body allowed (RFC 9110 15.3.5)
+                self.send_response(code)
+                self.end_headers()
+            else:
+                self.send(code, b"status %d\n" % code)
+        elif p[:1] == ["slow"] and len(p) == 2:
+            time.sleep(int(p[1]) / 1000)
+            self.send(200, b"slow\n")
+        elif p[:1] == ["delay"] and len(p) == 3:
+            time.sleep(int(p[1]) / 1000)
+            doc = {"service": p[2], "temperature": 72,
+                   "conditions": "Partly cloudy"}
+            self.send(200, json.dumps(doc).encode(), "application/json")
+        elif p == ["reset"]:
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 20))
+            self.end_headers()
+            self.wfile.write(pattern(16384))
+            self.wfile.flush()
+            time.sleep(0.05)
+            s = self.connection
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+            s.close()  # with linger 0: RST
+            self.close_connection = True
+        elif p[:1] == ["chunked"] and len(p) == 3:
+            count, size = int(p[1]), int(p[2])
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = pattern(size)
+            for _ in range(count):
+                self.wfile.write(b"%x\r\n" % size + chunk + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        elif p[:1] == ["large"] and len(p) == 2:
+            self.send(200, pattern(int(p[1])), "application/octet-stream")
+        elif p[:1] == ["redirect"] and len(p) == 2:
+            k = int(p[1])
+            if k <= 0:
+                self.send(200, b"arrived\n")
+            else:
+                self.send(302, b"", extra=[("Location", "/redirect/%d" % (k - 1))])
+        elif p == ["echo"]:
+            out = b"%s %s %s" % (self.command.encode(),
+                                 (self.headers.get("X-Test") or "-").encode(),
+                                 body)
+            self.send(200, out)
+        elif p == ["bye"]:  # answer, keep alive, then close it while idle
+            self.send(200, b"bye\n")
+            self.wfile.flush()
+            conn = self.connection
+            threading.Timer(0.1, lambda: conn.shutdown(socket.SHUT_RDWR)).start()
+        elif p == ["ua"]:
+            self.send(200, (self.headers.get("User-Agent") or "-").encode())
+        elif p == ["connections"]:
+            self.send(200, b"%d\n" % self.server.connections)
+        else:
+            self.send(404, b"not found\n")
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.lock = threading.Lock()
+        self.connections = 0
+
+    def handle_error(self, request, client_address):
+        # Clients that give up (cancelled requests) reset their connections:
+        # expected here, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+def serve():
+    srv = Server(("127.0.0.1", 0), Handler)
+    print("PORT %d" % srv.server_address[1], flush=True)
+
+    def watch_stdin():  # the parent went away: stop
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        os._exit(0)
+
+    if "--no-stdin" not in sys.argv:
+        threading.Thread(target=watch_stdin, daemon=True).start()
+    srv.serve_forever()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+WEATHER = ["OpenWeatherMap", "WeatherAPI", "NOAA", "LocalRadar", "AccuWeather",
+           "Weatherbit", "Tomorrow", "MeteoSwiss", "DWD", "MetOffice"]
+
+
+def site(d, log=True):
+    www = os.path.join(d, "www")
+    os.makedirs(os.path.join(www, "weather"), exist_ok=True)
+    os.makedirs(os.path.join(www, "health"), exist_ok=True)
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        os.makedirs(os.path.join(d, "tmp", sub), exist_ok=True)
+    with open(os.path.join(www, "1k.bin"), "wb") as f:
+        f.write(pattern(1024))
+    with open(os.path.join(www, "large.bin"), "wb") as f:
+        f.write(pattern(4 << 20))
+    with open(os.path.join(www, "hello.txt"), "w") as f:
+        f.write("hello from nginx\n")
+    for i, name in enumerate(WEATHER):
+        with open(os.path.join(www, "weather", name + ".json"), "w") as f:
+            json.dump({"service": name, "temperature": 60 + i,
+                       "conditions": ["Sunny", "Partly cloudy", "Rain"][i % 3]}, f)
+    for i in range(10):
+        with open(os.path.join(www, "health", "svc%d" % i), "w") as f:
+            f.write("ok\n")
+    # A site of 1,001 pages: index -> 10 sections -> 99 pages each; every
+    # section also links one missing page (404) and back to the index.
+    sd = os.path.join(www, "site")
+    os.makedirs(sd, exist_ok=True)
+    links = "".join('<a href="/site/s%d/index.html">section %d</a>\n' % (i, i)
+                    for i in range(10))
+    with open(os.path.join(sd, "index.html"), "w") as f:
+        f.write("<html><body>\n%s</body></html>\n" % links)
+    for i in range(10):
+        os.makedirs(os.path.join(sd, "s%d" % i), exist_ok=True)
+        body = ['<a href="/site/index.html">home</a>']
+        body += ['<a href="/site/s%d/p%d.html">page %d</a>' % (i, j, j)
+                 for j in range(99)]
+        body.append('<a href="/site/s%d/missing.html">gone</a>' % i)
+        with open(os.path.join(sd, "s%d" % i, "index.html"), "w") as f:
+            f.write("<html><body>\n%s\n</body></html>\n" % "\n".join(body))
+        for j in range(99):
+            with open(os.path.join(sd, "s%d" % i, "p%d.html" % j), "w") as f:
+                f.write('<html><body><p>section %d page %d</p>'
+                        '<a href="/site/s%d/index.html">up</a>'
+                        '<a href="/site/s%d/p%d.html">next</a></body></html>\n'
+                        % (i, j, i, i, (j + 1) % 99))
+    ports = set()
+    while len(ports) < 3:
+        ports.add(free_port())
+    p1, p2, p3 = sorted(ports)
+    # TLS: a self-signed certificate for 127.0.0.1 (clients trust it with
+    # their CA file option); skipped without the openssl command.
+    tls = ""
+    crt, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", key, "-out", crt],
+                       check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        tls = ("server { listen 127.0.0.1:%d ssl http2; root %s/www;\n"
+               "    ssl_certificate %s; ssl_certificate_key %s; }"
+               % (p3, d, crt, key))
+    except (OSError, subprocess.CalledProcessError):
+        p3 = 0
+    access = ("access_log %s/access.log corral;" % d) if log else "access_log off;"
+    conf = """daemon off;
+master_process off;
+worker_processes 1;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log warn;
+events { worker_connections 8192; }
+http {
+  log_format corral '$connection $connection_requests $server_protocol $status $request_uri';
+  %(access)s
+  client_body_temp_path %(d)s/tmp/body;
+  proxy_temp_path %(d)s/tmp/proxy;
+  fastcgi_temp_path %(d)s/tmp/fastcgi;
+  uwsgi_temp_path %(d)s/tmp/uwsgi;
+  scgi_temp_path %(d)s/tmp/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  types { text/html html; application/json json; text/plain txt;
+          application/octet-stream bin; }
+  default_type text/plain;
+  server { listen 127.0.0.1:%(p1)d; root %(d)s/www; }
+  server { listen 127.0.0.1:%(p2)d http2; root %(d)s/www; }
+  %(tls)s
+}
+""" % {"d": d, "p1": p1, "p2": p2, "access": access, "tls": tls}
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(conf)
+    print("NGINX_PORT=%d NGINX_H2_PORT=%d NGINX_TLS_PORT=%d" % (p1, p2, p3),
+          flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "serve":
+        serve()
+    elif len(sys.argv) >= 3 and sys.argv[1] == "site":
+        site(os.path.abspath(sys.argv[2]), "--no-log" not in sys.argv)
+    else:
+        sys.stderr.write(__doc__)
+        sys.exit(2)
