@@ -513,3 +513,23 @@ TEST(handle_left_on_the_loop_is_closed_and_reported) {
   CHECK(strstr(report, "1 libuv handle(s) left open") != NULL);
   CHECK_EQ(count_fds(), before);
 }
+
+/* A descriptor of corral's own stream is refused even while libuv is not
+ * watching it: the stream's own calls keep working. */
+static int main_owned(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_stream *r, *w;
+  CHECK_RC(corral_pipe(&r, &w), 0);
+  CHECK_RC(corral_wait_readable(corral_stream_fd(r)), CORRAL_EBUSY);
+  CHECK_RC(corral_wait_writable(corral_stream_fd(w)), CORRAL_EBUSY);
+  CHECK_RC(corral_stream_write(w, "x", 1, NULL), 0);
+  char c;
+  CHECK_RC(corral_stream_read(r, &c, 1), 1);
+  CHECK_RC(corral_stream_close(r), 0);
+  CHECK_RC(corral_stream_close(w), 0);
+  return 0;
+}
+
+TEST(own_stream_descriptors_refused) {
+  CHECK_RC(corral_run(NULL, main_owned, NULL, NULL), 0);
+}

@@ -17,7 +17,15 @@ static void on_wait_timeout(corral__timer *tm) {
 int corral__park(corral_task *t, int kind, const corral__wait *w,
                  int64_t deadline) {
   corral__rt *rt = t->rt;
-  if (unlikely(rt->sched.preempt)) corral__preempted(rt, t);
+  /* A deadline passed while tasks switched among themselves: fire this
+   * task's due scope deadlines now (so the check below sees them) and let
+   * this park go through the scheduler, which fires the rest. Never switch
+   * here: the caller registered its waiter (a join, an event) and another
+   * task running now could complete it before we are parked. */
+  if (unlikely(rt->sched.preempt)) {
+    if (!rt->clock.virtual_clock) corral__scope_deadlines_due(rt, t->scope);
+    rt->sched.budget = 0;
+  }
   if (w != CORRAL__UNABORTABLE && corral__checkpoint_scope(rt, t))
     return corral__fail(t, CORRAL_ECANCELED);
   if (deadline != CORRAL_FOREVER) {

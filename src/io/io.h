@@ -34,6 +34,11 @@ static inline void corral__handle_unregister(corral__handle *h) {
 /* Close every handle still open (the runtime's end). */
 CORRAL__HIDDEN void corral__io_close_all(corral__rt *rt);
 CORRAL__HIDDEN void corral__io_init(corral__rt *rt);
+/* poll.c: mark fd as a descriptor of corral's own object (a stream, a UDP
+ * socket) until it is closed: corral_wait_readable / _writable refuse it
+ * with CORRAL_EBUSY. */
+CORRAL__HIDDEN void corral__io_own_fd(corral__rt *rt, int fd);
+CORRAL__HIDDEN void corral__io_disown_fd(corral__rt *rt, int fd);
 /* poll.c: free the descriptor table (after corral__io_close_all). */
 CORRAL__HIDDEN void corral__fdwait_free_table(corral__rt *rt);
 

@@ -85,21 +85,48 @@ static corral_abort_result fd_abort(corral_task *t, void *arg) {
   return CORRAL_ABORT_SUCCEEDED;
 }
 
-static fdwait *fdwait_get(corral__rt *rt, int fd, int *rc) {
+/* The table's slot for fd, grown as needed; NULL when out of memory. */
+static fdwait **fd_slot(corral__rt *rt, int fd) {
   corral__io *io = &rt->io;
   if ((size_t)fd >= io->nfds) {
     size_t n = io->nfds ? io->nfds : 64;
     while (n <= (size_t)fd) n *= 2;
     fdwait **v = corral__realloc(rt, io->fds, n * sizeof *v);
-    if (!v) {
-      *rc = CORRAL_ENOMEM;
-      return NULL;
-    }
+    if (!v) return NULL;
     for (size_t i = io->nfds; i < n; i++) v[i] = NULL;
     io->fds = v;
     io->nfds = n;
   }
-  fdwait *r = io->fds[fd];
+  return &io->fds[fd];
+}
+
+/* Descriptors of corral's own objects (streams, UDP sockets) are marked in
+ * the table, so a wait on one is refused even while libuv is not watching
+ * it at that moment. */
+#define FD_OWNED ((fdwait *)1)
+
+void corral__io_own_fd(corral__rt *rt, int fd) {
+  fdwait **slot = fd >= 0 ? fd_slot(rt, fd) : NULL;
+  if (slot && !*slot) *slot = FD_OWNED; /* out of memory: unmarked */
+}
+
+void corral__io_disown_fd(corral__rt *rt, int fd) {
+  if (fd >= 0 && (size_t)fd < rt->io.nfds && rt->io.fds[fd] == FD_OWNED)
+    rt->io.fds[fd] = NULL;
+}
+
+static fdwait *fdwait_get(corral__rt *rt, int fd, int *rc) {
+  corral__io *io = &rt->io;
+  fdwait **slot = fd_slot(rt, fd);
+  if (!slot) {
+    *rc = CORRAL_ENOMEM;
+    return NULL;
+  }
+  fdwait *r = *slot;
+  if (r == FD_OWNED) {
+    *rc = CORRAL_EBUSY;
+    return NULL;
+  }
   if (r) return r;
   r = corral__calloc(rt, sizeof *r);
   if (!r) {
@@ -150,7 +177,7 @@ static int fd_wait(int fd, bool write) {
    * notify_closing); the record may be gone. Should a path have left the
    * slot set, drop it, looking the record up again. */
   r = (size_t)fd < rt->io.nfds ? rt->io.fds[fd] : NULL;
-  if (r) {
+  if (r && r != FD_OWNED) {
     slot = write ? &r->writer : &r->reader;
     if (*slot == self) {
       *slot = NULL;
@@ -168,7 +195,7 @@ int corral_notify_closing(int fd) {
   if (!rt) return CORRAL_ENOTASK;
   if (fd < 0) return CORRAL_EBADF;
   fdwait *r = (size_t)fd < rt->io.nfds ? rt->io.fds[fd] : NULL;
-  if (r) fdwait_close_handle(&r->reg);
+  if (r && r != FD_OWNED) fdwait_close_handle(&r->reg);
   return 0;
 }
 

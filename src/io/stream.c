@@ -44,6 +44,7 @@ static void release_handle(corral_stream *s) {
   s->released = 1;
   stop_reading(s);
   if (s->restore_flags >= 0 && s->fd >= 0) fcntl(s->fd, F_SETFL, s->restore_flags);
+  if (s->type != CORRAL__S_FILE) corral__io_disown_fd(s->rt, s->fd);
   if (s->type == CORRAL__S_FILE) {
     if (s->fd >= 0) close(s->fd);
   } else {
@@ -111,6 +112,7 @@ void corral__stream_opened(corral_stream *s) {
     s->fd = fd;
     struct stat st;
     s->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    corral__io_own_fd(s->rt, fd);
   }
 }
 

@@ -32,6 +32,7 @@ static void udp_close(corral_udp *u) {
   if (u->reader) corral__wake(u->reader, CORRAL_ECLOSED);
   if (u->writer) corral__wake(u->writer, CORRAL_ECLOSED);
   u->refs++;
+  corral__io_disown_fd(u->rt, u->fd);
   uv_close((uv_handle_t *)&u->poll, on_closed);
   close(u->fd); /* libuv stopped watching it in uv_close */
 }
@@ -114,6 +115,7 @@ int corral_udp_open(const char *host, int port, corral_udp **out) {
   u->poll.data = u;
   u->rt = self->rt;
   u->fd = fd;
+  corral__io_own_fd(self->rt, fd);
   corral__handle_register(self->rt, &u->reg, "udp", close_registered);
   *out = u;
   return 0;
