@@ -105,6 +105,14 @@ static void on_deadlock(corral__rt *rt) {
 
 /* ---- the loop ---- */
 
+/* One libuv pass. A callback that wakes a task meanwhile (corral__wake)
+ * stops the pass from blocking in poll: the task runs at once. */
+static void poll_io(corral__rt *rt, uv_run_mode mode) {
+  rt->sched.in_uv = 1;
+  uv_run(rt->loop, mode);
+  rt->sched.in_uv = 0;
+}
+
 /* One pass: run up to a budget of tasks, then timers, I/O, time. */
 static void run_loop(corral__rt *rt) {
   unsigned since_poll = 0;
@@ -119,7 +127,7 @@ static void run_loop(corral__rt *rt) {
       /* Busy: still poll I/O now and then so it is never starved. */
       if (++since_poll >= CORRAL__POLL_EVERY && uv_loop_alive(rt->loop)) {
         since_poll = 0;
-        uv_run(rt->loop, UV_RUN_NOWAIT);
+        poll_io(rt, UV_RUN_NOWAIT);
       }
       continue;
     }
@@ -129,10 +137,10 @@ static void run_loop(corral__rt *rt) {
         /* Give pending I/O a chance before time jumps (Trio's threshold). */
         uv_update_time(rt->loop);
         uv_timer_start(&rt->uvtimer, on_uvtimer, (uint64_t)rt->clock.autojump_ms, 0);
-        uv_run(rt->loop, UV_RUN_ONCE);
+        poll_io(rt, UV_RUN_ONCE);
         uv_timer_stop(&rt->uvtimer);
       } else {
-        uv_run(rt->loop, UV_RUN_NOWAIT);
+        poll_io(rt, UV_RUN_NOWAIT);
       }
       if (rt->sched.rq_head) continue;
     }
@@ -149,11 +157,11 @@ static void run_loop(corral__rt *rt) {
       int64_t ms = (next - (int64_t)uv_hrtime() + 999999) / 1000000;
       uv_update_time(rt->loop);
       uv_timer_start(&rt->uvtimer, on_uvtimer, (uint64_t)(ms > 0 ? ms : 0), 0);
-      uv_run(rt->loop, UV_RUN_ONCE);
+      poll_io(rt, UV_RUN_ONCE);
       uv_timer_stop(&rt->uvtimer);
       fire_timers(rt, (int64_t)uv_hrtime());
     } else if (uv_loop_alive(rt->loop)) {
-      uv_run(rt->loop, UV_RUN_ONCE);
+      poll_io(rt, UV_RUN_ONCE);
     } else {
       on_deadlock(rt); /* nothing runnable, no timer, no I/O */
     }

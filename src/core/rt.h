@@ -32,6 +32,7 @@ typedef struct corral__sched {
   size_t ncancelled;          /* live cancelled scopes: 0 = skip the walk */
   uint32_t nswitch;           /* switches so far (the watchdog reads it) */
   uint8_t preempt;            /* set by the watchdog: a deadline passed */
+  uint8_t in_uv;              /* inside uv_run (libuv callbacks may wake) */
   corral__ctx ctx;            /* the scheduler's own context */
   void *stack_bottom;         /* for ASan fiber switches */
   size_t stack_size;

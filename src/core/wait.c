@@ -52,7 +52,11 @@ void corral__wake(corral_task *t, int rc) {
   if (t->state != CORRAL__T_BLOCKED) return;
   t->state = CORRAL__T_RUNNABLE;
   t->wake_rc = rc;
-  corral__runq_push(t->rt, t);
+  corral__rt *rt = t->rt;
+  corral__runq_push(rt, t);
+  /* Woken from a libuv callback: the pass in progress must not block in
+   * poll while a task is runnable (uv_stop makes its poll non-blocking). */
+  if (unlikely(rt->sched.in_uv)) uv_stop(rt->loop);
 }
 
 void corral__waiters_wake_all(corral__list *h) {
