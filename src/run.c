@@ -119,7 +119,7 @@ static void run_loop(corral__rt *rt) {
   while (rt->sched.alive > 0) {
     corral_task *t = corral__runq_pop(rt);
     if (t) corral__run_task(rt, t);
-    if (unlikely(rt->sched.preempt))
+    if (unlikely(corral__preempt_pending(rt)))
       __atomic_store_n(&rt->sched.preempt, 0, __ATOMIC_RELAXED);
     if (rt->sched.alive == 0) break;
     if (!rt->clock.virtual_clock) fire_timers(rt, (int64_t)uv_hrtime());

@@ -120,6 +120,15 @@ static inline int64_t corral__now(corral__rt *rt) {
   return rt->clock.virtual_clock ? rt->clock.vnow : (int64_t)uv_hrtime();
 }
 
+/* The running task changes here only: a relaxed atomic store (a plain move
+ * on the CPUs we build for), because the watchdog thread reads it. */
+#define corral__set_current(rt, t)                                           \
+  __atomic_store_n(&(rt)->sched.current, (t), __ATOMIC_RELAXED)
+
+/* The watchdog's "a deadline passed" flag (a relaxed atomic load). */
+#define corral__preempt_pending(rt)                                          \
+  __atomic_load_n(&(rt)->sched.preempt, __ATOMIC_RELAXED)
+
 static inline corral_task *corral__self(void) {
   corral__rt *rt = corral__tl_rt;
   return rt ? rt->sched.current : NULL;

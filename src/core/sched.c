@@ -80,7 +80,7 @@ void corral__run_task(corral__rt *rt, corral_task *t) {
   if (t->compact) corral__compact_load(rt, t);
   rt->sched.budget = CORRAL__BUDGET;
   corral__resume(rt, &rt->sched.ctx, t);
-  rt->sched.current = NULL;
+  corral__set_current(rt, NULL);
 }
 
 void corral__preempted(corral__rt *rt, corral_task *self) {
@@ -105,8 +105,8 @@ int corral_yield(void) {
   corral_task *self = rt ? rt->sched.current : NULL;
   if (unlikely(!self)) return CORRAL_ENOTASK;
   corral__sched *s = &rt->sched;
-  if (unlikely(s->ncancelled | s->preempt)) {
-    if (s->preempt) corral__preempted(rt, self);
+  if (unlikely(s->ncancelled | corral__preempt_pending(rt))) {
+    if (corral__preempt_pending(rt)) corral__preempted(rt, self);
     if (corral__checkpoint_scope(rt, self))
       return corral__fail(self, CORRAL_ECANCELED);
   }

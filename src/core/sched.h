@@ -144,11 +144,11 @@ corral__resume(corral__rt *rt, corral__ctx *from, corral_task *next) {
   corral__count_switch(rt);
   if (next) {
     next->state = CORRAL__T_RUNNING;
-    rt->sched.current = next;
+    corral__set_current(rt, next);
     corral__asan_enter(&fake, next->stack->lo, next->stack->size);
     corral__ctx_switch(from, &next->ctx);
   } else {
-    rt->sched.current = NULL;
+    corral__set_current(rt, NULL);
     corral__asan_enter(&fake, rt->sched.stack_bottom, rt->sched.stack_size);
     corral__ctx_switch(from, &rt->sched.ctx);
   }
@@ -162,11 +162,11 @@ corral__resume_jump(corral__rt *rt, corral_task *next) {
   corral__count_switch(rt);
   if (next) {
     next->state = CORRAL__T_RUNNING;
-    rt->sched.current = next;
+    corral__set_current(rt, next);
     corral__asan_enter(NULL, next->stack->lo, next->stack->size);
     corral__ctx_jump(&next->ctx);
   }
-  rt->sched.current = NULL;
+  corral__set_current(rt, NULL);
   corral__asan_enter(NULL, rt->sched.stack_bottom, rt->sched.stack_size);
   corral__ctx_jump(&rt->sched.ctx);
 }

@@ -168,7 +168,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
 #ifdef CORRAL__CTX_HAVE_START
       /* corral__resume, entering the child's function directly. */
       t->state = CORRAL__T_RUNNING;
-      rt->sched.current = t;
+      corral__set_current(rt, t);
       void *fake = NULL;
       corral__asan_enter(&fake, t->stack->lo, t->stack->size);
       corral__ctx_start(&self->ctx,
@@ -349,7 +349,7 @@ task_exit(corral__rt *rt, corral_task *t) {
   corral__stack *st = t->stack; /* NULL for a compact task */
   bool compact = t->compact;
   t->stack = NULL;
-  rt->sched.current = NULL;
+  corral__set_current(rt, NULL);
   task_unref(rt, t); /* t may be gone from here on */
   /* Still on st: it goes back to the pool only after the next task is
    * picked (preparing a NEW one takes a stack, and must not take this). */
@@ -577,7 +577,7 @@ int corral_checkpoint_cancel(void) {
   corral__rt *rt = self->rt;
   /* Not a switch point: expired deadlines of the scopes around the task
    * are fired here (the scheduler fires the rest at the next one). */
-  if (unlikely(rt->sched.preempt)) corral__scope_deadlines_due(rt, self->scope);
+  if (unlikely(corral__preempt_pending(rt))) corral__scope_deadlines_due(rt, self->scope);
   return corral__checkpoint_scope(rt, self)
              ? corral__fail(self, CORRAL_ECANCELED)
              : 0;

@@ -22,7 +22,7 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
    * this park go through the scheduler, which fires the rest. Never switch
    * here: the caller registered its waiter (a join, an event) and another
    * task running now could complete it before we are parked. */
-  if (unlikely(rt->sched.preempt)) {
+  if (unlikely(corral__preempt_pending(rt))) {
     if (!rt->clock.virtual_clock) corral__scope_deadlines_due(rt, t->scope);
     rt->sched.budget = 0;
   }

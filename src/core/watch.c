@@ -19,10 +19,21 @@ static void sleep_until(corral__watch *w, int64_t ns) {
     if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT) break;
 }
 
+#if defined(__SANITIZE_THREAD__)
+/* The copy below is a seqlock-style read, validated by the switch counter
+ * read after it: ThreadSanitizer cannot know that (and refuses fences). */
+#define CORRAL__SEQ_FENCE() ((void)__atomic_load_n(&rt->sched.nswitch, __ATOMIC_ACQUIRE))
+#define CORRAL__NO_TSAN __attribute__((no_sanitize_thread))
+#else
+#define CORRAL__SEQ_FENCE() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define CORRAL__NO_TSAN
+#endif
+
 /* Report the current task once, if it is still the one that stalled. Its
  * struct stays mapped until the runtime ends (slab.c), and the switch
  * counter, read again after the copy, says it did not end meanwhile. */
-static void report_stall(corral__rt *rt, uint32_t n, int64_t ran_ns) {
+CORRAL__NO_TSAN static void report_stall(corral__rt *rt, uint32_t n,
+                                         int64_t ran_ns) {
   corral_task *t = __atomic_load_n(&rt->sched.current, __ATOMIC_RELAXED);
   if (!t) return;
   char name[CORRAL_NAME_MAX];
@@ -33,7 +44,7 @@ static void report_stall(corral__rt *rt, uint32_t n, int64_t ran_ns) {
   file = t->file;
   line = t->line;
   bool reported = __atomic_load_n(&t->stall_reported, __ATOMIC_RELAXED);
-  __atomic_thread_fence(__ATOMIC_ACQUIRE);
+  CORRAL__SEQ_FENCE();
   if (__atomic_load_n(&rt->sched.nswitch, __ATOMIC_RELAXED) != n ||
       __atomic_load_n(&rt->sched.current, __ATOMIC_RELAXED) != t || reported)
     return;
