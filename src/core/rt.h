@@ -93,6 +93,7 @@ struct corral__rt {
   corral_task *root;
   int deadlocked;
   uint64_t select_rng;        /* channel.c: select's fair pick (xorshift) */
+  struct corral__start *starts; /* corral_start calls in progress */
   uint8_t serial;             /* 1..7: which runtime a handle belongs to */
   uint16_t gen_seq;           /* last task generation handed out */
 };
