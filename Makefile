@@ -54,8 +54,12 @@ test:
 	$(MAKE) test-ucontext
 	$(MAKE) test-cross
 
-demo: build
-	./$(BUILD)/examples/sequential_vs_concurrent
+# The demo shows the demo: the build's output only if the build fails.
+demo:
+	@mkdir -p $(BUILD)
+	@$(MAKE) --no-print-directory build > $(BUILD)/demo-build.log 2>&1 || \
+	  { cat $(BUILD)/demo-build.log; exit 1; }
+	@./$(BUILD)/examples/sequential_vs_concurrent
 
 bench: build
 	@scripts/deps.sh bench || echo "corral: some peers are missing; they will be reported as missing"
