@@ -25,12 +25,18 @@
 typedef struct corral__sched {
   corral_task *current;
   corral_task *rq_head, *rq_tail;
-  unsigned budget;            /* direct switches left before the scheduler */
+  unsigned budget;            /* direct switches left before the scheduler;
+                                 the watchdog zeroes it when a deadline
+                                 passed, so the next switch goes through the
+                                 scheduler (relaxed atomic accesses: plain
+                                 loads and stores) */
   uint64_t rng;               /* shuffle state, 0 = FIFO */
   size_t alive;               /* tasks not yet finalized */
   uint32_t done_seq;
   size_t ncancelled;          /* live cancelled scopes: 0 = skip the walk */
-  uint32_t nswitch;           /* switches so far (the watchdog reads it) */
+  uint32_t passes;            /* scheduler passes (run_task calls); with
+                                 `current` and `budget`, what changes at
+                                 every switch (the watchdog reads them) */
   uint8_t preempt;            /* set by the watchdog: a deadline passed */
   corral__ctx ctx;            /* the scheduler's own context */
   void *stack_bottom;         /* for ASan fiber switches */
@@ -114,6 +120,13 @@ static inline void corral__free(corral__rt *rt, void *p) {
 }
 static inline char *corral__strdup(corral__rt *rt, const char *s) {
   return corral__al_strdup(&rt->al, s);
+}
+
+static inline unsigned corral__budget(const corral__rt *rt) {
+  return __atomic_load_n(&rt->sched.budget, __ATOMIC_RELAXED);
+}
+static inline void corral__budget_set(corral__rt *rt, unsigned b) {
+  __atomic_store_n(&rt->sched.budget, b, __ATOMIC_RELAXED);
 }
 
 static inline int64_t corral__now(corral__rt *rt) {

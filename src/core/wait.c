@@ -17,7 +17,6 @@ static void on_wait_timeout(corral__timer *tm) {
 int corral__park(corral_task *t, int kind, const corral__wait *w,
                  int64_t deadline) {
   corral__rt *rt = t->rt;
-  if (unlikely(rt->sched.preempt)) corral__preempted(rt, t);
   if (w != CORRAL__UNABORTABLE && corral__checkpoint_scope(rt, t))
     return corral__fail(t, CORRAL_ECANCELED);
   if (deadline != CORRAL_FOREVER) {
