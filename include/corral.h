@@ -424,9 +424,14 @@ CORRAL_API int corral_spawn_named_at(corral_group *g, corral_fn fn, void *arg,
  * CORRAL_ECANCELED when g no longer takes tasks (then it is cancelled and
  * waited for); CORRAL_EINVAL (fn NULL, g not a group, compact caller),
  * CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. */
-CORRAL_NODISCARD CORRAL_API int corral_start(corral_group *g, corral_fn fn,
-                                             void *arg, const char *name,
-                                             void **value, corral_task **out);
+CORRAL_NODISCARD CORRAL_API int corral_start_at(corral_group *g, corral_fn fn,
+                                                void *arg, const char *name,
+                                                void **value,
+                                                corral_task **out,
+                                                const char *file, int line);
+#define corral_start(g, fn, arg, name, value, out)                           \
+  corral_start_at((g), (fn), (arg), (name), (value), (out), __FILE__,        \
+                  __LINE__)
 /* Called by a task started with corral_start: hand `value` to the starter
  * and move into the target group. Does not block. Returns 0, CORRAL_EINVAL
  * (not started by corral_start, or signalled already: the second call

@@ -363,8 +363,9 @@ static void move_child(corral_task *t, corral__group *from,
   corral__scope_link(&t->root_scope);
 }
 
-int corral_start(corral_group *cg, corral_fn fn, void *arg, const char *name,
-                 void **value, corral_task **out) {
+int corral_start_at(corral_group *cg, corral_fn fn, void *arg,
+                    const char *name, void **value, corral_task **out,
+                    const char *file, int line) {
   corral_task *self = corral__self();
   if (value) *value = NULL;
   if (out) *out = NULL;
@@ -389,7 +390,7 @@ int corral_start(corral_group *cg, corral_fn fn, void *arg, const char *name,
   corral_task *t = NULL;
   rc = corral__spawn(rt, &tmp, fn, arg,
                      &(corral_spawn_opts){.name = name ? name : "task"}, &t,
-                     __FILE__, __LINE__);
+                     file, line);
   if (rc) {
     CORRAL_IGNORE(corral__group_close(rt, &tmp, 0));
     return corral__fail(self, rc);
