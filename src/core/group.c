@@ -258,6 +258,7 @@ int corral_group_open(corral_group *cg, const corral_group_opts *o) {
   if (!cg) return CORRAL_EINVAL;
   CORRAL__NO_COMPACT(self, "corral_group_open");
   corral__group *g = (corral__group *)cg;
+  corral__storage_probe(g, sizeof *g);
   /* Still open (by this task or another): opening it again would orphan
    * its children. Closed storage may be reused. */
   if (g->magic == CORRAL__GROUP_MAGIC && g->rt == self->rt &&

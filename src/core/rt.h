@@ -186,6 +186,16 @@ static inline int64_t corral__deadline_after(corral__rt *rt, int64_t ns) {
 
 /* local.c: drop the task-local value counts (the runtime's end). */
 CORRAL__HIDDEN void corral__lvals_free(corral__rt *rt);
+/* Caller storage about to be initialised is read first, to refuse one
+ * still in use (its magic): fine for us, uninitialised to Valgrind. */
+static inline void corral__storage_probe(const void *p, size_t n) {
+#ifdef CORRAL_HAVE_VALGRIND
+  (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+#else
+  (void)p, (void)n;
+#endif
+}
+
 /* ---- task handles ----
  * A corral_task * given to the user is the struct's address with a tag in
  * its top 16 bits (user-space addresses fit in 48): bits 60-62 the

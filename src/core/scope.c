@@ -204,6 +204,7 @@ int corral_scope_init(corral_scope *us, const corral_scope_opts *o) {
   corral__tscope *ts = (corral__tscope *)(void *)us;
   corral__scope *s = &ts->s;
   corral__rt *rt = corral__tl_rt;
+  corral__storage_probe(ts, sizeof *ts);
   if (s->magic == CORRAL__SCOPE_MAGIC && s->entered && s->owner && rt &&
       s->owner->rt == rt)
     return CORRAL_EBUSY;
@@ -228,6 +229,7 @@ int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
   corral__scope *s = &ts->s;
   /* Entered already (by this task or another): entering again would link
    * it into the tree twice. An exited scope may be entered again. */
+  corral__storage_probe(ts, sizeof *ts);
   if (s->magic == CORRAL__SCOPE_MAGIC && s->entered && s->owner &&
       s->owner->rt == self->rt)
     return CORRAL_EBUSY;

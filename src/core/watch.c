@@ -51,7 +51,7 @@ static void report_stall(corral__rt *rt, uint64_t n, int64_t ran_ns) {
 static void *watch_main(void *arg) {
   corral__rt *rt = arg;
   corral__watch *w = &rt->watch;
-  int64_t tick = TICK_NS, stalled = 0;
+  int64_t tick = TICK_NS, stalled = 0, last_now = (int64_t)uv_hrtime();
   uint64_t last_n = 0;
   corral_task *last_t = NULL;
   pthread_mutex_lock(&w->mu);
@@ -70,13 +70,14 @@ static void *watch_main(void *arg) {
     corral_task *cur = __atomic_load_n(&rt->sched.current, __ATOMIC_RELAXED);
     bool busy = cur != NULL;
     if (busy && n == last_n && cur == last_t) {
-      stalled += tick;
+      stalled += now - last_now; /* real time: this thread may wake late */
       if (stalled >= w->stall_ns) report_stall(rt, n, stalled);
     } else {
       stalled = 0;
     }
     last_n = n;
     last_t = cur;
+    last_now = now;
     /* Idle (blocked in the loop or between tasks): back off. */
     tick = busy ? TICK_NS : (tick * 2 > IDLE_TICK_NS ? IDLE_TICK_NS : tick * 2);
   }
