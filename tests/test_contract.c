@@ -763,3 +763,46 @@ static int m_cause(void *arg, void **res) {
   return 0;
 }
 TEST(error_in_cleanup_carries_the_cancel_as_cause) { run_modes(m_cause, NULL); }
+
+/* gather is a group: the same rule, through corral_gather's policies. */
+static int m_gather_rule(void *arg, void **res) {
+  (void)arg, (void)res;
+  static kid fail1 = {S(1), EIO_, 0}, long5 = {S(5), 0, 0},
+             cleanup = {S(5), 0, EIO_};
+  corral_call calls[3] = {{kid_fn, &fail1, "fails"}, {kid_fn, &long5, "a"},
+                          {kid_fn, &long5, "b"}};
+  corral_outcome o[3];
+  static const corral_gather_policy pols[4] = {
+      CORRAL_GATHER_FAIL_FAST, CORRAL_GATHER_ALL, CORRAL_GATHER_FIRST,
+      CORRAL_GATHER_QUORUM};
+  /* The deadline fires after a child failed: an error, not a timeout
+   * (ALL keeps errors as values: the timeout). */
+  static const int want[4] = {EG, TO, EG, EG};
+  for (int p = 0; p < 4; p++) {
+    int rc = corral_gather(calls, 3, o,
+                           &(corral_gather_opts){.policy = pols[p],
+                                                 .quorum = 2,
+                                                 .timeout_ns = S(2)});
+    if (rc != want[p])
+      FAILF("gather policy %d: %s, want %s", p, corral_err_name(rc),
+            corral_err_name(want[p]));
+    CHECK_EQ(o[0].status, CORRAL_STATUS_ERROR);
+    corral_outcomes_clear(o, 3);
+  }
+  /* A failure in cleanup while the gather's deadline cancels. */
+  calls[0].arg = &cleanup;
+  for (int p = 0; p < 4; p++) {
+    int rc = corral_gather(calls, 3, o,
+                           &(corral_gather_opts){.policy = pols[p],
+                                                 .quorum = 2,
+                                                 .timeout_ns = S(1)});
+    if (rc != want[p])
+      FAILF("gather policy %d, cleanup: %s, want %s", p, corral_err_name(rc),
+            corral_err_name(want[p]));
+    CHECK_EQ(o[0].status, CORRAL_STATUS_ERROR);
+    CHECK_EQ(o[1].status, CORRAL_STATUS_TIMED_OUT);
+    corral_outcomes_clear(o, 3);
+  }
+  return 0;
+}
+TEST(gather_follows_the_group_rule) { run_modes(m_gather_rule, NULL); }
