@@ -367,8 +367,16 @@ static int m_yield_deadline(void *arg, void **res) {
     CHECK_RC(corral_group_open(&g, NULL), 0);
     CHECK_RC(corral_spawn(&g, busy_yielder, &iters[1], "other", NULL), 0);
     rc = corral_group_close(&g, busy_yielder(&iters[0], NULL));
-  } else { /* only a cancel check, no switch at all */
+  } else if (how == 2) { /* only a cancel check, no switch at all */
     while ((rc = corral_checkpoint_cancel()) == 0 && iters[0] < 10000) {
+      busy(CORRAL_MS(1));
+      iters[0]++;
+    }
+  } else { /* a blocking call that need not block: no switch either */
+    static corral_event set;
+    corral_event_init(&set);
+    corral_event_set(&set);
+    while ((rc = corral_event_wait(&set)) == 0 && iters[0] < 10000) {
       busy(CORRAL_MS(1));
       iters[0]++;
     }
@@ -383,7 +391,7 @@ static int m_yield_deadline(void *arg, void **res) {
   return 0;
 }
 TEST(deadline_seen_on_time_by_a_yield_loop) {
-  for (int how = 0; how < 3; how++)
+  for (int how = 0; how < 4; how++)
     for (size_t i = 0; i < 2; i++) {
       corral_options o = {0}; /* the real clock */
       o.shuffle_seed = seeds[i];

@@ -84,6 +84,16 @@ void corral__run_task(corral__rt *rt, corral_task *t) {
   rt->sched.current = NULL;
 }
 
+corral__scope *corral__checkpoint_slow(corral__rt *rt, corral_task *t) {
+  if (rt->sched.preempt && !rt->clock.virtual_clock)
+    corral__scope_deadlines_due(rt, t->scope);
+  corral__scope *cs = rt->sched.ncancelled
+                          ? corral__cancelled_scope_walk(t->scope)
+                          : NULL;
+  if (cs) corral__cancel_spin(rt, t, cs);
+  return cs;
+}
+
 /* The hottest path there is: a task yielding to the head of the run queue.
  * It rotates the queue and switches straight there; anything unusual (an
  * empty queue, a task not started yet, a compact task, the budget spent, a

@@ -50,14 +50,16 @@ static inline uint64_t corral__cpu_mark(corral__rt *rt) {
   return (uint64_t)p << 32 | b;
 }
 
+CORRAL__HIDDEN corral__scope *corral__checkpoint_slow(corral__rt *rt,
+                                                     corral_task *t);
 /* The cancel check of every checkpoint: the nearest cancelled scope that
- * reaches t, counted for the cancel-spin report, or NULL. */
+ * reaches t, counted for the cancel-spin report, or NULL. A checkpoint
+ * that does not switch also fires the deadlines around t that the
+ * watchdog saw pass (one that switches goes through the scheduler). */
 static inline corral__scope *corral__checkpoint_scope(corral__rt *rt,
                                                       corral_task *t) {
-  if (likely(rt->sched.ncancelled == 0)) return NULL;
-  corral__scope *cs = corral__cancelled_scope_walk(t->scope);
-  if (cs) corral__cancel_spin(rt, t, cs);
-  return cs;
+  if (likely((rt->sched.ncancelled | rt->sched.preempt) == 0)) return NULL;
+  return corral__checkpoint_slow(rt, t);
 }
 
 static inline void corral__runq_push(corral__rt *rt, corral_task *t) {

@@ -575,11 +575,9 @@ int corral_sleep(int64_t ns) {
 int corral_checkpoint_cancel(void) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
-  corral__rt *rt = self->rt;
   /* Not a switch point: expired deadlines of the scopes around the task
-   * are fired here (the scheduler fires the rest at the next one). */
-  if (unlikely(rt->sched.preempt)) corral__scope_deadlines_due(rt, self->scope);
-  return corral__checkpoint_scope(rt, self)
+   * are fired here (corral__checkpoint_scope). */
+  return corral__checkpoint_scope(self->rt, self)
              ? corral__fail(self, CORRAL_ECANCELED)
              : 0;
 }
