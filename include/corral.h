@@ -327,7 +327,10 @@ typedef struct corral_options {
  * (the task tree is printed to opts->report and every task is unwound),
  * CORRAL_EINVAL (main_fn NULL, a bad option), CORRAL_EBUSY (a runtime
  * already runs on this thread), CORRAL_ENOMEM, or a libuv error starting
- * the loop. opts may be NULL. One runtime per thread at a time. */
+ * the loop. opts may be NULL. One runtime per thread at a time. The
+ * runtime runs one helper thread of its own while it lives (the watchdog:
+ * deadlines on time, runaway-task reports; it blocks every signal and
+ * never runs your code). */
 CORRAL_API int corral_run(const corral_options *opts, corral_fn main_fn,
                           void *arg, void **result);
 
