@@ -54,8 +54,12 @@ test:
 	$(MAKE) test-ucontext
 	$(MAKE) test-cross
 
-demo: build
-	./$(BUILD)/examples/sequential_vs_concurrent
+# The demo shows the demo: the build's output only if the build fails.
+demo:
+	@mkdir -p $(BUILD)
+	@$(MAKE) --no-print-directory build > $(BUILD)/demo-build.log 2>&1 || \
+	  { cat $(BUILD)/demo-build.log; exit 1; }
+	@./$(BUILD)/examples/sequential_vs_concurrent
 
 bench: build
 	@scripts/deps.sh bench || echo "corral: some peers are missing; they will be reported as missing"
@@ -66,7 +70,7 @@ stress: build
 	CORRAL_STRESS_RUNS=300 ./$(BUILD)/tests/test_channel
 
 valgrind: build
-	for t in core groups scopes gather runtime compact tcp channel lock http; do \
+	for t in core groups scopes gather runtime compact tcp channel lock http contract misuse; do \
 	  [ -x ./$(BUILD)/tests/test_$$t ] || continue; \
 	  valgrind --error-exitcode=9 -q ./$(BUILD)/tests/test_$$t || exit 1; done
 

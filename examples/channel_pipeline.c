@@ -33,7 +33,7 @@ static int producer(void *arg, void **result) {
   (void)result;
   worker *w = arg;
   for (int k = 1; k <= ITEMS; k++) {
-    int rc = corral_sleep(100 * MS);
+    int rc = corral_sleep(CORRAL_MS(100));
     if (rc) return rc;
     item it = {w->id, k};
     int64_t t = corral_now();
@@ -86,7 +86,7 @@ static int consumer(void *arg, void **result) {
       return corral_errorf(CORRAL_EIO, "consumer-2 could not store item %d.%d",
                            it.producer, it.seq);
     }
-    rc = corral_sleep(250 * MS); /* the work */
+    rc = corral_sleep(CORRAL_MS(250)); /* the work */
     if (rc == CORRAL_ECANCELED) {
       printf("%5.2fs  consumer-%d  stopped while working, after %d items\n",
              ex_elapsed(), w->id, n);

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MS (1000000LL)
-#define SEC (1000000000LL)
 
 static int64_t ex_t0;
 static int ex_argc;

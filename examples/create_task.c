@@ -5,7 +5,7 @@
 static int fetch_user(void *arg, void **result) {
   static char names[8][16];
   intptr_t id = (intptr_t)arg;
-  int rc = corral_sleep(1 * SEC);
+  int rc = corral_sleep(CORRAL_SEC(1));
   if (rc) return rc;
   snprintf(names[id], sizeof names[id], "User-%ld", (long)id);
   *result = names[id];

@@ -4,7 +4,7 @@
 
 static int fetch_service(void *arg, void **result) {
   const char *name = arg;
-  int rc = corral_sleep(500 * MS);
+  int rc = corral_sleep(CORRAL_MS(500));
   if (rc) return rc;
   if (strcmp(name, "ServiceB") == 0)
     return corral_errorf(CORRAL_ECONNREFUSED, "Could not reach %s", name);

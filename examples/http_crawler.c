@@ -51,7 +51,7 @@ static int fetch_page(void *arg, void **result) {
   ex_url(u, sizeof u, ex_srv.nginx_port, p->path);
   corral_http_response r;
   corral_scope s; /* best effort: no page may take more than 5 s */
-  corral_fail_after(&s, 5 * SEC);
+  corral_fail_after(&s, CORRAL_SEC(5));
   int rc = corral_http_get(ex_http, u, &r);
   rc = corral_scope_exit(&s, rc);
   if (rc) return rc;

@@ -44,7 +44,7 @@ static int body(void *arg, void **result) {
   ex_start();
   corral_group g;
   corral_group_opts o = {.policy = CORRAL_COLLECT, .name = "health",
-                         .timeout_ns = 2 * SEC};
+                         .timeout_ns = CORRAL_SEC(2)};
   int rc = corral_group_open(&g, &o);
   for (int i = 0; i < 10 && rc == 0; i++)
     rc = corral_spawn(&g, check, &ep[i], ep[i].name, &t[i]);

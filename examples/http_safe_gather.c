@@ -68,13 +68,13 @@ static int body(void *arg, void **result) {
   step batch[5] = {{"batch-1", 400, 0}, {"batch-2", 800, 0},
                    {"batch-3", 600, 1}, {"batch-4", 1200, 0},
                    {"batch-5", 9000, 0}};
-  int r2 = run(batch, 5, 1, 2 * SEC, c2);
+  int r2 = run(batch, 5, 1, CORRAL_SEC(2), c2);
 
   printf("\n3. Shutdown with a 2 s cleanup timeout:\n");
   step shutdown[3] = {{"service1.shutdown", 200, 0},
                       {"service2.shutdown", 500, 0},
                       {"service3.shutdown", 30000, 0}};
-  int r3 = run(shutdown, 3, 1, 2 * SEC, c3);
+  int r3 = run(shutdown, 3, 1, CORRAL_SEC(2), c3);
   corral_http_client_stats st;
   corral_http_client_stats_get(ex_http, &st);
   printf("\nRequests still in flight: %llu\n", (unsigned long long)st.in_flight);

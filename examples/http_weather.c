@@ -51,7 +51,7 @@ static int body(void *arg, void **result) {
     calls[i] = (corral_call){fetch_weather_service, &services[i],
                              services[i].name};
   ex_start();
-  corral_gather_opts o = {.policy = CORRAL_GATHER_ALL, .timeout_ns = 3 * SEC};
+  corral_gather_opts o = {.policy = CORRAL_GATHER_ALL, .timeout_ns = CORRAL_SEC(3)};
   int rc = corral_gather(calls, 10, out, &o);
   double elapsed = ex_elapsed();
   int ok = 0, failed = 0, timed_out = 0;

@@ -69,7 +69,7 @@ static int body(void *arg, void **result) {
 
   /* 3. The client: connect by name, ask, read the answer; 5 s at most. */
   corral_scope s;
-  corral_fail_after(&s, 5 * SEC);
+  corral_fail_after(&s, CORRAL_SEC(5));
   corral_stream *c = NULL;
   char reply[64] = "";
   rc = corral_tcp_connect("localhost", port, &c);

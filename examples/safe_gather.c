@@ -45,22 +45,22 @@ static int run(step *s, size_t n, int return_exceptions, int64_t timeout) {
 static int body(void *arg, void **result) {
   (void)arg, (void)result;
   printf("1. Data fetching, all pieces needed (fail-fast):\n");
-  step fetch[3] = {{"fetch_channel_info", 300 * MS, 0},
-                   {"fetch_front_row", 2 * SEC, 0},
-                   {"fetch_participants", 500 * MS, 1}};
+  step fetch[3] = {{"fetch_channel_info", CORRAL_MS(300), 0},
+                   {"fetch_front_row", CORRAL_SEC(2), 0},
+                   {"fetch_participants", CORRAL_MS(500), 1}};
   run(fetch, 3, 0, CORRAL_FOREVER);
 
   printf("\n2. Batch with partial results and a 2 s timeout:\n");
-  step batch[5] = {{"batch-1", 400 * MS, 0}, {"batch-2", 800 * MS, 0},
-                   {"batch-3", 600 * MS, 1}, {"batch-4", 1200 * MS, 0},
-                   {"batch-5", 9 * SEC, 0}};
-  run(batch, 5, 1, 2 * SEC);
+  step batch[5] = {{"batch-1", CORRAL_MS(400), 0}, {"batch-2", CORRAL_MS(800), 0},
+                   {"batch-3", CORRAL_MS(600), 1}, {"batch-4", CORRAL_MS(1200), 0},
+                   {"batch-5", CORRAL_SEC(9), 0}};
+  run(batch, 5, 1, CORRAL_SEC(2));
 
   printf("\n3. Shutdown with a 10 s cleanup timeout:\n");
-  step shutdown[3] = {{"service1.shutdown", 200 * MS, 0},
-                      {"service2.shutdown", 500 * MS, 0},
-                      {"service3.shutdown", 30 * SEC, 0}};
-  run(shutdown, 3, 1, 10 * SEC);
+  step shutdown[3] = {{"service1.shutdown", CORRAL_MS(200), 0},
+                      {"service2.shutdown", CORRAL_MS(500), 0},
+                      {"service3.shutdown", CORRAL_SEC(30), 0}};
+  run(shutdown, 3, 1, CORRAL_SEC(10));
   return 0;
 }
 

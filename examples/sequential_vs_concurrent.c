@@ -4,7 +4,7 @@
 
 static int simulated_api_call(void *arg, void **result) {
   (void)arg;
-  int rc = corral_sleep(1 * SEC);
+  int rc = corral_sleep(CORRAL_SEC(1));
   *result = "ok";
   return rc;
 }

@@ -50,8 +50,8 @@ static int body(void *arg, void **result) {
   (void)arg, (void)result;
   const char *sv = ex_value("--seed");
   unsigned long seed = sv ? strtoul(sv, NULL, 10) : 1;
-  static const int64_t lat[8] = {500 * MS, 500 * MS, 500 * MS, 1500 * MS,
-                                 1500 * MS, 1500 * MS, 2500 * MS, 2500 * MS};
+  static const int64_t lat[8] = {CORRAL_MS(500), CORRAL_MS(500), CORRAL_MS(500), CORRAL_MS(1500),
+                                 CORRAL_MS(1500), CORRAL_MS(1500), CORRAL_MS(2500), CORRAL_MS(2500)};
   service svc[8];
   for (int i = 0; i < 8; i++) {
     snprintf(svc[i].name, sizeof svc[i].name, "service-%d", i + 1);
@@ -63,11 +63,11 @@ static int body(void *arg, void **result) {
   int a = (int)(x % 8), b = (int)((x / 8) % 7);
   if (b >= a) b++;
   svc[a].fails = svc[b].fails = 1;
-  if (ex_flag("--slow")) svc[7].latency = 7 * SEC;
+  if (ex_flag("--slow")) svc[7].latency = CORRAL_SEC(7);
 
   ex_start();
   report rep;
-  int rc = coordinate(svc, 8, 5 * SEC, &rep);
+  int rc = coordinate(svc, 8, CORRAL_SEC(5), &rep);
   if (rc) return rc;
   printf("Successfully fetched: %zu services\n", rep.ok);
   printf("Failed services: %zu (handled gracefully):", rep.failed);

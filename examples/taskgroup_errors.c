@@ -7,7 +7,7 @@ static int work_on_task(void *arg, void **result) {
   int64_t duration = id == 2 ? 1 : 5;
   printf("Task %ld starting (will take %llds)\n", (long)id,
          (long long)duration);
-  int rc = corral_sleep(duration * SEC);
+  int rc = corral_sleep(CORRAL_SEC(duration));
   if (rc) {
     printf("Task %ld cancelled at %.2fs\n", (long)id, ex_elapsed());
     return rc;

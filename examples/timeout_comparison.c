@@ -11,7 +11,7 @@ typedef struct {
 
 static int fetch_with_timeout(void *arg, void **result) {
   api *a = arg;
-  if (a->delay > 5 * SEC)
+  if (a->delay > CORRAL_SEC(5))
     return corral_errorf(CORRAL_ETIMEDOUT, "%s took too long", a->name);
   int rc = corral_sleep(a->delay);
   if (rc) return rc;
@@ -20,8 +20,8 @@ static int fetch_with_timeout(void *arg, void **result) {
   return 0;
 }
 
-static api apis[3] = {{"API1", 1 * SEC, ""}, {"API2", 10 * SEC, ""},
-                      {"API3", 1 * SEC, ""}};
+static api apis[3] = {{"API1", CORRAL_SEC(1), ""}, {"API2", CORRAL_SEC(10), ""},
+                      {"API3", CORRAL_SEC(1), ""}};
 
 static int with_gather(void) {
   printf("with gather(return_exceptions=True):\n");

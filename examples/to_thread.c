@@ -37,7 +37,7 @@ static atomic_int ticks;
 static int ticker(void *arg, void **result) {
   (void)arg, (void)result;
   for (;;) {
-    int rc = corral_sleep(50 * MS);
+    int rc = corral_sleep(CORRAL_MS(50));
     if (rc) return rc == CORRAL_ECANCELED ? 0 : rc;
     atomic_fetch_add(&ticks, 1);
   }
@@ -106,7 +106,7 @@ static int body(void *arg, void **result) {
   void *r = NULL;
   rc = corral_to_thread(legacy_call, NULL, &r,
                         &(corral_thread_opts){.name = "legacy",
-                                              .abandon_after_ns = 300 * MS,
+                                              .abandon_after_ns = CORRAL_MS(300),
                                               .cleanup = legacy_cleanup});
   printf("  [%.1fs] to_thread returned %s after %.1fs: moving on\n",
          ex_elapsed(), corral_err_name(rc), ex_elapsed() - t);
@@ -117,9 +117,9 @@ static int body(void *arg, void **result) {
   corral_group_open(&g, NULL);
   for (int i = 0; i < 7; i++) /* with the legacy call: all 8 workers busy */
     corral_spawn(&g, offload_hold, NULL, "hold", NULL);
-  CORRAL_IGNORE(corral_sleep(20 * MS)); /* they are running now */
+  CORRAL_IGNORE(corral_sleep(CORRAL_MS(20))); /* they are running now */
   corral_scope sc;
-  corral_move_on_after(&sc, 100 * MS);
+  corral_move_on_after(&sc, CORRAL_MS(100));
   rc = corral_to_thread(never, NULL, NULL, &(corral_thread_opts){.name = "queued"});
   CORRAL_IGNORE(corral_scope_exit(&sc, rc));
   printf("  [%.1fs] queued call: %s\n", ex_elapsed(), corral_err_name(rc));

@@ -56,14 +56,14 @@ static int dispatch_cycle(int cycle, tool_call *calls, int n) {
 
 static int body(void *arg, void **result) {
   (void)arg, (void)result;
-  tool_call c1[3] = {{"call_tool_a", 400 * MS, 0, ""},
-                     {"call_tool_b", 700 * MS, 0, ""},
-                     {"call_tool_c", 500 * MS, 0, ""}};
+  tool_call c1[3] = {{"call_tool_a", CORRAL_MS(400), 0, ""},
+                     {"call_tool_b", CORRAL_MS(700), 0, ""},
+                     {"call_tool_c", CORRAL_MS(500), 0, ""}};
   dispatch_cycle(1, c1, 3);
   printf("\n");
-  tool_call c2[3] = {{"call_tool_a", 900 * MS, 0, ""},
-                     {"call_tool_b", 300 * MS, 1, ""},
-                     {"call_tool_c", 1200 * MS, 0, ""}};
+  tool_call c2[3] = {{"call_tool_a", CORRAL_MS(900), 0, ""},
+                     {"call_tool_b", CORRAL_MS(300), 1, ""},
+                     {"call_tool_c", CORRAL_MS(1200), 0, ""}};
   dispatch_cycle(2, c2, 3);
   return 0;
 }

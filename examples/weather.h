@@ -27,10 +27,10 @@ static int fetch_weather_service(void *arg, void **result) {
 }
 
 static weather_job weather_jobs[4] = {
-    {"OpenWeatherMap", 1000 * MS, {0}},
-    {"WeatherAPI", 1200 * MS, {0}},
-    {"NOAA", 1500 * MS, {0}},
-    {"LocalRadar", 800 * MS, {0}},
+    {"OpenWeatherMap", CORRAL_MS(1000), {0}},
+    {"WeatherAPI", CORRAL_MS(1200), {0}},
+    {"NOAA", CORRAL_MS(1500), {0}},
+    {"LocalRadar", CORRAL_MS(800), {0}},
 };
 
 #endif

@@ -116,7 +116,8 @@ CORRAL_API const char *corral_version_string(void);
   XX(ESRCH, -ESRCH, "no such task: it already finished")                     \
   XX(EMFILE, -EMFILE, "too many open files")                                 \
   XX(ENFILE, -ENFILE, "too many open files in system")                       \
-  XX(EADDRINUSE, -EADDRINUSE, "address already in use")
+  XX(EADDRINUSE, -EADDRINUSE, "address already in use")                      \
+  XX(EPROTO, -EPROTO, "protocol error: a task broke its start protocol")
 
 /* corral's own codes. ECANCELED, ETIMEDOUT and EDEADLK take their errno
  * values, so a timeout is one code whether corral or libuv produced it; the
@@ -237,7 +238,11 @@ CORRAL_API const corral_error *corral_error_child(const corral_error *e,
                                                   size_t i);
 CORRAL_API corral_error *corral_error_ref(corral_error *e);
 CORRAL_API void corral_error_unref(corral_error *e);
-/* Print the record (and nested aggregates, indented) to f. */
+/* An error raised while its task was handling a cancellation (inside a
+ * cancelled scope: failed cleanup) carries that cancellation's reason as
+ * its cause; NULL otherwise. Borrowed from e. */
+CORRAL_API const corral_cancel_reason *corral_error_cause(const corral_error *e);
+/* Print the record (its cause, and nested aggregates, indented) to f. */
 CORRAL_API void corral_error_print(const corral_error *e, FILE *f);
 
 /* TASK ONLY. Record `code` with a printf-style message as the current task's
@@ -322,7 +327,10 @@ typedef struct corral_options {
  * (the task tree is printed to opts->report and every task is unwound),
  * CORRAL_EINVAL (main_fn NULL, a bad option), CORRAL_EBUSY (a runtime
  * already runs on this thread), CORRAL_ENOMEM, or a libuv error starting
- * the loop. opts may be NULL. One runtime per thread at a time. */
+ * the loop. opts may be NULL. One runtime per thread at a time. The
+ * runtime runs one helper thread of its own while it lives (the watchdog:
+ * deadlines on time, runaway-task reports; it blocks every signal and
+ * never runs your code). */
 CORRAL_API int corral_run(const corral_options *opts, corral_fn main_fn,
                           void *arg, void **result);
 
@@ -405,6 +413,33 @@ CORRAL_API int corral_spawn_named_at(corral_group *g, corral_fn fn, void *arg,
 #define corral_spawn_with(g, fn, arg, out, ...)                              \
   corral_spawn_with_at((g), (fn), (arg), __VA_ARGS__, (out), __FILE__,       \
                        __LINE__)
+
+/* BLOCKS. Trio's nursery.start: spawn fn(arg) and wait until it calls
+ * corral_started(value) -- for example once a server has bound its port.
+ * Until then the task belongs to the caller: its error (or its
+ * cancellation, or the caller's) is what corral_start returns, and nothing
+ * reaches g. Once started it moves into g (NULL: the caller's implicit
+ * group) and corral_start returns 0 with *value (optional) and, if out is
+ * not NULL, a handle to release. Returns 0; the task's own error code (its
+ * record in corral_last_error()); CORRAL_EPROTO when it finished without
+ * calling corral_started; CORRAL_ECANCELED / CORRAL_ETIMEDOUT when it was
+ * cancelled before it started; CORRAL_ECLOSED, CORRAL_EFAILED,
+ * CORRAL_ECANCELED when g no longer takes tasks (then it is cancelled and
+ * waited for); CORRAL_EINVAL (fn NULL, g not a group, compact caller),
+ * CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. */
+CORRAL_NODISCARD CORRAL_API int corral_start_at(corral_group *g, corral_fn fn,
+                                                void *arg, const char *name,
+                                                void **value,
+                                                corral_task **out,
+                                                const char *file, int line);
+#define corral_start(g, fn, arg, name, value, out)                           \
+  corral_start_at((g), (fn), (arg), (name), (value), (out), __FILE__,        \
+                  __LINE__)
+/* Called by a task started with corral_start: hand `value` to the starter
+ * and move into the target group. Does not block. Returns 0, CORRAL_EINVAL
+ * (not started by corral_start, or signalled already: the second call
+ * changes nothing), CORRAL_ENOTASK. */
+CORRAL_API int corral_started(void *value);
 
 /* asyncio.create_task: spawn into the current task's implicit group. The
  * implicit group is closed when the current task's function returns: its
@@ -521,6 +556,22 @@ CORRAL_API int corral_scope_timed_out(const corral_scope *s);
 /* 1 if corral_scope_exit converted this scope's cancellation (to 0 or
  * CORRAL_ETIMEDOUT): Trio's CancelScope.cancelled_caught. */
 CORRAL_API int corral_scope_caught(const corral_scope *s);
+
+/* Configure a scope before entering it (Trio's CancelScope(...) then
+ * `with`): the options are kept, and corral_scope_enter(s, NULL) enters it
+ * as configured. Before entry, corral_scope_cancel (its message must stay
+ * valid until entry), corral_scope_set_deadline and corral_scope_set_shield
+ * change the configuration; the cancel takes effect on entry. Does not
+ * need a task. Returns 0, CORRAL_EINVAL (s NULL), CORRAL_EBUSY (entered). */
+CORRAL_API int corral_scope_init(corral_scope *s, const corral_scope_opts *o);
+/* Read back: the scope's deadline (CORRAL_FOREVER: none), whether it is
+ * shielded. Valid configured, entered and after exit. */
+CORRAL_API int64_t corral_scope_deadline(const corral_scope *s);
+CORRAL_API int corral_scope_shielded(const corral_scope *s);
+/* Shield or unshield a configured or entered scope. Unshielding while an
+ * enclosing scope is cancelled cancels the calls blocked inside at once.
+ * Returns 0, CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK. */
+CORRAL_API int corral_scope_set_shield(corral_scope *s, int on);
 
 /* Cancel the scope (reason CORRAL_CANCEL_SIGNAL) when signal signum
  * arrives, for as long as the scope is entered. While it watches, the
@@ -655,6 +706,21 @@ typedef struct corral_gather_opts {
 CORRAL_NODISCARD CORRAL_API int corral_gather(const corral_call *calls,
                                               size_t n, corral_outcome *out,
                                               const corral_gather_opts *opts);
+/* BLOCKS. gather over tasks that already run (asyncio.gather(*tasks)):
+ * fills out[i] for tasks[i] and returns only when every one has finished.
+ * The policy acts on them as corral_gather's does (FAIL_FAST cancels the
+ * others on the first error, FIRST/QUORUM once satisfied, the timeout and
+ * a cancel of the caller cancel every unfinished one, which end TIMED_OUT
+ * or CANCELLED) and the code follows the same rule. A handle given twice is
+ * waited for once and reported in both places. Marks the tasks joined (an
+ * error gathered here no longer fails their create_task parent). Also
+ * CORRAL_EINVAL (NULL out, a NULL or stale handle, bad policy or quorum,
+ * compact caller), CORRAL_EDEADLK (the caller is among them),
+ * CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. */
+CORRAL_NODISCARD CORRAL_API int corral_gather_tasks(corral_task *const *tasks,
+                                                    size_t n,
+                                                    corral_outcome *out,
+                                                    const corral_gather_opts *opts);
 /* safe_gather(*calls, return_exceptions=re, timeout=timeout_ns); the time
  * rule: CORRAL_FOREVER none, <= 0 already expired. Codes as
  * corral_gather. */

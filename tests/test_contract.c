@@ -367,8 +367,16 @@ static int m_yield_deadline(void *arg, void **res) {
     CHECK_RC(corral_group_open(&g, NULL), 0);
     CHECK_RC(corral_spawn(&g, busy_yielder, &iters[1], "other", NULL), 0);
     rc = corral_group_close(&g, busy_yielder(&iters[0], NULL));
-  } else { /* only a cancel check, no switch at all */
+  } else if (how == 2) { /* only a cancel check, no switch at all */
     while ((rc = corral_checkpoint_cancel()) == 0 && iters[0] < 10000) {
+      busy(CORRAL_MS(1));
+      iters[0]++;
+    }
+  } else { /* a blocking call that need not block: no switch either */
+    static corral_event set;
+    corral_event_init(&set);
+    corral_event_set(&set);
+    while ((rc = corral_event_wait(&set)) == 0 && iters[0] < 10000) {
       busy(CORRAL_MS(1));
       iters[0]++;
     }
@@ -383,7 +391,7 @@ static int m_yield_deadline(void *arg, void **res) {
   return 0;
 }
 TEST(deadline_seen_on_time_by_a_yield_loop) {
-  for (int how = 0; how < 3; how++)
+  for (int how = 0; how < 4; how++)
     for (size_t i = 0; i < 2; i++) {
       corral_options o = {0}; /* the real clock */
       o.shuffle_seed = seeds[i];
@@ -561,3 +569,248 @@ static int m_not_stale(void *arg, void **res) {
   return 0;
 }
 TEST(last_error_is_never_stale) { run_modes(m_not_stale, NULL); }
+
+/* ---- start-and-wait-ready (Trio's nursery.start) ---- */
+
+typedef struct {
+  int64_t before;  /* work before "started" */
+  int fail_before; /* fail instead of starting */
+  int twice;       /* signal twice */
+  int never;       /* return without signalling */
+  int port;
+  int second_rc;
+} server;
+
+static int serve(void *arg, void **res) {
+  (void)res;
+  server *s = arg;
+  int rc = corral_sleep(s->before);
+  if (rc) return rc;
+  if (s->fail_before) return corral_errorf(CORRAL_EIO, "bind failed");
+  if (s->never) return 0;
+  CHECK_RC(corral_started(&s->port), 0);
+  if (s->twice) s->second_rc = corral_started(&s->port);
+  return corral_sleep(CORRAL_SEC(5)); /* serves */
+}
+
+static int m_start(void *arg, void **res) {
+  (void)arg, (void)res;
+  T0 = corral_now();
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  server s = {CORRAL_SEC(1), 0, 1, 0, 8080, 0};
+  void *v = NULL;
+  corral_task *t = NULL;
+  CHECK_RC(corral_start(&g, serve, &s, "server", &v, &t), 0);
+  CHECK_EQ(NOW(), CORRAL_SEC(1)); /* returned once it said "started" */
+  CHECK(v == &s.port);
+  CHECK_RC(s.second_rc, CORRAL_EINVAL); /* signalled twice */
+  CHECK_EQ(corral_group_running(&g), 1); /* it lives in g now */
+  CHECK_STR(corral_task_name(t), "server");
+  CHECK_RC(corral_started(NULL), CORRAL_EINVAL); /* not being started */
+  /* An error before "started" goes to the starter, not to the group. */
+  server bad = {CORRAL_SEC(1), 1, 0, 0, 0, 0};
+  CHECK_RC(corral_start(&g, serve, &bad, "bad", NULL, NULL), CORRAL_EIO);
+  CHECK_STR(corral_error_message(corral_last_error()), "bind failed");
+  /* Finishing without signalling is an error too. */
+  server mute = {CORRAL_MS(1), 0, 0, 1, 0, 0};
+  CHECK_RC(corral_start(&g, serve, &mute, "mute", NULL, NULL), CORRAL_EPROTO);
+  /* Cancelled while starting: the child is cancelled, nothing runs on. */
+  corral_scope sc;
+  CHECK_RC(corral_move_on_after(&sc, CORRAL_MS(500)), 0);
+  server slow = {CORRAL_SEC(3), 0, 0, 0, 0, 0};
+  int rc = corral_start(&g, serve, &slow, "slow", NULL, NULL);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&sc, rc), 0);
+  CHECK_EQ(corral_group_running(&g), 1);
+  CHECK_RC(corral_group_close(&g, 0), 0); /* waits for the server */
+  CHECK_EQ(NOW(), CORRAL_SEC(6)); /* the server's 1 s + 5 s */
+  CHECK_EQ(corral_task_status(t), CORRAL_STATUS_OK);
+  corral_task_release(t);
+  /* Started into a group that closed meanwhile: refused, cancelled. */
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  server late = {CORRAL_MS(1), 0, 0, 0, 0, 0};
+  CHECK_RC(corral_start(&g, serve, &late, "late", NULL, NULL), CORRAL_ECLOSED);
+  return 0;
+}
+TEST(start_waits_until_started_and_errors_go_to_the_starter) {
+  run_modes(m_start, NULL);
+}
+
+/* ---- scopes configured before entry, read back, shield toggled ---- */
+
+static corral_scope toggled, toggled_outer;
+static int shield_toggler(void *arg, void **res) {
+  (void)res;
+  int *rc = arg;
+  CHECK_RC(corral_scope_enter(&toggled_outer, NULL), 0);
+  CHECK_RC(corral_scope_enter(&toggled, &(corral_scope_opts){.shield = 1}), 0);
+  *rc = corral_sleep(CORRAL_SEC(10));
+  int r = corral_scope_exit(&toggled, *rc); /* not its cancel: passes */
+  CHECK_RC(r, CORRAL_ECANCELED);
+  return corral_scope_exit(&toggled_outer, r);
+}
+static int m_scope_config(void *arg, void **res) {
+  (void)arg, (void)res;
+  T0 = corral_now();
+  corral_scope s;
+  int64_t dl = corral_now() + CORRAL_SEC(2);
+  CHECK_RC(corral_scope_init(&s, &(corral_scope_opts){.deadline = dl,
+                                                      .fail = 1}),
+           0);
+  CHECK_EQ(corral_scope_deadline(&s), dl);
+  CHECK_EQ(corral_scope_shielded(&s), 0);
+  CHECK_RC(corral_scope_set_deadline(&s, dl + CORRAL_SEC(1)), 0);
+  CHECK_RC(corral_scope_set_shield(&s, 1), 0);
+  CHECK_RC(corral_scope_enter(&s, NULL), 0); /* as configured */
+  CHECK_EQ(corral_scope_deadline(&s), dl + CORRAL_SEC(1));
+  CHECK_EQ(corral_scope_shielded(&s), 1);
+  int rc = corral_sleep(CORRAL_SEC(10));
+  CHECK_RC(corral_scope_exit(&s, rc), CORRAL_ETIMEDOUT);
+  CHECK(corral_scope_caught(&s));
+  CHECK_EQ(NOW(), CORRAL_SEC(3));
+  /* Cancelled before entry: cancelled on entry. */
+  CHECK_RC(corral_scope_init(&s, NULL), 0);
+  CHECK_RC(corral_scope_cancel(&s, "not even started"), 0);
+  CHECK(!corral_scope_cancelled(&s));
+  CHECK_RC(corral_scope_enter(&s, NULL), 0);
+  CHECK(corral_scope_cancelled(&s));
+  CHECK_RC(corral_checkpoint_cancel(), CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, CORRAL_ECANCELED), 0);
+  /* Shield toggled after entry: unshielding lets the outer cancel in. */
+  int inner_rc = 1;
+  corral_task *t;
+  CHECK_RC(corral_create_task(shield_toggler, &inner_rc, "shielded", &t), 0);
+  CHECK_RC(corral_sleep(CORRAL_SEC(1)), 0);
+  CHECK_RC(corral_scope_cancel(&toggled_outer, "outer"), 0);
+  CHECK_RC(corral_yield(), 0);
+  CHECK_EQ(inner_rc, 1); /* still shielded, still asleep */
+  CHECK_RC(corral_sleep(CORRAL_SEC(1)), 0);
+  CHECK_EQ(inner_rc, 1);
+  CHECK_RC(corral_scope_set_shield(&toggled, 0), 0);
+  CHECK_EQ(corral_scope_shielded(&toggled), 0);
+  CHECK_RC(corral_wait(&t, 1, CORRAL_ALL_COMPLETED, CORRAL_FOREVER, NULL), 0);
+  CHECK_RC(inner_rc, CORRAL_ECANCELED);
+  CHECK_EQ(corral_task_status(t), CORRAL_STATUS_OK); /* outer moved on */
+  CHECK_EQ(NOW(), CORRAL_SEC(5)); /* woken at once, not after 10 s */
+  corral_task_release(t);
+  return 0;
+}
+TEST(scope_configured_before_entry_read_back_shield_toggled) {
+  run_modes(m_scope_config, NULL);
+}
+
+/* ---- gather over existing handles ---- */
+
+static int m_gather_tasks(void *arg, void **res) {
+  (void)arg, (void)res;
+  T0 = corral_now();
+  static kid ok = {CORRAL_SEC(1), 0, 0}, bad = {CORRAL_SEC(2), CORRAL_EIO, 0},
+             slow = {CORRAL_SEC(9), 0, 0};
+  corral_task *a, *b, *c;
+  CHECK_RC(corral_create_task(kid_fn, &ok, "ok", &a), 0);
+  CHECK_RC(corral_create_task(kid_fn, &bad, "bad", &b), 0);
+  CHECK_RC(corral_create_task(kid_fn, &slow, "slow", &c), 0);
+  corral_task *ts[4] = {a, b, c, a}; /* a twice */
+  corral_outcome o[4];
+  int rc = corral_gather_tasks(ts, 4, o, NULL); /* FAIL_FAST */
+  CHECK_RC(rc, CORRAL_EGROUP);
+  CHECK_EQ(corral_error_count(corral_last_error()), 1);
+  CHECK_EQ(NOW(), CORRAL_SEC(2)); /* slow was cancelled, not waited out */
+  CHECK_EQ(o[0].status, CORRAL_STATUS_OK);
+  CHECK_EQ(o[3].status, CORRAL_STATUS_OK); /* reported in both places */
+  CHECK_EQ(o[1].status, CORRAL_STATUS_ERROR);
+  CHECK_EQ(o[2].status, CORRAL_STATUS_CANCELLED);
+  corral_outcomes_clear(o, 4);
+  for (int i = 0; i < 3; i++) corral_task_release(ts[i]);
+  /* Timeout: the unfinished end TIMED_OUT, finished results are kept. */
+  CHECK_RC(corral_create_task(kid_fn, &ok, "ok", &a), 0);
+  CHECK_RC(corral_create_task(kid_fn, &slow, "slow", &c), 0);
+  corral_task *t2[2] = {a, c};
+  rc = corral_gather_tasks(t2, 2, o,
+                           &(corral_gather_opts){.policy = CORRAL_GATHER_ALL,
+                                                 .timeout_ns = CORRAL_SEC(3)});
+  CHECK_RC(rc, CORRAL_ETIMEDOUT);
+  CHECK_EQ(o[0].status, CORRAL_STATUS_OK);
+  CHECK_EQ(o[1].status, CORRAL_STATUS_TIMED_OUT);
+  corral_outcomes_clear(o, 2);
+  corral_task_release(a);
+  corral_task_release(c);
+  return 0; /* bad was gathered: its error does not fail main */
+}
+TEST(gather_over_existing_handles) { run_modes(m_gather_tasks, NULL); }
+
+/* ---- an error raised while handling a cancellation has it as cause ---- */
+
+static int m_cause(void *arg, void **res) {
+  (void)arg, (void)res;
+  static kid cleanup_fails = {CORRAL_SEC(5), 0, CORRAL_EIO};
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.timeout_ns =
+                                                          CORRAL_SEC(1),
+                                                      .name = "batch"}),
+           0);
+  CHECK_RC(corral_spawn(&g, kid_fn, &cleanup_fails, "worker", NULL), 0);
+  CHECK_RC(corral_group_close(&g, 0), CORRAL_EGROUP);
+  const corral_error *e = corral_error_child(corral_last_error(), 0);
+  CHECK(e != NULL);
+  const corral_cancel_reason *why = corral_error_cause(e);
+  CHECK(why != NULL);
+  CHECK_EQ(why->kind, CORRAL_CANCEL_DEADLINE);
+  CHECK_STR(why->scope, "batch");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  corral_error_print(corral_last_error(), f);
+  fclose(f);
+  CHECK(strstr(buf, "failed while cleaning up") != NULL);
+  CHECK(strstr(buf, "while handling a cancellation: deadline of scope 'batch'") != NULL);
+  free(buf);
+  CHECK(corral_error_cause(corral_last_error()) == NULL); /* the aggregate */
+  return 0;
+}
+TEST(error_in_cleanup_carries_the_cancel_as_cause) { run_modes(m_cause, NULL); }
+
+/* gather is a group: the same rule, through corral_gather's policies. */
+static int m_gather_rule(void *arg, void **res) {
+  (void)arg, (void)res;
+  static kid fail1 = {S(1), EIO_, 0}, long5 = {S(5), 0, 0},
+             cleanup = {S(5), 0, EIO_};
+  corral_call calls[3] = {{kid_fn, &fail1, "fails"}, {kid_fn, &long5, "a"},
+                          {kid_fn, &long5, "b"}};
+  corral_outcome o[3];
+  static const corral_gather_policy pols[4] = {
+      CORRAL_GATHER_FAIL_FAST, CORRAL_GATHER_ALL, CORRAL_GATHER_FIRST,
+      CORRAL_GATHER_QUORUM};
+  /* The deadline fires after a child failed: an error, not a timeout
+   * (ALL keeps errors as values: the timeout). */
+  static const int want[4] = {EG, TO, EG, EG};
+  for (int p = 0; p < 4; p++) {
+    int rc = corral_gather(calls, 3, o,
+                           &(corral_gather_opts){.policy = pols[p],
+                                                 .quorum = 2,
+                                                 .timeout_ns = S(2)});
+    if (rc != want[p])
+      FAILF("gather policy %d: %s, want %s", p, corral_err_name(rc),
+            corral_err_name(want[p]));
+    CHECK_EQ(o[0].status, CORRAL_STATUS_ERROR);
+    corral_outcomes_clear(o, 3);
+  }
+  /* A failure in cleanup while the gather's deadline cancels. */
+  calls[0].arg = &cleanup;
+  for (int p = 0; p < 4; p++) {
+    int rc = corral_gather(calls, 3, o,
+                           &(corral_gather_opts){.policy = pols[p],
+                                                 .quorum = 2,
+                                                 .timeout_ns = S(1)});
+    if (rc != want[p])
+      FAILF("gather policy %d, cleanup: %s, want %s", p, corral_err_name(rc),
+            corral_err_name(want[p]));
+    CHECK_EQ(o[0].status, CORRAL_STATUS_ERROR);
+    CHECK_EQ(o[1].status, CORRAL_STATUS_TIMED_OUT);
+    corral_outcomes_clear(o, 3);
+  }
+  return 0;
+}
+TEST(gather_follows_the_group_rule) { run_modes(m_gather_rule, NULL); }

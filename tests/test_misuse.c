@@ -219,3 +219,21 @@ TEST(handle_read_after_its_runtime_ended_aborts) {
   CHECK(strstr(buf, "corral_task_status: task handle") != NULL);
   CHECK(strstr(buf, "corral_run returns") != NULL);
 }
+
+/* A group policy smuggled into gather's options, and a scope configured
+ * while entered: defined codes. */
+static int m_wrong_policy(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_call c = {napper, NULL, "n"};
+  corral_outcome o;
+  corral_gather_opts go = {0};
+  go.policy = (corral_gather_policy)(int)CORRAL_FIRST;
+  CHECK_RC(corral_gather(&c, 1, &o, &go), CORRAL_EINVAL);
+  corral_scope s;
+  CHECK_RC(corral_scope_enter(&s, NULL), 0);
+  CHECK_RC(corral_scope_init(&s, NULL), CORRAL_EBUSY);
+  CHECK_RC(corral_scope_exit(&s, 0), 0);
+  CHECK_RC(corral_scope_init(&s, NULL), 0); /* after exit: fine */
+  return 0;
+}
+TEST(wrong_policy_type_and_busy_scope_init) { run_modes(m_wrong_policy, NULL); }

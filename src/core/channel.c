@@ -12,6 +12,7 @@
  * A blocked task touches only its own nodes after it wakes, never the
  * channel (which a close-and-free may have released meanwhile). */
 #include "core/channel.h"
+#include "core/sched.h"
 
 #include <string.h>
 
@@ -278,11 +279,12 @@ void corral_channel_free(corral_channel *ch) {
   corral__al_free(&al, ch);
 }
 
-/* The calling task inside a cancelled scope? One load while nothing in the
- * runtime is cancelled (corral_yield's test). */
+/* The calling task inside a cancelled scope? The checkpoint test every
+ * blocking call makes (corral__checkpoint_scope: two loads while nothing
+ * is cancelled and no deadline passed). */
 static inline bool cancelled(corral__rt *rt, corral_task *self) {
-  return unlikely(rt->sched.ncancelled) &&
-         corral__cancelled_scope_walk(self->scope);
+  return corral__checkpoint_scope(rt, self) &&
+         corral__fail(self, CORRAL_ECANCELED);
 }
 
 int corral_channel_send(corral_channel *ch, const void *item) {

@@ -295,3 +295,128 @@ void corral_as_completed_free(corral_as_completed *it) {
   if (rt) corral__free(rt, it->taken);
   it->taken = NULL;
 }
+
+/* ---- gather over tasks that exist already ---- */
+
+/* Cancel every task of tasks[] that has not finished (a handle given twice
+ * is cancelled once: the second cancel finds it cancelled). */
+static void cancel_rest(corral_task *self, corral_task *const *tasks,
+                        size_t n, corral_cancel_kind kind, const char *msg) {
+  for (size_t i = 0; i < n; i++) {
+    corral_task *t = TK(tasks[i]);
+    if (!t->finalized)
+      corral__scope_cancel(self->rt, &t->root_scope, kind, self->name, msg);
+  }
+}
+
+int corral_gather_tasks(corral_task *const *tasks, size_t n,
+                        corral_outcome *out, const corral_gather_opts *opts) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  CORRAL__NO_COMPACT(self, "corral_gather_tasks");
+  corral_gather_opts d = {0};
+  if (!opts) opts = &d;
+  if (n && !out) return CORRAL_EINVAL;
+  int rc = check_tasks(self, tasks, n);
+  if (rc) return rc;
+  corral_gather_policy pol = opts->policy;
+  size_t need = pol == CORRAL_GATHER_FIRST ? 1 : opts->quorum;
+  if (pol != CORRAL_GATHER_FAIL_FAST && pol != CORRAL_GATHER_ALL &&
+      pol != CORRAL_GATHER_FIRST && pol != CORRAL_GATHER_QUORUM)
+    return CORRAL_EINVAL;
+  if (pol == CORRAL_GATHER_QUORUM && (need < 1 || need > n))
+    return CORRAL_EINVAL;
+  int64_t deadline = opts->timeout_ns == 0 || opts->timeout_ns == CORRAL_FOREVER
+                         ? CORRAL_FOREVER
+                         : corral__deadline_after(self->rt, opts->timeout_ns);
+  bool timed = false, outer = false, cancelled = false, satisfied = false;
+  for (;;) {
+    size_t done = 0, ok = 0, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+      corral_task *t = TK(tasks[i]);
+      if (!t->finalized) continue;
+      done++;
+      if (t->out.status == CORRAL_STATUS_OK) ok++;
+      if (t->out.status == CORRAL_STATUS_ERROR) bad++;
+    }
+    if (done == n) break;
+    if (!cancelled) {
+      const char *why = NULL;
+      corral_cancel_kind kind = CORRAL_CANCEL_EXPLICIT;
+      if (bad && pol == CORRAL_GATHER_FAIL_FAST) {
+        kind = CORRAL_CANCEL_SIBLING_FAILED;
+        why = "another task of the gather failed";
+      } else if ((pol == CORRAL_GATHER_FIRST || pol == CORRAL_GATHER_QUORUM) &&
+                 ok >= need) {
+        kind = CORRAL_CANCEL_GROUP_DONE;
+        why = "enough results arrived";
+        satisfied = true;
+      } else if (timed) {
+        kind = CORRAL_CANCEL_DEADLINE;
+        why = "gather timed out";
+      } else if (outer) {
+        kind = CORRAL_CANCEL_PARENT;
+        why = "gather was cancelled";
+      }
+      if (why) {
+        cancel_rest(self, tasks, n, kind, why);
+        cancelled = true;
+      }
+    }
+    /* Once cancelling, wait without being aborted: nothing it cancelled
+     * outlives the call. */
+    rc = cancelled ? 0
+                   : wait_any(self, tasks, n, NULL, deadline);
+    if (cancelled) {
+      corral_task *t = NULL;
+      for (size_t i = 0; i < n && !t; i++)
+        if (!TK(tasks[i])->finalized) t = TK(tasks[i]);
+      if (t) corral__task_wait_done(self, t, false);
+    } else if (rc == CORRAL_ETIMEDOUT) {
+      timed = true;
+    } else if (rc == CORRAL_ECANCELED) {
+      outer = true;
+    } else if (rc) {
+      return rc; /* ENOMEM: nothing cancelled, nothing waited for */
+    }
+  }
+  /* Outcomes (a handle given twice is reported in both places) and the
+   * verdict, by the rule of corral_group_close. */
+  size_t ok = 0, nerr = 0;
+  for (size_t i = 0; i < n; i++) {
+    corral_task *t = TK(tasks[i]);
+    corral__outcome_copy(t, &out[i]);
+    t->joined = 1;
+    bool first = true;
+    for (size_t j = 0; j < i; j++)
+      if (TK(tasks[j]) == t) first = false;
+    if (!first) continue;
+    if (t->out.status == CORRAL_STATUS_OK) ok++;
+    if (t->out.status == CORRAL_STATUS_ERROR) nerr++;
+  }
+  bool quorum = pol == CORRAL_GATHER_FIRST || pol == CORRAL_GATHER_QUORUM;
+  satisfied = satisfied || (quorum && ok >= need);
+  bool failed = pol != CORRAL_GATHER_ALL && nerr > 0 && !(quorum && satisfied);
+  if (!failed && quorum && !satisfied && !timed && !outer) failed = true;
+  if (failed) {
+    corral_error *agg = corral__error_new(self->rt, CORRAL_EGROUP, self->name,
+                                          "gather over tasks failed");
+    if (agg && nerr) {
+      agg->children = corral__malloc(self->rt, nerr * sizeof *agg->children);
+      for (size_t i = 0; agg->children && i < n; i++) {
+        corral_task *t = TK(tasks[i]);
+        bool first = true;
+        for (size_t j = 0; j < i; j++)
+          if (TK(tasks[j]) == t) first = false;
+        if (first && t->out.status == CORRAL_STATUS_ERROR)
+          agg->children[agg->nchildren++] = corral_error_ref(t->out.error);
+      }
+    }
+    if (agg) corral__set_last_error(self, agg);
+    return CORRAL_EGROUP;
+  }
+  if (satisfied) return 0;
+  if (outer) return corral__fail(self, CORRAL_ECANCELED);
+  if (timed) return corral_errorf(CORRAL_ETIMEDOUT, "gather timed out");
+  return 0;
+}

@@ -14,6 +14,7 @@ struct corral_error {
   char task[CORRAL_NAME_MAX];
   size_t nchildren;
   corral_error **children;
+  corral_cancel_reason *cause; /* raised while handling this cancel */
   corral_allocator al; /* copied: records may outlive the runtime */
 };
 

@@ -258,6 +258,7 @@ int corral_group_open(corral_group *cg, const corral_group_opts *o) {
   if (!cg) return CORRAL_EINVAL;
   CORRAL__NO_COMPACT(self, "corral_group_open");
   corral__group *g = (corral__group *)cg;
+  corral__storage_probe(g, sizeof *g);
   /* Still open (by this task or another): opening it again would orphan
    * its children. Closed storage may be reused. */
   if (g->magic == CORRAL__GROUP_MAGIC && g->rt == self->rt &&
@@ -313,4 +314,155 @@ size_t corral_group_failed(const corral_group *cg) {
 size_t corral_group_running(const corral_group *cg) {
   const corral__group *g = (const corral__group *)cg;
   return g && g->magic == CORRAL__GROUP_MAGIC ? g->running : 0;
+}
+
+/* ---- start-and-wait-ready (Trio's nursery.start) ---- */
+
+/* A start in progress: the child runs in a private group of the starter
+ * (its errors and cancellations are the starter's) until it calls
+ * corral_started, which moves it into the target group. */
+typedef struct corral__start {
+  struct corral__start *next; /* the runtime's pending starts */
+  corral_task *task, *starter;
+  corral__group *target, *tmp;
+  void *value;
+  bool started;
+  int refused; /* the target could not take it: why */
+} corral__start;
+
+static void start_unlist(corral__rt *rt, corral__start *st) {
+  for (corral__start **p = &rt->starts; *p; p = &(*p)->next)
+    if (*p == st) {
+      *p = st->next;
+      return;
+    }
+}
+
+/* Move child t (linked, lazily spawned) from group `from` into `to`. */
+static void move_child(corral_task *t, corral__group *from,
+                       corral__group *to) {
+  if (t->g_prev)
+    t->g_prev->g_next = t->g_next;
+  else
+    from->first_child = t->g_next;
+  if (t->g_next)
+    t->g_next->g_prev = t->g_prev;
+  else
+    from->last_child = t->g_prev;
+  from->running--;
+  t->g_next = NULL;
+  t->g_prev = to->last_child;
+  if (to->last_child)
+    to->last_child->g_next = t;
+  else
+    to->first_child = t;
+  to->last_child = t;
+  to->running++;
+  t->group = to;
+  corral__scope_unlink(&t->root_scope);
+  t->root_scope.parent = &to->scope;
+  corral__scope_link(&t->root_scope);
+}
+
+int corral_start_at(corral_group *cg, corral_fn fn, void *arg,
+                    const char *name, void **value, corral_task **out,
+                    const char *file, int line) {
+  corral_task *self = corral__self();
+  if (value) *value = NULL;
+  if (out) *out = NULL;
+  if (!self) return CORRAL_ENOTASK;
+  CORRAL__NO_COMPACT(self, "corral_start");
+  corral__rt *rt = self->rt;
+  corral__group *target = (corral__group *)cg;
+  if (!fn) return CORRAL_EINVAL;
+  if (target) {
+    if (target->magic != CORRAL__GROUP_MAGIC) return CORRAL_EINVAL;
+    if (target->rt != rt) return CORRAL_EFOREIGN;
+    if (target->state == CORRAL__G_CLOSED) return CORRAL_ECLOSED;
+    if (target->failed) return CORRAL_EFAILED;
+  }
+  corral__group tmp;
+  int rc = corral__group_open(rt, &tmp, self,
+                              &(corral_group_opts){.policy = CORRAL_COLLECT,
+                                                   .name = "start"},
+                              false);
+  if (rc) return rc;
+  tmp.notify = 1;
+  corral_task *t = NULL;
+  rc = corral__spawn(rt, &tmp, fn, arg,
+                     &(corral_spawn_opts){.name = name ? name : "task"}, &t,
+                     file, line);
+  if (rc) {
+    CORRAL_IGNORE(corral__group_close(rt, &tmp, 0));
+    return corral__fail(self, rc);
+  }
+  corral__start st = {rt->starts, t, self, target, &tmp, NULL, false, 0};
+  rt->starts = &st;
+  /* Not abortable: a cancellation reaches the child through the scopes,
+   * and the start returns once it has either started or ended. */
+  while (!st.started && !t->finalized) {
+    tmp.waiter = self;
+    corral__park(self, CORRAL__W_START, CORRAL__UNABORTABLE, CORRAL_FOREVER);
+  }
+  tmp.waiter = NULL;
+  start_unlist(rt, &st);
+  if (st.started && st.refused) {
+    /* The target could not take it (closed, failed or cancelled since):
+     * cancel the child here, where it still belongs. */
+    corral__scope_cancel(rt, &tmp.scope, CORRAL_CANCEL_EXPLICIT, self->name,
+                         "the group it started for no longer takes tasks");
+    rc = corral__fail(self, st.refused);
+  }
+  CORRAL_IGNORE(corral__group_close(rt, &tmp, 0));
+  if (!st.started) {
+    /* Ended before it said "started": its outcome is the starter's. */
+    if (t->out.status == CORRAL_STATUS_ERROR) {
+      corral__set_last_error(self, corral_error_ref(t->out.error));
+      rc = t->out.code;
+    } else if (t->out.status == CORRAL_STATUS_OK) {
+      rc = corral_errorf(CORRAL_EPROTO,
+                         "task '%s' finished without calling corral_started",
+                         t->name);
+    } else {
+      rc = corral__fail(self, t->out.status == CORRAL_STATUS_TIMED_OUT
+                                  ? CORRAL_ETIMEDOUT
+                                  : CORRAL_ECANCELED);
+    }
+  } else if (!rc) {
+    if (value) *value = st.value;
+    if (out) {
+      t->refs++; /* the caller's handle */
+      t->handle = t->owned = 1;
+      *out = corral__task_handle(t);
+    }
+  }
+  t->handle = out && !rc ? 1 : 0;
+  corral__task_unref(rt, t); /* start's own reference */
+  return rc;
+}
+
+int corral_started(void *value) {
+  corral_task *self = corral__self();
+  if (!self) return CORRAL_ENOTASK;
+  corral__rt *rt = self->rt;
+  corral__start *st = rt->starts;
+  while (st && st->task != self) st = st->next;
+  if (!st || st->started) return CORRAL_EINVAL; /* not starting, or twice */
+  st->started = true;
+  st->value = value;
+  corral__group *to = st->target;
+  if (!to) to = corral__implicit_group(rt, st->starter);
+  if (!to)
+    st->refused = CORRAL_ENOMEM;
+  else if (to->state == CORRAL__G_CLOSED)
+    st->refused = CORRAL_ECLOSED;
+  else if (to->failed)
+    st->refused = CORRAL_EFAILED;
+  else if (to->satisfied || corral__cancelled_scope_walk(&to->scope))
+    st->refused = CORRAL_ECANCELED;
+  else
+    move_child(self, st->tmp, to);
+  corral__wake(st->starter, 0);
+  start_unlist(rt, st);
+  return 0;
 }

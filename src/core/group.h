@@ -52,6 +52,9 @@ static inline void corral__group_child_ended(corral__rt *rt, corral__group *g,
   }
   corral__group_child_done(rt, g, t);
 }
+/* The task's create_task group, made on first use (NULL: no memory). */
+CORRAL__HIDDEN corral__group *corral__implicit_group(corral__rt *rt,
+                                                    corral_task *self);
 CORRAL__HIDDEN int corral__group_open(corral__rt *rt, corral__group *g,
                                       corral_task *owner,
                                       const corral_group_opts *o, bool implicit);

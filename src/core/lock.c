@@ -5,6 +5,7 @@
  * A waiter whose task was woken otherwise (cancel, deadlock breaker) is
  * dead: releases skip and unlink it. */
 #include "core/channel.h"
+#include "core/sched.h"
 
 #include <string.h>
 
@@ -115,7 +116,8 @@ int corral_lock_acquire(corral_lock *cl) {
   int rc = lock_enter(l, self);
   if (rc) return rc;
   CORRAL__NO_COMPACT(self, "corral_lock_acquire");
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   if (!l->owner) { /* free means nobody live is queued */
     lock_take(l, self);
     return 0;
@@ -230,7 +232,8 @@ int corral_condition_wait(corral_condition *cc) {
   if (l->owner && l->rt != self->rt) return CORRAL_EFOREIGN;
   CORRAL__NO_COMPACT(self, "corral_condition_wait");
   if (l->owner != self) return CORRAL_EPERM;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   cond_waiter cw = {{{NULL, NULL}, self, NULL}, c, l, ST_COND, 0};
   cw.lw.cw = &cw;
   corral__list_insert_tail(&c->waiters, &cw.lw.node);
@@ -381,7 +384,8 @@ static int lim_acquire(corral_limiter *cl, const void *who, bool block) {
   if (lim_find(l, who) >= 0) return CORRAL_EDEADLK;
   if (block) {
     CORRAL__NO_COMPACT(self, "corral_limiter_acquire");
-    if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+    if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   }
   int rc = lim_reserve(l, l->borrowed + l->nwaiting + 1);
   if (rc) return rc;

@@ -25,12 +25,18 @@
 typedef struct corral__sched {
   corral_task *current;
   corral_task *rq_head, *rq_tail;
-  unsigned budget;            /* direct switches left before the scheduler */
+  unsigned budget;            /* direct switches left before the scheduler;
+                                 the watchdog zeroes it when a deadline
+                                 passed, so the next switch goes through the
+                                 scheduler (relaxed atomic accesses: plain
+                                 loads and stores) */
   uint64_t rng;               /* shuffle state, 0 = FIFO */
   size_t alive;               /* tasks not yet finalized */
   uint32_t done_seq;
   size_t ncancelled;          /* live cancelled scopes: 0 = skip the walk */
-  uint32_t nswitch;           /* switches so far (the watchdog reads it) */
+  uint32_t passes;            /* scheduler passes (run_task calls); with
+                                 `current` and `budget`, what changes at
+                                 every switch (the watchdog reads them) */
   uint8_t preempt;            /* set by the watchdog: a deadline passed */
   uint8_t in_uv;              /* inside uv_run (libuv callbacks may wake) */
   corral__ctx ctx;            /* the scheduler's own context */
@@ -94,6 +100,7 @@ struct corral__rt {
   corral_task *root;
   int deadlocked;
   uint64_t select_rng;        /* channel.c: select's fair pick (xorshift) */
+  struct corral__start *starts; /* corral_start calls in progress */
   uint8_t serial;             /* 1..7: which runtime a handle belongs to */
   uint16_t gen_seq;           /* last task generation handed out */
 };
@@ -114,6 +121,13 @@ static inline void corral__free(corral__rt *rt, void *p) {
 }
 static inline char *corral__strdup(corral__rt *rt, const char *s) {
   return corral__al_strdup(&rt->al, s);
+}
+
+static inline unsigned corral__budget(const corral__rt *rt) {
+  return __atomic_load_n(&rt->sched.budget, __ATOMIC_RELAXED);
+}
+static inline void corral__budget_set(corral__rt *rt, unsigned b) {
+  __atomic_store_n(&rt->sched.budget, b, __ATOMIC_RELAXED);
 }
 
 static inline int64_t corral__now(corral__rt *rt) {
@@ -182,6 +196,16 @@ static inline int64_t corral__deadline_after(corral__rt *rt, int64_t ns) {
 
 /* local.c: drop the task-local value counts (the runtime's end). */
 CORRAL__HIDDEN void corral__lvals_free(corral__rt *rt);
+/* Caller storage about to be initialised is read first, to refuse one
+ * still in use (its magic): fine for us, uninitialised to Valgrind. */
+static inline void corral__storage_probe(const void *p, size_t n) {
+#ifdef CORRAL_HAVE_VALGRIND
+  (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+#else
+  (void)p, (void)n;
+#endif
+}
+
 /* ---- task handles ----
  * A corral_task * given to the user is the struct's address with a tag in
  * its top 16 bits (user-space addresses fit in 48): bits 60-62 the

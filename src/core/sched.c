@@ -78,22 +78,20 @@ bool corral__prepare(corral__rt *rt, corral_task *t) {
 void corral__run_task(corral__rt *rt, corral_task *t) {
   if (t->state == CORRAL__T_NEW && !corral__prepare(rt, t)) return;
   if (t->compact) corral__compact_load(rt, t);
-  rt->sched.budget = CORRAL__BUDGET;
+  corral__budget_set(rt, CORRAL__BUDGET);
+  __atomic_store_n(&rt->sched.passes, rt->sched.passes + 1, __ATOMIC_RELAXED);
   corral__resume(rt, &rt->sched.ctx, t);
   corral__set_current(rt, NULL);
 }
 
-void corral__preempted(corral__rt *rt, corral_task *self) {
-  if (rt->clock.virtual_clock) { /* virtual time stands still meanwhile */
-    __atomic_store_n(&rt->sched.preempt, 0, __ATOMIC_RELAXED);
-    return;
-  }
-  /* Queue self behind the others and hand the CPU to the scheduler: it
-   * clears the flag and fires the timers as soon as run_task returns. */
-  self->state = CORRAL__T_RUNNABLE;
-  corral__runq_push(rt, self);
-  rt->sched.budget = 0;
-  corral__switch_out_inline(rt, self);
+corral__scope *corral__checkpoint_slow(corral__rt *rt, corral_task *t) {
+  if (corral__preempt_pending(rt) && !rt->clock.virtual_clock)
+    corral__scope_deadlines_due(rt, t->scope);
+  corral__scope *cs = rt->sched.ncancelled
+                          ? corral__cancelled_scope_walk(t->scope)
+                          : NULL;
+  if (cs) corral__cancel_spin(rt, t, cs);
+  return cs;
 }
 
 /* The hottest path there is: a task yielding to the head of the run queue.
@@ -105,18 +103,18 @@ int corral_yield(void) {
   corral_task *self = rt ? rt->sched.current : NULL;
   if (unlikely(!self)) return CORRAL_ENOTASK;
   corral__sched *s = &rt->sched;
-  if (unlikely(s->ncancelled | corral__preempt_pending(rt))) {
-    if (corral__preempt_pending(rt)) corral__preempted(rt, self);
-    if (corral__checkpoint_scope(rt, self))
-      return corral__fail(self, CORRAL_ECANCELED);
-  }
+  /* A deadline that passed needs no test here: the watchdog zeroed the
+   * budget, so this switch goes through the scheduler. */
+  if (unlikely(s->ncancelled) && corral__checkpoint_scope(rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   self->state = CORRAL__T_RUNNABLE;
   self->rq_next = NULL;
   corral_task *next = s->rq_head;
-  if (likely(next && s->budget && !s->rng && !rt->stacks.pools.ncanary &&
+  unsigned b = corral__budget(rt);
+  if (likely(next && b && !s->rng && !rt->stacks.pools.ncanary &&
              next->state == CORRAL__T_RUNNABLE && !next->compact &&
              self->linked)) {
-    s->budget--;
+    corral__budget_set(rt, b - 1);
     corral_task *after = next->rq_next;
     if (after) {
       s->rq_head = after;

@@ -40,26 +40,26 @@ static inline void corral__asan_arrived(void *fake) {
 #endif
 }
 
-/* One more switch (or checkpoint that gave the CPU away): what tells the
- * watchdog that the runtime is not stalled. */
-static inline __attribute__((always_inline)) void
-corral__count_switch(corral__rt *rt) {
-  __atomic_store_n(&rt->sched.nswitch, rt->sched.nswitch + 1,
-                   __ATOMIC_RELAXED);
+/* Where the CPU is, as the watchdog sees it: every switch changes the
+ * current task, spends budget, or goes through the scheduler (a pass), so
+ * an unchanged mark means no checkpoint gave the CPU away. Free on the hot
+ * paths: they update these anyway. */
+static inline uint64_t corral__cpu_mark(corral__rt *rt) {
+  uint32_t b = __atomic_load_n(&rt->sched.budget, __ATOMIC_RELAXED);
+  uint32_t p = __atomic_load_n(&rt->sched.passes, __ATOMIC_RELAXED);
+  return (uint64_t)p << 32 | b;
 }
 
-/* The watchdog saw a deadline pass: go through the scheduler, which fires
- * the timers, and come back (sched.c). */
-CORRAL__HIDDEN void corral__preempted(corral__rt *rt, corral_task *self);
-
+CORRAL__HIDDEN corral__scope *corral__checkpoint_slow(corral__rt *rt,
+                                                     corral_task *t);
 /* The cancel check of every checkpoint: the nearest cancelled scope that
- * reaches t, counted for the cancel-spin report, or NULL. */
+ * reaches t, counted for the cancel-spin report, or NULL. A checkpoint
+ * that does not switch also fires the deadlines around t that the
+ * watchdog saw pass (one that switches goes through the scheduler). */
 static inline corral__scope *corral__checkpoint_scope(corral__rt *rt,
                                                       corral_task *t) {
-  if (likely(rt->sched.ncancelled == 0)) return NULL;
-  corral__scope *cs = corral__cancelled_scope_walk(t->scope);
-  if (cs) corral__cancel_spin(rt, t, cs);
-  return cs;
+  if (likely((rt->sched.ncancelled | corral__preempt_pending(rt)) == 0)) return NULL;
+  return corral__checkpoint_slow(rt, t);
 }
 
 static inline void corral__runq_push(corral__rt *rt, corral_task *t) {
@@ -94,8 +94,9 @@ static inline corral_task *corral__runq_pop(corral__rt *rt) {
 static inline __attribute__((always_inline)) corral_task *
 corral__pick_next(corral__rt *rt, corral_task *cur, bool cur_compact) {
   corral_task *next = NULL;
-  while (rt->sched.budget > 0 && (next = corral__runq_pop(rt)) != NULL) {
-    rt->sched.budget--;
+  unsigned b;
+  while ((b = corral__budget(rt)) > 0 && (next = corral__runq_pop(rt)) != NULL) {
+    corral__budget_set(rt, b - 1);
     if (next == cur) return cur;
     if (next->state != CORRAL__T_NEW || corral__prepare(rt, next)) break;
     next = NULL;
@@ -141,7 +142,6 @@ corral__prefetch_queue(corral__rt *rt) {
 static inline __attribute__((always_inline)) void
 corral__resume(corral__rt *rt, corral__ctx *from, corral_task *next) {
   void *fake = NULL;
-  corral__count_switch(rt);
   if (next) {
     next->state = CORRAL__T_RUNNING;
     corral__set_current(rt, next);
@@ -159,7 +159,6 @@ corral__resume(corral__rt *rt, corral__ctx *from, corral_task *next) {
  * last frame). */
 static inline __attribute__((always_inline, noreturn)) void
 corral__resume_jump(corral__rt *rt, corral_task *next) {
-  corral__count_switch(rt);
   if (next) {
     next->state = CORRAL__T_RUNNING;
     corral__set_current(rt, next);
@@ -182,8 +181,7 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
   if (unlikely(!cur->linked)) corral__task_link(cur);
   corral_task *next = corral__pick_next(rt, cur, cur->compact);
   if (next == cur) { /* yielded with nobody else to run */
-    corral__count_switch(rt);
-    cur->state = CORRAL__T_RUNNING;
+      cur->state = CORRAL__T_RUNNING;
     return;
   }
   if (next) corral__prefetch_queue(rt);

@@ -195,6 +195,31 @@ int corral__scope_set_deadline(corral__rt *rt, corral__scope *s,
   return corral__timer_arm(rt, tm, deadline, on_scope_deadline);
 }
 
+static bool is_preset(const corral__scope *s) {
+  return s && s->magic == CORRAL__SCOPE_MAGIC && s->preset && !s->entered;
+}
+
+int corral_scope_init(corral_scope *us, const corral_scope_opts *o) {
+  if (!us) return CORRAL_EINVAL;
+  corral__tscope *ts = (corral__tscope *)(void *)us;
+  corral__scope *s = &ts->s;
+  corral__rt *rt = corral__tl_rt;
+  corral__storage_probe(ts, sizeof *ts);
+  if (s->magic == CORRAL__SCOPE_MAGIC && s->entered && s->owner && rt &&
+      s->owner->rt == rt)
+    return CORRAL_EBUSY;
+  corral_scope_opts d = {0};
+  if (!o) o = &d;
+  memset(ts, 0, sizeof *ts);
+  s->magic = CORRAL__SCOPE_MAGIC;
+  s->preset = 1;
+  s->shield = o->shield != 0;
+  s->fail = o->fail != 0;
+  s->name = o->name ? o->name : "scope";
+  ts->preset_deadline = o->deadline == 0 ? CORRAL_FOREVER : o->deadline;
+  return 0;
+}
+
 int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
@@ -204,19 +229,33 @@ int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
   corral__scope *s = &ts->s;
   /* Entered already (by this task or another): entering again would link
    * it into the tree twice. An exited scope may be entered again. */
+  corral__storage_probe(ts, sizeof *ts);
   if (s->magic == CORRAL__SCOPE_MAGIC && s->entered && s->owner &&
       s->owner->rt == self->rt)
     return CORRAL_EBUSY;
+  /* Configured by corral_scope_init: enter it as configured. */
+  bool preset = !o && is_preset(s);
+  bool pre_cancel = preset && s->preset_cancel;
+  const char *pre_msg = preset ? ts->preset_msg : NULL;
   corral_scope_opts d = {0};
+  if (preset) {
+    d.name = s->name;
+    d.shield = s->shield;
+    d.fail = s->fail;
+    d.deadline = ts->preset_deadline;
+  }
   if (!o) o = &d;
+  int64_t deadline = o->deadline == 0 ? CORRAL_FOREVER : o->deadline;
   corral__tscope_init(ts, self, self->scope, o->name);
   s->shield = o->shield != 0;
   s->fail = o->fail != 0;
   s->entered = 1;
   self->scope = s;
+  if (pre_cancel)
+    corral__scope_cancel(self->rt, s, CORRAL_CANCEL_EXPLICIT, self->name,
+                         pre_msg);
   /* The option field's 0 = not set (a zeroed struct has no deadline). */
-  int rc = corral__scope_set_deadline(
-      self->rt, s, o->deadline == 0 ? CORRAL_FOREVER : o->deadline);
+  int rc = corral__scope_set_deadline(self->rt, s, deadline);
   if (rc) {
     self->scope = s->parent;
     corral__scope_detach(self->rt, s);
@@ -254,6 +293,11 @@ int corral_scope_cancel(corral_scope *us, const char *message) {
   corral__scope *s = (corral__scope *)us;
   corral__rt *rt = corral__tl_rt;
   if (!rt) return CORRAL_ENOTASK;
+  if (is_preset(s)) { /* applied when it is entered */
+    s->preset_cancel = 1;
+    ((corral__tscope *)(void *)s)->preset_msg = message;
+    return 0;
+  }
   if (!s || s->magic != CORRAL__SCOPE_MAGIC || !s->entered)
     return CORRAL_EINVAL;
   if (!s->owner || s->owner->rt != rt) return CORRAL_EFOREIGN;
@@ -276,6 +320,10 @@ int corral_scope_set_deadline(corral_scope *us, int64_t deadline) {
   corral__scope *s = (corral__scope *)us;
   corral__rt *rt = corral__tl_rt;
   if (!rt) return CORRAL_ENOTASK;
+  if (is_preset(s)) {
+    ((corral__tscope *)(void *)s)->preset_deadline = deadline;
+    return 0;
+  }
   if (!s || s->magic != CORRAL__SCOPE_MAGIC || !s->entered)
     return CORRAL_EINVAL;
   return corral__scope_set_deadline(rt, s, deadline);
@@ -284,6 +332,38 @@ int corral_scope_set_deadline(corral_scope *us, int64_t deadline) {
 int corral_scope_cancelled(const corral_scope *us) {
   const corral__scope *s = (const corral__scope *)us;
   return s && s->magic == CORRAL__SCOPE_MAGIC && s->cancelled;
+}
+
+int64_t corral_scope_deadline(const corral_scope *us) {
+  const corral__scope *s = (const corral__scope *)us;
+  if (!s || s->magic != CORRAL__SCOPE_MAGIC) return CORRAL_FOREVER;
+  const corral__tscope *ts = (const corral__tscope *)(const void *)s;
+  if (is_preset(s)) return ts->preset_deadline;
+  if (!s->entered || !s->timed || !corral__timer_armed(&ts->timer))
+    return CORRAL_FOREVER;
+  return ts->timer.deadline;
+}
+
+int corral_scope_shielded(const corral_scope *us) {
+  const corral__scope *s = (const corral__scope *)us;
+  return s && s->magic == CORRAL__SCOPE_MAGIC && s->shield;
+}
+
+int corral_scope_set_shield(corral_scope *us, int on) {
+  corral__scope *s = (corral__scope *)us;
+  corral__rt *rt = corral__tl_rt;
+  if (!rt) return CORRAL_ENOTASK;
+  if (!s || s->magic != CORRAL__SCOPE_MAGIC || (!s->entered && !s->preset))
+    return CORRAL_EINVAL;
+  if (s->entered && s->owner && s->owner->rt != rt) return CORRAL_EFOREIGN;
+  bool was = s->shield;
+  s->shield = on != 0;
+  /* Unshielded while an enclosing scope is cancelled: the tasks blocked
+   * inside see it now (level-triggered). */
+  if (was && !s->shield && s->entered && s->parent &&
+      corral__cancelled_scope_walk(s->parent))
+    wake_below(s);
+  return 0;
 }
 
 int corral_scope_caught(const corral_scope *us) {

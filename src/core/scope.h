@@ -34,6 +34,9 @@ struct corral__scope {
   uint8_t timed;              /* a corral__tscope: may have a deadline */
   uint8_t kind;               /* corral_cancel_kind of the cancel */
   uint8_t caught;             /* exit converted its cancellation */
+  uint8_t preset;             /* configured by corral_scope_init, not
+                                 entered yet (user scopes only) */
+  uint8_t preset_cancel;      /* cancelled before it was entered */
   const char *name;           /* borrowed (see corral_scope_opts.name) */
   corral__cancel_info *info;  /* who and why; allocated when cancelled */
 };
@@ -44,6 +47,8 @@ typedef struct corral__tscope {
   corral__scope s;
   corral__timer timer;
   uv_signal_t *sig; /* cancel on this signal (corral_*_cancel_on_signal) */
+  int64_t preset_deadline;  /* corral_scope_init: applied on entry */
+  const char *preset_msg;   /* a cancel before entry: its message */
 } corral__tscope;
 
 static inline corral__timer *corral__scope_timer(corral__scope *s) {
@@ -88,6 +93,7 @@ static inline void corral__scope_init(corral__scope *s, corral_task *owner,
   s->cancelled = s->shield = s->fail = s->deadline_fired = s->entered = 0;
   s->counted_out = 0;
   s->caught = 0;
+  s->preset = s->preset_cancel = 0;
   s->kind = 0;
   s->name = name ? name : "scope";
   s->info = NULL;

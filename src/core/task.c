@@ -155,7 +155,8 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
      * joins its group's lists only if it suspends (corral__task_link):
      * until then nothing else runs, and one that ends first never does. */
     self->state = CORRAL__T_RUNNABLE;
-    if (likely(rt->sched.budget && !t->compact && !rt->stacks.pools.ncanary) &&
+    unsigned b = corral__budget(rt);
+    if (likely(b && !t->compact && !rt->stacks.pools.ncanary) &&
         corral__stack_acquire_fast(&rt->stacks.pools,
                               ss ? ss : rt->stacks.default_size,
                               &t->stack) == 0) {
@@ -163,7 +164,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
        * was checked above). The spawner waits outside the run queue: the
        * child's end jumps straight back to it, and a child that suspends
        * first queues it at the front (corral__task_link). */
-      rt->sched.budget--;
+      corral__budget_set(rt, b - 1);
       t->eager_parent = self;
 #ifdef CORRAL__CTX_HAVE_START
       /* corral__resume, entering the child's function directly. */
@@ -574,11 +575,9 @@ int corral_sleep(int64_t ns) {
 int corral_checkpoint_cancel(void) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
-  corral__rt *rt = self->rt;
   /* Not a switch point: expired deadlines of the scopes around the task
-   * are fired here (the scheduler fires the rest at the next one). */
-  if (unlikely(corral__preempt_pending(rt))) corral__scope_deadlines_due(rt, self->scope);
-  return corral__checkpoint_scope(rt, self)
+   * are fired here (corral__checkpoint_scope). */
+  return corral__checkpoint_scope(self->rt, self)
              ? corral__fail(self, CORRAL_ECANCELED)
              : 0;
 }

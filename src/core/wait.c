@@ -17,15 +17,6 @@ static void on_wait_timeout(corral__timer *tm) {
 int corral__park(corral_task *t, int kind, const corral__wait *w,
                  int64_t deadline) {
   corral__rt *rt = t->rt;
-  /* A deadline passed while tasks switched among themselves: fire this
-   * task's due scope deadlines now (so the check below sees them) and let
-   * this park go through the scheduler, which fires the rest. Never switch
-   * here: the caller registered its waiter (a join, an event) and another
-   * task running now could complete it before we are parked. */
-  if (unlikely(corral__preempt_pending(rt))) {
-    if (!rt->clock.virtual_clock) corral__scope_deadlines_due(rt, t->scope);
-    rt->sched.budget = 0;
-  }
   if (w != CORRAL__UNABORTABLE && corral__checkpoint_scope(rt, t))
     return corral__fail(t, CORRAL_ECANCELED);
   if (deadline != CORRAL_FOREVER) {
@@ -52,11 +43,7 @@ void corral__wake(corral_task *t, int rc) {
   if (t->state != CORRAL__T_BLOCKED) return;
   t->state = CORRAL__T_RUNNABLE;
   t->wake_rc = rc;
-  corral__rt *rt = t->rt;
-  corral__runq_push(rt, t);
-  /* Woken from a libuv callback: the pass in progress must not block in
-   * poll while a task is runnable (uv_stop makes its poll non-blocking). */
-  if (unlikely(rt->sched.in_uv)) uv_stop(rt->loop);
+  corral__runq_push(t->rt, t);
 }
 
 void corral__waiters_wake_all(corral__list *h) {

@@ -30,6 +30,7 @@
   XX(WAIT, "wait")                                                           \
   XX(GROUP_CLOSE, "group close")                                             \
   XX(GATHER_SLOT, "gather slot")                                             \
+  XX(START, "start (until the task calls corral_started)")                   \
   XX(EVENT, "event")                                                         \
   XX(SEMAPHORE, "semaphore")                                                 \
   XX(PARK, "park")                                                           \

@@ -2,6 +2,7 @@
 #include "core/sched.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,9 +21,9 @@ static void sleep_until(corral__watch *w, int64_t ns) {
 }
 
 #if defined(__SANITIZE_THREAD__)
-/* The copy below is a seqlock-style read, validated by the switch counter
- * read after it: ThreadSanitizer cannot know that (and refuses fences). */
-#define CORRAL__SEQ_FENCE() ((void)__atomic_load_n(&rt->sched.nswitch, __ATOMIC_ACQUIRE))
+/* The copy below is a seqlock-style read, validated by the CPU mark read
+ * after it: ThreadSanitizer cannot know that (and refuses fences). */
+#define CORRAL__SEQ_FENCE() ((void)corral__cpu_mark(rt))
 #define CORRAL__NO_TSAN __attribute__((no_sanitize_thread))
 #else
 #define CORRAL__SEQ_FENCE() __atomic_thread_fence(__ATOMIC_ACQUIRE)
@@ -30,9 +31,9 @@ static void sleep_until(corral__watch *w, int64_t ns) {
 #endif
 
 /* Report the current task once, if it is still the one that stalled. Its
- * struct stays mapped until the runtime ends (slab.c), and the switch
- * counter, read again after the copy, says it did not end meanwhile. */
-CORRAL__NO_TSAN static void report_stall(corral__rt *rt, uint32_t n,
+ * struct stays mapped until the runtime ends (slab.c), and the CPU mark,
+ * read again after the copy, says it did not end meanwhile. */
+CORRAL__NO_TSAN static void report_stall(corral__rt *rt, uint64_t n,
                                          int64_t ran_ns) {
   corral_task *t = __atomic_load_n(&rt->sched.current, __ATOMIC_RELAXED);
   if (!t) return;
@@ -45,14 +46,15 @@ CORRAL__NO_TSAN static void report_stall(corral__rt *rt, uint32_t n,
   line = t->line;
   bool reported = __atomic_load_n(&t->stall_reported, __ATOMIC_RELAXED);
   CORRAL__SEQ_FENCE();
-  if (__atomic_load_n(&rt->sched.nswitch, __ATOMIC_RELAXED) != n ||
+  if (corral__cpu_mark(rt) != n ||
       __atomic_load_n(&rt->sched.current, __ATOMIC_RELAXED) != t || reported)
     return;
   __atomic_store_n(&t->stall_reported, 1, __ATOMIC_RELAXED);
   fprintf(rt->report,
           "corral: task '%s' (spawned at %s:%d) has run for %lld ms without "
-          "reaching a checkpoint; every other task and timer waits "
-          "(reported once per task)\n",
+          "reaching a checkpoint that gives the CPU away (a blocking call, "
+          "corral_yield); every other task and timer waits (reported once "
+          "per task)\n",
           name, file ? file : "?", line, (long long)(ran_ns / 1000000));
   fflush(rt->report);
 }
@@ -60,25 +62,33 @@ CORRAL__NO_TSAN static void report_stall(corral__rt *rt, uint32_t n,
 static void *watch_main(void *arg) {
   corral__rt *rt = arg;
   corral__watch *w = &rt->watch;
-  int64_t tick = TICK_NS, stalled = 0;
-  uint32_t last_n = 0;
+  int64_t tick = TICK_NS, stalled = 0, last_now = (int64_t)uv_hrtime();
+  uint64_t last_n = 0;
+  corral_task *last_t = NULL;
   pthread_mutex_lock(&w->mu);
   while (!w->stop) {
     sleep_until(w, tick);
     if (w->stop) break;
     int64_t now = (int64_t)uv_hrtime();
     if (!rt->clock.virtual_clock &&
-        now >= __atomic_load_n(&w->deadline, __ATOMIC_RELAXED))
+        now >= __atomic_load_n(&w->deadline, __ATOMIC_RELAXED)) {
+      /* The next switch goes through the scheduler, which fires the timers
+       * (a store the runtime overwrites is made again next tick). */
+      __atomic_store_n(&rt->sched.budget, 0, __ATOMIC_RELAXED);
       __atomic_store_n(&rt->sched.preempt, 1, __ATOMIC_RELAXED);
-    uint32_t n = __atomic_load_n(&rt->sched.nswitch, __ATOMIC_RELAXED);
-    bool busy = __atomic_load_n(&rt->sched.current, __ATOMIC_RELAXED) != NULL;
-    if (busy && n == last_n) {
-      stalled += tick;
+    }
+    uint64_t n = corral__cpu_mark(rt);
+    corral_task *cur = __atomic_load_n(&rt->sched.current, __ATOMIC_RELAXED);
+    bool busy = cur != NULL;
+    if (busy && n == last_n && cur == last_t) {
+      stalled += now - last_now; /* real time: this thread may wake late */
       if (stalled >= w->stall_ns) report_stall(rt, n, stalled);
     } else {
       stalled = 0;
     }
     last_n = n;
+    last_t = cur;
+    last_now = now;
     /* Idle (blocked in the loop or between tasks): back off. */
     tick = busy ? TICK_NS : (tick * 2 > IDLE_TICK_NS ? IDLE_TICK_NS : tick * 2);
   }
@@ -101,7 +111,12 @@ void corral__watch_start(corral__rt *rt, const corral_options *o) {
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&w->cv, &ca);
   pthread_condattr_destroy(&ca);
+  /* Signals are for the program's threads, not this one. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   w->started = pthread_create(&w->thread, NULL, watch_main, rt) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (!w->started) pthread_cond_destroy(&w->cv);
 }
 
@@ -122,11 +137,11 @@ void corral__watch_stop(corral__rt *rt) {
 void corral__cancel_spin(corral__rt *rt, corral_task *t, corral__scope *cs) {
   corral__watch *w = &rt->watch;
   if (w->spin_task != t || w->spin_scope != cs ||
-      w->spin_nswitch != rt->sched.nswitch) {
+      w->spin_mark != corral__cpu_mark(rt)) {
     /* A new run: another task or scope, or the CPU changed hands. */
     w->spin_task = t;
     w->spin_scope = cs;
-    w->spin_nswitch = rt->sched.nswitch;
+    w->spin_mark = corral__cpu_mark(rt);
     w->spin_count = 0;
   }
   if (++w->spin_count != w->spin_limit || t->spin_reported ||

@@ -6,9 +6,10 @@
  *    runtime publishes its earliest timer deadline; when the real clock
  *    passes it, the watchdog raises `preempt`, and the next checkpoint goes
  *    through the scheduler, which fires the timers.
- *  - Stalls: a task that runs longer than a threshold without reaching a
- *    checkpoint (the switch counter did not move) is reported once, by name
- *    and spawn site, to the report stream (Seastar's stall detector).
+ *  - Stalls: a task that runs longer than a threshold without giving the
+ *    CPU away (the current task, the switch budget and the scheduler's pass
+ *    count did not move: corral__cpu_mark) is reported once, by name and
+ *    spawn site, to the report stream (Seastar's stall detector).
  * A task that keeps hitting checkpoints inside a cancelled scope without
  * leaving it is detected on the runtime's thread (corral__cancel_spin). */
 #ifndef CORRAL_CORE_WATCH_H
@@ -36,7 +37,8 @@ typedef struct corral__watch {
   /* Cancel-spin state, runtime thread only. */
   corral_task *spin_task;
   corral__scope *spin_scope;
-  uint32_t spin_nswitch, spin_count;
+  uint64_t spin_mark;        /* where the CPU was (corral__cpu_mark) */
+  uint32_t spin_count;
 } corral__watch;
 
 CORRAL__HIDDEN void corral__watch_start(corral__rt *rt,

@@ -65,7 +65,8 @@ int corral_getaddrinfo(const char *node, const char *service,
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (!res || (!node && !service)) return CORRAL_EINVAL;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   corral__rt *rt = self->rt;
   dnsreq *d = corral__calloc(rt, sizeof *d);
   if (!d) return CORRAL_ENOMEM;

@@ -64,7 +64,8 @@ static corral_abort_result fs_abort(corral_task *t, void *arg) {
     int rc_ = corral__io_check(self, (f) ? ((corral_file *)(f))->rt : NULL); \
     if (rc_) return rc_;                                                     \
     if ((f) && ((corral_file *)(f))->closing) return CORRAL_ECLOSED;         \
-    if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;       \
+    if (corral__checkpoint_scope(self->rt, self))                            \
+      return corral__fail(self, CORRAL_ECANCELED);                           \
   } while (0)
 
 static void op_init(fsop *op, corral_task *self, corral_file *f) {

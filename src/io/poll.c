@@ -155,7 +155,8 @@ static int fd_wait(int fd, bool write) {
   if (!self) return CORRAL_ENOTASK;
   if (fd < 0 || fcntl(fd, F_GETFD) < 0) return CORRAL_EBADF;
   corral__rt *rt = self->rt;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   int rc = 0;
   fdwait *r = fdwait_get(rt, fd, &rc);
   /* A regular file or a directory cannot be polled: like poll(2), it is

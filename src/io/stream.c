@@ -357,7 +357,8 @@ static int read_enter(corral_stream *s, corral_task **self, const void *buf,
   if (rc) return rc;
   if (!buf && len) return CORRAL_EINVAL;
   if (s->reader) return CORRAL_EBUSY;
-  if (corral__cancelled_scope((*self)->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope((*self)->rt, *self))
+    return corral__fail(*self, CORRAL_ECANCELED);
   return 0;
 }
 
@@ -536,7 +537,8 @@ int corral_stream_write(corral_stream *s, const void *buf, size_t len,
   if (rc) return rc;
   if (!buf && len) return CORRAL_EINVAL;
   if (s->writer) return CORRAL_EBUSY;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   if (s->wshut || s->released || stream_fd(s) < 0) return CORRAL_EPIPE;
   const char *p = buf;
   size_t off = 0;

@@ -185,7 +185,8 @@ int corral_tcp_connect_ex(const char *host, int port,
     return CORRAL_EINVAL;
   int64_t delay = o.happy_eyeballs_delay_ns ? o.happy_eyeballs_delay_ns
                                             : CORRAL_HAPPY_EYEBALLS_DELAY;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   he_state *he = corral__calloc(self->rt, sizeof *he);
   if (!he) return CORRAL_ENOMEM;
   int rc = corral__resolve(host, port, SOCK_STREAM, o.family, false,
@@ -297,7 +298,8 @@ int corral_tcp_listen(const char *host, int port, int backlog,
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (!out || port < 0 || port > 65535) return CORRAL_EINVAL;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   corral__rt *rt = self->rt;
   struct sockaddr_storage a[LISTEN_MAX];
   int n = corral__resolve(host, port, SOCK_STREAM, 0, true, a, LISTEN_MAX);
@@ -367,7 +369,8 @@ int corral_listener_accept(corral_listener *l, corral_stream **out) {
   if (l->rt != self->rt) return CORRAL_EFOREIGN;
   if (l->closed) return CORRAL_ECLOSED;
   if (l->acceptor) return CORRAL_EBUSY;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   int rc = 0;
   l->refs++;
   for (;;) {

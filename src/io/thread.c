@@ -308,7 +308,8 @@ int corral_to_thread(int (*fn)(void *, void **), void *arg, void **result,
   if (result) *result = NULL;
   if (!self) return CORRAL_ENOTASK;
   if (!fn) return CORRAL_EINVAL;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   corral__rt *rt = self->rt;
   int rc = 0;
   corral__pool *p = pool_get(rt, &rc);

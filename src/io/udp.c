@@ -88,7 +88,8 @@ int corral_udp_open(const char *host, int port, corral_udp **out) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (!out) return CORRAL_EINVAL;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   struct sockaddr_storage a;
   int rc = corral__resolve(host && *host ? host : "0.0.0.0", port, SOCK_DGRAM,
                            0, true, &a, 1);
@@ -125,7 +126,8 @@ int corral_udp_connect(corral_udp *u, const char *host, int port) {
   corral_task *self;
   int rc = enter(u, &self);
   if (rc) return rc;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   struct sockaddr_storage local, a[CORRAL__ADDRS_MAX];
   socklen_t len = sizeof local;
   if (getsockname(u->fd, (struct sockaddr *)&local, &len) < 0) return -errno;
@@ -156,7 +158,8 @@ int corral_udp_send_to(corral_udp *u, const void *buf, size_t len,
   if (rc) return rc;
   if (!buf && len) return CORRAL_EINVAL;
   if (u->writer) return CORRAL_EBUSY;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   socklen_t tolen = !to ? 0
                     : to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                 : sizeof(struct sockaddr_in);
@@ -186,7 +189,8 @@ int corral_udp_recv_from(corral_udp *u, void *buf, size_t len,
   if (rc) return rc;
   if (!buf && len) return CORRAL_EINVAL;
   if (u->reader) return CORRAL_EBUSY;
-  if (corral__cancelled_scope(self->scope)) return CORRAL_ECANCELED;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   /* A compact task's stack is not addressable while parked, but nothing
    * is written into buf while parking: the receive happens afterwards. */
   u->refs++;
