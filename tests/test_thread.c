@@ -136,7 +136,7 @@ static void *release_later(void *arg) {
  * cannot jump before the call runs. */
 static int wait_entered(void *arg, void **res) {
   (void)arg, (void)res;
-  while (sem_trywait(&entered) != 0) CORRAL_IGNORE(corral_yield());
+  while (sem_trywait(&entered) != 0) CHECK_RC(corral_yield(), 0);
   return 0;
 }
 
@@ -179,6 +179,8 @@ static int m_queued_deadline(void *arg, void **res) {
   CHECK_RC(corral_sleep(CORRAL_MS(1)), 0);
   sem_wait(&entered);
   corral_thread_opts o = {.abandon_after_ns = CORRAL_MS(10)};
+  CHECK_RC(corral_to_thread(must_not_run, NULL, NULL, &o), CORRAL_ETIMEDOUT);
+  o.abandon_after_ns = -1; /* already expired */
   CHECK_RC(corral_to_thread(must_not_run, NULL, NULL, &o), CORRAL_ETIMEDOUT);
   sem_post(&gate);
   CHECK_RC(corral_join(busy, NULL), 0);

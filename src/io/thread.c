@@ -324,7 +324,11 @@ int corral_to_thread(int (*fn)(void *, void **), void *arg, void **result,
   snprintf(j->name, sizeof j->name, "%s", name);
   j->cleanup = opts ? opts->cleanup : NULL;
   j->w = (corral__wait){job_abort, j, j->name};
-  int64_t deadline = CORRAL_FOREVER;
+  int64_t deadline = CORRAL_FOREVER; /* option field: 0 = not set */
+  if (opts && opts->abandon_after_ns < 0) { /* already expired: never runs */
+    free(j);
+    return CORRAL_ETIMEDOUT;
+  }
   if (opts && opts->abandon_after_ns > 0 && opts->abandon_after_ns != CORRAL_FOREVER)
     deadline = corral__deadline_after(rt, opts->abandon_after_ns);
   /* Nothing else to run: poll for a short call (see CALLER_SPIN_NS). */
@@ -404,8 +408,9 @@ void corral__pool_end(corral__rt *rt) {
     uv_timer_t tm;
     uv_timer_init(rt->loop, &tm);
     uv_update_time(rt->loop);
-    uv_timer_start(&tm, on_drain_timer, (uint64_t)((bound + 999999) / 1000000), 0);
-    int64_t until = mono_ns() + bound;
+    int64_t until = bound == CORRAL_FOREVER ? INT64_MAX : mono_ns() + bound;
+    if (bound != CORRAL_FOREVER)
+      uv_timer_start(&tm, on_drain_timer, (uint64_t)(bound / 1000000 + 1), 0);
     while (p->outstanding && mono_ns() < until) uv_run(rt->loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&tm, on_closed);
     uv_run(rt->loop, UV_RUN_NOWAIT);
