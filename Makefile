@@ -28,8 +28,8 @@ test-asan: asan
 
 # ThreadSanitizer: the tests where threads meet (offload, portals, channels,
 # signals and files across runtimes, several runtimes in several threads).
-# tests/tsan.supp: the watchdog's deliberate unlocked sampling, and
-# descriptor numbers reused after libuv's raw close (not memory races).
+# tests/tsan.supp: descriptor numbers reused after libuv's raw close (not
+# memory races).
 TSAN ?= build-tsan
 TSAN_TESTS ?= ^(thread|portal|signal|file|channel)\.|^example\.(to_thread|echo_sharded)$$|^runtime\.(one_runtime_per_thread_several_threads|join_task_of_another_runtime_is_refused)$$
 tsan: deps
