@@ -26,16 +26,18 @@ test-release: build
 test-asan: asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
 
-# ThreadSanitizer: the tests where threads meet (offload, portals, signals
-# and files across runtimes, several runtimes in several threads).
+# ThreadSanitizer: the tests where threads meet (offload, portals, channels,
+# signals and files across runtimes, several runtimes in several threads).
+# tests/tsan.supp: descriptor numbers reused after libuv's raw close (not
+# memory races).
 TSAN ?= build-tsan
-TSAN_TESTS ?= ^(thread|portal|signal|file)\.|^example\.(to_thread|echo_sharded)$$|^runtime\.(one_runtime_per_thread_several_threads|join_task_of_another_runtime_is_refused)$$
+TSAN_TESTS ?= ^(thread|portal|signal|file|channel)\.|^example\.(to_thread|echo_sharded)$$|^runtime\.(one_runtime_per_thread_several_threads|join_task_of_another_runtime_is_refused)$$
 tsan: deps
 	cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Debug -DCORRAL_WERROR=ON -DCORRAL_TSAN=ON -DCORRAL_BENCH=OFF -DCORRAL_EXAMPLES=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(TSAN) -j$(JOBS)
 
 test-tsan: tsan
-	cd $(TSAN) && TSAN_OPTIONS="halt_on_error=1 exitcode=66" ctest --output-on-failure -j$(JOBS) -R '$(TSAN_TESTS)'
+	cd $(TSAN) && TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(CURDIR)/tests/tsan.supp" ctest --output-on-failure -j$(JOBS) -R '$(TSAN_TESTS)'
 
 # The whole suite on the portable ucontext back end.
 test-ucontext: deps
@@ -70,7 +72,7 @@ stress: build
 	CORRAL_STRESS_RUNS=300 ./$(BUILD)/tests/test_channel
 
 valgrind: build
-	for t in core groups scopes gather runtime compact tcp channel lock http contract misuse; do \
+	for t in core groups scopes gather runtime compact tcp channel lock http contract misuse file signal thread portal; do \
 	  [ -x ./$(BUILD)/tests/test_$$t ] || continue; \
 	  valgrind --error-exitcode=9 -q ./$(BUILD)/tests/test_$$t || exit 1; done
 

@@ -308,8 +308,9 @@ typedef struct corral_options {
   size_t offload_threads;   /* corral_to_thread's worker threads at most;
                                0 = 8 (started on demand) */
   int64_t offload_drain_ns; /* the runtime's end waits this long for
-                               abandoned offloaded calls; 0 = 10 s, < 0 =
-                               not at all (see corral/thread.h) */
+                               abandoned offloaded calls (corral/thread.h);
+                               0 (not set) = 10 s, CORRAL_FOREVER = as long
+                               as they run, < 0 = not at all */
 } corral_options;
 
 /* Task stacks have a guard page below them; an overflow is reported with

@@ -137,11 +137,13 @@ TEST(whole_file_helpers) {
 /* Cancellation while queued: libuv's pool (4 threads) is kept busy by four
  * reads of a FIFO nobody writes yet; a stat queued behind them is
  * cancelled, returns CORRAL_ECANCELED at once and never runs. */
+static int fifo_opened; /* readers whose open returned (runtime thread) */
 static int fifo_reader(void *arg, void **res) {
   (void)res;
   corral_file *f;
   int rc = corral_file_open(arg, O_RDONLY, 0, &f); /* blocks in a worker */
   if (rc) return rc;
+  fifo_opened++;
   char c;
   rc = corral_file_read(f, &c, 1);
   corral_file_close(f);
@@ -167,9 +169,12 @@ static int m_cancel_queued(void *arg, void **res) {
   CHECK_RC(corral_cancel(t, "give up"), 0);
   CHECK_RC(corral_join(t, NULL), CORRAL_ECANCELED);
   corral_task_release(t);
-  /* Release the readers: a writer opens the FIFO and writes. */
+  /* Release the readers: a writer opens the FIFO, and writes once every
+   * reader has it open (a reader opening after the writer closed would
+   * wait for the next writer forever). */
   int wfd = open(path("fifo"), O_WRONLY);
   CHECK(wfd >= 0);
+  while (fifo_opened < 4) CHECK_RC(corral_sleep(CORRAL_MS(1)), 0);
   CHECK_EQ(write(wfd, "xxxx", 4), 4);
   close(wfd);
   CHECK_RC(corral_group_close(&g, 0), 0);

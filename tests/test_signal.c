@@ -130,7 +130,7 @@ TEST(wait_is_cancellable_and_checks_input) {
  * waiter with ECLOSED; an unclosed watch is closed by the runtime's end. */
 static int closer(void *arg, void **res) {
   (void)res;
-  CORRAL_IGNORE(corral_sleep(CORRAL_MS(10)));
+  CHECK_RC(corral_sleep(CORRAL_MS(10)), 0);
   corral_signal_watch_close(arg);
   return 0;
 }

@@ -136,7 +136,7 @@ static void *release_later(void *arg) {
  * cannot jump before the call runs. */
 static int wait_entered(void *arg, void **res) {
   (void)arg, (void)res;
-  while (sem_trywait(&entered) != 0) CORRAL_IGNORE(corral_yield());
+  while (sem_trywait(&entered) != 0) CHECK_RC(corral_yield(), 0);
   return 0;
 }
 
@@ -179,6 +179,8 @@ static int m_queued_deadline(void *arg, void **res) {
   CHECK_RC(corral_sleep(CORRAL_MS(1)), 0);
   sem_wait(&entered);
   corral_thread_opts o = {.abandon_after_ns = CORRAL_MS(10)};
+  CHECK_RC(corral_to_thread(must_not_run, NULL, NULL, &o), CORRAL_ETIMEDOUT);
+  o.abandon_after_ns = -1; /* already expired */
   CHECK_RC(corral_to_thread(must_not_run, NULL, NULL, &o), CORRAL_ETIMEDOUT);
   sem_post(&gate);
   CHECK_RC(corral_join(busy, NULL), 0);
@@ -252,4 +254,33 @@ TEST(runtimes_in_threads) {
   pthread_t th[4];
   for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, rt_thread, NULL);
   for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+}
+
+/* Offloaded calls have their own threads: eight of them blocked do not
+ * hold up file requests, which use libuv's pool (4 threads). */
+static int m_no_starvation(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  for (int i = 0; i < 8; i++)
+    CHECK_RC(corral_spawn(&g, gated_task, (void *)1, "blocked", NULL), 0);
+  for (int i = 0; i < 8; i++) {
+    CHECK_RC(corral_sleep(CORRAL_MS(1)), 0);
+    sem_wait(&entered); /* all eight run, each on its own worker */
+  }
+  corral_stat st;
+  for (int i = 0; i < 16; i++) CHECK_RC(corral_file_stat("/", &st), 0);
+  CHECK_EQ(atomic_load(&ran_count), 0); /* none of them finished */
+  for (int i = 0; i < 8; i++) sem_post(&gate);
+  return corral_group_close(&g, 0);
+}
+
+TEST(blocked_offloads_do_not_starve_files) {
+  sem_init(&gate, 0, 0);
+  sem_init(&entered, 0, 0);
+  setenv("UV_THREADPOOL_SIZE", "4", 1);
+  corral_options o = {0};
+  o.offload_threads = 8;
+  CHECK_RC(corral_run(&o, m_no_starvation, NULL, NULL), 0);
+  CHECK_EQ(atomic_load(&ran_count), 8);
 }

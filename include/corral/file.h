@@ -33,7 +33,7 @@ typedef struct corral_file corral_file;
  * is always added), mode for a created file (e.g. 0644). Returns 0 and *out,
  * CORRAL_ENOENT and other negative errno codes, CORRAL_ECANCELED,
  * CORRAL_EINVAL, CORRAL_ENOMEM, CORRAL_ENOTASK. */
-CORRAL_API int corral_file_open(const char *path, int flags, int mode,
+CORRAL_NODISCARD CORRAL_API int corral_file_open(const char *path, int flags, int mode,
                                 corral_file **out);
 /* The descriptor (valid until close), or CORRAL_EINVAL for NULL. Do not
  * close it yourself. */
@@ -44,20 +44,20 @@ CORRAL_API int corral_file_fd(const corral_file *f);
  * Returns the number read, 0 at end of file, or a negative code (errno
  * codes, CORRAL_ECANCELED: nothing was read, CORRAL_ECLOSED: f is being
  * closed, CORRAL_EFOREIGN: another runtime's file). */
-CORRAL_API int corral_file_read(corral_file *f, void *buf, size_t len);
-CORRAL_API int corral_file_pread(corral_file *f, void *buf, size_t len,
+CORRAL_NODISCARD CORRAL_API int corral_file_read(corral_file *f, void *buf, size_t len);
+CORRAL_NODISCARD CORRAL_API int corral_file_pread(corral_file *f, void *buf, size_t len,
                                  int64_t offset);
 /* BLOCKS until all len bytes are written (several requests if the system
  * writes less) at the current position / at offset. Returns 0 or a negative
  * code; *written (may be NULL) gets how many bytes were written in every
  * case, so after CORRAL_ECANCELED or an error the caller knows exactly
  * where the file stands. */
-CORRAL_API int corral_file_write(corral_file *f, const void *buf, size_t len,
+CORRAL_NODISCARD CORRAL_API int corral_file_write(corral_file *f, const void *buf, size_t len,
                                  size_t *written);
-CORRAL_API int corral_file_pwrite(corral_file *f, const void *buf, size_t len,
+CORRAL_NODISCARD CORRAL_API int corral_file_pwrite(corral_file *f, const void *buf, size_t len,
                                   int64_t offset, size_t *written);
 /* BLOCKS. fsync(2). 0 or a negative code. */
-CORRAL_API int corral_file_sync(corral_file *f);
+CORRAL_NODISCARD CORRAL_API int corral_file_sync(corral_file *f);
 
 /* Close and free (NULL is fine). Inside a task it BLOCKS (not a
  * cancellation point: the descriptor is always closed) and returns close's
@@ -76,25 +76,25 @@ typedef struct corral_stat {
 
 /* BLOCKS. stat(2) a path / fstat(2) an open file. 0 or a negative code
  * (CORRAL_ENOENT, ...). */
-CORRAL_API int corral_file_stat(const char *path, corral_stat *st);
-CORRAL_API int corral_file_fstat(corral_file *f, corral_stat *st);
+CORRAL_NODISCARD CORRAL_API int corral_file_stat(const char *path, corral_stat *st);
+CORRAL_NODISCARD CORRAL_API int corral_file_fstat(corral_file *f, corral_stat *st);
 /* BLOCKS. unlink(2), rename(2), mkdir(2), rmdir(2). 0 or a negative code. */
-CORRAL_API int corral_file_unlink(const char *path);
-CORRAL_API int corral_file_rename(const char *from, const char *to);
-CORRAL_API int corral_file_mkdir(const char *path, int mode);
-CORRAL_API int corral_file_rmdir(const char *path);
+CORRAL_NODISCARD CORRAL_API int corral_file_unlink(const char *path);
+CORRAL_NODISCARD CORRAL_API int corral_file_rename(const char *from, const char *to);
+CORRAL_NODISCARD CORRAL_API int corral_file_mkdir(const char *path, int mode);
+CORRAL_NODISCARD CORRAL_API int corral_file_rmdir(const char *path);
 
 /* BLOCKS. Read a whole file into a new buffer (Python's
  * Path.read_bytes). At most max_size bytes: a larger file fails with
  * CORRAL_ERANGE and returns nothing. On 0, *data is malloc'd, holds *len
  * bytes plus a terminating NUL (not counted), and the caller frees it with
  * free(); on error *data is NULL. */
-CORRAL_API int corral_file_read_all(const char *path, size_t max_size,
+CORRAL_NODISCARD CORRAL_API int corral_file_read_all(const char *path, size_t max_size,
                                     char **data, size_t *len);
 /* BLOCKS. Create or truncate path (mode for a new file, e.g. 0644) and
  * write len bytes of data to it. 0 or a negative code; a cancelled or
  * failed write leaves a partial file. */
-CORRAL_API int corral_file_write_all(const char *path, const void *data,
+CORRAL_NODISCARD CORRAL_API int corral_file_write_all(const char *path, const void *data,
                                      size_t len, int mode);
 
 #ifdef __cplusplus

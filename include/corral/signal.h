@@ -33,7 +33,7 @@ typedef struct corral_signal_watch corral_signal_watch;
  * delivered several times before it is read is reported once (signals do not
  * queue, as in Trio). Returns 0 and *out, CORRAL_EINVAL, CORRAL_ENOMEM,
  * CORRAL_ENOTASK, or libuv's code. */
-CORRAL_API int corral_signal_watch_open(const int *signums, size_t n,
+CORRAL_NODISCARD CORRAL_API int corral_signal_watch_open(const int *signums, size_t n,
                                         corral_signal_watch **out);
 /* BLOCKS until one of the watched signals has been delivered; returns its
  * number (> 0), oldest delivery first. Returns CORRAL_ECANCELED,
@@ -41,7 +41,7 @@ CORRAL_API int corral_signal_watch_open(const int *signums, size_t n,
  * CORRAL_EFOREIGN (another runtime's watch), CORRAL_EBUSY (another task
  * already waits on it), CORRAL_ENOTASK. A cancelled wait loses nothing: a
  * delivery is kept for the next call. */
-CORRAL_API int corral_signal_next(corral_signal_watch *w);
+CORRAL_NODISCARD CORRAL_API int corral_signal_next(corral_signal_watch *w);
 /* Stop watching and free (never blocks; NULL is fine). A task blocked in
  * corral_signal_next on w gets CORRAL_ECLOSED. When this was the last
  * watch of a signal in the process, its previous disposition is restored. */
@@ -51,7 +51,7 @@ CORRAL_API void corral_signal_watch_close(corral_signal_watch *w);
  * signum, or a code as corral_signal_next (CORRAL_EINVAL for a signal that
  * cannot be watched). A delivery before the call is not seen: open a watch
  * first when none may be missed. */
-CORRAL_API int corral_signal_wait(int signum);
+CORRAL_NODISCARD CORRAL_API int corral_signal_wait(int signum);
 
 #ifdef __cplusplus
 }

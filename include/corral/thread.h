@@ -33,9 +33,12 @@ typedef void (*corral_thread_cleanup_fn)(void *arg, int code, void *result);
 
 typedef struct corral_thread_opts {
   const char *name;        /* for reports (copied); NULL: "to_thread" */
-  int64_t abandon_after_ns; /* > 0: stop waiting for a running call after
-                               this long (see corral_to_thread); <= 0 or
-                               CORRAL_FOREVER: wait for it however long */
+  int64_t abandon_after_ns; /* stop waiting for a running call after this
+                               long (see corral_to_thread). The time rule
+                               for option fields: 0 (not set) and
+                               CORRAL_FOREVER: wait however long; < 0:
+                               already expired (the call returns
+                               CORRAL_ETIMEDOUT and fn never runs) */
   corral_thread_cleanup_fn cleanup; /* an abandoned call's outcome; NULL:
                                        dropped */
 } corral_thread_opts;
@@ -62,7 +65,7 @@ typedef struct corral_thread_opts {
  * Returns fn's code, CORRAL_ECANCELED, CORRAL_ETIMEDOUT,
  * CORRAL_EABANDONED, CORRAL_EINVAL (fn NULL), CORRAL_ENOMEM,
  * CORRAL_EAGAIN (no worker thread could be started), CORRAL_ENOTASK. */
-CORRAL_API int corral_to_thread(int (*fn)(void *arg, void **result), void *arg,
+CORRAL_NODISCARD CORRAL_API int corral_to_thread(int (*fn)(void *arg, void **result), void *arg,
                                 void **result, const corral_thread_opts *opts);
 
 /* ---- portals ---- */
@@ -80,7 +83,7 @@ typedef struct corral_portal corral_portal;
  * submission may come at any time, so the runtime does not report a
  * deadlock while its tasks wait for one. Returns 0, CORRAL_ENOMEM,
  * CORRAL_ENOTASK, or libuv's code. */
-CORRAL_API int corral_portal_open(corral_portal **out);
+CORRAL_NODISCARD CORRAL_API int corral_portal_open(corral_portal **out);
 /* Another reference (any thread). Returns p. */
 CORRAL_API corral_portal *corral_portal_ref(corral_portal *p);
 /* Drop a reference (any thread; NULL is fine). The object is freed when
@@ -92,7 +95,7 @@ CORRAL_API void corral_portal_release(corral_portal *p);
  * task's error (as with corral_create_task: an error nobody joins fails
  * the main task's group). Returns 0, CORRAL_ECLOSED (the runtime has
  * ended, or its main task has finished), CORRAL_EINVAL, CORRAL_ENOMEM. */
-CORRAL_API int corral_portal_submit(corral_portal *p,
+CORRAL_NODISCARD CORRAL_API int corral_portal_submit(corral_portal *p,
                                     int (*fn)(void *arg, void **result),
                                     void *arg, const char *name);
 /* BLOCKS THE CALLING THREAD (Trio's from_thread.run). Run fn as in
@@ -103,7 +106,7 @@ CORRAL_API int corral_portal_submit(corral_portal *p,
  * the runtime. Must not be called from a thread that runs a corral runtime
  * (that would stop the runtime until the task ends, and deadlock if it is
  * p's runtime): there it returns CORRAL_EBUSY; use corral_portal_submit. */
-CORRAL_API int corral_portal_call(corral_portal *p,
+CORRAL_NODISCARD CORRAL_API int corral_portal_call(corral_portal *p,
                                   int (*fn)(void *arg, void **result),
                                   void *arg, void **result);
 

@@ -58,6 +58,8 @@ typedef struct job {
   int abandoned;             /* runtime thread: nobody waits */
   int detached;              /* under mu: the runtime is gone */
   int returned;              /* runtime thread: on_async gave it back */
+  int withdrawn;             /* runtime thread: taken off the queue by a
+                                cancellation; fn never runs */
   corral_task *task;         /* the waiting task */
   corral_thread_cleanup_fn cleanup;
   corral__wait w;            /* the task's wait record (not on its stack:
@@ -297,7 +299,7 @@ static corral_abort_result job_abort(corral_task *t, void *arg) {
   }
   pthread_mutex_unlock(&p->mu);
   if (!withdrawn) return CORRAL_ABORT_FAILED; /* running: wait for it */
-  j->state = 0;
+  j->withdrawn = 1;
   given_back(p);
   return CORRAL_ABORT_SUCCEEDED;
 }
@@ -325,7 +327,11 @@ int corral_to_thread(int (*fn)(void *, void **), void *arg, void **result,
   snprintf(j->name, sizeof j->name, "%s", name);
   j->cleanup = opts ? opts->cleanup : NULL;
   j->w = (corral__wait){job_abort, j, j->name};
-  int64_t deadline = CORRAL_FOREVER;
+  int64_t deadline = CORRAL_FOREVER; /* option field: 0 = not set */
+  if (opts && opts->abandon_after_ns < 0) { /* already expired: never runs */
+    free(j);
+    return CORRAL_ETIMEDOUT;
+  }
   if (opts && opts->abandon_after_ns > 0 && opts->abandon_after_ns != CORRAL_FOREVER)
     deadline = corral__deadline_after(rt, opts->abandon_after_ns);
   /* Nothing else to run: poll for a short call (see CALLER_SPIN_NS). */
@@ -355,20 +361,38 @@ int corral_to_thread(int (*fn)(void *, void **), void *arg, void **result,
       return rc;
     }
   }
-  rc = corral__park(self, CORRAL__W_OFFLOAD, &j->w, deadline);
-  if (rc == CORRAL_ETIMEDOUT && j->returned) {
-    rc = 0; /* finished at the deadline: the result wins */
-  } else if (rc == CORRAL_ETIMEDOUT) { /* the abandon deadline */
+  /* Decide by the job's state, never by the wake code alone: park can
+   * also return without having parked (a checkpoint inside it may see a
+   * cancellation first), and then the job is still queued or running. */
+  const corral__wait *w = &j->w;
+  for (;;) {
+    rc = corral__park(self, CORRAL__W_OFFLOAD, w, deadline);
+    if (j->withdrawn) { /* job_abort took it off the queue: never ran */
+      free(j);
+      return rc ? rc : CORRAL_ECANCELED;
+    }
     pthread_mutex_lock(&p->mu);
     int state = j->state;
     if (state == J_QUEUED) {
-      atomic_fetch_sub_explicit(&p->nqueued, 1, memory_order_relaxed);
       corral__list_remove(&j->node);
-    } else if (state == J_DONE) {
-      corral__list_remove(&j->node); /* finished at the deadline: it wins */
+      atomic_fetch_sub_explicit(&p->nqueued, 1, memory_order_relaxed);
+    } else if (state == J_DONE && !j->returned) {
+      corral__list_remove(&j->node); /* finished meanwhile: it wins */
     }
     pthread_mutex_unlock(&p->mu);
-    if (state == J_RUNNING) {
+    if (state == J_QUEUED) { /* deadline or cancellation: never runs */
+      given_back(p);
+      free(j);
+      return rc == CORRAL_ETIMEDOUT ? rc : rc ? rc : CORRAL_ECANCELED;
+    }
+    if (state == J_DONE) {
+      if (!j->returned) given_back(p);
+      rc = j->code;
+      if (result) *result = j->result;
+      free(j);
+      return rc;
+    }
+    if (rc == CORRAL_ETIMEDOUT) { /* running at the abandon deadline */
       j->abandoned = 1;
       j->task = NULL;
       corral__list_insert_tail(&p->abandoned, &j->anode);
@@ -376,19 +400,9 @@ int corral_to_thread(int (*fn)(void *, void **), void *arg, void **result,
                            "offloaded call '%s' still running after its "
                            "deadline: abandoned", j->name);
     }
-    given_back(p);
-    if (state == J_QUEUED) {
-      free(j);
-      return CORRAL_ETIMEDOUT;
-    }
-    rc = 0;
+    /* Running and not abandoned: wait for it (the deadline still holds). */
+    w = CORRAL__UNABORTABLE;
   }
-  if (rc == 0) { /* done: on_async took it off the done list */
-    rc = j->code;
-    if (result) *result = j->result;
-  }
-  free(j);
-  return rc;
 }
 
 /* ---- the runtime's end ---- */
@@ -405,8 +419,9 @@ void corral__pool_end(corral__rt *rt) {
     uv_timer_t tm;
     uv_timer_init(rt->loop, &tm);
     uv_update_time(rt->loop);
-    uv_timer_start(&tm, on_drain_timer, (uint64_t)((bound + 999999) / 1000000), 0);
-    int64_t until = mono_ns() + bound;
+    int64_t until = bound == CORRAL_FOREVER ? INT64_MAX : mono_ns() + bound;
+    if (bound != CORRAL_FOREVER)
+      uv_timer_start(&tm, on_drain_timer, (uint64_t)(bound / 1000000 + 1), 0);
     while (p->outstanding && mono_ns() < until) uv_run(rt->loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&tm, on_closed);
     uv_run(rt->loop, UV_RUN_NOWAIT);
