@@ -19,6 +19,7 @@
 #include "corral/http.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,17 +132,23 @@ static void xfer_wake(xfer *x) {
 }
 
 /* Take the easy handle out of the multi (closing its connection if the
- * transfer was not finished). Never while curl is on the stack. */
+ * transfer was not finished). Never while curl is on the stack. The xfer
+ * stays on the client's list until its task leaves corral_http_fetch, so
+ * that a close in between still reaches it. */
 static void xfer_detach(xfer *x) {
   corral_http_client *c = x->c;
   if (!x->added) return;
   x->added = 0;
   curl_multi_remove_handle(c->multi, x->easy);
+  c->st.in_flight--;
+}
+
+static void xfer_unlink(xfer *x) {
+  corral_http_client *c = x->c;
   if (x->prev) x->prev->next = x->next;
   else c->xfers = x->next;
   if (x->next) x->next->prev = x->prev;
   x->prev = x->next = NULL;
-  c->st.in_flight--;
 }
 
 static void process_done(corral_http_client *c) {
@@ -477,14 +484,17 @@ int corral_http_client_open(corral_http_client **out,
 void corral_http_client_close(corral_http_client *c) {
   if (!c) return;
   owner_unregister(c);
-  /* Cancel what is still in flight (tasks of other owners). */
+  /* Cancel what is still in flight (tasks of other owners), and forget
+   * transfers whose task has not yet run since they finished. */
   while (c->xfers) {
     xfer *x = c->xfers;
     xfer_detach(x);
+    xfer_unlink(x);
     x->c = NULL;
     if (x->parked) {
       x->parked = 0;
       unpark_xfer(x, CORRAL_ECANCELED);
+      uv_stop(c->loop);
     }
   }
   for (xfer *x = c->deferred; x; x = x->defer_next) x->c = NULL;
@@ -909,7 +919,10 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
     if (rc) break;
   }
   if (x.c && x.added) xfer_detach(&x); /* cancelled, or the callback stopped */
-  if (x.c) c->st.requests++;
+  if (x.c) {
+    xfer_unlink(&x);
+    c->st.requests++;
+  }
   if (rc == 0 && !x.c) rc = CORRAL_ECANCELED; /* the client was closed */
   if (rc == 0) {
     fill_response(&x, resp);
