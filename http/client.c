@@ -117,17 +117,10 @@ const char *corral_http_curl_version(void) {
 
 static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
 
-/* A wake-up from a uv_timer_t callback happens at the start of a libuv
- * iteration, before libuv computes how long to block in poll: without
- * uv_stop() the loop would sleep until its next timer (or I/O) although a
- * task is runnable. uv_stop only makes this iteration's poll non-blocking. */
-static void loop_nudge(corral_http_client *c) { uv_stop(c->loop); }
-
 static void xfer_wake(xfer *x) {
   if (x->parked) {
     x->parked = 0;
     unpark_xfer(x, 0);
-    loop_nudge(x->c);
   }
 }
 
@@ -175,7 +168,6 @@ static void run_deferred(corral_http_client *c) {
     if (x->parked) {
       x->parked = 0;
       unpark_xfer(x, CORRAL_ECANCELED);
-      loop_nudge(c);
     }
   }
 }
@@ -494,7 +486,6 @@ void corral_http_client_close(corral_http_client *c) {
     if (x->parked) {
       x->parked = 0;
       unpark_xfer(x, CORRAL_ECANCELED);
-      uv_stop(c->loop);
     }
   }
   for (xfer *x = c->deferred; x; x = x->defer_next) x->c = NULL;

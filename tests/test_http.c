@@ -887,7 +887,10 @@ static int m_close_cancels(void *arg, void **res) {
   corral_task *t;
   CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
   CHECK_RC(corral_spawn(&g, slow_task, &j, "slow", &t), 0);
-  int rc = corral_sleep(50 * MS);
+  int rc = corral_sleep(50 * MS); /* the request goes out meanwhile */
+  corral_http_client_stats st;
+  corral_http_client_stats_get(c, &st);
+  CHECK_EQ(st.in_flight, 1);
   corral_http_client_close(c); /* the request in flight is cancelled */
   CHECK_RC(corral_group_close(&g, rc), 0);
   CHECK_EQ(corral_task_status(t), CORRAL_STATUS_CANCELLED);
