@@ -936,6 +936,10 @@ out:
   return rc;
 }
 
+int corral_http_body_to_stream(void *stream, const void *data, size_t len) {
+  return corral_stream_write(stream, data, len, NULL);
+}
+
 int corral_http_get(corral_http_client *c, const char *url,
                     corral_http_response *resp) {
   corral_http_request r = {0};

@@ -394,6 +394,59 @@ TEST(streamed_body) {
   finish();
 }
 
+typedef struct {
+  corral_stream *in;
+  size_t got;
+  int bad;
+} pipe_reader;
+
+static int read_pipe(void *arg, void **res) {
+  (void)res;
+  pipe_reader *p = arg;
+  unsigned char buf[3000];
+  int n;
+  while ((n = corral_stream_read(p->in, buf, sizeof buf)) > 0) {
+    if (!check_pattern(buf, (size_t)n, p->got)) p->bad = 1;
+    p->got += (size_t)n;
+    if (p->got % 7 == 0) CHECK_RC(corral_sleep(MS / 10), 0); /* a slow reader */
+  }
+  return n;
+}
+
+/* The body flows into a pipe that another task reads: the reader's pace
+ * paces the transfer. */
+static int m_to_stream(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_http_client *c;
+  CHECK_RC(corral_http_client_open(&c, NULL), 0);
+  corral_stream *rd, *wr;
+  CHECK_RC(corral_pipe(&rd, &wr), 0);
+  pipe_reader p = {rd, 0, 0};
+  corral_task *t;
+  CHECK_RC(corral_create_task(read_pipe, &p, "reader", &t), 0);
+  char u[256];
+  corral_http_request rq = {.url = NGINX(u, "/large.bin"),
+                            .on_body = corral_http_body_to_stream,
+                            .on_body_arg = wr};
+  corral_http_response r;
+  CHECK_RC(corral_http_fetch(c, &rq, &r), 0);
+  CHECK_EQ(r.status, 200);
+  corral_http_response_free(&r);
+  CHECK_RC(corral_stream_close(wr), 0); /* the reader sees end of stream */
+  CHECK_RC(corral_join(t, NULL), 0);
+  corral_task_release(t);
+  CHECK_EQ(p.got, 4 << 20);
+  CHECK_EQ(p.bad, 0);
+  CHECK_RC(corral_stream_close(rd), 0);
+  corral_http_client_close(c);
+  return 0;
+}
+TEST(body_streamed_into_a_pipe) {
+  up(0);
+  run(m_to_stream, NULL);
+  finish();
+}
+
 static int stop_at_100k(void *arg, const void *data, size_t len) {
   (void)data;
   size_t *n = arg;
