@@ -9,7 +9,8 @@
  * failing sibling, Ctrl-C) the transfer is removed from the pool at once,
  * its connection closed, and the call returns CORRAL_ECANCELED.
  *
- * Link with corral_http (pkg-config: corral-http; CMake: corral::corral_http).
+ * Link with libcorral-http (pkg-config: corral-http; CMake:
+ * corral::corral_http or corral::corral_http_static).
  * Conventions are those of corral.h (BLOCKS, TASK ONLY, OWNERSHIP; times in
  * nanoseconds; 0 or a negative code).
  *
