@@ -78,7 +78,13 @@ static int body(void *arg, void **result) {
       calls[i] = (corral_call){fetch_page, &pages[level_start + i], "page"};
     corral_gather_opts o = {.policy = CORRAL_GATHER_ALL, .limit = LIMIT};
     int64_t t0 = corral_now();
-    CORRAL_IGNORE(corral_gather(calls, n, out, &o));
+    int grc = corral_gather(calls, n, out, &o);
+    if (grc && grc != CORRAL_EGROUP) { /* EGROUP: failures are in out[] */
+      corral_outcomes_clear(out, n);
+      free(out);
+      free(calls);
+      return grc;
+    }
     for (size_t i = 0; i < n; i++) {
       page *p = &pages[level_start + i];
       per_depth[depth]++;

@@ -62,10 +62,10 @@ static int body(void *arg, void **result) {
       unhealthy++;
       printf("  %-6s unhealthy  %s\n", ep[i].name,
              corral_error_message(corral_task_error(t[i])));
-    } else {
+    } else { /* TIMED_OUT: cancelled by the group's own deadline */
       timed_out += s == CORRAL_STATUS_TIMED_OUT || s == CORRAL_STATUS_CANCELLED;
-      printf("  %-6s no answer  cancelled by the round's timeout after %.0f ms\n",
-             ep[i].name, ep[i].ms);
+      printf("  %-6s no answer  %s by the round's timeout after %.0f ms\n",
+             ep[i].name, corral_status_name(s), ep[i].ms);
     }
     corral_task_release(t[i]);
   }

@@ -19,6 +19,7 @@
 #include "corral/http.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,32 +117,31 @@ const char *corral_http_curl_version(void) {
 
 static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
 
-/* A wake-up from a uv_timer_t callback happens at the start of a libuv
- * iteration, before libuv computes how long to block in poll: without
- * uv_stop() the loop would sleep until its next timer (or I/O) although a
- * task is runnable. uv_stop only makes this iteration's poll non-blocking. */
-static void loop_nudge(corral_http_client *c) { uv_stop(c->loop); }
-
 static void xfer_wake(xfer *x) {
   if (x->parked) {
     x->parked = 0;
     unpark_xfer(x, 0);
-    loop_nudge(x->c);
   }
 }
 
 /* Take the easy handle out of the multi (closing its connection if the
- * transfer was not finished). Never while curl is on the stack. */
+ * transfer was not finished). Never while curl is on the stack. The xfer
+ * stays on the client's list until its task leaves corral_http_fetch, so
+ * that a close in between still reaches it. */
 static void xfer_detach(xfer *x) {
   corral_http_client *c = x->c;
   if (!x->added) return;
   x->added = 0;
   curl_multi_remove_handle(c->multi, x->easy);
+  c->st.in_flight--;
+}
+
+static void xfer_unlink(xfer *x) {
+  corral_http_client *c = x->c;
   if (x->prev) x->prev->next = x->next;
   else c->xfers = x->next;
   if (x->next) x->next->prev = x->prev;
   x->prev = x->next = NULL;
-  c->st.in_flight--;
 }
 
 static void process_done(corral_http_client *c) {
@@ -168,7 +168,6 @@ static void run_deferred(corral_http_client *c) {
     if (x->parked) {
       x->parked = 0;
       unpark_xfer(x, CORRAL_ECANCELED);
-      loop_nudge(c);
     }
   }
 }
@@ -477,10 +476,12 @@ int corral_http_client_open(corral_http_client **out,
 void corral_http_client_close(corral_http_client *c) {
   if (!c) return;
   owner_unregister(c);
-  /* Cancel what is still in flight (tasks of other owners). */
+  /* Cancel what is still in flight (tasks of other owners), and forget
+   * transfers whose task has not yet run since they finished. */
   while (c->xfers) {
     xfer *x = c->xfers;
     xfer_detach(x);
+    xfer_unlink(x);
     x->c = NULL;
     if (x->parked) {
       x->parked = 0;
@@ -909,7 +910,10 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
     if (rc) break;
   }
   if (x.c && x.added) xfer_detach(&x); /* cancelled, or the callback stopped */
-  if (x.c) c->st.requests++;
+  if (x.c) {
+    xfer_unlink(&x);
+    c->st.requests++;
+  }
   if (rc == 0 && !x.c) rc = CORRAL_ECANCELED; /* the client was closed */
   if (rc == 0) {
     fill_response(&x, resp);
@@ -930,6 +934,10 @@ out:
   free(x.body);
   free(x.hbuf);
   return rc;
+}
+
+int corral_http_body_to_stream(void *stream, const void *data, size_t len) {
+  return corral_stream_write(stream, data, len, NULL);
 }
 
 int corral_http_get(corral_http_client *c, const char *url,

@@ -9,7 +9,8 @@
  * failing sibling, Ctrl-C) the transfer is removed from the pool at once,
  * its connection closed, and the call returns CORRAL_ECANCELED.
  *
- * Link with corral_http (pkg-config: corral-http; CMake: corral::corral_http).
+ * Link with libcorral-http (pkg-config: corral-http; CMake:
+ * corral::corral_http or corral::corral_http_static).
  * Conventions are those of corral.h (BLOCKS, TASK ONLY, OWNERSHIP; times in
  * nanoseconds; 0 or a negative code).
  *
@@ -128,6 +129,14 @@ CORRAL_API void corral_http_client_stats_get(const corral_http_client *c,
  * runs, the transfer is paused (flow control). Return 0 to go on, or a
  * negative code to stop: the request then returns that code. */
 typedef int (*corral_http_body_fn)(void *arg, const void *data, size_t len);
+
+/* A ready-made corral_http_body_fn: writes each piece to the corral_stream
+ * given as its arg (a pipe, a socket, stdout: corral/stream.h), so a
+ * response flows into a stream with the reader's pace as back-pressure:
+ *   req.on_body = corral_http_body_to_stream; req.on_body_arg = stream;
+ * Returns what corral_stream_write returns (0, CORRAL_EPIPE, ...). */
+CORRAL_API int corral_http_body_to_stream(void *stream, const void *data,
+                                          size_t len);
 
 typedef struct corral_http_request {
   const char *method;          /* "GET", "POST", "HEAD", ... NULL: GET, or
