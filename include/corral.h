@@ -177,7 +177,8 @@ typedef enum {
   CORRAL_STATUS_OK,
   CORRAL_STATUS_ERROR,
   CORRAL_STATUS_CANCELLED,
-  CORRAL_STATUS_TIMED_OUT,   /* collective calls: cancelled by the call's deadline */
+  CORRAL_STATUS_TIMED_OUT,   /* cancelled by its group's or gather's deadline,
+                                or by wait_for's timeout (code ETIMEDOUT) */
   CORRAL_STATUS_NOT_STARTED  /* collective calls: admission never started it */
 } corral_status;
 
