@@ -177,7 +177,8 @@ typedef enum {
   CORRAL_STATUS_OK,
   CORRAL_STATUS_ERROR,
   CORRAL_STATUS_CANCELLED,
-  CORRAL_STATUS_TIMED_OUT,   /* collective calls: cancelled by the call's deadline */
+  CORRAL_STATUS_TIMED_OUT,   /* cancelled by its group's or gather's deadline,
+                                or by wait_for's timeout (code ETIMEDOUT) */
   CORRAL_STATUS_NOT_STARTED  /* collective calls: admission never started it */
 } corral_status;
 
@@ -249,8 +250,12 @@ CORRAL_API void corral_error_print(const corral_error *e, FILE *f);
  * error and return `code`, so a body can `return corral_errorf(...)`. */
 CORRAL_API int corral_errorf(int code, const char *fmt, ...)
     CORRAL_PRINTF(2, 3);
-/* The current task's latest error record (errno-like; borrowed, valid until
- * the next call that records an error in this task). NULL if none. */
+/* The current task's latest error record (errno-like: read it right after
+ * a call failed; borrowed, valid until the next call that records or drops
+ * one). NULL if none. Never stale: a call that fails with a code and no
+ * record of its own (a cancellation, a refused spawn) drops a record of
+ * another code, so what you read belongs to the failure you just saw or is
+ * NULL. A call that succeeds leaves it alone. */
 CORRAL_API const corral_error *corral_last_error(void);
 
 /* ------------------------------------------------------------------------ */

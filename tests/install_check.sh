@@ -65,7 +65,7 @@ C
   cc -o "$tmp/http_pc" "$tmp/http.c" $(pkg-config --cflags --libs corral-http)
   LD_LIBRARY_PATH="$lib" "$tmp/http_pc" | grep -qx ok
   cc -o "$tmp/http_pc_static" "$tmp/http.c" $(pkg-config --cflags corral-http) \
-    "$lib/libcorral-http.a" "$lib/libcorral.a" $(pkg-config --libs libcurl libuv) -lpthread
+    "$lib/libcorral-http.a" "$lib/libcorral.a" $(pkg-config --libs libcurl libuv) -lpthread -lm
   "$tmp/http_pc_static" | grep -qx ok
   echo "pkg-config corral-http consumer (shared and static): ok"
   mkdir "$tmp/cmh"

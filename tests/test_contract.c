@@ -384,8 +384,9 @@ static int m_yield_deadline(void *arg, void **res) {
   CHECK_RC(corral_scope_exit(&s, rc), 0);
   CHECK(corral_scope_timed_out(&s));
   /* 10 ms of 1 ms steps: before the watchdog, the deadline was seen after
-   * a budget of 256 switches. Generous for a loaded machine. */
-  if (iters[0] + iters[1] > 100)
+   * a budget of 256 switches (256 steps); now ~10. The bound is generous:
+   * on a loaded machine the watchdog thread itself waits for a CPU. */
+  if (iters[0] + iters[1] > 150)
     FAILF("mode %d: %d steps of 1 ms before a 10 ms deadline was seen", how,
           iters[0] + iters[1]);
   return 0;

@@ -533,3 +533,41 @@ static int main_owned(void *arg, void **res) {
 TEST(own_stream_descriptors_refused) {
   CHECK_RC(corral_run(NULL, main_owned, NULL, NULL), 0);
 }
+
+/* A task woken from a libuv timer callback runs in that pass: the loop
+ * does not block in poll until some later, unrelated event. */
+static uv_timer_t wake_timer, late_timer;
+static int late_fired;
+static corral_task *sleeper_task;
+static void on_wake_timer(uv_timer_t *h) {
+  (void)h;
+  CHECK_RC(corral_unpark(sleeper_task, 0), 0);
+}
+static void on_late_timer(uv_timer_t *h) {
+  (void)h;
+  late_fired = 1;
+}
+static void closed_cb(uv_handle_t *h) { (void)h; }
+
+static int main_wake_in_pass(void *arg, void **res) {
+  (void)arg, (void)res;
+  sleeper_task = corral_current();
+  uv_timer_init(corral_loop(), &wake_timer);
+  uv_timer_init(corral_loop(), &late_timer);
+  uv_timer_start(&wake_timer, on_wake_timer, 1, 0);
+  uv_timer_start(&late_timer, on_late_timer, 3000, 0);
+  /* Busy past the wake timer's due time before parking: the next libuv
+   * pass runs its callback first, then decides how long to poll. */
+  uint64_t t0 = uv_hrtime();
+  while (uv_hrtime() - t0 < 5000000) {
+  }
+  CHECK_RC(corral_park("timer", NULL, NULL), 0);
+  CHECK_EQ(late_fired, 0); /* resumed before the unrelated timer */
+  uv_close((uv_handle_t *)&wake_timer, closed_cb);
+  uv_close((uv_handle_t *)&late_timer, closed_cb);
+  return 0;
+}
+
+TEST(wake_from_a_libuv_callback_runs_in_that_pass) {
+  CHECK_RC(corral_run(NULL, main_wake_in_pass, NULL, NULL), 0);
+}

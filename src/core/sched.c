@@ -85,8 +85,13 @@ void corral__run_task(corral__rt *rt, corral_task *t) {
 }
 
 corral__scope *corral__checkpoint_slow(corral__rt *rt, corral_task *t) {
-  if (corral__preempt_pending(rt) && !rt->clock.virtual_clock)
+  if (corral__preempt_pending(rt) && !rt->clock.virtual_clock) {
+    /* Fire this task's due scope deadlines now (so the check below sees
+     * them); the next switch goes through the scheduler for the rest (the
+     * watchdog's own store of the budget may have been overwritten). */
     corral__scope_deadlines_due(rt, t->scope);
+    corral__budget_set(rt, 0);
+  }
   corral__scope *cs = rt->sched.ncancelled
                           ? corral__cancelled_scope_walk(t->scope)
                           : NULL;

@@ -58,7 +58,8 @@ CORRAL__HIDDEN corral__scope *corral__checkpoint_slow(corral__rt *rt,
  * watchdog saw pass (one that switches goes through the scheduler). */
 static inline corral__scope *corral__checkpoint_scope(corral__rt *rt,
                                                       corral_task *t) {
-  if (likely((rt->sched.ncancelled | corral__preempt_pending(rt)) == 0)) return NULL;
+  if (likely((rt->sched.ncancelled | corral__preempt_pending(rt)) == 0))
+    return NULL;
   return corral__checkpoint_slow(rt, t);
 }
 

@@ -17,6 +17,12 @@ static void on_wait_timeout(corral__timer *tm) {
 int corral__park(corral_task *t, int kind, const corral__wait *w,
                  int64_t deadline) {
   corral__rt *rt = t->rt;
+  /* A deadline passed while tasks switched among themselves: the check
+   * below fires this task's due scope deadlines, and this park goes
+   * through the scheduler, which fires the rest. Never switch here: the
+   * caller registered its waiter (a join, an event) and another task
+   * running now could complete it before we are parked. */
+  if (unlikely(corral__preempt_pending(rt))) corral__budget_set(rt, 0);
   if (w != CORRAL__UNABORTABLE && corral__checkpoint_scope(rt, t))
     return corral__fail(t, CORRAL_ECANCELED);
   if (deadline != CORRAL_FOREVER) {
@@ -43,7 +49,11 @@ void corral__wake(corral_task *t, int rc) {
   if (t->state != CORRAL__T_BLOCKED) return;
   t->state = CORRAL__T_RUNNABLE;
   t->wake_rc = rc;
-  corral__runq_push(t->rt, t);
+  corral__rt *rt = t->rt;
+  corral__runq_push(rt, t);
+  /* Woken from a libuv callback: the pass in progress must not block in
+   * poll while a task is runnable (uv_stop makes its poll non-blocking). */
+  if (unlikely(rt->sched.in_uv)) uv_stop(rt->loop);
 }
 
 void corral__waiters_wake_all(corral__list *h) {
