@@ -37,7 +37,7 @@ static const struct option longopts[] = {
     {"resume-failed", no_argument, 0, O_RESUME_FAILED},
     {"json", optional_argument, 0, O_JSON},
     {"dry-run", no_argument, 0, O_DRYRUN},
-    {"shard", optional_argument, 0, O_SHARD},
+    {"shard", required_argument, 0, O_SHARD},
     {"null", no_argument, 0, '0'},
     {"arg-file", required_argument, 0, 'a'},
     {"colsep", required_argument, 0, O_COLSEP},
@@ -103,23 +103,23 @@ static int shard_from_env(uint64_t *i, uint64_t *n, int need_n) {
   const char *k = getenv("JOB_COMPLETION_INDEX");
   if (k && cli_parse_u64(k, &v) == 0) {
     *i = v;
-    return need_n ? -1 : 0; /* Kubernetes does not say N: --shard=/N */
+    return need_n ? -1 : 0; /* Kubernetes does not say N: --shard /N */
   }
   return -1;
 }
 
 static int parse_shard(const char *s, cli_config *c, char *err, size_t errlen) {
   uint64_t i = 0, n = 0;
-  if (!s || !*s) {
+  if (!strcmp(s, "auto")) {
     if (shard_from_env(&i, &n, 1)) {
-      snprintf(err, errlen, "--shard without a value needs SLURM_ARRAY_TASK_ID and "
-               "SLURM_ARRAY_TASK_COUNT: write --shard I/N, or --shard=/N with "
+      snprintf(err, errlen, "--shard auto needs SLURM_ARRAY_TASK_ID and "
+               "SLURM_ARRAY_TASK_COUNT: write --shard I/N, or --shard /N with "
                "JOB_COMPLETION_INDEX");
       return -1;
     }
   } else if (s[0] == '/') {
     if (cli_parse_u64(s + 1, &n) || shard_from_env(&i, &n, 0)) {
-      snprintf(err, errlen, "--shard=/N takes the index from JOB_COMPLETION_INDEX or "
+      snprintf(err, errlen, "--shard /N takes the index from JOB_COMPLETION_INDEX or "
                "SLURM_ARRAY_TASK_ID, and none is set: write --shard I/N");
       return -1;
     }
@@ -137,7 +137,7 @@ static int parse_shard(const char *s, cli_config *c, char *err, size_t errlen) {
   return 0;
 bad:
   snprintf(err, errlen, "cannot read --shard '%s': write --shard I/N with 0 <= I < N "
-           "(e.g. --shard 0/4)", s ? s : "");
+           "(e.g. --shard 0/4), --shard auto or --shard /N", s);
   return -1;
 }
 

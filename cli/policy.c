@@ -135,7 +135,7 @@ void cli_policy_decide(const cli_policy *p, const cli_tally *t,
     if (t->ok >= k) {
       v->triggered = 1, v->success = 1, v->decision = d;
       snprintf(v->why, sizeof v->why, "quorum of %llu reached", (unsigned long long)k);
-    } else if (t->input_done && t->total - t->failed < k) {
+    } else if (t->input_done && (t->failed > t->total || t->total - t->failed < k)) {
       /* Even if every job not yet failed succeeded, k is out of reach. */
       v->triggered = 1, v->success = 0, v->decision = d;
       snprintf(v->why, sizeof v->why,
@@ -151,6 +151,8 @@ void cli_policy_final(const cli_policy *p, const cli_tally *t, cli_verdict *v) {
   if (v->triggered) return;
   cli_tally tt = *t;
   tt.input_done = 1;
+  uint64_t seen = t->ok + t->failed + t->cancelled + t->running;
+  if (tt.total < seen) tt.total = seen;
   cli_policy_decide(p, &tt, 0, 0, v);
   if (v->triggered) return;
   switch (p->when == CLI_WHEN_NEVER ? CLI_WHY_DONE : p->why) {
