@@ -1,0 +1,480 @@
+/* Subprocesses owned by their scope (include/corral/process.h).
+ *
+ * libuv spawns the child (setsid: it leads its own process group) and reaps
+ * it; the exit callback wakes the task parked in corral_process_wait. A
+ * cancelled wait runs the termination sequence with unabortable parks (the
+ * cleanup must finish inside a cancelled scope) and returns only once the
+ * exit callback has run. Pipes are our own non-blocking socket pairs driven
+ * by corral_wait_readable / _writable, written with MSG_NOSIGNAL. */
+#include "io/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* macOS: SO_NOSIGPIPE is set on the socket instead */
+#endif
+
+struct corral_pipe {
+  corral_process *owner;
+  int fd;          /* our end, -1 once closed */
+  int which;       /* 0, 1, 2 */
+  corral_task *reader, *writer;
+};
+
+struct corral_process {
+  uv_process_t h;
+  corral__rt *rt;
+  corral__handle reg;
+  int pid;
+  int exited, exit_status, term_signal;
+  int handle_closed, reaped_here;
+  corral_task *waiter;
+  int term_sig;
+  int64_t grace_ns;
+  int has_pipe[3];
+  corral_pipe pipes[3];
+};
+
+#define DEFAULT_GRACE_NS (2 * 1000000000LL)
+
+static void on_handle_closed(uv_handle_t *h) {
+  corral_process *p = h->data;
+  corral__free(p->rt, p);
+}
+
+static void on_exit_cb(uv_process_t *h, int64_t status, int sig) {
+  corral_process *p = h->data;
+  p->exited = 1;
+  p->exit_status = sig ? -1 : (int)status;
+  p->term_signal = sig;
+  if (p->waiter) corral__wake(p->waiter, 0);
+}
+
+static void pipe_close_fd(corral_pipe *pp) {
+  if (pp->fd < 0) return;
+  if (pp->reader) corral__wake(pp->reader, CORRAL_ECLOSED);
+  if (pp->writer) corral__wake(pp->writer, CORRAL_ECLOSED);
+  corral_notify_closing(pp->fd);
+  close(pp->fd);
+  pp->fd = -1;
+}
+
+/* Reap the group's members that are our children (when we are a
+ * subreaper, the orphans of the group come to us). */
+static void reap_group(corral_process *p) {
+  while (waitpid(-p->pid, NULL, WNOHANG) > 0) {
+  }
+}
+
+/* Kill and reap now, without parking: close and the runtime's end. */
+static void close_now(corral_process *p) {
+  if (p->handle_closed) return;
+  p->handle_closed = 1;
+  corral__handle_unregister(&p->reg);
+  for (int i = 0; i < 3; i++)
+    if (p->has_pipe[i]) pipe_close_fd(&p->pipes[i]);
+  if (p->waiter) corral__wake(p->waiter, CORRAL_ECLOSED);
+  if (!p->exited) {
+    kill(-p->pid, SIGKILL);
+    kill(p->pid, SIGKILL);
+    /* libuv forgets the pid once the handle is closed: reap it here (a
+     * SIGKILLed process ends at once, short of an uninterruptible wait in
+     * the kernel). */
+    uv_close((uv_handle_t *)&p->h, on_handle_closed);
+    int st;
+    while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR) {
+    }
+  } else {
+    uv_close((uv_handle_t *)&p->h, on_handle_closed);
+  }
+  if (kill(-p->pid, 0) == 0) kill(-p->pid, SIGKILL); /* what is left */
+  reap_group(p);
+}
+
+static void close_registered(corral__handle *h) {
+  close_now(corral__container_of(h, corral_process, reg));
+}
+
+static int open_stdio(const corral_stdio *s, int which, uv_stdio_container_t *c,
+                      corral_process *p, int *tmpfd) {
+  *tmpfd = -1;
+  switch (s->mode) {
+  case CORRAL_STDIO_INHERIT:
+    c->flags = UV_INHERIT_FD;
+    c->data.fd = which;
+    return 0;
+  case CORRAL_STDIO_NULL:
+    c->flags = UV_IGNORE; /* libuv opens /dev/null for 0..2 */
+    return 0;
+  case CORRAL_STDIO_FD:
+    if (s->fd < 0) return CORRAL_EINVAL;
+    c->flags = UV_INHERIT_FD;
+    c->data.fd = s->fd;
+    return 0;
+  case CORRAL_STDIO_FILE: {
+    if (!s->path) return CORRAL_EINVAL;
+    int fl = which == 0 ? O_RDONLY
+                        : O_WRONLY | O_CREAT | (s->append ? O_APPEND : O_TRUNC);
+    int fd = open(s->path, fl | O_CLOEXEC, 0666);
+    if (fd < 0) return -errno;
+    *tmpfd = fd;
+    c->flags = UV_INHERIT_FD;
+    c->data.fd = fd;
+    return 0;
+  }
+  case CORRAL_STDIO_PIPE: {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
+    /* Our end non-blocking; the child's end stays blocking, as a pipe. */
+    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(sv[0], SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    /* One direction only, as a pipe: the child reads stdin, writes 1, 2. */
+    shutdown(sv[0], which == 0 ? SHUT_RD : SHUT_WR);
+    p->pipes[which] = (corral_pipe){.owner = p, .fd = sv[0], .which = which};
+    p->has_pipe[which] = 1;
+    *tmpfd = sv[1];
+    c->flags = UV_INHERIT_FD;
+    c->data.fd = sv[1];
+    return 0;
+  }
+  }
+  return CORRAL_EINVAL;
+}
+
+int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
+  if (out) *out = NULL;
+  corral_task *self = corral__self();
+  int rc = corral__io_check(self, NULL);
+  if (rc) return rc;
+  if (!o || !o->argv || !o->argv[0] || !out) return CORRAL_EINVAL;
+  corral__rt *rt = self->rt;
+  corral_process *p = corral__calloc(rt, sizeof *p);
+  if (!p) return CORRAL_ENOMEM;
+  p->rt = rt;
+  p->term_sig = o->term_signal > 0 ? o->term_signal : SIGTERM;
+  p->grace_ns = o->kill_grace_ns == 0 ? DEFAULT_GRACE_NS : o->kill_grace_ns;
+  for (int i = 0; i < 3; i++) p->pipes[i].fd = -1;
+  uv_stdio_container_t st[3];
+  int child_fd[3] = {-1, -1, -1};
+  for (int i = 0; i < 3 && rc == 0; i++)
+    rc = open_stdio(&o->stdio[i], i, &st[i], p, &child_fd[i]);
+  if (rc == 0) {
+    uv_process_options_t po;
+    memset(&po, 0, sizeof po);
+    po.exit_cb = on_exit_cb;
+    po.file = o->argv[0];
+    po.args = (char **)o->argv;
+    po.env = (char **)o->env;
+    po.cwd = o->cwd;
+    po.stdio = st;
+    po.stdio_count = 3;
+    po.flags = UV_PROCESS_DETACHED; /* setsid: its own group and session */
+    p->h.data = p;
+    rc = corral__from_uv(uv_spawn(rt->loop, &p->h, &po));
+    if (rc) {
+      /* libuv wants the handle closed even when the spawn failed. */
+      p->handle_closed = 1;
+      uv_close((uv_handle_t *)&p->h, on_handle_closed);
+    }
+  }
+  for (int i = 0; i < 3; i++)
+    if (child_fd[i] >= 0) close(child_fd[i]);
+  if (rc) {
+    for (int i = 0; i < 3; i++)
+      if (p->has_pipe[i]) pipe_close_fd(&p->pipes[i]);
+    if (!p->handle_closed) corral__free(rt, p);
+    return rc;
+  }
+  p->pid = p->h.pid;
+  corral__handle_register(rt, &p->reg, "process", close_registered);
+  *out = p;
+  return 0;
+}
+
+int corral_process_pid(const corral_process *p) { return p ? p->pid : 0; }
+
+corral_pipe *corral_process_pipe(corral_process *p, int fd) {
+  if (!p || fd < 0 || fd > 2 || !p->has_pipe[fd]) return NULL;
+  return &p->pipes[fd];
+}
+
+int corral_process_signal(corral_process *p, int signum) {
+  if (!p || signum < 0) return CORRAL_EINVAL;
+  if (p->handle_closed && p->exited) return -ESRCH;
+  return kill(-p->pid, signum) == 0 ? 0 : -errno;
+}
+
+/* Park without being abortable until the exit callback ran or the deadline
+ * passed. Returns 1 if the child has exited. */
+static int park_exit(corral_task *self, corral_process *p, int64_t deadline) {
+  while (!p->exited && !p->handle_closed) {
+    p->waiter = self;
+    int rc = corral__park(self, CORRAL__W_PROCESS, CORRAL__UNABORTABLE, deadline);
+    p->waiter = NULL;
+    if (rc == CORRAL_ETIMEDOUT) break;
+  }
+  return p->exited;
+}
+
+/* Kill what is left of the group and wait (at most a second) until it is
+ * gone, reaping the members that became our children; zombies whose parent
+ * is elsewhere are that parent's to reap. Unabortable. */
+static void end_group(corral_task *self, corral_process *p) {
+  if (kill(-p->pid, 0) != 0) return;
+  kill(-p->pid, SIGKILL);
+  int64_t end = corral_now() + 1000000000LL;
+  for (;;) {
+    reap_group(p);
+    if (kill(-p->pid, 0) != 0 || corral_now() >= end) break;
+    (void)corral__park(self, CORRAL__W_PROCESS, CORRAL__UNABORTABLE,
+                       corral_now() + 2000000);
+  }
+}
+
+static void fill(const corral_process *p, int *es, int *ts) {
+  if (es) *es = p->exit_status;
+  if (ts) *ts = p->term_signal;
+}
+
+int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
+  corral_task *self = corral__self();
+  int rc = corral__io_check(self, p ? p->rt : NULL);
+  if (rc) return rc;
+  if (!p) return CORRAL_EINVAL;
+  if (p->exited) {
+    fill(p, exit_status, term_signal);
+    return 0;
+  }
+  if (p->handle_closed) return CORRAL_ECLOSED;
+  if (p->waiter) return CORRAL_EBUSY;
+  p->waiter = self;
+  rc = corral__park(self, CORRAL__W_PROCESS, NULL, CORRAL_FOREVER);
+  p->waiter = NULL;
+  if (p->exited) { /* the exit won the race with a cancellation */
+    fill(p, exit_status, term_signal);
+    return 0;
+  }
+  if (rc == 0) rc = CORRAL_ECANCELED;
+  if (p->handle_closed) return CORRAL_ECLOSED;
+  /* Cancelled: the termination sequence, then always the reap. */
+  int64_t now = corral_now();
+  if (p->grace_ns > 0) {
+    kill(-p->pid, p->term_sig);
+    kill(-p->pid, SIGCONT); /* a stopped child must run to see it */
+    park_exit(self, p, now + p->grace_ns);
+  }
+  if (!p->exited) {
+    kill(-p->pid, SIGKILL);
+    park_exit(self, p, CORRAL_FOREVER);
+  }
+  end_group(self, p);
+  fill(p, exit_status, term_signal);
+  return rc;
+}
+
+void corral_process_close(corral_process *p) {
+  if (!p) return;
+  if (p->handle_closed) {
+    /* spawn already failed or close ran twice: nothing owns it */
+    return;
+  }
+  close_now(p);
+}
+
+/* ---- pipes ---- */
+
+static int pipe_check(corral_task *self, corral_pipe *pp) {
+  int rc = corral__io_check(self, pp && pp->owner ? pp->owner->rt : NULL);
+  if (rc) return rc;
+  if (!pp || !pp->owner) return CORRAL_EINVAL;
+  if (pp->fd < 0) return CORRAL_ECLOSED;
+  return 0;
+}
+
+int corral_pipe_read(corral_pipe *pp, void *buf, size_t len) {
+  corral_task *self = corral__self();
+  int rc = pipe_check(self, pp);
+  if (rc) return rc;
+  if (pp->which != 1 && pp->which != 2) return CORRAL_EINVAL;
+  if (pp->reader) return CORRAL_EBUSY;
+  if (len > INT_MAX) len = INT_MAX;
+  for (;;) {
+    if (corral_checkpoint_cancel()) return CORRAL_ECANCELED;
+    ssize_t n = recv(pp->fd, buf, len, MSG_DONTWAIT);
+    if (n >= 0) return (int)n;
+    if (errno == EINTR) continue;
+    if (errno == ECONNRESET) return 0; /* the child's end went away */
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+    pp->reader = self;
+    rc = corral_wait_readable(pp->fd);
+    pp->reader = NULL;
+    if (rc) return rc;
+    if (pp->fd < 0) return CORRAL_ECLOSED;
+  }
+}
+
+int corral_pipe_write(corral_pipe *pp, const void *buf, size_t len,
+                      size_t *written) {
+  if (written) *written = 0;
+  corral_task *self = corral__self();
+  int rc = pipe_check(self, pp);
+  if (rc) return rc;
+  if (pp->which != 0) return CORRAL_EINVAL;
+  if (pp->writer) return CORRAL_EBUSY;
+  const char *p = buf;
+  size_t done = 0;
+  while (done < len) {
+    if (corral_checkpoint_cancel()) {
+      rc = CORRAL_ECANCELED;
+      break;
+    }
+    ssize_t n = send(pp->fd, p + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      done += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+      rc = CORRAL_EPIPE;
+      break;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      rc = -errno;
+      break;
+    }
+    pp->writer = self;
+    rc = corral_wait_writable(pp->fd);
+    pp->writer = NULL;
+    if (rc) break;
+    if (pp->fd < 0) {
+      rc = CORRAL_ECLOSED;
+      break;
+    }
+  }
+  if (written) *written = done;
+  return rc;
+}
+
+void corral_pipe_close(corral_pipe *pp) {
+  if (pp && pp->owner) pipe_close_fd(pp);
+}
+
+/* ---- run: spawn, feed, collect, wait ---- */
+
+typedef struct {
+  corral_pipe *pipe;
+  char **data;
+  size_t *len;
+  int *truncated;
+  size_t max;
+  const void *input;
+  size_t input_len;
+  int rc;
+} run_io;
+
+static int run_reader(void *arg, void **result) {
+  (void)result;
+  run_io *io = arg;
+  size_t cap = 0;
+  char chunk[16384];
+  for (;;) {
+    int n = corral_pipe_read(io->pipe, chunk, sizeof chunk);
+    if (n <= 0) return n == 0 || n == CORRAL_ECLOSED ? 0 : n;
+    size_t keep = (size_t)n;
+    if (*io->len + keep > io->max) {
+      keep = io->max - *io->len;
+      *io->truncated = 1;
+    }
+    if (keep) {
+      if (*io->len + keep + 1 > cap) {
+        size_t nc = cap ? cap : 4096;
+        while (nc < *io->len + keep + 1) nc *= 2;
+        char *nb = realloc(*io->data, nc);
+        if (!nb) return CORRAL_ENOMEM;
+        *io->data = nb;
+        cap = nc;
+      }
+      memcpy(*io->data + *io->len, chunk, keep);
+      *io->len += keep;
+      (*io->data)[*io->len] = 0;
+    }
+  }
+}
+
+static int run_writer(void *arg, void **result) {
+  (void)result;
+  run_io *io = arg;
+  int rc = corral_pipe_write(io->pipe, io->input, io->input_len, NULL);
+  corral_pipe_close(io->pipe); /* end of input */
+  return rc == CORRAL_EPIPE ? 0 : rc; /* a child may stop reading early */
+}
+
+void corral_completed_clear(corral_completed *res) {
+  if (!res) return;
+  free(res->out);
+  free(res->err);
+  memset(res, 0, sizeof *res);
+}
+
+int corral_process_run(const corral_process_opts *opts, const void *input,
+                       size_t input_len, size_t max_output,
+                       corral_completed *res) {
+  if (!opts || !res) return CORRAL_EINVAL;
+  memset(res, 0, sizeof *res);
+  corral_process_opts o = *opts;
+  o.stdio[1] = (corral_stdio){.mode = CORRAL_STDIO_PIPE};
+  o.stdio[2] = (corral_stdio){.mode = CORRAL_STDIO_PIPE};
+  if (input) o.stdio[0] = (corral_stdio){.mode = CORRAL_STDIO_PIPE};
+  if (max_output == 0) max_output = (size_t)64 << 20;
+  corral_process *p;
+  int rc = corral_process_spawn(&o, &p);
+  if (rc) return rc;
+  run_io rd[2] = {
+      {.pipe = corral_process_pipe(p, 1), .data = &res->out, .len = &res->out_len,
+       .truncated = &res->out_truncated, .max = max_output},
+      {.pipe = corral_process_pipe(p, 2), .data = &res->err, .len = &res->err_len,
+       .truncated = &res->err_truncated, .max = max_output}};
+  run_io wr = {.pipe = corral_process_pipe(p, 0), .input = input, .input_len = input_len};
+  corral_group g;
+  rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_FAIL_FAST,
+                                                  .name = "process_run"});
+  if (rc == 0) {
+    int brc = corral_spawn(&g, run_reader, &rd[0], "stdout", NULL);
+    if (!brc) brc = corral_spawn(&g, run_reader, &rd[1], "stderr", NULL);
+    if (!brc && input) brc = corral_spawn(&g, run_writer, &wr, "stdin", NULL);
+    /* The body waits for the exit; the readers end at end of stream. */
+    if (!brc) brc = corral_process_wait(p, &res->exit_status, &res->term_signal);
+    /* The child is done: what it left running in its group would hold the
+     * pipes open forever. */
+    if (!brc) end_group(corral__self(), p);
+    rc = corral_group_close(&g, brc);
+    if (rc == CORRAL_EGROUP && brc) rc = brc;
+  }
+  if (!p->exited) { /* the group failed before the exit: end the child */
+    corral_scope s;
+    corral_scope_enter(&s, &(corral_scope_opts){.name = "process_run"});
+    corral_scope_cancel(&s, "process_run failed");
+    corral_process_wait(p, &res->exit_status, &res->term_signal);
+    corral_scope_exit(&s, 0);
+  }
+  res->exit_status = p->exit_status;
+  res->term_signal = p->term_signal;
+  corral_process_close(p);
+  for (int i = 0; i < 2; i++)
+    if (!*rd[i].data) {
+      *rd[i].data = calloc(1, 1);
+      if (!*rd[i].data) rc = rc ? rc : CORRAL_ENOMEM;
+    }
+  return rc;
+}
