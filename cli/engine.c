@@ -7,6 +7,7 @@
 #include <corral.h>
 #include <jansson.h>
 #include <uv.h>
+#include <corral/process.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +42,7 @@ struct job {
   unsigned slot;
   cli_args args;
   char *cmd;
-  cli_proc *proc;
+  corral_process *proc;
   cli_jobstatus status;
   int exit_code, sig, attempts, finished;
   int64_t t0, t1;
@@ -384,7 +385,7 @@ static void sweep(engine *e, int final) {
     if (sscanf(rp + 2, "%c %d %d", &state, &ppid, &pgrp) != 3 || ppid != self) continue;
     int leader = 0, in_job = 0;
     for (job *j = e->run_head; j; j = j->rnext) {
-      pid_t jp = j->proc ? cli_proc_pid(j->proc) : 0;
+      pid_t jp = j->proc ? (pid_t)corral_process_pid(j->proc) : 0;
       if (jp == (pid_t)pid) leader = 1;
       if (jp == (pid_t)pgrp) in_job = 1;
     }
@@ -552,6 +553,27 @@ static void write_exitval(engine *e, job *j) {
   fclose(f);
 }
 
+typedef struct {
+  job *j;
+  int which;
+  corral_pipe *pipe;
+} reader_arg;
+
+/* Copy one output stream of a job to where the output mode wants it. */
+static int reader_fn(void *arg, void **result) {
+  (void)result;
+  reader_arg *r = arg;
+  char buf[16384];
+  int n;
+  while ((n = corral_pipe_read(r->pipe, buf, sizeof buf)) > 0)
+    on_data(r->j, r->which, buf, (size_t)n);
+  on_data(r->j, r->which, NULL, 0);
+  return 0;
+}
+
+/* Spawn the job's command and wait for it (and its output). Returns 0, 1
+ * when it could not start, or CORRAL_ECANCELED when it was stopped (the
+ * termination sequence ran, the process is reaped). */
 static int run_once(engine *e, job *j) {
   char **argv = NULL, *storage = NULL, *shv[4];
   if (!e->c->shell_direct || cli_split_simple(j->cmd, &argv, &storage) != 1) {
@@ -560,32 +582,71 @@ static int run_once(engine *e, job *j) {
     shv[2] = j->cmd;
     shv[3] = NULL;
   }
-  cli_proc_opts o = {.argv = argv ? argv : shv, .on_data = on_data, .ctx = j};
-  o.io[0] = CLI_IO_NULL;
+  corral_term_step steps[CLI_TERMSEQ_MAX];
+  for (size_t i = 0; i < e->ts_live.n; i++) {
+    steps[i].signum = e->ts_live.step[i].sig;
+    steps[i].wait_ns = e->ts_live.step[i].wait_ns;
+  }
+  corral_process_opts o = {.argv = (const char *const *)(argv ? argv : shv),
+                           .term_seq = steps, .term_seq_len = e->ts_live.n};
+  o.stdio[0].mode = CORRAL_STDIO_NULL;
   int capture = e->c->out != CLI_OUT_UNGROUP || e->json_stdout || e->c->results_dir;
-  o.io[1] = o.io[2] = capture ? CLI_IO_PIPE : CLI_IO_INHERIT;
+  o.stdio[1].mode = o.stdio[2].mode = capture ? CORRAL_STDIO_PIPE : CORRAL_STDIO_INHERIT;
   char seqs[32], slots[16];
   snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)j->seq);
   snprintf(slots, sizeof slots, "%u", j->slot);
   setenv("PARALLEL_SEQ", seqs, 1);
   setenv("PARALLEL_JOBSLOT", slots, 1);
-  int rc = cli_proc_spawn(&o, &j->proc);
+  int rc = corral_process_spawn(&o, &j->proc);
   free(argv);
   free(storage);
   if (rc) {
-    j->exit_code = rc == -ENOENT ? 127 : 126;
-    snprintf(j->why, sizeof j->why, "cannot run: %s", strerror(-rc));
-    cli_buf_printf(&j->tail, "corral: %s: %s\n", j->cmd, strerror(-rc));
+    j->exit_code = rc == CORRAL_ENOENT ? 127 : 126;
+    snprintf(j->why, sizeof j->why, "cannot run: %s", corral_strerror(rc));
+    cli_buf_printf(&j->tail, "corral: %s: %s\n", j->cmd, corral_strerror(rc));
     if (!e->json_stdout && e->c->out != CLI_OUT_UNGROUP)
-      cli_buf_printf(&j->err, "corral: %s: %s\n", j->cmd, strerror(-rc));
+      cli_buf_printf(&j->err, "corral: %s: %s\n", j->cmd, corral_strerror(rc));
     else if (!e->json_stdout)
-      dprintf(2, "corral: %s: %s\n", j->cmd, strerror(-rc));
+      dprintf(2, "corral: %s: %s\n", j->cmd, corral_strerror(rc));
     return 1;
   }
-  rc = cli_proc_wait(j->proc, &e->ts_live);
-  j->exit_code = cli_proc_exit_status(j->proc);
-  j->sig = cli_proc_term_signal(j->proc);
-  cli_proc_free(j->proc);
+  int es = 0, sig = 0;
+  if (!capture) {
+    rc = corral_process_wait(j->proc, &es, &sig);
+  } else {
+    corral_group g;
+    reader_arg ra[2] = {{j, 1, corral_process_pipe(j->proc, 1)},
+                        {j, 2, corral_process_pipe(j->proc, 2)}};
+    corral_task *rt[2] = {NULL, NULL};
+    rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT, .name = "job io"});
+    if (rc == 0) {
+      int brc = corral_spawn(&g, reader_fn, &ra[0], "stdout", &rt[0]);
+      if (!brc) brc = corral_spawn(&g, reader_fn, &ra[1], "stderr", &rt[1]);
+      if (!brc) brc = corral_process_wait(j->proc, &es, &sig);
+      if (brc == 0) {
+        /* Exited: its output ends when every writer is gone. Something it
+         * left running may hold the pipes: end its group, then stop
+         * reading. */
+        size_t nd;
+        if (corral_wait(rt, 2, CORRAL_ALL_COMPLETED, 200 * CLI_NS_PER_MS, &nd) == CORRAL_ETIMEDOUT) {
+          corral_process_signal(j->proc, SIGKILL);
+          if (corral_wait(rt, 2, CORRAL_ALL_COMPLETED, 200 * CLI_NS_PER_MS, &nd) == CORRAL_ETIMEDOUT) {
+            corral_pipe_close(ra[0].pipe);
+            corral_pipe_close(ra[1].pipe);
+          }
+        }
+      } else if (brc != CORRAL_ECANCELED) {
+        corral_group_cancel(&g, "job failed");
+      }
+      corral_group_close(&g, 0);
+      for (int i = 0; i < 2; i++) corral_task_release(rt[i]);
+      rc = brc;
+    }
+  }
+  j->exit_code = es;
+  j->sig = sig;
+  /* Closing ends what is left of the job's process group. */
+  corral_process_close(j->proc);
   j->proc = NULL;
   return rc;
 }
@@ -878,7 +939,7 @@ static void on_signal(uv_signal_t *h, int signum) {
     e->ts_live.step[0].sig = SIGKILL;
     e->ts_live.step[0].wait_ns = 0;
     for (job *j = e->run_head; j; j = j->rnext)
-      if (j->proc) cli_proc_signal(j->proc, SIGKILL);
+      if (j->proc) corral_process_signal(j->proc, SIGKILL);
   }
   e->view_dirty = 1;
 }

@@ -48,6 +48,13 @@ typedef struct corral_stdio {
   int append;        /* CORRAL_STDIO_FILE, output: append */
 } corral_stdio;
 
+/* One step of a termination sequence: send signum, then wait up to wait_ns
+ * for the child to exit before the next step. */
+typedef struct corral_term_step {
+  int signum;
+  int64_t wait_ns;
+} corral_term_step;
+
 typedef struct corral_process_opts {
   const char *const *argv; /* argv[0] is searched in PATH; NULL-terminated */
   const char *const *env;  /* "NAME=value", NULL-terminated; NULL: ours */
@@ -56,6 +63,12 @@ typedef struct corral_process_opts {
   int term_signal;         /* first signal when cancelled; 0: SIGTERM */
   int64_t kill_grace_ns;   /* then SIGKILL after this; 0: 2 s; < 0: SIGKILL
                               at once */
+  /* Optional: the whole termination sequence instead of the two fields
+   * above (GNU parallel's --termseq, e.g. TERM 200ms, TERM 100ms, KILL).
+   * Copied at spawn (at most 16 steps). SIGKILL always follows the last
+   * step if the child is still there. */
+  const corral_term_step *term_seq;
+  size_t term_seq_len;
 } corral_process_opts;
 
 /* TASK ONLY. Start a child. Returns 0 and *out (close it with

@@ -37,8 +37,8 @@ struct corral_process {
   int exited, exit_status, term_signal;
   int handle_closed, reaped_here;
   corral_task *waiter;
-  int term_sig;
-  int64_t grace_ns;
+  corral_term_step seq[16];
+  size_t nseq;
   int has_pipe[3];
   corral_pipe pipes[3];
 };
@@ -162,8 +162,14 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
   corral_process *p = corral__calloc(rt, sizeof *p);
   if (!p) return CORRAL_ENOMEM;
   p->rt = rt;
-  p->term_sig = o->term_signal > 0 ? o->term_signal : SIGTERM;
-  p->grace_ns = o->kill_grace_ns == 0 ? DEFAULT_GRACE_NS : o->kill_grace_ns;
+  if (o->term_seq && o->term_seq_len) {
+    p->nseq = o->term_seq_len < 16 ? o->term_seq_len : 16;
+    memcpy(p->seq, o->term_seq, p->nseq * sizeof *p->seq);
+  } else if (o->kill_grace_ns >= 0) {
+    p->seq[0].signum = o->term_signal > 0 ? o->term_signal : SIGTERM;
+    p->seq[0].wait_ns = o->kill_grace_ns == 0 ? DEFAULT_GRACE_NS : o->kill_grace_ns;
+    p->nseq = 1;
+  }
   for (int i = 0; i < 3; i++) p->pipes[i].fd = -1;
   uv_stdio_container_t st[3];
   int child_fd[3] = {-1, -1, -1};
@@ -268,11 +274,10 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
   if (rc == 0) rc = CORRAL_ECANCELED;
   if (p->handle_closed) return CORRAL_ECLOSED;
   /* Cancelled: the termination sequence, then always the reap. */
-  int64_t now = corral_now();
-  if (p->grace_ns > 0) {
-    kill(-p->pid, p->term_sig);
+  for (size_t i = 0; i < p->nseq && !p->exited; i++) {
+    kill(-p->pid, p->seq[i].signum);
     kill(-p->pid, SIGCONT); /* a stopped child must run to see it */
-    park_exit(self, p, now + p->grace_ns);
+    if (p->seq[i].wait_ns > 0) park_exit(self, p, corral_now() + p->seq[i].wait_ns);
   }
   if (!p->exited) {
     kill(-p->pid, SIGKILL);
