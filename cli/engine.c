@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "contain.h"
 #include "view.h"
 
 const char *cli_jobstatus_name(cli_jobstatus s) {
@@ -89,8 +90,8 @@ struct engine {
   int first_fail_status;
   char stop_by[16], stop_why[160];
   cli_termseq ts_live;
-  uint64_t seq_next, not_started;
-  int64_t t_start, last_start;
+  uint64_t seq_next, not_started, launched;
+  int64_t t_start, last_start, last_scan;
   job *run_head, *run_tail;
   job *ohead, *otail;
   cli_joblog jl;
@@ -110,7 +111,8 @@ struct engine {
   fail_rec fails[FAIL_KEEP];
   size_t nfails;
   uint64_t strays, left_behind, timed_out;
-  int subreaper;
+  int subreaper, cg_used;
+  cli_cgroup cg;
 };
 
 /* ---------------------------------------------------------------- output */
@@ -362,6 +364,22 @@ static void record_stats(engine *e, job *j) {
 static void sweep(engine *e, int final) {
 #ifdef __linux__
   if (!e->subreaper) return;
+  /* Dead orphans first, cheaply: peek at a zombie child without reaping
+   * (libuv reaps the job leaders itself). */
+  for (;;) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0) break;
+    int leader = 0;
+    for (job *j = e->run_head; j; j = j->rnext)
+      if (j->proc && (pid_t)corral_process_pid(j->proc) == si.si_pid) leader = 1;
+    if (leader) break; /* libuv's; it reaps it on its SIGCHLD */
+    waitpid(si.si_pid, NULL, WNOHANG);
+  }
+  /* Live escapees: a walk of /proc, at most 4 times a second. */
+  int64_t now = corral_now();
+  if (!final && now - e->last_scan < 250 * CLI_NS_PER_MS) return;
+  e->last_scan = now;
   pid_t self = getpid();
   DIR *d = opendir("/proc");
   if (!d) return;
@@ -597,7 +615,15 @@ static int run_once(engine *e, job *j) {
   snprintf(slots, sizeof slots, "%u", j->slot);
   setenv("PARALLEL_SEQ", seqs, 1);
   setenv("PARALLEL_JOBSLOT", slots, 1);
+  o.cgroup_fd = e->cg.fd;
   int rc = corral_process_spawn(&o, &j->proc);
+  if (rc && o.cgroup_fd > 0 && rc != CORRAL_ENOENT && rc != -EACCES) {
+    /* The kernel does not let us start jobs in the cgroup: go on without. */
+    cli_cgroup_disable(&e->cg);
+    e->cg_used = 0;
+    o.cgroup_fd = -1;
+    rc = corral_process_spawn(&o, &j->proc);
+  }
   free(argv);
   free(storage);
   if (rc) {
@@ -896,6 +922,7 @@ static void feed(engine *e) {
     char name[32];
     snprintf(name, sizeof name, "job %llu", (unsigned long long)j->seq);
     int rc = corral_spawn(&e->g, job_fn, j, name, NULL);
+    if (rc == 0) e->launched++;
     if (rc) {
       /* The group refuses (it was cancelled): the job never starts. */
       j->status = CLI_JOB_NOT_STARTED;
@@ -916,7 +943,7 @@ static void feed(engine *e) {
   }
   if (e->input_ended) {
     e->tally.input_done = 1;
-    e->tally.total = e->tally.ok + e->tally.failed + e->tally.cancelled + e->tally.running;
+    e->tally.total = e->launched;
     decide(e, NULL); /* a quorum may have become impossible */
   }
 }
@@ -940,6 +967,7 @@ static void on_signal(uv_signal_t *h, int signum) {
     e->ts_live.step[0].wait_ns = 0;
     for (job *j = e->run_head; j; j = j->rnext)
       if (j->proc) corral_process_signal(j->proc, SIGKILL);
+    cli_cgroup_kill(&e->cg);
   }
   e->view_dirty = 1;
 }
@@ -1026,7 +1054,10 @@ static void summary_json(engine *e, int status, int64_t elapsed) {
   json_object_set_new(o, "duration_s", json_real((double)elapsed / 1e9));
   json_object_set_new(o, "processes_left", json_integer((json_int_t)e->left_behind));
   json_object_set_new(o, "escaped_killed", json_integer((json_int_t)e->strays));
-  json_object_set_new(o, "containment", json_string(e->subreaper ? "process-group+subreaper" : "process-group"));
+  char cont[64];
+  snprintf(cont, sizeof cont, "process-group%s%s", e->subreaper ? "+subreaper" : "",
+           e->cg_used ? "+cgroup" : "");
+  json_object_set_new(o, "containment", json_string(cont));
   json_object_set_new(o, "exit_status", json_integer(status));
   if (e->c->shard_n)
     json_object_set_new(o, "shard", json_pack("{s:I,s:I}", "index", (json_int_t)e->c->shard_i,
@@ -1079,12 +1110,20 @@ static int main_fn(void *arg, void **result) {
   if (!e->c->dry_run) drain_not_started(e);
   /* Containment: nothing of any job may be left. */
   int64_t end = corral_now() + 3 * CLI_NS_PER_SEC;
+  if (e->cg_used) {
+    e->strays += cli_cgroup_count(&e->cg); /* every job has ended: strays */
+    cli_cgroup_kill(&e->cg);
+    while (cli_cgroup_populated(&e->cg) && corral_now() < end) {
+      sweep(e, 0);
+      corral_sleep(CLI_NS_PER_MS);
+    }
+  }
   sweep(e, 1);
   while (count_children() > 0 && corral_now() < end) {
     corral_sleep(10 * CLI_NS_PER_MS);
     sweep(e, 1);
   }
-  e->left_behind = count_children();
+  e->left_behind = count_children() + cli_cgroup_fini(&e->cg);
   if (e->view_task) {
     e->view_stop = 1;
     corral_cancel(e->view_task, "done");
@@ -1180,6 +1219,7 @@ int cli_engine_run(cli_config *c) {
    * can find and end them (and no zombie stays behind). */
   e->subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
 #endif
+  e->cg_used = !c->dry_run && c->cgroups && cli_cgroup_init(&e->cg);
   signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error return, not death */
   e->t_start = uv_hrtime();
   int64_t t0 = (int64_t)uv_hrtime();

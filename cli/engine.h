@@ -60,6 +60,7 @@ typedef struct cli_config {
   /* sharding */
   uint64_t shard_i, shard_n; /* n == 0: no sharding */
   int shell_direct;        /* exec simple commands without sh (default 1) */
+  int cgroups;             /* use cgroup v2 containment when possible */
 } cli_config;
 
 /* Run everything; returns the process exit status. */

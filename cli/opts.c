@@ -11,7 +11,7 @@ enum {
   O_TIMEOUT = 256, O_DEADLINE, O_RETRIES, O_RETRY_DELAY, O_DELAY, O_TERMSEQ,
   O_HALT, O_POLICY, O_LINEBUF, O_TAG, O_RESULTS, O_JOBLOG, O_RESUME,
   O_RESUME_FAILED, O_JSON, O_DRYRUN, O_SHARD, O_COLSEP, O_COMMANDS, O_VIEW,
-  O_NOVIEW, O_SUMMARY, O_NO_DIRECT
+  O_NOVIEW, O_SUMMARY, O_NO_DIRECT, O_NO_CGROUP
 };
 
 static const struct option longopts[] = {
@@ -46,6 +46,7 @@ static const struct option longopts[] = {
     {"no-view", no_argument, 0, O_NOVIEW},
     {"summary", no_argument, 0, O_SUMMARY},
     {"no-direct-exec", no_argument, 0, O_NO_DIRECT},
+    {"no-cgroup", no_argument, 0, O_NO_CGROUP},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
@@ -148,6 +149,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   c->retries = 1;
   c->retry_delay_ns = 100 * CLI_NS_PER_MS;
   c->shell_direct = 1;
+  c->cgroups = 1;
   c->in.sep = '\n';
   cli_termseq_default(&c->termseq);
   cli_policy_parse("all", &c->policy, err, errlen);
@@ -263,6 +265,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case O_NOVIEW: p->view_opt = 0; break;
     case O_SUMMARY: c->summary = 1; break;
     case O_NO_DIRECT: c->shell_direct = 0; break;
+    case O_NO_CGROUP: c->cgroups = 0; break;
     case 'h': p->help = 1; break;
     case 'V': p->version = 1; break;
     case '?':

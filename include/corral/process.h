@@ -69,6 +69,12 @@ typedef struct corral_process_opts {
    * step if the child is still there. */
   const corral_term_step *term_seq;
   size_t term_seq_len;
+  /* Linux: start the child inside this cgroup v2 (a descriptor of its
+   * directory, opened with O_DIRECTORY), atomically (clone3 with
+   * CLONE_INTO_CGROUP), so that nothing it starts can be outside it.
+   * <= 0: none. Where the kernel cannot (before 5.7), the spawn fails with
+   * -ENOSYS or the kernel's error. */
+  int cgroup_fd;
 } corral_process_opts;
 
 /* TASK ONLY. Start a child. Returns 0 and *out (close it with
