@@ -23,7 +23,7 @@ if ! command -v dpkg-query >/dev/null; then
       echo "corral: libcurl not found: libcorral-http is skipped (macOS: brew install curl)" >&2
     exit 0
   fi
-  echo "corral: needs a C compiler, cmake, pkg-config libuv and jansson (and curl for libcorral-http)" >&2
+  echo "corral: needs a C compiler, cmake, pkg-config, libuv and jansson (and curl for libcorral-http)" >&2
   echo "        (macOS: brew install cmake pkg-config libuv jansson curl nginx)" >&2
   exit 1
 fi

@@ -9,14 +9,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-static int count_fds(void) {
-  int n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  if (!d) return -1;
-  while (readdir(d)) n++;
-  closedir(d);
-  return n;
-}
 
 static char *all_jobs(cli_input_opts *o) {
   cli_input *in;

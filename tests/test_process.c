@@ -10,14 +10,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static int count_fds(void) {
-  int n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  if (!d) return -1;
-  while (readdir(d)) n++;
-  closedir(d);
-  return n;
-}
 
 /* Our children (zombies too). */
 static int count_children(void) {

@@ -13,7 +13,7 @@
  * inside a cancelled scope) and returns only once the child is reaped.
  * Pipes are our own non-blocking socket pairs driven by
  * corral_wait_readable / _writable, written with MSG_NOSIGNAL. */
-#include "io/io.h"
+#include "io/process.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -423,7 +423,9 @@ static int park_exit(corral_task *self, corral_process *p, int64_t deadline) {
 /* Kill what is left of the group and wait (at most a second) until it is
  * gone, reaping the members that became our children; zombies whose parent
  * is elsewhere are that parent's to reap. Unabortable. */
-static void end_group(corral_task *self, corral_process *p) {
+void corral__process_end_group(corral_process *p) {
+  corral_task *self = corral__self();
+  if (!self) return;
   if (kill(-p->pid, 0) != 0) return;
   kill(-p->pid, SIGKILL);
   int64_t end = corral_now() + 1000000000LL;
@@ -470,7 +472,7 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
     kill(-p->pid, SIGKILL);
     park_exit(self, p, CORRAL_FOREVER);
   }
-  end_group(self, p);
+  corral__process_end_group(p);
   fill(p, exit_status, term_signal);
   return rc;
 }
@@ -560,113 +562,4 @@ int corral_pipe_write(corral_pipe *pp, const void *buf, size_t len,
 
 void corral_pipe_close(corral_pipe *pp) {
   if (pp && pp->owner) pipe_close_fd(pp);
-}
-
-/* ---- run: spawn, feed, collect, wait ---- */
-
-typedef struct {
-  corral_pipe *pipe;
-  char **data;
-  size_t *len;
-  int *truncated;
-  size_t max;
-  const void *input;
-  size_t input_len;
-  int rc;
-} run_io;
-
-static int run_reader(void *arg, void **result) {
-  (void)result;
-  run_io *io = arg;
-  size_t cap = 0;
-  char chunk[16384];
-  for (;;) {
-    int n = corral_pipe_read(io->pipe, chunk, sizeof chunk);
-    if (n <= 0) return n == 0 || n == CORRAL_ECLOSED ? 0 : n;
-    size_t keep = (size_t)n;
-    if (*io->len + keep > io->max) {
-      keep = io->max - *io->len;
-      *io->truncated = 1;
-    }
-    if (keep) {
-      if (*io->len + keep + 1 > cap) {
-        size_t nc = cap ? cap : 4096;
-        while (nc < *io->len + keep + 1) nc *= 2;
-        char *nb = realloc(*io->data, nc);
-        if (!nb) return CORRAL_ENOMEM;
-        *io->data = nb;
-        cap = nc;
-      }
-      memcpy(*io->data + *io->len, chunk, keep);
-      *io->len += keep;
-      (*io->data)[*io->len] = 0;
-    }
-  }
-}
-
-static int run_writer(void *arg, void **result) {
-  (void)result;
-  run_io *io = arg;
-  int rc = corral_pipe_write(io->pipe, io->input, io->input_len, NULL);
-  corral_pipe_close(io->pipe); /* end of input */
-  return rc == CORRAL_EPIPE ? 0 : rc; /* a child may stop reading early */
-}
-
-void corral_completed_clear(corral_completed *res) {
-  if (!res) return;
-  free(res->out);
-  free(res->err);
-  memset(res, 0, sizeof *res);
-}
-
-int corral_process_run(const corral_process_opts *opts, const void *input,
-                       size_t input_len, size_t max_output,
-                       corral_completed *res) {
-  if (!opts || !res) return CORRAL_EINVAL;
-  memset(res, 0, sizeof *res);
-  corral_process_opts o = *opts;
-  o.stdio[1] = (corral_stdio){.mode = CORRAL_STDIO_PIPE};
-  o.stdio[2] = (corral_stdio){.mode = CORRAL_STDIO_PIPE};
-  if (input) o.stdio[0] = (corral_stdio){.mode = CORRAL_STDIO_PIPE};
-  if (max_output == 0) max_output = (size_t)64 << 20;
-  corral_process *p;
-  int rc = corral_process_spawn(&o, &p);
-  if (rc) return rc;
-  run_io rd[2] = {
-      {.pipe = corral_process_pipe(p, 1), .data = &res->out, .len = &res->out_len,
-       .truncated = &res->out_truncated, .max = max_output},
-      {.pipe = corral_process_pipe(p, 2), .data = &res->err, .len = &res->err_len,
-       .truncated = &res->err_truncated, .max = max_output}};
-  run_io wr = {.pipe = corral_process_pipe(p, 0), .input = input, .input_len = input_len};
-  corral_group g;
-  rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_FAIL_FAST,
-                                                  .name = "process_run"});
-  if (rc == 0) {
-    int brc = corral_spawn(&g, run_reader, &rd[0], "stdout", NULL);
-    if (!brc) brc = corral_spawn(&g, run_reader, &rd[1], "stderr", NULL);
-    if (!brc && input) brc = corral_spawn(&g, run_writer, &wr, "stdin", NULL);
-    /* The body waits for the exit; the readers end at end of stream. */
-    if (!brc) brc = corral_process_wait(p, &res->exit_status, &res->term_signal);
-    /* The child is done: what it left running in its group would hold the
-     * pipes open forever. */
-    if (!brc) end_group(corral__self(), p);
-    rc = corral_group_close(&g, brc);
-    if (rc == CORRAL_EGROUP && brc) rc = brc;
-  }
-  if (!p->exited) { /* the group failed before the exit: end the child */
-    corral_scope s;
-    corral_scope_enter(&s, &(corral_scope_opts){.name = "process_run"});
-    corral_scope_cancel(&s, "process_run failed");
-    corral_process_wait(p, &res->exit_status, &res->term_signal);
-    corral_scope_exit(&s, 0);
-  }
-  res->exit_status = p->exit_status;
-  res->term_signal = p->term_signal;
-  corral_process_close(p);
-  for (int i = 0; i < 2; i++)
-    if (!*rd[i].data) {
-      *rd[i].data = calloc(1, 1);
-      if (!*rd[i].data) rc = rc ? rc : CORRAL_ENOMEM;
-    }
-  return rc;
 }
