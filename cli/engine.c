@@ -86,6 +86,7 @@ struct engine {
   unsigned nslots;
   cli_tally tally;
   cli_verdict verdict;
+  int flushing;
   int stop_feeding, input_ended, stop_sig, nsig, out_closed, deadline_hit;
   int first_fail_status;
   char stop_by[16], stop_why[160];
@@ -779,22 +780,28 @@ static void finish(engine *e, job *j) {
       e->first_fail_status = j->sig ? 128 + j->sig : (j->exit_code > 0 ? j->exit_code : 1);
   }
   release_slot(e, j);
+  if (j->status != CLI_JOB_CANCELLED) decide(e, j);
+  sweep(e, 0);
+  e->view_dirty = 1;
+  /* Output last: in input order (-k) this may print and free j itself. */
   if (e->c->out == CLI_OUT_KEEP_ORDER) {
-    while (e->ohead && e->ohead->finished) {
-      job *h = e->ohead;
-      e->ohead = h->onext;
-      if (!e->ohead) e->otail = NULL;
-      emit_job_output(e, h);
-      job_free(h);
+    /* One flusher at a time (a write may wait), so the order holds. */
+    if (!e->flushing) {
+      e->flushing = 1;
+      while (e->ohead && e->ohead->finished) {
+        job *h = e->ohead;
+        e->ohead = h->onext;
+        if (!e->ohead) e->otail = NULL;
+        emit_job_output(e, h);
+        job_free(h);
+      }
+      e->flushing = 0;
     }
   } else {
     emit_job_output(e, j);
+    job_free(j);
   }
-  if (j->status != CLI_JOB_CANCELLED) decide(e, j);
   if (e->out_closed) stop_all(e, "output", "standard output was closed", 1);
-  sweep(e, 0);
-  e->view_dirty = 1;
-  if (e->c->out != CLI_OUT_KEEP_ORDER) job_free(j);
 }
 
 /* ------------------------------------------------------------- feeding */

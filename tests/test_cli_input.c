@@ -142,8 +142,13 @@ TEST(stream_is_constant_memory) {
   CHECK(fscanf(f, "%*d %ld", &rss_end) == 1);
   fclose(f);
   CHECK_EQ(n, 2000000);
-  /* pages: 2M lines (~26 MB) went through; growth stays under 1 MB. */
+  /* pages: 2M lines (~26 MB) went through; growth stays under 1 MB
+   * (AddressSanitizer keeps freed blocks in quarantine: not measured). */
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(rss_end - rss_start < 256);
+#else
+  (void)rss_start;
+#endif
   cli_input_close(in);
   dup2(saved, 0);
   close(saved);
