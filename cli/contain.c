@@ -38,9 +38,16 @@ static int cgroup2_mount(char *out, size_t len) {
   return found;
 }
 
+static int move_self(const char *dir) {
+  char p[1100], s[32];
+  snprintf(p, sizeof p, "%s/cgroup.procs", dir);
+  snprintf(s, sizeof s, "%d", (int)getpid());
+  return write_file(p, s);
+}
+
 int cli_cgroup_init(cli_cgroup *cg) {
-  cg->base[0] = 0;
-  cg->fd = -1;
+  cg->base[0] = cg->orig[0] = 0;
+  cg->inside = 0;
 #ifdef __linux__
   char mnt[400], rel[400] = "";
   if (cgroup2_mount(mnt, sizeof mnt)) return 0;
@@ -55,26 +62,34 @@ int cli_cgroup_init(cli_cgroup *cg) {
   fclose(f);
   if (!rel[0]) return 0;
   if (!strcmp(rel, "/")) rel[0] = 0;
-  snprintf(cg->base, sizeof cg->base, "%s%s/corral-%d", mnt, rel, (int)getpid());
+  snprintf(cg->orig, sizeof cg->orig, "%s%s", mnt, rel);
+  snprintf(cg->base, sizeof cg->base, "%s/corral-%d", cg->orig, (int)getpid());
   if (mkdir(cg->base, 0755) != 0) return cg->base[0] = 0, 0;
   char p[1100];
   snprintf(p, sizeof p, "%s/cgroup.kill", cg->base);
-  if (access(p, W_OK) == 0) /* cgroup.kill: Linux 5.14 */
-    cg->fd = open(cg->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (cg->fd < 0) {
-    rmdir(cg->base);
-    cg->base[0] = 0;
-    return 0;
+  /* cgroup.kill: Linux 5.14. Moving ourselves needs a delegated subtree
+   * (or root); we must also be able to move back. */
+  if (access(p, W_OK) == 0 && move_self(cg->base) == 0) {
+    cg->inside = 1;
+    if (cli_cgroup_leave(cg) == 0 && move_self(cg->base) == 0) {
+      cg->inside = 1;
+      return 1;
+    }
   }
-  return 1;
+  cli_cgroup_leave(cg);
+  rmdir(cg->base);
+  cg->base[0] = 0;
+  return 0;
 #else
   return 0;
 #endif
 }
 
-void cli_cgroup_disable(cli_cgroup *cg) {
-  if (cg->fd >= 0) close(cg->fd);
-  cg->fd = -1;
+int cli_cgroup_leave(cli_cgroup *cg) {
+  if (!cg->inside) return 0;
+  int rc = move_self(cg->orig);
+  if (rc == 0) cg->inside = 0;
+  return rc;
 }
 
 uint64_t cli_cgroup_count(const cli_cgroup *cg) {
@@ -90,8 +105,8 @@ uint64_t cli_cgroup_count(const cli_cgroup *cg) {
   return n;
 }
 
-void cli_cgroup_kill(const cli_cgroup *cg) {
-  if (!cg->base[0]) return;
+void cli_cgroup_kill(cli_cgroup *cg) {
+  if (!cg->base[0] || cli_cgroup_leave(cg) != 0) return;
   char p[1100];
   snprintf(p, sizeof p, "%s/cgroup.kill", cg->base);
   write_file(p, "1");
@@ -114,7 +129,7 @@ uint64_t cli_cgroup_fini(cli_cgroup *cg) {
   if (!cg->base[0]) return 0;
   uint64_t left = cli_cgroup_count(cg);
   if (!left && cli_cgroup_populated(cg)) left = 1;
-  cli_cgroup_disable(cg);
+  cli_cgroup_leave(cg);
   if (!left) rmdir(cg->base);
   cg->base[0] = 0;
   return left;

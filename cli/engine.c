@@ -616,15 +616,7 @@ static int run_once(engine *e, job *j) {
   snprintf(slots, sizeof slots, "%u", j->slot);
   setenv("PARALLEL_SEQ", seqs, 1);
   setenv("PARALLEL_JOBSLOT", slots, 1);
-  o.cgroup_fd = e->cg.fd;
   int rc = corral_process_spawn(&o, &j->proc);
-  if (rc && o.cgroup_fd > 0 && rc != CORRAL_ENOENT && rc != -EACCES) {
-    /* The kernel does not let us start jobs in the cgroup: go on without. */
-    cli_cgroup_disable(&e->cg);
-    e->cg_used = 0;
-    o.cgroup_fd = -1;
-    rc = corral_process_spawn(&o, &j->proc);
-  }
   free(argv);
   free(storage);
   if (rc) {
@@ -1118,6 +1110,7 @@ static int main_fn(void *arg, void **result) {
   /* Containment: nothing of any job may be left. */
   int64_t end = corral_now() + 3 * CLI_NS_PER_SEC;
   if (e->cg_used) {
+    cli_cgroup_leave(&e->cg);
     e->strays += cli_cgroup_count(&e->cg); /* every job has ended: strays */
     cli_cgroup_kill(&e->cg);
     while (cli_cgroup_populated(&e->cg) && corral_now() < end) {
