@@ -335,3 +335,43 @@ TEST(bad_arguments) {
            CORRAL_ENOTASK);
   CHECK_RC(run_real(foreign_body, NULL), 0);
 }
+
+typedef struct {
+  const char *script;
+  int want_sig;
+} seq_case;
+
+static int term_seq_body(void *arg, void **result) {
+  (void)result;
+  seq_case *sc = arg;
+  const corral_term_step steps[] = {{SIGUSR1, 100 * MS}, {SIGINT, 100 * MS}};
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", sc->script),
+                                                      .term_seq = steps, .term_seq_len = 2},
+                                &p), 0);
+  corral_sleep(100 * MS);
+  corral_scope s;
+  corral_move_on_after(&s, 10 * MS);
+  int es = 0, ts = 0;
+  int rc = corral_process_wait(p, &es, &ts);
+  corral_scope_exit(&s, rc);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_EQ(ts, sc->want_sig);
+  int pid = corral_process_pid(p);
+  corral_process_close(p);
+  CHECK(kill(-pid, 0) != 0);
+  return 0;
+}
+
+/* A termination sequence of one's own (GNU parallel's --termseq): each step
+ * is sent to the group, and SIGKILL follows the last one. */
+TEST(own_termination_sequence) {
+  census c = take();
+  seq_case a = {"sleep 100", SIGUSR1};                         /* the first step ends it */
+  CHECK_RC(run_real(term_seq_body, &a), 0);
+  seq_case b = {"trap '' USR1; sleep 100", SIGINT};          /* the second */
+  CHECK_RC(run_real(term_seq_body, &b), 0);
+  seq_case d = {"trap '' USR1 INT; sleep 100", SIGKILL};     /* then SIGKILL */
+  CHECK_RC(run_real(term_seq_body, &d), 0);
+  check_same(c);
+}

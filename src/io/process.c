@@ -21,7 +21,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -423,6 +425,39 @@ static int park_exit(corral_task *self, corral_process *p, int64_t deadline) {
 /* Kill what is left of the group and wait (at most a second) until it is
  * gone, reaping the members that became our children; zombies whose parent
  * is elsewhere are that parent's to reap. Unabortable. */
+/* Is a process of group pgid still running? Zombies do not count: their
+ * reaping is their parent's (init's, for orphans). */
+static int group_running(int pgid) {
+  if (kill(-pgid, 0) != 0) return 0;
+#ifdef __linux__
+  DIR *d = opendir("/proc");
+  if (!d) return 1;
+  int live = 0;
+  struct dirent *de;
+  while (!live && (de = readdir(d))) {
+    if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
+    char path[300], buf[256];
+    snprintf(path, sizeof path, "/proc/%.255s/stat", de->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = 0;
+    char *rp = strrchr(buf, ')');
+    char st;
+    int ppid, pgrp;
+    if (rp && sscanf(rp + 2, "%c %d %d", &st, &ppid, &pgrp) == 3 && pgrp == pgid &&
+        st != 'Z' && st != 'X')
+      live = 1;
+  }
+  closedir(d);
+  return live;
+#else
+  return 1;
+#endif
+}
+
 void corral__process_end_group(corral_process *p) {
   corral_task *self = corral__self();
   if (!self) return;
@@ -431,7 +466,7 @@ void corral__process_end_group(corral_process *p) {
   int64_t end = corral_now() + 1000000000LL;
   for (;;) {
     reap_group(p);
-    if (kill(-p->pid, 0) != 0 || corral_now() >= end) break;
+    if (!group_running(p->pid) || corral_now() >= end) break;
     (void)corral__park(self, CORRAL__W_PROCESS, CORRAL__UNABORTABLE,
                        corral_now() + 2000000);
   }
