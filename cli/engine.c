@@ -124,7 +124,8 @@ static int write_all(engine *e, int fd, const char *p, size_t n) {
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        corral_wait_writable(fd);
+        int wrc = corral_wait_writable(fd);
+        if (wrc) return wrc;
         continue;
       }
       if (errno == EPIPE && fd == 1) e->out_closed = 1;
@@ -575,7 +576,7 @@ static void write_exitval(engine *e, job *j) {
 typedef struct {
   job *j;
   int which;
-  corral_pipe *pipe;
+  corral_stream *pipe;
 } reader_arg;
 
 /* Copy one output stream of a job to where the output mode wants it. */
@@ -584,7 +585,7 @@ static int reader_fn(void *arg, void **result) {
   reader_arg *r = arg;
   char buf[16384];
   int n;
-  while ((n = corral_pipe_read(r->pipe, buf, sizeof buf)) > 0)
+  while ((n = corral_stream_read(r->pipe, buf, sizeof buf)) > 0)
     on_data(r->j, r->which, buf, (size_t)n);
   on_data(r->j, r->which, NULL, 0);
   return 0;
@@ -634,8 +635,8 @@ static int run_once(engine *e, job *j) {
     rc = corral_process_wait(j->proc, &es, &sig);
   } else {
     corral_group g;
-    reader_arg ra[2] = {{j, 1, corral_process_pipe(j->proc, 1)},
-                        {j, 2, corral_process_pipe(j->proc, 2)}};
+    reader_arg ra[2] = {{j, 1, corral_process_stream(j->proc, 1)},
+                        {j, 2, corral_process_stream(j->proc, 2)}};
     corral_task *rt[2] = {NULL, NULL};
     rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT, .name = "job io"});
     if (rc == 0) {
@@ -649,15 +650,14 @@ static int run_once(engine *e, job *j) {
         size_t nd;
         if (corral_wait(rt, 2, CORRAL_ALL_COMPLETED, 200 * CLI_NS_PER_MS, &nd) == CORRAL_ETIMEDOUT) {
           corral_process_signal(j->proc, SIGKILL);
-          if (corral_wait(rt, 2, CORRAL_ALL_COMPLETED, 200 * CLI_NS_PER_MS, &nd) == CORRAL_ETIMEDOUT) {
-            corral_pipe_close(ra[0].pipe);
-            corral_pipe_close(ra[1].pipe);
-          }
+          if (corral_wait(rt, 2, CORRAL_ALL_COMPLETED, 200 * CLI_NS_PER_MS, &nd) == CORRAL_ETIMEDOUT)
+            corral_group_cancel(&g, "output still open after the job ended");
         }
       } else if (brc != CORRAL_ECANCELED) {
         corral_group_cancel(&g, "job failed");
       }
-      corral_group_close(&g, 0);
+      int grc = corral_group_close(&g, 0); /* the readers never fail */
+      (void)grc;
       for (int i = 0; i < 2; i++) corral_task_release(rt[i]);
       rc = brc;
     }
@@ -1095,7 +1095,9 @@ static int main_fn(void *arg, void **result) {
     e->feed_open = 1;
     feed(e);
     e->feed_open = 0;
-    corral_scope_exit(&e->feed_scope, 0);
+    if (corral_scope_exit(&e->feed_scope, 0) == CORRAL_ECANCELED) {
+      /* the run was stopped (its reason is already recorded) */
+    }
     rc = corral_group_close(&e->g, 0);
     e->g_open = 0;
     if (rc == CORRAL_ETIMEDOUT) {
@@ -1115,19 +1117,21 @@ static int main_fn(void *arg, void **result) {
     cli_cgroup_kill(&e->cg);
     while (cli_cgroup_populated(&e->cg) && corral_now() < end) {
       sweep(e, 0);
-      corral_sleep(CLI_NS_PER_MS);
+      if (corral_sleep(CLI_NS_PER_MS)) break;
     }
   }
   sweep(e, 1);
   while (count_children() > 0 && corral_now() < end) {
-    corral_sleep(10 * CLI_NS_PER_MS);
+    if (corral_sleep(10 * CLI_NS_PER_MS)) break;
     sweep(e, 1);
   }
   e->left_behind = count_children() + cli_cgroup_fini(&e->cg);
   if (e->view_task) {
     e->view_stop = 1;
     corral_cancel(e->view_task, "done");
-    corral_join(e->view_task, NULL);
+    if (corral_join(e->view_task, NULL) == CORRAL_ECANCELED) {
+      /* it was cancelled by us: that is how it ends */
+    }
     corral_task_release(e->view_task);
     view_clear(e);
     write_all(e, 2, "\033[?25h", 6);

@@ -128,23 +128,23 @@ static int pipes_body(void *arg, void **result) {
   corral_process *p;
   CHECK_RC(corral_process_spawn(&o, &p), 0);
   size_t w = 0;
-  CHECK_RC(corral_pipe_write(corral_process_pipe(p, 0), "hello", 5, &w), 0);
+  CHECK_RC(corral_stream_write(corral_process_stream(p, 0), "hello", 5, &w), 0);
   CHECK_EQ(w, 5);
-  CHECK_RC(corral_pipe_write(corral_process_pipe(p, 1), "x", 1, &w), CORRAL_EINVAL);
-  corral_pipe_close(corral_process_pipe(p, 0));
+  CHECK_RC(corral_stream_shutdown(corral_process_stream(p, 0)), 0); /* its EOF */
   char buf[64];
   size_t got = 0;
   int n;
-  while ((n = corral_pipe_read(corral_process_pipe(p, 1), buf + got, sizeof buf - got)) > 0)
+  while ((n = corral_stream_read(corral_process_stream(p, 1), buf + got, sizeof buf - got)) > 0)
     got += (size_t)n;
   CHECK_EQ(n, 0);
   CHECK_EQ(got, 5);
   CHECK(memcmp(buf, "HELLO", 5) == 0);
-  n = corral_pipe_read(corral_process_pipe(p, 2), buf, sizeof buf);
+  n = corral_stream_read(corral_process_stream(p, 2), buf, sizeof buf);
   CHECK_EQ(n, 5);
   CHECK_RC(corral_process_wait(p, NULL, NULL), 0);
   corral_process_close(p);
-  CHECK(corral_process_pipe(NULL, 1) == NULL);
+  CHECK(corral_process_stream(NULL, 1) == NULL);
+
   return 0;
 }
 
@@ -165,7 +165,7 @@ static int epipe_body(void *arg, void **result) {
   CHECK_RC(corral_process_wait(p, NULL, NULL), 0);
   static char big[1 << 20];
   size_t w = 0;
-  CHECK_RC(corral_pipe_write(corral_process_pipe(p, 0), big, sizeof big, &w), CORRAL_EPIPE);
+  CHECK_RC(corral_stream_write(corral_process_stream(p, 0), big, sizeof big, &w), CORRAL_EPIPE);
   CHECK(w < sizeof big);
   corral_process_close(p);
   return 0;
@@ -196,7 +196,7 @@ static int cancel_body(void *arg, void **result) {
                                                       .kill_grace_ns = cc->grace},
                                 &p), 0);
   cc->pid = corral_process_pid(p);
-  corral_sleep(100 * MS); /* let it start its grandchild / install its trap */
+  CHECK_RC(corral_sleep(100 * MS), 0); /* let it start its grandchild / install its trap */
   corral_scope s;
   corral_move_on_after(&s, 100 * MS);
   int es = 0, ts = 0;
@@ -236,9 +236,9 @@ static int cancel_read_body(void *arg, void **result) {
   corral_scope s;
   corral_move_on_after(&s, 50 * MS);
   char buf[8];
-  int rc = corral_pipe_read(corral_process_pipe(p, 1), buf, sizeof buf);
+  int rc = corral_stream_read(corral_process_stream(p, 1), buf, sizeof buf);
   CHECK_RC(rc, CORRAL_ECANCELED);
-  corral_scope_exit(&s, rc);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
   corral_process_close(p); /* still running: killed and reaped */
   return 0;
 }
@@ -256,7 +256,7 @@ static int leak_body(void *arg, void **result) {
   corral_process *p;
   CHECK_RC(corral_process_spawn(&o, &p), 0);
   *(int *)arg = corral_process_pid(p);
-  corral_sleep(50 * MS);
+  CHECK_RC(corral_sleep(50 * MS), 0);
   return 0; /* never waited for, never closed */
 }
 
@@ -307,7 +307,7 @@ static int run_body(void *arg, void **result) {
   int rc = corral_process_run(&(corral_process_opts){
                .argv = ARGV("sh", "-c", "echo early; sleep 100")}, NULL, 0, 0, &r);
   CHECK_RC(rc, CORRAL_ECANCELED);
-  corral_scope_exit(&s, rc);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
   CHECK_STR(r.out, "early\n");
   CHECK_EQ(r.term_signal, SIGTERM);
   corral_completed_clear(&r);
@@ -323,9 +323,8 @@ TEST(run_captures_output_with_a_limit) {
 static int foreign_body(void *arg, void **result) {
   (void)arg, (void)result;
   CHECK_RC(corral_process_wait(NULL, NULL, NULL), CORRAL_EINVAL);
-  CHECK_RC(corral_pipe_read(NULL, NULL, 0), CORRAL_EINVAL);
+  CHECK(corral_process_stream(NULL, 0) == NULL);
   corral_process_close(NULL);
-  corral_pipe_close(NULL);
   return 0;
 }
 
@@ -349,12 +348,12 @@ static int term_seq_body(void *arg, void **result) {
   CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", sc->script),
                                                       .term_seq = steps, .term_seq_len = 2},
                                 &p), 0);
-  corral_sleep(100 * MS);
+  CHECK_RC(corral_sleep(100 * MS), 0);
   corral_scope s;
   corral_move_on_after(&s, 10 * MS);
   int es = 0, ts = 0;
   int rc = corral_process_wait(p, &es, &ts);
-  corral_scope_exit(&s, rc);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
   CHECK_RC(rc, CORRAL_ECANCELED);
   CHECK_EQ(ts, sc->want_sig);
   int pid = corral_process_pid(p);

@@ -15,11 +15,14 @@
  * subreaper (Linux prctl PR_SET_CHILD_SUBREAPER): the calls here then also
  * reap the group's orphans that come to it.
  *
- * Pipes are non-blocking socket pairs, so writing to a child that has gone
- * returns CORRAL_EPIPE and never raises SIGPIPE (the application's SIGPIPE
- * disposition is left as it is). Included by corral.h. */
+ * A child's pipes are corral streams (corral/stream.h): writing to a child
+ * that has gone returns CORRAL_EPIPE and never raises SIGPIPE (the
+ * application's SIGPIPE disposition is left as it is). Included by
+ * corral.h. */
 #ifndef CORRAL_PROCESS_H
 #define CORRAL_PROCESS_H
+
+#include "../corral.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,12 +32,11 @@ extern "C" {
 #endif
 
 typedef struct corral_process corral_process;
-typedef struct corral_pipe corral_pipe;
 
 typedef enum {
   CORRAL_STDIO_INHERIT = 0, /* the parent's descriptor 0, 1 or 2 */
   CORRAL_STDIO_NULL,        /* /dev/null */
-  CORRAL_STDIO_PIPE,        /* a corral_pipe (corral_process_pipe) */
+  CORRAL_STDIO_PIPE,        /* a stream (corral_process_stream) */
   CORRAL_STDIO_FD,          /* the descriptor `fd` (stays open in the parent) */
   CORRAL_STDIO_FILE         /* the file `path`: read for stdin; for output
                                created / truncated (or `append`), mode 0666
@@ -88,9 +90,12 @@ CORRAL_API int corral_process_spawn(const corral_process_opts *opts,
 /* The child's pid (also its process group and session id). */
 CORRAL_API int corral_process_pid(const corral_process *p);
 
-/* The pipe to the child's descriptor fd (0, 1 or 2), or NULL if that one is
- * not CORRAL_STDIO_PIPE. Borrowed: valid until corral_process_close. */
-CORRAL_API corral_pipe *corral_process_pipe(corral_process *p, int fd);
+/* The stream of the child's descriptor fd (0: write to its stdin; 1, 2:
+ * read its output), or NULL if that one is not CORRAL_STDIO_PIPE. Owned by
+ * the process: valid until corral_process_close, which closes it; do not
+ * close it yourself. corral_stream_shutdown on stdin's stream gives the
+ * child end of file. */
+CORRAL_API corral_stream *corral_process_stream(corral_process *p, int fd);
 
 /* BLOCKS until the child exits; a cancellation point. Returns 0 with
  * *exit_status (its exit code, or -1 when a signal ended it) and
@@ -110,29 +115,11 @@ CORRAL_API int corral_process_wait(corral_process *p, int *exit_status,
  * CORRAL_EINVAL. */
 CORRAL_API int corral_process_signal(corral_process *p, int signum);
 
-/* Close the process and its pipes (NULL is fine). A child that has not
+/* Close the process and its streams (NULL is fine). A child that has not
  * exited is killed (SIGKILL to its group) and reaped at once; what is left
  * of its group is killed too. Does not park the task (it waits only the
  * moment the kernel takes to end a SIGKILLed process). */
 CORRAL_API void corral_process_close(corral_process *p);
-
-/* BLOCKS until at least one byte arrived: returns the number of bytes read
- * (at most len, at most INT_MAX), 0 at end of stream (the child closed its
- * end or exited), or a negative code: CORRAL_ECANCELED (nothing was read),
- * CORRAL_ECLOSED (the pipe was closed), CORRAL_EBUSY (another task reads). */
-CORRAL_API int corral_pipe_read(corral_pipe *p, void *buf, size_t len);
-
-/* BLOCKS until all of buf is handed to the kernel. Returns 0, CORRAL_EPIPE
- * (the child closed its end or exited), CORRAL_ECANCELED, CORRAL_ECLOSED.
- * *written (may be NULL) gets the bytes handed to the kernel in every case,
- * so a cancelled caller knows what was sent. */
-CORRAL_API int corral_pipe_write(corral_pipe *p, const void *buf, size_t len,
-                                 size_t *written);
-
-/* Close the parent's end (for the child's stdin: it reads end of file).
- * Tasks blocked on it get CORRAL_ECLOSED. Does not block. The memory stays
- * with the process until corral_process_close. */
-CORRAL_API void corral_pipe_close(corral_pipe *p);
 
 /* What corral_process_run collected. */
 typedef struct corral_completed {

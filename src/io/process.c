@@ -11,8 +11,9 @@
  * task parked in corral_process_wait. A cancelled wait runs the
  * termination sequence with unabortable parks (the cleanup must finish
  * inside a cancelled scope) and returns only once the child is reaped.
- * Pipes are our own non-blocking socket pairs driven by
- * corral_wait_readable / _writable, written with MSG_NOSIGNAL. */
+ * A pipe is a Unix socket pair whose parent end is a corral stream
+ * (corral_pipe_open): cancellable reads and writes, CORRAL_EPIPE instead of
+ * SIGPIPE. */
 #include "io/process.h"
 
 #include <errno.h>
@@ -36,16 +37,6 @@
 
 extern char **environ;
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0 /* macOS: SO_NOSIGPIPE is set on the socket instead */
-#endif
-
-struct corral_pipe {
-  corral_process *owner;
-  int fd;          /* our end, -1 once closed */
-  int which;       /* 0, 1, 2 */
-  corral_task *reader, *writer;
-};
 
 /* The runtime's live children and the SIGCHLD watcher that reaps them. */
 typedef struct corral__children {
@@ -67,8 +58,7 @@ struct corral_process {
   corral_task *waiter;
   corral_term_step seq[16];
   size_t nseq;
-  int has_pipe[3];
-  corral_pipe pipes[3];
+  corral_stream *streams[3];
 };
 
 #define DEFAULT_GRACE_NS (2 * 1000000000LL)
@@ -149,13 +139,11 @@ static children *children_get(corral__rt *rt, int *rc) {
   return c;
 }
 
-static void pipe_close_fd(corral_pipe *pp) {
-  if (pp->fd < 0) return;
-  if (pp->reader) corral__wake(pp->reader, CORRAL_ECLOSED);
-  if (pp->writer) corral__wake(pp->writer, CORRAL_ECLOSED);
-  corral_notify_closing(pp->fd);
-  close(pp->fd);
-  pp->fd = -1;
+static void close_streams(corral_process *p) {
+  for (int i = 0; i < 3; i++) {
+    corral_stream_close(p->streams[i]);
+    p->streams[i] = NULL;
+  }
 }
 
 /* Reap the group's members that are our children (when we are a
@@ -170,8 +158,7 @@ static void close_now(corral_process *p) {
   if (p->handle_closed) return;
   p->handle_closed = 1;
   corral__handle_unregister(&p->reg);
-  for (int i = 0; i < 3; i++)
-    if (p->has_pipe[i]) pipe_close_fd(&p->pipes[i]);
+  close_streams(p);
   if (p->waiter) corral__wake(p->waiter, CORRAL_ECLOSED);
   if (!p->exited) {
     kill(-p->pid, SIGKILL);
@@ -223,18 +210,23 @@ static int open_stdio(const corral_stdio *s, int which, int *src, corral_process
     return 0;
   }
   case CORRAL_STDIO_PIPE: {
+    /* A socket pair rather than pipe(2): shutdown gives the child end of
+     * file while we keep reading, and it needs no SIGPIPE handling. The
+     * child's end stays blocking, as a pipe's. */
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
-    /* Our end non-blocking; the child's end stays blocking, as a pipe. */
-    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 #ifdef SO_NOSIGPIPE
     int one = 1;
     setsockopt(sv[0], SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
 #endif
     /* One direction only, as a pipe: the child reads stdin, writes 1, 2. */
     shutdown(sv[0], which == 0 ? SHUT_RD : SHUT_WR);
-    p->pipes[which] = (corral_pipe){.owner = p, .fd = sv[0], .which = which};
-    p->has_pipe[which] = 1;
+    int rc = corral_pipe_open(sv[0], &p->streams[which]);
+    if (rc) {
+      close(sv[0]);
+      close(sv[1]);
+      return rc;
+    }
     *src = *tmpfd = sv[1];
     return 0;
   }
@@ -360,7 +352,6 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
     p->seq[0].wait_ns = o->kill_grace_ns == 0 ? DEFAULT_GRACE_NS : o->kill_grace_ns;
     p->nseq = 1;
   }
-  for (int i = 0; i < 3; i++) p->pipes[i].fd = -1;
   int src[3] = {-1, -1, -1}, child_fd[3] = {-1, -1, -1};
   for (int i = 0; i < 3 && rc == 0; i++)
     rc = open_stdio(&o->stdio[i], i, &src[i], p, &child_fd[i]);
@@ -387,8 +378,7 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
   for (int i = 0; i < 3; i++)
     if (child_fd[i] >= 0) close(child_fd[i]);
   if (rc) {
-    for (int i = 0; i < 3; i++)
-      if (p->has_pipe[i]) pipe_close_fd(&p->pipes[i]);
+    close_streams(p);
     corral__free(rt, p);
     return rc;
   }
@@ -399,9 +389,9 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
 
 int corral_process_pid(const corral_process *p) { return p ? p->pid : 0; }
 
-corral_pipe *corral_process_pipe(corral_process *p, int fd) {
-  if (!p || fd < 0 || fd > 2 || !p->has_pipe[fd]) return NULL;
-  return &p->pipes[fd];
+corral_stream *corral_process_stream(corral_process *p, int fd) {
+  if (!p || fd < 0 || fd > 2) return NULL;
+  return p->streams[fd];
 }
 
 int corral_process_signal(corral_process *p, int signum) {
@@ -519,82 +509,4 @@ void corral_process_close(corral_process *p) {
     return;
   }
   close_now(p);
-}
-
-/* ---- pipes ---- */
-
-static int pipe_check(corral_task *self, corral_pipe *pp) {
-  int rc = corral__io_check(self, pp && pp->owner ? pp->owner->rt : NULL);
-  if (rc) return rc;
-  if (!pp || !pp->owner) return CORRAL_EINVAL;
-  if (pp->fd < 0) return CORRAL_ECLOSED;
-  return 0;
-}
-
-int corral_pipe_read(corral_pipe *pp, void *buf, size_t len) {
-  corral_task *self = corral__self();
-  int rc = pipe_check(self, pp);
-  if (rc) return rc;
-  if (pp->which != 1 && pp->which != 2) return CORRAL_EINVAL;
-  if (pp->reader) return CORRAL_EBUSY;
-  if (len > INT_MAX) len = INT_MAX;
-  for (;;) {
-    if (corral_checkpoint_cancel()) return CORRAL_ECANCELED;
-    ssize_t n = recv(pp->fd, buf, len, MSG_DONTWAIT);
-    if (n >= 0) return (int)n;
-    if (errno == EINTR) continue;
-    if (errno == ECONNRESET) return 0; /* the child's end went away */
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
-    pp->reader = self;
-    rc = corral_wait_readable(pp->fd);
-    pp->reader = NULL;
-    if (rc) return rc;
-    if (pp->fd < 0) return CORRAL_ECLOSED;
-  }
-}
-
-int corral_pipe_write(corral_pipe *pp, const void *buf, size_t len,
-                      size_t *written) {
-  if (written) *written = 0;
-  corral_task *self = corral__self();
-  int rc = pipe_check(self, pp);
-  if (rc) return rc;
-  if (pp->which != 0) return CORRAL_EINVAL;
-  if (pp->writer) return CORRAL_EBUSY;
-  const char *p = buf;
-  size_t done = 0;
-  while (done < len) {
-    if (corral_checkpoint_cancel()) {
-      rc = CORRAL_ECANCELED;
-      break;
-    }
-    ssize_t n = send(pp->fd, p + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      done += (size_t)n;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-      rc = CORRAL_EPIPE;
-      break;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      rc = -errno;
-      break;
-    }
-    pp->writer = self;
-    rc = corral_wait_writable(pp->fd);
-    pp->writer = NULL;
-    if (rc) break;
-    if (pp->fd < 0) {
-      rc = CORRAL_ECLOSED;
-      break;
-    }
-  }
-  if (written) *written = done;
-  return rc;
-}
-
-void corral_pipe_close(corral_pipe *pp) {
-  if (pp && pp->owner) pipe_close_fd(pp);
 }

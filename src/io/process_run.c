@@ -8,7 +8,7 @@
 #include <string.h>
 
 typedef struct {
-  corral_pipe *pipe;
+  corral_stream *pipe;
   char **data;
   size_t *len;
   int *truncated;
@@ -24,7 +24,7 @@ static int run_reader(void *arg, void **result) {
   size_t cap = 0;
   char chunk[16384];
   for (;;) {
-    int n = corral_pipe_read(io->pipe, chunk, sizeof chunk);
+    int n = corral_stream_read(io->pipe, chunk, sizeof chunk);
     if (n <= 0) return n == 0 || n == CORRAL_ECLOSED ? 0 : n;
     size_t keep = (size_t)n;
     if (*io->len + keep > io->max) {
@@ -50,8 +50,8 @@ static int run_reader(void *arg, void **result) {
 static int run_writer(void *arg, void **result) {
   (void)result;
   run_io *io = arg;
-  int rc = corral_pipe_write(io->pipe, io->input, io->input_len, NULL);
-  corral_pipe_close(io->pipe); /* end of input */
+  int rc = corral_stream_write(io->pipe, io->input, io->input_len, NULL);
+  corral_stream_shutdown(io->pipe); /* end of input */
   return rc == CORRAL_EPIPE ? 0 : rc; /* a child may stop reading early */
 }
 
@@ -76,11 +76,11 @@ int corral_process_run(const corral_process_opts *opts, const void *input,
   int rc = corral_process_spawn(&o, &p);
   if (rc) return rc;
   run_io rd[2] = {
-      {.pipe = corral_process_pipe(p, 1), .data = &res->out, .len = &res->out_len,
+      {.pipe = corral_process_stream(p, 1), .data = &res->out, .len = &res->out_len,
        .truncated = &res->out_truncated, .max = max_output},
-      {.pipe = corral_process_pipe(p, 2), .data = &res->err, .len = &res->err_len,
+      {.pipe = corral_process_stream(p, 2), .data = &res->err, .len = &res->err_len,
        .truncated = &res->err_truncated, .max = max_output}};
-  run_io wr = {.pipe = corral_process_pipe(p, 0), .input = input, .input_len = input_len};
+  run_io wr = {.pipe = corral_process_stream(p, 0), .input = input, .input_len = input_len};
   corral_group g;
   rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_FAIL_FAST,
                                                   .name = "process_run"});
@@ -103,7 +103,8 @@ int corral_process_run(const corral_process_opts *opts, const void *input,
   corral_scope_enter(&s, &(corral_scope_opts){.name = "process_run"});
   corral_scope_cancel(&s, "process_run ends");
   corral_process_wait(p, &res->exit_status, &res->term_signal);
-  corral_scope_exit(&s, 0);
+  int src = corral_scope_exit(&s, 0);
+  (void)src; /* our own cancellation: nothing to report */
   corral_process_close(p);
   for (int i = 0; i < 2; i++)
     if (!*rd[i].data) {
