@@ -240,6 +240,25 @@ live_view)
   # Nothing of the view in a pipe.
   out=$($C 'echo x' </dev/null 2>&1)
   eq "$out" "x" "no view, no summary when not on a terminal" ;;
+time_options)
+  # --timeout N%: of the median successful job (from the third one on).
+  $C --json="$T/t" -j1 --timeout 300% 'sleep 0.1' 'sleep 0.1' 'sleep 0.1' "sleep $S" </dev/null >/dev/null
+  json "$T/t" "
+s=[r['status'] for r in rows if r['type']=='job']
+assert s==['OK','OK','OK','TIMED_OUT'], s
+" || fail "--timeout 300%"
+  # --delay between starts; --retries with back-off (lower bounds only: a
+  # busy machine only adds time).
+  start=$(date +%s%N)
+  $C --delay 200ms -j4 true true true </dev/null
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  [ $ms -ge 400 ] || fail "--delay 200ms: 3 jobs started within ${ms} ms"
+  start=$(date +%s%N)
+  $C --json="$T/r" --retries 3 --retry-delay 100ms 'exit 1' </dev/null >/dev/null
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  [ $ms -ge 300 ] || fail "--retries 3 with 100ms back-off took ${ms} ms"
+  json "$T/r" "assert rows[0]['attempts']==3 and rows[0]['retries']==2, rows[0]" || fail "attempts"
+  no_left ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
