@@ -456,7 +456,10 @@ void corral__process_end_group(corral_process *p) {
   int64_t end = corral_now() + 1000000000LL;
   for (;;) {
     reap_group(p);
-    if (!group_running(p->pid) || corral_now() >= end) break;
+    if (!group_running(p->pid) || corral_now() >= end) {
+      reap_group(p); /* one may have died between the reap and the check */
+      break;
+    }
     (void)corral__park(self, CORRAL__W_PROCESS, CORRAL__UNABORTABLE,
                        corral_now() + 2000000);
   }
