@@ -79,6 +79,7 @@ static int reader_fn(void *arg, void **result) {
  * when it could not start, or CORRAL_ECANCELED when it was stopped (the
  * termination sequence ran, the process is reaped). */
 static int run_once(engine *e, job *j) {
+  if (e->c->http) return cli_http_once(e, j);
   char **argv = NULL, *storage = NULL, *shv[4];
   if (!e->c->shell_direct || cli_split_simple(j->cmd, &argv, &storage) != 1) {
     shv[0] = "/bin/sh";
@@ -480,7 +481,8 @@ static int main_fn(void *arg, void **result) {
   }
   corral_group_opts go = {.policy = CORRAL_COLLECT, .name = "jobs",
                           .timeout_ns = e->c->deadline_ns};
-  int rc = corral_group_open(&e->g, &go);
+  int rc = e->c->http ? cli_http_open(e) : 0;
+  if (rc == 0) rc = corral_group_open(&e->g, &go);
   if (rc == 0) {
     e->g_open = 1;
     corral_scope_enter(&e->feed_scope, &(corral_scope_opts){.name = "input"});
@@ -491,6 +493,7 @@ static int main_fn(void *arg, void **result) {
       /* the run was stopped (its reason is already recorded) */
     }
     rc = corral_group_close(&e->g, 0);
+    if (e->c->http) cli_http_close(e);
     e->g_open = 0;
     if (rc == CORRAL_ETIMEDOUT) {
       e->deadline_hit = 1;

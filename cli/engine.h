@@ -61,6 +61,8 @@ typedef struct cli_config {
   uint64_t shard_i, shard_n; /* n == 0: no sharding */
   int shell_direct;        /* exec simple commands without sh (default 1) */
   int cgroups;             /* use cgroup v2 containment when possible */
+  int http;                /* corral http: jobs are URLs to GET */
+  int hedge;               /* http: hedge requests slower than the p95 */
 } cli_config;
 
 /* Run everything; returns the process exit status. */

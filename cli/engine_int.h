@@ -31,6 +31,7 @@ struct job {
   uint64_t bytes[3];
   int fd_res[3];
   char why[160], by[16];
+  int http_status, hedged; /* corral http */
   job *rnext, *rprev; /* running list */
   job *onext;         /* keep-order queue */
 };
@@ -93,6 +94,9 @@ struct engine {
   uint64_t strays, left_behind, timed_out;
   int subreaper, cg_used;
   cli_cgroup cg;
+  struct corral_http_client *http; /* corral http */
+  int64_t lat[1024];               /* latencies of answered requests (ring) */
+  uint64_t nlat;
 };
 
 
@@ -114,6 +118,12 @@ int64_t cli_median_ns(engine *e);
 void cli_record_stats(engine *e, job *j);
 void cli_print_summary(engine *e, int64_t elapsed);
 int cli_exit_status(engine *e);
+
+/* http.c: GET the job's URL (hedged with --hedge). 0, 1 when it could not
+ * start, or CORRAL_ECANCELED. */
+int cli_http_once(engine *e, job *j);
+int cli_http_open(engine *e);
+void cli_http_close(engine *e);
 
 /* reap.c */
 void cli_sweep(engine *e, int final);

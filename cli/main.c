@@ -14,6 +14,7 @@ static const char usage_text[] =
     "Usage: corral [OPTIONS] COMMAND...                 each argument is a command\n"
     "       corral [OPTIONS] TEMPLATE ::: VALUES... [::: VALUES...] [:::: FILE...]\n"
     "       SOURCE | corral [OPTIONS] [TEMPLATE]        one job per input line\n"
+    "       corral http [OPTIONS] [--hedge] URL...        GET each URL (or each input line)\n"
     "       corral merge [--summary-only] LOG.json...\n"
     "\n"
     "Runs jobs at once under a policy; no process of a job outlives the run.\n"
@@ -54,6 +55,8 @@ static const char usage_text[] =
     "                         FILE on standard output, with each job's output\n"
     "  --view, --no-view      live view on stderr (default: when it is a terminal)\n"
     "  --summary              summary table on stderr even without the view\n"
+    "  --hedge                (http) a request slower than the 95th percentile so far\n"
+    "                         gets a duplicate; the first answer wins\n"
     "  -h, --help             -V, --version\n"
     "\n"
     "Exit status: 0 when the policy succeeded; else the number of failed jobs\n"
@@ -77,9 +80,33 @@ int main(int argc, char **argv) {
     }
     return cli_merge(argv + first, (size_t)(argc - first), so, stdout);
   }
+  int http = argc > 1 && !strcmp(argv[1], "http");
+  if (http) argc--, argv++; /* corral http [OPTIONS] URL... */
   cli_parsed p;
   char err[512] = "";
   int rc = cli_parse_args(argc, argv, &p, isatty(0), stdin_is_null(), err, sizeof err);
+  if (!rc && http && p.nwords && p.nsrc) {
+    snprintf(err, sizeof err, "corral http takes URLs as arguments or one per input line "
+             "(-a FILE, :::: FILE, standard input), not both");
+    rc = 2;
+  }
+  if (!rc && !http && p.cfg.hedge) {
+    snprintf(err, sizeof err, "--hedge is for HTTP requests: write corral http --hedge URL...");
+    rc = 2;
+  }
+  if (!rc && http) {
+    /* The arguments (or input records) are URLs, used as they are. */
+    cli_template_free(p.cfg.tmpl);
+    p.cfg.tmpl = NULL;
+    if (p.nwords) {
+      p.cfg.commands = p.words;
+      p.cfg.ncommands = p.nwords;
+      p.cfg.use_input = 0;
+    } else {
+      p.cfg.use_input = 1;
+    }
+    p.cfg.http = 1;
+  }
   if (rc) {
     fprintf(stderr, "corral: %s\n", err);
     cli_parsed_free(&p);

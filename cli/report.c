@@ -77,6 +77,11 @@ void cli_json_job(engine *e, job *j) {
     json_object_set_new(o, "slot", json_integer(j->slot));
     json_object_set_new(o, "stdout_bytes", json_integer((json_int_t)j->bytes[1]));
     json_object_set_new(o, "stderr_bytes", json_integer((json_int_t)j->bytes[2]));
+    if (e->c->http) {
+      json_object_set_new(o, "url", jstr_n(j->cmd, strlen(j->cmd)));
+      json_object_set_new(o, "http_status", j->http_status ? json_integer(j->http_status) : json_null());
+      json_object_set_new(o, "hedged", json_boolean(j->hedged));
+    }
     if (j->status == CLI_JOB_CANCELLED || j->status == CLI_JOB_TIMED_OUT)
       json_object_set_new(o, "cancel", json_pack("{s:s,s:s}", "by", j->by, "reason", j->why));
     else if (j->status == CLI_JOB_ERROR && j->why[0])

@@ -9,7 +9,8 @@ CASE=$2
 T=$(mktemp -d /tmp/corral-cli-test.XXXXXX)
 # Processes a case starts carry a marker: they sleep 300.<our pid> seconds.
 S="300.$$"
-trap 'pkill -KILL -f "sleep $S" 2>/dev/null; rm -rf "$T"' EXIT
+FXPID=
+trap 'pkill -KILL -f "sleep $S" 2>/dev/null; [ -n "$FXPID" ] && kill $FXPID 2>/dev/null; rm -rf "$T"' EXIT
 fail() { echo "FAIL [$CASE]: $*" >&2; exit 1; }
 eq() { [ "$1" == "$2" ] || fail "$3: got [$1], want [$2]"; }
 has() { grep -q -- "$2" <<<"$1" || fail "$3: [$2] not in [$1]"; }
@@ -263,6 +264,35 @@ assert s==['OK','OK','OK','TIMED_OUT'], s
   [ $ms -ge 300 ] || fail "--retries 3 with 100ms back-off took ${ms} ms"
   json "$T/r" "assert rows[0]['attempts']==3 and rows[0]['retries']==2, rows[0]" || fail "attempts"
   no_left ;;
+http)
+  $C http --help >/dev/null 2>&1
+  if ! $C http --no-view http://127.0.0.1:1/ </dev/null 2>&1 | grep -q "corral http: http://127.0.0.1:1/"; then
+    echo "corral http is not built (no libcurl): skipped"; exit 0
+  fi
+  FX=$(dirname "$0")/../http/fixture.py
+  python3 "$FX" serve --no-stdin > "$T/fx" 2>/dev/null &
+  FXPID=$!
+  for i in $(seq 1 50); do grep -q PORT "$T/fx" && break; sleep 0.1; done
+  P=$(awk '/PORT/{print $2}' "$T/fx")
+  U=http://127.0.0.1:$P
+  out=$($C http -k "$U/status/200" "$U/status/404" </dev/null 2>"$T/err"); rc=$?
+  eq "$out" "status 200
+status 404" "bodies in order"
+  eq $rc 1 "one failed request"
+  has "$(cat "$T/err")" "HTTP 404 Not Found" "the failure on stderr"
+  # URLs from standard input, JSON lines, a timeout, and hedging: after the
+  # 95th percentile of the fast ones, the slow request gets a duplicate.
+  { for i in $(seq 1 8); do echo "$U/slow/50"; done; echo "$U/slow/1500"; echo "$U/slow/9000"; } |
+    $C http --hedge -j 2 --timeout 3s --json="$T/h" >/dev/null 2>&1
+  json "$T/h" "
+jobs={r['seq']:r for r in rows if r['type']=='job'}
+assert all(jobs[i]['status']=='OK' and jobs[i]['http_status']==200 for i in range(1,9)), jobs
+assert jobs[9]['status']=='OK' and jobs[9]['hedged'] is True, jobs[9]
+assert jobs[10]['status']=='TIMED_OUT' and jobs[10]['hedged'] is True, jobs[10]
+assert rows[-1]['counts']['TIMED_OUT']==1
+" || fail "http JSON"
+  err=$($C --hedge true 2>&1); eq $? 2 "--hedge without http"
+  has "$err" "corral http --hedge" "hint" ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
