@@ -120,6 +120,7 @@ static int run_once(engine *e, job *j) {
     rc = corral_process_wait(j->proc, &es, &sig);
   } else {
     corral_group g;
+    memset(&g, 0, sizeof g); /* never mistaken for a group still open */
     reader_arg ra[2] = {{j, 1, corral_process_stream(j->proc, 1)},
                         {j, 2, corral_process_stream(j->proc, 2)}};
     corral_task *rt[2] = {NULL, NULL};
@@ -196,6 +197,10 @@ static int job_fn(void *arg, void **result) {
     j->t1 = corral_now();
     if (rc == 1) {
       j->status = CLI_JOB_ERROR;
+    } else if (rc != 0 && rc != CORRAL_ETIMEDOUT && rc != CORRAL_ECANCELED) {
+      j->status = CLI_JOB_ERROR; /* corral itself failed to run it */
+      j->exit_code = j->exit_code ? j->exit_code : 1;
+      snprintf(j->why, sizeof j->why, "corral: %s", corral_strerror(rc));
     } else if (rc == CORRAL_ETIMEDOUT) {
       j->status = CLI_JOB_TIMED_OUT;
       char d[32];

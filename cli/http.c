@@ -72,6 +72,7 @@ int cli_http_once(engine *e, job *j) {
   if (hedge_after > 0) {
     at[1].delay = hedge_after;
     corral_group g;
+    memset(&g, 0, sizeof g); /* never mistaken for a group still open */
     rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_FIRST, .name = "hedge"});
     if (rc == 0) {
       int brc = corral_spawn(&g, fetch_fn, &at[0], "request", NULL);

@@ -53,6 +53,7 @@ static int body(void *arg, void **result) {
   (void)arg, (void)result;
   ex_start();
   corral_group g;
+  memset(&g, 0, sizeof g); /* never mistaken for a group still open */
   corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT, .name = "checks"});
   for (size_t i = 0; i < NCHECKS; i++) corral_spawn(&g, run_check, &checks[i], checks[i].name, NULL);
   int rc = corral_group_close(&g, 0);

@@ -82,6 +82,7 @@ int corral_process_run(const corral_process_opts *opts, const void *input,
        .truncated = &res->err_truncated, .max = max_output}};
   run_io wr = {.pipe = corral_process_stream(p, 0), .input = input, .input_len = input_len};
   corral_group g;
+  memset(&g, 0, sizeof g); /* never mistaken for a group still open */
   rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_FAIL_FAST,
                                                   .name = "process_run"});
   if (rc == 0) {
