@@ -191,6 +191,7 @@ static int job_fn(void *arg, void **result) {
       timeout = m ? (int64_t)((double)m * e->c->timeout_pct / 100.0) : 0;
     }
     corral_scope s;
+    memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
     if (timeout > 0) corral_fail_after(&s, timeout);
     int rc = run_once(e, j);
     if (timeout > 0) rc = corral_scope_exit(&s, rc);

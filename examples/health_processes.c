@@ -37,6 +37,7 @@ static int run_check(void *arg, void **result) {
   corral_process_opts o = {.argv = argv, .kill_grace_ns = 300 * MS};
   int64_t t0 = corral_now();
   corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
   corral_fail_after(&s, 2 * SEC);
   c->rc = corral_process_run(&o, NULL, 0, 4096, &c->res);
   c->rc = corral_scope_exit(&s, c->rc);

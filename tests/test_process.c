@@ -198,6 +198,7 @@ static int cancel_body(void *arg, void **result) {
   cc->pid = corral_process_pid(p);
   CHECK_RC(corral_sleep(100 * MS), 0); /* let it start its grandchild / install its trap */
   corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
   corral_move_on_after(&s, 100 * MS);
   int es = 0, ts = 0;
   int rc = corral_process_wait(p, &es, &ts);
@@ -234,6 +235,7 @@ static int cancel_read_body(void *arg, void **result) {
   corral_process *p;
   CHECK_RC(corral_process_spawn(&o, &p), 0);
   corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
   corral_move_on_after(&s, 50 * MS);
   char buf[8];
   int rc = corral_stream_read(corral_process_stream(p, 1), buf, sizeof buf);
@@ -303,6 +305,7 @@ static int run_body(void *arg, void **result) {
   corral_completed_clear(&r);
   /* Cancelled: terminated, reaped, partial output kept. */
   corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
   corral_move_on_after(&s, 200 * MS);
   int rc = corral_process_run(&(corral_process_opts){
                .argv = ARGV("sh", "-c", "echo early; sleep 100")}, NULL, 0, 0, &r);
@@ -350,6 +353,7 @@ static int term_seq_body(void *arg, void **result) {
                                 &p), 0);
   CHECK_RC(corral_sleep(100 * MS), 0);
   corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
   corral_move_on_after(&s, 10 * MS);
   int es = 0, ts = 0;
   int rc = corral_process_wait(p, &es, &ts);

@@ -101,6 +101,7 @@ int corral_process_run(const corral_process_opts *opts, const void *input,
    * before the exit): a wait inside a cancelled scope runs the termination
    * sequence, and after the exit returns the status at once. */
   corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
   corral_scope_enter(&s, &(corral_scope_opts){.name = "process_run"});
   corral_scope_cancel(&s, "process_run ends");
   corral_process_wait(p, &res->exit_status, &res->term_signal);
