@@ -192,9 +192,9 @@ static int job_fn(void *arg, void **result) {
     }
     corral_scope s;
     memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
-    if (timeout > 0) corral_fail_after(&s, timeout);
-    int rc = run_once(e, j);
-    if (timeout > 0) rc = corral_scope_exit(&s, rc);
+    int scoped = timeout > 0 && corral_fail_after(&s, timeout) == 0;
+    int rc = timeout > 0 && !scoped ? CORRAL_EINVAL : run_once(e, j);
+    if (scoped) rc = corral_scope_exit(&s, rc);
     j->t1 = corral_now();
     if (rc == 1) {
       j->status = CLI_JOB_ERROR;
