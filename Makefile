@@ -62,6 +62,10 @@ demo:
 	@$(MAKE) --no-print-directory build > $(BUILD)/demo-build.log 2>&1 || \
 	  { cat $(BUILD)/demo-build.log; exit 1; }
 	@./$(BUILD)/examples/sequential_vs_concurrent
+	@echo
+	@echo '$$ corral -j 10 --timeout 2s --summary -a examples/health_check.jobs'
+	@./$(BUILD)/bin/corral -j 10 --timeout 2s --summary -a examples/health_check.jobs; \
+	  echo "corral exited with $$? (2: two checks failed: one error, one timeout)"
 
 bench: build
 	@scripts/deps.sh bench || echo "corral: some peers are missing; they will be reported as missing"

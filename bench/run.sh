@@ -97,4 +97,6 @@ fi
 
 PY3=$(command -v python3 || echo /usr/bin/python3)
 "$PY3" bench/report.py "$raw" "$OUT"
+# The corral command against xargs -P and GNU parallel (its own table).
+if [ -x "$BUILD/bin/corral" ]; then bench/cli_bench.sh "$BUILD" || echo "bench: cli bench failed" >&2; fi
 rm -f "$raw"

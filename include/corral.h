@@ -943,5 +943,6 @@ CORRAL_API void *corral_local_get(const corral_local_key *key);
 #include "corral/signal.h"
 #include "corral/file.h"
 #include "corral/thread.h"
+#include "corral/process.h"
 
 #endif /* CORRAL_H */

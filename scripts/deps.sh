@@ -4,26 +4,27 @@
 set -euo pipefail
 what=${1:-build}
 # libcurl4-openssl-dev: libcorral-http (skipped by the build when missing).
-pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev)
+pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev)
 # The HTTP tests, examples and benchmark serve from nginx-light, a Python
 # fixture (python3) and HTTPS with a certificate made by openssl.
 http_servers=(nginx-light python3 openssl)
 case "$what" in
   test) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user valgrind
-              redis-server libhiredis-dev "${http_servers[@]}") ;;
-  bench) pkgs+=(python3 python3-trio golang-go nodejs gnuplot-nox curl python3-aiohttp "${http_servers[@]}") ;;
+              redis-server libhiredis-dev "${http_servers[@]}" tmux time parallel procps) ;;
+  bench) pkgs+=(python3 python3-trio golang-go nodejs gnuplot-nox curl python3-aiohttp "${http_servers[@]}" parallel time) ;;
   http) pkgs+=("${http_servers[@]}") ;;
 esac
 if ! command -v dpkg-query >/dev/null; then
   # Not Debian (macOS, others): check the tools themselves.
   if command -v cmake >/dev/null && command -v pkg-config >/dev/null &&
-     pkg-config --exists libuv && command -v cc >/dev/null; then
+     pkg-config --exists libuv && pkg-config --exists jansson &&
+     command -v cc >/dev/null; then
     pkg-config --exists libcurl ||
       echo "corral: libcurl not found: libcorral-http is skipped (macOS: brew install curl)" >&2
     exit 0
   fi
-  echo "corral: needs a C compiler, cmake, pkg-config and libuv (and curl for libcorral-http)" >&2
-  echo "        (macOS: brew install cmake pkg-config libuv curl nginx)" >&2
+  echo "corral: needs a C compiler, cmake, pkg-config, libuv and jansson (and curl for libcorral-http)" >&2
+  echo "        (macOS: brew install cmake pkg-config libuv jansson curl nginx)" >&2
   exit 1
 fi
 missing=()

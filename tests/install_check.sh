@@ -7,6 +7,12 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+if [ -f "$build/bin/corral" ]; then
+  # The command and its man page are installed with the library.
+  "$tmp/prefix/bin/corral" --version | grep -q '^corral '
+  [ -f "$tmp/prefix/share/man/man1/corral.1" ]
+  echo "corral command and man page: ok"
+fi
 cat > "$tmp/hello.c" <<'C'
 #include <corral.h>
 #include <stdio.h>

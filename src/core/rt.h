@@ -69,6 +69,7 @@ typedef struct corral__io {
   corral__list handles;
   struct corral__fdwait **fds;
   size_t nfds;
+  struct corral__children *children; /* process.c: our live child processes */
 } corral__io;
 
 /* Threads part (io/thread.c, io/portal.c): the runtime's worker pool for

@@ -51,7 +51,8 @@
   XX(LIMITER, "capacity limiter")                                            \
   XX(SIGNAL, "signal")                                                       \
   XX(FILE, "file")                                                           \
-  XX(OFFLOAD, "worker thread")
+  XX(OFFLOAD, "worker thread")                                               \
+  XX(PROCESS, "process exit")
 
 enum {
 #define CORRAL__XX(name, str) CORRAL__W_##name,

@@ -1,0 +1,667 @@
+/* The engine of the corral command (engine.h): a feeder reads the input
+ * lazily and spawns one task per job into a group, at most -j at a time;
+ * each job task runs its command (with retries and a timeout), then reports
+ * to the decision engine, the outputs, the joblog and the JSON log. */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+const char *cli_jobstatus_name(cli_jobstatus s) {
+  static const char *const n[] = {"OK", "ERROR", "CANCELLED", "TIMED_OUT",
+                                  "NOT_STARTED"};
+  return (unsigned)s < 5 ? n[s] : "?";
+}
+
+/* -------------------------------------------------------------- decisions */
+
+static void stop_all(engine *e, const char *by, const char *why, int now) {
+  if (!e->stop_by[0]) {
+    snprintf(e->stop_by, sizeof e->stop_by, "%s", by);
+    snprintf(e->stop_why, sizeof e->stop_why, "%s", why);
+  }
+  e->stop_feeding = 1;
+  if (e->feed_open) corral_scope_cancel(&e->feed_scope, why);
+  if (now && e->g_open) corral_group_cancel(&e->g, why);
+}
+
+static void decide(engine *e, job *j) {
+  if (e->verdict.triggered) return;
+  cli_policy_decide(&e->c->policy, &e->tally, j ? j->seq : 0,
+                    j ? j->status == CLI_JOB_OK : 0, &e->verdict);
+  if (!e->verdict.triggered) return;
+  if (j && j->status != CLI_JOB_OK && !e->first_fail_status)
+    e->first_fail_status = j->sig ? 128 + j->sig : (j->exit_code > 0 ? j->exit_code : 1);
+  stop_all(e, "policy", e->verdict.why, e->verdict.decision == CLI_STOP_NOW);
+}
+
+/* -------------------------------------------------------------- jobs */
+
+static void job_free(job *j) {
+  cli_args_free(&j->args);
+  free(j->cmd);
+  cli_buf_free(&j->out);
+  cli_buf_free(&j->err);
+  cli_buf_free(&j->tail);
+  for (int i = 0; i < 3; i++) {
+    cli_buf_free(&j->part[i]);
+    if (j->fd_res[i] >= 0) close(j->fd_res[i]);
+  }
+  free(j);
+}
+
+typedef struct {
+  job *j;
+  int which;
+  corral_stream *pipe;
+} reader_arg;
+
+/* Copy one output stream of a job to where the output mode wants it. */
+static int reader_fn(void *arg, void **result) {
+  (void)result;
+  reader_arg *r = arg;
+  char buf[16384];
+  int n;
+  while ((n = corral_stream_read(r->pipe, buf, sizeof buf)) > 0)
+    cli_on_data(r->j, r->which, buf, (size_t)n);
+  cli_on_data(r->j, r->which, NULL, 0);
+  return 0;
+}
+
+/* Spawn the job's command and wait for it (and its output). Returns 0, 1
+ * when it could not start, or CORRAL_ECANCELED when it was stopped (the
+ * termination sequence ran, the process is reaped). */
+static int run_once(engine *e, job *j) {
+  if (e->c->http) return cli_http_once(e, j);
+  char **argv = NULL, *storage = NULL, *shv[4];
+  if (!e->c->shell_direct || cli_split_simple(j->cmd, &argv, &storage) != 1) {
+    shv[0] = "/bin/sh";
+    shv[1] = "-c";
+    shv[2] = j->cmd;
+    shv[3] = NULL;
+  }
+  corral_term_step steps[CLI_TERMSEQ_MAX];
+  for (size_t i = 0; i < e->ts_live.n; i++) {
+    steps[i].signum = e->ts_live.step[i].sig;
+    steps[i].wait_ns = e->ts_live.step[i].wait_ns;
+  }
+  corral_process_opts o = {.argv = (const char *const *)(argv ? argv : shv),
+                           .term_seq = steps, .term_seq_len = e->ts_live.n};
+  o.stdio[0].mode = CORRAL_STDIO_NULL;
+  int capture = e->c->out != CLI_OUT_UNGROUP || e->json_stdout || e->c->results_dir;
+  o.stdio[1].mode = o.stdio[2].mode = capture ? CORRAL_STDIO_PIPE : CORRAL_STDIO_INHERIT;
+  char seqs[32], slots[16];
+  snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)j->seq);
+  snprintf(slots, sizeof slots, "%u", j->slot);
+  setenv("PARALLEL_SEQ", seqs, 1);
+  setenv("PARALLEL_JOBSLOT", slots, 1);
+  int rc = corral_process_spawn(&o, &j->proc);
+  free(argv);
+  free(storage);
+  if (rc) {
+    j->exit_code = rc == CORRAL_ENOENT ? 127 : 126;
+    snprintf(j->why, sizeof j->why, "cannot run: %s", corral_strerror(rc));
+    cli_buf_printf(&j->tail, "corral: %s: %s\n", j->cmd, corral_strerror(rc));
+    if (!e->json_stdout && e->c->out != CLI_OUT_UNGROUP)
+      cli_buf_printf(&j->err, "corral: %s: %s\n", j->cmd, corral_strerror(rc));
+    else if (!e->json_stdout)
+      dprintf(2, "corral: %s: %s\n", j->cmd, corral_strerror(rc));
+    return 1;
+  }
+  int es = 0, sig = 0;
+  if (!capture) {
+    rc = corral_process_wait(j->proc, &es, &sig);
+  } else {
+    corral_group g;
+    memset(&g, 0, sizeof g); /* never mistaken for a group still open */
+    reader_arg ra[2] = {{j, 1, corral_process_stream(j->proc, 1)},
+                        {j, 2, corral_process_stream(j->proc, 2)}};
+    corral_task *rt[2] = {NULL, NULL};
+    rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT, .name = "job io"});
+    if (rc == 0) {
+      int brc = corral_spawn(&g, reader_fn, &ra[0], "stdout", &rt[0]);
+      if (!brc) brc = corral_spawn(&g, reader_fn, &ra[1], "stderr", &rt[1]);
+      if (!brc) brc = corral_process_wait(j->proc, &es, &sig);
+      if (brc == 0) {
+        /* Exited: its output ends when every writer is gone. Something it
+         * left running may hold the pipes: end its group, then stop
+         * reading. */
+        size_t nd;
+        if (corral_wait(rt, 2, CORRAL_ALL_COMPLETED, 200 * CLI_NS_PER_MS, &nd) == CORRAL_ETIMEDOUT) {
+          corral_process_signal(j->proc, SIGKILL);
+          if (corral_wait(rt, 2, CORRAL_ALL_COMPLETED, 200 * CLI_NS_PER_MS, &nd) == CORRAL_ETIMEDOUT)
+            corral_group_cancel(&g, "output still open after the job ended");
+        }
+      } else if (brc != CORRAL_ECANCELED) {
+        corral_group_cancel(&g, "job failed");
+      }
+      int grc = corral_group_close(&g, 0); /* the readers never fail */
+      (void)grc;
+      for (int i = 0; i < 2; i++) corral_task_release(rt[i]);
+      rc = brc;
+    }
+  }
+  j->exit_code = es;
+  j->sig = sig;
+  /* Closing ends what is left of the job's process group. */
+  corral_process_close(j->proc);
+  j->proc = NULL;
+  return rc;
+}
+
+static void finish(engine *e, job *j);
+
+static int job_fn(void *arg, void **result) {
+  (void)result;
+  job *j = arg;
+  engine *e = j->e;
+  /* running list */
+  j->rprev = e->run_tail;
+  if (e->run_tail) e->run_tail->rnext = j; else e->run_head = j;
+  e->run_tail = j;
+  e->tally.running++;
+  e->view_dirty = 1;
+  unsigned max = e->c->retries ? e->c->retries : 1;
+  for (unsigned a = 1; a <= max; a++) {
+    if (a > 1) {
+      int64_t d = e->c->retry_delay_ns;
+      for (unsigned k = 2; k < a && d < 30 * CLI_NS_PER_SEC; k++) d *= 2;
+      if (d && corral_sleep(d)) {
+        j->status = CLI_JOB_CANCELLED;
+        break;
+      }
+      cli_buf_reset(&j->out);
+      cli_buf_reset(&j->err);
+      j->why[0] = 0;
+    }
+    j->attempts = a;
+    j->t0 = corral_now();
+    j->epoch0 = cli_epoch_now();
+    j->exit_code = j->sig = 0;
+    int64_t timeout = e->c->timeout_ns;
+    if (e->c->timeout_pct > 0) {
+      int64_t m = cli_median_ns(e);
+      timeout = m ? (int64_t)((double)m * e->c->timeout_pct / 100.0) : 0;
+    }
+    corral_scope s;
+    memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
+    int scoped = timeout > 0 && corral_fail_after(&s, timeout) == 0;
+    int rc = timeout > 0 && !scoped ? CORRAL_EINVAL : run_once(e, j);
+    if (scoped) rc = corral_scope_exit(&s, rc);
+    j->t1 = corral_now();
+    if (rc == 1) {
+      j->status = CLI_JOB_ERROR;
+    } else if (rc != 0 && rc != CORRAL_ETIMEDOUT && rc != CORRAL_ECANCELED) {
+      j->status = CLI_JOB_ERROR; /* corral itself failed to run it */
+      j->exit_code = j->exit_code ? j->exit_code : 1;
+      snprintf(j->why, sizeof j->why, "corral: %s", corral_strerror(rc));
+    } else if (rc == CORRAL_ETIMEDOUT) {
+      j->status = CLI_JOB_TIMED_OUT;
+      char d[32];
+      cli_format_duration(timeout, d, sizeof d);
+      snprintf(j->by, sizeof j->by, "timeout");
+      snprintf(j->why, sizeof j->why, "ran longer than the timeout of %s", d);
+    } else if (rc == CORRAL_ECANCELED) {
+      j->status = CLI_JOB_CANCELLED;
+      corral_cancel_reason r;
+      if (e->stop_by[0]) {
+        snprintf(j->by, sizeof j->by, "%s", e->stop_by);
+        snprintf(j->why, sizeof j->why, "%s", e->stop_why);
+      } else if (corral_cancel_reason_get(&r) == 0 && r.cause == CORRAL_CANCEL_DEADLINE) {
+        snprintf(j->by, sizeof j->by, "deadline");
+        snprintf(j->why, sizeof j->why, "the run's deadline passed");
+      } else {
+        snprintf(j->by, sizeof j->by, "cancel");
+        snprintf(j->why, sizeof j->why, "%s", r.message);
+      }
+    } else if (j->exit_code == 0 && j->sig == 0) {
+      j->status = CLI_JOB_OK;
+    } else {
+      j->status = CLI_JOB_ERROR;
+    }
+    if (j->status == CLI_JOB_OK || j->status == CLI_JOB_CANCELLED) break;
+    if (corral_checkpoint_cancel() || e->stop_feeding) break;
+  }
+  /* off the running list */
+  if (j->rprev) j->rprev->rnext = j->rnext; else e->run_head = j->rnext;
+  if (j->rnext) j->rnext->rprev = j->rprev; else e->run_tail = j->rprev;
+  e->tally.running--;
+  finish(e, j);
+  return 0;
+}
+
+static void release_slot(engine *e, job *j) {
+  if (j->slot && j->slot <= e->nslots) e->slot_used[j->slot - 1] = 0;
+  corral_semaphore_release(&e->sem);
+}
+
+static void finish(engine *e, job *j) {
+  j->finished = 1;
+  switch (j->status) {
+  case CLI_JOB_OK: e->tally.ok++; break;
+  case CLI_JOB_ERROR:
+  case CLI_JOB_TIMED_OUT: e->tally.failed++, e->timed_out += j->status == CLI_JOB_TIMED_OUT; break;
+  case CLI_JOB_CANCELLED: e->tally.cancelled++; break;
+  case CLI_JOB_NOT_STARTED: break;
+  }
+  cli_record_stats(e, j);
+  if (e->jl.f)
+    cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
+                     j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code,
+                     j->sig, j->cmd);
+  if (e->c->results_dir) cli_write_exitval(e, j);
+  cli_json_job(e, j);
+  if (j->status == CLI_JOB_ERROR || j->status == CLI_JOB_TIMED_OUT) {
+    if (!e->first_fail_status)
+      e->first_fail_status = j->sig ? 128 + j->sig : (j->exit_code > 0 ? j->exit_code : 1);
+  }
+  release_slot(e, j);
+  if (j->status != CLI_JOB_CANCELLED) decide(e, j);
+  cli_sweep(e, 0);
+  e->view_dirty = 1;
+  /* Output last: in input order (-k) this may print and free j itself. */
+  if (e->c->out == CLI_OUT_KEEP_ORDER) {
+    /* One flusher at a time (a write may wait), so the order holds. */
+    if (!e->flushing) {
+      e->flushing = 1;
+      while (e->ohead && e->ohead->finished) {
+        job *h = e->ohead;
+        e->ohead = h->onext;
+        if (!e->ohead) e->otail = NULL;
+        cli_emit_job_output(e, h);
+        job_free(h);
+      }
+      e->flushing = 0;
+    }
+  } else {
+    cli_emit_job_output(e, j);
+    job_free(j);
+  }
+  if (e->out_closed) stop_all(e, "output", "standard output was closed", 1);
+}
+
+/* ------------------------------------------------------------- feeding */
+
+static int wait_readable(int fd, void *ctx) {
+  (void)ctx;
+  return corral_wait_readable(fd);
+}
+
+/* The next job to run, or NULL at the end of the input (or an error). */
+static job *next_job(engine *e, int *err) {
+  *err = 0;
+  for (;;) {
+    cli_args a = {0};
+    if (e->c->commands) {
+      if (e->seq_next >= e->c->ncommands) return NULL;
+      a.v = malloc(sizeof *a.v);
+      if (!a.v || !(a.v[0] = strdup(e->c->commands[e->seq_next]))) {
+        free(a.v);
+        *err = -ENOMEM;
+        return NULL;
+      }
+      a.n = 1;
+    } else {
+      int rc = cli_input_next(e->in, &a);
+      if (rc <= 0) {
+        *err = rc;
+        return NULL;
+      }
+    }
+    uint64_t seq = ++e->seq_next;
+    if ((e->c->shard_n && (seq - 1) % e->c->shard_n != e->c->shard_i) ||
+        cli_seqset_has(&e->skip, seq)) {
+      cli_args_free(&a);
+      continue;
+    }
+    job *j = calloc(1, sizeof *j);
+    if (!j) {
+      cli_args_free(&a);
+      *err = -ENOMEM;
+      return NULL;
+    }
+    j->e = e;
+    j->seq = seq;
+    j->args = a;
+    j->args.seq = seq;
+    for (int i = 0; i < 3; i++) j->fd_res[i] = -1;
+    for (unsigned s = 0; s < e->nslots; s++)
+      if (!e->slot_used[s]) {
+        e->slot_used[s] = 1;
+        j->slot = s + 1;
+        break;
+      }
+    j->args.slot = j->slot;
+    cli_buf cmd = {0};
+    if (e->c->tmpl) {
+      *err = cli_template_expand(e->c->tmpl, &j->args, &cmd);
+    } else {
+      for (size_t i = 0; i < a.n && !*err; i++)
+        *err = (i ? cli_buf_addc(&cmd, ' ') : 0) || cli_buf_adds(&cmd, a.v[i]) ? -ENOMEM : 0;
+      if (!cmd.data) *err = cli_buf_add(&cmd, "", 0);
+    }
+    j->cmd = cmd.data;
+    if (*err) {
+      job_free(j);
+      return NULL;
+    }
+    return j;
+  }
+}
+
+static void drain_not_started(engine *e) {
+  if (!e->json || e->input_ended) return;
+  if (e->in && cli_input_endless(e->in)) return;
+  int err;
+  job *j;
+  /* Release the slots' guard: the slot allocator is not used here. */
+  while ((j = next_job(e, &err))) {
+    j->status = CLI_JOB_NOT_STARTED;
+    if (j->slot) e->slot_used[j->slot - 1] = 0;
+    j->slot = 0;
+    cli_json_job(e, j);
+    e->not_started++;
+    job_free(j);
+  }
+}
+
+static void feed(engine *e) {
+  int err = 0;
+  for (;;) {
+    if (e->stop_feeding) break;
+    if (!e->c->dry_run && corral_semaphore_acquire(&e->sem)) break;
+    if (e->stop_feeding) {
+      corral_semaphore_release(&e->sem);
+      break;
+    }
+    if (e->c->delay_ns && e->last_start &&
+        corral_sleep_until(e->last_start + e->c->delay_ns)) {
+      corral_semaphore_release(&e->sem);
+      break;
+    }
+    job *j = next_job(e, &err);
+    if (!j) {
+      if (!e->c->dry_run) corral_semaphore_release(&e->sem);
+      if (err == 0) e->input_ended = 1;
+      break;
+    }
+    if (e->c->dry_run) {
+      cli_buf b = {0};
+      cli_buf_adds(&b, j->cmd);
+      cli_buf_addc(&b, '\n');
+      cli_write_all(e, 1, b.data, b.len);
+      cli_buf_free(&b);
+      if (j->slot) e->slot_used[j->slot - 1] = 0;
+      job_free(j);
+      if (e->out_closed) break;
+      continue;
+    }
+    e->last_start = corral_now();
+    if (e->c->results_dir) cli_open_results(e, j);
+    if (e->c->out == CLI_OUT_KEEP_ORDER) {
+      if (e->otail) e->otail->onext = j; else e->ohead = j;
+      e->otail = j;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "job %llu", (unsigned long long)j->seq);
+    int rc = corral_spawn(&e->g, job_fn, j, name, NULL);
+    if (rc == 0) e->launched++;
+    if (rc) {
+      /* The group refuses (it was cancelled): the job never starts. */
+      j->status = CLI_JOB_NOT_STARTED;
+      if (e->c->out == CLI_OUT_KEEP_ORDER) {
+        j->finished = 1;
+      } else {
+        release_slot(e, j);
+        job_free(j);
+        break;
+      }
+      release_slot(e, j);
+      break;
+    }
+  }
+  if (err && err != CORRAL_ECANCELED) {
+    dprintf(2, "corral: reading the input: %s\n", strerror(-err));
+    stop_all(e, "input", "the input could not be read", 0);
+  }
+  if (e->input_ended) {
+    e->tally.input_done = 1;
+    e->tally.total = e->launched;
+    decide(e, NULL); /* a quorum may have become impossible */
+  }
+}
+
+/* -------------------------------------------------------------- signals */
+
+static void on_signal(uv_signal_t *h, int signum) {
+  engine *e = h->data;
+  e->nsig++;
+  if (e->nsig == 1) {
+    e->stop_sig = signum;
+    char why[32];
+    snprintf(why, sizeof why, "%s", signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "SIGHUP");
+    snprintf(e->stop_by, sizeof e->stop_by, "signal");
+    snprintf(e->stop_why, sizeof e->stop_why, "%s", why);
+    stop_all(e, "signal", why, 1);
+  } else {
+    /* Second signal: no more grace. */
+    e->ts_live.n = 1;
+    e->ts_live.step[0].sig = SIGKILL;
+    e->ts_live.step[0].wait_ns = 0;
+    for (job *j = e->run_head; j; j = j->rnext)
+      if (j->proc) corral_process_signal(j->proc, SIGKILL);
+    cli_cgroup_kill(&e->cg);
+  }
+  e->view_dirty = 1;
+}
+
+static void on_sig_close(uv_handle_t *h) {
+  engine *e = h->data;
+  e->nsigs_open--;
+}
+
+/* ----------------------------------------------------------------- main */
+
+static int main_fn(void *arg, void **result) {
+  engine *e = arg;
+  (void)result;
+  uv_loop_t *loop = corral_loop();
+  static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+  for (int i = 0; i < 3; i++) {
+    uv_signal_init(loop, &e->sigs[i]);
+    e->sigs[i].data = e;
+    uv_signal_start(&e->sigs[i], on_signal, sigs[i]);
+    uv_unref((uv_handle_t *)&e->sigs[i]); /* a watch alone keeps nothing alive */
+    e->nsigs_open++;
+  }
+  if (e->view_on) {
+    cli_write_all(e, 2, "\033[?25l", 6); /* hide the cursor while drawing */
+    corral_create_task(cli_view_task, e, "view", &e->view_task);
+  }
+  corral_group_opts go = {.policy = CORRAL_COLLECT, .name = "jobs",
+                          .timeout_ns = e->c->deadline_ns};
+  int rc = e->c->http ? cli_http_open(e) : 0;
+  if (rc == 0) rc = corral_group_open(&e->g, &go);
+  if (rc == 0) {
+    e->g_open = 1;
+    corral_scope_enter(&e->feed_scope, &(corral_scope_opts){.name = "input"});
+    e->feed_open = 1;
+    feed(e);
+    e->feed_open = 0;
+    if (corral_scope_exit(&e->feed_scope, 0) == CORRAL_ECANCELED) {
+      /* the run was stopped (its reason is already recorded) */
+    }
+    rc = corral_group_close(&e->g, 0);
+    if (e->c->http) cli_http_close(e);
+    e->g_open = 0;
+    if (rc == CORRAL_ETIMEDOUT) {
+      e->deadline_hit = 1;
+      if (!e->stop_by[0]) {
+        snprintf(e->stop_by, sizeof e->stop_by, "deadline");
+        snprintf(e->stop_why, sizeof e->stop_why, "the run's deadline passed");
+      }
+    }
+  }
+  if (!e->c->dry_run) drain_not_started(e);
+  /* Containment: nothing of any job may be left. */
+  int64_t end = corral_now() + 3 * CLI_NS_PER_SEC;
+  if (e->cg_used) {
+    cli_cgroup_leave(&e->cg);
+    e->strays += cli_cgroup_count(&e->cg); /* every job has ended: strays */
+    cli_cgroup_kill(&e->cg);
+    while (cli_cgroup_populated(&e->cg) && corral_now() < end) {
+      cli_sweep(e, 0);
+      if (corral_sleep(CLI_NS_PER_MS)) break;
+    }
+  }
+  cli_sweep(e, 1);
+  while (cli_count_children() > 0 && corral_now() < end) {
+    if (corral_sleep(10 * CLI_NS_PER_MS)) break;
+    cli_sweep(e, 1);
+  }
+  e->left_behind = cli_count_children() + cli_cgroup_fini(&e->cg);
+  if (e->view_task) {
+    e->view_stop = 1;
+    corral_cancel(e->view_task, "done");
+    if (corral_join(e->view_task, NULL) == CORRAL_ECANCELED) {
+      /* it was cancelled by us: that is how it ends */
+    }
+    corral_task_release(e->view_task);
+    cli_view_clear(e);
+    cli_write_all(e, 2, "\033[?25h", 6);
+  }
+  for (int i = 0; i < 3; i++) uv_close((uv_handle_t *)&e->sigs[i], on_sig_close);
+  return 0;
+}
+
+static unsigned default_jobs(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+int cli_engine_run(cli_config *c) {
+  engine *e = calloc(1, sizeof *e);
+  if (!e) return CLI_EXIT_INTERNAL;
+  e->c = c;
+  e->ts_live = c->termseq;
+  if (e->ts_live.n == 0) cli_termseq_default(&e->ts_live);
+  if (c->jobs == 0) c->jobs = default_jobs();
+  e->nslots = c->jobs;
+  e->slot_used = calloc(c->jobs, 1);
+  corral_semaphore_init(&e->sem, c->jobs);
+  int status = CLI_EXIT_INTERNAL;
+  char err[512] = "";
+  if (!e->slot_used) goto out;
+  if (!c->commands) {
+    c->in.wait_readable = wait_readable;
+    int rc = cli_input_open(&c->in, &e->in, err, sizeof err);
+    if (rc) {
+      dprintf(2, "corral: %s\n", err[0] ? err : strerror(-rc));
+      status = 1;
+      goto out;
+    }
+  }
+  /* The total is known up front for argument and ::: inputs. */
+  int lists_only = c->commands != NULL;
+  if (!c->commands && c->in.nsrc > 0) {
+    lists_only = 1;
+    for (size_t i = 0; i < c->in.nsrc; i++)
+      if (c->in.src[i].kind != CLI_SRC_LIST) lists_only = 0;
+  }
+  if (lists_only && !c->shard_n && !c->resume && !c->resume_failed) {
+    uint64_t t = 1;
+    if (c->commands) t = c->ncommands;
+    else
+      for (size_t i = 0; i < c->in.nsrc; i++) t *= c->in.src[i].n;
+    e->tally.total = t;
+    e->tally.input_done = 1;
+  }
+  if (c->resume || c->resume_failed) {
+    if (!c->joblog) {
+      dprintf(2, "corral: --resume needs --joblog FILE\n");
+      status = CLI_EXIT_USAGE;
+      goto out;
+    }
+    int rc = cli_seqset_load(&e->skip, c->joblog, c->resume_failed);
+    if (rc) {
+      dprintf(2, "corral: cannot read the joblog %s: %s\n", c->joblog, strerror(-rc));
+      status = 1;
+      goto out;
+    }
+  }
+  if (c->joblog && !c->dry_run) {
+    int rc = cli_joblog_open(&e->jl, c->joblog, c->resume || c->resume_failed);
+    if (rc) {
+      dprintf(2, "corral: cannot write the joblog %s: %s\n", c->joblog, strerror(-rc));
+      status = 1;
+      goto out;
+    }
+  }
+  if (c->json_path && !c->dry_run) {
+    if (!strcmp(c->json_path, "-")) {
+      e->json = stdout;
+      e->json_stdout = 1;
+    } else if (!(e->json = fopen(c->json_path, "we"))) {
+      dprintf(2, "corral: cannot write %s: %s\n", c->json_path, strerror(errno));
+      status = 1;
+      goto out;
+    }
+  }
+  if (c->view && !c->dry_run) {
+    struct winsize ws;
+    e->view_on = 1;
+    e->tty_cols = ioctl(2, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 80;
+  }
+#ifdef __linux__
+  /* Orphans and setsid() escapees of every job become our children, so we
+   * can find and end them (and no zombie stays behind). */
+  e->subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
+#endif
+  e->cg_used = !c->dry_run && c->cgroups && cli_cgroup_init(&e->cg);
+  signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error return, not death */
+  e->t_start = uv_hrtime();
+  int64_t t0 = (int64_t)uv_hrtime();
+  int rc = corral_run(NULL, main_fn, e, NULL);
+  int64_t elapsed = (int64_t)uv_hrtime() - t0;
+  if (rc) {
+    dprintf(2, "corral: internal error: %s\n", corral_strerror(rc));
+    status = CLI_EXIT_INTERNAL;
+    goto out;
+  }
+  e->tally.input_done = 1;
+  cli_policy_final(&c->policy, &e->tally, &e->verdict);
+  if (e->deadline_hit) {
+    e->verdict.success = 0;
+    snprintf(e->verdict.why, sizeof e->verdict.why, "the deadline passed");
+  } else if (e->stop_sig) {
+    e->verdict.success = 0;
+    snprintf(e->verdict.why, sizeof e->verdict.why, "stopped by %.100s", e->stop_why);
+  } else if (e->out_closed) {
+    e->verdict.success = 0;
+    snprintf(e->verdict.why, sizeof e->verdict.why, "standard output was closed");
+  }
+  status = c->dry_run ? 0 : cli_exit_status(e);
+  cli_summary_json(e, status, elapsed);
+  if (!c->dry_run && (c->summary || e->view_on)) cli_print_summary(e, elapsed);
+out:
+  if (e->in) cli_input_close(e->in);
+  cli_joblog_close(&e->jl);
+  cli_seqset_free(&e->skip);
+  if (e->json && e->json != stdout) fclose(e->json);
+  while (e->ohead) {
+    job *h = e->ohead;
+    e->ohead = h->onext;
+    job_free(h);
+  }
+  free(e->slot_used);
+  free(e);
+  return status;
+}
+

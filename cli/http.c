@@ -1,0 +1,132 @@
+/* corral http: each job GETs a URL through libcorral-http, under the same
+ * policies, limits, timeouts, retries, output and JSON as commands. With
+ * --hedge, a request still unanswered after the 95th percentile of the
+ * latencies seen so far gets a duplicate; the first answer wins and the
+ * other request is cancelled (a FIRST group of two tasks). */
+#include "engine_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef CORRAL_CLI_HTTP
+#include <corral/http.h>
+
+int cli_http_open(engine *e) {
+  corral_http_client_opts o = {.max_connections = 0, .max_redirects = 5};
+  int rc = corral_http_client_open(&e->http, &o);
+  if (rc) dprintf(2, "corral http: cannot start the client: %s\n", corral_strerror(rc));
+  return rc;
+}
+
+void cli_http_close(engine *e) {
+  corral_http_client_close(e->http);
+  e->http = NULL;
+}
+
+static int cmp64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The 95th percentile of the answered requests so far (0: fewer than 5). */
+static int64_t p95(engine *e) {
+  size_t n = e->nlat < 1024 ? (size_t)e->nlat : 1024;
+  if (n < 5) return 0;
+  int64_t v[1024];
+  memcpy(v, e->lat, n * sizeof *v);
+  qsort(v, n, sizeof *v, cmp64);
+  return v[(n * 95 + 99) / 100 - 1];
+}
+
+typedef struct {
+  engine *e;
+  job *j;
+  int64_t delay;
+  corral_http_response resp;
+  int rc;
+  uint64_t order; /* when it answered (0: it did not) */
+} attempt;
+
+static uint64_t answered;
+
+static int fetch_fn(void *arg, void **result) {
+  (void)result;
+  attempt *a = arg;
+  if (a->delay > 0) {
+    int rc = corral_sleep(a->delay);
+    if (rc) return rc;
+  }
+  a->rc = corral_http_get(a->e->http, a->j->cmd, &a->resp);
+  if (a->rc) return a->rc;
+  a->order = ++answered;
+  return 0;
+}
+
+int cli_http_once(engine *e, job *j) {
+  attempt at[2];
+  memset(at, 0, sizeof at);
+  for (int i = 0; i < 2; i++) at[i].e = e, at[i].j = j;
+  int64_t t0 = corral_now(), hedge_after = e->c->hedge ? p95(e) : 0;
+  int rc;
+  attempt *win = &at[0];
+  if (hedge_after > 0) {
+    at[1].delay = hedge_after;
+    corral_group g;
+    memset(&g, 0, sizeof g); /* never mistaken for a group still open */
+    rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_FIRST, .name = "hedge"});
+    if (rc == 0) {
+      int brc = corral_spawn(&g, fetch_fn, &at[0], "request", NULL);
+      if (!brc) brc = corral_spawn(&g, fetch_fn, &at[1], "hedge", NULL);
+      rc = corral_group_close(&g, brc);
+    }
+    if (at[1].order && (!at[0].order || at[1].order < at[0].order)) win = &at[1];
+    if (win->order) rc = 0;
+    else if (rc == CORRAL_EGROUP) rc = at[0].rc ? at[0].rc : at[1].rc;
+    j->hedged = at[1].order != 0 || at[1].rc != 0;
+  } else {
+    rc = fetch_fn(&at[0], NULL);
+  }
+  if (rc == CORRAL_ECANCELED || corral_checkpoint_cancel()) {
+    for (int i = 0; i < 2; i++) corral_http_response_free(&at[i].resp);
+    return CORRAL_ECANCELED;
+  }
+  j->http_status = win->resp.status;
+  if (rc == 0) {
+    int64_t ns = corral_now() - t0;
+    e->lat[e->nlat++ % 1024] = ns;
+    if (win->resp.body_len) cli_on_data(j, 1, win->resp.body, win->resp.body_len);
+    j->exit_code = win->resp.status >= 400 ? 1 : 0;
+    if (j->exit_code)
+      snprintf(j->why, sizeof j->why, "HTTP %d %s", win->resp.status,
+               corral_http_status_name(win->resp.status));
+  } else {
+    const corral_error *err = corral_last_error();
+    const char *msg = err && corral_error_message(err) ? corral_error_message(err) : corral_strerror(rc);
+    snprintf(j->why, sizeof j->why, "%s", msg);
+    j->exit_code = 1;
+  }
+  if (j->exit_code) {
+    char line[300];
+    int n = snprintf(line, sizeof line, "corral http: %s: %s\n", j->cmd, j->why);
+    cli_on_data(j, 2, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1));
+  }
+  cli_on_data(j, 1, NULL, 0);
+  cli_on_data(j, 2, NULL, 0);
+  for (int i = 0; i < 2; i++) corral_http_response_free(&at[i].resp);
+  return 0;
+}
+
+#else
+
+int cli_http_open(engine *e) {
+  (void)e;
+  dprintf(2, "corral http: this corral was built without libcorral-http (libcurl)\n");
+  return CORRAL_EINVAL;
+}
+void cli_http_close(engine *e) { (void)e; }
+int cli_http_once(engine *e, job *j) {
+  (void)e, (void)j;
+  return 1;
+}
+
+#endif

@@ -1,0 +1,103 @@
+/* --joblog, --resume, --resume-failed (joblog.h). */
+#include "joblog.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char header[] =
+    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
+
+int cli_joblog_open(cli_joblog *j, const char *path, int append) {
+  if (path[0] == '+') {
+    append = 1;
+    path++;
+  }
+  j->f = fopen(path, append ? "ae" : "we");
+  if (!j->f) return -errno;
+  struct stat st;
+  if (fstat(fileno(j->f), &st) == 0 && st.st_size == 0) {
+    fputs(header, j->f);
+    fflush(j->f);
+  }
+  return 0;
+}
+
+int cli_joblog_write(cli_joblog *j, uint64_t seq, double start_epoch,
+                     double runtime_s, int exitval, int sig, const char *cmd) {
+  if (!j->f) return 0;
+  fprintf(j->f, "%llu\t:\t%.3f\t%10.3f\t0\t0\t%d\t%d\t", (unsigned long long)seq,
+          start_epoch, runtime_s, exitval, sig);
+  /* One line per job: a newline inside the command is written as \n. */
+  for (const char *p = cmd; *p; p++) {
+    if (*p == '\n') fputs("\\n", j->f);
+    else fputc(*p, j->f);
+  }
+  fputc('\n', j->f);
+  /* Flushed per job so that --resume after a crash sees every finished job. */
+  return fflush(j->f) ? -errno : 0;
+}
+
+void cli_joblog_close(cli_joblog *j) {
+  if (j->f) fclose(j->f);
+  j->f = NULL;
+}
+
+static int seqset_add(cli_seqset *s, uint64_t seq) {
+  if (seq >= s->nbits) {
+    uint64_t n = s->nbits ? s->nbits : 1024;
+    while (n <= seq) n *= 2;
+    uint8_t *nb = realloc(s->bits, n / 8);
+    if (!nb) return -ENOMEM;
+    memset(nb + s->nbits / 8, 0, (n - s->nbits) / 8);
+    s->bits = nb;
+    s->nbits = n;
+  }
+  s->bits[seq / 8] |= (uint8_t)(1u << (seq % 8));
+  return 0;
+}
+
+int cli_seqset_has(const cli_seqset *s, uint64_t seq) {
+  return seq < s->nbits && (s->bits[seq / 8] >> (seq % 8)) & 1;
+}
+
+void cli_seqset_free(cli_seqset *s) {
+  free(s->bits);
+  s->bits = NULL;
+  s->nbits = 0;
+}
+
+int cli_seqset_load(cli_seqset *s, const char *path, int failed_too) {
+  memset(s, 0, sizeof *s);
+  if (path[0] == '+') path++;
+  FILE *f = fopen(path, "re");
+  if (!f) return errno == ENOENT ? 0 : -errno;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  int rc = 0, first = 1;
+  while ((n = getline(&line, &cap, f)) > 0) {
+    if (first) {
+      first = 0;
+      if (strncmp(line, "Seq\t", 4) != 0) {
+        rc = -EINVAL;
+        break;
+      }
+      continue;
+    }
+    unsigned long long seq;
+    double st, rt;
+    int ev, sig;
+    char host[256];
+    if (sscanf(line, "%llu\t%255[^\t]\t%lf\t%lf\t%*s\t%*s\t%d\t%d", &seq, host,
+               &st, &rt, &ev, &sig) != 6)
+      continue; /* a torn last line after a crash: that job did not finish */
+    if (failed_too && (ev != 0 || sig != 0)) continue;
+    if ((rc = seqset_add(s, seq))) break;
+  }
+  free(line);
+  fclose(f);
+  if (rc) cli_seqset_free(s);
+  return rc;
+}

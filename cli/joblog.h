@@ -1,0 +1,37 @@
+/* GNU parallel's --joblog: one TAB-separated line per finished job with the
+ * columns Seq Host Starttime JobRuntime Send Receive Exitval Signal Command
+ * (Host is ":" for this machine, times in seconds with 3 decimals, Send and
+ * Receive 0, Exitval -1 for a job that was killed), and --resume /
+ * --resume-failed from such a file. */
+#ifndef CORRAL_CLI_JOBLOG_H
+#define CORRAL_CLI_JOBLOG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct cli_joblog {
+  FILE *f;
+} cli_joblog;
+
+/* path "+FILE" appends, as in GNU parallel; append also with --resume*. The
+ * header is written when the file is new or empty. 0 or -errno. */
+int cli_joblog_open(cli_joblog *j, const char *path, int append);
+int cli_joblog_write(cli_joblog *j, uint64_t seq, double start_epoch,
+                     double runtime_s, int exitval, int sig, const char *cmd);
+void cli_joblog_close(cli_joblog *j);
+
+/* The sequence numbers a previous run finished (a bitmap). */
+typedef struct cli_seqset {
+  uint8_t *bits;
+  uint64_t nbits;
+} cli_seqset;
+
+/* Read a joblog: with failed_too == 0 every logged job counts as done
+ * (--resume); with 1 only those that succeeded (--resume-failed reruns the
+ * rest). A missing file is an empty set. 0, -errno, or -EINVAL for a file
+ * that is not a joblog. */
+int cli_seqset_load(cli_seqset *s, const char *path, int failed_too);
+int cli_seqset_has(const cli_seqset *s, uint64_t seq);
+void cli_seqset_free(cli_seqset *s);
+
+#endif

@@ -1,0 +1,139 @@
+/* corral: run commands in parallel with structured-concurrency guarantees. */
+#include <corral.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "merge.h"
+#include "opts.h"
+
+static const char usage_text[] =
+    "Usage: corral [OPTIONS] COMMAND...                 each argument is a command\n"
+    "       corral [OPTIONS] TEMPLATE ::: VALUES... [::: VALUES...] [:::: FILE...]\n"
+    "       SOURCE | corral [OPTIONS] [TEMPLATE]        one job per input line\n"
+    "       corral http [OPTIONS] [--hedge] URL...        GET each URL (or each input line)\n"
+    "       corral merge [--summary-only] LOG.json...\n"
+    "\n"
+    "Runs jobs at once under a policy; no process of a job outlives the run.\n"
+    "Templates take GNU parallel's replacement strings: {} {.} {/} {//} {/.}\n"
+    "{#} {%} {N} {N.} {N/} {N//} {N/.}; without one, {} is appended.\n"
+    "\n"
+    "Input:\n"
+    "  ::: A B ...            values (several ::: give their cross product)\n"
+    "  :::: FILE, -a FILE     one value per line of FILE (- is standard input)\n"
+    "  -0, --null             records end with NUL instead of newline\n"
+    "  --colsep SEP           split records into columns {1} {2} ... at SEP\n"
+    "  --commands             the arguments are commands even if stdin is a pipe\n"
+    "  --shard I/N            run only slice I (0-based) of N; --shard auto reads\n"
+    "                         SLURM_ARRAY_TASK_ID/COUNT, --shard /N reads the index\n"
+    "                         from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)\n"
+    "  --dry-run              print the commands, run nothing\n"
+    "Limits and time (DURATION: 500ms, 2s, 1m, 1h; a bare number is seconds):\n"
+    "  -j, --jobs N           jobs at once (default: cores; 0, +N, -N, N% too)\n"
+    "  --timeout DURATION|N%  per job (N%: of the median successful job time)\n"
+    "  --deadline DURATION    for the whole run\n"
+    "  --retries N            run a failing job at most N times\n"
+    "  --retry-delay DURATION first back-off before a retry, doubled each time\n"
+    "                         (default 100ms)\n"
+    "  --delay DURATION       between job starts\n"
+    "  --term-seq SEQ         how a job is stopped (default TERM,2s,KILL)\n"
+    "Policy (default all):\n"
+    "  --policy all|fail-fast|first|quorum=K\n"
+    "  --halt now|soon,fail|success|done=N|N%   (GNU parallel's --halt)\n"
+    "Output (default: each job's output whole, when it finishes):\n"
+    "  -k, --keep-order       in input order\n"
+    "  --line-buffer, --lb    line by line as it comes\n"
+    "  --tag                  prefix lines with the job's input\n"
+    "  -u, --ungroup          straight through, unbuffered\n"
+    "  --results DIR          also save DIR/SEQ/{stdout,stderr,cmd,exitval}\n"
+    "  --joblog FILE          GNU parallel's joblog (+FILE appends)\n"
+    "  --resume, --resume-failed   skip jobs the joblog shows done (or done well)\n"
+    "  --json[=FILE]          JSON lines: one per job, then a summary; without\n"
+    "                         FILE on standard output, with each job's output\n"
+    "  --view, --no-view      live view on stderr (default: when it is a terminal)\n"
+    "  --summary              summary table on stderr even without the view\n"
+    "  --hedge                (http) a request slower than the 95th percentile so far\n"
+    "                         gets a duplicate; the first answer wins\n"
+    "  -h, --help             -V, --version\n"
+    "\n"
+    "Exit status: 0 when the policy succeeded; else the number of failed jobs\n"
+    "(at most 101); with --halt ...,fail=1 the failed job's status; 124 when the\n"
+    "deadline passed; 128+N after signal N; 2 for bad usage. See corral(1).\n";
+
+static int stdin_is_null(void) {
+  struct stat a, b;
+  if (fstat(0, &a) != 0) return 1; /* closed */
+  if (!S_ISCHR(a.st_mode)) return 0;
+  return stat("/dev/null", &b) == 0 && a.st_rdev == b.st_rdev;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "merge")) {
+    int so = argc > 2 && !strcmp(argv[2], "--summary-only");
+    int first = 2 + so;
+    if (first >= argc) {
+      fprintf(stderr, "corral merge: no logs given: write corral merge shard-*.json\n");
+      return 2;
+    }
+    return cli_merge(argv + first, (size_t)(argc - first), so, stdout);
+  }
+  int http = argc > 1 && !strcmp(argv[1], "http");
+  if (http) argc--, argv++; /* corral http [OPTIONS] URL... */
+  cli_parsed p;
+  char err[512] = "";
+  int rc = cli_parse_args(argc, argv, &p, isatty(0), stdin_is_null(), err, sizeof err);
+  if (!rc && http && p.nwords && p.nsrc) {
+    snprintf(err, sizeof err, "corral http takes URLs as arguments or one per input line "
+             "(-a FILE, :::: FILE, standard input), not both");
+    rc = 2;
+  }
+  if (!rc && !http && p.cfg.hedge) {
+    snprintf(err, sizeof err, "--hedge is for HTTP requests: write corral http --hedge URL...");
+    rc = 2;
+  }
+  if (!rc && http) {
+    /* The arguments (or input records) are URLs, used as they are. */
+    cli_template_free(p.cfg.tmpl);
+    p.cfg.tmpl = NULL;
+    if (p.nwords) {
+      p.cfg.commands = p.words;
+      p.cfg.ncommands = p.nwords;
+      p.cfg.use_input = 0;
+    } else {
+      p.cfg.use_input = 1;
+    }
+    p.cfg.http = 1;
+  }
+  if (rc) {
+    fprintf(stderr, "corral: %s\n", err);
+    cli_parsed_free(&p);
+    return rc;
+  }
+  if (p.help) {
+    fputs(usage_text, stdout);
+    cli_parsed_free(&p);
+    return 0;
+  }
+  if (p.version) {
+    printf("corral %s (libcorral %s)\n", corral_version_string(), corral_version_string());
+    cli_parsed_free(&p);
+    return 0;
+  }
+  if (p.cfg.commands == NULL && !p.cfg.use_input) {
+    fprintf(stderr, "corral: nothing to run: write corral 'CMD1' 'CMD2' or corral CMD ::: ARGS\n");
+    cli_parsed_free(&p);
+    return 2;
+  }
+  if (p.view_opt < 0) {
+    const char *term = getenv("TERM");
+    p.cfg.view = isatty(2) && !(term && !strcmp(term, "dumb"));
+  }
+  p.cfg.color = p.cfg.tag && isatty(1);
+  fflush(stdout);
+  rc = cli_engine_run(&p.cfg);
+  cli_parsed_free(&p);
+  return rc;
+}

@@ -1,0 +1,25 @@
+/* Command-line parsing of the corral command (getopt_long). */
+#ifndef CORRAL_CLI_OPTS_H
+#define CORRAL_CLI_OPTS_H
+
+#include "engine.h"
+
+typedef struct cli_parsed {
+  cli_config cfg;
+  cli_source *src;     /* owned */
+  size_t nsrc;
+  char **words;        /* template words (borrowed from argv) */
+  size_t nwords;
+  int help, version;
+  int force_commands, view_opt; /* view_opt: -1 auto, 0 off, 1 on */
+  char *colsep;        /* owned, unescaped */
+} cli_parsed;
+
+/* Parse argv. Returns 0, or CLI_EXIT_USAGE with a one-line message in err
+ * that says what to write instead. stdin_tty / stdin_null describe standard
+ * input (they decide whether bare arguments are commands). */
+int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
+                   int stdin_null, char *err, size_t errlen);
+void cli_parsed_free(cli_parsed *p);
+
+#endif

@@ -1,0 +1,46 @@
+/* Command templates with GNU parallel's replacement strings:
+ *   {}    the input (several inputs: each one, quoted, space separated)
+ *   {.}   input without extension     {/}   basename
+ *   {//}  dirname (POSIX rules)       {/.}  basename without extension
+ *   {#}   job sequence number         {%}   job slot number
+ *   {n} {n.} {n/} {n//} {n/.}         the same on input n (1-based; -n
+ *                                     counts from the end)
+ * Values are shell-quoted as GNU parallel quotes them. When a template has
+ * none of them, " {}" is appended (GNU parallel's rule). */
+#ifndef CORRAL_CLI_TEMPLATE_H
+#define CORRAL_CLI_TEMPLATE_H
+
+#include "util.h"
+
+#include <stdint.h>
+
+typedef struct cli_template cli_template;
+
+/* What one job is expanded from. */
+typedef struct cli_args {
+  char **v;     /* the job's input values (columns / one per source) */
+  size_t n;
+  uint64_t seq; /* {#}, 1-based */
+  unsigned slot; /* {%}, 1-based */
+} cli_args;
+
+/* Compile the template from the command words (joined with single spaces,
+ * as GNU parallel does). Returns 0 or -ENOMEM. */
+int cli_template_new(char *const *words, size_t n, cli_template **out);
+void cli_template_free(cli_template *t);
+/* Append the command for a to out. 0 or -ENOMEM. */
+int cli_template_expand(const cli_template *t, const cli_args *a, cli_buf *out);
+/* 1 if the template used a replacement string (else {} was appended). */
+int cli_template_explicit(const cli_template *t);
+/* 1 if it uses {%} (the slot must be known before expanding). */
+int cli_template_uses_slot(const cli_template *t);
+
+/* The transformations on one value, for tests and --results names. */
+typedef enum {
+  CLI_T_WHOLE, CLI_T_NOEXT, CLI_T_BASE, CLI_T_DIR, CLI_T_BASE_NOEXT
+} cli_transform;
+int cli_transform_apply(cli_transform t, const char *v, cli_buf *out);
+
+void cli_args_free(cli_args *a);
+
+#endif

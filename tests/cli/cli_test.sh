@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# End-to-end tests of the corral command, one case per CTest test:
+#   cli_test.sh CORRAL_BINARY CASE
+# Every case checks what a user sees (output, exit status, JSON, joblog) and
+# that no process it started is left (a unique marker in their arguments).
+set -u
+C=$1
+CASE=$2
+T=$(mktemp -d /tmp/corral-cli-test.XXXXXX)
+# Processes a case starts carry a marker: they sleep 300.<our pid> seconds.
+S="300.$$"
+FXPID=
+trap 'pkill -KILL -f "sleep $S" 2>/dev/null; [ -n "$FXPID" ] && kill $FXPID 2>/dev/null; rm -rf "$T"' EXIT
+fail() { echo "FAIL [$CASE]: $*" >&2; exit 1; }
+eq() { [ "$1" == "$2" ] || fail "$3: got [$1], want [$2]"; }
+has() { grep -q -- "$2" <<<"$1" || fail "$3: [$2] not in [$1]"; }
+left() { pgrep -f "sleep $S" | wc -l; }
+no_left() { sleep 0.1; eq "$(left)" 0 "processes left behind"; }
+json() { python3 -c "import json,sys
+rows=[json.loads(l) for l in open('$1')]
+$2"; }
+
+case $CASE in
+replacement_strings)
+  out=$($C --dry-run -k echo {} {.} {/} {//} {/.} {#} ::: 'a b' "it's" /x/y.tar.gz .hidden)
+  eq "$out" "echo 'a b' 'a b' 'a b' . 'a b' 1
+echo 'it'\"'\"'s' 'it'\"'\"'s' 'it'\"'\"'s' . 'it'\"'\"'s' 2
+echo /x/y.tar.gz /x/y.tar y.tar.gz /x y.tar 3
+echo .hidden '' .hidden . '' 4" "dry run"
+  out=$($C -k echo ::: a b ::: 1 2)
+  eq "$out" "a 1
+a 2
+b 1
+b 2" "cross product order"
+  if command -v parallel >/dev/null; then
+    for tmpl in 'echo {}' 'echo {2} {1/.}' 'echo {#}-{//}' 'echo'; do
+      want=$(parallel --will-cite --dry-run -k -j1 $tmpl ::: d/a.x 'b c' ::: 1 '$x')
+      got=$($C --dry-run -k $tmpl ::: d/a.x 'b c' ::: 1 '$x')
+      eq "$got" "$want" "same as GNU parallel for '$tmpl'"
+    done
+  fi ;;
+inputs)
+  printf 'a\nb c\n' > "$T/f"
+  out=$(printf 'x\ny\n' | $C -k echo in)
+  eq "$out" "in x
+in y" "stdin lines fill the template"
+  out=$(printf 'echo 1\necho 2\n' | $C -k)
+  eq "$out" "1
+2" "stdin lines are commands"
+  out=$($C -k echo :::: "$T/f")
+  eq "$out" "a
+b c" ":::: file"
+  out=$($C -k -a "$T/f" echo {})
+  eq "$out" "a
+b c" "-a file"
+  out=$(printf 'p q\0r\n' | $C -k -0 echo {})
+  eq "$out" "p q
+r" "-0"
+  out=$(printf 'k,v\nk2,v2\n' | $C -k --colsep , echo {2}={1})
+  eq "$out" "v=k
+v2=k2" "--colsep"
+  out=$($C -k 'echo one' 'echo two' </dev/null)
+  eq "$out" "one
+two" "arguments are commands when stdin is /dev/null"
+  out=$(echo ignored | $C -k --commands 'echo one' 'echo two')
+  eq "$out" "one
+two" "--commands" ;;
+streaming_constant_memory)
+  # 10,000,000 input lines; the deadline stops the run after a while. The
+  # input is ~79 MB: a peak RSS far below that shows it is streamed. (Under
+  # AddressSanitizer freed memory waits in a quarantine, and the leak check
+  # at exit touches memory: keep the one small, skip the other here.)
+  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1:detect_leaks=0"
+  /usr/bin/time -f %M -o "$T/base" bash -c "seq 1 1000 | $C -j 8 true >/dev/null 2>&1"
+  /usr/bin/time -f %M -o "$T/rss" bash -c "seq 1 10000000 | $C -j 8 --deadline 2s true >/dev/null 2>&1"
+  base=$(tail -1 "$T/base"); rss=$(tail -1 "$T/rss")
+  [ "$rss" -lt $((base + 20000)) ] || fail "peak RSS ${rss} KiB with 10M input lines (1000 lines: ${base} KiB)" ;;
+exit_status)
+  $C 'exit 0' 'exit 3' 'exit 4' </dev/null; eq $? 2 "two failed jobs"
+  $C --halt now,fail=1 -j1 'exit 0' 'exit 7' 'exit 0' </dev/null; eq $? 7 "--halt now,fail=1: the job's own status"
+  $C --deadline 300ms "sleep $S" </dev/null; eq $? 124 "deadline"
+  $C --policy first 'exit 1' 'exit 0' </dev/null; eq $? 0 "first success"
+  err=$($C --timeout 5x true 2>&1); rc=$?
+  eq $rc 2 "bad usage"
+  has "$err" "write a duration" "the usage error says what to write"
+  eq "$(wc -l <<<"$err")" 1 "one line"
+  err=$($C --policy majority true 2>&1); eq $? 2 "bad policy"
+  has "$err" "quorum=K" "policy hint"
+  no_left ;;
+grouped_output)
+  # Two jobs write alternately, slowly: the default keeps each job's output
+  # whole; --line-buffer --tag interleaves whole lines, tagged.
+  out=$($C -j2 'for i in 1 2 3; do echo a$i; sleep 0.05; done' 'sleep 0.02; for i in 1 2 3; do echo b$i; sleep 0.05; done' </dev/null)
+  a="a1
+a2
+a3"; b="b1
+b2
+b3"
+  [ "$out" == "$a
+$b" ] || [ "$out" == "$b
+$a" ] || fail "grouped: each job's output must be whole: got [$out]"
+  out=$($C -j2 --line-buffer --tag 'for i in 1 2; do echo $i; sleep 0.1; done; : {}' ::: x y | sort)
+  eq "$out" "x	1
+x	2
+y	1
+y	2" "--line-buffer --tag"
+  out=$($C -j3 -k 'sleep {}; echo {}' ::: 0.3 0.1 0.2)
+  eq "$out" "0.3
+0.1
+0.2" "--keep-order"
+  $C --results "$T/res" 'echo out{}; echo err{} >&2; exit {}' ::: 0 3 >/dev/null 2>&1
+  eq "$(cat "$T/res/2/stdout")" "out3" "--results stdout"
+  eq "$(cat "$T/res/2/stderr")" "err3" "--results stderr"
+  eq "$(cat "$T/res/2/exitval")" "3" "--results exitval"
+  out=$($C -u 'echo direct' </dev/null); eq "$out" "direct" "--ungroup" ;;
+joblog_resume)
+  $C --joblog "$T/log" -k 'echo {}; exit {}' ::: 0 1 0 2 >/dev/null
+  eq "$(head -1 "$T/log")" "$(printf 'Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand')" "joblog header"
+  eq "$(awk -F'\t' 'NR>1{print $1,$2,$7,$8}' "$T/log" | sort)" "1 : 0 0
+2 : 1 0
+3 : 0 0
+4 : 2 0" "joblog columns"
+  out=$($C --joblog "$T/log" --resume-failed -k 'echo {}; exit 0' ::: 0 1 0 2)
+  eq "$out" "1
+2" "--resume-failed reruns the failed ones"
+  out=$($C --joblog "$T/log" --resume -k 'echo {}' ::: 0 1 0 2 9)
+  eq "$out" "9" "--resume runs only new ones"
+  $C --timeout 200ms --joblog "$T/log2" "sleep $S" </dev/null
+  eq "$(awk -F'\t' 'NR==2{print $7,$8}' "$T/log2")" "-1 15" "a killed job: Exitval -1, Signal 15" ;;
+json_lines)
+  $C --json="$T/j" --timeout 300ms --retries 2 --retry-delay 10ms 'echo hi' 'exit 3' "sleep $S" 'printf "\xff\x01"' </dev/null >/dev/null 2>&1
+  json "$T/j" "
+jobs={r['command']:r for r in rows if r['type']=='job'}
+s=rows[-1]
+assert s['type']=='summary', s
+assert jobs['echo hi']['status']=='OK' and jobs['echo hi']['stdout_bytes']==3
+assert jobs['exit 3']['status']=='ERROR' and jobs['exit 3']['exit_code']==3 and jobs['exit 3']['attempts']==2
+t=jobs['sleep $S']
+assert t['status']=='TIMED_OUT' and t['signal']=='TERM' and t['cancel']['by']=='timeout', t
+assert s['counts']=={'OK':2,'ERROR':1,'CANCELLED':0,'TIMED_OUT':1,'NOT_STARTED':0}, s
+assert s['processes_left']==0 and s['exit_status']==2
+" || fail "JSON content"
+  # On stdout: the jobs' output is inside the records, and the policy's
+  # cancellations say who and why.
+  $C --json --policy fail-fast -j2 "sleep $S" 'sleep 0.2; exit 5' 'echo never' </dev/null >"$T/j2"
+  eq $? 5 "fail-fast exit status"
+  json "$T/j2" "
+jobs={r['seq']:r for r in rows if r['type']=='job'}
+assert jobs[1]['status']=='CANCELLED' and jobs[1]['cancel']['by']=='policy', jobs[1]
+assert 'job 2 failed' in jobs[1]['cancel']['reason'], jobs[1]
+assert jobs[3]['status']=='NOT_STARTED', jobs
+assert rows[-1]['reason']=='job 2 failed (fail-fast)', rows[-1]
+" || fail "fail-fast JSON"
+  no_left ;;
+quorum)
+  start=$(date +%s%N)
+  $C --json="$T/q" --policy quorum=2 -j4 'exit 0' 'sleep 0.1' "sleep $S" "sleep $S" </dev/null >/dev/null
+  eq $? 0 "quorum reached"
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  [ $ms -lt 3000 ] || fail "quorum took ${ms} ms: not decided early"
+  json "$T/q" "assert rows[-1]['reason']=='quorum of 2 reached', rows[-1]" || fail "quorum reason"
+  $C --json="$T/q2" --policy quorum=3 -j4 'exit 1' 'exit 1' "sleep $S" "sleep $S" </dev/null >/dev/null
+  [ $? -ne 0 ] || fail "impossible quorum succeeded"
+  json "$T/q2" "assert 'impossible' in rows[-1]['reason'], rows[-1]" || fail "quorum impossible reason"
+  no_left ;;
+containment)
+  # A grandchild, a setsid escapee, a child that ignores SIGTERM: all end.
+  $C --json="$T/c" --timeout 500ms --term-seq TERM,300ms,KILL -j4 \
+     "sh -c 'sleep $S & wait'" "setsid sleep $S & echo escaped" \
+     "trap '' TERM; sleep $S & wait" "sleep $S & exit 0" </dev/null >/dev/null 2>&1
+  json "$T/c" "s=rows[-1]; assert s['processes_left']==0, s; assert s['escaped_killed']>=1, s" \
+    || fail "summary"
+  no_left ;;
+sigint)
+  # SIGINT mid-run: the termination sequence runs, exit 130, nothing left.
+  $C --json="$T/s" -j3 "sleep $S" "sleep $S" "trap '' TERM; sleep $S & wait" 'sleep 0.05' </dev/null >/dev/null 2>&1 &
+  pid=$!
+  # Until the three long jobs run (their sleeps), at most 10 s.
+  for i in $(seq 1 100); do [ "$(left)" -ge 3 ] && break; sleep 0.1; done
+  sleep 0.2
+  kill -INT $pid
+  wait $pid; rc=$?
+  eq $rc 130 "exit status after SIGINT"
+  json "$T/s" "
+c=[r for r in rows if r['type']=='job' and r['status']=='CANCELLED']
+assert len(c)==3 and all(r['cancel']['reason']=='SIGINT' for r in c), c
+assert rows[-1]['processes_left']==0
+" || fail "SIGINT JSON"
+  no_left
+  # A second SIGINT kills at once, without the grace period.
+  $C --term-seq TERM,30s,KILL "trap '' TERM; sleep $S & wait" </dev/null >/dev/null 2>&1 &
+  pid=$!
+  sleep 0.3
+  kill -INT $pid; sleep 0.3; kill -INT $pid
+  start=$(date +%s%N)
+  wait $pid; rc=$?
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  eq $rc 130 "exit status after two SIGINTs"
+  [ $ms -lt 5000 ] || fail "second SIGINT took ${ms} ms"
+  no_left ;;
+shard_merge)
+  for i in 0 1 2; do
+    $C --shard $i/3 --json="$T/s$i.json" -k 'echo {}' ::: a b c d e f g >"$T/o$i"
+  done
+  eq "$(cat "$T/o0")" "a
+d
+g" "shard 0/3"
+  out=$(SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3 $C --shard auto -k 'echo {}' ::: a b c d e f g)
+  eq "$out" "b
+e" "--shard auto from Slurm"
+  $C merge "$T/s0.json" "$T/s1.json" "$T/s2.json" > "$T/m"; eq $? 0 "merge exit"
+  json "$T/m" "s=rows[-1]; assert s['counts']['OK']==7 and s['decision']=='success' and s['shards']==3, s; assert len(rows)==8" \
+    || fail "merged summary"
+  $C merge --summary-only "$T/s0.json" "$T/s2.json" > "$T/m2"; eq $? 1 "a missing shard fails the merge"
+  json "$T/m2" "assert rows[-1]['missing_shards']==[1], rows" || fail "missing shard" ;;
+live_view)
+  command -v tmux >/dev/null || { echo "tmux missing: skipped"; exit 0; }
+  sock="$T/tmux"
+  tmux -S "$sock" new-session -d -x 100 -y 30 "TERM=xterm $C -j2 --timeout 5s 'sleep 1.5' 'sleep 1.5' 'exit 3' 'sleep 1'; echo EXIT=\$?; sleep 30"
+  # Wait (at most 20 s: the machine may be busy) until the pane shows $1.
+  pane_until() {
+    local i
+    for i in $(seq 1 200); do
+      pane=$(tmux -S "$sock" capture-pane -p)
+      grep -q -- "$1" <<<"$pane" && return 0
+      sleep 0.1
+    done
+    return 1
+  }
+  pane_until "running 2" || fail "the view never showed two running jobs: [$pane]"
+  during=$pane
+  pane_until "ETA" || fail "the view never showed an ETA: [$pane]"
+  later=$pane
+  pane_until "EXIT=" || fail "corral did not finish: [$pane]"
+  after=$pane
+  tmux -S "$sock" kill-server 2>/dev/null
+  has "$during" "running 2" "the view shows running jobs"
+  has "$during" "#1 " "the view lists job 1"
+  has "$during" "sleep 1.5" "the view shows the command"
+  has "$later" "ok " "the view counts"
+  has "$after" "EXIT=1" "exit status"
+  has "$after" "4 jobs in" "the summary"
+  has "$after" "processes left behind: 0" "the summary's containment line"
+  has "$after" "exit 3" "the failure is listed"
+  # Nothing of the view in a pipe.
+  out=$($C 'echo x' </dev/null 2>&1)
+  eq "$out" "x" "no view, no summary when not on a terminal" ;;
+time_options)
+  # --timeout N%: of the median successful job (from the third one on).
+  $C --json="$T/t" -j1 --timeout 300% 'sleep 0.1' 'sleep 0.1' 'sleep 0.1' "sleep $S" </dev/null >/dev/null
+  json "$T/t" "
+s=[r['status'] for r in rows if r['type']=='job']
+assert s==['OK','OK','OK','TIMED_OUT'], s
+" || fail "--timeout 300%"
+  # --delay between starts; --retries with back-off (lower bounds only: a
+  # busy machine only adds time).
+  start=$(date +%s%N)
+  $C --delay 200ms -j4 true true true </dev/null
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  [ $ms -ge 400 ] || fail "--delay 200ms: 3 jobs started within ${ms} ms"
+  start=$(date +%s%N)
+  $C --json="$T/r" --retries 3 --retry-delay 100ms 'exit 1' </dev/null >/dev/null
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  [ $ms -ge 300 ] || fail "--retries 3 with 100ms back-off took ${ms} ms"
+  json "$T/r" "assert rows[0]['attempts']==3 and rows[0]['retries']==2, rows[0]" || fail "attempts"
+  no_left ;;
+http)
+  $C http --help >/dev/null 2>&1
+  if ! $C http --no-view http://127.0.0.1:1/ </dev/null 2>&1 | grep -q "corral http: http://127.0.0.1:1/"; then
+    echo "corral http is not built (no libcurl): skipped"; exit 0
+  fi
+  FX=$(dirname "$0")/../http/fixture.py
+  python3 "$FX" serve --no-stdin > "$T/fx" 2>/dev/null &
+  FXPID=$!
+  for i in $(seq 1 50); do grep -q PORT "$T/fx" && break; sleep 0.1; done
+  P=$(awk '/PORT/{print $2}' "$T/fx")
+  U=http://127.0.0.1:$P
+  out=$($C http -k "$U/status/200" "$U/status/404" </dev/null 2>"$T/err"); rc=$?
+  eq "$out" "status 200
+status 404" "bodies in order"
+  eq $rc 1 "one failed request"
+  has "$(cat "$T/err")" "HTTP 404 Not Found" "the failure on stderr"
+  # URLs from standard input, JSON lines, a timeout, and hedging: after the
+  # 95th percentile of the fast ones, the slow request gets a duplicate.
+  { for i in $(seq 1 8); do echo "$U/slow/50"; done; echo "$U/slow/1500"; echo "$U/slow/9000"; } |
+    $C http --hedge -j 2 --timeout 3s --json="$T/h" >/dev/null 2>&1
+  json "$T/h" "
+jobs={r['seq']:r for r in rows if r['type']=='job'}
+assert all(jobs[i]['status']=='OK' and jobs[i]['http_status']==200 for i in range(1,9)), jobs
+assert jobs[9]['status']=='OK' and jobs[9]['hedged'] is True, jobs[9]
+assert jobs[10]['status']=='TIMED_OUT' and jobs[10]['hedged'] is True, jobs[10]
+assert rows[-1]['counts']['TIMED_OUT']==1
+" || fail "http JSON"
+  err=$($C --hedge true 2>&1); eq $? 2 "--hedge without http"
+  has "$err" "corral http --hedge" "hint" ;;
+*) echo "unknown case $CASE" >&2; exit 2 ;;
+esac
+exit 0

@@ -1,0 +1,380 @@
+/* Subprocesses: exit codes and signals, pipes, run(), cancellation with
+ * the termination sequence (a grandchild, a child ignoring SIGTERM), and
+ * that nothing is left: child processes, process groups and descriptors are
+ * back to their starting count after every test. */
+#include "test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+
+/* Our children (zombies too). */
+static int count_children(void) {
+  int n = 0;
+  DIR *d = opendir("/proc");
+  if (!d) return -1;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t r = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[r] = 0;
+    char *rp = strrchr(buf, ')');
+    int ppid;
+    char st;
+    if (rp && sscanf(rp + 2, "%c %d", &st, &ppid) == 2 && ppid == getpid()) n++;
+  }
+  closedir(d);
+  return n;
+}
+
+typedef struct {
+  int fds, kids;
+} census;
+
+static int warm_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_process *p;
+  const char *const argv[] = {"true", NULL};
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = argv}, &p), 0);
+  CHECK_RC(corral_process_wait(p, NULL, NULL), 0);
+  corral_process_close(p);
+  return 0;
+}
+
+/* libuv keeps two process-wide descriptors for signal delivery once any
+ * child or signal was watched: count after they exist. */
+static census take(void) {
+  static int warm;
+  if (!warm++) CHECK_RC(corral_run(NULL, warm_body, NULL, NULL), 0);
+  return (census){count_fds(), count_children()};
+}
+
+static void check_same(census a) {
+  census b = take();
+  CHECK_EQ(b.fds, a.fds);
+  CHECK_EQ(b.kids, a.kids);
+}
+
+/* Run body on the real clock; the test process is a subreaper so that the
+ * orphans of a killed group come back to it (and the group wait reaps
+ * them), as in the corral command. */
+static int run_real(corral_fn fn, void *arg) {
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  return corral_run(NULL, fn, arg, NULL);
+}
+
+#define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static int exit_codes_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_process *p;
+  int es = -2, ts = -2;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("true")}, &p), 0);
+  CHECK(corral_process_pid(p) > 0);
+  CHECK_RC(corral_process_wait(p, &es, &ts), 0);
+  CHECK_EQ(es, 0);
+  CHECK_EQ(ts, 0);
+  CHECK_RC(corral_process_wait(p, &es, &ts), 0); /* again: same answer */
+  corral_process_close(p);
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", "exit 7")}, &p), 0);
+  CHECK_RC(corral_process_wait(p, &es, &ts), 0);
+  CHECK_EQ(es, 7);
+  corral_process_close(p);
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", "kill -USR1 $$")}, &p), 0);
+  CHECK_RC(corral_process_wait(p, &es, &ts), 0);
+  CHECK_EQ(es, -1);
+  CHECK_EQ(ts, SIGUSR1);
+  corral_process_close(p);
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("/nonexistent/prog")}, &p),
+           CORRAL_ENOENT);
+  CHECK(p == NULL);
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = NULL}, &p), CORRAL_EINVAL);
+  /* cwd, env and a file for stdout */
+  char path[] = "/tmp/corral_proc_XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  corral_process_opts o = {.argv = ARGV("sh", "-c", "echo \"$X\" $(pwd)"),
+                           .env = ARGV("X=hello", "PATH=/usr/bin:/bin"), .cwd = "/"};
+  o.stdio[1] = (corral_stdio){.mode = CORRAL_STDIO_FILE, .path = path};
+  CHECK_RC(corral_process_spawn(&o, &p), 0);
+  CHECK_RC(corral_process_wait(p, &es, NULL), 0);
+  corral_process_close(p);
+  FILE *f = fopen(path, "r");
+  char line[64] = "";
+  CHECK(fgets(line, sizeof line, f) != NULL);
+  fclose(f);
+  unlink(path);
+  CHECK_STR(line, "hello /\n");
+  return 0;
+}
+
+TEST(exit_codes_signals_and_options) {
+  census c = take();
+  CHECK_RC(run_real(exit_codes_body, NULL), 0);
+  check_same(c);
+}
+
+static int pipes_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_process_opts o = {.argv = ARGV("sh", "-c", "tr a-z A-Z; echo done >&2")};
+  for (int i = 0; i < 3; i++) o.stdio[i].mode = CORRAL_STDIO_PIPE;
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&o, &p), 0);
+  size_t w = 0;
+  CHECK_RC(corral_stream_write(corral_process_stream(p, 0), "hello", 5, &w), 0);
+  CHECK_EQ(w, 5);
+  CHECK_RC(corral_stream_shutdown(corral_process_stream(p, 0)), 0); /* its EOF */
+  char buf[64];
+  size_t got = 0;
+  int n;
+  while ((n = corral_stream_read(corral_process_stream(p, 1), buf + got, sizeof buf - got)) > 0)
+    got += (size_t)n;
+  CHECK_EQ(n, 0);
+  CHECK_EQ(got, 5);
+  CHECK(memcmp(buf, "HELLO", 5) == 0);
+  n = corral_stream_read(corral_process_stream(p, 2), buf, sizeof buf);
+  CHECK_EQ(n, 5);
+  CHECK_RC(corral_process_wait(p, NULL, NULL), 0);
+  corral_process_close(p);
+  CHECK(corral_process_stream(NULL, 1) == NULL);
+
+  return 0;
+}
+
+TEST(pipes_in_and_out) {
+  census c = take();
+  CHECK_RC(run_real(pipes_body, NULL), 0);
+  check_same(c);
+}
+
+/* Writing to a child that is gone: CORRAL_EPIPE, the process lives, and the
+ * application's SIGPIPE disposition is untouched. */
+static int epipe_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_process_opts o = {.argv = ARGV("true")};
+  o.stdio[0].mode = CORRAL_STDIO_PIPE;
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&o, &p), 0);
+  CHECK_RC(corral_process_wait(p, NULL, NULL), 0);
+  static char big[1 << 20];
+  size_t w = 0;
+  CHECK_RC(corral_stream_write(corral_process_stream(p, 0), big, sizeof big, &w), CORRAL_EPIPE);
+  CHECK(w < sizeof big);
+  corral_process_close(p);
+  return 0;
+}
+
+TEST(dead_pipe_is_epipe_not_sigpipe) {
+  census c = take();
+  signal(SIGPIPE, SIG_DFL);
+  CHECK_RC(run_real(epipe_body, NULL), 0);
+  struct sigaction sa;
+  sigaction(SIGPIPE, NULL, &sa);
+  CHECK(sa.sa_handler == SIG_DFL);
+  check_same(c);
+}
+
+typedef struct {
+  const char *script;
+  int64_t grace;
+  int want_sig;
+  int pid;
+} cancel_case;
+
+static int cancel_body(void *arg, void **result) {
+  (void)result;
+  cancel_case *cc = arg;
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", cc->script),
+                                                      .kill_grace_ns = cc->grace},
+                                &p), 0);
+  cc->pid = corral_process_pid(p);
+  CHECK_RC(corral_sleep(100 * MS), 0); /* let it start its grandchild / install its trap */
+  corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
+  corral_move_on_after(&s, 100 * MS);
+  int es = 0, ts = 0;
+  int rc = corral_process_wait(p, &es, &ts);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK_EQ(es, -1);
+  CHECK_EQ(ts, cc->want_sig);
+  /* Reaped, and nothing of its process group is left. */
+  CHECK(kill(-cc->pid, 0) != 0);
+  corral_process_close(p);
+  return 0;
+}
+
+TEST(cancel_kills_the_grandchild_too) {
+  census c = take();
+  cancel_case cc = {"sleep 100 & wait", 0, SIGTERM, 0};
+  CHECK_RC(run_real(cancel_body, &cc), 0);
+  CHECK(kill(-cc.pid, 0) != 0 && errno == ESRCH);
+  check_same(c);
+}
+
+TEST(cancel_kills_a_child_that_ignores_sigterm) {
+  census c = take();
+  cancel_case cc = {"trap '' TERM; sleep 100 & wait; sleep 100", 200 * MS, SIGKILL, 0};
+  CHECK_RC(run_real(cancel_body, &cc), 0);
+  CHECK(kill(-cc.pid, 0) != 0);
+  check_same(c);
+}
+
+static int cancel_read_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_process_opts o = {.argv = ARGV("sleep", "100"), .kill_grace_ns = -1};
+  o.stdio[1].mode = CORRAL_STDIO_PIPE;
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&o, &p), 0);
+  corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
+  corral_move_on_after(&s, 50 * MS);
+  char buf[8];
+  int rc = corral_stream_read(corral_process_stream(p, 1), buf, sizeof buf);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  corral_process_close(p); /* still running: killed and reaped */
+  return 0;
+}
+
+TEST(cancelled_read_and_close_of_a_running_child) {
+  census c = take();
+  CHECK_RC(run_real(cancel_read_body, NULL), 0);
+  check_same(c);
+}
+
+static int leak_body(void *arg, void **result) {
+  (void)result;
+  corral_process_opts o = {.argv = ARGV("sh", "-c", "sleep 100 & sleep 100")};
+  o.stdio[1].mode = CORRAL_STDIO_PIPE;
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&o, &p), 0);
+  *(int *)arg = corral_process_pid(p);
+  CHECK_RC(corral_sleep(50 * MS), 0);
+  return 0; /* never waited for, never closed */
+}
+
+TEST(run_end_leaves_no_child) {
+  census c = take();
+  int pid = 0;
+  CHECK_RC(run_real(leak_body, &pid), 0);
+  CHECK(pid > 0);
+  /* the group is SIGKILLed at the end; its orphans come back to us */
+  for (int i = 0; i < 100 && kill(-pid, 0) == 0; i++) {
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    usleep(10000);
+  }
+  CHECK(kill(-pid, 0) != 0);
+  check_same(c);
+}
+
+static int run_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_completed r;
+  CHECK_RC(corral_process_run(&(corral_process_opts){.argv = ARGV("cat")}, "hi there", 8, 0, &r), 0);
+  CHECK_EQ(r.exit_status, 0);
+  CHECK_STR(r.out, "hi there");
+  CHECK_STR(r.err, "");
+  corral_completed_clear(&r);
+  CHECK_RC(corral_process_run(&(corral_process_opts){
+               .argv = ARGV("sh", "-c", "echo out; echo err >&2; exit 3")}, NULL, 0, 0, &r), 0);
+  CHECK_EQ(r.exit_status, 3);
+  CHECK_STR(r.out, "out\n");
+  CHECK_STR(r.err, "err\n");
+  corral_completed_clear(&r);
+  CHECK_RC(corral_process_run(&(corral_process_opts){.argv = ARGV("seq", "1", "100000")},
+                              NULL, 0, 10, &r), 0);
+  CHECK_EQ(r.out_len, 10);
+  CHECK(r.out_truncated);
+  CHECK_STR(r.out, "1\n2\n3\n4\n5\n");
+  corral_completed_clear(&r);
+  /* A background process of the child holding stdout open does not hang
+   * run(): it is killed once the child is done. */
+  CHECK_RC(corral_process_run(&(corral_process_opts){
+               .argv = ARGV("sh", "-c", "sleep 100 & echo started")}, NULL, 0, 0, &r), 0);
+  CHECK_STR(r.out, "started\n");
+  corral_completed_clear(&r);
+  /* Cancelled: terminated, reaped, partial output kept. */
+  corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
+  corral_move_on_after(&s, 200 * MS);
+  int rc = corral_process_run(&(corral_process_opts){
+               .argv = ARGV("sh", "-c", "echo early; sleep 100")}, NULL, 0, 0, &r);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK_STR(r.out, "early\n");
+  CHECK_EQ(r.term_signal, SIGTERM);
+  corral_completed_clear(&r);
+  return 0;
+}
+
+TEST(run_captures_output_with_a_limit) {
+  census c = take();
+  CHECK_RC(run_real(run_body, NULL), 0);
+  check_same(c);
+}
+
+static int foreign_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  CHECK_RC(corral_process_wait(NULL, NULL, NULL), CORRAL_EINVAL);
+  CHECK(corral_process_stream(NULL, 0) == NULL);
+  corral_process_close(NULL);
+  return 0;
+}
+
+TEST(bad_arguments) {
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("true")}, &p),
+           CORRAL_ENOTASK);
+  CHECK_RC(run_real(foreign_body, NULL), 0);
+}
+
+typedef struct {
+  const char *script;
+  int want_sig;
+} seq_case;
+
+static int term_seq_body(void *arg, void **result) {
+  (void)result;
+  seq_case *sc = arg;
+  const corral_term_step steps[] = {{SIGUSR1, 100 * MS}, {SIGINT, 100 * MS}};
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", sc->script),
+                                                      .term_seq = steps, .term_seq_len = 2},
+                                &p), 0);
+  CHECK_RC(corral_sleep(100 * MS), 0);
+  corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
+  corral_move_on_after(&s, 10 * MS);
+  int es = 0, ts = 0;
+  int rc = corral_process_wait(p, &es, &ts);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_EQ(ts, sc->want_sig);
+  int pid = corral_process_pid(p);
+  corral_process_close(p);
+  CHECK(kill(-pid, 0) != 0);
+  return 0;
+}
+
+/* A termination sequence of one's own (GNU parallel's --termseq): each step
+ * is sent to the group, and SIGKILL follows the last one. */
+TEST(own_termination_sequence) {
+  census c = take();
+  seq_case a = {"sleep 100", SIGUSR1};                         /* the first step ends it */
+  CHECK_RC(run_real(term_seq_body, &a), 0);
+  seq_case b = {"trap '' USR1; sleep 100", SIGINT};          /* the second */
+  CHECK_RC(run_real(term_seq_body, &b), 0);
+  seq_case d = {"trap '' USR1 INT; sleep 100", SIGKILL};     /* then SIGKILL */
+  CHECK_RC(run_real(term_seq_body, &d), 0);
+  check_same(c);
+}
