@@ -34,11 +34,11 @@ static int run_check(void *arg, void **result) {
   (void)result;
   check *c = arg;
   const char *const argv[] = {"sh", "-c", c->script, NULL};
-  corral_process_opts o = {.argv = argv, .kill_grace_ns = 300 * MS};
+  corral_process_opts o = {.argv = argv, .kill_grace_ns = CORRAL_MS(300)};
   int64_t t0 = corral_now();
   corral_scope s;
   memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
-  corral_fail_after(&s, 2 * SEC);
+  corral_fail_after(&s, CORRAL_SEC(2));
   c->rc = corral_process_run(&o, NULL, 0, 4096, &c->res);
   c->rc = corral_scope_exit(&s, c->rc);
   c->secs = (double)(corral_now() - t0) / 1e9;
