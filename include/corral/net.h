@@ -64,7 +64,8 @@ CORRAL_API int corral_udp_open(const char *host, int port, corral_udp **out);
  * corral_udp_send then sends there and only its datagrams are received.
  * Returns 0 or the codes of corral_udp_open. */
 CORRAL_API int corral_udp_connect(corral_udp *u, const char *host, int port);
-/* The local port, or a negative code. */
+/* The local port, or a negative code (CORRAL_EFOREIGN from another
+ * runtime). */
 CORRAL_API int corral_udp_port(const corral_udp *u);
 
 /* TASK ONLY. BLOCKS until the datagram is handed to the kernel (a full

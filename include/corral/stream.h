@@ -114,7 +114,7 @@ CORRAL_API int corral_stream_shutdown(corral_stream *s);
 CORRAL_API int corral_stream_close(corral_stream *s);
 
 /* The descriptor under s (for getsockopt and the like; do not close it or
- * read from it), or a negative code. */
+ * read from it), or a negative code (CORRAL_ECLOSED, CORRAL_EFOREIGN). */
 CORRAL_API int corral_stream_fd(const corral_stream *s);
 /* "tcp", "pipe", "tty" or "file". */
 CORRAL_API const char *corral_stream_kind(const corral_stream *s);
@@ -190,7 +190,8 @@ typedef struct corral_listener corral_listener;
  * CORRAL_ENOTASK, or an errno-style code. */
 CORRAL_API int corral_tcp_listen(const char *host, int port, int backlog,
                                  corral_listener **out);
-/* The local port, or a negative code. */
+/* The local port, or a negative code (CORRAL_EFOREIGN from another
+ * runtime). */
 CORRAL_API int corral_listener_port(const corral_listener *l);
 /* TASK ONLY. BLOCKS until a connection arrives; it becomes a stream with
  * TCP_NODELAY. Connections wait in the kernel's backlog until a task

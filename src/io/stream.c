@@ -145,6 +145,10 @@ int corral__stream_from_fd(corral__rt *rt, int fd, corral_stream **out) {
     int fl = fcntl(fd, F_GETFL);
     rc = uv_tty_init(rt->loop, &s->uv.tty, fd,
                      fl >= 0 && (fl & O_ACCMODE) != O_WRONLY);
+    uv_os_fd_t ufd;
+    /* libuv may reopen the terminal (a description of its own) and use
+     * the new descriptor: ours is then ours to close. */
+    if (!rc && uv_fileno(&s->uv.handle, &ufd) == 0 && ufd != fd) close(fd);
     break;
   }
   default: /* a regular file: no libuv handle */
@@ -589,6 +593,7 @@ int corral_stream_close(corral_stream *s) {
 
 int corral_stream_fd(const corral_stream *s) {
   if (!s) return CORRAL_EINVAL;
+  if (corral__tl_rt && s->rt != corral__tl_rt) return CORRAL_EFOREIGN;
   if (s->closed) return CORRAL_ECLOSED;
   if (s->released) return CORRAL_EBADF;
   return stream_fd((corral_stream *)s);

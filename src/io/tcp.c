@@ -328,6 +328,7 @@ int corral_tcp_listen(const char *host, int port, int backlog,
 
 int corral_listener_port(const corral_listener *l) {
   if (!l || l->n == 0) return CORRAL_EINVAL;
+  if (corral__tl_rt && l->rt != corral__tl_rt) return CORRAL_EFOREIGN;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(l->fds[0], (struct sockaddr *)&ss, &len) < 0) return -errno;

@@ -145,6 +145,7 @@ int corral_udp_connect(corral_udp *u, const char *host, int port) {
 
 int corral_udp_port(const corral_udp *u) {
   if (!u) return CORRAL_EINVAL;
+  if (corral__tl_rt && u->rt != corral__tl_rt) return CORRAL_EFOREIGN;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(u->fd, (struct sockaddr *)&ss, &len) < 0) return -errno;
