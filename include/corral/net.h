@@ -17,6 +17,7 @@ extern "C" {
  * <netdb.h>) still sees one type in every prototype below. */
 struct addrinfo;
 struct sockaddr;
+struct sockaddr_storage;
 
 /* ------------------------------------------------------------------------ */
 /* Name resolution                                                           */
