@@ -499,7 +499,7 @@ static int m_spawn_pipe(void *arg, void **res) {
   CHECK_STR(line, "two\n");
   CHECK_RC(corral_stream_read_line(out, line, sizeof line), CORRAL_EEOF);
   corral_stream_close(out);
-  while (uv_is_active((uv_handle_t *)&g_proc)) corral_sleep(MS);
+  while (uv_is_active((uv_handle_t *)&g_proc)) CORRAL_IGNORE(corral_sleep(MS));
   return 0;
 }
 TEST(subprocess_pipe_from_internal_constructor) {

@@ -44,14 +44,14 @@ typedef struct corral_stream corral_stream;
  * system (delivered once; the next read returns 0), CORRAL_EBUSY (another
  * task reads), CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK. len == 0
  * returns 0 without blocking. */
-CORRAL_API int corral_stream_read(corral_stream *s, void *buf, size_t len);
+CORRAL_NODISCARD CORRAL_API int corral_stream_read(corral_stream *s, void *buf, size_t len);
 
 /* TASK ONLY. BLOCKS until exactly len bytes are in buf. Returns 0, or
  * CORRAL_EEOF when the stream ended first, or any code of
  * corral_stream_read. *got (optional) receives the bytes stored in buf in
  * every case: they are consumed from the stream, so after a cancellation
  * the caller keeps what arrived and nothing is lost. */
-CORRAL_API int corral_stream_read_exactly(corral_stream *s, void *buf,
+CORRAL_NODISCARD CORRAL_API int corral_stream_read_exactly(corral_stream *s, void *buf,
                                           size_t len, size_t *got);
 
 /* TASK ONLY. BLOCKS until the byte sequence delim (dlen >= 1 bytes) has
@@ -63,7 +63,7 @@ CORRAL_API int corral_stream_read_exactly(corral_stream *s, void *buf,
  * bytes stay buffered: read them with corral_stream_read), CORRAL_EEOF when
  * the stream ended before the delimiter (what arrived stays readable), or
  * any code of corral_stream_read. cap is at most INT_MAX. */
-CORRAL_API int corral_stream_read_until(corral_stream *s, void *buf,
+CORRAL_NODISCARD CORRAL_API int corral_stream_read_until(corral_stream *s, void *buf,
                                         size_t cap, const void *delim,
                                         size_t dlen);
 
@@ -74,7 +74,7 @@ CORRAL_API int corral_stream_read_until(corral_stream *s, void *buf,
  * the NUL), CORRAL_EEOF at the end of the stream, CORRAL_ERANGE when the
  * line is longer than cap - 1 (nothing is consumed), or any code of
  * corral_stream_read. cap >= 2. */
-CORRAL_API int corral_stream_read_line(corral_stream *s, char *buf,
+CORRAL_NODISCARD CORRAL_API int corral_stream_read_line(corral_stream *s, char *buf,
                                        size_t cap);
 
 /* ------------------------------------------------------------------------ */
@@ -91,7 +91,7 @@ CORRAL_API int corral_stream_read_line(corral_stream *s, char *buf,
  * the stream was shut down for writing), CORRAL_ECONNRESET, CORRAL_ECLOSED,
  * CORRAL_EBUSY (another task writes), CORRAL_EINVAL, CORRAL_EFOREIGN,
  * CORRAL_ENOTASK, or another errno-style code. */
-CORRAL_API int corral_stream_write(corral_stream *s, const void *buf,
+CORRAL_NODISCARD CORRAL_API int corral_stream_write(corral_stream *s, const void *buf,
                                    size_t len, size_t *written);
 
 /* TASK ONLY. Does not block (not a cancellation point: cleanup code can
@@ -172,7 +172,7 @@ typedef struct corral_connect_opts {
  * attempt; the message lists them all), CORRAL_ECANCELED, CORRAL_EINVAL
  * (host NULL or empty, port outside 0..65535), CORRAL_ENOTASK. opts may be
  * NULL. In a compact task the attempts run one at a time. */
-CORRAL_API int corral_tcp_connect_ex(const char *host, int port,
+CORRAL_NODISCARD CORRAL_API int corral_tcp_connect_ex(const char *host, int port,
                                      const corral_connect_opts *opts,
                                      corral_stream **out);
 #define corral_tcp_connect(host, port, out)                                  \
@@ -188,7 +188,7 @@ typedef struct corral_listener corral_listener;
  * backlog <= 0: 511. SO_REUSEADDR is set. Returns 0 and *out,
  * CORRAL_EADDRINUSE, CORRAL_ENOTFOUND, CORRAL_EINVAL, CORRAL_ECANCELED,
  * CORRAL_ENOTASK, or an errno-style code. */
-CORRAL_API int corral_tcp_listen(const char *host, int port, int backlog,
+CORRAL_NODISCARD CORRAL_API int corral_tcp_listen(const char *host, int port, int backlog,
                                  corral_listener **out);
 /* The local port, or a negative code (CORRAL_EFOREIGN from another
  * runtime). */
@@ -201,7 +201,7 @@ CORRAL_API int corral_listener_port(const corral_listener *l);
  * free), CORRAL_ECANCELED, CORRAL_ECLOSED (another task closed the
  * listener), CORRAL_EBUSY (another task accepts), CORRAL_EFOREIGN,
  * CORRAL_ENOTASK, or an errno-style code. */
-CORRAL_API int corral_listener_accept(corral_listener *l,
+CORRAL_NODISCARD CORRAL_API int corral_listener_accept(corral_listener *l,
                                       corral_stream **out);
 /* Close and free (never blocks; tasks in accept get CORRAL_ECLOSED).
  * Returns 0 or CORRAL_EFOREIGN. NULL is accepted. */
