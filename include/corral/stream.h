@@ -153,9 +153,11 @@ CORRAL_API int corral_stdio_open(int fd, corral_stream **out);
 #define CORRAL_HAPPY_EYEBALLS_DELAY CORRAL_MS(250)
 
 typedef struct corral_connect_opts {
-  int64_t happy_eyeballs_delay_ns; /* 0: CORRAL_HAPPY_EYEBALLS_DELAY; < 0:
-                                      one address at a time (the next
-                                      starts when the previous failed) */
+  int64_t happy_eyeballs_delay_ns; /* 0 (not set): 250 ms, RFC 8305's
+                                      value; CORRAL_FOREVER: one address
+                                      at a time (the next starts when the
+                                      previous failed); < 0: every address
+                                      at once */
   int family;                      /* 0: any; AF_INET or AF_INET6 only */
 } corral_connect_opts;
 

@@ -137,7 +137,7 @@ static int connect_addrs(corral_task *self, he_state *he, int64_t delay,
                          const char *host, int port, corral_stream **out) {
   int rc;
   corral_event_init(&he->failed);
-  if (he->n == 1 || delay < 0 || self->compact) {
+  if (he->n == 1 || delay == CORRAL_FOREVER || self->compact) {
     for (int i = 0; i < he->n && !he->winner; i++) {
       rc = connect_one(self, &he->addrs[i], &he->winner);
       he->rc[i] = rc;
