@@ -467,3 +467,45 @@ TEST(accept_reports_out_of_descriptors) {
   int st = run_child(emfile_child, out, sizeof out);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) FAILF("child: status %d: %s", st, out);
 }
+
+/* SO_REUSEPORT: two listeners share one port (one per runtime in a
+ * sharded server); without it the second is refused. A connected socket
+ * made elsewhere becomes a TCP stream with corral_pipe_open. */
+static int m_reuse_port(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_listen_opts o = {0};
+  o.reuse_port = 1;
+  corral_listener *l1, *l2, *l3;
+  CHECK_RC(corral_tcp_listen_ex("127.0.0.1", 0, &o, &l1), 0);
+  int p = corral_listener_port(l1);
+  CHECK_RC(corral_tcp_listen_ex("127.0.0.1", p, &o, &l2), 0);
+  CHECK_EQ(corral_listener_port(l2), p);
+  CHECK_RC(corral_tcp_listen("127.0.0.1", p, 0, &l3), CORRAL_EADDRINUSE);
+  CHECK(l3 == NULL);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+  corral_stream *c, *s;
+  CHECK_RC(corral_pipe_open(fd, &c), 0);
+  CHECK_STR(corral_stream_kind(c), "tcp");
+  CHECK_RC(corral_stream_write(c, "x", 1, NULL), 0);
+  /* The kernel picked one of the two listeners. */
+  corral_scope sc;
+  corral_move_on_after(&sc, 20 * MS);
+  int rc = corral_listener_accept(l1, &s);
+  CORRAL_IGNORE(corral_scope_exit(&sc, 0));
+  if (rc != 0) CHECK_RC(corral_listener_accept(l2, &s), 0);
+  char b;
+  CHECK_RC(corral_stream_read(s, &b, 1), 1);
+  corral_stream_close(s);
+  corral_stream_close(c);
+  corral_listener_close(l1);
+  corral_listener_close(l2);
+  return 0;
+}
+TEST(reuse_port_listeners_share_a_port) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_reuse_port, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}

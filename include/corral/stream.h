@@ -124,8 +124,8 @@ CORRAL_API const char *corral_stream_kind(const corral_stream *s);
 /* ------------------------------------------------------------------------ */
 
 /* TASK ONLY. Take ownership of descriptor fd (a pipe end, a UNIX socket, a
- * character device) as a stream: it is set non-blocking and closed by
- * corral_stream_close. Returns 0, CORRAL_EBADF, CORRAL_EINVAL (a regular
+ * connected TCP socket, a terminal or other character device) as a stream
+ * of its kind: it is set non-blocking and closed by corral_stream_close. Returns 0, CORRAL_EBADF, CORRAL_EINVAL (a regular
  * file: use corral_stdio_open), CORRAL_ENOMEM, CORRAL_ENOTASK. On error fd
  * is left open and *out is NULL. */
 CORRAL_API int corral_pipe_open(int fd, corral_stream **out);
@@ -184,14 +184,27 @@ CORRAL_NODISCARD CORRAL_API int corral_tcp_connect_ex(const char *host, int port
  * address, each gets its own socket on the same port). */
 typedef struct corral_listener corral_listener;
 
+typedef struct corral_listen_opts {
+  int backlog;    /* 0 (not set) or < 0: 511 */
+  int reuse_port; /* 1: SO_REUSEPORT, so several listeners (one per runtime
+                     and thread, say) share the port and the kernel spreads
+                     the connections among them; every one of them must set
+                     it */
+} corral_listen_opts;
+
 /* TASK ONLY. BLOCKS while a name is resolved. Listen on host:port: host is
  * a name or a numeric address, NULL or "" for every interface (IPv6 and
  * IPv4); port 0 picks a free port (the same one for every socket).
- * backlog <= 0: 511. SO_REUSEADDR is set. Returns 0 and *out,
+ * SO_REUSEADDR is set. opts may be NULL. Returns 0 and *out,
  * CORRAL_EADDRINUSE, CORRAL_ENOTFOUND, CORRAL_EINVAL, CORRAL_ECANCELED,
  * CORRAL_ENOTASK, or an errno-style code. */
-CORRAL_NODISCARD CORRAL_API int corral_tcp_listen(const char *host, int port, int backlog,
-                                 corral_listener **out);
+CORRAL_NODISCARD CORRAL_API int corral_tcp_listen_ex(
+    const char *host, int port, const corral_listen_opts *opts,
+    corral_listener **out);
+/* corral_tcp_listen_ex with opts.backlog = backlog (<= 0: 511). */
+CORRAL_NODISCARD CORRAL_API int corral_tcp_listen(const char *host, int port,
+                                                  int backlog,
+                                                  corral_listener **out);
 /* The local port, or a negative code (CORRAL_EFOREIGN from another
  * runtime). */
 CORRAL_API int corral_listener_port(const corral_listener *l);

@@ -257,7 +257,7 @@ static void close_registered(corral__handle *h) {
 /* Bind and listen on every address; with port 0 the first socket picks
  * the port and the others take the same. */
 static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
-                        int backlog) {
+                        int backlog, bool reuse_port) {
   int port = corral__addr_port(&a[0]);
   for (int i = 0; i < n; i++) {
     corral__addr_set_port(&a[i], port);
@@ -266,6 +266,12 @@ static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
     if (fd < 0) return -errno;
     int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (reuse_port &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0) {
+      int e = -errno;
+      close(fd);
+      return e;
+    }
     if (a[i].ss_family == AF_INET6 && n > 1)
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
     if (bind(fd, (struct sockaddr *)&a[i], corral__addr_len(&a[i])) < 0 ||
@@ -294,7 +300,17 @@ static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
 
 int corral_tcp_listen(const char *host, int port, int backlog,
                       corral_listener **out) {
+  corral_listen_opts o = {0};
+  o.backlog = backlog;
+  return corral_tcp_listen_ex(host, port, &o, out);
+}
+
+int corral_tcp_listen_ex(const char *host, int port,
+                         const corral_listen_opts *opts,
+                         corral_listener **out) {
   if (out) *out = NULL;
+  corral_listen_opts o = {0};
+  if (opts) o = *opts;
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (!out || port < 0 || port > 65535) return CORRAL_EINVAL;
@@ -314,7 +330,8 @@ int corral_tcp_listen(const char *host, int port, int backlog,
     corral__handle_register(rt, &l->reg, "tcp listener", close_registered);
     struct sockaddr_storage b[LISTEN_MAX];
     memcpy(b, a, sizeof a);
-    rc = open_sockets(l, b, n, backlog > 0 ? backlog : 511);
+    rc = open_sockets(l, b, n, o.backlog > 0 ? o.backlog : 511,
+                      o.reuse_port != 0);
     if (rc == 0) {
       *out = l;
       return 0;
