@@ -76,7 +76,7 @@ stress: build
 	CORRAL_STRESS_RUNS=300 ./$(BUILD)/tests/test_channel
 
 valgrind: build
-	for t in core groups scopes gather runtime compact tcp channel lock http contract misuse file signal thread portal; do \
+	for t in core groups scopes gather runtime compact tcp stream dns udp channel lock http contract misuse file signal thread portal; do \
 	  [ -x ./$(BUILD)/tests/test_$$t ] || continue; \
 	  valgrind --error-exitcode=9 -q ./$(BUILD)/tests/test_$$t || exit 1; done
 
