@@ -427,6 +427,10 @@ TEST(foreign_runtime_refused) {
   pthread_t th;
   pthread_create(&th, NULL, owner_thread, NULL);
   pthread_barrier_wait(&g_bar);
+  /* No runtime on this thread: refused too, nothing happens. */
+  CHECK_RC(corral_stream_close(g_foreign), CORRAL_ENOTASK);
+  CHECK_RC(corral_listener_close(g_foreign_l), CORRAL_ENOTASK);
+  CHECK_RC(corral_udp_close(g_foreign_u), CORRAL_ENOTASK);
   CHECK_RC(corral_run(NULL, m_intruder, NULL, NULL), 0);
   pthread_barrier_wait(&g_bar);
   void *rc;

@@ -87,8 +87,9 @@ CORRAL_NODISCARD CORRAL_API int corral_udp_send_to(corral_udp *u, const void *bu
  * CORRAL_ENOTASK, or an errno-style code. */
 CORRAL_NODISCARD CORRAL_API int corral_udp_recv_from(corral_udp *u, void *buf, size_t len,
                                     struct sockaddr_storage *from);
-/* Close and free (never blocks). Returns 0 or CORRAL_EFOREIGN. NULL is
- * accepted. */
+/* Close and free (never blocks; a blocked receiver or sender gets
+ * CORRAL_ECLOSED). On the runtime's thread: returns 0, CORRAL_EFOREIGN or
+ * CORRAL_ENOTASK, as corral_stream_close. NULL is accepted. */
 CORRAL_API int corral_udp_close(corral_udp *u);
 
 #ifdef __cplusplus

@@ -108,9 +108,11 @@ CORRAL_API int corral_stream_shutdown(corral_stream *s);
  * scope. Tasks blocked on s wake with CORRAL_ECLOSED. Bytes already handed
  * to the kernel are still delivered by it; nothing else is pending (writes
  * are never queued in the library). A stdio stream gives its descriptor's
- * flags back and leaves the descriptor itself open. Returns 0, or
- * CORRAL_EFOREIGN (s belongs to another runtime; nothing is done). NULL is
- * accepted. */
+ * flags back and leaves the descriptor itself open. Call it on the
+ * runtime's thread (a task, or a callback of its loop). Returns 0,
+ * CORRAL_EFOREIGN (s belongs to another runtime; nothing is done) or
+ * CORRAL_ENOTASK (no runtime on this thread; nothing is done). NULL is
+ * accepted (0). */
 CORRAL_API int corral_stream_close(corral_stream *s);
 
 /* The descriptor under s (for getsockopt and the like; do not close it or
@@ -218,8 +220,9 @@ CORRAL_API int corral_listener_port(const corral_listener *l);
  * CORRAL_ENOTASK, or an errno-style code. */
 CORRAL_NODISCARD CORRAL_API int corral_listener_accept(corral_listener *l,
                                       corral_stream **out);
-/* Close and free (never blocks; tasks in accept get CORRAL_ECLOSED).
- * Returns 0 or CORRAL_EFOREIGN. NULL is accepted. */
+/* Close and free (never blocks; tasks in accept get CORRAL_ECLOSED). On
+ * the runtime's thread: returns 0, CORRAL_EFOREIGN or CORRAL_ENOTASK, as
+ * corral_stream_close. NULL is accepted. */
 CORRAL_API int corral_listener_close(corral_listener *l);
 
 #ifdef __cplusplus

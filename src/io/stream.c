@@ -586,7 +586,8 @@ int corral_stream_shutdown(corral_stream *s) {
 int corral_stream_close(corral_stream *s) {
   if (!s) return 0;
   corral__rt *rt = corral__tl_rt;
-  if (rt && s->rt != rt) return CORRAL_EFOREIGN;
+  if (!rt) return CORRAL_ENOTASK; /* another thread, or after the end */
+  if (s->rt != rt) return CORRAL_EFOREIGN;
   corral__stream_close(s);
   return 0;
 }

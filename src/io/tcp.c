@@ -432,7 +432,8 @@ int corral_listener_accept(corral_listener *l, corral_stream **out) {
 int corral_listener_close(corral_listener *l) {
   if (!l) return 0;
   corral__rt *rt = corral__tl_rt;
-  if (rt && l->rt != rt) return CORRAL_EFOREIGN;
+  if (!rt) return CORRAL_ENOTASK;
+  if (l->rt != rt) return CORRAL_EFOREIGN;
   listener_close(l);
   return 0;
 }

@@ -220,7 +220,8 @@ int corral_udp_recv_from(corral_udp *u, void *buf, size_t len,
 int corral_udp_close(corral_udp *u) {
   if (!u) return 0;
   corral__rt *rt = corral__tl_rt;
-  if (rt && u->rt != rt) return CORRAL_EFOREIGN;
+  if (!rt) return CORRAL_ENOTASK;
+  if (u->rt != rt) return CORRAL_EFOREIGN;
   udp_close(u);
   return 0;
 }
