@@ -504,6 +504,28 @@ static int m_reuse_port(void *arg, void **res) {
   corral_listener_close(l2);
   return 0;
 }
+/* The descriptors of corral's own sockets are refused to
+ * corral_wait_readable (EBUSY): the runtime watches them itself. */
+static int m_owned_fds(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_listener *l;
+  corral_stream *a, *b;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  CHECK_RC(corral_tcp_connect("127.0.0.1", corral_listener_port(l), &a), 0);
+  CHECK_RC(corral_listener_accept(l, &b), 0);
+  CHECK_RC(corral_wait_readable(corral_stream_fd(a)), CORRAL_EBUSY);
+  CHECK_RC(corral_wait_readable(corral_stream_fd(b)), CORRAL_EBUSY);
+  corral_stream_close(a);
+  corral_stream_close(b);
+  corral_listener_close(l);
+  return 0;
+}
+TEST(own_descriptors_refused_to_fd_waits) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_owned_fds, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}
+
 TEST(reuse_port_listeners_share_a_port) {
   int before = count_fds();
   CHECK_RC(corral_run(NULL, m_reuse_port, NULL, NULL), 0);

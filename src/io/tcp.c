@@ -245,6 +245,7 @@ static void listener_close(corral_listener *l) {
     l->refs++;
     /* libuv stops watching at once: the port is free when this returns. */
     uv_close((uv_handle_t *)&l->polls[i], on_poll_closed);
+    corral__io_disown_fd(l->rt, l->fds[i]);
     close(l->fds[i]);
   }
   if (l->refs == 0) corral__free(l->rt, l);
@@ -287,6 +288,7 @@ static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
       return corral__from_uv(rc);
     }
     l->polls[l->n].data = l;
+    corral__io_own_fd(l->rt, fd);
     l->n++;
     if (port == 0) {
       struct sockaddr_storage ss;
@@ -373,6 +375,7 @@ static int wrap_accepted(corral__rt *rt, int fd, corral_stream **out) {
     return corral__from_uv(rc);
   }
   s->fd = fd;
+  corral__io_own_fd(rt, fd);
   int on = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   *out = s;
