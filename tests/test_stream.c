@@ -516,3 +516,15 @@ TEST(subprocess_pipe_from_internal_constructor) {
   CHECK_RC(corral_run(NULL, m_spawn_pipe, NULL, NULL), 0);
   CHECK_EQ(count_fds(), before);
 }
+
+/* Closing under blocked tasks on the shuffled scheduler, two seeds (a
+ * random pick among 3,000 runnable tasks is slow). */
+TEST(close_wakes_blocked_tasks_shuffled) {
+  int before = count_fds();
+  for (uint64_t seed = 1; seed <= 2; seed++) {
+    corral_options o = {0};
+    o.shuffle_seed = seed;
+    CHECK_RC(corral_run(&o, m_close_under, (void *)0, NULL), 0);
+  }
+  CHECK_EQ(count_fds(), before);
+}

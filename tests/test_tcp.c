@@ -90,6 +90,17 @@ TEST(echo_100_clients) {
 TEST(echo_100_compact_clients) {
   CHECK_RC(corral_run(NULL, m_echo, (void *)1, NULL), 0);
 }
+/* The same on the shuffled scheduler (random run-queue order), a few
+ * seeds: no reliance on who runs first after a wake-up. */
+TEST(echo_100_clients_shuffled) {
+  int before = count_fds();
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    corral_options o = {0};
+    o.shuffle_seed = seed;
+    CHECK_RC(corral_run(&o, m_echo, (void *)0, NULL), 0);
+  }
+  CHECK_EQ(count_fds(), before);
+}
 
 static int m_cancel_read(void *arg, void **res) {
   (void)arg, (void)res;
