@@ -547,19 +547,19 @@ TEST(reuse_port_listeners_share_a_port) {
  * kernel's buffers are far smaller than 8 MiB), the reader dawdles; every
  * byte arrives in order and the writer's count is exact. */
 #define SLOW (8 << 20)
+static unsigned char slow_data[SLOW], slow_got[SLOW];
 static int slow_tcp_reader(void *arg, void **res) {
   corral_stream *r = arg;
-  static unsigned char buf[SLOW];
   size_t got = 0;
   for (;;) {
-    int n = corral_stream_read(r, buf + got, got + 4096 <= SLOW ? 4096 : SLOW - got);
+    size_t want = got + 4096 <= SLOW ? 4096 : SLOW - got;
+    int n = corral_stream_read(r, slow_got + got, want);
     if (n < 0) return n;
     if (n == 0) break;
     got += (size_t)n;
     if (got % (512 * 1024) < 4096) CORRAL_IGNORE(corral_sleep(MS));
   }
-  for (size_t i = 0; i < got; i++)
-    if (buf[i] != (unsigned char)(i * 29 + 1)) return CORRAL_EIO;
+  if (got != SLOW || memcmp(slow_got, slow_data, SLOW) != 0) return CORRAL_EIO;
   *res = (void *)(uintptr_t)got;
   return 0;
 }
@@ -570,12 +570,11 @@ static int m_slow_tcp(void *arg, void **res) {
   CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
   CHECK_RC(corral_tcp_connect("127.0.0.1", corral_listener_port(l), &a), 0);
   CHECK_RC(corral_listener_accept(l, &b), 0);
-  static unsigned char data[SLOW];
-  for (size_t i = 0; i < SLOW; i++) data[i] = (unsigned char)(i * 29 + 1);
+  for (size_t i = 0; i < SLOW; i++) slow_data[i] = (unsigned char)(i * 29 + 1);
   corral_task *t;
   CHECK_RC(corral_create_task(slow_tcp_reader, b, "reader", &t), 0);
   size_t wrote = 0;
-  CHECK_RC(corral_stream_write(a, data, SLOW, &wrote), 0);
+  CHECK_RC(corral_stream_write(a, slow_data, SLOW, &wrote), 0);
   CHECK_EQ(wrote, SLOW);
   CHECK_RC(corral_stream_shutdown(a), 0);
   void *got;
