@@ -528,3 +528,37 @@ TEST(close_wakes_blocked_tasks_shuffled) {
   }
   CHECK_EQ(count_fds(), before);
 }
+
+/* corral_dump names the stream a task waits on. */
+static int dump_reader(void *arg, void **res) {
+  (void)res;
+  char buf[4];
+  return corral_stream_read(arg, buf, sizeof buf);
+}
+static int m_dump(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_stream *r, *w;
+  CHECK_RC(corral_pipe(&r, &w), 0);
+  corral_task *t;
+  CHECK_RC(corral_create_task(dump_reader, r, "reader", &t), 0);
+  CORRAL_IGNORE(corral_yield());
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  corral_dump(f);
+  fclose(f);
+  char want[64];
+  snprintf(want, sizeof want, "stream read (pipe fd %d)", corral_stream_fd(r));
+  if (!strstr(text, want)) FAILF("dump lacks '%s':\n%s", want, text);
+  free(text);
+  corral_stream_close(r);
+  CHECK_RC(corral_join(t, NULL), CORRAL_ECLOSED);
+  corral_task_release(t);
+  corral_stream_close(w);
+  return 0;
+}
+TEST(dump_names_the_stream) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_dump, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}

@@ -32,6 +32,10 @@ static int connect_one(corral_task *self, const struct sockaddr_storage *sa,
   int rc;
   corral_stream *s = corral__stream_new(self->rt, CORRAL__S_TCP, &rc);
   if (!s) return rc;
+  char a[48];
+  snprintf(s->label, sizeof s->label, "to %s port %d",
+           corral_addr_string((const struct sockaddr *)sa, a, sizeof a),
+           corral__addr_port(sa));
   s->cstatus = 1;
   rc = uv_tcp_connect(&s->creq, &s->uv.tcp, (const struct sockaddr *)sa,
                       on_connect);
@@ -41,7 +45,7 @@ static int connect_one(corral_task *self, const struct sockaddr_storage *sa,
   }
   s->refs++;
   s->writer = self;
-  rc = corral__park(self, CORRAL__W_TCP_CONNECT, NULL, CORRAL_FOREVER);
+  rc = corral__park(self, CORRAL__W_TCP_CONNECT, &s->wwait, CORRAL_FOREVER);
   s->writer = NULL;
   s->refs--; /* s is not closed: it cannot be freed here */
   if (s->cstatus == 1 || s->cstatus < 0) {
@@ -226,6 +230,8 @@ struct corral_listener {
   int fds[LISTEN_MAX];
   uv_poll_t polls[LISTEN_MAX];
   corral_task *acceptor;
+  corral__wait wait;  /* names the listener in dumps */
+  char label[32];
 };
 
 static void listener_unref(corral_listener *l) {
@@ -335,6 +341,9 @@ int corral_tcp_listen_ex(const char *host, int port,
     rc = open_sockets(l, b, n, o.backlog > 0 ? o.backlog : 511,
                       o.reuse_port != 0);
     if (rc == 0) {
+      snprintf(l->label, sizeof l->label, "listener port %d",
+               corral_listener_port(l));
+      l->wait = (corral__wait){NULL, NULL, l->label};
       *out = l;
       return 0;
     }
@@ -375,6 +384,7 @@ static int wrap_accepted(corral__rt *rt, int fd, corral_stream **out) {
     return corral__from_uv(rc);
   }
   s->fd = fd;
+  snprintf(s->label, sizeof s->label, "tcp fd %d", fd);
   corral__io_own_fd(rt, fd);
   int on = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
@@ -421,7 +431,7 @@ int corral_listener_accept(corral_listener *l, corral_stream **out) {
                                          on_listen_ready));
     if (rc == 0) {
       l->acceptor = self;
-      rc = corral__park(self, CORRAL__W_TCP_ACCEPT, NULL, CORRAL_FOREVER);
+      rc = corral__park(self, CORRAL__W_TCP_ACCEPT, &l->wait, CORRAL_FOREVER);
       l->acceptor = NULL;
     }
     if (!l->closed)
