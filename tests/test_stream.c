@@ -313,7 +313,12 @@ static int m_slow_peer(void *arg, void **res) {
   for (size_t i = 0; i < sizeof data; i++) data[i] = (unsigned char)(i * 31);
   corral_task *t;
   corral_create_task(slow_reader, r, "reader", &t);
-  CHECK_RC(corral_stream_write(w, data, sizeof data, NULL), 0);
+  /* A stuck transfer fails with the task tree instead of a silent hang. */
+  corral_scope sc;
+  corral_fail_after(&sc, 20 * SEC);
+  int rc = corral_stream_write(w, data, sizeof data, NULL);
+  if (rc == CORRAL_ECANCELED) corral_dump(stderr);
+  CHECK_RC(corral_scope_exit(&sc, rc), 0);
   void *got;
   CHECK_RC(corral_join(t, &got), 0);
   CHECK_EQ((uintptr_t)got, sizeof data);

@@ -574,7 +574,12 @@ static int m_slow_tcp(void *arg, void **res) {
   corral_task *t;
   CHECK_RC(corral_create_task(slow_tcp_reader, b, "reader", &t), 0);
   size_t wrote = 0;
-  CHECK_RC(corral_stream_write(a, slow_data, SLOW, &wrote), 0);
+  /* A stuck transfer fails with the task tree instead of a silent hang. */
+  corral_scope sc;
+  corral_fail_after(&sc, 20 * SEC);
+  int rc = corral_stream_write(a, slow_data, SLOW, &wrote);
+  if (rc == CORRAL_ECANCELED) corral_dump(stderr);
+  CHECK_RC(corral_scope_exit(&sc, rc), 0);
   CHECK_EQ(wrote, SLOW);
   CHECK_RC(corral_stream_shutdown(a), 0);
   void *got;

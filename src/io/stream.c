@@ -499,7 +499,7 @@ static ssize_t write_nosigpipe(int fd, const void *p, size_t n) {
 static ssize_t raw_write(corral_stream *s, const char *p, size_t n) {
   ssize_t r;
   if (s->is_socket) {
-    do r = send(s->fd, p, n, MSG_NOSIGNAL);
+    do r = send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);
   } else {
     r = write_nosigpipe(s->fd, p, n);
