@@ -290,13 +290,18 @@ TEST(close_wakes_blocked_compact_tasks) {
 
 /* A slow reader: the writer waits for room again and again; every byte
  * arrives in order. */
+static corral_stream *g_slow_w;
 static int slow_reader(void *arg, void **res) {
   corral_stream *r = arg;
   static unsigned char buf[BIGW / 4];
   size_t got = 0;
   while (got < sizeof buf) {
     int n = corral_stream_read(r, buf + got, 4096);
-    if (n <= 0) return n ? n : CORRAL_EEOF;
+    if (n <= 0) { /* say so, and stop the writer rather than hang it */
+      fprintf(stderr, "reader: %s after %zu bytes\n", corral_err_name(n), got);
+      corral_stream_close(g_slow_w);
+      return n ? n : CORRAL_EEOF;
+    }
     got += (size_t)n;
     if (got % (256 * 1024) < 4096) CORRAL_IGNORE(corral_sleep(MS));
   }
@@ -309,6 +314,7 @@ static int m_slow_peer(void *arg, void **res) {
   (void)arg, (void)res;
   corral_stream *r, *w;
   CHECK_RC(corral_pipe(&r, &w), 0);
+  g_slow_w = w;
   static unsigned char data[BIGW / 4];
   for (size_t i = 0; i < sizeof data; i++) data[i] = (unsigned char)(i * 31);
   corral_task *t;
@@ -317,10 +323,10 @@ static int m_slow_peer(void *arg, void **res) {
   corral_scope sc;
   corral_fail_after(&sc, 20 * SEC);
   int rc = corral_stream_write(w, data, sizeof data, NULL);
+  void *got = NULL;
+  if (rc == 0) rc = corral_join(t, &got);
   if (rc == CORRAL_ECANCELED) corral_dump(stderr);
   CHECK_RC(corral_scope_exit(&sc, rc), 0);
-  void *got;
-  CHECK_RC(corral_join(t, &got), 0);
   CHECK_EQ((uintptr_t)got, sizeof data);
   corral_task_release(t);
   corral_stream_close(r);
