@@ -85,7 +85,7 @@ static int body(void *arg, void **result) {
 
   /* 4. Stop the server; its handlers and listener go with it. */
   corral_cancel(srv, "done");
-  CORRAL_IGNORE(corral_join(srv, NULL));
+  CORRAL_IGNORE(corral_join(srv, NULL)); /* cancelled: that is its code */
   corral_task_release(srv);
   corral_listener_close(listener);
   if (rc) {

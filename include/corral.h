@@ -126,7 +126,7 @@ CORRAL_API const char *corral_version_string(void);
   XX(ECANCELED, -ECANCELED, "cancelled")                                     \
   XX(ETIMEDOUT, -ETIMEDOUT, "deadline expired")                              \
   XX(EGROUP, -30003, "one or more tasks of the group failed")                \
-  XX(ECLOSED, -30004, "group is closed")                                     \
+  XX(ECLOSED, -30004, "object is closed")                                    \
   XX(EDEADLK, -EDEADLK, "deadlock: no task can make progress")               \
   XX(EJOINED, -30006, "task was already joined")                             \
   XX(EFOREIGN, -30007, "object belongs to another runtime")                  \

@@ -90,6 +90,17 @@ TEST(echo_100_clients) {
 TEST(echo_100_compact_clients) {
   CHECK_RC(corral_run(NULL, m_echo, (void *)1, NULL), 0);
 }
+/* The same on the shuffled scheduler (random run-queue order), a few
+ * seeds: no reliance on who runs first after a wake-up. */
+TEST(echo_100_clients_shuffled) {
+  int before = count_fds();
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    corral_options o = {0};
+    o.shuffle_seed = seed;
+    CHECK_RC(corral_run(&o, m_echo, (void *)0, NULL), 0);
+  }
+  CHECK_EQ(count_fds(), before);
+}
 
 static int m_cancel_read(void *arg, void **res) {
   (void)arg, (void)res;
@@ -466,4 +477,122 @@ TEST(accept_reports_out_of_descriptors) {
   char out[4096];
   int st = run_child(emfile_child, out, sizeof out);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) FAILF("child: status %d: %s", st, out);
+}
+
+/* SO_REUSEPORT: two listeners share one port (one per runtime in a
+ * sharded server); without it the second is refused. A connected socket
+ * made elsewhere becomes a TCP stream with corral_pipe_open. */
+static int m_reuse_port(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_listen_opts o = {0};
+  o.reuse_port = 1;
+  corral_listener *l1, *l2, *l3;
+  CHECK_RC(corral_tcp_listen_ex("127.0.0.1", 0, &o, &l1), 0);
+  int p = corral_listener_port(l1);
+  CHECK_RC(corral_tcp_listen_ex("127.0.0.1", p, &o, &l2), 0);
+  CHECK_EQ(corral_listener_port(l2), p);
+  CHECK_RC(corral_tcp_listen("127.0.0.1", p, 0, &l3), CORRAL_EADDRINUSE);
+  CHECK(l3 == NULL);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+  corral_stream *c, *s;
+  CHECK_RC(corral_pipe_open(fd, &c), 0);
+  CHECK_STR(corral_stream_kind(c), "tcp");
+  CHECK_RC(corral_stream_write(c, "x", 1, NULL), 0);
+  /* The kernel picked one of the two listeners. */
+  corral_scope sc;
+  corral_move_on_after(&sc, 20 * MS);
+  int rc = corral_listener_accept(l1, &s);
+  CORRAL_IGNORE(corral_scope_exit(&sc, 0));
+  if (rc != 0) CHECK_RC(corral_listener_accept(l2, &s), 0);
+  char b;
+  CHECK_RC(corral_stream_read(s, &b, 1), 1);
+  corral_stream_close(s);
+  corral_stream_close(c);
+  corral_listener_close(l1);
+  corral_listener_close(l2);
+  return 0;
+}
+/* The descriptors of corral's own sockets are refused to
+ * corral_wait_readable (EBUSY): the runtime watches them itself. */
+static int m_owned_fds(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_listener *l;
+  corral_stream *a, *b;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  CHECK_RC(corral_tcp_connect("127.0.0.1", corral_listener_port(l), &a), 0);
+  CHECK_RC(corral_listener_accept(l, &b), 0);
+  CHECK_RC(corral_wait_readable(corral_stream_fd(a)), CORRAL_EBUSY);
+  CHECK_RC(corral_wait_readable(corral_stream_fd(b)), CORRAL_EBUSY);
+  corral_stream_close(a);
+  corral_stream_close(b);
+  corral_listener_close(l);
+  return 0;
+}
+TEST(own_descriptors_refused_to_fd_waits) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_owned_fds, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}
+
+TEST(reuse_port_listeners_share_a_port) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_reuse_port, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}
+
+/* A slow peer over TCP: the writer waits for room again and again (the
+ * kernel's buffers are far smaller than 8 MiB), the reader dawdles; every
+ * byte arrives in order and the writer's count is exact. */
+#define SLOW (8 << 20)
+static unsigned char slow_data[SLOW], slow_got[SLOW];
+static int slow_tcp_reader(void *arg, void **res) {
+  corral_stream *r = arg;
+  size_t got = 0;
+  for (;;) {
+    size_t want = got + 4096 <= SLOW ? 4096 : SLOW - got;
+    int n = corral_stream_read(r, slow_got + got, want);
+    if (n < 0) return n;
+    if (n == 0) break;
+    got += (size_t)n;
+    if (got % (512 * 1024) < 4096) CORRAL_IGNORE(corral_sleep(MS));
+  }
+  if (got != SLOW || memcmp(slow_got, slow_data, SLOW) != 0) return CORRAL_EIO;
+  *res = (void *)(uintptr_t)got;
+  return 0;
+}
+static int m_slow_tcp(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_listener *l;
+  corral_stream *a, *b;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  CHECK_RC(corral_tcp_connect("127.0.0.1", corral_listener_port(l), &a), 0);
+  CHECK_RC(corral_listener_accept(l, &b), 0);
+  for (size_t i = 0; i < SLOW; i++) slow_data[i] = (unsigned char)(i * 29 + 1);
+  corral_task *t;
+  CHECK_RC(corral_create_task(slow_tcp_reader, b, "reader", &t), 0);
+  size_t wrote = 0;
+  /* A stuck transfer fails with the task tree instead of a silent hang. */
+  corral_scope sc;
+  corral_fail_after(&sc, 20 * SEC);
+  int rc = corral_stream_write(a, slow_data, SLOW, &wrote);
+  if (rc == 0) rc = corral_stream_shutdown(a);
+  void *got = NULL;
+  if (rc == 0) rc = corral_join(t, &got);
+  if (rc == CORRAL_ECANCELED) corral_dump(stderr);
+  CHECK_RC(corral_scope_exit(&sc, rc), 0);
+  CHECK_EQ(wrote, SLOW);
+  CHECK_EQ((uintptr_t)got, SLOW);
+  corral_task_release(t);
+  corral_stream_close(a);
+  corral_stream_close(b);
+  corral_listener_close(l);
+  return 0;
+}
+TEST(slow_peer_over_tcp) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_slow_tcp, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
 }

@@ -17,6 +17,7 @@ extern "C" {
  * <netdb.h>) still sees one type in every prototype below. */
 struct addrinfo;
 struct sockaddr;
+struct sockaddr_storage;
 
 /* ------------------------------------------------------------------------ */
 /* Name resolution                                                           */
@@ -34,7 +35,7 @@ struct sockaddr;
  * CORRAL_ECANCELED, CORRAL_ETIMEDOUT, CORRAL_ENOMEM, CORRAL_EINVAL (bad
  * arguments or hints), CORRAL_EIO (another resolver failure; the message of
  * corral_last_error() names it), CORRAL_ENOTASK. */
-CORRAL_API int corral_getaddrinfo(const char *node, const char *service,
+CORRAL_NODISCARD CORRAL_API int corral_getaddrinfo(const char *node, const char *service,
                                   const struct addrinfo *hints,
                                   struct addrinfo **res);
 /* Free a list from corral_getaddrinfo. NULL is accepted. Any thread. */
@@ -59,12 +60,13 @@ typedef struct corral_udp corral_udp;
  * host:port (host NULL: every IPv4 interface, "::" for IPv6; port 0: a free
  * port). Returns 0 and *out, CORRAL_EADDRINUSE, CORRAL_ENOTFOUND,
  * CORRAL_EINVAL, CORRAL_ECANCELED, CORRAL_ENOTASK, or an errno-style code. */
-CORRAL_API int corral_udp_open(const char *host, int port, corral_udp **out);
+CORRAL_NODISCARD CORRAL_API int corral_udp_open(const char *host, int port, corral_udp **out);
 /* TASK ONLY. BLOCKS while a name is resolved. Fix the peer (connect(2)):
  * corral_udp_send then sends there and only its datagrams are received.
  * Returns 0 or the codes of corral_udp_open. */
-CORRAL_API int corral_udp_connect(corral_udp *u, const char *host, int port);
-/* The local port, or a negative code. */
+CORRAL_NODISCARD CORRAL_API int corral_udp_connect(corral_udp *u, const char *host, int port);
+/* The local port, or a negative code (CORRAL_EFOREIGN from another
+ * runtime). */
 CORRAL_API int corral_udp_port(const corral_udp *u);
 
 /* TASK ONLY. BLOCKS until the datagram is handed to the kernel (a full
@@ -73,7 +75,7 @@ CORRAL_API int corral_udp_port(const corral_udp *u);
  * CORRAL_ECLOSED, CORRAL_EBUSY, CORRAL_EFOREIGN, CORRAL_ENOTASK, or an
  * errno-style code (-EMSGSIZE for a datagram too long, -ECONNREFUSED after
  * an ICMP error on a connected socket, ...). */
-CORRAL_API int corral_udp_send_to(corral_udp *u, const void *buf, size_t len,
+CORRAL_NODISCARD CORRAL_API int corral_udp_send_to(corral_udp *u, const void *buf, size_t len,
                                   const struct sockaddr *to);
 #define corral_udp_send(u, buf, len) corral_udp_send_to((u), (buf), (len), NULL)
 
@@ -83,10 +85,11 @@ CORRAL_API int corral_udp_send_to(corral_udp *u, const void *buf, size_t len,
  * sender's address. Cancelled: no datagram is consumed. Returns also
  * CORRAL_ECANCELED, CORRAL_ECLOSED, CORRAL_EBUSY, CORRAL_EFOREIGN,
  * CORRAL_ENOTASK, or an errno-style code. */
-CORRAL_API int corral_udp_recv_from(corral_udp *u, void *buf, size_t len,
+CORRAL_NODISCARD CORRAL_API int corral_udp_recv_from(corral_udp *u, void *buf, size_t len,
                                     struct sockaddr_storage *from);
-/* Close and free (never blocks). Returns 0 or CORRAL_EFOREIGN. NULL is
- * accepted. */
+/* Close and free (never blocks; a blocked receiver or sender gets
+ * CORRAL_ECLOSED). On the runtime's thread: returns 0, CORRAL_EFOREIGN or
+ * CORRAL_ENOTASK, as corral_stream_close. NULL is accepted. */
 CORRAL_API int corral_udp_close(corral_udp *u);
 
 #ifdef __cplusplus

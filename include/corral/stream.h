@@ -44,14 +44,14 @@ typedef struct corral_stream corral_stream;
  * system (delivered once; the next read returns 0), CORRAL_EBUSY (another
  * task reads), CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK. len == 0
  * returns 0 without blocking. */
-CORRAL_API int corral_stream_read(corral_stream *s, void *buf, size_t len);
+CORRAL_NODISCARD CORRAL_API int corral_stream_read(corral_stream *s, void *buf, size_t len);
 
 /* TASK ONLY. BLOCKS until exactly len bytes are in buf. Returns 0, or
  * CORRAL_EEOF when the stream ended first, or any code of
  * corral_stream_read. *got (optional) receives the bytes stored in buf in
  * every case: they are consumed from the stream, so after a cancellation
  * the caller keeps what arrived and nothing is lost. */
-CORRAL_API int corral_stream_read_exactly(corral_stream *s, void *buf,
+CORRAL_NODISCARD CORRAL_API int corral_stream_read_exactly(corral_stream *s, void *buf,
                                           size_t len, size_t *got);
 
 /* TASK ONLY. BLOCKS until the byte sequence delim (dlen >= 1 bytes) has
@@ -63,7 +63,7 @@ CORRAL_API int corral_stream_read_exactly(corral_stream *s, void *buf,
  * bytes stay buffered: read them with corral_stream_read), CORRAL_EEOF when
  * the stream ended before the delimiter (what arrived stays readable), or
  * any code of corral_stream_read. cap is at most INT_MAX. */
-CORRAL_API int corral_stream_read_until(corral_stream *s, void *buf,
+CORRAL_NODISCARD CORRAL_API int corral_stream_read_until(corral_stream *s, void *buf,
                                         size_t cap, const void *delim,
                                         size_t dlen);
 
@@ -74,7 +74,7 @@ CORRAL_API int corral_stream_read_until(corral_stream *s, void *buf,
  * the NUL), CORRAL_EEOF at the end of the stream, CORRAL_ERANGE when the
  * line is longer than cap - 1 (nothing is consumed), or any code of
  * corral_stream_read. cap >= 2. */
-CORRAL_API int corral_stream_read_line(corral_stream *s, char *buf,
+CORRAL_NODISCARD CORRAL_API int corral_stream_read_line(corral_stream *s, char *buf,
                                        size_t cap);
 
 /* ------------------------------------------------------------------------ */
@@ -91,7 +91,7 @@ CORRAL_API int corral_stream_read_line(corral_stream *s, char *buf,
  * the stream was shut down for writing), CORRAL_ECONNRESET, CORRAL_ECLOSED,
  * CORRAL_EBUSY (another task writes), CORRAL_EINVAL, CORRAL_EFOREIGN,
  * CORRAL_ENOTASK, or another errno-style code. */
-CORRAL_API int corral_stream_write(corral_stream *s, const void *buf,
+CORRAL_NODISCARD CORRAL_API int corral_stream_write(corral_stream *s, const void *buf,
                                    size_t len, size_t *written);
 
 /* TASK ONLY. Does not block (not a cancellation point: cleanup code can
@@ -108,13 +108,15 @@ CORRAL_API int corral_stream_shutdown(corral_stream *s);
  * scope. Tasks blocked on s wake with CORRAL_ECLOSED. Bytes already handed
  * to the kernel are still delivered by it; nothing else is pending (writes
  * are never queued in the library). A stdio stream gives its descriptor's
- * flags back and leaves the descriptor itself open. Returns 0, or
- * CORRAL_EFOREIGN (s belongs to another runtime; nothing is done). NULL is
- * accepted. */
+ * flags back and leaves the descriptor itself open. Call it on the
+ * runtime's thread (a task, or a callback of its loop). Returns 0,
+ * CORRAL_EFOREIGN (s belongs to another runtime; nothing is done) or
+ * CORRAL_ENOTASK (no runtime on this thread; nothing is done). NULL is
+ * accepted (0). */
 CORRAL_API int corral_stream_close(corral_stream *s);
 
 /* The descriptor under s (for getsockopt and the like; do not close it or
- * read from it), or a negative code. */
+ * read from it), or a negative code (CORRAL_ECLOSED, CORRAL_EFOREIGN). */
 CORRAL_API int corral_stream_fd(const corral_stream *s);
 /* "tcp", "pipe", "tty" or "file". */
 CORRAL_API const char *corral_stream_kind(const corral_stream *s);
@@ -124,8 +126,8 @@ CORRAL_API const char *corral_stream_kind(const corral_stream *s);
 /* ------------------------------------------------------------------------ */
 
 /* TASK ONLY. Take ownership of descriptor fd (a pipe end, a UNIX socket, a
- * character device) as a stream: it is set non-blocking and closed by
- * corral_stream_close. Returns 0, CORRAL_EBADF, CORRAL_EINVAL (a regular
+ * connected TCP socket, a terminal or other character device) as a stream
+ * of its kind: it is set non-blocking and closed by corral_stream_close. Returns 0, CORRAL_EBADF, CORRAL_EINVAL (a regular
  * file: use corral_stdio_open), CORRAL_ENOMEM, CORRAL_ENOTASK. On error fd
  * is left open and *out is NULL. */
 CORRAL_API int corral_pipe_open(int fd, corral_stream **out);
@@ -153,9 +155,11 @@ CORRAL_API int corral_stdio_open(int fd, corral_stream **out);
 #define CORRAL_HAPPY_EYEBALLS_DELAY CORRAL_MS(250)
 
 typedef struct corral_connect_opts {
-  int64_t happy_eyeballs_delay_ns; /* 0: CORRAL_HAPPY_EYEBALLS_DELAY; < 0:
-                                      one address at a time (the next
-                                      starts when the previous failed) */
+  int64_t happy_eyeballs_delay_ns; /* 0 (not set): 250 ms, RFC 8305's
+                                      value; CORRAL_FOREVER: one address
+                                      at a time (the next starts when the
+                                      previous failed); < 0: every address
+                                      at once */
   int family;                      /* 0: any; AF_INET or AF_INET6 only */
 } corral_connect_opts;
 
@@ -172,7 +176,7 @@ typedef struct corral_connect_opts {
  * attempt; the message lists them all), CORRAL_ECANCELED, CORRAL_EINVAL
  * (host NULL or empty, port outside 0..65535), CORRAL_ENOTASK. opts may be
  * NULL. In a compact task the attempts run one at a time. */
-CORRAL_API int corral_tcp_connect_ex(const char *host, int port,
+CORRAL_NODISCARD CORRAL_API int corral_tcp_connect_ex(const char *host, int port,
                                      const corral_connect_opts *opts,
                                      corral_stream **out);
 #define corral_tcp_connect(host, port, out)                                  \
@@ -182,15 +186,29 @@ CORRAL_API int corral_tcp_connect_ex(const char *host, int port,
  * address, each gets its own socket on the same port). */
 typedef struct corral_listener corral_listener;
 
+typedef struct corral_listen_opts {
+  int backlog;    /* 0 (not set) or < 0: 511 */
+  int reuse_port; /* 1: SO_REUSEPORT, so several listeners (one per runtime
+                     and thread, say) share the port and the kernel spreads
+                     the connections among them; every one of them must set
+                     it */
+} corral_listen_opts;
+
 /* TASK ONLY. BLOCKS while a name is resolved. Listen on host:port: host is
  * a name or a numeric address, NULL or "" for every interface (IPv6 and
  * IPv4); port 0 picks a free port (the same one for every socket).
- * backlog <= 0: 511. SO_REUSEADDR is set. Returns 0 and *out,
+ * SO_REUSEADDR is set. opts may be NULL. Returns 0 and *out,
  * CORRAL_EADDRINUSE, CORRAL_ENOTFOUND, CORRAL_EINVAL, CORRAL_ECANCELED,
  * CORRAL_ENOTASK, or an errno-style code. */
-CORRAL_API int corral_tcp_listen(const char *host, int port, int backlog,
-                                 corral_listener **out);
-/* The local port, or a negative code. */
+CORRAL_NODISCARD CORRAL_API int corral_tcp_listen_ex(
+    const char *host, int port, const corral_listen_opts *opts,
+    corral_listener **out);
+/* corral_tcp_listen_ex with opts.backlog = backlog (<= 0: 511). */
+CORRAL_NODISCARD CORRAL_API int corral_tcp_listen(const char *host, int port,
+                                                  int backlog,
+                                                  corral_listener **out);
+/* The local port, or a negative code (CORRAL_EFOREIGN from another
+ * runtime). */
 CORRAL_API int corral_listener_port(const corral_listener *l);
 /* TASK ONLY. BLOCKS until a connection arrives; it becomes a stream with
  * TCP_NODELAY. Connections wait in the kernel's backlog until a task
@@ -200,10 +218,11 @@ CORRAL_API int corral_listener_port(const corral_listener *l);
  * free), CORRAL_ECANCELED, CORRAL_ECLOSED (another task closed the
  * listener), CORRAL_EBUSY (another task accepts), CORRAL_EFOREIGN,
  * CORRAL_ENOTASK, or an errno-style code. */
-CORRAL_API int corral_listener_accept(corral_listener *l,
+CORRAL_NODISCARD CORRAL_API int corral_listener_accept(corral_listener *l,
                                       corral_stream **out);
-/* Close and free (never blocks; tasks in accept get CORRAL_ECLOSED).
- * Returns 0 or CORRAL_EFOREIGN. NULL is accepted. */
+/* Close and free (never blocks; tasks in accept get CORRAL_ECLOSED). On
+ * the runtime's thread: returns 0, CORRAL_EFOREIGN or CORRAL_ENOTASK, as
+ * corral_stream_close. NULL is accepted. */
 CORRAL_API int corral_listener_close(corral_listener *l);
 
 #ifdef __cplusplus

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +17,8 @@
 
 #define CHUNK 16384              /* read-ahead while no task reads */
 #define WMAX ((size_t)1 << 30)   /* one write(2)'s share of a larger buffer */
+
+static const char *const kinds[] = {"tcp", "pipe", "tty", "file"};
 
 /* ---- lifetime ---- */
 
@@ -75,8 +78,6 @@ static void close_registered(corral__handle *h) {
   corral__stream_close(corral__container_of(h, corral_stream, reg));
 }
 
-static const char *const kinds[] = {"tcp", "pipe", "tty", "file"};
-
 static corral_stream *alloc_stream(corral__rt *rt, int type) {
   corral_stream *s = corral__calloc(rt, sizeof *s);
   if (!s) return NULL;
@@ -85,6 +86,9 @@ static corral_stream *alloc_stream(corral__rt *rt, int type) {
   s->fd = s->wfd = s->restore_flags = -1;
   s->uv.handle.data = s;
   s->wpoll.data = s;
+  s->rwait = (corral__wait){NULL, NULL, s->label};
+  s->wwait = (corral__wait){NULL, NULL, s->label};
+  snprintf(s->label, sizeof s->label, "%s", kinds[type]);
   return s;
 }
 
@@ -110,6 +114,7 @@ void corral__stream_opened(corral_stream *s) {
   uv_os_fd_t fd;
   if (s->type != CORRAL__S_FILE && uv_fileno(&s->uv.handle, &fd) == 0) {
     s->fd = fd;
+    snprintf(s->label, sizeof s->label, "%s fd %d", kinds[s->type], fd);
     struct stat st;
     s->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
     corral__io_own_fd(s->rt, fd);
@@ -145,10 +150,15 @@ int corral__stream_from_fd(corral__rt *rt, int fd, corral_stream **out) {
     int fl = fcntl(fd, F_GETFL);
     rc = uv_tty_init(rt->loop, &s->uv.tty, fd,
                      fl >= 0 && (fl & O_ACCMODE) != O_WRONLY);
+    uv_os_fd_t ufd;
+    /* libuv may reopen the terminal (a description of its own) and use
+     * the new descriptor: ours is then ours to close. */
+    if (!rc && uv_fileno(&s->uv.handle, &ufd) == 0 && ufd != fd) close(fd);
     break;
   }
   default: /* a regular file: no libuv handle */
     s->fd = fd;
+    snprintf(s->label, sizeof s->label, "file fd %d", fd);
   }
   s->uv.handle.data = s;
   if (rc) {
@@ -288,7 +298,7 @@ static int wait_read(corral_stream *s, corral_task *self) {
     return rc;
   }
   s->reader = self;
-  rc = corral__park(self, CORRAL__W_STREAM_READ, NULL, CORRAL_FOREVER);
+  rc = corral__park(self, CORRAL__W_STREAM_READ, &s->rwait, CORRAL_FOREVER);
   s->reader = NULL;
   s->rbuf = NULL; /* from here on, arriving bytes go to the buffer */
   if (s->rdone) return 0; /* what arrived wins over a cancellation */
@@ -489,7 +499,7 @@ static ssize_t write_nosigpipe(int fd, const void *p, size_t n) {
 static ssize_t raw_write(corral_stream *s, const char *p, size_t n) {
   ssize_t r;
   if (s->is_socket) {
-    do r = send(s->fd, p, n, MSG_NOSIGNAL);
+    do r = send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);
   } else {
     r = write_nosigpipe(s->fd, p, n);
@@ -522,7 +532,7 @@ static int wait_writable(corral_stream *s, corral_task *self) {
   int rc = uv_poll_start(&s->wpoll, UV_WRITABLE, on_wpoll);
   if (rc) return corral__from_uv(rc);
   s->writer = self;
-  rc = corral__park(self, CORRAL__W_STREAM_WRITE, NULL, CORRAL_FOREVER);
+  rc = corral__park(self, CORRAL__W_STREAM_WRITE, &s->wwait, CORRAL_FOREVER);
   s->writer = NULL;
   if (s->wpoll_open) uv_poll_stop(&s->wpoll);
   if (s->closed) return CORRAL_ECLOSED;
@@ -582,13 +592,15 @@ int corral_stream_shutdown(corral_stream *s) {
 int corral_stream_close(corral_stream *s) {
   if (!s) return 0;
   corral__rt *rt = corral__tl_rt;
-  if (rt && s->rt != rt) return CORRAL_EFOREIGN;
+  if (!rt) return CORRAL_ENOTASK; /* another thread, or after the end */
+  if (s->rt != rt) return CORRAL_EFOREIGN;
   corral__stream_close(s);
   return 0;
 }
 
 int corral_stream_fd(const corral_stream *s) {
   if (!s) return CORRAL_EINVAL;
+  if (corral__tl_rt && s->rt != corral__tl_rt) return CORRAL_EFOREIGN;
   if (s->closed) return CORRAL_ECLOSED;
   if (s->released) return CORRAL_EBADF;
   return stream_fd((corral_stream *)s);

@@ -59,6 +59,9 @@ struct corral_stream {
   char *buf;                /* read-ahead / read_until buffer */
   size_t boff, blen, bcap;
   uv_poll_t wpoll;          /* on wfd */
+  corral__wait rwait, wwait; /* wait records naming the stream in dumps
+                               (no abort callback: a cancel wakes at once) */
+  char label[32];           /* "pipe fd 7" */
   uv_connect_t creq;        /* TCP connect (tcp.c) */
   int cstatus;              /* its result; 1 while pending */
 };

@@ -32,6 +32,10 @@ static int connect_one(corral_task *self, const struct sockaddr_storage *sa,
   int rc;
   corral_stream *s = corral__stream_new(self->rt, CORRAL__S_TCP, &rc);
   if (!s) return rc;
+  char a[48];
+  snprintf(s->label, sizeof s->label, "to %s port %d",
+           corral_addr_string((const struct sockaddr *)sa, a, sizeof a),
+           corral__addr_port(sa));
   s->cstatus = 1;
   rc = uv_tcp_connect(&s->creq, &s->uv.tcp, (const struct sockaddr *)sa,
                       on_connect);
@@ -41,7 +45,7 @@ static int connect_one(corral_task *self, const struct sockaddr_storage *sa,
   }
   s->refs++;
   s->writer = self;
-  rc = corral__park(self, CORRAL__W_TCP_CONNECT, NULL, CORRAL_FOREVER);
+  rc = corral__park(self, CORRAL__W_TCP_CONNECT, &s->wwait, CORRAL_FOREVER);
   s->writer = NULL;
   s->refs--; /* s is not closed: it cannot be freed here */
   if (s->cstatus == 1 || s->cstatus < 0) {
@@ -137,7 +141,7 @@ static int connect_addrs(corral_task *self, he_state *he, int64_t delay,
                          const char *host, int port, corral_stream **out) {
   int rc;
   corral_event_init(&he->failed);
-  if (he->n == 1 || delay < 0 || self->compact) {
+  if (he->n == 1 || delay == CORRAL_FOREVER || self->compact) {
     for (int i = 0; i < he->n && !he->winner; i++) {
       rc = connect_one(self, &he->addrs[i], &he->winner);
       he->rc[i] = rc;
@@ -226,6 +230,8 @@ struct corral_listener {
   int fds[LISTEN_MAX];
   uv_poll_t polls[LISTEN_MAX];
   corral_task *acceptor;
+  corral__wait wait;  /* names the listener in dumps */
+  char label[32];
 };
 
 static void listener_unref(corral_listener *l) {
@@ -245,6 +251,7 @@ static void listener_close(corral_listener *l) {
     l->refs++;
     /* libuv stops watching at once: the port is free when this returns. */
     uv_close((uv_handle_t *)&l->polls[i], on_poll_closed);
+    corral__io_disown_fd(l->rt, l->fds[i]);
     close(l->fds[i]);
   }
   if (l->refs == 0) corral__free(l->rt, l);
@@ -257,7 +264,7 @@ static void close_registered(corral__handle *h) {
 /* Bind and listen on every address; with port 0 the first socket picks
  * the port and the others take the same. */
 static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
-                        int backlog) {
+                        int backlog, bool reuse_port) {
   int port = corral__addr_port(&a[0]);
   for (int i = 0; i < n; i++) {
     corral__addr_set_port(&a[i], port);
@@ -266,6 +273,12 @@ static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
     if (fd < 0) return -errno;
     int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (reuse_port &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0) {
+      int e = -errno;
+      close(fd);
+      return e;
+    }
     if (a[i].ss_family == AF_INET6 && n > 1)
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
     if (bind(fd, (struct sockaddr *)&a[i], corral__addr_len(&a[i])) < 0 ||
@@ -281,6 +294,7 @@ static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
       return corral__from_uv(rc);
     }
     l->polls[l->n].data = l;
+    corral__io_own_fd(l->rt, fd);
     l->n++;
     if (port == 0) {
       struct sockaddr_storage ss;
@@ -294,7 +308,17 @@ static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
 
 int corral_tcp_listen(const char *host, int port, int backlog,
                       corral_listener **out) {
+  corral_listen_opts o = {0};
+  o.backlog = backlog;
+  return corral_tcp_listen_ex(host, port, &o, out);
+}
+
+int corral_tcp_listen_ex(const char *host, int port,
+                         const corral_listen_opts *opts,
+                         corral_listener **out) {
   if (out) *out = NULL;
+  corral_listen_opts o = {0};
+  if (opts) o = *opts;
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (!out || port < 0 || port > 65535) return CORRAL_EINVAL;
@@ -314,8 +338,12 @@ int corral_tcp_listen(const char *host, int port, int backlog,
     corral__handle_register(rt, &l->reg, "tcp listener", close_registered);
     struct sockaddr_storage b[LISTEN_MAX];
     memcpy(b, a, sizeof a);
-    rc = open_sockets(l, b, n, backlog > 0 ? backlog : 511);
+    rc = open_sockets(l, b, n, o.backlog > 0 ? o.backlog : 511,
+                      o.reuse_port != 0);
     if (rc == 0) {
+      snprintf(l->label, sizeof l->label, "listener port %d",
+               corral_listener_port(l));
+      l->wait = (corral__wait){NULL, NULL, l->label};
       *out = l;
       return 0;
     }
@@ -328,6 +356,7 @@ int corral_tcp_listen(const char *host, int port, int backlog,
 
 int corral_listener_port(const corral_listener *l) {
   if (!l || l->n == 0) return CORRAL_EINVAL;
+  if (corral__tl_rt && l->rt != corral__tl_rt) return CORRAL_EFOREIGN;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(l->fds[0], (struct sockaddr *)&ss, &len) < 0) return -errno;
@@ -355,6 +384,8 @@ static int wrap_accepted(corral__rt *rt, int fd, corral_stream **out) {
     return corral__from_uv(rc);
   }
   s->fd = fd;
+  snprintf(s->label, sizeof s->label, "tcp fd %d", fd);
+  corral__io_own_fd(rt, fd);
   int on = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   *out = s;
@@ -400,7 +431,7 @@ int corral_listener_accept(corral_listener *l, corral_stream **out) {
                                          on_listen_ready));
     if (rc == 0) {
       l->acceptor = self;
-      rc = corral__park(self, CORRAL__W_TCP_ACCEPT, NULL, CORRAL_FOREVER);
+      rc = corral__park(self, CORRAL__W_TCP_ACCEPT, &l->wait, CORRAL_FOREVER);
       l->acceptor = NULL;
     }
     if (!l->closed)
@@ -414,7 +445,8 @@ int corral_listener_accept(corral_listener *l, corral_stream **out) {
 int corral_listener_close(corral_listener *l) {
   if (!l) return 0;
   corral__rt *rt = corral__tl_rt;
-  if (rt && l->rt != rt) return CORRAL_EFOREIGN;
+  if (!rt) return CORRAL_ENOTASK;
+  if (l->rt != rt) return CORRAL_EFOREIGN;
   listener_close(l);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include "io/net.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@ struct corral_udp {
   int fd;
   int events;         /* what the poll watches */
   corral_task *reader, *writer;
+  corral__wait wait; /* names the socket in dumps */
+  char label[24];
 };
 
 static void udp_unref(corral_udp *u) {
@@ -67,7 +70,7 @@ static int wait_ready(corral_udp *u, corral_task *self, bool write) {
   *slot = self;
   update(u);
   int rc = corral__park(self, write ? CORRAL__W_UDP_SEND : CORRAL__W_UDP_RECV,
-                        NULL, CORRAL_FOREVER);
+                        &u->wait, CORRAL_FOREVER);
   *slot = NULL;
   update(u);
   if (u->closed) return CORRAL_ECLOSED;
@@ -118,6 +121,8 @@ int corral_udp_open(const char *host, int port, corral_udp **out) {
   u->fd = fd;
   corral__io_own_fd(self->rt, fd);
   corral__handle_register(self->rt, &u->reg, "udp", close_registered);
+  snprintf(u->label, sizeof u->label, "udp port %d", corral_udp_port(u));
+  u->wait = (corral__wait){NULL, NULL, u->label};
   *out = u;
   return 0;
 }
@@ -145,6 +150,7 @@ int corral_udp_connect(corral_udp *u, const char *host, int port) {
 
 int corral_udp_port(const corral_udp *u) {
   if (!u) return CORRAL_EINVAL;
+  if (corral__tl_rt && u->rt != corral__tl_rt) return CORRAL_EFOREIGN;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(u->fd, (struct sockaddr *)&ss, &len) < 0) return -errno;
@@ -219,7 +225,8 @@ int corral_udp_recv_from(corral_udp *u, void *buf, size_t len,
 int corral_udp_close(corral_udp *u) {
   if (!u) return 0;
   corral__rt *rt = corral__tl_rt;
-  if (rt && u->rt != rt) return CORRAL_EFOREIGN;
+  if (!rt) return CORRAL_ENOTASK;
+  if (u->rt != rt) return CORRAL_EFOREIGN;
   udp_close(u);
   return 0;
 }
