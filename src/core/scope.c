@@ -6,6 +6,7 @@
  * blocked below the scope. */
 #include "core/group.h"
 #include "ground/sigdisp.h"
+#include "ground/fault.h"
 
 #include <signal.h>
 #include <string.h>
@@ -38,7 +39,7 @@ int corral__tscope_on_signal(corral__rt *rt, corral__tscope *ts, int signum) {
   if (ts->sig) return CORRAL_EBUSY; /* one signal watcher per scope */
   uv_signal_t *h = corral__malloc(rt, sizeof *h);
   if (!h) return CORRAL_ENOMEM;
-  int rc = uv_signal_init(rt->loop, h);
+  int rc = CORRAL__UV("signal_init", EMFILE, uv_signal_init(rt->loop, h));
   if (rc) {
     corral__free(rt, h);
     return rc;

@@ -21,6 +21,7 @@
  * each worker, because a worker still running a detached job outlives the
  * runtime. */
 #include "io/io.h"
+#include "ground/fault.h"
 #include "io/threads.h"
 
 #include <pthread.h>
@@ -228,7 +229,7 @@ static corral__pool *pool_get(corral__rt *rt, int *rc) {
   corral__list_init(&p->abandoned);
   atomic_init(&p->nqueued, 0);
   pthread_mutex_init(&p->mu, NULL);
-  *rc = uv_async_init(rt->loop, &p->async, on_async);
+  *rc = CORRAL__UV("offload_async_init", ENOMEM, uv_async_init(rt->loop, &p->async, on_async));
   if (*rc) {
     pool_free(p);
     return NULL;
@@ -261,7 +262,8 @@ static int pool_submit(corral__pool *p, job *j) {
       worker *w = &p->workers[p->nthreads];
       w->pool = p;
       pthread_cond_init(&w->cv, NULL);
-      if (pthread_create(&w->tid, NULL, worker_main, w) == 0) {
+      if (CORRAL__ERR("offload_thread", EAGAIN,
+                      pthread_create(&w->tid, NULL, worker_main, w)) == 0) {
         p->nthreads++;
         p->refs++;
       } else {
@@ -417,13 +419,20 @@ void corral__pool_end(corral__rt *rt) {
   int64_t bound = rt->threads.drain_ns;
   if (p->outstanding && bound > 0) {
     uv_timer_t tm;
-    uv_timer_init(rt->loop, &tm);
+    int timed = CORRAL__UV("offload_drain_timer_init", ENOMEM,
+                           uv_timer_init(rt->loop, &tm)) == 0;
     uv_update_time(rt->loop);
     int64_t until = bound == CORRAL_FOREVER ? INT64_MAX : mono_ns() + bound;
-    if (bound != CORRAL_FOREVER)
-      uv_timer_start(&tm, on_drain_timer, (uint64_t)(bound / 1000000 + 1), 0);
-    while (p->outstanding && mono_ns() < until) uv_run(rt->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&tm, on_closed);
+    /* A timer that cannot start must not let the wait sleep past its bound:
+     * then poll without blocking (no bound: the finished call wakes it). */
+    int armed = bound == CORRAL_FOREVER ||
+                (timed && CORRAL__UV("offload_drain_timer", EINVAL,
+                                     uv_timer_start(&tm, on_drain_timer,
+                                                    (uint64_t)(bound / 1000000 + 1),
+                                                    0)) == 0);
+    while (p->outstanding && mono_ns() < until)
+      uv_run(rt->loop, armed ? UV_RUN_ONCE : UV_RUN_NOWAIT);
+    if (timed) uv_close((uv_handle_t *)&tm, on_closed);
     uv_run(rt->loop, UV_RUN_NOWAIT);
   }
   pthread_mutex_lock(&p->mu);

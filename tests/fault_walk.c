@@ -1,0 +1,576 @@
+/* Fault injection walk (built with CORRAL_FAULT_INJECTION: make test-fault).
+ *
+ * One program uses every family of the library: the runtime's start
+ * (loop, timer, watchdog thread, stack pool), tasks (stacks, task slabs),
+ * scopes watching a signal, timers, TCP streams (listen, port, accept,
+ * connect, read, write, shutdown; an echo and a bulk transfer that fills
+ * the kernel's buffers), a pipe stream, descriptor waits on a pipe, UDP
+ * (open, connect, send, receive) and DNS (getaddrinfo on libuv's pool). A clean run counts the system
+ * and libuv calls it makes (C); then for N = 1 .. C the program runs again
+ * with the N-th call failed with that call's errno (src/ground/fault.h) and
+ * the walk checks:
+ *  - the failure surfaces as that code: in the task that made the call (its
+ *    first failure; a failure in a libuv callback: in the TCP task waiting
+ *    for it), or from corral_run for the runtime's own start; a call with a
+ *    fallback (guard pages, advice, TCP_NODELAY, the loop's timer) is
+ *    absorbed and the program succeeds;
+ *  - no hang (an alarm per run), no descriptor left open, no child process
+ *    left, every block of the runtime freed (a counting allocator; the
+ *    second walk uses the default allocator, whose task slabs are mmap'd,
+ *    and leaves leaks to LeakSanitizer).
+ * FAULT_WALK_VERBOSE=1 prints every site as it is failed. */
+#define _GNU_SOURCE 1 /* pipe2 */
+#include "test.h"
+#include "corral/net.h"
+#include "corral/stream.h"
+#include "corral/file.h"
+#include "corral/signal.h"
+#include "corral/thread.h"
+#include "ground/fault.h"
+
+#include <netdb.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#ifndef CORRAL_FAULT_INJECTION
+#error "fault_walk needs a CORRAL_FAULT_INJECTION build"
+#endif
+
+/* ---- what each task saw ---- */
+
+#define MAXREC 64
+typedef struct {
+  char name[CORRAL_NAME_MAX];
+  int first_err; /* first failing library call's code (0: none) */
+  const char *call;
+} rec;
+
+static struct {
+  rec r[MAXREC];
+  int n;
+  char fired_in[CORRAL_NAME_MAX]; /* task current when the fault fired */
+  int fired_err;
+  long live_blocks;
+} W;
+
+static rec *me(void) {
+  const char *name = corral_task_name(corral_current());
+  for (int i = 0; i < W.n; i++)
+    if (strcmp(W.r[i].name, name) == 0) return &W.r[i];
+  if (W.n == MAXREC) abort();
+  rec *r = &W.r[W.n++];
+  snprintf(r->name, sizeof r->name, "%s", name);
+  return r;
+}
+
+/* Record the first failure of a library call made by the current task. */
+static int note(const char *call, int rc) {
+  if (rc < 0) {
+    rec *r = me();
+    if (!r->first_err) {
+      r->first_err = rc;
+      r->call = call;
+      if (getenv("FAULT_WALK_VERBOSE"))
+        fprintf(stderr, "    %s: %s -> %s\n", r->name, call, corral_err_name(rc));
+    }
+  }
+  return rc;
+}
+#define TRY(call)                                                            \
+  do {                                                                       \
+    int rc_ = note(#call, (call));                                           \
+    if (rc_ < 0) return rc_;                                                 \
+  } while (0)
+
+static long cur_n;
+static void on_fire(const char *site, int err, void *arg) {
+  (void)arg;
+  corral_task *t = corral_current();
+  snprintf(W.fired_in, sizeof W.fired_in, "%s", t ? corral_task_name(t) : "");
+  W.fired_err = err;
+  if (getenv("FAULT_WALK_VERBOSE"))
+    fprintf(stderr, "  fault %ld: %s fails with %s in '%s'\n", cur_n, site,
+            corral_err_name(-err), W.fired_in);
+}
+
+/* ---- the program ---- */
+
+#define MSG "the quick brown fox jumps over the lazy dog"
+#define ROUNDS 3
+
+static int server(void *arg, void **res) {
+  (void)res;
+  corral_listener *l = arg;
+  corral_stream *c = NULL;
+  TRY(corral_listener_accept(l, &c));
+  char buf[256];
+  int rc = 0;
+  for (;;) {
+    int n = note("corral_stream_read", corral_stream_read(c, buf, sizeof buf));
+    if (n <= 0) {
+      rc = n;
+      break;
+    }
+    rc = note("corral_stream_write", corral_stream_write(c, buf, (size_t)n, NULL));
+    if (rc) break;
+  }
+  if (rc == 0) rc = note("corral_stream_shutdown", corral_stream_shutdown(c));
+  corral_stream_close(c);
+  return rc;
+}
+
+static int client(void *arg, void **res) {
+  (void)res;
+  int port = *(int *)arg;
+  corral_stream *c = NULL;
+  TRY(corral_tcp_connect("127.0.0.1", port, &c));
+  int rc = 0;
+  for (int i = 0; i < ROUNDS && rc == 0; i++)
+    rc = note("corral_stream_write", corral_stream_write(c, MSG, sizeof MSG - 1, NULL));
+  if (rc == 0) rc = note("corral_stream_shutdown", corral_stream_shutdown(c));
+  size_t got = 0;
+  char buf[256];
+  while (rc == 0) {
+    int n = note("corral_stream_read", corral_stream_read(c, buf, sizeof buf));
+    if (n < 0) rc = n;
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  corral_stream_close(c);
+  if (rc == 0 && got != ROUNDS * (sizeof MSG - 1))
+    return corral_errorf(CORRAL_EIO, "echo: %zu bytes back", got);
+  return rc;
+}
+
+/* Eight megabytes one way: the kernel's buffers fill, so the writer waits
+ * for the socket to become writable. */
+#define BULK (8 << 20)
+static int sink(void *arg, void **res) {
+  (void)res;
+  corral_listener *l = arg;
+  corral_stream *c = NULL;
+  TRY(corral_listener_accept(l, &c));
+  static char buf[65536];
+  size_t got = 0;
+  int n;
+  while ((n = note("corral_stream_read", corral_stream_read(c, buf, sizeof buf))) > 0)
+    got += (size_t)n;
+  corral_stream_close(c);
+  if (n == 0 && got != BULK) return corral_errorf(CORRAL_EIO, "sink: %zu bytes", got);
+  return n;
+}
+
+static int bulk(void *arg, void **res) {
+  (void)res;
+  int port = *(int *)arg;
+  corral_stream *c = NULL;
+  TRY(corral_tcp_connect("127.0.0.1", port, &c));
+  char *data = calloc(1, BULK);
+  int rc = data ? note("corral_stream_write", corral_stream_write(c, data, BULK, NULL))
+                : CORRAL_ENOMEM;
+  free(data);
+  if (rc == 0) rc = note("corral_stream_shutdown", corral_stream_shutdown(c));
+  corral_stream_close(c);
+  return rc;
+}
+
+/* A pipe of the library's (corral_pipe) and descriptor waits on a pipe of
+ * our own. */
+static int pipe_writer(void *arg, void **res) {
+  (void)res;
+  int fd = *(int *)arg;
+  TRY(corral_sleep(MS));
+  TRY(corral_wait_writable(fd));
+  return write(fd, "x", 1) == 1 ? 0 : CORRAL_EIO;
+}
+
+static int poller(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_stream *r = NULL, *w = NULL;
+  TRY(corral_pipe(&r, &w));
+  int rc = note("corral_stream_write", corral_stream_write(w, "ab", 2, NULL));
+  char two[2];
+  if (rc == 0) rc = note("corral_stream_read", corral_stream_read(r, two, 2));
+  if (rc > 0) rc = 0;
+  corral_stream_close(r);
+  corral_stream_close(w);
+  if (rc) return rc;
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return CORRAL_EIO;
+  corral_group g;
+  rc = note("corral_group_open", corral_group_open(&g, NULL));
+  if (rc == 0) {
+    int body = note("corral_spawn", corral_spawn(&g, pipe_writer, &fds[1], "pipe_writer", NULL));
+    if (body == 0) body = note("corral_wait_readable", corral_wait_readable(fds[0]));
+    char c;
+    if (body == 0 && read(fds[0], &c, 1) != 1) body = CORRAL_EIO;
+    rc = corral_group_close(&g, body);
+    if (rc == CORRAL_EGROUP && body < 0 && body != CORRAL_ECANCELED) rc = body;
+  }
+  corral_notify_closing(fds[0]);
+  corral_notify_closing(fds[1]);
+  close(fds[0]);
+  close(fds[1]);
+  return rc;
+}
+
+/* UDP: a datagram to ourselves, received by a task that waits for it. */
+static int udp_sender(void *arg, void **res) {
+  (void)res;
+  corral_udp *u = arg;
+  TRY(corral_sleep(MS));
+  TRY(corral_udp_send_to(u, "ping", 4, NULL));
+  return 0;
+}
+
+static int udp(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_udp *u = NULL;
+  TRY(corral_udp_open("127.0.0.1", 0, &u));
+  int rc = 0, port = note("corral_udp_port", corral_udp_port(u));
+  if (port < 0) rc = port;
+  if (rc == 0) rc = note("corral_udp_connect", corral_udp_connect(u, "127.0.0.1", port));
+  corral_group g;
+  if (rc == 0) rc = note("corral_group_open", corral_group_open(&g, NULL));
+  if (rc == 0) {
+    char buf[16];
+    int body = note("corral_spawn", corral_spawn(&g, udp_sender, u, "udp_sender", NULL));
+    if (body == 0) body = note("corral_udp_recv_from", corral_udp_recv_from(u, buf, sizeof buf, NULL));
+    if (body > 0) body = body == 4 ? 0 : CORRAL_EIO;
+    rc = corral_group_close(&g, body);
+    if (rc == CORRAL_EGROUP && body < 0 && body != CORRAL_ECANCELED) rc = body;
+  }
+  corral_udp_close(u);
+  return rc;
+}
+
+/* DNS through libuv's resolver on its thread pool. */
+static int dns(void *arg, void **res) {
+  (void)arg, (void)res;
+  struct addrinfo *ai = NULL;
+  struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+  TRY(corral_getaddrinfo("localhost", "80", &hints, &ai));
+  corral_freeaddrinfo(ai);
+  return 0;
+}
+
+/* Files on libuv's pool: a directory, a file written, read back, stat'd,
+ * renamed, removed. Whatever fails, nothing is left on disk. */
+static int files(void *arg, void **res) {
+  (void)arg, (void)res;
+  char dir[96], a[128], b[128];
+  snprintf(dir, sizeof dir, "%s/corral-fault-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+           (int)getpid());
+  snprintf(a, sizeof a, "%s/a", dir);
+  snprintf(b, sizeof b, "%s/b", dir);
+  int rc = note("corral_file_mkdir", corral_file_mkdir(dir, 0700));
+  corral_file *f = NULL;
+  if (rc == 0) rc = note("corral_file_open", corral_file_open(a, O_CREAT | O_RDWR | O_TRUNC, 0600, &f));
+  if (rc == 0) rc = note("corral_file_write", corral_file_write(f, MSG, sizeof MSG - 1, NULL));
+  char buf[64];
+  if (rc == 0) rc = note("corral_file_pread", corral_file_pread(f, buf, sizeof buf, 0));
+  if (rc > 0) rc = rc == sizeof MSG - 1 ? 0 : CORRAL_EIO;
+  corral_stat st;
+  if (rc == 0) rc = note("corral_file_sync", corral_file_sync(f));
+  if (rc == 0) rc = note("corral_file_fstat", corral_file_fstat(f, &st));
+  if (f) {
+    int c = note("corral_file_close", corral_file_close(f));
+    if (rc == 0) rc = c;
+  }
+  if (rc == 0) rc = note("corral_file_stat", corral_file_stat(a, &st));
+  if (rc == 0) rc = note("corral_file_rename", corral_file_rename(a, b));
+  if (rc == 0) rc = note("corral_file_unlink", corral_file_unlink(b));
+  if (rc == 0) rc = note("corral_file_rmdir", corral_file_rmdir(dir));
+  unlink(a), unlink(b), rmdir(dir); /* after a failure */
+  return rc;
+}
+
+/* Offload to a worker thread. */
+static int add_one(void *arg, void **res) {
+  (void)res;
+  ++*(int *)arg;
+  return 0;
+}
+static int slow_add_one(void *arg, void **res) {
+  usleep(30000);
+  return add_one(arg, res);
+}
+static int offload(void *arg, void **res) {
+  (void)arg, (void)res;
+  int v = 41;
+  TRY(corral_to_thread(add_one, &v, NULL, NULL));
+  if (v != 42) return CORRAL_EIO;
+  /* A call abandoned after 5 ms: the runtime's end waits for it (or, if
+   * it was still queued then, it never runs: ETIMEDOUT). */
+  static int w;
+  corral_thread_opts o = {.name = "slow", .abandon_after_ns = CORRAL_MS(5)};
+  int rc = corral_to_thread(slow_add_one, &w, NULL, &o);
+  return rc == CORRAL_EABANDONED || rc == CORRAL_ETIMEDOUT ? 0 : note("corral_to_thread", rc);
+}
+
+/* A signal watch (Trio's open_signal_receiver), opened and closed. */
+static int signals(void *arg, void **res) {
+  (void)arg, (void)res;
+  int sig = SIGUSR1;
+  corral_signal_watch *w = NULL;
+  TRY(corral_signal_watch_open(&sig, 1, &w));
+  corral_signal_watch_close(w);
+  return 0;
+}
+
+static int signal_watch(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_scope s;
+  TRY(corral_move_on_after(&s, 50 * MS));
+  int rc = note("corral_scope_cancel_on_signal", corral_scope_cancel_on_signal(&s, SIGUSR2));
+  if (rc == 0) rc = note("corral_sleep", corral_sleep(MS));
+  return corral_scope_exit(&s, rc);
+}
+
+static int sleeper(void *arg, void **res) {
+  (void)arg, (void)res;
+  TRY(corral_sleep(2 * MS));
+  return 0;
+}
+
+#define NSLEEPERS 40
+
+static int prog(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_listener *l = NULL, *l2 = NULL;
+  TRY(corral_tcp_listen("127.0.0.1", 0, 0, &l));
+  int rc = note("corral_tcp_listen", corral_tcp_listen("127.0.0.1", 0, 0, &l2));
+  int port = rc ? rc : note("corral_listener_port", corral_listener_port(l));
+  int port2 = port < 0 ? port : note("corral_listener_port", corral_listener_port(l2));
+  if (port < 0 || port2 < 0) rc = port < 0 ? port : port2;
+  corral_group g;
+  if (rc == 0) rc = note("corral_group_open", corral_group_open(&g, NULL));
+  if (rc) {
+    corral_listener_close(l);
+    corral_listener_close(l2);
+    return rc;
+  }
+  static const struct {
+    corral_fn fn;
+    const char *name;
+  } tasks[] = {{server, "server"}, {client, "client"}, {sink, "sink"},
+               {bulk, "bulk"},     {poller, "poller"}, {udp, "udp"},
+               {dns, "dns"},       {signal_watch, "signal"},
+               {files, "files"},   {offload, "offload"},
+               {signals, "signals"}};
+  void *args[] = {l, &port, l2, &port2, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  int body = 0;
+  for (size_t i = 0; i < sizeof tasks / sizeof tasks[0] && !body; i++)
+    body = note("spawn", corral_spawn(&g, tasks[i].fn, args[i], tasks[i].name, NULL));
+  for (int i = 0; i < NSLEEPERS && !body; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "sleeper%d", i);
+    body = note("spawn", corral_spawn(&g, sleeper, NULL, name, NULL));
+  }
+  rc = corral_group_close(&g, body);
+  corral_listener_close(l);
+  corral_listener_close(l2);
+  return rc;
+}
+
+/* ---- the walk ---- */
+
+static void *c_malloc(void *c, size_t n) {
+  (void)c;
+  void *p = malloc(n);
+  if (p) W.live_blocks++;
+  return p;
+}
+static void *c_realloc(void *c, void *p, size_t n) {
+  (void)c;
+  void *q = realloc(p, n);
+  if (!p && q) W.live_blocks++;
+  return q;
+}
+static void c_free(void *c, void *p) {
+  (void)c;
+  if (p) W.live_blocks--;
+  free(p);
+}
+
+static int count_children(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  int n = 0, c, prev = ' ';
+  while ((c = fgetc(f)) != EOF) {
+    if (c != ' ' && prev == ' ') n++;
+    prev = c;
+  }
+  fclose(f);
+  return n;
+}
+
+static const char *cur_walk;
+static void on_alarm(int sig) {
+  (void)sig;
+  fprintf(stderr, "fault_walk(%s): run with call %ld failed (%s) hangs\n",
+          cur_walk, cur_n, corral__inject_site() ? corral__inject_site() : "-");
+  _exit(3);
+}
+
+/* Calls with a fallback: failing them must not fail the program. */
+static int absorbed(const char *site) {
+  static const char *const list[] = {
+      "stack_probe_", "stack_pidfd_open", "stack_process_madvise",
+      "stack_madvise_", "stack_guard_install", "stack_mprotect",
+      "slab_madvise_", "altstack_mmap", "sigaltstack", "tcp_nodelay",
+      "timer_start", "watch_thread", "file_close", "offload_drain_timer"};
+  for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)
+    if (strncmp(site, list[i], strlen(list[i])) == 0) return 1;
+  return 0;
+}
+
+static corral_error *run_error; /* the root task's error record */
+
+/* Does the record (or an aggregate nested in it) hold code? */
+static int holds_code(const corral_error *e, int code) {
+  if (!e) return 0;
+  if (corral_error_code(e) == code) return 1;
+  for (size_t i = 0; i < corral_error_count(e); i++)
+    if (holds_code(corral_error_child(e, i), code)) return 1;
+  return 0;
+}
+
+static int program_rc(const corral_allocator *al, long nth) {
+  memset(&W.r, 0, sizeof W.r);
+  W.n = 0;
+  W.fired_in[0] = 0;
+  W.fired_err = 0;
+  W.live_blocks = 0;
+  corral_error_unref(run_error);
+  run_error = NULL;
+  corral_options o = {.allocator = al, .stack_size = 64 * 1024, .error = &run_error};
+  corral__inject_arm(nth, 0, NULL);
+  /* Left armed: the counters stay readable, and call nth has passed. */
+  return corral_run(&o, prog, NULL, NULL);
+}
+
+static const rec *find(const char *name) {
+  for (int i = 0; i < W.n; i++)
+    if (strcmp(W.r[i].name, name) == 0) return &W.r[i];
+  return NULL;
+}
+
+static void walk(const corral_allocator *al, const char *what) {
+  cur_walk = what;
+  signal(SIGALRM, on_alarm);
+  corral__inject_on_fire(on_fire, NULL);
+  int fds0 = count_fds(), kids0 = count_children();
+  CHECK_RC(program_rc(al, 0), 0);
+  long calls = corral__inject_calls();
+  corral_error_unref(run_error);
+  run_error = NULL;
+  CHECK(calls > 20);
+  if (al) CHECK_EQ(W.live_blocks, 0);
+  long injected = 0, absorbed_n = 0;
+  const char *only = getenv("FAULT_WALK_N"); /* debugging: one run */
+  for (long n = only ? atol(only) : 1; n <= (only ? atol(only) : calls + 2); n++) {
+    cur_n = n;
+    alarm(20);
+    int rc = program_rc(al, n);
+    long fired = corral__inject_fired();
+    const char *site = corral__inject_site();
+    alarm(0);
+    int in_record = holds_code(run_error, -W.fired_err);
+    corral_error_unref(run_error); /* before the leak check: it is a block */
+    run_error = NULL;
+    if (count_fds() != fds0)
+      FAILF("%s: call %ld (%s) failed: %d descriptors open, %d before", what, n,
+            site ? site : "-", count_fds(), fds0);
+    if (count_children() != kids0)
+      FAILF("%s: call %ld (%s): child processes left", what, n, site ? site : "-");
+    if (al && W.live_blocks != 0)
+      FAILF("%s: call %ld (%s) failed: %ld blocks not freed", what, n,
+            site ? site : "-", W.live_blocks);
+    if (!fired) {
+      if (rc != 0) FAILF("%s: run %ld without a fault failed: %s", what, n, corral_err_name(rc));
+      continue;
+    }
+    injected++;
+    int code = -W.fired_err;
+    if (absorbed(site)) {
+      absorbed_n++;
+      if (rc != 0)
+        FAILF("%s: %s has a fallback, but the program failed with %s", what,
+              site, corral_err_name(rc));
+      continue;
+    }
+    if (rc == 0)
+      FAILF("%s: call %ld (%s) failed with %s, but the program succeeded", what,
+            n, site, corral_err_name(code));
+    if (strcmp(site, "loop_init") == 0 || strcmp(site, "timer_init") == 0) {
+      if (rc != code)
+        FAILF("%s: %s failed with %s, corral_run returned %s", what, site,
+              corral_err_name(code), corral_err_name(rc));
+      continue;
+    }
+    if (strcmp(site, "stack_mmap") == 0 || strcmp(site, "slab_mmap") == 0) {
+      /* No memory for a task: its spawn or its start fails with ENOMEM,
+       * which the root's error record holds (or corral_run returns). */
+      if (rc != code && !in_record)
+        FAILF("%s: %s failed, corral_run returned %s without %s in its record",
+              what, site, corral_err_name(rc), corral_err_name(code));
+      continue;
+    }
+    const rec *r = NULL;
+    if (strstr(site, "_cb")) {
+      /* A libuv callback: the TCP task waiting for it sees the code. */
+      static const char *const io_tasks[] = {"server", "client", "sink", "bulk", "dns", "poller", "udp", "udp_sender", "files", "offload"};
+      if (strcmp(site, "dns_cb") == 0) code = CORRAL_ENOTFOUND; /* EAI_NONAME */
+      for (int i = 0; i < 10 && !r; i++) {
+        const rec *t = find(io_tasks[i]);
+        if (t && t->first_err == code) r = t;
+      }
+      if (!r)
+        for (int i = 0; i < W.n; i++)
+          fprintf(stderr, "  task %s: first failure %s (%s)\n", W.r[i].name,
+                  corral_err_name(W.r[i].first_err), W.r[i].call ? W.r[i].call : "-");
+      if (!r)
+        FAILF("%s: %s failed with %s in a callback: no I/O task saw it", what,
+              site, corral_err_name(code));
+    } else {
+      r = find(W.fired_in);
+      if (!r || r->first_err != code)
+        FAILF("%s: %s failed with %s in task '%s', which saw %s first", what,
+              site, corral_err_name(code), W.fired_in,
+              r ? corral_err_name(r->first_err) : "nothing");
+    }
+  }
+  printf("fault_walk(%s): %ld calls per run, %ld faults injected (%ld absorbed by "
+         "a fallback), each surfaced, no leak, no hang\n",
+         what, calls, injected, absorbed_n);
+  corral__inject_on_fire(NULL, NULL);
+}
+
+TEST(walk_counting_allocator) {
+  corral_allocator al = {c_malloc, c_realloc, c_free, NULL};
+  walk(&al, "counting allocator");
+}
+
+TEST(walk_default_allocator) { walk(NULL, "default allocator"); }
+
+/* The same errno everywhere: the code a task sees is the one injected,
+ * not a translation. */
+static void list_site(const char *site, int err, void *arg) {
+  (void)err;
+  int *n = arg;
+  if (getenv("FAULT_WALK_VERBOSE")) fprintf(stderr, "  call %d: %s\n", *n, site);
+  ++*n;
+}
+
+TEST(sites_listed) {
+  int n = 0;
+  corral__inject_trace(list_site, &n);
+  CHECK_RC(program_rc(NULL, 0), 0);
+  corral__inject_trace(NULL, NULL);
+  CHECK(n > 20);
+}

@@ -1,0 +1,136 @@
+/* Regression tests for what the runtime fuzzer (fuzz/) and the fault
+ * injection walk (tests/test_fault.c) found, each written out as a
+ * readable case. The raw fuzzer inputs live in fuzz/regress/. */
+#include "test.h"
+
+static int sleeper(void *a, void **r) {
+  (void)a, (void)r;
+  return corral_sleep(10 * MS);
+}
+
+static int child_fails(void *a, void **r) {
+  (void)a, (void)r;
+  return corral_errorf(CORRAL_EIO, "child fails");
+}
+
+/* A task that used create_task and failed with its own error keeps its own
+ * code when no child error went unobserved (its children were only
+ * cancelled): it used to end in CORRAL_EGROUP wrapping its own error. */
+static int fails_with_kids(void *a, void **r) {
+  (void)a, (void)r;
+  corral_create_task(sleeper, NULL, "sleeper", NULL);
+  return corral_errorf(CORRAL_ERANGE, "own error");
+}
+/* ...while an unobserved child error still makes it EGROUP, its own error
+ * last. */
+static int fails_with_failing_kid(void *a, void **r) {
+  (void)a, (void)r;
+  corral_create_task(child_fails, NULL, "bad", NULL);
+  CORRAL_IGNORE(corral_sleep(MS));
+  return corral_errorf(CORRAL_ERANGE, "own error");
+}
+
+static int m_own_error(void *a, void **r) {
+  (void)a, (void)r;
+  corral_task *t, *u;
+  CHECK_RC(corral_spawn(NULL, fails_with_kids, NULL, "p", &t), 0);
+  CHECK_RC(corral_join(t, NULL), CORRAL_ERANGE);
+  CHECK_RC(corral_task_code(t), CORRAL_ERANGE);
+  CHECK_STR(corral_error_message(corral_task_error(t)), "own error");
+  CHECK_RC(corral_spawn(NULL, fails_with_failing_kid, NULL, "q", &u), 0);
+  CHECK_RC(corral_join(u, NULL), CORRAL_EGROUP);
+  const corral_error *e = corral_task_error(u);
+  CHECK_EQ(corral_error_count(e), 2);
+  CHECK_RC(corral_error_code(corral_error_child(e, 0)), CORRAL_EIO);
+  CHECK_RC(corral_error_code(corral_error_child(e, 1)), CORRAL_ERANGE);
+  corral_task_release(t);
+  corral_task_release(u);
+  return 0;
+}
+
+TEST(create_task_keeps_own_error) { CHECK_RC(run_virtual(m_own_error, NULL), 0); }
+
+/* A task that parks while the watchdog's preempt flag is up (a deadline
+ * passed while it ran without a checkpoint) used to yield inside the park,
+ * after its caller had checked its condition: a wake-up that came during
+ * that yield was lost and the task slept forever (found by the fault
+ * injection walk: a group close that never returned). */
+static void spin_ms(int ms) {
+  int64_t end = corral_now() + CORRAL_MS(ms);
+  while (corral_now() < end) {
+  }
+}
+static int quick(void *a, void **r) {
+  (void)a, (void)r;
+  return 0;
+}
+static int short_sleep(void *a, void **r) {
+  (void)a, (void)r;
+  return corral_sleep(CORRAL_MS(1));
+}
+static int setter(void *a, void **r) {
+  (void)r;
+  corral_event_set(a);
+  return 0;
+}
+static int m_preempt_park(void *a, void **r) {
+  (void)a, (void)r;
+  for (int i = 0; i < 5; i++) {
+    corral_group g;
+    CHECK_RC(corral_group_open(&g, NULL), 0);
+    CHECK_RC(corral_spawn(&g, quick, NULL, "quick", NULL), 0);
+    CHECK_RC(corral_spawn(&g, short_sleep, NULL, "sleeper", NULL), 0);
+    spin_ms(20); /* the sleeper's deadline passes: the watchdog preempts */
+    CHECK_RC(corral_group_close(&g, 0), 0);
+  }
+  corral_event e;
+  corral_event_init(&e);
+  for (int i = 0; i < 5; i++) {
+    corral_event_clear(&e);
+    corral_group g;
+    CHECK_RC(corral_group_open(&g, NULL), 0);
+    CHECK_RC(corral_spawn(&g, short_sleep, NULL, "sleeper", NULL), 0);
+    spin_ms(20);
+    /* The setter runs while the waiter is preempted inside its park. */
+    CHECK_RC(corral_spawn(&g, setter, &e, "set", NULL), 0);
+    CHECK_RC(corral_event_wait(&e), 0);
+    CHECK_RC(corral_group_close(&g, 0), 0);
+  }
+  return 0;
+}
+
+TEST(park_while_preempted_keeps_its_wakeup) {
+  corral_options o = {0};
+  CHECK_RC(corral_run(&o, m_preempt_park, NULL, NULL), 0);
+}
+
+/* An offloaded call whose scope's deadline passed while the task ran
+ * without a checkpoint: the deadline fires when the task parks for the
+ * call, which must then withdraw or wait for the job through its abort
+ * callback; returning at once freed a job still queued or running (a
+ * use-after-free found by the soak under AddressSanitizer). */
+#include "corral/thread.h"
+static int slow_job(void *arg, void **res) {
+  (void)res;
+  usleep(20000);
+  ++*(int *)arg;
+  return 0;
+}
+static int m_offload_deadline(void *a, void **r) {
+  (void)a, (void)r;
+  static int ran;
+  for (int i = 0; i < 3; i++) {
+    corral_scope s;
+    CHECK_RC(corral_move_on_after(&s, CORRAL_MS(1)), 0);
+    spin_ms(20); /* the deadline passes; the watchdog raises its flag */
+    int rc = corral_to_thread(slow_job, &ran, NULL, NULL);
+    CHECK(rc == 0 || rc == CORRAL_ECANCELED);
+    CHECK_RC(corral_scope_exit(&s, rc), 0);
+  }
+  return 0;
+}
+
+TEST(offload_whose_deadline_fires_at_the_park) {
+  corral_options o = {0};
+  CHECK_RC(corral_run(&o, m_offload_deadline, NULL, NULL), 0);
+}
