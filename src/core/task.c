@@ -564,12 +564,22 @@ int corral_cancel(corral_task *h, const char *message) {
 
 /* Both sleeps park directly: few frames stay live while a task sleeps,
  * which is what a compact task keeps. */
+/* A sleep is always a schedule point: a deadline that passed before the
+ * park (a 1 ns sleep on the real clock) yields instead. */
+static int sleep_park(corral_task *self, int64_t deadline) {
+  corral__rt *rt = self->rt;
+  uint64_t mark = corral__cpu_mark(rt);
+  int rc = corral__park(self, CORRAL__W_SLEEP, NULL, deadline);
+  if (rc == CORRAL_ETIMEDOUT && corral__cpu_mark(rt) == mark)
+    return corral_yield();
+  return rc == CORRAL_ETIMEDOUT ? 0 : rc;
+}
+
 int corral_sleep_until(int64_t deadline) {
   corral_task *self = corral__self();
   if (!self) return CORRAL_ENOTASK;
   if (deadline <= corral__now(self->rt)) return corral_yield();
-  int rc = corral__park(self, CORRAL__W_SLEEP, NULL, deadline);
-  return rc == CORRAL_ETIMEDOUT ? 0 : rc;
+  return sleep_park(self, deadline);
 }
 
 int corral_sleep(int64_t ns) {
@@ -577,9 +587,7 @@ int corral_sleep(int64_t ns) {
   if (!self) return CORRAL_ENOTASK;
   if (ns <= 0) return corral_yield(); /* already expired: a checkpoint */
   int64_t now = corral__now(self->rt);
-  int rc = corral__park(self, CORRAL__W_SLEEP, NULL,
-                        ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns);
-  return rc == CORRAL_ETIMEDOUT ? 0 : rc;
+  return sleep_park(self, ns > INT64_MAX - now ? CORRAL_FOREVER : now + ns);
 }
 
 int corral_checkpoint_cancel(void) {
