@@ -343,6 +343,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   corral__timers_free(&rt->clock.timers, &rt->al);
   corral__fdwait_free_table(rt);
   corral__lvals_free(rt);
+  corral__aset_free(&rt->live, &rt->al);
   corral__slabs_destroy(&rt->slabs);
   al.free(al.ctx, rt);
   return rc;

@@ -237,3 +237,29 @@ static int m_wrong_policy(void *arg, void **res) {
   return 0;
 }
 TEST(wrong_policy_type_and_busy_scope_init) { run_modes(m_wrong_policy, NULL); }
+
+/* Storage that holds the bytes of a live scope or group (a copy, or stale
+ * bytes of an earlier frame) is not taken for one: only the runtime's own
+ * record of entered scopes and open groups counts. */
+static int m_stale_storage(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_scope live, copy;
+  CHECK_RC(corral_move_on_after(&live, CORRAL_SEC(10)), 0);
+  memcpy(&copy, &live, sizeof copy); /* looks entered, owned by us */
+  CHECK_RC(corral_move_on_after(&copy, CORRAL_SEC(5)), 0);
+  CHECK_RC(corral_scope_exit(&copy, 0), 0);
+  CHECK_RC(corral_move_on_after(&live, CORRAL_SEC(1)), CORRAL_EBUSY);
+  CHECK_RC(corral_scope_exit(&live, 0), 0);
+  corral_group g, gcopy;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  memcpy(&gcopy, &g, sizeof gcopy);
+  CHECK_RC(corral_group_open(&gcopy, NULL), 0);
+  CHECK_RC(corral_group_close(&gcopy, 0), 0);
+  CHECK_RC(corral_group_open(&g, NULL), CORRAL_EBUSY);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  return 0;
+}
+
+TEST(stale_storage_is_not_taken_for_a_live_scope_or_group) {
+  CHECK_RC(run_virtual(m_stale_storage, NULL), 0);
+}

@@ -258,13 +258,16 @@ int corral_group_open(corral_group *cg, const corral_group_opts *o) {
   if (!cg) return CORRAL_EINVAL;
   CORRAL__NO_COMPACT(self, "corral_group_open");
   corral__group *g = (corral__group *)cg;
-  corral__storage_probe(g, sizeof *g);
   /* Still open (by this task or another): opening it again would orphan
-   * its children. Closed storage may be reused. */
-  if (g->magic == CORRAL__GROUP_MAGIC && g->rt == self->rt &&
-      g->state != CORRAL__G_CLOSED)
-    return CORRAL_EBUSY;
-  return corral__group_open(self->rt, (corral__group *)cg, self, o, false);
+   * its children. Closed storage may be reused. The runtime's set of open
+   * groups says so without reading the storage, which may be
+   * uninitialised (stale bytes must not look open). */
+  corral__rt *rt = self->rt;
+  if (corral__aset_has(&rt->live, g)) return CORRAL_EBUSY;
+  if (corral__aset_add(&rt->live, &rt->al, g)) return CORRAL_ENOMEM;
+  int rc = corral__group_open(rt, g, self, o, false);
+  if (rc) corral__aset_del(&rt->live, g);
+  return rc;
 }
 
 int corral_group_close(corral_group *cg, int body_rc) {
@@ -275,7 +278,9 @@ int corral_group_close(corral_group *cg, int body_rc) {
   if (g->rt != self->rt) return CORRAL_EFOREIGN;
   if (g->state != CORRAL__G_OPEN) return CORRAL_ECLOSED;
   if (g->owner != self || self->scope != &g->scope) return CORRAL_ENESTING;
-  return corral__group_close(self->rt, g, body_rc);
+  int rc = corral__group_close(self->rt, g, body_rc);
+  corral__aset_del(&self->rt->live, g);
+  return rc;
 }
 
 /* A group of this runtime that has not finished closing, or an error. */

@@ -11,6 +11,7 @@
 #include "core/wait.h"
 #include "core/watch.h"
 #include "ground/alloc.h"
+#include "ground/aset.h"
 #include "ground/ctx.h"
 #include "ground/heap.h"
 #include "ground/list.h"
@@ -89,6 +90,8 @@ struct corral__rt {
   corral__slabs slabs;        /* task structs */
   corral__io io;
   struct corral__lvals *lvals; /* task-local values' counts (local.c) */
+  corral__aset live;          /* entered user scopes and open user groups:
+                                 known without reading caller storage */
   corral__watch watch;
   corral__threads threads;
   corral_allocator al;

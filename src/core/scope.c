@@ -205,10 +205,9 @@ int corral_scope_init(corral_scope *us, const corral_scope_opts *o) {
   corral__tscope *ts = (corral__tscope *)(void *)us;
   corral__scope *s = &ts->s;
   corral__rt *rt = corral__tl_rt;
-  corral__storage_probe(ts, sizeof *ts);
-  if (s->magic == CORRAL__SCOPE_MAGIC && s->entered && s->owner && rt &&
-      s->owner->rt == rt)
-    return CORRAL_EBUSY;
+  /* Entered (by any task of this runtime): the runtime knows, without
+   * reading the storage, which may hold anything. */
+  if (rt && corral__aset_has(&rt->live, ts)) return CORRAL_EBUSY;
   corral_scope_opts d = {0};
   if (!o) o = &d;
   memset(ts, 0, sizeof *ts);
@@ -229,11 +228,13 @@ int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
   corral__tscope *ts = (corral__tscope *)(void *)us;
   corral__scope *s = &ts->s;
   /* Entered already (by this task or another): entering again would link
-   * it into the tree twice. An exited scope may be entered again. */
-  corral__storage_probe(ts, sizeof *ts);
-  if (s->magic == CORRAL__SCOPE_MAGIC && s->entered && s->owner &&
-      s->owner->rt == self->rt)
-    return CORRAL_EBUSY;
+   * it into the tree twice. An exited scope may be entered again. The
+   * runtime's set of entered scopes says so without reading the storage,
+   * which may be uninitialised (stale bytes must not look entered). */
+  if (corral__aset_has(&self->rt->live, ts)) return CORRAL_EBUSY;
+  corral__storage_probe(ts, sizeof *ts); /* the preset check reads it */
+  if (corral__aset_add(&self->rt->live, &self->rt->al, ts))
+    return CORRAL_ENOMEM;
   /* Configured by corral_scope_init: enter it as configured. */
   bool preset = !o && is_preset(s);
   bool pre_cancel = preset && s->preset_cancel;
@@ -261,6 +262,7 @@ int corral_scope_enter(corral_scope *us, const corral_scope_opts *o) {
     self->scope = s->parent;
     corral__scope_detach(self->rt, s);
     s->magic = 0;
+    corral__aset_del(&self->rt->live, ts);
   }
   return rc;
 }
@@ -278,6 +280,7 @@ int corral_scope_exit(corral_scope *us, int rc) {
   bool outer = !s->shield && corral__cancelled_scope(s->parent) != NULL;
   self->scope = s->parent;
   s->entered = 0;
+  corral__aset_del(&self->rt->live, s);
   s->caught = rc == CORRAL_ECANCELED && s->cancelled && !outer;
   int mine = s->caught, timed = s->deadline_fired;
   corral__scope_detach(self->rt, s);
