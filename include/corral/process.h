@@ -84,7 +84,7 @@ typedef struct corral_process_opts {
  * CORRAL_EINVAL (no argv, bad stdio), CORRAL_ENOMEM, another negative errno
  * of fork/exec/open, CORRAL_ENOTASK. On error nothing runs and *out is
  * NULL. */
-CORRAL_API int corral_process_spawn(const corral_process_opts *opts,
+CORRAL_NODISCARD CORRAL_API int corral_process_spawn(const corral_process_opts *opts,
                                     corral_process **out);
 
 /* The child's pid (also its process group and session id). */
@@ -107,7 +107,7 @@ CORRAL_API corral_stream *corral_process_stream(corral_process *p, int fd);
  * After the child exited, returns at once (any number of times). Also
  * CORRAL_EBUSY (another task already waits), CORRAL_EINVAL, CORRAL_EFOREIGN,
  * CORRAL_ENOTASK. */
-CORRAL_API int corral_process_wait(corral_process *p, int *exit_status,
+CORRAL_NODISCARD CORRAL_API int corral_process_wait(corral_process *p, int *exit_status,
                                    int *term_signal);
 
 /* Send signum to the child's whole process group (signum 0 tests that it
@@ -141,7 +141,7 @@ typedef struct corral_completed {
  * when the child ran (whatever its exit status: look at *res), a spawn
  * error, or CORRAL_ECANCELED (the child was terminated and reaped; *res has
  * what came until then). Release *res with corral_completed_clear. */
-CORRAL_API int corral_process_run(const corral_process_opts *opts,
+CORRAL_NODISCARD CORRAL_API int corral_process_run(const corral_process_opts *opts,
                                   const void *input, size_t input_len,
                                   size_t max_output, corral_completed *res);
 CORRAL_API void corral_completed_clear(corral_completed *res);

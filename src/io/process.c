@@ -146,6 +146,16 @@ static void close_streams(corral_process *p) {
   }
 }
 
+/* Signal the child's process group; until the child has called setsid()
+ * (it may not have run yet) the group does not exist: signal the child
+ * itself then. Its signals stay blocked until it has reset their
+ * dispositions, so the default action is what it gets. */
+static int signal_group(corral_process *p, int sig) {
+  if (kill(-p->pid, sig) == 0) return 0;
+  if (errno != ESRCH || p->exited) return -errno;
+  return kill(p->pid, sig) == 0 ? 0 : -errno;
+}
+
 /* Reap the group's members that are our children (when we are a
  * subreaper, the orphans of the group come to us). */
 static void reap_group(corral_process *p) {
@@ -397,7 +407,7 @@ corral_stream *corral_process_stream(corral_process *p, int fd) {
 int corral_process_signal(corral_process *p, int signum) {
   if (!p || signum < 0) return CORRAL_EINVAL;
   if (p->handle_closed && p->exited) return -ESRCH;
-  return kill(-p->pid, signum) == 0 ? 0 : -errno;
+  return signal_group(p, signum);
 }
 
 /* Park without being abortable until the exit callback ran or the deadline
@@ -492,12 +502,12 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
   if (p->handle_closed) return CORRAL_ECLOSED;
   /* Cancelled: the termination sequence, then always the reap. */
   for (size_t i = 0; i < p->nseq && !p->exited; i++) {
-    kill(-p->pid, p->seq[i].signum);
-    kill(-p->pid, SIGCONT); /* a stopped child must run to see it */
+    signal_group(p, p->seq[i].signum);
+    signal_group(p, SIGCONT); /* a stopped child must run to see it */
     if (p->seq[i].wait_ns > 0) park_exit(self, p, corral_now() + p->seq[i].wait_ns);
   }
   if (!p->exited) {
-    kill(-p->pid, SIGKILL);
+    signal_group(p, SIGKILL);
     park_exit(self, p, CORRAL_FOREVER);
   }
   corral__process_end_group(p);

@@ -104,7 +104,7 @@ int corral_process_run(const corral_process_opts *opts, const void *input,
   memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
   corral_scope_enter(&s, &(corral_scope_opts){.name = "process_run"});
   corral_scope_cancel(&s, "process_run ends");
-  corral_process_wait(p, &res->exit_status, &res->term_signal);
+  CORRAL_IGNORE(corral_process_wait(p, &res->exit_status, &res->term_signal));
   int src = corral_scope_exit(&s, 0);
   (void)src; /* our own cancellation: nothing to report */
   corral_process_close(p);
