@@ -271,8 +271,18 @@ static int close_implicit(corral__rt *rt, corral_task *t, int rc) {
   int grc = corral__group_close(rt, g, rc < 0 ? rc : 0);
   corral__free(rt, g);
   t->implicit = NULL;
-  if (grc == CORRAL_EGROUP) return grc;
-  return rc;
+  if (grc != CORRAL_EGROUP) return rc;
+  /* An aggregate of the task's own error alone: no child error nobody
+   * joined, so the task keeps its own code and record. */
+  const corral_error *agg = t->last_err;
+  if (rc < 0 && rc != CORRAL_ECANCELED && agg &&
+      corral_error_code(agg) == CORRAL_EGROUP && corral_error_count(agg) == 1 &&
+      corral_error_code(corral_error_child(agg, 0)) == rc) {
+    corral__set_last_error(
+        t, corral_error_ref((corral_error *)corral_error_child(agg, 0)));
+    return rc;
+  }
+  return grc;
 }
 
 static void task_release_records(corral__rt *rt, corral_task *t) {
