@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan tsan test test-release test-asan test-tsan test-ucontext test-cross demo bench stress valgrind install clean
+.PHONY: all deps build asan tsan test test-release test-asan test-tsan test-ucontext test-cross demo bench stress valgrind install clean fuzz test-fault
 
 all: build
 
@@ -48,6 +48,13 @@ test-ucontext: deps
 test-cross:
 	@scripts/test-cross.sh
 
+# Every system / libuv call of the library failed in turn (ASan build with
+# CORRAL_FAULT_INJECTION; tests/fault_walk.c).
+test-fault: deps
+	cmake -S . -B build-fault -DCMAKE_BUILD_TYPE=Debug -DCORRAL_WERROR=ON -DCORRAL_SANITIZE=ON -DCORRAL_FAULT_INJECTION=ON -DCORRAL_BENCH=OFF -DCORRAL_EXAMPLES=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-fault -j$(JOBS) --target fault_walk
+	cd build-fault && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS) -R '^fault\.'
+
 test:
 	@scripts/deps.sh test
 	$(MAKE) test-release
@@ -55,6 +62,7 @@ test:
 	$(MAKE) test-tsan
 	$(MAKE) test-ucontext
 	$(MAKE) test-cross
+	$(MAKE) test-fault
 
 # The demo shows the demo: the build's output only if the build fails.
 demo:
@@ -71,6 +79,13 @@ bench: build
 	@scripts/deps.sh bench || echo "corral: some peers are missing; they will be reported as missing"
 	bench/run.sh $(BUILD)
 
+# The runtime fuzzer (libFuzzer, clang, ASan + UBSan) in build-fuzz/:
+# FUZZ_SECONDS of fuzzing (default 10 minutes); see docs/reliability.md.
+FUZZ_SECONDS ?= 600
+fuzz:
+	@scripts/deps.sh test
+	scripts/fuzz.sh $(FUZZ_SECONDS) build-fuzz
+
 stress: build
 	CORRAL_STRESS_RUNS=2000 ./$(BUILD)/tests/test_stress
 	CORRAL_STRESS_RUNS=300 ./$(BUILD)/tests/test_channel
@@ -84,4 +99,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(TSAN) build-ucontext build-cross
+	rm -rf $(BUILD) $(ASAN) $(TSAN) build-ucontext build-cross build-fuzz build-fault
