@@ -10,7 +10,8 @@ pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libjansso
 http_servers=(nginx-light python3 openssl)
 case "$what" in
   test) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user valgrind
-              redis-server libhiredis-dev "${http_servers[@]}" tmux time parallel procps) ;;
+              redis-server libhiredis-dev "${http_servers[@]}" tmux time parallel procps
+              clang-14 libclang-rt-14-dev) ;;
   bench) pkgs+=(python3 python3-trio golang-go nodejs gnuplot-nox curl python3-aiohttp "${http_servers[@]}" parallel time) ;;
   http) pkgs+=("${http_servers[@]}") ;;
 esac
