@@ -8,6 +8,7 @@
 #include "core/group.h"
 #include "io/io.h"
 #include "io/threads.h"
+#include "ground/fault.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -55,6 +56,11 @@ static unsigned next_serial(void) {
 }
 
 static void on_uvtimer(uv_timer_t *h) { (void)h; }
+
+static int start_uvtimer(corral__rt *rt, uint64_t ms) {
+  return CORRAL__UV("timer_start", EINVAL,
+                    uv_timer_start(&rt->uvtimer, on_uvtimer, ms, 0));
+}
 
 static void fire_timers(corral__rt *rt, int64_t now) {
   corral__timers_fire(&rt->clock.timers, now);
@@ -136,8 +142,10 @@ static void run_loop(corral__rt *rt) {
       if (rt->clock.autojump_ms > 0 && corral__timers_peek(&rt->clock.timers) != INT64_MAX) {
         /* Give pending I/O a chance before time jumps (Trio's threshold). */
         uv_update_time(rt->loop);
-        uv_timer_start(&rt->uvtimer, on_uvtimer, (uint64_t)rt->clock.autojump_ms, 0);
-        poll_io(rt, UV_RUN_ONCE);
+        /* A timer that cannot start must not let the loop sleep past it. */
+        poll_io(rt, start_uvtimer(rt, (uint64_t)rt->clock.autojump_ms)
+                        ? UV_RUN_NOWAIT
+                        : UV_RUN_ONCE);
         uv_timer_stop(&rt->uvtimer);
       } else {
         poll_io(rt, UV_RUN_NOWAIT);
@@ -156,8 +164,9 @@ static void run_loop(corral__rt *rt) {
     } else if (next != INT64_MAX) {
       int64_t ms = (next - (int64_t)uv_hrtime() + 999999) / 1000000;
       uv_update_time(rt->loop);
-      uv_timer_start(&rt->uvtimer, on_uvtimer, (uint64_t)(ms > 0 ? ms : 0), 0);
-      poll_io(rt, UV_RUN_ONCE);
+      poll_io(rt, start_uvtimer(rt, (uint64_t)(ms > 0 ? ms : 0))
+                      ? UV_RUN_NOWAIT
+                      : UV_RUN_ONCE);
       uv_timer_stop(&rt->uvtimer);
       fire_timers(rt, (int64_t)uv_hrtime());
     } else if (uv_loop_alive(rt->loop)) {
@@ -258,14 +267,19 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   if (o.loop) {
     rt->loop = o.loop;
   } else {
-    int rc = uv_loop_init(&rt->own_loop);
+    int rc = CORRAL__UV("loop_init", EMFILE, uv_loop_init(&rt->own_loop));
     if (rc) {
       al.free(al.ctx, rt);
       return rc;
     }
     rt->loop = &rt->own_loop;
   }
-  uv_timer_init(rt->loop, &rt->uvtimer);
+  int trc = CORRAL__UV("timer_init", ENOMEM, uv_timer_init(rt->loop, &rt->uvtimer));
+  if (trc) {
+    if (rt->loop == &rt->own_loop) uv_loop_close(rt->loop);
+    al.free(al.ctx, rt);
+    return trc;
+  }
   corral__stack_pool_init(&rt->stacks.pools, !o.no_guard_install,
                           o.stack_cache ? o.stack_cache : 64, o.stack_paint,
                           pool_alloc, pool_free, rt);

@@ -6,6 +6,7 @@
  * blocked below the scope. */
 #include "core/group.h"
 #include "ground/sigdisp.h"
+#include "ground/fault.h"
 
 #include <signal.h>
 #include <string.h>
@@ -38,13 +39,14 @@ int corral__tscope_on_signal(corral__rt *rt, corral__tscope *ts, int signum) {
   if (ts->sig) return CORRAL_EBUSY; /* one signal watcher per scope */
   uv_signal_t *h = corral__malloc(rt, sizeof *h);
   if (!h) return CORRAL_ENOMEM;
-  int rc = uv_signal_init(rt->loop, h);
+  int rc = CORRAL__UV("signal_init", EMFILE, uv_signal_init(rt->loop, h));
   if (rc) {
     corral__free(rt, h);
     return rc;
   }
   h->data = ts;
-  rc = corral__sigwatch_start(h, on_signal, signum); /* restores on close */
+  rc = CORRAL__UV("signal_start", EINVAL,
+                  corral__sigwatch_start(h, on_signal, signum)); /* restores on close */
   if (rc) {
     h->data = rt;
     uv_close((uv_handle_t *)h, on_sig_closed);

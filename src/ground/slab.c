@@ -15,6 +15,7 @@
 #include "ground/slab.h"
 
 #include "ground/alloc.h"
+#include "ground/fault.h"
 
 #include <string.h>
 
@@ -77,14 +78,16 @@ static void slab_destroy(corral__slabs *ss, corral__slab *s) {
  * with a huge page, which it does by itself where transparent huge pages
  * are "always" on, and here only when advised (corral_options.huge_pages). */
 static void *map_aligned(size_t bytes, bool advise) {
-  char *q = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char *q = CORRAL__MMAP("slab_mmap", ENOMEM,
+                         mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   if (q == MAP_FAILED) return MAP_FAILED;
   char *a = (char *)(((uintptr_t)q + bytes - 1) & ~(uintptr_t)(bytes - 1));
   if (a > q) munmap(q, (size_t)(a - q));
   munmap(a + bytes, (size_t)(q + bytes - a));
 #ifdef MADV_HUGEPAGE
-  if (advise) (void)madvise(a, bytes, MADV_HUGEPAGE);
+  if (advise)
+    (void)CORRAL__SYS("slab_madvise_huge", EINVAL, madvise(a, bytes, MADV_HUGEPAGE));
 #else
   (void)advise;
 #endif
@@ -104,13 +107,15 @@ static corral__slab *slab_new(corral__slabs *ss) {
     if (mapped) {
       void *p = bytes == CORRAL__SLAB_MAX
                     ? map_aligned(bytes, ss->huge_pages)
-                    : mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                    : CORRAL__MMAP("slab_mmap", ENOMEM,
+                                   mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
       if (p == MAP_FAILED) return NULL;
       /* Big chunks are filled by a burst: fault their pages in one call
        * (older kernels refuse the advice; then they fault one by one). */
       if (bytes >= CORRAL__SLAB_POPULATE && !ss->valgrind)
-        (void)madvise(p, bytes, MADV_POPULATE_WRITE);
+        (void)CORRAL__SYS("slab_madvise_populate", EINVAL,
+                          madvise(p, bytes, MADV_POPULATE_WRITE));
       s = p;
     } else {
       s = corral__al_malloc(ss->al, bytes);

@@ -30,6 +30,7 @@
 #endif
 
 #include "sanitizer.h"
+#include "ground/fault.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -43,16 +44,18 @@
 #define CORRAL__MPROTECT_BUDGET 8192
 
 static int probe_guard_install(size_t page) {
-  char *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char *m = CORRAL__MMAP("stack_probe_mmap", ENOMEM,
+                         mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   if (m == MAP_FAILED) return 0;
-  int ok = madvise(m, page, MADV_GUARD_INSTALL) == 0;
+  int ok = CORRAL__SYS("stack_probe_madvise", EINVAL,
+                       madvise(m, page, MADV_GUARD_INSTALL)) == 0;
   if (ok) {
     /* Some layers (qemu-user) accept the advice as a no-op hint: check that
      * the kernel now refuses to read the page. */
     int p[2];
     ok = 0;
-    if (pipe(p) == 0) {
+    if (CORRAL__SYS("stack_probe_pipe", EMFILE, pipe(p)) == 0) {
       ok = write(p[1], m, 1) < 0 && errno == EFAULT;
       close(p[0]);
       close(p[1]);
@@ -85,7 +88,8 @@ void corral__stack_pool_init(corral__stack_pool *p, int allow_guard_install,
   vg = RUNNING_ON_VALGRIND; /* older Valgrinds do not know pidfd_open */
 #endif
   if (p->mode == CORRAL__GUARD_INSTALL && !vg)
-    p->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    p->pidfd = (int)CORRAL__SYS("stack_pidfd_open", EMFILE,
+                                syscall(SYS_pidfd_open, getpid(), 0));
 #endif
 }
 
@@ -98,7 +102,8 @@ static int chunk_madvise(corral__stack_pool *p, char *map, size_t n,
   if (p->pidfd < 0 || n > 64) return -1;
   for (size_t i = 0; i < n; i++)
     v[i] = (struct iovec){map + i * slot + off, len};
-  long done = syscall(SYS_process_madvise, p->pidfd, v, n, advice, 0);
+  long done = CORRAL__SYS("stack_process_madvise", EINVAL,
+                          syscall(SYS_process_madvise, p->pidfd, v, n, advice, 0));
   return done == (long)(n * len) ? 0 : -1;
 #else
   (void)p, (void)map, (void)n, (void)slot, (void)off, (void)len, (void)advice;
@@ -130,15 +135,16 @@ static int new_chunk(corral__stack_pool *p, corral__sizepool *sp) {
   corral__chunk *c = p->alloc(p->actx, sizeof *c + n * sizeof(corral__stack));
   if (!c) return -ENOMEM;
   size_t len = n * slot;
-  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  char *m = CORRAL__MMAP("stack_mmap", ENOMEM,
+                         mmap(NULL, len, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
   if (m == MAP_FAILED) {
     p->dealloc(p->actx, c);
     return -ENOMEM;
   }
 #ifdef MADV_NOHUGEPAGE
   /* THP would back a touched stack page with 2 MiB. */
-  (void)madvise(m, len, MADV_NOHUGEPAGE);
+  (void)CORRAL__SYS("stack_madvise_nohuge", EINVAL, madvise(m, len, MADV_NOHUGEPAGE));
 #endif
   c->map = m;
   c->maplen = len;
@@ -175,10 +181,12 @@ static corral__stack *carve(corral__stack_pool *p, corral__sizepool *sp) {
   if (c->guarded) {
     s->guard = CORRAL__GUARD_INSTALL;
   } else if (p->mode == CORRAL__GUARD_INSTALL &&
-             madvise(g, p->guard_bytes, MADV_GUARD_INSTALL) == 0) {
+             CORRAL__SYS("stack_guard_install", EINVAL,
+                         madvise(g, p->guard_bytes, MADV_GUARD_INSTALL)) == 0) {
     s->guard = CORRAL__GUARD_INSTALL;
   } else if (p->mprotect_budget > 0 &&
-             mprotect(g, p->guard_bytes, PROT_NONE) == 0) {
+             CORRAL__SYS("stack_mprotect", ENOMEM,
+                         mprotect(g, p->guard_bytes, PROT_NONE)) == 0) {
     p->mprotect_budget--;
     s->guard = CORRAL__GUARD_MPROTECT;
   }
@@ -241,7 +249,8 @@ void corral__stack_trim(corral__stack_pool *p, uint64_t now_ns, size_t max) {
       sp->nwarm--;
       max--;
       /* Give the pages back but keep the slot (and its guard). */
-      (void)madvise(s->lo, s->size, MADV_DONTNEED);
+      (void)CORRAL__SYS("stack_madvise_dontneed", EINVAL,
+                        madvise(s->lo, s->size, MADV_DONTNEED));
       s->warm = 0;
       s->next = sp->cold;
       sp->cold = s;
@@ -406,11 +415,12 @@ int corral__fault_begin(const corral__fault_hook *hook, void **altstack) {
   pthread_once(&fault_once, install_once);
   stack_t cur;
   if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
-    void *m = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *m = CORRAL__MMAP("altstack_mmap", ENOMEM,
+                           mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (m != MAP_FAILED) {
       stack_t ss = {.ss_sp = m, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
-      if (sigaltstack(&ss, NULL) == 0)
+      if (CORRAL__SYS("sigaltstack", ENOMEM, sigaltstack(&ss, NULL)) == 0)
         *altstack = m;
       else
         munmap(m, ALTSTACK_SIZE);

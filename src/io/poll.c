@@ -9,6 +9,7 @@
  * table, never through a pointer kept across the park, because
  * notify_closing may already have freed it. */
 #include "io/io.h"
+#include "ground/fault.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ static int fdwait_update(fdwait *r) {
   }
   if (ev == r->events) return 0;
   r->events = ev;
-  return uv_poll_start(&r->h, ev, on_poll);
+  return CORRAL__UV("poll_start", EBADF, uv_poll_start(&r->h, ev, on_poll));
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -133,7 +134,7 @@ static fdwait *fdwait_get(corral__rt *rt, int fd, int *rc) {
     *rc = CORRAL_ENOMEM;
     return NULL;
   }
-  *rc = uv_poll_init(rt->loop, &r->h, fd);
+  *rc = CORRAL__UV("poll_init", ENOMEM, uv_poll_init(rt->loop, &r->h, fd));
   if (*rc) {
     corral__free(rt, r);
     /* libuv already watches it: a socket of the runtime's own. */
