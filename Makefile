@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan tsan test test-release test-asan test-tsan test-ucontext test-cross demo bench stress valgrind install clean fuzz test-fault
+.PHONY: all deps build asan tsan test test-release test-asan test-tsan test-ucontext test-cross demo bench stress valgrind install clean fuzz test-fault soak
 
 all: build
 
@@ -85,6 +85,12 @@ FUZZ_SECONDS ?= 600
 fuzz:
 	@scripts/deps.sh test
 	scripts/fuzz.sh $(FUZZ_SECONDS) build-fuzz
+
+# Ten minutes of mixed load, resources sampled every second (tests/soak.c);
+# the samples go to $(BUILD)/soak.csv.
+SOAK_SECONDS ?= 600
+soak: build
+	./$(BUILD)/tests/soak $(SOAK_SECONDS) $(BUILD)/soak.csv
 
 stress: build
 	CORRAL_STRESS_RUNS=2000 ./$(BUILD)/tests/test_stress
