@@ -22,6 +22,12 @@
  *    timeout of wait / as_completed fired at exactly start + timeout;
  *  - once a blocking call failed with CORRAL_ECANCELED, the next one in the
  *    same scope fails too (level-triggered cancellation);
+ *  - channels hand every item over exactly once: no item is received twice
+ *    or without a send that returned 0, and what was sent is received or
+ *    still buffered at the end (unless the receiving side was closed);
+ *  - a lock is owned by exactly the task that acquired it (double acquire:
+ *    CORRAL_EDEADLK, release by a non-owner: CORRAL_EPERM), also after a
+ *    condition wait; a limiter's token likewise;
  *  - after corral_run returns, every block the runtime allocated is freed.
  * Blocking calls may also return CORRAL_EDEADLK: when cancelling every
  * task did not break a deadlock (waits inside shields), the runtime fails
@@ -33,6 +39,7 @@
  * test suite, which replays the seed corpus and every regression input.
  */
 #include "corral.h"
+#include "corral/channel.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -90,7 +97,11 @@ typedef struct exec {
   int rc;
   int sticky_cancel; /* last blocking call was cancelled; no frame change since */
   int compact;
+  int holds_lock, holds_token;
 } exec;
+
+#define NCHANNELS 2
+#define MAX_ITEMS 4096
 
 static struct {
   tctx tasks[MAX_TASKS];
@@ -102,6 +113,16 @@ static struct {
   int nhandles;
   corral_event ev[NEVENTS];
   corral_semaphore sem[NSEMS];
+  corral_channel *ch[NCHANNELS];
+  int next_item;                  /* items are numbered 1.. */
+  unsigned char item_sent[MAX_ITEMS];     /* a send returned 0 */
+  unsigned char item_received[MAX_ITEMS]; /* a receive returned it */
+  unsigned char item_channel[MAX_ITEMS];
+  long sent[NCHANNELS], received[NCHANNELS];
+  int receive_closed[NCHANNELS];
+  corral_lock lock;
+  corral_condition cond;
+  corral_limiter limiter;
   long budget;        /* operations left for this input */
   int compact_works;  /* compact tasks exist in this build */
   const uint8_t *input;
@@ -716,6 +737,212 @@ static void op_sleep(exec *x) {
   after_block(x, "corral_sleep", t0, rc);
 }
 
+/* ---- channels, select, lock, condition, limiter ---- */
+
+static int new_item(int c) {
+  if (R.next_item >= MAX_ITEMS - 1) return 0;
+  int v = ++R.next_item;
+  R.item_channel[v] = (unsigned char)c;
+  return v;
+}
+
+static void got_item(int c, int v) {
+  if (v <= 0 || v > R.next_item) fail("received item %d, never offered", v);
+  if (R.item_received[v]) fail("item %d received twice", v);
+  if (R.item_channel[v] != c) fail("item %d sent on channel %d, received on %d", v,
+                                   R.item_channel[v], c);
+  R.item_received[v] = 1;
+  R.received[c]++;
+}
+
+static void sent_item(int c, int v) {
+  if (R.item_sent[v]) fail("item %d sent twice", v);
+  R.item_sent[v] = 1;
+  R.sent[c]++;
+}
+
+static void op_send(exec *x) {
+  unsigned a = byte(x);
+  int c = a & 1, v = new_item(c);
+  if (!v) return;
+  int64_t t0 = corral_now();
+  if (a & 2) {
+    int rc = corral_channel_try_send(R.ch[c], &v);
+    if (rc == 0) sent_item(c, v);
+    else if (rc != CORRAL_EAGAIN && rc != CORRAL_ECLOSED && rc != CORRAL_EPIPE)
+      bad_rc("corral_channel_try_send", rc);
+    return;
+  }
+  int rc = corral_channel_send(R.ch[c], &v);
+  if (x->compact) {
+    if (rc != CORRAL_EINVAL) bad_rc("corral_channel_send in a compact task", rc);
+    return;
+  }
+  if (rc == 0) sent_item(c, v);
+  else if (rc != CORRAL_ECLOSED && rc != CORRAL_EPIPE && rc != CORRAL_ECANCELED &&
+           rc != CORRAL_EDEADLK)
+    bad_rc("corral_channel_send", rc);
+  if (rc == CORRAL_ECANCELED || rc == CORRAL_EDEADLK) after_block(x, "channel_send", t0, rc);
+}
+
+static void op_receive(exec *x) {
+  unsigned a = byte(x);
+  int c = a & 1, v = -1;
+  int64_t t0 = corral_now();
+  if (a & 2) {
+    int rc = corral_channel_try_receive(R.ch[c], &v);
+    if (rc == 0) got_item(c, v);
+    else if (rc != CORRAL_EAGAIN && rc != CORRAL_EEOF && rc != CORRAL_ECLOSED)
+      bad_rc("corral_channel_try_receive", rc);
+    return;
+  }
+  int rc = corral_channel_receive(R.ch[c], &v);
+  if (x->compact) {
+    if (rc != CORRAL_EINVAL) bad_rc("corral_channel_receive in a compact task", rc);
+    return;
+  }
+  if (rc == 0) got_item(c, v);
+  else if (rc != CORRAL_EEOF && rc != CORRAL_ECLOSED && rc != CORRAL_ECANCELED &&
+           rc != CORRAL_EDEADLK)
+    bad_rc("corral_channel_receive", rc);
+  else if (v != -1) fail("a failed receive (%s) wrote an item", corral_err_name(rc));
+  if (rc == CORRAL_ECANCELED || rc == CORRAL_EDEADLK) after_block(x, "channel_receive", t0, rc);
+}
+
+static void op_close(exec *x) {
+  unsigned a = byte(x);
+  int c = a & 1;
+  int rc = (a & 2) ? corral_channel_close_receive(R.ch[c]) : corral_channel_close_send(R.ch[c]);
+  if (rc) bad_rc("corral_channel_close", rc);
+  if (a & 2) R.receive_closed[c] = 1;
+}
+
+static void op_select(exec *x) {
+  unsigned a = byte(x);
+  corral_select_clause cl[2];
+  int vals[2] = {-1, -1}, nc = 1 + (a & 1);
+  for (int i = 0; i < nc; i++) {
+    int c = (a >> (1 + 2 * i)) & 1, send = (a >> (2 + 2 * i)) & 1;
+    if (send) {
+      vals[i] = new_item(c);
+      if (!vals[i]) return;
+    }
+    cl[i] = (corral_select_clause){R.ch[c], send ? CORRAL_SELECT_SEND : CORRAL_SELECT_RECEIVE,
+                                   &vals[i]};
+  }
+  int try = (a >> 7) & 1;
+  size_t fired = 99;
+  int64_t t0 = corral_now();
+  int rc = try ? corral_try_select(cl, (size_t)nc, &fired)
+               : corral_select(cl, (size_t)nc, &fired);
+  if (x->compact && !try) {
+    if (rc != CORRAL_EINVAL) bad_rc("corral_select in a compact task", rc);
+    return;
+  }
+  if (rc == CORRAL_ECANCELED || rc == CORRAL_EDEADLK || rc == CORRAL_EAGAIN) {
+    if (fired != (size_t)nc) fail("select returned %s with clause %zu fired", corral_err_name(rc), fired);
+    if (rc == CORRAL_EAGAIN && !try) bad_rc("corral_select", rc);
+    if (rc != CORRAL_EAGAIN) after_block(x, "corral_select", t0, rc);
+    return;
+  }
+  if (fired >= (size_t)nc) fail("select returned %s without a fired clause", corral_err_name(rc));
+  int c = cl[fired].channel == R.ch[0] ? 0 : 1;
+  int send = cl[fired].op == CORRAL_SELECT_SEND;
+  if (rc == 0) {
+    if (send) sent_item(c, vals[fired]);
+    else got_item(c, vals[fired]);
+    return;
+  }
+  if (send ? (rc != CORRAL_ECLOSED && rc != CORRAL_EPIPE)
+           : (rc != CORRAL_EEOF && rc != CORRAL_ECLOSED))
+    bad_rc(send ? "corral_select (send clause)" : "corral_select (receive clause)", rc);
+}
+
+static void check_lock_owner(exec *x, const char *after) {
+  int mine = corral_lock_owner(&R.lock) == corral_current();
+  if (mine != x->holds_lock)
+    fail("after %s the task %s the lock, but it should %s", after,
+         mine ? "owns" : "does not own", x->holds_lock ? "own it" : "not");
+}
+
+static void op_lock(exec *x) {
+  unsigned a = byte(x);
+  int64_t t0 = corral_now();
+  int rc;
+  switch (a % 6) {
+  case 0: case 1: /* acquire / try_acquire */
+    rc = (a % 6) ? corral_lock_try_acquire(&R.lock) : corral_lock_acquire(&R.lock);
+    if (x->compact && a % 6 == 0) {
+      if (rc != CORRAL_EINVAL) bad_rc("corral_lock_acquire in a compact task", rc);
+      return;
+    }
+    if (x->holds_lock) {
+      if (rc != CORRAL_EDEADLK) bad_rc("a second acquire of an owned lock", rc);
+    } else if (rc == 0) {
+      x->holds_lock = 1;
+    } else if (!((a % 6) ? rc == CORRAL_EAGAIN
+                         : (rc == CORRAL_ECANCELED || rc == CORRAL_EDEADLK))) {
+      bad_rc("corral_lock_acquire", rc);
+    } else if (!(a % 6)) {
+      after_block(x, "corral_lock_acquire", t0, rc);
+    }
+    check_lock_owner(x, "acquire");
+    break;
+  case 2: /* release (a second release is refused) */
+    rc = corral_lock_release(&R.lock);
+    if (rc != (x->holds_lock ? 0 : CORRAL_EPERM)) bad_rc("corral_lock_release", rc);
+    x->holds_lock = 0;
+    check_lock_owner(x, "release");
+    break;
+  case 3: /* condition wait */
+    rc = corral_condition_wait(&R.cond);
+    if (x->compact) {
+      if (rc != CORRAL_EINVAL) bad_rc("corral_condition_wait in a compact task", rc);
+      return;
+    }
+    if (!x->holds_lock) {
+      if (rc != CORRAL_EPERM) bad_rc("corral_condition_wait without the lock", rc);
+    } else if (rc == CORRAL_EDEADLK) {
+      x->holds_lock = 0;
+    } else if (rc != 0 && rc != CORRAL_ECANCELED) {
+      bad_rc("corral_condition_wait", rc);
+    }
+    if (rc == CORRAL_ECANCELED) x->sticky_cancel = 1;
+    check_lock_owner(x, "condition_wait");
+    break;
+  case 4:
+    (a & 8) ? corral_condition_notify_all(&R.cond) : corral_condition_notify(&R.cond, 1);
+    break;
+  default: { /* the limiter: acquire, try, release */
+    unsigned k = (a >> 3) % 3;
+    if (k == 2) {
+      rc = corral_limiter_release(&R.limiter);
+      if (rc != (x->holds_token ? 0 : CORRAL_EPERM)) bad_rc("corral_limiter_release", rc);
+      x->holds_token = 0;
+    } else {
+      rc = k ? corral_limiter_try_acquire(&R.limiter) : corral_limiter_acquire(&R.limiter);
+      if (x->compact && !k) {
+        if (rc != CORRAL_EINVAL) bad_rc("corral_limiter_acquire in a compact task", rc);
+        return;
+      }
+      if (x->holds_token) {
+        if (rc != CORRAL_EDEADLK) bad_rc("a second limiter acquire", rc);
+      } else if (rc == 0) {
+        x->holds_token = 1;
+      } else if (!(k ? rc == CORRAL_EAGAIN
+                     : (rc == CORRAL_ECANCELED || rc == CORRAL_EDEADLK))) {
+        bad_rc("corral_limiter_acquire", rc);
+      } else if (!k) {
+        after_block(x, "corral_limiter_acquire", t0, rc);
+      }
+    }
+    if (corral_limiter_holds(&R.limiter, corral_current()) != x->holds_token)
+      fail("limiter: holds() disagrees with what the task acquired");
+    break;
+  }
+  }
+}
+
 static void op_misuse(exec *x) {
   unsigned a = byte(x);
   switch (a % 4) {
@@ -749,7 +976,7 @@ static int trace = -1; /* FUZZ_TRACE=1: print every operation */
 
 static void run_ops(exec *x) {
   while (x->pc < x->t->n && R.budget-- > 0) {
-    unsigned op = byte(x) % 24;
+    unsigned op = byte(x) % 30;
     if (trace)
       fprintf(stderr, "t%d @%lldms: op %u at %zu\n", (int)(x->t - R.tasks),
               (long long)(corral_now() / MS), op, x->pc - 1);
@@ -795,6 +1022,11 @@ static void run_ops(exec *x) {
         x->fr[x->nfr - 1].body_rc = corral_errorf(CORRAL_ERANGE, "body fails");
       break;
     case 22: op_misuse(x); break;
+    case 24: op_send(x); break;
+    case 25: op_receive(x); break;
+    case 26: op_close(x); break;
+    case 27: op_select(x); break;
+    case 28: case 29: op_lock(x); break;
     default: /* stop: return what we have (often ECANCELED) */
       if (byte(x) & 1) return;
       break;
@@ -822,6 +1054,11 @@ static int task_fn(void *arg, void **res) {
   }
   run_ops(x);
   while (x->nfr) op_end(x);
+  /* A task releases its lock and its token before it ends. */
+  if (x->holds_lock && corral_lock_release(&R.lock) != 0)
+    fail("the lock owner could not release it");
+  if (x->holds_token && corral_limiter_release(&R.limiter) != 0)
+    fail("the token holder could not release it");
   int rc = x->rc;
   if (trace)
     fprintf(stderr, "t%d @%lldms: returns %s\n", (int)(t - R.tasks),
@@ -840,6 +1077,13 @@ static int root_fn(void *arg, void **res) {
   (void)arg, (void)res;
   for (int i = 0; i < NEVENTS; i++) corral_event_init(&R.ev[i]);
   for (int i = 0; i < NSEMS; i++) corral_semaphore_init(&R.sem[i], (size_t)i);
+  for (int i = 0; i < NCHANNELS; i++) {
+    int rc = corral_channel_open(&R.ch[i], sizeof(int), (size_t)(2 * i), i ? "buffered" : "rendezvous");
+    if (rc) bad_rc("corral_channel_open", rc);
+  }
+  corral_lock_init(&R.lock, "lock");
+  corral_condition_init(&R.cond, &R.lock, "cond");
+  if (corral_limiter_init(&R.limiter, 2, "limiter") != 0) fail("limiter_init");
   srec *top = new_scope('t', CORRAL_FOREVER, 0, NULL);
   tctx *main_t = new_task(R.input, R.input_len, top);
   corral_group g;
@@ -876,6 +1120,20 @@ static int root_fn(void *arg, void **res) {
     corral_task_release(t);
   }
   corral_task_release(h);
+  /* Exactly once: what was sent was received, or is still buffered. */
+  for (int c = 0; c < NCHANNELS; c++) {
+    corral_channel_stats st;
+    if (corral_channel_stats_get(R.ch[c], &st) != 0) fail("channel stats");
+    if (!R.receive_closed[c] && R.sent[c] != R.received[c] + (long)st.buffered)
+      fail("channel %d: %ld items sent, %ld received, %zu buffered", c, R.sent[c],
+           R.received[c], st.buffered);
+    corral_channel_free(R.ch[c]);
+  }
+  for (int v = 1; v <= R.next_item; v++)
+    if (R.item_received[v] && !R.item_sent[v])
+      fail("item %d was received, but its send did not return 0", v);
+  if (corral_lock_owner(&R.lock) != NULL) fail("the lock is still owned at the end");
+  corral_limiter_destroy(&R.limiter);
   for (int i = 0; i < R.ntasks; i++) {
     tctx *c = &R.tasks[i];
     if (c->entered > 1 || c->returned != c->entered)
@@ -945,6 +1203,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > 4096) return 0; /* keep one run short */
   memset(R.tasks, 0, sizeof R.tasks);
   R.ntasks = R.nscopes = R.nhandles = 0;
+  R.next_item = 0;
+  memset(R.item_sent, 0, sizeof R.item_sent);
+  memset(R.item_received, 0, sizeof R.item_received);
+  memset(R.sent, 0, sizeof R.sent);
+  memset(R.received, 0, sizeof R.received);
+  memset(R.receive_closed, 0, sizeof R.receive_closed);
   memset(joined, 0, sizeof joined);
   R.budget = 4000;
   R.input = data;

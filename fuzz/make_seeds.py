@@ -7,6 +7,10 @@ SLEEP, YIELD, FAIL, SPAWN, GROUP, SCOPE, END = 0, 2, 3, 4, 6, 7, 8
 CANCEL_FRAME, CANCEL_TASK, JOIN, WAIT, GATHER = 10, 11, 12, 13, 14
 EV_SET, EV_CLEAR, EV_WAIT, SEM_REL, SEM_ACQ = 15, 16, 17, 18, 19
 CHECKPOINT, BODY_FAIL, MISUSE, STOP = 20, 21, 22, 23
+SEND, RECV, CLOSE, SELECT, LOCK = 24, 25, 26, 27, 28
+# operands: SEND/RECV c|2*try; CLOSE c|2*receive_side; SELECT bits;
+# LOCK 0 acquire, 1 try, 2 release, 3 cond wait, 4 notify, 5 limiter
+# acquire, 13 limiter try, 21 limiter release
 LAZY, EAGER, COMPACT = 0, 1, 2
 FAIL_FAST, COLLECT, FIRST, QUORUM = 0, 1, 2, 3
 
@@ -58,6 +62,14 @@ seeds = {
     "compact_misuse": spawn(COMPACT, [GROUP, 0, 0, SCOPE, 0, 5, EV_WAIT, 0, SEM_ACQ, 0, 0, SLEEP, 2] + spawn(LAZY, [SLEEP, 1])),
     "deep_tree": group(FAIL_FAST) + spawn(EAGER, group(COLLECT) + spawn(EAGER, group(FAIL_FAST, eager=1)
         + spawn(LAZY, [SLEEP, 3, FAIL]) + spawn(LAZY, [SLEEP, 9]) + [END]) + spawn(LAZY, [SLEEP, 2]) + [END]) + [END],
+    "channel_rendezvous": spawn(LAZY, [SEND, 0, SEND, 0, CLOSE, 0]) + [RECV, 0, RECV, 0, RECV, 0],
+    "channel_buffered_close_receive": spawn(LAZY, [SEND, 1, SEND, 1, SEND, 1, SEND, 3]) + [SLEEP, 2, RECV, 1, CLOSE, 3, RECV, 1],
+    "channel_cancel": scope(0, 5) + [RECV, 0, END] + spawn(LAZY, [SEND, 0]) + [SLEEP, 1, CANCEL_TASK, 0, RECV, 2],
+    "select": spawn(LAZY, [SELECT, 0b0101, SELECT, 0b1010]) + [SELECT, 0b0011, SELECT, 0b10000001, SLEEP, 1, CLOSE, 0, CLOSE, 1, SELECT, 1],
+    "lock_condition": spawn(LAZY, [LOCK, 0, LOCK, 3, LOCK, 2]) + spawn(LAZY, [LOCK, 0, LOCK, 4, SLEEP, 2, LOCK, 2])
+        + [LOCK, 0, LOCK, 0, LOCK, 1, LOCK, 2, LOCK, 2, LOCK, 3],
+    "limiter": spawn(LAZY, [LOCK, 5, SLEEP, 3, LOCK, 21]) + spawn(LAZY, [LOCK, 5, LOCK, 5, LOCK, 21])
+        + [LOCK, 13, LOCK, 5, LOCK, 21, LOCK, 21],
     "implicit_group": spawn(LAZY, [SLEEP, 5, FAIL], implicit=True) + spawn(LAZY, [SLEEP, 1], implicit=True) + [STOP, 1],
 }
 
