@@ -240,12 +240,12 @@ static int channels(void *arg, void **res) {
       corral_spawn(&g, producer, ch, "producer", NULL);
       corral_spawn(&g, consumer, ch, "consumer", NULL);
     }
-    corral_sleep((1 + pick(&r, 20)) * MS);
+    CORRAL_IGNORE(corral_sleep((1 + pick(&r, 20)) * MS));
     if (pick(&r, 2))
       corral_group_cancel(&g, "round over");
     else
       corral_channel_close_send(ch); /* consumers drain; producers get ECLOSED */
-    corral_group_close(&g, 0);
+    CORRAL_IGNORE(corral_group_close(&g, 0));
     corral_channel_free(ch);
     S.rounds++;
   }
@@ -276,7 +276,7 @@ static int gathers(void *arg, void **res) {
                             .quorum = 1 + (size_t)pick(&r, (int64_t)n),
                             .timeout_ns = pick(&r, 2) ? (1 + pick(&r, 4)) * MS : 0,
                             .limit = (size_t)pick(&r, 3)};
-    corral_gather(calls, n, out, &o);
+    CORRAL_IGNORE(corral_gather(calls, n, out, &o));
     corral_outcomes_clear(out, n);
     S.gathers++;
   }
@@ -301,7 +301,7 @@ static int soak_main(void *arg, void **res) {
   for (uintptr_t i = 1; i <= 2; i++) corral_spawn(&g, channels, (void *)i, "channels", NULL);
   for (uintptr_t i = 1; i <= 4; i++) corral_spawn(&g, gathers, (void *)i, "gathers", NULL);
   /* The server waits in accept: stop it when the load is over. */
-  corral_sleep_until(S.end + CORRAL_SEC(1));
+  CORRAL_IGNORE(corral_sleep_until(S.end + CORRAL_SEC(1)));
   corral_tcp_close(l);
   rc = corral_group_close(&g, 0);
   return rc;

@@ -26,7 +26,7 @@ static int fails_with_kids(void *a, void **r) {
 static int fails_with_failing_kid(void *a, void **r) {
   (void)a, (void)r;
   corral_create_task(child_fails, NULL, "bad", NULL);
-  corral_sleep(MS);
+  CORRAL_IGNORE(corral_sleep(MS));
   return corral_errorf(CORRAL_ERANGE, "own error");
 }
 
