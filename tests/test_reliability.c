@@ -49,3 +49,57 @@ static int m_own_error(void *a, void **r) {
 }
 
 TEST(create_task_keeps_own_error) { CHECK_RC(run_virtual(m_own_error, NULL), 0); }
+
+/* A task that parks while the watchdog's preempt flag is up (a deadline
+ * passed while it ran without a checkpoint) used to yield inside the park,
+ * after its caller had checked its condition: a wake-up that came during
+ * that yield was lost and the task slept forever (found by the fault
+ * injection walk: a group close that never returned). */
+static void spin_ms(int ms) {
+  int64_t end = corral_now() + CORRAL_MS(ms);
+  while (corral_now() < end) {
+  }
+}
+static int quick(void *a, void **r) {
+  (void)a, (void)r;
+  return 0;
+}
+static int short_sleep(void *a, void **r) {
+  (void)a, (void)r;
+  return corral_sleep(CORRAL_MS(1));
+}
+static int setter(void *a, void **r) {
+  (void)r;
+  corral_event_set(a);
+  return 0;
+}
+static int m_preempt_park(void *a, void **r) {
+  (void)a, (void)r;
+  for (int i = 0; i < 5; i++) {
+    corral_group g;
+    CHECK_RC(corral_group_open(&g, NULL), 0);
+    CHECK_RC(corral_spawn(&g, quick, NULL, "quick", NULL), 0);
+    CHECK_RC(corral_spawn(&g, short_sleep, NULL, "sleeper", NULL), 0);
+    spin_ms(20); /* the sleeper's deadline passes: the watchdog preempts */
+    CHECK_RC(corral_group_close(&g, 0), 0);
+  }
+  corral_event e;
+  corral_event_init(&e);
+  for (int i = 0; i < 5; i++) {
+    corral_event_clear(&e);
+    corral_group g;
+    CHECK_RC(corral_group_open(&g, NULL), 0);
+    CHECK_RC(corral_spawn(&g, short_sleep, NULL, "sleeper", NULL), 0);
+    spin_ms(20);
+    /* The setter runs while the waiter is preempted inside its park. */
+    CHECK_RC(corral_spawn(&g, setter, &e, "set", NULL), 0);
+    CHECK_RC(corral_event_wait(&e), 0);
+    CHECK_RC(corral_group_close(&g, 0), 0);
+  }
+  return 0;
+}
+
+TEST(park_while_preempted_keeps_its_wakeup) {
+  corral_options o = {0};
+  CHECK_RC(corral_run(&o, m_preempt_park, NULL, NULL), 0);
+}
