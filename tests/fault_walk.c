@@ -1,9 +1,11 @@
 /* Fault injection walk (built with CORRAL_FAULT_INJECTION: make test-fault).
  *
  * One program uses every family of the library: the runtime's start
- * (loop, timer, stack pool), tasks (stacks, task slabs), scopes watching a
- * signal, timers, a TCP echo (listen, port, accept, connect, read, write,
- * shutdown) and descriptor waits on a pipe. A clean run counts the system
+ * (loop, timer, watchdog thread, stack pool), tasks (stacks, task slabs),
+ * scopes watching a signal, timers, TCP streams (listen, port, accept,
+ * connect, read, write, shutdown; an echo and a bulk transfer that fills
+ * the kernel's buffers), a pipe stream, descriptor waits on a pipe, UDP
+ * (open, connect, send, receive) and DNS (getaddrinfo on libuv's pool). A clean run counts the system
  * and libuv calls it makes (C); then for N = 1 .. C the program runs again
  * with the N-th call failed with that call's errno (src/ground/fault.h) and
  * the walk checks:
@@ -19,7 +21,11 @@
  * FAULT_WALK_VERBOSE=1 prints every site as it is failed. */
 #define _GNU_SOURCE 1 /* pipe2 */
 #include "test.h"
+#include "corral/net.h"
+#include "corral/stream.h"
 #include "ground/fault.h"
+
+#include <netdb.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -63,6 +69,8 @@ static int note(const char *call, int rc) {
     if (!r->first_err) {
       r->first_err = rc;
       r->call = call;
+      if (getenv("FAULT_WALK_VERBOSE"))
+        fprintf(stderr, "    %s: %s -> %s\n", r->name, call, corral_err_name(rc));
     }
   }
   return rc;
@@ -73,13 +81,14 @@ static int note(const char *call, int rc) {
     if (rc_ < 0) return rc_;                                                 \
   } while (0)
 
+static long cur_n;
 static void on_fire(const char *site, int err, void *arg) {
   (void)arg;
   corral_task *t = corral_current();
   snprintf(W.fired_in, sizeof W.fired_in, "%s", t ? corral_task_name(t) : "");
   W.fired_err = err;
   if (getenv("FAULT_WALK_VERBOSE"))
-    fprintf(stderr, "  fault: %s fails with %s in '%s'\n", site,
+    fprintf(stderr, "  fault %ld: %s fails with %s in '%s'\n", cur_n, site,
             corral_err_name(-err), W.fired_in);
 }
 
@@ -90,60 +99,62 @@ static void on_fire(const char *site, int err, void *arg) {
 
 static int server(void *arg, void **res) {
   (void)res;
-  corral_tcp *l = arg, *c = NULL;
-  TRY(corral_tcp_accept(l, &c));
+  corral_listener *l = arg;
+  corral_stream *c = NULL;
+  TRY(corral_listener_accept(l, &c));
   char buf[256];
   int rc = 0;
   for (;;) {
-    int n = note("corral_tcp_read", corral_tcp_read(c, buf, sizeof buf));
+    int n = note("corral_stream_read", corral_stream_read(c, buf, sizeof buf));
     if (n <= 0) {
       rc = n;
       break;
     }
-    rc = note("corral_tcp_write", corral_tcp_write(c, buf, (size_t)n));
+    rc = note("corral_stream_write", corral_stream_write(c, buf, (size_t)n, NULL));
     if (rc) break;
   }
-  if (rc == 0) rc = note("corral_tcp_shutdown", corral_tcp_shutdown(c));
-  corral_tcp_close(c);
+  if (rc == 0) rc = note("corral_stream_shutdown", corral_stream_shutdown(c));
+  corral_stream_close(c);
   return rc;
 }
 
 static int client(void *arg, void **res) {
   (void)res;
   int port = *(int *)arg;
-  corral_tcp *c = NULL;
+  corral_stream *c = NULL;
   TRY(corral_tcp_connect("127.0.0.1", port, &c));
   int rc = 0;
   for (int i = 0; i < ROUNDS && rc == 0; i++)
-    rc = note("corral_tcp_write", corral_tcp_write(c, MSG, sizeof MSG - 1));
-  if (rc == 0) rc = note("corral_tcp_shutdown", corral_tcp_shutdown(c));
+    rc = note("corral_stream_write", corral_stream_write(c, MSG, sizeof MSG - 1, NULL));
+  if (rc == 0) rc = note("corral_stream_shutdown", corral_stream_shutdown(c));
   size_t got = 0;
   char buf[256];
   while (rc == 0) {
-    int n = note("corral_tcp_read", corral_tcp_read(c, buf, sizeof buf));
+    int n = note("corral_stream_read", corral_stream_read(c, buf, sizeof buf));
     if (n < 0) rc = n;
     if (n <= 0) break;
     got += (size_t)n;
   }
-  corral_tcp_close(c);
+  corral_stream_close(c);
   if (rc == 0 && got != ROUNDS * (sizeof MSG - 1))
     return corral_errorf(CORRAL_EIO, "echo: %zu bytes back", got);
   return rc;
 }
 
-/* Eight megabytes one way: the kernel's buffers fill, so writes go through
- * uv_write and its callback. */
+/* Eight megabytes one way: the kernel's buffers fill, so the writer waits
+ * for the socket to become writable. */
 #define BULK (8 << 20)
 static int sink(void *arg, void **res) {
   (void)res;
-  corral_tcp *l = arg, *c = NULL;
-  TRY(corral_tcp_accept(l, &c));
+  corral_listener *l = arg;
+  corral_stream *c = NULL;
+  TRY(corral_listener_accept(l, &c));
   static char buf[65536];
   size_t got = 0;
   int n;
-  while ((n = note("corral_tcp_read", corral_tcp_read(c, buf, sizeof buf))) > 0)
+  while ((n = note("corral_stream_read", corral_stream_read(c, buf, sizeof buf))) > 0)
     got += (size_t)n;
-  corral_tcp_close(c);
+  corral_stream_close(c);
   if (n == 0 && got != BULK) return corral_errorf(CORRAL_EIO, "sink: %zu bytes", got);
   return n;
 }
@@ -151,16 +162,19 @@ static int sink(void *arg, void **res) {
 static int bulk(void *arg, void **res) {
   (void)res;
   int port = *(int *)arg;
-  corral_tcp *c = NULL;
+  corral_stream *c = NULL;
   TRY(corral_tcp_connect("127.0.0.1", port, &c));
   char *data = calloc(1, BULK);
-  int rc = data ? note("corral_tcp_write", corral_tcp_write(c, data, BULK)) : CORRAL_ENOMEM;
+  int rc = data ? note("corral_stream_write", corral_stream_write(c, data, BULK, NULL))
+                : CORRAL_ENOMEM;
   free(data);
-  if (rc == 0) rc = note("corral_tcp_shutdown", corral_tcp_shutdown(c));
-  corral_tcp_close(c);
+  if (rc == 0) rc = note("corral_stream_shutdown", corral_stream_shutdown(c));
+  corral_stream_close(c);
   return rc;
 }
 
+/* A pipe of the library's (corral_pipe) and descriptor waits on a pipe of
+ * our own. */
 static int pipe_writer(void *arg, void **res) {
   (void)res;
   int fd = *(int *)arg;
@@ -171,10 +185,19 @@ static int pipe_writer(void *arg, void **res) {
 
 static int poller(void *arg, void **res) {
   (void)arg, (void)res;
+  corral_stream *r = NULL, *w = NULL;
+  TRY(corral_pipe(&r, &w));
+  int rc = note("corral_stream_write", corral_stream_write(w, "ab", 2, NULL));
+  char two[2];
+  if (rc == 0) rc = note("corral_stream_read", corral_stream_read(r, two, 2));
+  if (rc > 0) rc = 0;
+  corral_stream_close(r);
+  corral_stream_close(w);
+  if (rc) return rc;
   int fds[2];
   if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return CORRAL_EIO;
   corral_group g;
-  int rc = note("corral_group_open", corral_group_open(&g, NULL));
+  rc = note("corral_group_open", corral_group_open(&g, NULL));
   if (rc == 0) {
     int body = note("corral_spawn", corral_spawn(&g, pipe_writer, &fds[1], "pipe_writer", NULL));
     if (body == 0) body = note("corral_wait_readable", corral_wait_readable(fds[0]));
@@ -188,6 +211,46 @@ static int poller(void *arg, void **res) {
   close(fds[0]);
   close(fds[1]);
   return rc;
+}
+
+/* UDP: a datagram to ourselves, received by a task that waits for it. */
+static int udp_sender(void *arg, void **res) {
+  (void)res;
+  corral_udp *u = arg;
+  TRY(corral_sleep(MS));
+  TRY(corral_udp_send_to(u, "ping", 4, NULL));
+  return 0;
+}
+
+static int udp(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_udp *u = NULL;
+  TRY(corral_udp_open("127.0.0.1", 0, &u));
+  int rc = 0, port = note("corral_udp_port", corral_udp_port(u));
+  if (port < 0) rc = port;
+  if (rc == 0) rc = note("corral_udp_connect", corral_udp_connect(u, "127.0.0.1", port));
+  corral_group g;
+  if (rc == 0) rc = note("corral_group_open", corral_group_open(&g, NULL));
+  if (rc == 0) {
+    char buf[16];
+    int body = note("corral_spawn", corral_spawn(&g, udp_sender, u, "udp_sender", NULL));
+    if (body == 0) body = note("corral_udp_recv_from", corral_udp_recv_from(u, buf, sizeof buf, NULL));
+    if (body > 0) body = body == 4 ? 0 : CORRAL_EIO;
+    rc = corral_group_close(&g, body);
+    if (rc == CORRAL_EGROUP && body < 0 && body != CORRAL_ECANCELED) rc = body;
+  }
+  corral_udp_close(u);
+  return rc;
+}
+
+/* DNS through libuv's resolver on its thread pool. */
+static int dns(void *arg, void **res) {
+  (void)arg, (void)res;
+  struct addrinfo *ai = NULL;
+  struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+  TRY(corral_getaddrinfo("localhost", "80", &hints, &ai));
+  corral_freeaddrinfo(ai);
+  return 0;
 }
 
 static int signal_watch(void *arg, void **res) {
@@ -209,39 +272,37 @@ static int sleeper(void *arg, void **res) {
 
 static int prog(void *arg, void **res) {
   (void)arg, (void)res;
-  corral_tcp *l = NULL;
+  corral_listener *l = NULL, *l2 = NULL;
   TRY(corral_tcp_listen("127.0.0.1", 0, 0, &l));
-  int port = note("corral_tcp_port", corral_tcp_port(l));
-  if (port < 0) {
-    corral_tcp_close(l);
-    return port;
-  }
-  corral_tcp *l2 = NULL;
   int rc = note("corral_tcp_listen", corral_tcp_listen("127.0.0.1", 0, 0, &l2));
-  int port2 = rc ? rc : note("corral_tcp_port", corral_tcp_port(l2));
-  if (port2 < 0) rc = port2;
+  int port = rc ? rc : note("corral_listener_port", corral_listener_port(l));
+  int port2 = port < 0 ? port : note("corral_listener_port", corral_listener_port(l2));
+  if (port < 0 || port2 < 0) rc = port < 0 ? port : port2;
   corral_group g;
   if (rc == 0) rc = note("corral_group_open", corral_group_open(&g, NULL));
   if (rc) {
-    corral_tcp_close(l);
-    corral_tcp_close(l2);
+    corral_listener_close(l);
+    corral_listener_close(l2);
     return rc;
   }
+  static const struct {
+    corral_fn fn;
+    const char *name;
+  } tasks[] = {{server, "server"}, {client, "client"}, {sink, "sink"},
+               {bulk, "bulk"},     {poller, "poller"}, {udp, "udp"},
+               {dns, "dns"},       {signal_watch, "signal"}};
+  void *args[] = {l, &port, l2, &port2, NULL, NULL, NULL, NULL};
   int body = 0;
-  body = note("spawn", corral_spawn(&g, server, l, "server", NULL));
-  if (!body) body = note("spawn", corral_spawn(&g, client, &port, "client", NULL));
-  if (!body) body = note("spawn", corral_spawn(&g, sink, l2, "sink", NULL));
-  if (!body) body = note("spawn", corral_spawn(&g, bulk, &port2, "bulk", NULL));
-  if (!body) body = note("spawn", corral_spawn(&g, poller, NULL, "poller", NULL));
-  if (!body) body = note("spawn", corral_spawn(&g, signal_watch, NULL, "signal", NULL));
+  for (size_t i = 0; i < sizeof tasks / sizeof tasks[0] && !body; i++)
+    body = note("spawn", corral_spawn(&g, tasks[i].fn, args[i], tasks[i].name, NULL));
   for (int i = 0; i < NSLEEPERS && !body; i++) {
     char name[16];
     snprintf(name, sizeof name, "sleeper%d", i);
     body = note("spawn", corral_spawn(&g, sleeper, NULL, name, NULL));
   }
   rc = corral_group_close(&g, body);
-  corral_tcp_close(l);
-  corral_tcp_close(l2);
+  corral_listener_close(l);
+  corral_listener_close(l2);
   return rc;
 }
 
@@ -279,7 +340,6 @@ static int count_children(void) {
   return n;
 }
 
-static long cur_n;
 static const char *cur_walk;
 static void on_alarm(int sig) {
   (void)sig;
@@ -294,7 +354,7 @@ static int absorbed(const char *site) {
       "stack_probe_", "stack_pidfd_open", "stack_process_madvise",
       "stack_madvise_", "stack_guard_install", "stack_mprotect",
       "slab_madvise_", "altstack_mmap", "sigaltstack", "tcp_nodelay",
-      "timer_start"};
+      "timer_start", "watch_thread"};
   for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)
     if (strncmp(site, list[i], strlen(list[i])) == 0) return 1;
   return 0;
@@ -328,7 +388,8 @@ static void walk(const corral_allocator *al, const char *what) {
   CHECK(calls > 20);
   if (al) CHECK_EQ(W.live_blocks, 0);
   long injected = 0, absorbed_n = 0;
-  for (long n = 1; n <= calls + 2; n++) {
+  const char *only = getenv("FAULT_WALK_N"); /* debugging: one run */
+  for (long n = only ? atol(only) : 1; n <= (only ? atol(only) : calls + 2); n++) {
     cur_n = n;
     alarm(20);
     int rc = program_rc(al, n);
@@ -374,13 +435,18 @@ static void walk(const corral_allocator *al, const char *what) {
     const rec *r = NULL;
     if (strstr(site, "_cb")) {
       /* A libuv callback: the TCP task waiting for it sees the code. */
-      static const char *const tcp_tasks[] = {"server", "client", "sink", "bulk"};
-      for (int i = 0; i < 4 && !r; i++) {
-        const rec *t = find(tcp_tasks[i]);
+      static const char *const io_tasks[] = {"server", "client", "sink", "bulk", "dns", "poller", "udp", "udp_sender"};
+      if (strcmp(site, "dns_cb") == 0) code = CORRAL_ENOTFOUND; /* EAI_NONAME */
+      for (int i = 0; i < 8 && !r; i++) {
+        const rec *t = find(io_tasks[i]);
         if (t && t->first_err == code) r = t;
       }
       if (!r)
-        FAILF("%s: %s failed with %s in a callback: no TCP task saw it", what,
+        for (int i = 0; i < W.n; i++)
+          fprintf(stderr, "  task %s: first failure %s (%s)\n", W.r[i].name,
+                  corral_err_name(W.r[i].first_err), W.r[i].call ? W.r[i].call : "-");
+      if (!r)
+        FAILF("%s: %s failed with %s in a callback: no I/O task saw it", what,
               site, corral_err_name(code));
     } else {
       r = find(W.fired_in);

@@ -1,5 +1,6 @@
 /* The watchdog: see watch.h. */
 #include "core/sched.h"
+#include "ground/fault.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -115,7 +116,8 @@ void corral__watch_start(corral__rt *rt, const corral_options *o) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  w->started = pthread_create(&w->thread, NULL, watch_main, rt) == 0;
+  w->started = CORRAL__ERR("watch_thread", EAGAIN,
+                           pthread_create(&w->thread, NULL, watch_main, rt)) == 0;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (!w->started) pthread_cond_destroy(&w->cv);
 }

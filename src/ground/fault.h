@@ -9,6 +9,8 @@
  *   CORRAL__MMAP(site, err, call)  mmap; injected: errno = err, MAP_FAILED
  *   CORRAL__CB(site, err, status)  the status a libuv callback delivers
  *                                  (status >= 0 becomes -err when injected)
+ *   CORRAL__ERR(site, err, call)   a call returning 0 / a positive errno
+ *                                  (pthread_create); injected: returns err
  *
  * `site` names the call ("tcp_connect", "stack_mmap"); `err` is the errno
  * the real call would most plausibly fail with, used unless the test
@@ -39,6 +41,8 @@ CORRAL__HIDDEN int corral__inject_hit(const char *site, int err);
   ((status) >= 0 && corral__inject_hit((site), (err))                         \
        ? -corral__inject_errno()                                              \
        : (status))
+#define CORRAL__ERR(site, err, call)                                         \
+  (corral__inject_hit((site), (err)) ? corral__inject_errno() : (call))
 
 /* The control side, for tests (tests/test_fault.c). Per thread. */
 typedef void (*corral__inject_fn)(const char *site, int err, void *arg);
@@ -64,6 +68,7 @@ CORRAL__HIDDEN void corral__inject_trace(corral__inject_fn fn, void *arg);
 #define CORRAL__SYS(site, err, call) (call)
 #define CORRAL__MMAP(site, err, call) (call)
 #define CORRAL__CB(site, err, status) (status)
+#define CORRAL__ERR(site, err, call) (call)
 
 #endif
 #endif

@@ -6,6 +6,7 @@
  * (a lookup still queued is dropped) and lets the task go at once; the
  * request then belongs to its callback, which frees the result and
  * itself whenever it comes, even after the runtime ended. */
+#include "ground/fault.h"
 #include "io/io.h"
 
 #include <arpa/inet.h>
@@ -27,7 +28,11 @@ static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *res) {
     corral__al_free(&d->al, d);
     return;
   }
-  d->status = status;
+  d->status = res ? CORRAL__CB("dns_cb", 3008 /* EAI_NONAME */, status) : status;
+  if (d->status && res) {
+    uv_freeaddrinfo(res); /* the failure injected: no answer */
+    res = NULL;
+  }
   d->res = res;
   corral__wake(d->task, 0);
 }
@@ -74,7 +79,8 @@ int corral_getaddrinfo(const char *node, const char *service,
   d->task = self;
   d->w = (corral__wait){abort_resolve, d, "getaddrinfo"};
   d->req.data = d;
-  int rc = uv_getaddrinfo(rt->loop, &d->req, on_resolved, node, service, hints);
+  int rc = CORRAL__UV("getaddrinfo", EAGAIN,
+                      uv_getaddrinfo(rt->loop, &d->req, on_resolved, node, service, hints));
   if (rc) {
     corral__free(rt, d);
     return corral_errorf(map_status(rc), "resolve '%s': %s", node ? node : "",

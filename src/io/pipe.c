@@ -1,4 +1,5 @@
 /* Pipes and standard streams as corral streams (the calls are stream.c's). */
+#include "ground/fault.h"
 #include "io/stream.h"
 
 #include <errno.h>
@@ -31,7 +32,7 @@ int corral_pipe(corral_stream **read_end, corral_stream **write_end) {
   if (rc) return rc;
   if (!write_end) return CORRAL_EINVAL;
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+  if (CORRAL__SYS("pipe", EMFILE, pipe2(fds, O_CLOEXEC)) < 0) return -errno;
   rc = corral__stream_from_fd(self->rt, fds[0], read_end);
   if (rc) {
     close(fds[0]);
@@ -54,7 +55,7 @@ int corral_stdio_open(int fd, corral_stream **out) {
   int flags = fd < 0 ? -1 : fcntl(fd, F_GETFL);
   if (flags < 0) return CORRAL_EBADF;
   /* Work on a duplicate, so closing the stream leaves fd open. */
-  int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int d = CORRAL__SYS("stdio_dup", EMFILE, fcntl(fd, F_DUPFD_CLOEXEC, 3));
   if (d < 0) return -errno;
   rc = corral__stream_from_fd(self->rt, d, out);
   if (rc) {

@@ -2,6 +2,7 @@
  * stream.h for the design: reads stay armed, writes go straight from the
  * caller's buffer, a reference count keeps a closed stream's memory alive
  * for the tasks it woke). */
+#include "ground/fault.h"
 #include "io/stream.h"
 
 #include <errno.h>
@@ -98,8 +99,9 @@ corral_stream *corral__stream_new(corral__rt *rt, int type, int *rc) {
     *rc = CORRAL_ENOMEM;
     return NULL;
   }
-  *rc = type == CORRAL__S_TCP ? uv_tcp_init(rt->loop, &s->uv.tcp)
-                              : uv_pipe_init(rt->loop, &s->uv.pipe, 0);
+  *rc = type == CORRAL__S_TCP
+            ? CORRAL__UV("tcp_init", ENOMEM, uv_tcp_init(rt->loop, &s->uv.tcp))
+            : CORRAL__UV("pipe_init", ENOMEM, uv_pipe_init(rt->loop, &s->uv.pipe, 0));
   if (*rc) {
     corral__free(rt, s);
     return NULL;
@@ -137,19 +139,20 @@ int corral__stream_from_fd(corral__rt *rt, int fd, corral_stream **out) {
   bool inited = false;
   switch (type) {
   case CORRAL__S_TCP:
-    rc = uv_tcp_init(rt->loop, &s->uv.tcp);
+    rc = CORRAL__UV("tcp_init", ENOMEM, uv_tcp_init(rt->loop, &s->uv.tcp));
     inited = rc == 0;
-    if (!rc) rc = uv_tcp_open(&s->uv.tcp, fd);
+    if (!rc) rc = CORRAL__UV("tcp_open", ENOMEM, uv_tcp_open(&s->uv.tcp, fd));
     break;
   case CORRAL__S_PIPE:
-    rc = uv_pipe_init(rt->loop, &s->uv.pipe, 0);
+    rc = CORRAL__UV("pipe_init", ENOMEM, uv_pipe_init(rt->loop, &s->uv.pipe, 0));
     inited = rc == 0;
-    if (!rc) rc = uv_pipe_open(&s->uv.pipe, fd);
+    if (!rc) rc = CORRAL__UV("pipe_open", ENOMEM, uv_pipe_open(&s->uv.pipe, fd));
     break;
   case CORRAL__S_TTY: {
     int fl = fcntl(fd, F_GETFL);
-    rc = uv_tty_init(rt->loop, &s->uv.tty, fd,
-                     fl >= 0 && (fl & O_ACCMODE) != O_WRONLY);
+    rc = CORRAL__UV("tty_init", ENOMEM,
+                    uv_tty_init(rt->loop, &s->uv.tty, fd,
+                                fl >= 0 && (fl & O_ACCMODE) != O_WRONLY));
     uv_os_fd_t ufd;
     /* libuv may reopen the terminal (a description of its own) and use
      * the new descriptor: ours is then ours to close. */
@@ -231,6 +234,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   corral_stream *s = st->data;
   if (n == 0) return; /* EAGAIN */
+  if (n > 0) n = CORRAL__CB("stream_read_cb", ECONNRESET, n);
   if (n == UV_ENOBUFS) {
     stop_reading(s); /* until a reader consumes the chunk ahead */
     return;
@@ -257,7 +261,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
 
 static int arm(corral_stream *s) {
   if (s->armed) return 0;
-  int rc = uv_read_start(&s->uv.stream, on_alloc, on_read);
+  int rc = CORRAL__UV("stream_read_start", ENOMEM,
+                      uv_read_start(&s->uv.stream, on_alloc, on_read));
   if (rc) return corral__from_uv(rc);
   s->armed = 1;
   return 0;
@@ -282,7 +287,7 @@ static int known_end(corral_stream *s) {
 /* A regular file (no libuv handle): read now, it never makes us wait. */
 static ssize_t file_read(corral_stream *s, void *p, size_t n) {
   ssize_t r;
-  do r = read(s->fd, p, n);
+  do r = CORRAL__SYS("file_read", EIO, read(s->fd, p, n));
   while (r < 0 && errno == EINTR);
   return r < 0 ? -errno : r;
 }
@@ -481,7 +486,7 @@ static ssize_t write_nosigpipe(int fd, const void *p, size_t n) {
   sigaddset(&set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &set, &old);
   ssize_t r;
-  do r = write(fd, p, n);
+  do r = CORRAL__SYS("stream_write", EPIPE, write(fd, p, n));
   while (r < 0 && errno == EINTR);
   int e = errno;
   if (!sigismember(&old, SIGPIPE)) {
@@ -499,7 +504,7 @@ static ssize_t write_nosigpipe(int fd, const void *p, size_t n) {
 static ssize_t raw_write(corral_stream *s, const char *p, size_t n) {
   ssize_t r;
   if (s->is_socket) {
-    do r = send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    do r = CORRAL__SYS("stream_send", EPIPE, send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT));
     while (r < 0 && errno == EINTR);
   } else {
     r = write_nosigpipe(s->fd, p, n);
@@ -518,9 +523,9 @@ static void on_wpoll(uv_poll_t *h, int status, int events) {
  * descriptor already (for reading), so the wait is on a duplicate. */
 static int wait_writable(corral_stream *s, corral_task *self) {
   if (!s->wpoll_open) {
-    int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
+    int fd = CORRAL__SYS("stream_dup", EMFILE, fcntl(s->fd, F_DUPFD_CLOEXEC, 3));
     if (fd < 0) return -errno;
-    int rc = uv_poll_init(s->rt->loop, &s->wpoll, fd);
+    int rc = CORRAL__UV("stream_poll_init", ENOMEM, uv_poll_init(s->rt->loop, &s->wpoll, fd));
     if (rc) {
       close(fd);
       return corral__from_uv(rc);
@@ -529,7 +534,8 @@ static int wait_writable(corral_stream *s, corral_task *self) {
     s->wfd = fd;
     s->wpoll_open = 1;
   }
-  int rc = uv_poll_start(&s->wpoll, UV_WRITABLE, on_wpoll);
+  int rc = CORRAL__UV("stream_poll_start", EBADF,
+                      uv_poll_start(&s->wpoll, UV_WRITABLE, on_wpoll));
   if (rc) return corral__from_uv(rc);
   s->writer = self;
   rc = corral__park(self, CORRAL__W_STREAM_WRITE, &s->wwait, CORRAL_FOREVER);
@@ -581,7 +587,8 @@ int corral_stream_shutdown(corral_stream *s) {
   s->wshut = 1;
   if (fd < 0) return 0;
   if (s->is_socket) {
-    if (shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN) return -errno;
+    if (CORRAL__SYS("stream_shutdown", EIO, shutdown(fd, SHUT_WR)) < 0 && errno != ENOTCONN)
+      return -errno;
   } else if (s->type == CORRAL__S_PIPE) {
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && (fl & O_ACCMODE) == O_WRONLY) release_handle(s);

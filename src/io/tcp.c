@@ -7,6 +7,7 @@
  * watched with a uv_poll_t only while a task waits in accept, and the task
  * calls accept4(2) itself: a connection is taken only when a task asks for
  * it, and EMFILE reaches that task while the connection stays queued. */
+#include "ground/fault.h"
 #include "io/net.h"
 #include "io/stream.h"
 
@@ -23,7 +24,7 @@
 
 static void on_connect(uv_connect_t *req, int status) {
   corral_stream *s = req->handle->data;
-  s->cstatus = status;
+  s->cstatus = CORRAL__CB("tcp_connect_cb", ECONNREFUSED, status);
   if (s->writer) corral__wake(s->writer, 0);
 }
 
@@ -37,8 +38,9 @@ static int connect_one(corral_task *self, const struct sockaddr_storage *sa,
            corral_addr_string((const struct sockaddr *)sa, a, sizeof a),
            corral__addr_port(sa));
   s->cstatus = 1;
-  rc = uv_tcp_connect(&s->creq, &s->uv.tcp, (const struct sockaddr *)sa,
-                      on_connect);
+  rc = CORRAL__UV("tcp_connect", EMFILE,
+                  uv_tcp_connect(&s->creq, &s->uv.tcp, (const struct sockaddr *)sa,
+                                 on_connect));
   if (rc) {
     corral__stream_close(s);
     return corral__from_uv(rc);
@@ -54,7 +56,7 @@ static int connect_one(corral_task *self, const struct sockaddr_storage *sa,
     return rc ? rc : CORRAL_EIO;
   }
   corral__stream_opened(s);
-  uv_tcp_nodelay(&s->uv.tcp, 1);
+  (void)CORRAL__UV("tcp_nodelay", EINVAL, uv_tcp_nodelay(&s->uv.tcp, 1));
   *out = s;
   return 0;
 }
@@ -268,8 +270,9 @@ static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
   int port = corral__addr_port(&a[0]);
   for (int i = 0; i < n; i++) {
     corral__addr_set_port(&a[i], port);
-    int fd = socket(a[i].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd = CORRAL__SYS("tcp_socket", EMFILE,
+                         socket(a[i].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                                0));
     if (fd < 0) return -errno;
     int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
@@ -281,14 +284,16 @@ static int open_sockets(corral_listener *l, struct sockaddr_storage *a, int n,
     }
     if (a[i].ss_family == AF_INET6 && n > 1)
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
-    if (bind(fd, (struct sockaddr *)&a[i], corral__addr_len(&a[i])) < 0 ||
-        listen(fd, backlog) < 0) {
+    if (CORRAL__SYS("tcp_bind", EADDRINUSE,
+                    bind(fd, (struct sockaddr *)&a[i], corral__addr_len(&a[i]))) < 0 ||
+        CORRAL__SYS("tcp_listen", EADDRINUSE, listen(fd, backlog)) < 0) {
       int e = -errno;
       close(fd);
       return e;
     }
     l->fds[l->n] = fd;
-    int rc = uv_poll_init_socket(l->rt->loop, &l->polls[l->n], fd);
+    int rc = CORRAL__UV("tcp_listen_poll_init", ENOMEM,
+                        uv_poll_init_socket(l->rt->loop, &l->polls[l->n], fd));
     if (rc) {
       close(fd);
       return corral__from_uv(rc);
@@ -359,7 +364,9 @@ int corral_listener_port(const corral_listener *l) {
   if (corral__tl_rt && l->rt != corral__tl_rt) return CORRAL_EFOREIGN;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  if (getsockname(l->fds[0], (struct sockaddr *)&ss, &len) < 0) return -errno;
+  if (CORRAL__SYS("tcp_getsockname", EBADF,
+                  getsockname(l->fds[0], (struct sockaddr *)&ss, &len)) < 0)
+    return -errno;
   return corral__addr_port(&ss);
 }
 
@@ -377,7 +384,7 @@ static int wrap_accepted(corral__rt *rt, int fd, corral_stream **out) {
     close(fd);
     return rc;
   }
-  rc = uv_tcp_open(&s->uv.tcp, fd);
+  rc = CORRAL__UV("tcp_open", ENOMEM, uv_tcp_open(&s->uv.tcp, fd));
   if (rc) {
     corral__stream_close(s);
     close(fd);
@@ -408,7 +415,8 @@ int corral_listener_accept(corral_listener *l, corral_stream **out) {
     int fd = -1;
     for (int k = 0; k < l->n && fd < 0; k++) {
       int i = (l->next + k) % l->n;
-      do fd = accept4(l->fds[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      do fd = CORRAL__SYS("tcp_accept", EMFILE,
+                          accept4(l->fds[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
       while (fd < 0 && errno == EINTR);
       if (fd >= 0) {
         l->next = (i + 1) % l->n;
@@ -427,8 +435,9 @@ int corral_listener_accept(corral_listener *l, corral_stream **out) {
       break;
     }
     for (int i = 0; i < l->n && rc == 0; i++)
-      rc = corral__from_uv(uv_poll_start(&l->polls[i], UV_READABLE,
-                                         on_listen_ready));
+      rc = corral__from_uv(CORRAL__UV("tcp_listen_poll_start", EBADF,
+                                      uv_poll_start(&l->polls[i], UV_READABLE,
+                                                    on_listen_ready)));
     if (rc == 0) {
       l->acceptor = self;
       rc = corral__park(self, CORRAL__W_TCP_ACCEPT, &l->wait, CORRAL_FOREVER);
