@@ -2,6 +2,7 @@
  * waits: send and receive are sendto(2) / recvfrom(2) from the task, so a
  * cancelled receive consumes no datagram and a cancelled send sent
  * nothing. */
+#include "ground/fault.h"
 #include "io/net.h"
 
 #include <errno.h>
@@ -46,14 +47,19 @@ static void close_registered(corral__handle *h) {
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
-static void update(corral_udp *u) {
+/* Watch what the waiters need. 0 or the code of uv_poll_start (then the
+ * poll watches what it did before). */
+static int update(corral_udp *u) {
   int ev = (u->reader ? UV_READABLE : 0) | (u->writer ? UV_WRITABLE : 0);
-  if (ev == u->events || u->closed) return;
-  u->events = ev;
-  if (ev)
-    uv_poll_start(&u->poll, ev, on_poll);
-  else
+  if (ev == u->events || u->closed) return 0;
+  if (ev) {
+    int rc = CORRAL__UV("udp_poll_start", EBADF, uv_poll_start(&u->poll, ev, on_poll));
+    if (rc) return corral__from_uv(rc);
+  } else {
     uv_poll_stop(&u->poll);
+  }
+  u->events = ev;
+  return 0;
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -68,11 +74,16 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 static int wait_ready(corral_udp *u, corral_task *self, bool write) {
   corral_task **slot = write ? &u->writer : &u->reader;
   *slot = self;
-  update(u);
-  int rc = corral__park(self, write ? CORRAL__W_UDP_SEND : CORRAL__W_UDP_RECV,
-                        &u->wait, CORRAL_FOREVER);
+  int rc = update(u);
+  if (rc) { /* not watched: parking would never end */
+    *slot = NULL;
+    (void)update(u);
+    return rc;
+  }
+  rc = corral__park(self, write ? CORRAL__W_UDP_SEND : CORRAL__W_UDP_RECV,
+                    &u->wait, CORRAL_FOREVER);
   *slot = NULL;
-  update(u);
+  (void)update(u);
   if (u->closed) return CORRAL_ECLOSED;
   return rc;
 }
@@ -97,9 +108,10 @@ int corral_udp_open(const char *host, int port, corral_udp **out) {
   int rc = corral__resolve(host && *host ? host : "0.0.0.0", port, SOCK_DGRAM,
                            0, true, &a, 1);
   if (rc < 0) return rc;
-  int fd = socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = CORRAL__SYS("udp_socket", EMFILE,
+                       socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd < 0) return -errno;
-  if (bind(fd, (struct sockaddr *)&a, corral__addr_len(&a)) < 0) {
+  if (CORRAL__SYS("udp_bind", EADDRINUSE, bind(fd, (struct sockaddr *)&a, corral__addr_len(&a))) < 0) {
     rc = -errno;
     close(fd);
     return corral_errorf(rc, "bind udp %s port %d: %s", host ? host : "*",
@@ -110,7 +122,7 @@ int corral_udp_open(const char *host, int port, corral_udp **out) {
     close(fd);
     return CORRAL_ENOMEM;
   }
-  rc = uv_poll_init_socket(self->rt->loop, &u->poll, fd);
+  rc = CORRAL__UV("udp_poll_init", ENOMEM, uv_poll_init_socket(self->rt->loop, &u->poll, fd));
   if (rc) {
     corral__free(self->rt, u);
     close(fd);
@@ -143,7 +155,8 @@ int corral_udp_connect(corral_udp *u, const char *host, int port) {
   udp_unref(u);
   if (closed) return CORRAL_ECLOSED;
   if (n < 0) return n;
-  if (connect(u->fd, (struct sockaddr *)&a[0], corral__addr_len(&a[0])) < 0)
+  if (CORRAL__SYS("udp_connect", ENETUNREACH,
+                  connect(u->fd, (struct sockaddr *)&a[0], corral__addr_len(&a[0]))) < 0)
     return -errno;
   return 0;
 }
@@ -171,7 +184,7 @@ int corral_udp_send_to(corral_udp *u, const void *buf, size_t len,
                                                 : sizeof(struct sockaddr_in);
   u->refs++;
   for (;;) {
-    ssize_t r = sendto(u->fd, buf, len, MSG_NOSIGNAL, to, tolen);
+    ssize_t r = CORRAL__SYS("udp_sendto", ENOBUFS, sendto(u->fd, buf, len, MSG_NOSIGNAL, to, tolen));
     if (r >= 0) {
       rc = 0;
       break;
@@ -203,8 +216,8 @@ int corral_udp_recv_from(corral_udp *u, void *buf, size_t len,
   for (;;) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    ssize_t r = recvfrom(u->fd, buf, len, MSG_TRUNC, (struct sockaddr *)&ss,
-                         &sl);
+    ssize_t r = CORRAL__SYS("udp_recvfrom", ECONNREFUSED,
+                            recvfrom(u->fd, buf, len, MSG_TRUNC, (struct sockaddr *)&ss, &sl));
     if (r >= 0) {
       if (from) memcpy(from, &ss, sizeof ss);
       rc = r > INT32_MAX ? INT32_MAX : (int)r;
