@@ -30,6 +30,7 @@
 #define _GNU_SOURCE 1
 #include "corral.h"
 #include "corral/channel.h"
+#include "corral/stream.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -124,28 +125,28 @@ static int sampler(void *arg, void **res) {
 
 static int handler(void *arg, void **res) {
   (void)res;
-  corral_tcp *c = arg;
+  corral_stream *c = arg;
   static char buf[65536]; /* tasks of one thread take turns: one buffer */
   for (;;) {
-    int n = corral_tcp_read(c, buf, sizeof buf);
+    int n = corral_stream_read(c, buf, sizeof buf);
     if (n <= 0) break;
-    if (corral_tcp_write(c, buf, (size_t)n) != 0) break;
+    if (corral_stream_write(c, buf, (size_t)n, NULL) != 0) break;
   }
-  corral_tcp_close(c);
+  corral_stream_close(c);
   return 0; /* a client that went away is no failure of the server */
 }
 
 static int server(void *arg, void **res) {
   (void)res;
-  corral_tcp *l = arg;
+  corral_listener *l = arg;
   corral_group g;
   int rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT, .name = "handlers"});
   if (rc) return rc;
   while (running()) {
-    corral_tcp *c = NULL;
-    rc = corral_tcp_accept(l, &c);
+    corral_stream *c = NULL;
+    rc = corral_listener_accept(l, &c);
     if (rc) break;
-    if (corral_spawn(&g, handler, c, "handler", NULL) != 0) corral_tcp_close(c);
+    if (corral_spawn(&g, handler, c, "handler", NULL) != 0) corral_stream_close(c);
   }
   corral_group_cancel(&g, "soak over");
   rc = corral_group_close(&g, 0);
@@ -161,20 +162,20 @@ static int client(void *arg, void **res) {
   while (running()) {
     corral_scope s;
     corral_move_on_after(&s, (1 + pick(&r, 12)) * MS);
-    corral_tcp *c = NULL;
+    corral_stream *c = NULL;
     int rc = corral_tcp_connect("127.0.0.1", S.port, &c);
     for (int k = 1 + (int)pick(&r, 5); rc == 0 && k > 0; k--) {
       size_t len = 1 + (size_t)pick(&r, 65536);
-      rc = corral_tcp_write(c, out, len);
+      rc = corral_stream_write(c, out, len, NULL);
       size_t got = 0;
       while (rc == 0 && got < len) {
-        int n = corral_tcp_read(c, in, 65536);
+        int n = corral_stream_read(c, in, 65536);
         if (n <= 0) rc = n ? n : CORRAL_EIO;
         else got += (size_t)n;
       }
       if (rc == 0) S.exchanges++;
     }
-    corral_tcp_close(c);
+    corral_stream_close(c);
     if (c) S.connections++;
     int cancelled = corral_scope_cancelled(&s);
     rc = corral_scope_exit(&s, rc);
@@ -288,10 +289,10 @@ static int gathers(void *arg, void **res) {
 static int soak_main(void *arg, void **res) {
   (void)arg, (void)res;
   S.end = corral_now() + CORRAL_SEC(S.seconds);
-  corral_tcp *l;
+  corral_listener *l;
   int rc = corral_tcp_listen("127.0.0.1", 0, 0, &l);
   if (rc) return rc;
-  S.port = corral_tcp_port(l);
+  S.port = corral_listener_port(l);
   corral_group g;
   corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_FAIL_FAST, .name = "soak"});
   corral_spawn(&g, sampler, NULL, "sampler", NULL);
@@ -302,7 +303,7 @@ static int soak_main(void *arg, void **res) {
   for (uintptr_t i = 1; i <= 4; i++) corral_spawn(&g, gathers, (void *)i, "gathers", NULL);
   /* The server waits in accept: stop it when the load is over. */
   CORRAL_IGNORE(corral_sleep_until(S.end + CORRAL_SEC(1)));
-  corral_tcp_close(l);
+  corral_listener_close(l);
   rc = corral_group_close(&g, 0);
   return rc;
 }
