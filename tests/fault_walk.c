@@ -23,6 +23,9 @@
 #include "test.h"
 #include "corral/net.h"
 #include "corral/stream.h"
+#include "corral/file.h"
+#include "corral/signal.h"
+#include "corral/thread.h"
 #include "ground/fault.h"
 
 #include <netdb.h>
@@ -253,6 +256,60 @@ static int dns(void *arg, void **res) {
   return 0;
 }
 
+/* Files on libuv's pool: a directory, a file written, read back, stat'd,
+ * renamed, removed. Whatever fails, nothing is left on disk. */
+static int files(void *arg, void **res) {
+  (void)arg, (void)res;
+  char dir[96], a[128], b[128];
+  snprintf(dir, sizeof dir, "%s/corral-fault-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+           (int)getpid());
+  snprintf(a, sizeof a, "%s/a", dir);
+  snprintf(b, sizeof b, "%s/b", dir);
+  int rc = note("corral_file_mkdir", corral_file_mkdir(dir, 0700));
+  corral_file *f = NULL;
+  if (rc == 0) rc = note("corral_file_open", corral_file_open(a, O_CREAT | O_RDWR | O_TRUNC, 0600, &f));
+  if (rc == 0) rc = note("corral_file_write", corral_file_write(f, MSG, sizeof MSG - 1, NULL));
+  char buf[64];
+  if (rc == 0) rc = note("corral_file_pread", corral_file_pread(f, buf, sizeof buf, 0));
+  if (rc > 0) rc = rc == sizeof MSG - 1 ? 0 : CORRAL_EIO;
+  corral_stat st;
+  if (rc == 0) rc = note("corral_file_sync", corral_file_sync(f));
+  if (rc == 0) rc = note("corral_file_fstat", corral_file_fstat(f, &st));
+  if (f) {
+    int c = note("corral_file_close", corral_file_close(f));
+    if (rc == 0) rc = c;
+  }
+  if (rc == 0) rc = note("corral_file_stat", corral_file_stat(a, &st));
+  if (rc == 0) rc = note("corral_file_rename", corral_file_rename(a, b));
+  if (rc == 0) rc = note("corral_file_unlink", corral_file_unlink(b));
+  if (rc == 0) rc = note("corral_file_rmdir", corral_file_rmdir(dir));
+  unlink(a), unlink(b), rmdir(dir); /* after a failure */
+  return rc;
+}
+
+/* Offload to a worker thread. */
+static int add_one(void *arg, void **res) {
+  (void)res;
+  ++*(int *)arg;
+  return 0;
+}
+static int offload(void *arg, void **res) {
+  (void)arg, (void)res;
+  int v = 41;
+  TRY(corral_to_thread(add_one, &v, NULL, NULL));
+  return v == 42 ? 0 : CORRAL_EIO;
+}
+
+/* A signal watch (Trio's open_signal_receiver), opened and closed. */
+static int signals(void *arg, void **res) {
+  (void)arg, (void)res;
+  int sig = SIGUSR1;
+  corral_signal_watch *w = NULL;
+  TRY(corral_signal_watch_open(&sig, 1, &w));
+  corral_signal_watch_close(w);
+  return 0;
+}
+
 static int signal_watch(void *arg, void **res) {
   (void)arg, (void)res;
   corral_scope s;
@@ -290,8 +347,10 @@ static int prog(void *arg, void **res) {
     const char *name;
   } tasks[] = {{server, "server"}, {client, "client"}, {sink, "sink"},
                {bulk, "bulk"},     {poller, "poller"}, {udp, "udp"},
-               {dns, "dns"},       {signal_watch, "signal"}};
-  void *args[] = {l, &port, l2, &port2, NULL, NULL, NULL, NULL};
+               {dns, "dns"},       {signal_watch, "signal"},
+               {files, "files"},   {offload, "offload"},
+               {signals, "signals"}};
+  void *args[] = {l, &port, l2, &port2, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   int body = 0;
   for (size_t i = 0; i < sizeof tasks / sizeof tasks[0] && !body; i++)
     body = note("spawn", corral_spawn(&g, tasks[i].fn, args[i], tasks[i].name, NULL));
@@ -354,7 +413,7 @@ static int absorbed(const char *site) {
       "stack_probe_", "stack_pidfd_open", "stack_process_madvise",
       "stack_madvise_", "stack_guard_install", "stack_mprotect",
       "slab_madvise_", "altstack_mmap", "sigaltstack", "tcp_nodelay",
-      "timer_start", "watch_thread"};
+      "timer_start", "watch_thread", "file_close"};
   for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)
     if (strncmp(site, list[i], strlen(list[i])) == 0) return 1;
   return 0;
@@ -435,9 +494,9 @@ static void walk(const corral_allocator *al, const char *what) {
     const rec *r = NULL;
     if (strstr(site, "_cb")) {
       /* A libuv callback: the TCP task waiting for it sees the code. */
-      static const char *const io_tasks[] = {"server", "client", "sink", "bulk", "dns", "poller", "udp", "udp_sender"};
+      static const char *const io_tasks[] = {"server", "client", "sink", "bulk", "dns", "poller", "udp", "udp_sender", "files", "offload"};
       if (strcmp(site, "dns_cb") == 0) code = CORRAL_ENOTFOUND; /* EAI_NONAME */
-      for (int i = 0; i < 8 && !r; i++) {
+      for (int i = 0; i < 10 && !r; i++) {
         const rec *t = find(io_tasks[i]);
         if (t && t->first_err == code) r = t;
       }

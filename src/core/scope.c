@@ -45,8 +45,7 @@ int corral__tscope_on_signal(corral__rt *rt, corral__tscope *ts, int signum) {
     return rc;
   }
   h->data = ts;
-  rc = CORRAL__UV("signal_start", EINVAL,
-                  corral__sigwatch_start(h, on_signal, signum)); /* restores on close */
+  rc = corral__sigwatch_start(h, on_signal, signum); /* restores on close */
   if (rc) {
     h->data = rt;
     uv_close((uv_handle_t *)h, on_sig_closed);

@@ -2,6 +2,7 @@
  * sigdisp.h). The one piece of process-wide state in the library: signal
  * dispositions are process-wide themselves. */
 #include "ground/sigdisp.h"
+#include "ground/fault.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -23,7 +24,7 @@ int corral__sigwatch_start(uv_signal_t *h, uv_signal_cb cb, int signum) {
     pthread_mutex_unlock(&sig_lock);
     return UV_EINVAL;
   }
-  int rc = uv_signal_start(h, cb, signum);
+  int rc = CORRAL__UV("signal_start", EINVAL, uv_signal_start(h, cb, signum));
   if (rc == 0) {
     sig_watches[signum]++;
   } else if (first) {

@@ -10,6 +10,7 @@
  * while other tasks still have requests on it is closed after the last of
  * them, so a descriptor number is never reused under a running request. */
 #include "io/io.h"
+#include "ground/fault.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -42,6 +43,9 @@ static void file_free_now(corral_file *f) {
 static void on_fs(uv_fs_t *r) {
   fsop *op = r->data;
   corral_file *f = op->f;
+  /* Not on open: a failure injected there would leak the descriptor the
+   * real call opened. */
+  if (r->fs_type != UV_FS_OPEN) r->result = CORRAL__CB("file_cb", EIO, r->result);
   op->done = 1;
   if (f && --f->inflight == 0 && f->closing) file_free_now(f);
   corral__wake(op->task, 0);
@@ -119,8 +123,8 @@ int corral_file_open(const char *path, int flags, int mode, corral_file **out) {
   fsop op;
   op_init(&op, self, NULL);
   ssize_t r = op_wait(self, &op,
-                      uv_fs_open(rt->loop, &op.req, path, flags | O_CLOEXEC,
-                                 mode, on_fs));
+                      CORRAL__UV("file_open", EMFILE, uv_fs_open(rt->loop, &op.req, path, flags | O_CLOEXEC,
+                                 mode, on_fs)));
   uv_fs_req_cleanup(&op.req);
   if (r < 0) {
     corral__free(rt, f);
@@ -147,7 +151,7 @@ int corral_file_close(corral_file *f) {
   }
   fsop op;
   op_init(&op, self, NULL);
-  if (uv_fs_close(f->rt->loop, &op.req, f->fd, on_fs) != 0) {
+  if (CORRAL__UV("file_close", EIO, uv_fs_close(f->rt->loop, &op.req, f->fd, on_fs)) != 0) {
     file_free_now(f); /* could not queue it: close here */
     return 0;
   }
@@ -170,7 +174,7 @@ static int file_read(corral_file *f, void *buf, size_t len, int64_t off,
   fsop op;
   op_init(&op, self, f);
   ssize_t r = op_wait(self, &op,
-                      uv_fs_read(f->rt->loop, &op.req, f->fd, &b, 1, off, on_fs));
+                      CORRAL__UV("file_read", EIO, uv_fs_read(f->rt->loop, &op.req, f->fd, &b, 1, off, on_fs)));
   uv_fs_req_cleanup(&op.req);
   return (int)r;
 }
@@ -198,8 +202,8 @@ static int file_write(corral_file *f, const void *buf, size_t len, int64_t off,
     fsop op;
     op_init(&op, self, f);
     ssize_t r = op_wait(self, &op,
-                        uv_fs_write(f->rt->loop, &op.req, f->fd, &b, 1,
-                                    off < 0 ? -1 : off + (int64_t)done, on_fs));
+                        CORRAL__UV("file_write", ENOSPC, uv_fs_write(f->rt->loop, &op.req, f->fd, &b, 1,
+                                    off < 0 ? -1 : off + (int64_t)done, on_fs)));
     uv_fs_req_cleanup(&op.req);
     if (r < 0) {
       rc = (int)r;
@@ -232,7 +236,7 @@ int corral_file_sync(corral_file *f) {
   FS_BEGIN(self, f, "corral_file_sync");
   fsop op;
   op_init(&op, self, f);
-  return op_finish(self, &op, uv_fs_fsync(f->rt->loop, &op.req, f->fd, on_fs));
+  return op_finish(self, &op, CORRAL__UV("file_fsync", EIO, uv_fs_fsync(f->rt->loop, &op.req, f->fd, on_fs)));
 }
 
 /* ---- metadata and names ---- */
@@ -267,7 +271,7 @@ int corral_file_stat(const char *path, corral_stat *st) {
   if (!path || !st) return CORRAL_EINVAL;
   fsop op;
   op_init(&op, self, NULL);
-  return stat_finish(self, &op, uv_fs_stat(self->rt->loop, &op.req, path, on_fs),
+  return stat_finish(self, &op, CORRAL__UV("file_stat", ENOENT, uv_fs_stat(self->rt->loop, &op.req, path, on_fs)),
                      st);
 }
 
@@ -276,7 +280,7 @@ int corral_file_fstat(corral_file *f, corral_stat *st) {
   FS_BEGIN(self, f, "corral_file_fstat");
   fsop op;
   op_init(&op, self, f);
-  return stat_finish(self, &op, uv_fs_fstat(f->rt->loop, &op.req, f->fd, on_fs),
+  return stat_finish(self, &op, CORRAL__UV("file_fstat", EIO, uv_fs_fstat(f->rt->loop, &op.req, f->fd, on_fs)),
                      st);
 }
 
@@ -285,7 +289,7 @@ int corral_file_unlink(const char *path) {
   if (!path) return CORRAL_EINVAL;
   fsop op;
   op_init(&op, self, NULL);
-  return op_finish(self, &op, uv_fs_unlink(self->rt->loop, &op.req, path, on_fs));
+  return op_finish(self, &op, CORRAL__UV("file_unlink", EACCES, uv_fs_unlink(self->rt->loop, &op.req, path, on_fs)));
 }
 
 int corral_file_rename(const char *from, const char *to) {
@@ -294,7 +298,7 @@ int corral_file_rename(const char *from, const char *to) {
   fsop op;
   op_init(&op, self, NULL);
   return op_finish(self, &op,
-                   uv_fs_rename(self->rt->loop, &op.req, from, to, on_fs));
+                   CORRAL__UV("file_rename", EACCES, uv_fs_rename(self->rt->loop, &op.req, from, to, on_fs)));
 }
 
 int corral_file_mkdir(const char *path, int mode) {
@@ -303,7 +307,7 @@ int corral_file_mkdir(const char *path, int mode) {
   fsop op;
   op_init(&op, self, NULL);
   return op_finish(self, &op,
-                   uv_fs_mkdir(self->rt->loop, &op.req, path, mode, on_fs));
+                   CORRAL__UV("file_mkdir", ENOSPC, uv_fs_mkdir(self->rt->loop, &op.req, path, mode, on_fs)));
 }
 
 int corral_file_rmdir(const char *path) {
@@ -311,7 +315,7 @@ int corral_file_rmdir(const char *path) {
   if (!path) return CORRAL_EINVAL;
   fsop op;
   op_init(&op, self, NULL);
-  return op_finish(self, &op, uv_fs_rmdir(self->rt->loop, &op.req, path, on_fs));
+  return op_finish(self, &op, CORRAL__UV("file_rmdir", EBUSY, uv_fs_rmdir(self->rt->loop, &op.req, path, on_fs)));
 }
 
 /* ---- whole files ---- */

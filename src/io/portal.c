@@ -12,6 +12,7 @@
  * reference is dropped. uv_async_send is always called under the mutex, so
  * it never races with the close. */
 #include "core/group.h"
+#include "ground/fault.h"
 #include "io/io.h"
 
 #include <pthread.h>
@@ -178,7 +179,7 @@ int corral_portal_open(corral_portal **out) {
   if (!p) {
     p = calloc(1, sizeof *p);
     if (!p) return CORRAL_ENOMEM;
-    int rc = uv_async_init(rt->loop, &p->async, on_async);
+    int rc = CORRAL__UV("portal_async_init", ENOMEM, uv_async_init(rt->loop, &p->async, on_async));
     if (rc) {
       free(p);
       return rc;

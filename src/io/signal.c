@@ -3,6 +3,7 @@
  * closes through ground/sigdisp, which gives the process its previous
  * disposition back after the last watch of a signal. */
 #include "io/io.h"
+#include "ground/fault.h"
 #include "ground/sigdisp.h"
 
 #include <signal.h>
@@ -81,7 +82,7 @@ int corral_signal_watch_open(const int *signums, size_t n,
   for (size_t i = 0; i < n && rc == 0; i++) {
     sig_handle *sh = &w->hs[i];
     sh->w = w;
-    rc = uv_signal_init(rt->loop, &sh->h);
+    rc = CORRAL__UV("signal_watch_init", EMFILE, uv_signal_init(rt->loop, &sh->h));
     if (rc) break;
     sh->h.data = sh;
     w->n++;

@@ -21,6 +21,7 @@
  * each worker, because a worker still running a detached job outlives the
  * runtime. */
 #include "io/io.h"
+#include "ground/fault.h"
 #include "io/threads.h"
 
 #include <pthread.h>
@@ -228,7 +229,7 @@ static corral__pool *pool_get(corral__rt *rt, int *rc) {
   corral__list_init(&p->abandoned);
   atomic_init(&p->nqueued, 0);
   pthread_mutex_init(&p->mu, NULL);
-  *rc = uv_async_init(rt->loop, &p->async, on_async);
+  *rc = CORRAL__UV("offload_async_init", ENOMEM, uv_async_init(rt->loop, &p->async, on_async));
   if (*rc) {
     pool_free(p);
     return NULL;
@@ -261,7 +262,8 @@ static int pool_submit(corral__pool *p, job *j) {
       worker *w = &p->workers[p->nthreads];
       w->pool = p;
       pthread_cond_init(&w->cv, NULL);
-      if (pthread_create(&w->tid, NULL, worker_main, w) == 0) {
+      if (CORRAL__ERR("offload_thread", EAGAIN,
+                      pthread_create(&w->tid, NULL, worker_main, w)) == 0) {
         p->nthreads++;
         p->refs++;
       } else {
