@@ -1018,6 +1018,7 @@ static void op_misuse(exec *x) {
   }
   default: { /* an unknown policy / a quorum of 0 */
     corral_group g;
+    memset(&g, 0, sizeof g); /* see "Uninitialised storage" in docs/reliability.md */
     int rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_QUORUM});
     if (rc != CORRAL_EINVAL) bad_rc("corral_group_open(QUORUM 0)", rc);
     break;
@@ -1097,6 +1098,7 @@ static int task_fn(void *arg, void **res) {
   /* Is this a compact task? Only they refuse scopes. */
   if (R.compact_works) {
     corral_scope probe;
+    memset(&probe, 0, sizeof probe);
     int rc = corral_scope_enter(&probe, NULL);
     if (rc == 0)
       CORRAL_IGNORE(corral_scope_exit(&probe, 0));
@@ -1204,6 +1206,7 @@ static int root_fn(void *arg, void **res) {
 static int probe_fn(void *arg, void **res) {
   (void)res;
   corral_scope s;
+  memset(&s, 0, sizeof s);
   int rc = corral_scope_enter(&s, NULL);
   if (rc == 0) CORRAL_IGNORE(corral_scope_exit(&s, 0));
   *(int *)arg = rc == CORRAL_EINVAL;
