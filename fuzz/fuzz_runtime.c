@@ -28,6 +28,9 @@
  *  - a lock is owned by exactly the task that acquired it (double acquire:
  *    CORRAL_EDEADLK, release by a non-owner: CORRAL_EPERM), also after a
  *    condition wait; a limiter's token likewise;
+ *  - a task sees the task-local values its spawner had when it spawned it,
+ *    then what it sets itself; every value is destroyed exactly once, never
+ *    while a task can still read it, and all of them by the run's end;
  *  - after corral_run returns, every block the runtime allocated is freed.
  * Blocking calls may also return CORRAL_EDEADLK: when cancelling every
  * task did not break a deadlock (waits inside shields), the runtime fails
@@ -73,6 +76,7 @@ typedef struct tctx {
   int ret;        /* what the function returned */
   int gathered;   /* started by a gather: no handle */
   struct tctx *spawner; /* create_task: the task whose implicit group holds it */
+  void *local[2];  /* the task-local values it must see (inherited at spawn) */
 } tctx;
 
 typedef struct frame {
@@ -121,6 +125,10 @@ static struct {
   unsigned char item_channel[MAX_ITEMS];
   long sent[NCHANNELS], received[NCHANNELS];
   int receive_closed[NCHANNELS];
+  struct lval {
+    int destroyed;
+  } lv[256];                      /* task-local values handed out */
+  int nlv;
   corral_lock lock;
   corral_condition cond;
   corral_limiter limiter;
@@ -292,6 +300,7 @@ static void op_spawn(exec *x) {
    * implicit group runs in the spawner's root scope. */
   tctx *c = new_task(p, n, implicit ? x->t->root : gf->rec);
   if (!c) return;
+  memcpy(c->local, x->t->local, sizeof c->local);
   if (implicit) c->spawner = x->t;
   corral_spawn_opts so = {.name = "kid",
                           .eager = (flags & 3) == 1,
@@ -643,6 +652,7 @@ static void op_gather(exec *x) {
     c[i] = new_task(p, plen, g);
     if (!c[i]) return;
     c[i]->gathered = 1;
+    memcpy(c[i]->local, x->t->local, sizeof c[i]->local);
     calls[i] = (corral_call){task_fn, c[i], "call"};
   }
   corral_gather_opts o = {.policy = pol,
@@ -759,6 +769,50 @@ static void op_sleep(exec *x) {
            (long long)(t0 + ns), (long long)eff);
   }
   after_block(x, "corral_sleep", t0, rc);
+}
+
+/* ---- task-local values ---- */
+
+static void lv_destroy(void *v) {
+  struct lval *l = v;
+  if (l < R.lv || l >= R.lv + R.nlv) fail("destroy of a value never set");
+  if (l->destroyed++) fail("task-local value %d destroyed twice", (int)(l - R.lv));
+}
+static const corral_local_key lkeys[2] = {CORRAL_LOCAL_KEY_INIT(lv_destroy),
+                                          CORRAL_LOCAL_KEY_INIT(NULL)};
+static int static_vals[4];
+
+static void check_locals(exec *x, const char *when) {
+  for (int k = 0; k < 2; k++) {
+    void *v = corral_local_get(&lkeys[k]);
+    if (v != x->t->local[k])
+      fail("%s: task-local %d is %p, want %p", when, k, v, x->t->local[k]);
+    if (k == 0 && v && ((struct lval *)v)->destroyed)
+      fail("%s: task-local value %d read after it was destroyed", when,
+           (int)((struct lval *)v - R.lv));
+  }
+}
+
+static void op_local(exec *x) {
+  unsigned a = byte(x);
+  int k = a & 1;
+  void *v;
+  switch ((a >> 1) % 3) {
+  case 0: /* a new value */
+    if (k == 0) {
+      if (R.nlv == (int)(sizeof R.lv / sizeof R.lv[0])) return;
+      v = &R.lv[R.nlv++];
+    } else {
+      v = &static_vals[(a >> 3) & 3];
+    }
+    break;
+  case 1: v = NULL; break;
+  default: v = corral_local_get(&lkeys[k]); break; /* get, then set again */
+  }
+  int rc = corral_local_set(&lkeys[k], v);
+  if (rc) bad_rc("corral_local_set", rc);
+  x->t->local[k] = v;
+  check_locals(x, "after local_set");
 }
 
 /* ---- channels, select, lock, condition, limiter ---- */
@@ -1030,7 +1084,7 @@ static int trace = -1; /* FUZZ_TRACE=1: print every operation */
 
 static void run_ops(exec *x) {
   while (x->pc < x->t->n && R.budget-- > 0) {
-    unsigned op = byte(x) % 30;
+    unsigned op = byte(x) % 32;
     if (trace)
       fprintf(stderr, "t%d @%lldms: op %u at %zu\n", (int)(x->t - R.tasks),
               (long long)(corral_now() / MS), op, x->pc - 1);
@@ -1081,6 +1135,8 @@ static void run_ops(exec *x) {
     case 26: op_close(x); break;
     case 27: op_select(x); break;
     case 28: case 29: op_lock(x); break;
+    case 30: op_local(x); break;
+    case 31: check_locals(x, "check"); break;
     default: /* stop: return what we have (often ECANCELED) */
       if (byte(x) & 1) return;
       break;
@@ -1107,6 +1163,7 @@ static int task_fn(void *arg, void **res) {
     else
       bad_rc("corral_scope_enter", rc);
   }
+  check_locals(x, "at the task's start");
   run_ops(x);
   while (x->nfr) op_end(x);
   /* A task releases its lock and its token before it ends. */
@@ -1265,6 +1322,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memset(R.tasks, 0, sizeof R.tasks);
   R.ntasks = R.nscopes = R.nhandles = 0;
   R.next_item = 0;
+  memset(R.lv, 0, sizeof R.lv);
+  R.nlv = 0;
   memset(R.item_sent, 0, sizeof R.item_sent);
   memset(R.item_received, 0, sizeof R.item_received);
   memset(R.sent, 0, sizeof R.sent);
@@ -1287,5 +1346,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc != 0 && rc != CORRAL_EDEADLK) bad_rc("corral_run", rc);
   if (R.live_blocks != 0)
     fail("%ld blocks of the runtime were not freed after corral_run", R.live_blocks);
+  for (int i = 0; i < R.nlv; i++)
+    if (R.lv[i].destroyed != 1)
+      fail("task-local value %d destroyed %d times by the end of the run", i,
+           R.lv[i].destroyed);
   return 0;
 }

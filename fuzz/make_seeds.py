@@ -8,6 +8,7 @@ CANCEL_FRAME, CANCEL_TASK, JOIN, WAIT, GATHER = 10, 11, 12, 13, 14
 EV_SET, EV_CLEAR, EV_WAIT, SEM_REL, SEM_ACQ = 15, 16, 17, 18, 19
 CHECKPOINT, BODY_FAIL, MISUSE, STOP = 20, 21, 22, 23
 SEND, RECV, CLOSE, SELECT, LOCK = 24, 25, 26, 27, 28
+LOCAL, LOCAL_CHECK = 30, 31  # LOCAL k | 2*(0 new, 1 NULL, 2 get-and-set-again)
 # operands: SEND/RECV c|2*try; CLOSE c|2*receive_side; SELECT bits;
 # LOCK 0 acquire, 1 try, 2 release, 3 cond wait, 4 notify, 5 limiter
 # acquire, 13 limiter try, 21 limiter release
@@ -70,6 +71,9 @@ seeds = {
         + [LOCK, 0, LOCK, 0, LOCK, 1, LOCK, 2, LOCK, 2, LOCK, 3],
     "limiter": spawn(LAZY, [LOCK, 5, SLEEP, 3, LOCK, 21]) + spawn(LAZY, [LOCK, 5, LOCK, 5, LOCK, 21])
         + [LOCK, 13, LOCK, 5, LOCK, 21, LOCK, 21],
+    "task_locals": [LOCAL, 0, LOCAL, 1] + spawn(LAZY, [LOCAL_CHECK, LOCAL, 0, SLEEP, 2, LOCAL_CHECK])
+        + spawn(EAGER, [LOCAL, 4, LOCAL, 2, LOCAL_CHECK]) + [LOCAL, 0, SLEEP, 1, LOCAL, 2]
+        + gather(2, 0, [LOCAL_CHECK, LOCAL, 0]) + [LOCAL_CHECK],
     "implicit_group": spawn(LAZY, [SLEEP, 5, FAIL], implicit=True) + spawn(LAZY, [SLEEP, 1], implicit=True) + [STOP, 1],
 }
 
