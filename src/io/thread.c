@@ -419,13 +419,20 @@ void corral__pool_end(corral__rt *rt) {
   int64_t bound = rt->threads.drain_ns;
   if (p->outstanding && bound > 0) {
     uv_timer_t tm;
-    uv_timer_init(rt->loop, &tm);
+    int timed = CORRAL__UV("offload_drain_timer_init", ENOMEM,
+                           uv_timer_init(rt->loop, &tm)) == 0;
     uv_update_time(rt->loop);
     int64_t until = bound == CORRAL_FOREVER ? INT64_MAX : mono_ns() + bound;
-    if (bound != CORRAL_FOREVER)
-      uv_timer_start(&tm, on_drain_timer, (uint64_t)(bound / 1000000 + 1), 0);
-    while (p->outstanding && mono_ns() < until) uv_run(rt->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&tm, on_closed);
+    /* A timer that cannot start must not let the wait sleep past its bound:
+     * then poll without blocking (no bound: the finished call wakes it). */
+    int armed = bound == CORRAL_FOREVER ||
+                (timed && CORRAL__UV("offload_drain_timer", EINVAL,
+                                     uv_timer_start(&tm, on_drain_timer,
+                                                    (uint64_t)(bound / 1000000 + 1),
+                                                    0)) == 0);
+    while (p->outstanding && mono_ns() < until)
+      uv_run(rt->loop, armed ? UV_RUN_ONCE : UV_RUN_NOWAIT);
+    if (timed) uv_close((uv_handle_t *)&tm, on_closed);
     uv_run(rt->loop, UV_RUN_NOWAIT);
   }
   pthread_mutex_lock(&p->mu);
