@@ -1341,7 +1341,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                       .allocator = &al,
                       .stack_size = 64 * 1024,
                       .report = R.devnull,
-                      .shuffle_seed = size && (data[0] & 0x40) ? data[size - 1] | 1u : 0};
+                      .shuffle_seed = size && (data[0] & 0x40) ? data[size - 1] | 1u : 0,
+                      /* The watchdog thread (stall reports) for some inputs
+                       * only: a thread per run costs most of a run. */
+                      .stall_report_ns = size && (data[0] & 0x20) ? 0 : CORRAL_FOREVER};
   int rc = corral_run(&o, root_fn, NULL, NULL);
   if (rc != 0 && rc != CORRAL_EDEADLK) bad_rc("corral_run", rc);
   if (R.live_blocks != 0)
