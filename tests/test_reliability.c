@@ -103,3 +103,34 @@ TEST(park_while_preempted_keeps_its_wakeup) {
   corral_options o = {0};
   CHECK_RC(corral_run(&o, m_preempt_park, NULL, NULL), 0);
 }
+
+/* An offloaded call whose scope's deadline passed while the task ran
+ * without a checkpoint: the deadline fires when the task parks for the
+ * call, which must then withdraw or wait for the job through its abort
+ * callback; returning at once freed a job still queued or running (a
+ * use-after-free found by the soak under AddressSanitizer). */
+#include "corral/thread.h"
+static int slow_job(void *arg, void **res) {
+  (void)res;
+  usleep(20000);
+  ++*(int *)arg;
+  return 0;
+}
+static int m_offload_deadline(void *a, void **r) {
+  (void)a, (void)r;
+  static int ran;
+  for (int i = 0; i < 3; i++) {
+    corral_scope s;
+    CHECK_RC(corral_move_on_after(&s, CORRAL_MS(1)), 0);
+    spin_ms(20); /* the deadline passes; the watchdog raises its flag */
+    int rc = corral_to_thread(slow_job, &ran, NULL, NULL);
+    CHECK(rc == 0 || rc == CORRAL_ECANCELED);
+    CHECK_RC(corral_scope_exit(&s, rc), 0);
+  }
+  return 0;
+}
+
+TEST(offload_whose_deadline_fires_at_the_park) {
+  corral_options o = {0};
+  CHECK_RC(corral_run(&o, m_offload_deadline, NULL, NULL), 0);
+}
