@@ -11,7 +11,10 @@
  *    deadlines (move-on and fail-after) and shields;
  *  - channels: rounds of 3 producers and 3 consumers on a bounded channel,
  *    each round cancelled after a random time and its channel freed;
- *  - groups: gathers of short tasks under every policy with random failures.
+ *  - groups: gathers of short tasks under every policy with random failures;
+ *  - offload: 4 tasks calling corral_to_thread (0.1 .. 3 ms of work that
+ *    allocates its result) under 1 .. 3 ms deadlines, half of them with an
+ *    abandon deadline whose cleanup frees the result.
  * Every second a sampler records RSS, open descriptors and child processes.
  * Pass/fail: the second half of the run must not grow over the first:
  *  - descriptors and child processes: the second half's maximum at most the
@@ -31,11 +34,13 @@
 #include "corral.h"
 #include "corral/channel.h"
 #include "corral/stream.h"
+#include "corral/thread.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MS CORRAL_MS(1)
@@ -58,6 +63,7 @@ static struct {
   long sleeps, timer_cancels;
   long items, rounds;
   long gathers;
+  long offloads, offload_cancels, abandoned;
   int seconds;
   /* samples */
   int n;
@@ -113,9 +119,9 @@ static int sampler(void *arg, void **res) {
     S.fds[S.n] = count_fds();
     S.kids[S.n] = count_children();
     if (S.csv)
-      fprintf(S.csv, "%d,%ld,%d,%d,%ld,%ld,%ld,%ld,%ld\n", i, S.rss_kb[S.n],
+      fprintf(S.csv, "%d,%ld,%d,%d,%ld,%ld,%ld,%ld,%ld,%ld\n", i, S.rss_kb[S.n],
               S.fds[S.n], S.kids[S.n], S.connections, S.tcp_cancels, S.sleeps,
-              S.items, S.gathers);
+              S.items, S.gathers, S.offloads);
     S.n++;
   }
   return 0;
@@ -284,6 +290,48 @@ static int gathers(void *arg, void **res) {
   return 0;
 }
 
+/* ---- offload ---- */
+
+static void spin_us(long us) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  long long end = t.tv_sec * 1000000000LL + t.tv_nsec + us * 1000;
+  do clock_gettime(CLOCK_MONOTONIC, &t);
+  while (t.tv_sec * 1000000000LL + t.tv_nsec < end);
+}
+
+static int work(void *arg, void **res) {
+  spin_us((long)(uintptr_t)arg);
+  *res = malloc(64); /* freed by the caller or, when abandoned, the cleanup */
+  return 0;
+}
+
+static void dropped(void *arg, int code, void *result) {
+  (void)arg, (void)code;
+  free(result);
+}
+
+static int offloader(void *arg, void **res) {
+  (void)res;
+  rng r = {(uint64_t)(uintptr_t)arg * 0x94d049bb133111ebull | 1};
+  while (running()) {
+    corral_scope s;
+    corral_move_on_after(&s, (1 + pick(&r, 3)) * MS);
+    void *out = NULL;
+    corral_thread_opts o = {.name = "work",
+                            .abandon_after_ns = pick(&r, 2) ? (1 + pick(&r, 2)) * MS : 0,
+                            .cleanup = dropped};
+    int rc = corral_to_thread(work, (void *)(uintptr_t)(100 + pick(&r, 3000)), &out, &o);
+    free(out);
+    int cancelled = corral_scope_cancelled(&s);
+    CORRAL_IGNORE(corral_scope_exit(&s, rc));
+    S.offloads++;
+    if (rc == CORRAL_EABANDONED) S.abandoned++;
+    else if (cancelled) S.offload_cancels++;
+  }
+  return 0;
+}
+
 /* ---- main ---- */
 
 static int soak_main(void *arg, void **res) {
@@ -301,6 +349,7 @@ static int soak_main(void *arg, void **res) {
   for (uintptr_t i = 1; i <= 32; i++) corral_spawn(&g, timers, (void *)i, "timers", NULL);
   for (uintptr_t i = 1; i <= 2; i++) corral_spawn(&g, channels, (void *)i, "channels", NULL);
   for (uintptr_t i = 1; i <= 4; i++) corral_spawn(&g, gathers, (void *)i, "gathers", NULL);
+  for (uintptr_t i = 1; i <= 4; i++) corral_spawn(&g, offloader, (void *)i, "offloader", NULL);
   /* The server waits in accept: stop it when the load is over. */
   CORRAL_IGNORE(corral_sleep_until(S.end + CORRAL_SEC(1)));
   corral_listener_close(l);
@@ -339,7 +388,7 @@ int main(int argc, char **argv) {
   if (argc > 2) {
     S.csv = fopen(argv[2], "w");
     if (S.csv)
-      fprintf(S.csv, "second,rss_kb,fds,children,connections,tcp_cancels,sleeps,items,gathers\n");
+      fprintf(S.csv, "second,rss_kb,fds,children,connections,tcp_cancels,sleeps,items,gathers,offloads\n");
   }
   /* The first loop makes libuv's process-wide signal pipe: count after it. */
   corral_run(NULL, nothing, NULL, NULL);
@@ -356,9 +405,10 @@ int main(int argc, char **argv) {
   int k1 = max_int(S.kids, h), k2 = max_int(S.kids + h, S.n - h);
   printf("soak: %d s, %d samples; %ld connections (%ld exchanges, %ld cancelled, "
          "%ld errors), %ld timer rounds (%ld cancelled), %ld channel items in "
-         "%ld rounds, %ld gathers\n",
+         "%ld rounds, %ld gathers, %ld offloaded calls (%ld cancelled, %ld abandoned)\n",
          S.seconds, S.n, S.connections, S.exchanges, S.tcp_cancels, S.tcp_errors,
-         S.sleeps, S.timer_cancels, S.items, S.rounds, S.gathers);
+         S.sleeps, S.timer_cancels, S.items, S.rounds, S.gathers, S.offloads,
+         S.offload_cancels, S.abandoned);
   printf("soak: RSS median %ld KiB -> %ld KiB; descriptors median %ld -> %ld, "
          "max %d -> %d; children max %d -> %d\n", rss1, rss2, fdm1, fdm2, fd1,
          fd2, k1, k2);
@@ -383,7 +433,8 @@ int main(int argc, char **argv) {
            "(%d before)\n", fds1, fds0, kids1, kids0);
     fail = 1;
   }
-  if (S.connections == 0 || S.sleeps == 0 || S.items == 0 || S.gathers == 0) {
+  if (S.connections == 0 || S.sleeps == 0 || S.items == 0 || S.gathers == 0 ||
+      S.offloads == 0) {
     printf("soak: FAIL: some load did not run\n");
     fail = 1;
   }
