@@ -15,6 +15,7 @@
  * (corral_pipe_open): cancellable reads and writes, CORRAL_EPIPE instead of
  * SIGPIPE. */
 #include "io/process.h"
+#include "ground/fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -126,7 +127,7 @@ static children *children_get(corral__rt *rt, int *rc) {
     *rc = CORRAL_ENOMEM;
     return NULL;
   }
-  *rc = uv_signal_init(rt->loop, &c->sig);
+  *rc = CORRAL__UV("process_sigchld_init", EMFILE, uv_signal_init(rt->loop, &c->sig));
   if (*rc) {
     corral__free(rt, c);
     return NULL;
@@ -191,7 +192,8 @@ static int open_stdio(const corral_stdio *s, int which, int *src, corral_process
   case CORRAL_STDIO_INHERIT:
     return 0;
   case CORRAL_STDIO_NULL: {
-    int fd = open("/dev/null", (which == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+    int fd = CORRAL__SYS("process_devnull", EMFILE,
+                         open("/dev/null", (which == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC));
     if (fd < 0) return -errno;
     *src = *tmpfd = fd;
     return 0;
@@ -214,7 +216,9 @@ static int open_stdio(const corral_stdio *s, int which, int *src, corral_process
      * file while we keep reading, and it needs no SIGPIPE handling. The
      * child's end stays blocking, as a pipe's. */
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
+    if (CORRAL__SYS("process_socketpair", EMFILE,
+                    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) != 0)
+      return -errno;
 #ifdef SO_NOSIGPIPE
     int one = 1;
     setsockopt(sv[0], SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
@@ -307,7 +311,7 @@ __attribute__((noreturn)) static void child_exec(const char *file,
 
 /* fork(), or clone3 into a cgroup: 0 in the child, the pid, or -1. */
 static pid_t spawn_fork(int cgroup_fd) {
-  if (cgroup_fd <= 0) return fork();
+  if (cgroup_fd <= 0) return CORRAL__SYS("process_fork", EAGAIN, fork());
 #if defined(__linux__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
   struct clone_args ca;
   memset(&ca, 0, sizeof ca);
