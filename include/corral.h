@@ -451,7 +451,11 @@ CORRAL_API int corral_started(void *value);
  * implicit group is closed when the current task's function returns: its
  * children are awaited (cancelled first if the task failed or was
  * cancelled), and any child error nobody joined makes the task fail with
- * CORRAL_EGROUP. Nothing outlives its parent. */
+ * CORRAL_EGROUP. Nothing outlives its parent task, but these children may
+ * outlive the parent's FUNCTION (they are awaited after it returned, e.g.
+ * when a cancelled join returned early): never lend them memory of the
+ * parent's stack frame (a buffer, an event, a semaphore); for that, open a
+ * group and close it in the same function. */
 #define corral_create_task(fn, arg, nm, out)                                 \
   corral_spawn(NULL, (fn), (arg), (nm), (out))
 
@@ -536,6 +540,10 @@ typedef struct corral_scope_opts {
  * deadline, no shield, move-on. Returns 0, CORRAL_EBUSY (s is entered
  * already, by this task or another), CORRAL_EINVAL (s NULL, compact task),
  * CORRAL_ENOMEM, CORRAL_ENOTASK. */
+/* Every scope entered and every group opened must be exited / closed
+ * before the task's function returns (an early `return rc;` between them
+ * is the classic mistake): a task that returns with one still open ends
+ * the process with a message naming the task and the scope or group. */
 CORRAL_API int corral_scope_enter(corral_scope *s, const corral_scope_opts *o);
 /* Leave the scope. Pass the code the code inside produced; returns it
  * translated: CORRAL_ECANCELED caused by this scope's own cancellation

@@ -26,6 +26,7 @@
 #include "corral/file.h"
 #include "corral/signal.h"
 #include "corral/thread.h"
+#include "corral/process.h"
 #include "ground/fault.h"
 
 #include <netdb.h>
@@ -310,6 +311,29 @@ static int offload(void *arg, void **res) {
   return rc == CORRAL_EABANDONED || rc == CORRAL_ETIMEDOUT ? 0 : note("corral_to_thread", rc);
 }
 
+/* A child process: its stdout through a pipe, /dev/null for stdin, waited
+ * for; no child may be left behind. */
+static int process(void *arg, void **res) {
+  (void)arg, (void)res;
+  static const char *const argv[] = {"echo", "hi", NULL};
+  corral_process_opts o = {.argv = argv};
+  o.stdio[0].mode = CORRAL_STDIO_NULL;
+  o.stdio[1].mode = CORRAL_STDIO_PIPE;
+  corral_process *p = NULL;
+  TRY(corral_process_spawn(&o, &p));
+  char buf[16];
+  int rc = 0, n, got = 0;
+  while ((n = note("corral_stream_read", corral_stream_read(corral_process_stream(p, 1), buf, sizeof buf))) > 0)
+    got += n;
+  if (n < 0) rc = n;
+  int st = -1;
+  int w = note("corral_process_wait", corral_process_wait(p, &st, NULL));
+  corral_process_close(p);
+  if (rc == 0) rc = w;
+  if (rc == 0 && (st != 0 || got != 3)) rc = CORRAL_EIO;
+  return rc;
+}
+
 /* A signal watch (Trio's open_signal_receiver), opened and closed. */
 static int signals(void *arg, void **res) {
   (void)arg, (void)res;
@@ -359,8 +383,8 @@ static int prog(void *arg, void **res) {
                {bulk, "bulk"},     {poller, "poller"}, {udp, "udp"},
                {dns, "dns"},       {signal_watch, "signal"},
                {files, "files"},   {offload, "offload"},
-               {signals, "signals"}};
-  void *args[] = {l, &port, l2, &port2, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+               {signals, "signals"}, {process, "process"}};
+  void *args[] = {l, &port, l2, &port2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   int body = 0;
   for (size_t i = 0; i < sizeof tasks / sizeof tasks[0] && !body; i++)
     body = note("spawn", corral_spawn(&g, tasks[i].fn, args[i], tasks[i].name, NULL));
@@ -524,9 +548,9 @@ static void walk(const corral_allocator *al, const char *what) {
     const rec *r = NULL;
     if (strstr(site, "_cb")) {
       /* A libuv callback: the TCP task waiting for it sees the code. */
-      static const char *const io_tasks[] = {"server", "client", "sink", "bulk", "dns", "poller", "udp", "udp_sender", "files", "offload"};
+      static const char *const io_tasks[] = {"server", "client", "sink", "bulk", "dns", "poller", "udp", "udp_sender", "files", "offload", "process"};
       if (strcmp(site, "dns_cb") == 0) code = CORRAL_ENOTFOUND; /* EAI_NONAME */
-      for (int i = 0; i < 10 && !r; i++) {
+      for (int i = 0; i < 11 && !r; i++) {
         const rec *t = find(io_tasks[i]);
         if (t && t->first_err == code) r = t;
       }

@@ -378,3 +378,53 @@ TEST(own_termination_sequence) {
   CHECK_RC(run_real(term_seq_body, &d), 0);
   check_same(c);
 }
+
+/* A process closed by one task while another waits for it: the waiter
+ * wakes with CORRAL_ECLOSED, and nothing is touched after the close. */
+static corral_process *shared_proc;
+static int proc_waiter(void *arg, void **res) {
+  (void)arg, (void)res;
+  return corral_process_wait(shared_proc, NULL, NULL);
+}
+
+static int m_close_while_waited(void *arg, void **res) {
+  (void)arg, (void)res;
+  static const char *const argv[] = {"sleep", "100", NULL};
+  corral_process_opts o = {.argv = argv};
+  CHECK_RC(corral_process_spawn(&o, &shared_proc), 0);
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}),
+           0);
+  corral_task *w;
+  CHECK_RC(corral_spawn(&g, proc_waiter, NULL, "waiter", &w), 0);
+  CHECK_RC(corral_yield(), 0);
+  corral_process_close(shared_proc);
+  CORRAL_IGNORE(corral_group_close(&g, 0));
+  CHECK_RC(corral_task_code(w), CORRAL_ECLOSED);
+  corral_task_release(w);
+  return 0;
+}
+
+TEST(close_while_another_task_waits) {
+  int fds = count_fds();
+  CHECK_RC(corral_run(NULL, m_close_while_waited, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), fds);
+}
+
+/* A working directory that does not exist is the spawn's error; nothing
+ * runs. */
+static int m_bad_cwd(void *arg, void **res) {
+  (void)arg, (void)res;
+  static const char *const argv[] = {"true", NULL};
+  corral_process_opts o = {.argv = argv, .cwd = "/nonexistent-corral-dir"};
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&o, &p), CORRAL_ENOENT);
+  CHECK(p == NULL);
+  o.cwd = "/etc/passwd";
+  CHECK_RC(corral_process_spawn(&o, &p), -ENOTDIR);
+  return 0;
+}
+
+TEST(missing_working_directory_is_a_spawn_error) {
+  CHECK_RC(corral_run(NULL, m_bad_cwd, NULL, NULL), 0);
+}

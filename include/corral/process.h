@@ -60,7 +60,8 @@ typedef struct corral_term_step {
 typedef struct corral_process_opts {
   const char *const *argv; /* argv[0] is searched in PATH; NULL-terminated */
   const char *const *env;  /* "NAME=value", NULL-terminated; NULL: ours */
-  const char *cwd;         /* NULL: ours */
+  const char *cwd;         /* NULL: ours; checked by the spawn (a missing
+                              directory is its CORRAL_ENOENT) */
   corral_stdio stdio[3];   /* stdin, stdout, stderr (zeroed: inherit) */
   int term_signal;         /* first signal when cancelled; 0: SIGTERM */
   int64_t kill_grace_ns;   /* then SIGKILL after this; 0: 2 s; < 0: SIGKILL
@@ -117,7 +118,8 @@ CORRAL_API int corral_process_signal(corral_process *p, int signum);
 
 /* Close the process and its streams (NULL is fine). A child that has not
  * exited is killed (SIGKILL to its group) and reaped at once; what is left
- * of its group is killed too. Does not park the task (it waits only the
+ * of its group is killed too. A task blocked in corral_process_wait on it
+ * wakes with CORRAL_ECLOSED. Does not park the task (it waits only the
  * moment the kernel takes to end a SIGKILLed process). */
 CORRAL_API void corral_process_close(corral_process *p);
 

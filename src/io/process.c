@@ -15,6 +15,7 @@
  * (corral_pipe_open): cancellable reads and writes, CORRAL_EPIPE instead of
  * SIGPIPE. */
 #include "io/process.h"
+#include "ground/fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,7 @@ struct corral_process {
   int pid;
   int exited, exit_status, term_signal;
   int handle_closed;
+  int free_later; /* closed while a task waited: that task frees it */
   corral_task *waiter;
   corral_term_step seq[16];
   size_t nseq;
@@ -126,7 +128,7 @@ static children *children_get(corral__rt *rt, int *rc) {
     *rc = CORRAL_ENOMEM;
     return NULL;
   }
-  *rc = uv_signal_init(rt->loop, &c->sig);
+  *rc = CORRAL__UV("process_sigchld_init", EMFILE, uv_signal_init(rt->loop, &c->sig));
   if (*rc) {
     corral__free(rt, c);
     return NULL;
@@ -184,7 +186,20 @@ static void close_now(corral_process *p) {
   }
   if (kill(-p->pid, 0) == 0) kill(-p->pid, SIGKILL); /* what is left */
   reap_group(p);
+  /* A task blocked in corral_process_wait still holds p: it frees it when
+   * it resumes (with CORRAL_ECLOSED). */
+  if (p->waiter)
+    p->free_later = 1;
+  else
+    corral__free(p->rt, p);
+}
+
+/* After a park in corral_process_wait: p was closed meanwhile and is ours
+ * to free. */
+static bool freed_after_wait(corral_process *p) {
+  if (!p->free_later || p->waiter) return false;
   corral__free(p->rt, p);
+  return true;
 }
 
 static void close_registered(corral__handle *h) {
@@ -201,7 +216,8 @@ static int open_stdio(const corral_stdio *s, int which, int *src, corral_process
   case CORRAL_STDIO_INHERIT:
     return 0;
   case CORRAL_STDIO_NULL: {
-    int fd = open("/dev/null", (which == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+    int fd = CORRAL__SYS("process_devnull", EMFILE,
+                         open("/dev/null", (which == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC));
     if (fd < 0) return -errno;
     *src = *tmpfd = fd;
     return 0;
@@ -224,7 +240,9 @@ static int open_stdio(const corral_stdio *s, int which, int *src, corral_process
      * file while we keep reading, and it needs no SIGPIPE handling. The
      * child's end stays blocking, as a pipe's. */
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
+    if (CORRAL__SYS("process_socketpair", EMFILE,
+                    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) != 0)
+      return -errno;
 #ifdef SO_NOSIGPIPE
     int one = 1;
     setsockopt(sv[0], SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
@@ -317,7 +335,7 @@ __attribute__((noreturn)) static void child_exec(const char *file,
 
 /* fork(), or clone3 into a cgroup: 0 in the child, the pid, or -1. */
 static pid_t spawn_fork(int cgroup_fd) {
-  if (cgroup_fd <= 0) return fork();
+  if (cgroup_fd <= 0) return CORRAL__SYS("process_fork", EAGAIN, fork());
 #if defined(__linux__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
   struct clone_args ca;
   memset(&ca, 0, sizeof ca);
@@ -340,6 +358,20 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
   if (rc) return rc;
   if (!o || !o->argv || !o->argv[0] || !out) return CORRAL_EINVAL;
   corral__rt *rt = self->rt;
+  /* The child does not report a failed chdir (the spawn does not wait for
+   * its exec): check the directory here, as the spawn's own error. */
+  if (o->cwd) {
+    struct stat cst;
+    if (stat(o->cwd, &cst) != 0)
+      return corral_errorf(-errno, "working directory '%s': %s", o->cwd,
+                           strerror(errno));
+    if (!S_ISDIR(cst.st_mode))
+      return corral_errorf(-ENOTDIR, "working directory '%s': not a directory",
+                           o->cwd);
+    if (access(o->cwd, X_OK) != 0)
+      return corral_errorf(-errno, "working directory '%s': %s", o->cwd,
+                           strerror(errno));
+  }
   char file[4096];
   if (o->cwd && strchr(o->argv[0], '/') && o->argv[0][0] != '/') {
     /* a relative path with a directory: relative to the child's cwd */
@@ -494,6 +526,7 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
   p->waiter = self;
   rc = corral__park(self, CORRAL__W_PROCESS, NULL, CORRAL_FOREVER);
   p->waiter = NULL;
+  if (freed_after_wait(p)) return CORRAL_ECLOSED;
   if (p->exited) { /* the exit won the race with a cancellation */
     fill(p, exit_status, term_signal);
     return 0;
@@ -505,11 +538,13 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
     signal_group(p, p->seq[i].signum);
     signal_group(p, SIGCONT); /* a stopped child must run to see it */
     if (p->seq[i].wait_ns > 0) park_exit(self, p, corral_now() + p->seq[i].wait_ns);
+    if (p->handle_closed) break;
   }
-  if (!p->exited) {
+  if (!p->exited && !p->handle_closed) {
     signal_group(p, SIGKILL);
     park_exit(self, p, CORRAL_FOREVER);
   }
+  if (freed_after_wait(p)) return CORRAL_ECLOSED;
   corral__process_end_group(p);
   fill(p, exit_status, term_signal);
   return rc;

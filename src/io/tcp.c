@@ -346,8 +346,12 @@ int corral_tcp_listen_ex(const char *host, int port,
     rc = open_sockets(l, b, n, o.backlog > 0 ? o.backlog : 511,
                       o.reuse_port != 0);
     if (rc == 0) {
-      snprintf(l->label, sizeof l->label, "listener port %d",
-               corral_listener_port(l));
+      struct sockaddr_storage ss; /* for the label only: no fault here */
+      socklen_t len = sizeof ss;
+      int lport = getsockname(l->fds[0], (struct sockaddr *)&ss, &len) == 0
+                      ? corral__addr_port(&ss)
+                      : -1;
+      snprintf(l->label, sizeof l->label, "listener port %d", lport);
       l->wait = (corral__wait){NULL, NULL, l->label};
       *out = l;
       return 0;
