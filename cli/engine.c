@@ -628,7 +628,11 @@ int cli_engine_run(cli_config *c) {
   signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error return, not death */
   e->t_start = uv_hrtime();
   int64_t t0 = (int64_t)uv_hrtime();
-  int rc = corral_run(NULL, main_fn, e, NULL);
+  /* The runtime's stall report is a diagnostic for library developers; the
+   * command's users would read it as a message about their jobs. */
+  corral_options ro = {0};
+  ro.stall_report_ns = CORRAL_FOREVER;
+  int rc = corral_run(&ro, main_fn, e, NULL);
   int64_t elapsed = (int64_t)uv_hrtime() - t0;
   if (rc) {
     dprintf(2, "corral: internal error: %s\n", corral_strerror(rc));
