@@ -119,6 +119,21 @@ static inline corral_cancel_reason treason(const corral_task *t) {
   return r;
 }
 
+/* Run fn as the main task on the virtual clock once per seed (0: FIFO,
+ * else that shuffle seed); fail on any code but 0. */
+static inline void run_seeds(corral_fn fn, void *arg, const uint64_t *seeds,
+                             size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    corral_options o = {0};
+    o.virtual_clock = 1;
+    o.shuffle_seed = seeds[i];
+    int rc = corral_run(&o, fn, arg, NULL);
+    if (rc != 0)
+      FAILF("seed %llu: corral_run returned %s", (unsigned long long)seeds[i],
+            corral_err_name(rc));
+  }
+}
+
 /* Run fn as the main task on the virtual clock; return corral_run's code. */
 static inline int run_virtual(corral_fn fn, void *arg) {
   corral_options o = {0};

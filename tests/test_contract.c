@@ -11,15 +11,7 @@ static int64_t T0;
 static const uint64_t seeds[] = {0, 1, 7, 12345, 0xdeadbeef};
 #define NSEEDS (sizeof seeds / sizeof *seeds)
 static void run_modes(corral_fn fn, void *arg) {
-  for (size_t i = 0; i < NSEEDS; i++) {
-    corral_options o = {0};
-    o.virtual_clock = 1;
-    o.shuffle_seed = seeds[i];
-    int rc = corral_run(&o, fn, arg, NULL);
-    if (rc != 0)
-      FAILF("seed %llu: corral_run returned %s", (unsigned long long)seeds[i],
-            corral_err_name(rc));
-  }
+  run_seeds(fn, arg, seeds, sizeof seeds / sizeof *seeds);
 }
 
 /* ---- nested cancelled scopes: only the outermost converts ---- */

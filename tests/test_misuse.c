@@ -7,15 +7,7 @@
 
 static const uint64_t seeds[] = {0, 3, 99};
 static void run_modes(corral_fn fn, void *arg) {
-  for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++) {
-    corral_options o = {0};
-    o.virtual_clock = 1;
-    o.shuffle_seed = seeds[i];
-    int rc = corral_run(&o, fn, arg, NULL);
-    if (rc != 0)
-      FAILF("seed %llu: corral_run returned %s", (unsigned long long)seeds[i],
-            corral_err_name(rc));
-  }
+  run_seeds(fn, arg, seeds, sizeof seeds / sizeof *seeds);
 }
 
 static int napper(void *arg, void **res) {
