@@ -212,7 +212,11 @@ e" "--shard auto from Slurm"
   json "$T/m" "s=rows[-1]; assert s['counts']['OK']==7 and s['decision']=='success' and s['shards']==3, s; assert len(rows)==8" \
     || fail "merged summary"
   $C merge --summary-only "$T/s0.json" "$T/s2.json" > "$T/m2"; eq $? 1 "a missing shard fails the merge"
-  json "$T/m2" "assert rows[-1]['missing_shards']==[1], rows" || fail "missing shard" ;;
+  json "$T/m2" "assert rows[-1]['missing_shards']==[1], rows" || fail "missing shard"
+  $C --shard 1/3 --json="$T/f1.json" 'exit 1' ::: a b c d >/dev/null 2>&1
+  $C merge --summary-only "$T/s0.json" "$T/f1.json" "$T/s2.json" > "$T/m3"; eq $? 1 "a failed shard fails the merge"
+  json "$T/m3" "s=rows[-1]; assert s['failed_shards']==[1] and s['failures'][0]['shard']==1 and s['failures'][0]['log'].endswith('f1.json'), s" \
+    || fail "failed shard named" ;;
 live_view)
   command -v tmux >/dev/null || { echo "tmux missing: skipped"; exit 0; }
   sock="$T/tmux"
