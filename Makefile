@@ -67,8 +67,10 @@ test:
 # The demo shows the demo: the build's output only if the build fails.
 demo:
 	@mkdir -p $(BUILD)
-	@$(MAKE) --no-print-directory build > $(BUILD)/demo-build.log 2>&1 || \
-	  { cat $(BUILD)/demo-build.log; exit 1; }
+	@{ scripts/deps.sh build && \
+	   cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCORRAL_WERROR=ON $(CMAKE_FLAGS) && \
+	   cmake --build $(BUILD) -j$(JOBS) --target corral_bin sequential_vs_concurrent; \
+	 } > $(BUILD)/demo-build.log 2>&1 || { cat $(BUILD)/demo-build.log; exit 1; }
 	@./$(BUILD)/examples/sequential_vs_concurrent
 	@echo
 	@echo '$$ corral -j 10 --timeout 2s --summary -a examples/health_check.jobs'

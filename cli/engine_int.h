@@ -97,6 +97,7 @@ struct engine {
   struct corral_http_client *http; /* corral http */
   int64_t lat[1024];               /* latencies of answered requests (ring) */
   uint64_t nlat;
+  corral_event lat_known;          /* set once 5 requests have answered */
 };
 
 

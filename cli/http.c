@@ -2,7 +2,10 @@
  * policies, limits, timeouts, retries, output and JSON as commands. With
  * --hedge, a request still unanswered after the 95th percentile of the
  * latencies seen so far gets a duplicate; the first answer wins and the
- * other request is cancelled (a FIRST group of two tasks). */
+ * other request is cancelled (a FIRST group of two tasks). A request that
+ * starts before 5 answers are known gets its hedge too: the duplicate waits
+ * for the percentile and then for the rest of it, counted from the
+ * request's own start. */
 #include "engine_int.h"
 
 #include <stdlib.h>
@@ -15,6 +18,7 @@ int cli_http_open(engine *e) {
   corral_http_client_opts o = {.max_connections = 0, .max_redirects = 5};
   int rc = corral_http_client_open(&e->http, &o);
   if (rc) dprintf(2, "corral http: cannot start the client: %s\n", corral_strerror(rc));
+  corral_event_init(&e->lat_known);
   return rc;
 }
 
@@ -41,7 +45,10 @@ static int64_t p95(engine *e) {
 typedef struct {
   engine *e;
   job *j;
-  int64_t delay;
+  int hedge;     /* the duplicate: starts at t0 + the 95th percentile */
+  int64_t t0;
+  corral_group *g; /* hedged: the pair's group (a failed request ends it) */
+  int sent;        /* the request went out */
   corral_http_response resp;
   int rc;
   uint64_t order; /* when it answered (0: it did not) */
@@ -52,12 +59,21 @@ static uint64_t answered;
 static int fetch_fn(void *arg, void **result) {
   (void)result;
   attempt *a = arg;
-  if (a->delay > 0) {
-    int rc = corral_sleep(a->delay);
+  if (a->hedge) {
+    int rc = corral_event_wait(&a->e->lat_known);
     if (rc) return rc;
+    int64_t left = a->t0 + p95(a->e) - corral_now();
+    if (left > 0 && (rc = corral_sleep(left)) != 0) return rc;
   }
+  a->sent = 1;
   a->rc = corral_http_get(a->e->http, a->j->cmd, &a->resp);
-  if (a->rc) return a->rc;
+  if (a->rc) {
+    /* Hedging is for slowness, not for errors (--retries is): a request
+     * that failed stops its duplicate, which may still be waiting. */
+    if (a->g && !a->hedge && a->rc != CORRAL_ECANCELED)
+      (void)corral_group_cancel(a->g, "the request failed");
+    return a->rc;
+  }
   a->order = ++answered;
   return 0;
 }
@@ -66,23 +82,26 @@ int cli_http_once(engine *e, job *j) {
   attempt at[2];
   memset(at, 0, sizeof at);
   for (int i = 0; i < 2; i++) at[i].e = e, at[i].j = j;
-  int64_t t0 = corral_now(), hedge_after = e->c->hedge ? p95(e) : 0;
+  int64_t t0 = corral_now();
   int rc;
   attempt *win = &at[0];
-  if (hedge_after > 0) {
-    at[1].delay = hedge_after;
+  if (e->c->hedge) {
+    at[1].hedge = 1;
+    at[1].t0 = t0;
     corral_group g;
     memset(&g, 0, sizeof g); /* never mistaken for a group still open */
     rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_FIRST, .name = "hedge"});
     if (rc == 0) {
+      at[0].g = at[1].g = &g;
       int brc = corral_spawn(&g, fetch_fn, &at[0], "request", NULL);
       if (!brc) brc = corral_spawn(&g, fetch_fn, &at[1], "hedge", NULL);
       rc = corral_group_close(&g, brc);
     }
     if (at[1].order && (!at[0].order || at[1].order < at[0].order)) win = &at[1];
     if (win->order) rc = 0;
+    else if (at[0].rc && at[0].rc != CORRAL_ECANCELED) rc = at[0].rc;
     else if (rc == CORRAL_EGROUP) rc = at[0].rc ? at[0].rc : at[1].rc;
-    j->hedged = at[1].order != 0 || at[1].rc != 0;
+    j->hedged = at[1].sent;
   } else {
     rc = fetch_fn(&at[0], NULL);
   }
@@ -94,6 +113,7 @@ int cli_http_once(engine *e, job *j) {
   if (rc == 0) {
     int64_t ns = corral_now() - t0;
     e->lat[e->nlat++ % 1024] = ns;
+    if (e->nlat >= 5) corral_event_set(&e->lat_known);
     if (win->resp.body_len) cli_on_data(j, 1, win->resp.body, win->resp.body_len);
     j->exit_code = win->resp.status >= 400 ? 1 : 0;
     if (j->exit_code)

@@ -13,7 +13,8 @@ int cli_merge(char *const *paths, size_t n, int summary_only, FILE *out) {
   json_int_t counts[5] = {0}, left = 0, escaped = 0, shard_count = 0;
   size_t summaries = 0, failures = 0;
   unsigned char *seen = NULL;
-  json_t *reasons = json_array();
+  json_t *reasons = json_array(); /* {log, shard, reason} per failed log */
+  json_t *failed = json_array();  /* the failed shards' indices */
   int bad = 0;
   for (size_t i = 0; i < n; i++) {
     FILE *f = !strcmp(paths[i], "-") ? stdin : fopen(paths[i], "re");
@@ -47,12 +48,18 @@ int cli_merge(char *const *paths, size_t n, int summary_only, FILE *out) {
         left += json_integer_value(json_object_get(o, "processes_left"));
         escaped += json_integer_value(json_object_get(o, "escaped_killed"));
         const char *d = json_string_value(json_object_get(o, "decision"));
+        json_t *sh = json_object_get(o, "shard");
         if (!d || strcmp(d, "success")) {
           failures++;
           const char *r = json_string_value(json_object_get(o, "reason"));
-          json_array_append_new(reasons, json_string(r ? r : "?"));
+          json_t *fo = json_pack("{s:s,s:s}", "log", paths[i], "reason", r ? r : "?");
+          if (sh) {
+            json_t *idx = json_object_get(sh, "index");
+            json_array_append(failed, idx);
+            json_object_set(fo, "shard", idx);
+          }
+          json_array_append_new(reasons, fo);
         }
-        json_t *sh = json_object_get(o, "shard");
         if (sh) {
           json_int_t idx = json_integer_value(json_object_get(sh, "index"));
           json_int_t cnt = json_integer_value(json_object_get(sh, "count"));
@@ -74,10 +81,10 @@ int cli_merge(char *const *paths, size_t n, int summary_only, FILE *out) {
   int ok = !bad && summaries > 0 && failures == 0 && json_array_size(missing) == 0;
   json_t *c = json_object();
   for (int k = 0; k < 5; k++) json_object_set_new(c, status_names[k], json_integer(counts[k]));
-  json_t *o = json_pack("{s:s,s:s,s:I,s:o,s:I,s:I,s:o,s:o}", "type", "summary", "decision",
+  json_t *o = json_pack("{s:s,s:s,s:I,s:o,s:I,s:I,s:o,s:o,s:o}", "type", "summary", "decision",
                         ok ? "success" : "failure", "logs", (json_int_t)summaries, "counts", c,
                         "processes_left", left, "escaped_killed", escaped, "failed_shards",
-                        reasons, "missing_shards", missing);
+                        failed, "failures", reasons, "missing_shards", missing);
   if (shard_count) json_object_set_new(o, "shards", json_integer(shard_count));
   char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
   if (s) {

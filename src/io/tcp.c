@@ -168,7 +168,8 @@ static int connect_addrs(corral_task *self, he_state *he, int64_t delay,
                                 host, port);
   for (int i = 0; i < he->n && len < sizeof msg; i++) {
     char a[64];
-    len += (size_t)snprintf(msg + len, sizeof msg - len, " %s: %s;",
+    len += (size_t)snprintf(msg + len, sizeof msg - len, "%s %s: %s",
+                            i ? ";" : "",
                             corral_addr_string((struct sockaddr *)&he->addrs[i],
                                                a, sizeof a),
                             corral_strerror(he->rc[i]));

@@ -212,7 +212,11 @@ e" "--shard auto from Slurm"
   json "$T/m" "s=rows[-1]; assert s['counts']['OK']==7 and s['decision']=='success' and s['shards']==3, s; assert len(rows)==8" \
     || fail "merged summary"
   $C merge --summary-only "$T/s0.json" "$T/s2.json" > "$T/m2"; eq $? 1 "a missing shard fails the merge"
-  json "$T/m2" "assert rows[-1]['missing_shards']==[1], rows" || fail "missing shard" ;;
+  json "$T/m2" "assert rows[-1]['missing_shards']==[1], rows" || fail "missing shard"
+  $C --shard 1/3 --json="$T/f1.json" 'exit 1' ::: a b c d >/dev/null 2>&1
+  $C merge --summary-only "$T/s0.json" "$T/f1.json" "$T/s2.json" > "$T/m3"; eq $? 1 "a failed shard fails the merge"
+  json "$T/m3" "s=rows[-1]; assert s['failed_shards']==[1] and s['failures'][0]['shard']==1 and s['failures'][0]['log'].endswith('f1.json'), s" \
+    || fail "failed shard named" ;;
 live_view)
   command -v tmux >/dev/null || { echo "tmux missing: skipped"; exit 0; }
   sock="$T/tmux"
@@ -291,6 +295,23 @@ assert jobs[9]['status']=='OK' and jobs[9]['hedged'] is True, jobs[9]
 assert jobs[10]['status']=='TIMED_OUT' and jobs[10]['hedged'] is True, jobs[10]
 assert rows[-1]['counts']['TIMED_OUT']==1
 " || fail "http JSON"
+  # Every request starts before any answer (-j 12): the straggler's
+  # duplicate still goes out once the percentile is known, and wins.
+  { for i in $(seq 1 11); do echo "$U/slow/20"; done; echo "$U/slow-once/k$$/5000"; } |
+    $C http --hedge -j 12 --timeout 4s --json="$T/h2" >/dev/null 2>&1
+  json "$T/h2" "
+jobs={r['seq']:r for r in rows if r['type']=='job'}
+assert jobs[12]['status']=='OK' and jobs[12]['hedged'] is True, jobs[12]
+assert jobs[12]['duration_s'] < 3, jobs[12]
+" || fail "hedge armed before the percentile was known"
+  # A request that fails is not hedged (--retries is for errors), and an
+  # all-failing run ends rather than waiting for a percentile.
+  timeout 10 $C http --hedge -j 4 --json="$T/h3" http://127.0.0.1:1/a http://127.0.0.1:1/b </dev/null >/dev/null 2>&1
+  eq $? 2 "hedged requests that all fail (2 failed jobs)"
+  json "$T/h3" "
+jobs=[r for r in rows if r['type']=='job']
+assert len(jobs)==2 and all(j['status']=='ERROR' and j['hedged'] is False for j in jobs), jobs
+" || fail "failed requests are not hedged"
   err=$($C --hedge true 2>&1); eq $? 2 "--hedge without http"
   has "$err" "corral http --hedge" "hint" ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;

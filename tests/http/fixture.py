@@ -18,6 +18,8 @@ Python standard library only.
 Endpoints of `serve` (any of them takes ?ms=N: answer N ms later):
   /status/CODE          that status, a short body
   /slow/MS              the response after MS milliseconds
+  /slow-once/KEY/MS     the first request for KEY after MS milliseconds,
+                        later ones at once (a straggler a duplicate beats)
   /delay/MS/NAME        JSON weather report of service NAME after MS ms
   /reset                announces 1 MB, sends 16 KiB, then resets (RST)
   /chunked/N/SIZE       chunked body: N chunks of SIZE bytes
@@ -41,6 +43,8 @@ import threading
 import time
 
 PATTERN = bytes(range(256)) * 64  # 16 KiB
+SLOW_ONCE = set()
+SLOW_ONCE_LOCK = threading.Lock()
 
 
 def pattern(n):
@@ -108,6 +112,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif p[:1] == ["slow"] and len(p) == 2:
             time.sleep(int(p[1]) / 1000)
             self.send(200, b"slow\n")
+        elif p[:1] == ["slow-once"] and len(p) == 3:
+            with SLOW_ONCE_LOCK:
+                first = p[1] not in SLOW_ONCE
+                SLOW_ONCE.add(p[1])
+            if first:
+                time.sleep(int(p[2]) / 1000)
+            self.send(200, b"slow once\n")
         elif p[:1] == ["delay"] and len(p) == 3:
             time.sleep(int(p[1]) / 1000)
             doc = {"service": p[2], "temperature": 72,
