@@ -9,4 +9,8 @@
  * members that became the caller's children. */
 CORRAL__HIDDEN void corral__process_end_group(corral_process *p);
 
+/* 1 when a child with default options starts by posix_spawn and is
+ * watched on a pidfd (the fast path); 0 when it is forked (tests). */
+CORRAL__HIDDEN int corral__process_fast(void);
+
 #endif
