@@ -524,6 +524,19 @@ static pid_t spawn_fork(int cgroup_fd) {
 }
 
 #if FAST_SPAWN
+/* glibc keeps two signals for itself (SIGRTMIN - 2 and - 1: thread
+ * cancellation and set*id broadcasts); sigfillset and sigaddset leave
+ * them out, and its posix_spawn then sets them to SIG_IGN in the child,
+ * which an ignored signal keeps across exec. A forked child gets them at
+ * SIG_DFL: so does this one. sigset_t is an array of unsigned long with
+ * signal n at bit n - 1 (the kernel's layout). */
+static void add_internal_signals(sigset_t *set) {
+  unsigned long *w = (unsigned long *)(void *)set;
+  const unsigned bits = 8 * sizeof *w;
+  for (int sig = 32; sig < SIGRTMIN; sig++)
+    w[(unsigned)(sig - 1) / bits] |= 1UL << ((unsigned)(sig - 1) % bits);
+}
+
 /* posix_spawn: the child leads its own session and group (SETSID), its
  * signal mask is empty and every signal at its default action (SETSIGMASK,
  * SETSIGDEF), src[i] becomes its descriptor i (-1: ours, inherited, made
@@ -564,6 +577,7 @@ static int spawn_fast(corral_process *p, const char *file, const corral_process_
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
+    add_internal_signals(&all);
     rc = posix_spawnattr_setsigmask(&at, &none);
     if (!rc) rc = posix_spawnattr_setsigdefault(&at, &all);
     if (!rc)
