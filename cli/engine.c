@@ -118,7 +118,9 @@ static int run_once(engine *e, job *j) {
     env[k] = NULL;
     o.env = env;
   }
+  e->spawning++;
   int rc = env ? corral_process_spawn(&o, &j->proc) : CORRAL_ENOMEM;
+  e->spawning--;
   free(env);
   free(argv);
   free(storage);

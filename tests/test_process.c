@@ -681,3 +681,65 @@ TEST(signal_and_other_children_left_alone) {
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 5);
   check_same(c);
 }
+
+/* Several tasks spawning at once (on the posix_spawn path a spawn made
+ * while other children live runs on a worker thread, and the other tasks
+ * run meanwhile): every child's own exit code comes back to its task; then
+ * a cancellation that comes while spawns are under way: each spawn
+ * completes (a spawn is not a cancellation point) and each wait terminates
+ * and reaps its child. */
+static int many_worker(void *arg, void **result) {
+  (void)result;
+  int id = (int)(intptr_t)arg;
+  for (int k = 0; k < 5; k++) {
+    char script[32];
+    snprintf(script, sizeof script, "exit %d", id * 5 + k);
+    corral_process *p;
+    CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", script)}, &p), 0);
+    int es = -1;
+    CHECK_RC(corral_process_wait(p, &es, NULL), 0);
+    CHECK_EQ(es, id * 5 + k);
+    corral_process_close(p);
+  }
+  return 0;
+}
+
+static int sleeper_worker(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sleep", "100"),
+                                                      .kill_grace_ns = -1},
+                                &p), 0);
+  int ts = 0;
+  int rc = corral_process_wait(p, NULL, &ts);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_EQ(ts, SIGKILL);
+  corral_process_close(p);
+  return rc;
+}
+
+static int many_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  for (intptr_t i = 0; i < 8; i++)
+    CHECK_RC(corral_spawn(&g, many_worker, (void *)i, "worker", NULL), 0);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
+  corral_move_on_after(&s, 5 * MS); /* while the spawns are under way */
+  corral_group h;
+  CHECK_RC(corral_group_open(&h, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
+  for (int i = 0; i < 8; i++)
+    CHECK_RC(corral_spawn(&h, sleeper_worker, NULL, "sleeper", NULL), 0);
+  int rc = corral_group_close(&h, 0);
+  CHECK(rc != 0); /* the waits were cancelled */
+  CHECK_RC(corral_scope_exit(&s, 0), 0);
+  return 0;
+}
+
+TEST(many_children_at_once_and_cancelled_while_spawning) {
+  census c = take();
+  CHECK_RC(run_real(many_body, NULL), 0);
+  check_same(c);
+}

@@ -69,6 +69,7 @@ typedef struct corral__children {
   corral__rt *rt;
   corral__list live; /* corral_process.node, not yet reaped */
   int watching, closed;
+  int nfast; /* children of the fast path not yet reaped */
 } children;
 
 typedef struct pidfd_watch pidfd_watch;
@@ -80,6 +81,7 @@ struct corral_process {
   children *tab;        /* fork path */
   int pid;
   int pidfd;            /* fast path: until reaped; else -1 */
+  int counted;          /* fast path: in tab->nfast */
   pidfd_watch *watch;   /* fast path: the poll watcher on pidfd */
   int exited, exit_status, term_signal;
   int handle_closed;
@@ -99,6 +101,10 @@ static void reaped_as(corral_process *p, int exit_status, int term_signal) {
   p->exited = 1;
   p->exit_status = exit_status;
   p->term_signal = term_signal;
+  if (p->counted) {
+    p->counted = 0;
+    p->tab->nfast--;
+  }
   corral__list_remove(&p->node);
   unwatch(p);
   if (p->waiter) corral__wake(p->waiter, 0);
@@ -537,6 +543,45 @@ static void add_internal_signals(sigset_t *set) {
     w[(unsigned)(sig - 1) / bits] |= 1UL << ((unsigned)(sig - 1) % bits);
 }
 
+/* One posix_spawn. The calling thread stays in the kernel until the child
+ * has called exec (or failed to): made on a worker thread (corral's offload
+ * pool), that wait overlaps with the runtime's other work and other
+ * spawns, as Go's runtime does with its threads. The calling task waits in
+ * a shielded scope: the spawn is not a cancellation point, and the child
+ * is never left without an owner. Inline when no worker can take it. */
+typedef struct {
+  const char *file;
+  const posix_spawn_file_actions_t *fa;
+  const posix_spawnattr_t *at;
+  char *const *argv, *const *envp;
+  pid_t pid;
+  int err;
+} spawn_call;
+
+static int spawn_call_run(void *arg, void **result) {
+  (void)result;
+  spawn_call *c = arg;
+  c->err = posix_spawn(&c->pid, c->file, c->fa, c->at, c->argv, c->envp);
+  return 0;
+}
+
+/* 0 or a positive errno (posix_spawn's); a negative corral code when no
+ * worker could take the call. */
+static int spawn_call_now(spawn_call *c, int offload) {
+  corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
+  if (offload && corral_scope_enter(&s, &(corral_scope_opts){.shield = 1,
+                                                             .name = "process_spawn"}) == 0) {
+    c->err = 0;
+    int rc = corral_to_thread(spawn_call_run, c, NULL,
+                              &(corral_thread_opts){.name = "posix_spawn"});
+    CORRAL_IGNORE(corral_scope_exit(&s, 0));
+    return rc ? rc : c->err;
+  }
+  spawn_call_run(c, NULL);
+  return c->err;
+}
+
 /* posix_spawn: the child leads its own session and group (SETSID), its
  * signal mask is empty and every signal at its default action (SETSIGMASK,
  * SETSIGDEF), src[i] becomes its descriptor i (-1: ours, inherited, made
@@ -584,13 +629,19 @@ static int spawn_fast(corral_process *p, const char *file, const corral_process_
       rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
                                              POSIX_SPAWN_SETSIGDEF);
   }
-  pid_t pid = 0;
-  if (rc == 0)
-    rc = CORRAL__ERR("process_posix_spawn", EAGAIN,
-                     posix_spawn(&pid, file, &fa, &at, (char *const *)o->argv,
-                                 (char *const *)(o->env ? o->env
-                                                        : (const char *const *)environ)));
-  rc = -rc;
+  spawn_call call = {.file = file, .fa = &fa, .at = &at, .argv = (char *const *)o->argv,
+                     .envp = (char *const *)(o->env ? o->env : (const char *const *)environ)};
+  if (rc == 0) rc = CORRAL__ERR("process_posix_spawn", EAGAIN, 0);
+  /* Offloaded when there is something to overlap with: other children
+   * alive (their exits and output) or other tasks ready to run. */
+  corral__rt *rt = p->rt;
+  /* Not from a compact task: its stack, where the call's arguments are,
+   * is copied away while it waits. */
+  int offload = !corral__self()->compact &&
+                (p->tab->nfast > 0 || corral__list_head(&p->tab->live) || rt->sched.rq_head);
+  if (rc == 0) rc = spawn_call_now(&call, offload);
+  pid_t pid = call.pid;
+  rc = rc > 0 ? -rc : rc;
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   for (int i = 0; i < 3; i++)
@@ -606,6 +657,10 @@ static int spawn_fast(corral_process *p, const char *file, const corral_process_
     }
   } else {
     rc = watch_pidfd(p);
+    if (rc == 0) {
+      p->counted = 1;
+      p->tab->nfast++;
+    }
   }
   if (rc) {
     kill(-p->pid, SIGKILL);
@@ -649,8 +704,8 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
     return rc;
   }
   int fast = use_fast(o);
-  children *tab = NULL;
-  if (!fast && !(tab = children_get(rt, &rc))) return rc;
+  children *tab = children_get(rt, &rc);
+  if (!tab) return rc;
   corral_process *p = corral__calloc(rt, sizeof *p);
   if (!p) return CORRAL_ENOMEM;
   p->rt = rt;
