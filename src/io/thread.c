@@ -262,7 +262,8 @@ static int pool_submit(corral__pool *p, job *j) {
       worker *w = &p->workers[p->nthreads];
       w->pool = p;
       pthread_cond_init(&w->cv, NULL);
-      if (CORRAL__ERR("offload_thread", EAGAIN,
+      /* A further worker has a fallback: the job waits for a busy one. */
+      if (CORRAL__ERR(p->nthreads ? "offload_thread_more" : "offload_thread", EAGAIN,
                       pthread_create(&w->tid, NULL, worker_main, w)) == 0) {
         p->nthreads++;
         p->refs++;
