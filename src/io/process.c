@@ -704,6 +704,7 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
     return rc;
   }
   int fast = use_fast(o);
+  (void)fast; /* without the fast path: always 0 */
   children *tab = children_get(rt, &rc);
   if (!tab) return rc;
   corral_process *p = corral__calloc(rt, sizeof *p);
