@@ -7,9 +7,11 @@
  *    is copied (fork copies the page tables of every mapping and then
  *    takes a copy-on-write fault for each page the parent touches). The
  *    parent resumes once the child has called exec, so an exec failure is
- *    the spawn's error. The exit is watched on a pidfd (readable when the
- *    child ended; a libuv poll watcher) and reaped with waitid(P_PIDFD):
- *    no SIGCHLD handler, and no other process's child is ever reaped.
+ *    the spawn's error; while other children live, that wait is made on
+ *    an offload thread (spawn_call_now). The exit is watched on a pidfd
+ *    (readable when the child ended; a libuv poll watcher) and reaped with
+ *    waitid(P_PIDFD): no SIGCHLD handler, and no child but this one is
+ *    ever reaped.
  *  - elsewhere, for a child born in a cgroup (clone3 CLONE_INTO_CGROUP,
  *    which posix_spawn cannot express), or with CORRAL_PROCESS_SPAWN=fork
  *    in the environment: fork (or clone3) and exec ourselves, without
@@ -26,6 +28,7 @@
  * corral stream (corral_pipe_open): cancellable reads and writes,
  * CORRAL_EPIPE instead of SIGPIPE. */
 #include "io/process.h"
+#include "io/threads.h"
 #include "ground/fault.h"
 
 #include <errno.h>
@@ -47,57 +50,16 @@
 #include <sys/syscall.h>
 #endif
 
-#if defined(__linux__) && defined(__GLIBC__) && defined(SYS_pidfd_open) &&      \
-    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
-#define FAST_SPAWN 1
-#include <poll.h>
-#include <spawn.h>
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
-#else
-#define FAST_SPAWN 0
-#endif
 
 extern char **environ;
 
 
-/* The runtime's live children and the SIGCHLD watcher that reaps them. */
-typedef struct corral__children {
-  uv_signal_t sig;
-  corral__handle reg;
-  corral__rt *rt;
-  corral__list live; /* corral_process.node, not yet reaped */
-  int watching, closed;
-  int nfast; /* children of the fast path not yet reaped */
-} children;
-
-typedef struct pidfd_watch pidfd_watch;
-
-struct corral_process {
-  corral__list node;    /* fork path: in children.live until reaped */
-  corral__rt *rt;
-  corral__handle reg;
-  children *tab;        /* fork path */
-  int pid;
-  int pidfd;            /* fast path: until reaped; else -1 */
-  int counted;          /* fast path: in tab->nfast */
-  pidfd_watch *watch;   /* fast path: the poll watcher on pidfd */
-  int exited, exit_status, term_signal;
-  int handle_closed;
-  int free_later; /* closed while a task waited: that task frees it */
-  corral_task *waiter;
-  corral_term_step seq[16];
-  size_t nseq;
-  corral_stream *streams[3];
-};
+typedef corral__children children;
 
 #define DEFAULT_GRACE_NS (2 * 1000000000LL)
 
-static void unwatch(corral_process *p);
-
 /* The child is gone: its exit code, or -1 and the signal that ended it. */
-static void reaped_as(corral_process *p, int exit_status, int term_signal) {
+void corral__process_reaped_as(corral_process *p, int exit_status, int term_signal) {
   p->exited = 1;
   p->exit_status = exit_status;
   p->term_signal = term_signal;
@@ -106,15 +68,15 @@ static void reaped_as(corral_process *p, int exit_status, int term_signal) {
     p->tab->nfast--;
   }
   corral__list_remove(&p->node);
-  unwatch(p);
+  corral__process_unwatch(p);
   if (p->waiter) corral__wake(p->waiter, 0);
 }
 
-static void reaped(corral_process *p, int status) {
+void corral__process_reaped(corral_process *p, int status) {
   if (WIFSIGNALED(status))
-    reaped_as(p, -1, WTERMSIG(status));
+    corral__process_reaped_as(p, -1, WTERMSIG(status));
   else
-    reaped_as(p, WEXITSTATUS(status), 0);
+    corral__process_reaped_as(p, WEXITSTATUS(status), 0);
 }
 
 static void on_sigchld(uv_signal_t *h, int signum);
@@ -139,8 +101,8 @@ static void on_sigchld(uv_signal_t *h, int signum) {
     corral_process *p = corral__container_of(n, corral_process, node);
     int st;
     pid_t r = waitpid(p->pid, &st, WNOHANG);
-    if (r == p->pid) reaped(p, st);
-    else if (r < 0 && errno == ECHILD) reaped(p, 0); /* someone else reaped it */
+    if (r == p->pid) corral__process_reaped(p, st);
+    else if (r < 0 && errno == ECHILD) corral__process_reaped(p, 0); /* someone else reaped it */
     n = next;
   }
   watch_update(c);
@@ -180,137 +142,6 @@ static children *children_get(corral__rt *rt, int *rc) {
   return c;
 }
 
-/* ------------------------------------------------ the fast path's watch */
-
-/* The poll watcher on a child's pidfd: its own allocation, since libuv
- * finishes closing a handle after the process may have been freed. */
-struct pidfd_watch {
-  uv_poll_t h;
-  corral__rt *rt;
-  corral_process *p; /* NULL once the process let go of it */
-};
-
-static void on_watch_closed(uv_handle_t *h) {
-  pidfd_watch *w = h->data;
-  corral__free(w->rt, w);
-}
-
-/* Stop watching and close the pidfd (the poll watcher leaves the epoll set
- * inside uv_close, so the descriptor may be closed right after). */
-static void unwatch(corral_process *p) {
-  if (p->watch) {
-    p->watch->p = NULL;
-    uv_close((uv_handle_t *)&p->watch->h, on_watch_closed);
-    p->watch = NULL;
-  }
-  if (p->pidfd >= 0) {
-    close(p->pidfd);
-    p->pidfd = -1;
-  }
-}
-
-#if FAST_SPAWN
-/* Reap the child of the fast path if it has ended (block: wait until it
- * has). Returns 1 when it was reaped. waitid(P_PIDFD) names this child and
- * no other; if it fails (a kernel before 5.4 has pidfd_open but not
- * P_PIDFD) waitpid by pid does the same. A child someone else reaped
- * (SIGCHLD ignored, a waitpid(-1) elsewhere) counts as exit status 0. */
-static int reap_fast(corral_process *p, int block) {
-  for (;;) {
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (CORRAL__SYS("process_waitid", EINVAL,
-                    waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG)) == 0) {
-      if (si.si_pid != 0) {
-        if (si.si_code == CLD_EXITED)
-          reaped_as(p, si.si_status, 0);
-        else
-          reaped_as(p, -1, si.si_status);
-        return 1;
-      }
-      if (!block) return 0;
-      struct pollfd pf = {.fd = p->pidfd, .events = POLLIN};
-      (void)poll(&pf, 1, -1); /* EINTR: look again */
-      continue;
-    }
-    if (errno == ECHILD) {
-      reaped_as(p, 0, 0);
-      return 1;
-    }
-    int st = 0;
-    pid_t r = waitpid(p->pid, &st, block ? 0 : WNOHANG);
-    if (r == p->pid) {
-      reaped(p, st);
-      return 1;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      reaped_as(p, 0, 0);
-      return 1;
-    }
-    return 0;
-  }
-}
-
-static void on_pidfd(uv_poll_t *h, int status, int events) {
-  (void)status, (void)events;
-  pidfd_watch *w = h->data;
-  if (w->p) (void)reap_fast(w->p, 0);
-}
-
-/* Watch p->pidfd: 0, or an error (the caller kills and reaps the child). */
-static int watch_pidfd(corral_process *p) {
-  pidfd_watch *w = corral__calloc(p->rt, sizeof *w);
-  if (!w) return CORRAL_ENOMEM;
-  int rc = CORRAL__UV("process_poll_init", ENOMEM, uv_poll_init(p->rt->loop, &w->h, p->pidfd));
-  if (rc) {
-    corral__free(p->rt, w);
-    return rc;
-  }
-  w->rt = p->rt;
-  w->p = p;
-  w->h.data = w;
-  p->watch = w;
-  rc = CORRAL__UV("process_poll_start", ENOMEM, uv_poll_start(&w->h, UV_READABLE, on_pidfd));
-  return rc;
-}
-
-/* Is the fast path there? pidfd_open (Linux 5.3) on ourselves, asked once
- * per process; CORRAL_PROCESS_SPAWN=fork in the environment turns it off. */
-static int fast_available(void) {
-  static _Atomic int state; /* 0: not asked, 1: yes, -1: no */
-  int s = state;
-  if (s) return s > 0;
-  const char *force = getenv("CORRAL_PROCESS_SPAWN");
-  if (force && !strcmp(force, "fork")) {
-    s = -1;
-  } else {
-    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-    if (fd >= 0) {
-      close(fd);
-      s = 1;
-    } else if (errno == ENOSYS || errno == EPERM || errno == EINVAL) {
-      s = -1; /* an old kernel, or a filter that refuses the call */
-    } else {
-      return 1; /* EMFILE and the like: the spawn reports it */
-    }
-  }
-  state = s;
-  return s > 0;
-}
-#endif
-
-static int use_fast(const corral_process_opts *o) {
-#if FAST_SPAWN
-  return o->cgroup_fd <= 0 && fast_available();
-#else
-  (void)o;
-  return 0;
-#endif
-}
-
-int corral__process_fast(void) { return use_fast(&(corral_process_opts){0}); }
-
 static void close_streams(corral_process *p) {
   for (int i = 0; i < 3; i++) {
     corral_stream_close(p->streams[i]);
@@ -347,9 +178,9 @@ static void close_now(corral_process *p) {
     kill(p->pid, SIGKILL);
     /* A SIGKILLed process ends at once, short of an uninterruptible wait
      * in the kernel. */
-#if FAST_SPAWN
+#if CORRAL__FAST_SPAWN
     if (p->pidfd >= 0) {
-      (void)reap_fast(p, 1);
+      (void)corral__process_reap_fast(p, 1);
     } else
 #endif
     {
@@ -357,11 +188,11 @@ static void close_now(corral_process *p) {
       pid_t r;
       while ((r = waitpid(p->pid, &st, 0)) < 0 && errno == EINTR) {
       }
-      reaped(p, r == p->pid ? st : 0);
+      corral__process_reaped(p, r == p->pid ? st : 0);
       watch_update(p->tab);
     }
   }
-  unwatch(p);
+  corral__process_unwatch(p);
   if (kill(-p->pid, 0) == 0) kill(-p->pid, SIGKILL); /* what is left */
   reap_group(p);
   /* A task blocked in corral_process_wait still holds p: it frees it when
@@ -529,150 +360,6 @@ static pid_t spawn_fork(int cgroup_fd) {
 #endif
 }
 
-#if FAST_SPAWN
-/* glibc keeps two signals for itself (SIGRTMIN - 2 and - 1: thread
- * cancellation and set*id broadcasts); sigfillset and sigaddset leave
- * them out, and its posix_spawn then sets them to SIG_IGN in the child,
- * which an ignored signal keeps across exec. A forked child gets them at
- * SIG_DFL: so does this one. sigset_t is an array of unsigned long with
- * signal n at bit n - 1 (the kernel's layout). */
-static void add_internal_signals(sigset_t *set) {
-  unsigned long *w = (unsigned long *)(void *)set;
-  const unsigned bits = 8 * sizeof *w;
-  for (int sig = 32; sig < SIGRTMIN; sig++)
-    w[(unsigned)(sig - 1) / bits] |= 1UL << ((unsigned)(sig - 1) % bits);
-}
-
-/* One posix_spawn. The calling thread stays in the kernel until the child
- * has called exec (or failed to): made on a worker thread (corral's offload
- * pool), that wait overlaps with the runtime's other work and other
- * spawns, as Go's runtime does with its threads. The calling task waits in
- * a shielded scope: the spawn is not a cancellation point, and the child
- * is never left without an owner. Inline when no worker can take it. */
-typedef struct {
-  const char *file;
-  const posix_spawn_file_actions_t *fa;
-  const posix_spawnattr_t *at;
-  char *const *argv, *const *envp;
-  pid_t pid;
-  int err;
-} spawn_call;
-
-static int spawn_call_run(void *arg, void **result) {
-  (void)result;
-  spawn_call *c = arg;
-  c->err = posix_spawn(&c->pid, c->file, c->fa, c->at, c->argv, c->envp);
-  return 0;
-}
-
-/* 0 or a positive errno (posix_spawn's); a negative corral code when no
- * worker could take the call. */
-static int spawn_call_now(spawn_call *c, int offload) {
-  corral_scope s;
-  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
-  if (offload && corral_scope_enter(&s, &(corral_scope_opts){.shield = 1,
-                                                             .name = "process_spawn"}) == 0) {
-    c->err = 0;
-    int rc = corral_to_thread(spawn_call_run, c, NULL,
-                              &(corral_thread_opts){.name = "posix_spawn"});
-    CORRAL_IGNORE(corral_scope_exit(&s, 0));
-    return rc ? rc : c->err;
-  }
-  spawn_call_run(c, NULL);
-  return c->err;
-}
-
-/* posix_spawn: the child leads its own session and group (SETSID), its
- * signal mask is empty and every signal at its default action (SETSIGMASK,
- * SETSIGDEF), src[i] becomes its descriptor i (-1: ours, inherited, made
- * inheritable if it is close-on-exec), then it changes to opts.cwd. Then
- * the pidfd and its watcher. 0 or an error; on error no child is left. */
-static int spawn_fast(corral_process *p, const char *file, const corral_process_opts *o,
-                      const int src[3]) {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  int moved[3] = {-1, -1, -1};
-  int rc = posix_spawn_file_actions_init(&fa);
-  if (rc) return -rc;
-  rc = posix_spawnattr_init(&at);
-  if (rc) {
-    posix_spawn_file_actions_destroy(&fa);
-    return -rc;
-  }
-  for (int i = 0; i < 3 && rc == 0; i++) {
-    int s = src[i];
-    if (s >= 0 && s <= 2) {
-      /* Above 2 first, so that a source is never another's target. */
-      s = moved[i] = fcntl(s, F_DUPFD_CLOEXEC, 3);
-      if (s < 0) {
-        rc = errno;
-        break;
-      }
-    }
-    if (s >= 0) {
-      rc = posix_spawn_file_actions_adddup2(&fa, s, i);
-    } else {
-      int fl = fcntl(i, F_GETFD);
-      /* dup2 of a descriptor onto itself clears its close-on-exec flag */
-      if (fl > 0 && (fl & FD_CLOEXEC)) rc = posix_spawn_file_actions_adddup2(&fa, i, i);
-    }
-  }
-  if (rc == 0 && o->cwd) rc = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
-  if (rc == 0) {
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    add_internal_signals(&all);
-    rc = posix_spawnattr_setsigmask(&at, &none);
-    if (!rc) rc = posix_spawnattr_setsigdefault(&at, &all);
-    if (!rc)
-      rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                             POSIX_SPAWN_SETSIGDEF);
-  }
-  spawn_call call = {.file = file, .fa = &fa, .at = &at, .argv = (char *const *)o->argv,
-                     .envp = (char *const *)(o->env ? o->env : (const char *const *)environ)};
-  if (rc == 0) rc = CORRAL__ERR("process_posix_spawn", EAGAIN, 0);
-  /* Offloaded when there is something to overlap with: other children
-   * alive (their exits and output) or other tasks ready to run. */
-  corral__rt *rt = p->rt;
-  /* Not from a compact task: its stack, where the call's arguments are,
-   * is copied away while it waits. */
-  int offload = !corral__self()->compact &&
-                (p->tab->nfast > 0 || corral__list_head(&p->tab->live) || rt->sched.rq_head);
-  if (rc == 0) rc = spawn_call_now(&call, offload);
-  pid_t pid = call.pid;
-  rc = rc > 0 ? -rc : rc;
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  for (int i = 0; i < 3; i++)
-    if (moved[i] >= 0) close(moved[i]);
-  if (rc) return rc;
-  p->pid = (int)pid;
-  p->pidfd = CORRAL__SYS("process_pidfd_open", EMFILE, (int)syscall(SYS_pidfd_open, pid, 0));
-  if (p->pidfd < 0) {
-    rc = -errno;
-    if (rc == -ESRCH) { /* already reaped by someone else */
-      reaped_as(p, 0, 0);
-      return 0;
-    }
-  } else {
-    rc = watch_pidfd(p);
-    if (rc == 0) {
-      p->counted = 1;
-      p->tab->nfast++;
-    }
-  }
-  if (rc) {
-    kill(-p->pid, SIGKILL);
-    kill(p->pid, SIGKILL);
-    pid_t r;
-    while ((r = waitpid(p->pid, NULL, 0)) < 0 && errno == EINTR) {
-    }
-    unwatch(p);
-  }
-  return rc;
-}
-#endif
 
 int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
   if (out) *out = NULL;
@@ -703,7 +390,7 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
   } else if ((rc = find_program(o->argv[0], o->env, file, sizeof file)) != 0) {
     return rc;
   }
-  int fast = use_fast(o);
+  int fast = corral__process_use_fast(o);
   (void)fast; /* without the fast path: always 0 */
   children *tab = children_get(rt, &rc);
   if (!tab) return rc;
@@ -724,9 +411,9 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
   int src[3] = {-1, -1, -1}, child_fd[3] = {-1, -1, -1};
   for (int i = 0; i < 3 && rc == 0; i++)
     rc = open_stdio(&o->stdio[i], i, &src[i], p, &child_fd[i]);
-#if FAST_SPAWN
+#if CORRAL__FAST_SPAWN
   if (rc == 0 && fast) {
-    rc = spawn_fast(p, file, o, src);
+    rc = corral__process_spawn_fast(p, file, o, src);
   } else
 #endif
   if (rc == 0) {
