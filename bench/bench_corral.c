@@ -353,6 +353,56 @@ static int b_offload(void *arg, void **res) {
   return 0;
 }
 
+/* ---- subprocess: spawn and wait for `true`, stdio on /dev/null, one at a
+ * time and 8 in flight ---- */
+static long sp_left;
+static int sp_run_true(void) {
+  static const char *const argv[] = {"true", NULL};
+  corral_process_opts o = {.argv = argv};
+  for (int i = 0; i < 3; i++) o.stdio[i].mode = CORRAL_STDIO_NULL;
+  corral_process *p;
+  int rc = corral_process_spawn(&o, &p);
+  if (rc) return rc;
+  int es = -1;
+  rc = corral_process_wait(p, &es, NULL);
+  corral_process_close(p);
+  return rc ? rc : es == 0 ? 0 : CORRAL_EIO;
+}
+static int sp_worker(void *arg, void **res) {
+  (void)arg, (void)res;
+  while (sp_left > 0) {
+    sp_left--;
+    int rc = sp_run_true();
+    if (rc) return rc;
+  }
+  return 0;
+}
+static int sp_bench(long conc) {
+  long n = scale(1000);
+  int rc = sp_run_true(); /* warm up */
+  if (rc) return rc;
+  sp_left = n;
+  int64_t t0 = now_ns();
+  corral_group g;
+  rc = corral_group_open(&g, NULL);
+  if (rc) return rc;
+  int brc = 0;
+  for (long i = 0; i < conc && !brc; i++) brc = corral_spawn(&g, sp_worker, NULL, "worker", NULL);
+  rc = corral_group_close(&g, brc);
+  if (rc) return rc;
+  emit(conc == 1 ? "subprocess" : "subprocess_8", (double)(now_ns() - t0) / (double)n / 1000.0,
+       "us");
+  return 0;
+}
+static int b_subprocess(void *arg, void **res) {
+  (void)arg, (void)res;
+  return sp_bench(1);
+}
+static int b_subprocess_8(void *arg, void **res) {
+  (void)arg, (void)res;
+  return sp_bench(8);
+}
+
 static const struct {
   const char *name;
   corral_fn fn;
@@ -366,7 +416,9 @@ static const struct {
              {"echo_compact", b_echo_compact},
              {"chan_pingpong", b_chan_pingpong},
              {"chan_fanin", b_chan_fanin},
-             {"offload", b_offload}};
+             {"offload", b_offload},
+             {"subprocess", b_subprocess},
+             {"subprocess_8", b_subprocess_8}};
 
 int main(int argc, char **argv) {
   quick = getenv("BENCH_QUICK") && atoi(getenv("BENCH_QUICK"));

@@ -42,7 +42,8 @@ with open(os.path.join(out, "latest.json"), "w") as f:
 ORDER = ["switch", "spawn_join", "spawn_join_eager", "gather", "timers",
          "fail_fast", "hold", "hold_rss", "hold_create", "hold_compact",
          "hold_rss_compact", "hold_create_compact", "gather_limit", "echo",
-         "echo_compact", "chan_pingpong", "chan_fanin", "offload"]
+         "echo_compact", "chan_pingpong", "chan_fanin", "offload", "subprocess",
+         "subprocess_8"]
 PEERS = ["asyncio", "trio", "go", "node", "libuv"]
 val = {(r["bench"], r["system"]): (r["value"], r["unit"]) for r in rows}
 missing = {r["system"]: r["unit"] for r in rows if r["bench"] == "_missing"}

@@ -78,6 +78,8 @@ static int reader_fn(void *arg, void **result) {
 /* Spawn the job's command and wait for it (and its output). Returns 0, 1
  * when it could not start, or CORRAL_ECANCELED when it was stopped (the
  * termination sequence ran, the process is reaped). */
+extern char **environ;
+
 static int run_once(engine *e, job *j) {
   if (e->c->http) return cli_http_once(e, j);
   char **argv = NULL, *storage = NULL, *shv[4];
@@ -97,12 +99,29 @@ static int run_once(engine *e, job *j) {
   o.stdio[0].mode = CORRAL_STDIO_NULL;
   int capture = e->c->out != CLI_OUT_UNGROUP || e->json_stdout || e->c->results_dir;
   o.stdio[1].mode = o.stdio[2].mode = capture ? CORRAL_STDIO_PIPE : CORRAL_STDIO_INHERIT;
-  char seqs[32], slots[16];
-  snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)j->seq);
-  snprintf(slots, sizeof slots, "%u", j->slot);
-  setenv("PARALLEL_SEQ", seqs, 1);
-  setenv("PARALLEL_JOBSLOT", slots, 1);
-  int rc = corral_process_spawn(&o, &j->proc);
+  /* The job's environment: ours with GNU parallel's PARALLEL_SEQ and
+   * PARALLEL_JOBSLOT, built for the spawn (setenv in our own would keep
+   * every value it was ever given: glibc never frees them). */
+  size_t ne = 0;
+  for (char **ev = environ; *ev; ev++) ne++;
+  const char **env = malloc((ne + 3) * sizeof *env);
+  char seqs[48], slots[32];
+  if (env) {
+    size_t k = 0;
+    for (char **ev = environ; *ev; ev++)
+      if (strncmp(*ev, "PARALLEL_SEQ=", 13) && strncmp(*ev, "PARALLEL_JOBSLOT=", 17))
+        env[k++] = *ev;
+    snprintf(seqs, sizeof seqs, "PARALLEL_SEQ=%llu", (unsigned long long)j->seq);
+    snprintf(slots, sizeof slots, "PARALLEL_JOBSLOT=%u", j->slot);
+    env[k++] = seqs;
+    env[k++] = slots;
+    env[k] = NULL;
+    o.env = env;
+  }
+  e->spawning++;
+  int rc = env ? corral_process_spawn(&o, &j->proc) : CORRAL_ENOMEM;
+  e->spawning--;
+  free(env);
   free(argv);
   free(storage);
   if (rc) {

@@ -93,6 +93,8 @@ struct engine {
   size_t nfails;
   uint64_t strays, left_behind, timed_out;
   int subreaper, cg_used;
+  int spawning; /* jobs inside corral_process_spawn: their child exists
+                   before its job knows its pid (cli_sweep waits) */
   cli_cgroup cg;
   struct corral_http_client *http; /* corral http */
   int64_t lat[1024];               /* latencies of answered requests (ring) */

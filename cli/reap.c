@@ -18,8 +18,12 @@
 void cli_sweep(engine *e, int final) {
 #ifdef __linux__
   if (!e->subreaper) return;
+  /* A spawn in progress may let other tasks run (libcorral starts a child
+   * on a worker thread while others are alive): its child is ours before
+   * its job has its pid. The next sweep sees it as a job leader. */
+  if (e->spawning) return;
   /* Dead orphans first, cheaply: peek at a zombie child without reaping
-   * (libuv reaps the job leaders itself). */
+   * (the library reaps the job leaders itself). */
   for (;;) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
@@ -27,7 +31,7 @@ void cli_sweep(engine *e, int final) {
     int leader = 0;
     for (job *j = e->run_head; j; j = j->rnext)
       if (j->proc && (pid_t)corral_process_pid(j->proc) == si.si_pid) leader = 1;
-    if (leader) break; /* libuv's; it reaps it on its SIGCHLD */
+    if (leader) break; /* the library's: it reaps it (pidfd or SIGCHLD) */
     waitpid(si.si_pid, NULL, WNOHANG);
   }
   /* Live escapees: a walk of /proc, at most 4 times a second. */
@@ -61,7 +65,7 @@ void cli_sweep(engine *e, int final) {
       if (jp == (pid_t)pid) leader = 1;
       if (jp == (pid_t)pgrp) in_job = 1;
     }
-    if (leader) continue; /* libuv reaps it */
+    if (leader) continue; /* the library reaps it */
     if (waitpid((pid_t)pid, NULL, WNOHANG) > 0) continue; /* a dead orphan */
     if (in_job && !final) continue; /* still part of a running job */
     if (pgrp == pid) kill(-(pid_t)pid, SIGKILL);

@@ -447,7 +447,8 @@ static int absorbed(const char *site) {
       "stack_probe_", "stack_pidfd_open", "stack_process_madvise",
       "stack_madvise_", "stack_guard_install", "stack_mprotect",
       "slab_madvise_", "altstack_mmap", "sigaltstack", "tcp_nodelay",
-      "timer_start", "watch_thread", "file_close", "offload_drain_timer"};
+      "timer_start", "watch_thread", "file_close", "offload_drain_timer",
+      "process_waitid", "offload_thread_more"};
   for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)
     if (strncmp(site, list[i], strlen(list[i])) == 0) return 1;
   return 0;

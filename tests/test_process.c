@@ -428,3 +428,318 @@ static int m_bad_cwd(void *arg, void **res) {
 TEST(missing_working_directory_is_a_spawn_error) {
   CHECK_RC(corral_run(NULL, m_bad_cwd, NULL, NULL), 0);
 }
+
+/* ------------------------------------------------- both ways of spawning */
+
+#include "io/process.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+/* CTest runs every case twice: process.* on the default path (posix_spawn
+ * and a pidfd on Linux) and process_fork.* with CORRAL_PROCESS_SPAWN=fork. */
+static int forced_fork(void) {
+  const char *v = getenv("CORRAL_PROCESS_SPAWN");
+  return v && !strcmp(v, "fork");
+}
+
+TEST(the_expected_spawn_path_is_used) {
+#if defined(__linux__) && defined(__GLIBC__)
+  CHECK_EQ(corral__process_fast(), !forced_fork());
+#else
+  CHECK_EQ(corral__process_fast(), 0);
+#endif
+}
+
+/* Read all of a pipe stream into buf (NUL-terminated). */
+static size_t slurp(corral_stream *s, char *buf, size_t cap) {
+  size_t got = 0;
+  int n;
+  while (got + 1 < cap && (n = corral_stream_read(s, buf + got, cap - 1 - got)) > 0)
+    got += (size_t)n;
+  buf[got] = 0;
+  return got;
+}
+
+/* The child's signal mask is empty, no signal is ignored, and it leads its
+ * own session and process group, whatever the parent's mask and
+ * dispositions. */
+static int clean_start_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR2);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  void (*old_int)(int) = signal(SIGINT, SIG_IGN);
+  corral_process_opts o = {.argv = ARGV("sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status; "
+                                                    "cut -d' ' -f1,5,6 /proc/self/stat")};
+  o.stdio[1].mode = CORRAL_STDIO_PIPE;
+  corral_process *p;
+  int rc = corral_process_spawn(&o, &p);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  signal(SIGINT, old_int);
+  CHECK_RC(rc, 0);
+  char buf[512];
+  slurp(corral_process_stream(p, 1), buf, sizeof buf);
+  int es = -1;
+  CHECK_RC(corral_process_wait(p, &es, NULL), 0);
+  CHECK_EQ(es, 0);
+  /* sh ignores nothing and blocks nothing by itself when not interactive;
+   * cut is its child, in its group and session. */
+  CHECK(strstr(buf, "SigBlk:\t0000000000000000\n") != NULL);
+  CHECK(strstr(buf, "SigIgn:\t0000000000000000\n") != NULL);
+  int cut_pid = 0, pgrp = 0, sid = 0;
+  const char *last = strrchr(buf, '\n');
+  while (last > buf && last[-1] != '\n') last--;
+  CHECK_EQ(sscanf(last, "%d %d %d", &cut_pid, &pgrp, &sid), 3);
+  CHECK_EQ(pgrp, corral_process_pid(p));
+  CHECK_EQ(sid, corral_process_pid(p));
+  corral_process_close(p);
+  return 0;
+}
+
+TEST(child_starts_with_clean_signals_in_its_own_session) {
+  census c = take();
+  CHECK_RC(run_real(clean_start_body, NULL), 0);
+  check_same(c);
+}
+
+/* Descriptors: a source that is another stream's target (the parent's fd 2
+ * given as the child's stdout while its stderr goes to a file), and an
+ * inherited descriptor that is close-on-exec in the parent (it is still
+ * the child's). */
+static int stdio_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  int pa[2], pb[2];
+  CHECK(pipe(pa) == 0 && pipe(pb) == 0);
+  int saved2 = dup(2);
+  char path[] = "/tmp/corral_stdio_XXXXXX";
+  int tfd = mkstemp(path);
+  close(tfd);
+  /* 1: the parent's fd 2 (pipe a) as stdout, stderr to the file */
+  dup2(pa[1], 2);
+  corral_process_opts o = {.argv = ARGV("sh", "-c", "echo out; echo err >&2")};
+  o.stdio[1] = (corral_stdio){.mode = CORRAL_STDIO_FD, .fd = 2};
+  o.stdio[2] = (corral_stdio){.mode = CORRAL_STDIO_FILE, .path = path};
+  corral_process *p;
+  int rc = corral_process_spawn(&o, &p);
+  /* 2: stderr inherited from a close-on-exec fd 2 (pipe b) */
+  corral_process *q = NULL;
+  dup2(pb[1], 2);
+  fcntl(2, F_SETFD, FD_CLOEXEC);
+  corral_process_opts o2 = {.argv = ARGV("sh", "-c", "echo inherited >&2")};
+  int rc2 = corral_process_spawn(&o2, &q);
+  dup2(saved2, 2);
+  close(saved2);
+  close(pa[1]);
+  close(pb[1]);
+  CHECK_RC(rc, 0);
+  CHECK_RC(rc2, 0);
+  CHECK_RC(corral_process_wait(p, NULL, NULL), 0);
+  CHECK_RC(corral_process_wait(q, NULL, NULL), 0);
+  corral_process_close(p);
+  corral_process_close(q);
+  char buf[64] = "";
+  ssize_t n = read(pa[0], buf, sizeof buf - 1);
+  CHECK(n > 0);
+  buf[n > 0 ? n : 0] = 0;
+  CHECK_STR(buf, "out\n");
+  n = read(pb[0], buf, sizeof buf - 1);
+  CHECK(n > 0);
+  buf[n > 0 ? n : 0] = 0;
+  CHECK_STR(buf, "inherited\n");
+  close(pa[0]);
+  close(pb[0]);
+  FILE *f = fopen(path, "r");
+  CHECK(f != NULL);
+  CHECK(fgets(buf, sizeof buf, f) != NULL);
+  fclose(f);
+  unlink(path);
+  CHECK_STR(buf, "err\n");
+  return 0;
+}
+
+TEST(stdio_sources_that_are_targets_and_close_on_exec_inherited) {
+  census c = take();
+  CHECK_RC(run_real(stdio_body, NULL), 0);
+  check_same(c);
+}
+
+/* Which PATH finds the program: opts.env's when an environment is given
+ * (its absence: /usr/local/bin:/usr/bin:/bin), else ours. */
+static int path_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_process *p;
+  corral_process_opts o = {.argv = ARGV("true"), .env = ARGV("PATH=/nonexistent-corral")};
+  CHECK_RC(corral_process_spawn(&o, &p), CORRAL_ENOENT);
+  CHECK(p == NULL);
+  o.env = ARGV("X=1"); /* no PATH: the default one */
+  CHECK_RC(corral_process_spawn(&o, &p), 0);
+  int es = -1;
+  CHECK_RC(corral_process_wait(p, &es, NULL), 0);
+  CHECK_EQ(es, 0);
+  corral_process_close(p);
+  return 0;
+}
+
+TEST(path_search_uses_the_given_environment) {
+  census c = take();
+  CHECK_RC(run_real(path_body, NULL), 0);
+  check_same(c);
+}
+
+/* Exec failures. Not found and not executable are the spawn's errors on
+ * both paths (the program is looked up before the child starts). A later
+ * exec failure (argument list too long, not an executable format) is the
+ * spawn's error on the posix_spawn path; a forked child ends with 127. */
+static int exec_fail_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  int fast = corral__process_fast();
+  corral_process *p;
+  char dir[] = "/tmp/corral_exec_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char noexec[64], garbage[64];
+  snprintf(noexec, sizeof noexec, "%s/noexec", dir);
+  snprintf(garbage, sizeof garbage, "%s/garbage", dir);
+  FILE *f = fopen(noexec, "w");
+  fputs("#!/bin/sh\n", f);
+  fclose(f);
+  chmod(noexec, 0644);
+  f = fopen(garbage, "w");
+  fputs("\x01\x02\x03 not a program\n", f);
+  fclose(f);
+  chmod(garbage, 0755);
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV(noexec)}, &p), -EACCES);
+  CHECK(p == NULL);
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("no-such-program-corral")}, &p),
+           CORRAL_ENOENT);
+  size_t big = 256 * 1024; /* one argument above the kernel's 128 KiB */
+  char *huge = malloc(big + 1);
+  memset(huge, 'x', big);
+  huge[big] = 0;
+  const char *const cases[2][3] = {{"true", huge, NULL}, {garbage, NULL, NULL}};
+  const int want[2] = {-E2BIG, -ENOEXEC};
+  for (int i = 0; i < 2; i++) {
+    int rc = corral_process_spawn(&(corral_process_opts){.argv = cases[i]}, &p);
+    if (fast) {
+      CHECK_RC(rc, want[i]);
+      CHECK(p == NULL);
+    } else {
+      CHECK_RC(rc, 0);
+      int es = 0;
+      CHECK_RC(corral_process_wait(p, &es, NULL), 0);
+      CHECK_EQ(es, 127);
+      corral_process_close(p);
+    }
+  }
+  free(huge);
+  unlink(noexec);
+  unlink(garbage);
+  rmdir(dir);
+  return 0;
+}
+
+TEST(exec_failures) {
+  census c = take();
+  CHECK_RC(run_real(exec_fail_body, NULL), 0);
+  check_same(c);
+}
+
+/* corral_process_signal reaches the child; a child of the program that the
+ * library did not start is never reaped by it (its zombie stays for us). */
+static int signal_body(void *arg, void **result) {
+  (void)result;
+  int other = *(int *)arg;
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sleep", "100")}, &p), 0);
+  CHECK_RC(corral_sleep(20 * MS), 0);
+  CHECK_RC(corral_process_signal(p, 0), 0);
+  CHECK_RC(corral_process_signal(p, SIGUSR1), 0);
+  int es = 0, ts = 0;
+  CHECK_RC(corral_process_wait(p, &es, &ts), 0);
+  CHECK_EQ(es, -1);
+  CHECK_EQ(ts, SIGUSR1);
+  corral_process_close(p);
+  /* ours, exited meanwhile, still there to be reaped */
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  CHECK(waitid(P_PID, (id_t)other, &si, WEXITED | WNOHANG | WNOWAIT) == 0);
+  CHECK_EQ(si.si_pid, other);
+  return 0;
+}
+
+TEST(signal_and_other_children_left_alone) {
+  census c = take();
+  int other = fork();
+  if (other == 0) _exit(5);
+  CHECK(other > 0);
+  CHECK_RC(run_real(signal_body, &other), 0);
+  int st = 0;
+  CHECK_EQ(waitpid(other, &st, 0), other);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 5);
+  check_same(c);
+}
+
+/* Several tasks spawning at once (on the posix_spawn path a spawn made
+ * while other children live runs on a worker thread, and the other tasks
+ * run meanwhile): every child's own exit code comes back to its task; then
+ * a cancellation that comes while spawns are under way: each spawn
+ * completes (a spawn is not a cancellation point) and each wait terminates
+ * and reaps its child. */
+static int many_worker(void *arg, void **result) {
+  (void)result;
+  int id = (int)(intptr_t)arg;
+  for (int k = 0; k < 5; k++) {
+    char script[32];
+    snprintf(script, sizeof script, "exit %d", id * 5 + k);
+    corral_process *p;
+    CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", script)}, &p), 0);
+    int es = -1;
+    CHECK_RC(corral_process_wait(p, &es, NULL), 0);
+    CHECK_EQ(es, id * 5 + k);
+    corral_process_close(p);
+  }
+  return 0;
+}
+
+static int sleeper_worker(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sleep", "100"),
+                                                      .kill_grace_ns = -1},
+                                &p), 0);
+  int ts = 0;
+  int rc = corral_process_wait(p, NULL, &ts);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_EQ(ts, SIGKILL);
+  corral_process_close(p);
+  return rc;
+}
+
+static int many_body(void *arg, void **result) {
+  (void)arg, (void)result;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  for (intptr_t i = 0; i < 8; i++)
+    CHECK_RC(corral_spawn(&g, many_worker, (void *)i, "worker", NULL), 0);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  corral_scope s;
+  memset(&s, 0, sizeof s); /* never mistaken for a scope still entered */
+  corral_move_on_after(&s, 5 * MS); /* while the spawns are under way */
+  corral_group h;
+  CHECK_RC(corral_group_open(&h, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
+  for (int i = 0; i < 8; i++)
+    CHECK_RC(corral_spawn(&h, sleeper_worker, NULL, "sleeper", NULL), 0);
+  int rc = corral_group_close(&h, 0);
+  CHECK(rc != 0); /* the waits were cancelled */
+  CHECK_RC(corral_scope_exit(&s, 0), 0);
+  return 0;
+}
+
+TEST(many_children_at_once_and_cancelled_while_spawning) {
+  census c = take();
+  CHECK_RC(run_real(many_body, NULL), 0);
+  check_same(c);
+}

@@ -188,8 +188,42 @@ async def offload():
     emit("offload", SYS, (now() - t0) / n / 1e3, "us")
 
 
+async def _run_true():
+    p = await asyncio.create_subprocess_exec(
+        "true", stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    if await p.wait() != 0:
+        raise RuntimeError("true failed")
+
+
+async def _subprocess(conc, name):
+    n = scale(1000)
+    await _run_true()
+    left = n
+
+    async def worker():
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await _run_true()
+
+    t0 = now()
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(conc):
+            tg.create_task(worker())
+    emit(name, SYS, (now() - t0) / n / 1e3, "us")
+
+
+async def subprocess():
+    await _subprocess(1, "subprocess")
+
+
+async def subprocess_8():
+    await _subprocess(8, "subprocess_8")
+
+
 CASES = [switch, spawn_join, gather, timers, fail_fast, hold, gather_limit, echo,
-         chan_pingpong, chan_fanin, offload]
+         chan_pingpong, chan_fanin, offload, subprocess, subprocess_8]
 
 if __name__ == "__main__":
     want = sys.argv[1:]

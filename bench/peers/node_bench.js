@@ -174,7 +174,27 @@ async function httpFanout() {
   emit('http_fanout_mem', (hwm - rss0) * 1024 / conc, 'bytes');
 }
 
-const CASES = { switch: sw, spawn_join: spawnJoin, gather, timers, fail_fast: failFast, hold, gather_limit: gatherLimit, echo, http_fanout: httpFanout };
+// subprocess: child_process.spawn of `true` with stdio 'ignore'
+// (/dev/null), resolved on 'exit', one at a time and 8 in flight.
+const { spawn } = require('child_process');
+const runTrue = () => new Promise((resolve, reject) => {
+  const c = spawn('true', [], { stdio: 'ignore' });
+  c.on('error', reject);
+  c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`exit ${code}`))));
+});
+async function subprocessN(conc, name) {
+  const n = scale(1000);
+  await runTrue();
+  let left = n;
+  const t0 = now();
+  const worker = async () => { while (left > 0) { left--; await runTrue(); } };
+  await Promise.all(Array.from({ length: conc }, worker));
+  emit(name, Number(now() - t0) / n / 1e3, 'us');
+}
+const subprocess1 = () => subprocessN(1, 'subprocess');
+const subprocess8 = () => subprocessN(8, 'subprocess_8');
+
+const CASES = { switch: sw, spawn_join: spawnJoin, gather, timers, fail_fast: failFast, hold, gather_limit: gatherLimit, echo, http_fanout: httpFanout, subprocess: subprocess1, subprocess_8: subprocess8 };
 (async () => {
   const want = process.argv.slice(2);
   for (const [name, fn] of Object.entries(CASES)) if (!want.length || want.includes(name)) await fn();

@@ -80,11 +80,17 @@ typedef struct corral_process_opts {
   int cgroup_fd;
 } corral_process_opts;
 
-/* TASK ONLY. Start a child. Returns 0 and *out (close it with
- * corral_process_close), or CORRAL_ENOENT (no such program), -EACCES,
- * CORRAL_EINVAL (no argv, bad stdio), CORRAL_ENOMEM, another negative errno
- * of fork/exec/open, CORRAL_ENOTASK. On error nothing runs and *out is
- * NULL. */
+/* TASK ONLY. Start a child. Not a cancellation point; on Linux, while
+ * other children of the runtime are alive, other tasks may run before it
+ * returns (the spawn's wait for the child's exec is made on an offload
+ * thread: docs/processes.md). Returns 0 and *out (close it with
+ * corral_process_close), or CORRAL_ENOENT (no such program, looked up in
+ * the PATH of opts.env when given), -EACCES, CORRAL_EINVAL (no argv, bad
+ * stdio), CORRAL_ENOMEM, another negative errno of posix_spawn / fork /
+ * exec / open (-E2BIG, -ENOEXEC: on Linux's posix_spawn path every exec
+ * failure is the spawn's; a forked child whose exec fails exits with 127),
+ * CORRAL_EAGAIN, CORRAL_ENOTASK. On error nothing runs and *out is NULL.
+ * The child inherits every descriptor not marked close-on-exec. */
 CORRAL_NODISCARD CORRAL_API int corral_process_spawn(const corral_process_opts *opts,
                                     corral_process **out);
 

@@ -1,20 +1,34 @@
 /* Subprocesses owned by their scope (include/corral/process.h).
  *
- * We fork and exec ourselves rather than through uv_spawn: libuv's spawn
- * waits in the parent until the child has called exec, which serialises a
- * fan-out of short commands on that wait (about 2 ms a child on a small
- * VM; a fork that returns at once is 4 times faster at 8 in flight). The
- * program is looked up in PATH before the fork, so "no such program" is
- * still an error of the spawn call; the child then only makes
- * async-signal-safe calls until exec. One SIGCHLD watcher per runtime,
- * active while a child lives, reaps our children by pid and wakes the
- * task parked in corral_process_wait. A cancelled wait runs the
- * termination sequence with unabortable parks (the cleanup must finish
- * inside a cancelled scope) and returns only once the child is reaped.
- * A pipe is a Unix socket pair whose parent end is a corral stream
- * (corral_pipe_open): cancellable reads and writes, CORRAL_EPIPE instead of
- * SIGPIPE. */
+ * Two ways to start a child, one behaviour (docs/processes.md):
+ *  - Linux with glibc >= 2.29 and pidfd_open (5.3): posix_spawn, which
+ *    glibc runs as clone(CLONE_VM | CLONE_VFORK): the child borrows the
+ *    parent's memory until exec, so nothing of the parent's address space
+ *    is copied (fork copies the page tables of every mapping and then
+ *    takes a copy-on-write fault for each page the parent touches). The
+ *    parent resumes once the child has called exec, so an exec failure is
+ *    the spawn's error; while other children live, that wait is made on
+ *    an offload thread (spawn_call_now). The exit is watched on a pidfd
+ *    (readable when the child ended; a libuv poll watcher) and reaped with
+ *    waitid(P_PIDFD): no SIGCHLD handler, and no child but this one is
+ *    ever reaped.
+ *  - elsewhere, for a child born in a cgroup (clone3 CLONE_INTO_CGROUP,
+ *    which posix_spawn cannot express), or with CORRAL_PROCESS_SPAWN=fork
+ *    in the environment: fork (or clone3) and exec ourselves, without
+ *    waiting for the exec. The program is looked up in PATH before the
+ *    fork, so "no such program" is still an error of the spawn call; the
+ *    child then only makes async-signal-safe calls until exec. One SIGCHLD
+ *    watcher per runtime, active while such a child lives, reaps them by
+ *    pid and wakes the task parked in corral_process_wait.
+ * Both look the program up in PATH in the parent (the PATH of opts.env
+ * when one is given), so the lookup is the same on both.
+ * A cancelled wait runs the termination sequence with unabortable parks
+ * (the cleanup must finish inside a cancelled scope) and returns only once
+ * the child is reaped. A pipe is a Unix socket pair whose parent end is a
+ * corral stream (corral_pipe_open): cancellable reads and writes,
+ * CORRAL_EPIPE instead of SIGPIPE. */
 #include "io/process.h"
+#include "io/threads.h"
 #include "ground/fault.h"
 
 #include <errno.h>
@@ -36,46 +50,33 @@
 #include <sys/syscall.h>
 #endif
 
+
 extern char **environ;
 
 
-/* The runtime's live children and the SIGCHLD watcher that reaps them. */
-typedef struct corral__children {
-  uv_signal_t sig;
-  corral__handle reg;
-  corral__rt *rt;
-  corral__list live; /* corral_process.node, not yet reaped */
-  int watching, closed;
-} children;
-
-struct corral_process {
-  corral__list node;    /* in children.live until reaped */
-  corral__rt *rt;
-  corral__handle reg;
-  children *tab;
-  int pid;
-  int exited, exit_status, term_signal;
-  int handle_closed;
-  int free_later; /* closed while a task waited: that task frees it */
-  corral_task *waiter;
-  corral_term_step seq[16];
-  size_t nseq;
-  corral_stream *streams[3];
-};
+typedef corral__children children;
 
 #define DEFAULT_GRACE_NS (2 * 1000000000LL)
 
-static void reaped(corral_process *p, int status) {
+/* The child is gone: its exit code, or -1 and the signal that ended it. */
+void corral__process_reaped_as(corral_process *p, int exit_status, int term_signal) {
   p->exited = 1;
-  if (WIFSIGNALED(status)) {
-    p->exit_status = -1;
-    p->term_signal = WTERMSIG(status);
-  } else {
-    p->exit_status = WEXITSTATUS(status);
-    p->term_signal = 0;
+  p->exit_status = exit_status;
+  p->term_signal = term_signal;
+  if (p->counted) {
+    p->counted = 0;
+    p->tab->nfast--;
   }
   corral__list_remove(&p->node);
+  corral__process_unwatch(p);
   if (p->waiter) corral__wake(p->waiter, 0);
+}
+
+void corral__process_reaped(corral_process *p, int status) {
+  if (WIFSIGNALED(status))
+    corral__process_reaped_as(p, -1, WTERMSIG(status));
+  else
+    corral__process_reaped_as(p, WEXITSTATUS(status), 0);
 }
 
 static void on_sigchld(uv_signal_t *h, int signum);
@@ -100,8 +101,8 @@ static void on_sigchld(uv_signal_t *h, int signum) {
     corral_process *p = corral__container_of(n, corral_process, node);
     int st;
     pid_t r = waitpid(p->pid, &st, WNOHANG);
-    if (r == p->pid) reaped(p, st);
-    else if (r < 0 && errno == ECHILD) reaped(p, 0); /* someone else reaped it */
+    if (r == p->pid) corral__process_reaped(p, st);
+    else if (r < 0 && errno == ECHILD) corral__process_reaped(p, 0); /* someone else reaped it */
     n = next;
   }
   watch_update(c);
@@ -177,13 +178,21 @@ static void close_now(corral_process *p) {
     kill(p->pid, SIGKILL);
     /* A SIGKILLed process ends at once, short of an uninterruptible wait
      * in the kernel. */
-    int st = 0;
-    pid_t r;
-    while ((r = waitpid(p->pid, &st, 0)) < 0 && errno == EINTR) {
+#if CORRAL__FAST_SPAWN
+    if (p->pidfd >= 0) {
+      (void)corral__process_reap_fast(p, 1);
+    } else
+#endif
+    {
+      int st = 0;
+      pid_t r;
+      while ((r = waitpid(p->pid, &st, 0)) < 0 && errno == EINTR) {
+      }
+      corral__process_reaped(p, r == p->pid ? st : 0);
+      watch_update(p->tab);
     }
-    reaped(p, r == p->pid ? st : 0);
-    watch_update(p->tab);
   }
+  corral__process_unwatch(p);
   if (kill(-p->pid, 0) == 0) kill(-p->pid, SIGKILL); /* what is left */
   reap_group(p);
   /* A task blocked in corral_process_wait still holds p: it frees it when
@@ -351,6 +360,7 @@ static pid_t spawn_fork(int cgroup_fd) {
 #endif
 }
 
+
 int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
   if (out) *out = NULL;
   corral_task *self = corral__self();
@@ -380,12 +390,16 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
   } else if ((rc = find_program(o->argv[0], o->env, file, sizeof file)) != 0) {
     return rc;
   }
+  int fast = corral__process_use_fast(o);
+  (void)fast; /* without the fast path: always 0 */
   children *tab = children_get(rt, &rc);
   if (!tab) return rc;
   corral_process *p = corral__calloc(rt, sizeof *p);
   if (!p) return CORRAL_ENOMEM;
   p->rt = rt;
   p->tab = tab;
+  p->pidfd = -1;
+  corral__list_init(&p->node);
   if (o->term_seq && o->term_seq_len) {
     p->nseq = o->term_seq_len < 16 ? o->term_seq_len : 16;
     memcpy(p->seq, o->term_seq, p->nseq * sizeof *p->seq);
@@ -397,6 +411,11 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
   int src[3] = {-1, -1, -1}, child_fd[3] = {-1, -1, -1};
   for (int i = 0; i < 3 && rc == 0; i++)
     rc = open_stdio(&o->stdio[i], i, &src[i], p, &child_fd[i]);
+#if CORRAL__FAST_SPAWN
+  if (rc == 0 && fast) {
+    rc = corral__process_spawn_fast(p, file, o, src);
+  } else
+#endif
   if (rc == 0) {
     /* The watcher runs before the child exists: its SIGCHLD is not lost. */
     corral__list_insert_tail(&tab->live, &p->node);

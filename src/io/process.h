@@ -1,12 +1,80 @@
-/* Internal to the subprocess family (process.c, process_run.c). */
+/* Internal to the subprocess family (process.c: the calls and the fork
+ * path; process_posix.c: posix_spawn and the pidfd; process_run.c). */
 #ifndef CORRAL_IO_PROCESS_H
 #define CORRAL_IO_PROCESS_H
 
 #include "io/io.h"
 
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+/* posix_spawn with file actions that change directory (glibc 2.29) and a
+ * pidfd (Linux 5.3): the fast path (process_posix.c). */
+#if defined(__linux__) && defined(__GLIBC__) && defined(SYS_pidfd_open) &&      \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
+#define CORRAL__FAST_SPAWN 1
+#else
+#define CORRAL__FAST_SPAWN 0
+#endif
+
+/* The runtime's live children and the SIGCHLD watcher that reaps them. */
+typedef struct corral__children {
+  uv_signal_t sig;
+  corral__handle reg;
+  corral__rt *rt;
+  corral__list live; /* corral_process.node, not yet reaped */
+  int watching, closed;
+  int nfast; /* children of the fast path not yet reaped */
+} corral__children;
+
+typedef struct corral__pidfd_watch corral__pidfd_watch;
+
+struct corral_process {
+  corral__list node;    /* fork path: in children.live until reaped */
+  corral__rt *rt;
+  corral__handle reg;
+  corral__children *tab;
+  int pid;
+  int pidfd;            /* fast path: until reaped; else -1 */
+  int counted;          /* fast path: in tab->nfast */
+  corral__pidfd_watch *watch; /* fast path: the poll watcher on pidfd */
+  int exited, exit_status, term_signal;
+  int handle_closed;
+  int free_later; /* closed while a task waited: that task frees it */
+  corral_task *waiter;
+  corral_term_step seq[16];
+  size_t nseq;
+  corral_stream *streams[3];
+};
+
+
 /* TASK ONLY. Kill (SIGKILL) what is left of p's process group and park,
  * unabortably and for at most a second, until it is gone, reaping the
  * members that became the caller's children. */
 CORRAL__HIDDEN void corral__process_end_group(corral_process *p);
+
+/* The child is gone: its exit code, or -1 and the signal that ended it
+ * (or a wait status). Wakes the waiting task. */
+CORRAL__HIDDEN void corral__process_reaped_as(corral_process *p, int exit_status,
+                                              int term_signal);
+CORRAL__HIDDEN void corral__process_reaped(corral_process *p, int status);
+
+/* process_posix.c. Stop watching p's pidfd and close it (no-op without). */
+CORRAL__HIDDEN void corral__process_unwatch(corral_process *p);
+/* Does a child with these options start by posix_spawn? */
+CORRAL__HIDDEN int corral__process_use_fast(const corral_process_opts *o);
+/* 1 when a child with default options starts by posix_spawn and is
+ * watched on a pidfd (the fast path); 0 when it is forked (tests). */
+CORRAL__HIDDEN int corral__process_fast(void);
+#if CORRAL__FAST_SPAWN
+/* Start p's child: src[i] becomes its descriptor i (-1: inherited). 0 or
+ * an error; on error no child is left. */
+CORRAL__HIDDEN int corral__process_spawn_fast(corral_process *p, const char *file,
+                                              const corral_process_opts *o,
+                                              const int src[3]);
+/* Reap p's child if it has ended (block: once it has). 1 when reaped. */
+CORRAL__HIDDEN int corral__process_reap_fast(corral_process *p, int block);
+#endif
 
 #endif

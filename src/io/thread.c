@@ -262,7 +262,8 @@ static int pool_submit(corral__pool *p, job *j) {
       worker *w = &p->workers[p->nthreads];
       w->pool = p;
       pthread_cond_init(&w->cv, NULL);
-      if (CORRAL__ERR("offload_thread", EAGAIN,
+      /* A further worker has a fallback: the job waits for a busy one. */
+      if (CORRAL__ERR(p->nthreads ? "offload_thread_more" : "offload_thread", EAGAIN,
                       pthread_create(&w->tid, NULL, worker_main, w)) == 0) {
         p->nthreads++;
         p->refs++;
@@ -285,6 +286,18 @@ static int pool_submit(corral__pool *p, job *j) {
     }
   }
   return rc;
+}
+
+int corral__pool_has_room(corral__rt *rt) {
+  corral__pool *p = rt->threads.pool;
+  if (!p) return 1; /* the first call starts a worker */
+  pthread_mutex_lock(&p->mu);
+  size_t busy = 0;
+  for (size_t i = 0; i < p->nthreads; i++) busy += p->workers[i].current != NULL;
+  size_t queued = atomic_load_explicit(&p->nqueued, memory_order_relaxed);
+  int room = p->nthreads < p->max || busy + queued < p->nthreads;
+  pthread_mutex_unlock(&p->mu);
+  return room;
 }
 
 /* Cancellation reached the waiting task: withdraw a queued job. */

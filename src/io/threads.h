@@ -10,4 +10,8 @@
  * workers. */
 CORRAL__HIDDEN void corral__pool_end(corral__rt *rt);
 
+/* 1 when a call offloaded now would start at once (an idle worker, or
+ * room for one more), 0 when it would queue behind running calls. */
+CORRAL__HIDDEN int corral__pool_has_room(corral__rt *rt);
+
 #endif

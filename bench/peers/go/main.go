@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"sort"
 	"strings"
@@ -306,6 +307,36 @@ func benchOffload() {
 	emit("offload", float64(time.Since(t0).Nanoseconds())/float64(n)/1e3, "us")
 }
 
+// subprocess: os/exec, Run (start and wait) of `true` with stdio on
+// /dev/null (exec.Cmd's default), one at a time and from 8 goroutines.
+func runTrue() {
+	if err := exec.Command("true").Run(); err != nil {
+		panic(err)
+	}
+}
+
+func subprocess(conc int, name string) {
+	n := int64(scale(1000))
+	runTrue()
+	left := n
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for atomic.AddInt64(&left, -1) >= 0 {
+				runTrue()
+			}
+		}()
+	}
+	wg.Wait()
+	emit(name, float64(time.Since(t0).Nanoseconds())/float64(n)/1e3, "us")
+}
+
+func benchSubprocess()  { subprocess(1, "subprocess") }
+func benchSubprocess8() { subprocess(8, "subprocess_8") }
+
 func main() {
 	cases := []struct {
 		name string
@@ -314,7 +345,8 @@ func main() {
 		{"timers", benchTimers}, {"fail_fast", benchFailFast}, {"hold", benchHold},
 		{"gather_limit", benchGatherLimit}, {"echo", benchEcho},
 		{"chan_pingpong", benchChanPingPong}, {"chan_fanin", benchChanFanIn},
-		{"offload", benchOffload}, {"http_fanout", benchHTTPFanout}}
+		{"offload", benchOffload}, {"http_fanout", benchHTTPFanout},
+		{"subprocess", benchSubprocess}, {"subprocess_8", benchSubprocess8}}
 	for _, c := range cases {
 		want := len(os.Args) == 1
 		for _, a := range os.Args[1:] {
