@@ -4,7 +4,9 @@
 
 #include <jansson.h>
 
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,6 +50,30 @@ static json_t *jstr_n(const char *p, size_t n) {
   return v ? v : json_string("");
 }
 
+/* One JSON line, written whole (standard output: under its lock). */
+static void json_emit(engine *e, json_t *o) {
+  char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(16));
+  json_decref(o);
+  if (!s) return;
+  size_t n = strlen(s);
+  s[n] = '\n'; /* json_dumps's NUL becomes the line's end */
+  cli_sink_put(e, e->json_stdout ? CLI_SINK_OUT : CLI_SINK_JSON, s, n + 1);
+  free(s);
+}
+
+/* The whole spool as a JSON string (--json on standard output). */
+static json_t *jstr_spool(const cli_spool *sp) {
+  if (sp->fd < 0) return jstr_n(sp->mem.data, sp->mem.len);
+  uint64_t len = cli_spool_len(sp);
+  char *b = len < SIZE_MAX ? malloc((size_t)len + 1) : NULL;
+  if (!b) return json_string("");
+  size_t got = 0, r;
+  while (got < len && (r = cli_spool_read(sp, got, b + got, (size_t)len - got)) > 0) got += r;
+  json_t *v = jstr_n(b, got);
+  free(b);
+  return v;
+}
+
 void cli_json_job(engine *e, job *j) {
   if (!e->json) return;
   json_t *o = json_object();
@@ -88,18 +114,11 @@ void cli_json_job(engine *e, job *j) {
       json_object_set_new(o, "error", json_string(j->why));
     if (e->json_stdout) {
       /* With the JSON log on standard output, the jobs' output is in it. */
-      json_object_set_new(o, "stdout", jstr_n(j->out.data, j->out.len));
-      json_object_set_new(o, "stderr", jstr_n(j->err.data, j->err.len));
+      json_object_set_new(o, "stdout", jstr_spool(&j->out));
+      json_object_set_new(o, "stderr", jstr_spool(&j->err));
     }
   }
-  char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(16));
-  if (s) {
-    fputs(s, e->json);
-    fputc('\n', e->json);
-    fflush(e->json);
-    free(s);
-  }
-  json_decref(o);
+  json_emit(e, o);
 }
 
 /* ------------------------------------------------------------ statistics */
@@ -201,13 +220,15 @@ void cli_print_summary(engine *e, int64_t elapsed) {
   cli_buf_printf(&b, "  processes left behind: %llu", (unsigned long long)e->left_behind);
   if (e->strays) cli_buf_printf(&b, " (%llu escaped processes killed)", (unsigned long long)e->strays);
   cli_buf_addc(&b, '\n');
-  cli_write_all(e, 2, b.data, b.len);
+  cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
   cli_buf_free(&b);
 }
 
 int cli_exit_status(engine *e) {
   if (e->stop_sig) return 128 + e->stop_sig;
   if (e->deadline_hit) return CLI_EXIT_DEADLINE;
+  if (e->out_closed && e->sink[CLI_SINK_OUT].err == -EPIPE) return CLI_EXIT_PIPE;
+  if (e->own_error) return CLI_EXIT_INTERNAL;
   if (e->verdict.success) return 0;
   const cli_policy *p = &e->c->policy;
   if (e->verdict.triggered && p->why == CLI_WHY_FAIL && p->pct <= 0 && p->count == 1)
@@ -244,13 +265,6 @@ void cli_summary_json(engine *e, int status, int64_t elapsed) {
   if (e->c->shard_n)
     json_object_set_new(o, "shard", json_pack("{s:I,s:I}", "index", (json_int_t)e->c->shard_i,
                                               "count", (json_int_t)e->c->shard_n));
-  char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(16));
-  if (s) {
-    fputs(s, e->json);
-    fputc('\n', e->json);
-    fflush(e->json);
-    free(s);
-  }
-  json_decref(o);
+  json_emit(e, o);
 }
 
