@@ -228,7 +228,10 @@ static int job_fn(void *arg, void **result) {
   (void)result;
   job *j = arg;
   engine *e = j->e;
-  /* running list */
+  /* off the pending list, on the running list */
+  if (j->pprev) j->pprev->pnext = j->pnext; else e->pending = j->pnext;
+  if (j->pnext) j->pnext->pprev = j->pprev;
+  j->pnext = j->pprev = NULL;
   j->rprev = e->run_tail;
   if (e->run_tail) e->run_tail->rnext = j; else e->run_head = j;
   e->run_tail = j;
@@ -485,7 +488,12 @@ static void feed(engine *e) {
     char name[32];
     snprintf(name, sizeof name, "job %llu", (unsigned long long)j->seq);
     int rc = corral_spawn(&e->g, job_fn, j, name, NULL);
-    if (rc == 0) e->launched++;
+    if (rc == 0) {
+      e->launched++;
+      j->pnext = e->pending;
+      if (e->pending) e->pending->pprev = j;
+      e->pending = j;
+    }
     if (rc) {
       /* The group refuses (it was cancelled): the job never starts. */
       j->status = CLI_JOB_NOT_STARTED;
@@ -587,6 +595,19 @@ static int main_fn(void *arg, void **result) {
       /* the run was stopped (its reason is already recorded) */
     }
     rc = corral_group_close(&e->g, 0);
+    /* A job whose task the stop reached before it ran: never started. */
+    job *last = e->pending;
+    while (last && last->pnext) last = last->pnext;
+    e->pending = NULL;
+    for (job *j = last, *prev; j; j = prev) { /* in input order */
+      prev = j->pprev;
+      j->pnext = j->pprev = NULL;
+      j->status = CLI_JOB_NOT_STARTED;
+      release_slot(e, j);
+      cli_json_job(e, j);
+      e->not_started++;
+      if (e->c->out == CLI_OUT_KEEP_ORDER) j->finished = 1; else job_free(j);
+    }
     if (e->c->http) cli_http_close(e);
     e->g_open = 0;
     if (rc == CORRAL_ETIMEDOUT) {

@@ -62,6 +62,7 @@ struct job {
   int http_status, hedged; /* corral http */
   job *rnext, *rprev; /* running list */
   job *onext;         /* keep-order queue */
+  job *pnext, *pprev; /* spawned, not started yet */
 };
 
 #define HIST_N 1700
@@ -103,6 +104,7 @@ struct engine {
   int64_t t_start, last_start, last_scan;
   job *run_head, *run_tail;
   job *ohead, *otail;
+  job *pending;       /* spawned tasks that have not run yet */
   cli_joblog jl;
   cli_seqset skip;
   int json; /* a JSON log is written (sink CLI_SINK_JSON or, with

@@ -11,7 +11,8 @@ enum {
   O_TIMEOUT = 256, O_DEADLINE, O_RETRIES, O_RETRY_DELAY, O_DELAY, O_TERMSEQ,
   O_HALT, O_POLICY, O_LINEBUF, O_TAG, O_RESULTS, O_JOBLOG, O_RESUME,
   O_RESUME_FAILED, O_JSON, O_DRYRUN, O_SHARD, O_COLSEP, O_COMMANDS, O_VIEW,
-  O_NOVIEW, O_SUMMARY, O_NO_DIRECT, O_NO_CGROUP, O_HEDGE
+  O_NOVIEW, O_SUMMARY, O_NO_DIRECT, O_NO_CGROUP, O_HEDGE,
+  O_TMPDIR
 };
 
 static const struct option longopts[] = {
@@ -48,6 +49,7 @@ static const struct option longopts[] = {
     {"no-direct-exec", no_argument, 0, O_NO_DIRECT},
     {"no-cgroup", no_argument, 0, O_NO_CGROUP},
     {"hedge", no_argument, 0, O_HEDGE},
+    {"tmpdir", required_argument, 0, O_TMPDIR},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
@@ -350,6 +352,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case O_NO_DIRECT: c->shell_direct = 0; break;
     case O_NO_CGROUP: c->cgroups = 0; break;
     case O_HEDGE: c->hedge = 1; break;
+    case O_TMPDIR: c->tmpdir = optarg; break;
     case 'h': p->help = 1; break;
     case 'V': p->version = 1; break;
     case '?':

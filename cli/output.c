@@ -184,7 +184,8 @@ static void sink_failed(engine *e, int which, int rc) {
     e->out_closed = 1;
     if (rc != -EPIPE) {
       e->own_error = 1;
-      dprintf(2, "corral: cannot write standard output: %s\n", corral_strerror(rc));
+      dprintf(2, "corral: cannot write standard output: %s\n",
+              rc > -4096 ? strerror(-rc) : corral_strerror(rc));
     }
     cli_stop_all(e, "output", rc == -EPIPE ? "standard output was closed"
                                            : "standard output cannot be written", 1);
