@@ -188,6 +188,12 @@ killed_output)
     out=$($C $mode --timeout 1s "echo before-$S; sleep $S" </dev/null)
     eq "$out" "before-$S" "timed-out job's output with [$mode]"
   done
+  # Written while the termination sequence runs (after the stop): kept.
+  for mode in "" "-k" "--lb"; do
+    out=$($C $mode --timeout 500ms "trap 'echo last-words; exit 1' TERM; echo before; sleep $S & wait" </dev/null)
+    eq "$out" "before
+last-words" "what a job writes when it gets SIGTERM, with [$mode]"
+  done
   out=$($C --policy fail-fast -j2 "echo started; sleep $S" 'sleep 0.5; exit 3' </dev/null)
   has "$out" "started" "a job cancelled by the policy"
   no_left
