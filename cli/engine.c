@@ -568,6 +568,7 @@ static int main_fn(void *arg, void **result) {
     uv_unref((uv_handle_t *)&e->sigs[i]); /* a watch alone keeps nothing alive */
     e->nsigs_open++;
   }
+  e->t_start_rt = corral_now();
   cli_sinks_open(e);
   if (!e->c->dry_run) corral_create_task(cli_watch_task, e, "stdout watch", &e->watch_task);
   if (e->view_on) {

@@ -115,6 +115,7 @@ struct engine {
   int own_error;      /* corral could not write something it was asked to */
   int out_abandoned;  /* a second signal: stop waiting for slow readers */
   int64_t abandon_at; /* after a signal: abandon then (corral_now) */
+  int64_t t_start_rt; /* corral_now() when the run started */
   int spool_failed, results_failed, joblog_failed, stdout_tty;
   int std_closed[3];  /* descriptor 0, 1, 2 was closed when corral started */
   uv_signal_t sigs[3];

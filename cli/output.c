@@ -297,6 +297,13 @@ int cli_watch_task(void *arg, void **result) {
       sink_failed(e, CLI_SINK_OUT, -EPIPE);
     /* Stopped by a signal: the jobs' output is still printed, but a reader
      * that takes none of it does not hold corral beyond this time. */
+    /* The same once the run's deadline has passed. */
+    if (e->c->deadline_ns && !e->abandon_at &&
+        corral_now() >= e->t_start_rt + e->c->deadline_ns) {
+      int64_t t = 2 * CLI_NS_PER_SEC;
+      for (size_t i = 0; i < e->ts_live.n; i++) t += e->ts_live.step[i].wait_ns;
+      e->abandon_at = corral_now() + t;
+    }
     if (e->abandon_at && corral_now() >= e->abandon_at && !e->out_abandoned)
       cli_sinks_abandon(e);
     if (corral_sleep(100 * CLI_NS_PER_MS)) break;

@@ -61,17 +61,87 @@ static void json_emit(engine *e, json_t *o) {
   free(s);
 }
 
-/* The whole spool as a JSON string (--json on standard output). */
-static json_t *jstr_spool(const cli_spool *sp) {
-  if (sp->fd < 0) return jstr_n(sp->mem.data, sp->mem.len);
-  uint64_t len = cli_spool_len(sp);
-  char *b = len < SIZE_MAX ? malloc((size_t)len + 1) : NULL;
-  if (!b) return json_string("");
-  size_t got = 0, r;
-  while (got < len && (r = cli_spool_read(sp, got, b + got, (size_t)len - got)) > 0) got += r;
-  json_t *v = jstr_n(b, got);
-  free(b);
-  return v;
+/* A spool as a JSON string written in pieces (--json on standard output:
+ * a job's output may be larger than memory should hold). ASCII out, as
+ * json_dumps with JSON_ENSURE_ASCII; bytes that are not UTF-8 become
+ * U+FFFD, as jstr_n does. The caller holds the sink's lock. */
+static int put_json_string(engine *e, const cli_spool *sp) {
+  enum { CHUNK = 32 * 1024 };
+  unsigned char *in = malloc(CHUNK + 4);
+  cli_buf out = {0};
+  if (!in) return -ENOMEM;
+  int rc = cli_sink_write(e, CLI_SINK_OUT, "\"", 1);
+  size_t carry = 0, got;
+  uint64_t off = 0;
+  for (;;) {
+    got = cli_spool_read(sp, off, (char *)in + carry, CHUNK);
+    off += got;
+    size_t n = carry + got, i = 0;
+    int last = got == 0;
+    while (i < n) {
+      unsigned c = in[i];
+      size_t l = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+               : (c & 0xf8) == 0xf0 ? 4 : 0;
+      if (l > 1 && i + l > n && !last) break; /* finish it with the next piece */
+      uint32_t cp = c;
+      int ok = l > 0 && i + l <= n;
+      if (ok && l > 1) {
+        cp = c & (0xff >> (l + 1));
+        for (size_t k = 1; ok && k < l; k++) {
+          ok = (in[i + k] & 0xc0) == 0x80;
+          cp = cp << 6 | (in[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates, beyond U+10FFFF: not UTF-8 */
+        static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+        ok = ok && cp >= min[l] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
+      }
+      if (!ok) cp = 0xfffd, l = 1;
+      if (cp == '"') cli_buf_adds(&out, "\\\"");
+      else if (cp == '\\') cli_buf_adds(&out, "\\\\");
+      else if (cp == '\n') cli_buf_adds(&out, "\\n");
+      else if (cp == '\t') cli_buf_adds(&out, "\\t");
+      else if (cp == '\r') cli_buf_adds(&out, "\\r");
+      else if (cp >= 0x20 && cp < 0x7f) cli_buf_addc(&out, (char)cp);
+      else if (cp < 0x10000) cli_buf_printf(&out, "\\u%04x", (unsigned)cp);
+      else cli_buf_printf(&out, "\\u%04x\\u%04x", (unsigned)(0xd800 + ((cp - 0x10000) >> 10)),
+                          (unsigned)(0xdc00 + ((cp - 0x10000) & 0x3ff)));
+      i += l;
+    }
+    carry = n - i;
+    memmove(in, in + i, carry);
+    if (rc == 0 && out.len) rc = cli_sink_write(e, CLI_SINK_OUT, out.data, out.len);
+    cli_buf_reset(&out);
+    if (last || rc) break;
+  }
+  if (rc == 0) rc = cli_sink_write(e, CLI_SINK_OUT, "\"", 1);
+  cli_buf_free(&out);
+  free(in);
+  return rc;
+}
+
+/* A job's line with its output inside, on standard output, whole. */
+static void json_emit_with_output(engine *e, json_t *o, job *j) {
+  char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(16));
+  json_decref(o);
+  if (!s) return;
+  size_t n = strlen(s);
+  s[n - 1] = ','; /* the object goes on: its closing brace comes last */
+  corral_scope sh;
+  memset(&sh, 0, sizeof sh);
+  int on = corral_current() && corral_shield(&sh, CORRAL_FOREVER) == 0;
+  if (cli_sink_lock(e, CLI_SINK_OUT) == 0) {
+    int rc = cli_sink_write(e, CLI_SINK_OUT, s, n);
+    if (rc == 0) rc = cli_sink_write(e, CLI_SINK_OUT, "\"stdout\":", 9);
+    if (rc == 0) rc = put_json_string(e, &j->out);
+    if (rc == 0) rc = cli_sink_write(e, CLI_SINK_OUT, ",\"stderr\":", 10);
+    if (rc == 0) rc = put_json_string(e, &j->err);
+    if (rc == 0) rc = cli_sink_write(e, CLI_SINK_OUT, "}\n", 2);
+    cli_sink_unlock(e, CLI_SINK_OUT);
+  }
+  if (on && corral_scope_exit(&sh, 0)) {
+    /* nothing inside was cancellable */
+  }
+  free(s);
 }
 
 void cli_json_job(engine *e, job *j) {
@@ -112,10 +182,15 @@ void cli_json_job(engine *e, job *j) {
       json_object_set_new(o, "cancel", json_pack("{s:s,s:s}", "by", j->by, "reason", j->why));
     else if (j->status == CLI_JOB_ERROR && j->why[0])
       json_object_set_new(o, "error", json_string(j->why));
+    if (e->json_stdout && (j->out.fd >= 0 || j->err.fd >= 0)) {
+      /* With the JSON log on standard output, the jobs' output is in it;
+       * a large one is written from its file, piece by piece. */
+      json_emit_with_output(e, o, j);
+      return;
+    }
     if (e->json_stdout) {
-      /* With the JSON log on standard output, the jobs' output is in it. */
-      json_object_set_new(o, "stdout", jstr_spool(&j->out));
-      json_object_set_new(o, "stderr", jstr_spool(&j->err));
+      json_object_set_new(o, "stdout", jstr_n(j->out.mem.data, j->out.mem.len));
+      json_object_set_new(o, "stderr", jstr_n(j->err.mem.data, j->err.mem.len));
     }
   }
   json_emit(e, o);

@@ -37,6 +37,16 @@ spool_memory)
     r=$(rss "$C -j4 $mode ::: 'sleep 1; echo first' 'head -c 40M /dev/zero' 'head -c 40M /dev/zero' 'head -c 40M /dev/zero'")
     [ "$r" -lt $((base + 30000)) ] || fail "peak RSS ${r} KiB for 120 MB of output with [$mode] (small output: ${base} KiB)"
   done
+  # --json on standard output writes a large output into its line from the
+  # file, piece by piece.
+  r=$(rss "$C --json -j2 'head -c 30M /dev/zero | tr \"\\\\0\" a; : {}' ::: 1 2")
+  [ "$r" -lt $((base + 30000)) ] || fail "peak RSS ${r} KiB for 60 MB of output in JSON"
+  $C --json 'head -c 300000 /dev/zero | tr "\0" a; printf "\377\303\251\n"; echo e >&2; : {}' ::: 1 >"$T/j"
+  json "$T/j" "
+r=rows[0]
+assert r['stdout']=='a'*300000+'\ufffd\u00e9\n' and r['stderr']=='e\n', (len(r['stdout']), r['stdout'][-5:])
+assert r['stdout_bytes']==300004 and rows[-1]['type']=='summary'
+" || fail "a large output in the JSON line"
   # Every byte arrives, in order with -k, the spilled job whole.
   out=$($C -j4 -k ::: 'sleep 0.5; echo first' 'head -c 300000 /dev/zero | tr "\0" a; echo' 'echo last' | md5sum)
   want=$( (echo first; head -c 300000 /dev/zero | tr '\0' a; echo; echo last) | md5sum)
