@@ -816,7 +816,7 @@ int cli_engine_run(cli_config *c) {
   if (e->launched == 0 && e->input_ended && !e->verdict.triggered && !e->stop_by[0] &&
       !e->not_started)
     snprintf(e->verdict.why, sizeof e->verdict.why, "the input was empty: nothing to run");
-  status = c->dry_run ? 0 : cli_exit_status(e);
+  status = c->dry_run && !e->out_closed && !e->own_error ? 0 : cli_exit_status(e);
   cli_summary_json(e, status, elapsed);
   if (!c->dry_run && (c->summary || e->view_on)) cli_print_summary(e, elapsed);
 out:
