@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -333,7 +334,12 @@ static void finish(engine *e, job *j) {
     if (!e->first_fail_status)
       e->first_fail_status = j->sig ? 128 + j->sig : (j->exit_code > 0 ? j->exit_code : 1);
   }
-  release_slot(e, j);
+  /* Grouped output: the slot is free once the output is written, so a
+   * reader that does not keep up holds back new jobs (as GNU parallel,
+   * which prints before it starts the next job) instead of piling up
+   * finished jobs' output. */
+  int keep = e->c->out == CLI_OUT_KEEP_ORDER;
+  if (keep) release_slot(e, j);
   if (j->status != CLI_JOB_CANCELLED) decide(e, j);
   cli_sweep(e, 0);
   e->view_dirty = 1;
@@ -348,11 +354,13 @@ static void finish(engine *e, job *j) {
         if (!e->ohead) e->otail = NULL;
         cli_emit_job_output(e, h);
         job_free(h);
+        corral_semaphore_release(&e->oq_sem);
       }
       e->flushing = 0;
     }
   } else {
     cli_emit_job_output(e, j);
+    release_slot(e, j);
     job_free(j);
   }
 }
@@ -459,7 +467,16 @@ static void feed(engine *e) {
       corral_semaphore_release(&e->sem);
       break;
     }
+    /* -k: at most oq_max jobs wait for the ones before them (their
+     * output holds memory and a file each). */
+    if (e->c->out == CLI_OUT_KEEP_ORDER && !e->c->dry_run &&
+        corral_semaphore_acquire(&e->oq_sem)) {
+      corral_semaphore_release(&e->sem);
+      break;
+    }
     job *j = next_job(e, &err);
+    if (!j && e->c->out == CLI_OUT_KEEP_ORDER && !e->c->dry_run)
+      corral_semaphore_release(&e->oq_sem);
     if (!j) {
       if (!e->c->dry_run) corral_semaphore_release(&e->sem);
       if (err == 0) e->input_ended = 1;
@@ -690,6 +707,19 @@ int cli_engine_run(cli_config *c) {
   e->nslots = c->jobs;
   e->slot_used = calloc(c->jobs, 1);
   corral_semaphore_init(&e->sem, c->jobs);
+  /* -k: jobs waiting for the ones before them hold their output: up to
+   * two descriptors each beyond 64 KiB, within the descriptor limit the
+   * jobs inherit (left as it is), after 4 per running job. */
+  {
+    size_t qmax = c->jobs * 16 > 256 ? (size_t)c->jobs * 16 : 256;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      size_t room = rl.rlim_cur > 64 + 4 * (rlim_t)c->jobs
+                        ? (size_t)(rl.rlim_cur - 64 - 4 * (rlim_t)c->jobs) / 2 : 1;
+      if (room < qmax) qmax = room ? room : 1;
+    }
+    corral_semaphore_init(&e->oq_sem, qmax);
+  }
   int status = CLI_EXIT_INTERNAL;
   char err[512] = "";
   if (!e->slot_used) goto out;

@@ -91,6 +91,7 @@ struct engine {
   corral_scope feed_scope;
   int feed_open;
   corral_semaphore sem;
+  corral_semaphore oq_sem; /* -k: jobs queued behind the first unfinished */
   unsigned char *slot_used;
   unsigned nslots;
   cli_tally tally;

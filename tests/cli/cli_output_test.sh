@@ -52,6 +52,10 @@ assert r['stdout_bytes']==300004 and rows[-1]['type']=='summary'
   want=$( (echo first; head -c 300000 /dev/zero | tr '\0' a; echo; echo last) | md5sum)
   eq "$out" "$want" "-k output with a spilled job"
   eq "$(du -s --apparent-size "$T/res/2/stdout" | cut -f1)" 40960 "--results keeps the whole output"
+  # -k behind a slow first job, many jobs that spill, few descriptors: the
+  # queue waits within the descriptor limit instead of failing.
+  out=$(ulimit -n 200; set -o pipefail; $C -k -j4 'sleep {}; head -c 100000 /dev/zero' ::: 1 $(printf '0 %.0s' $(seq 1 600)) | wc -c); rc=$?
+  eq "$rc $out" "0 60100000" "-k with 600 spilled jobs and 200 descriptors"
   # --tmpdir / TMPDIR is where it goes, and it must be usable.
   err=$($C --tmpdir "$T/none" echo ::: 1 2>&1); rc=$?
   eq $rc 125 "an unusable --tmpdir"
@@ -105,6 +109,17 @@ slow_reader)
   eq "$(cat "$T/n")" 2000000 "every byte once the reader reads"
   eq "$(cat "$T/rc")" 1 "one job timed out"
   no_left
+  # A reader that does not keep up holds back new jobs: finished jobs do
+  # not pile up their output meanwhile (GNU parallel prints before it
+  # starts the next job).
+  rm -f "$T/go"
+  ( $C --json="$T/j3" -j2 'head -c 200000 /dev/zero; : {}' ::: $(seq 1 500) </dev/null ) |
+    ( until [ -e "$T/go" ]; do sleep 0.1; done; wc -c >"$T/n" ) &
+  sleep 3
+  n=$(wc -l <"$T/j3")
+  [ "$n" -le 10 ] || fail "$n jobs finished while nobody read their output"
+  touch "$T/go"; wait
+  eq "$(cat "$T/n")" 100000000 "every byte of 500 jobs"
   # Stopped by a signal while nobody reads: the jobs end, corral gives its
   # output up after the grace time and exits 128+15.
   rm -f "$T/rc"
