@@ -200,6 +200,8 @@ echo ::::
 echo :::+ a
 --resume echo ::: 1
 --hedge true
+merge
+http http://x/ ::: a
 EOF
   err=$($C --tag=3 echo ::: 1 2>&1); has "$err" "--tag takes no value: write --tag alone" "flag with a value"
   hasnt "$err" "VALUE" "a flag is not offered a value"
