@@ -626,6 +626,14 @@ static int main_fn(void *arg, void **result) {
       e->not_started++;
       if (e->c->out == CLI_OUT_KEEP_ORDER) j->finished = 1; else job_free(j);
     }
+    /* -k: what waited behind a job that never ran is printed now. */
+    while (e->ohead && e->ohead->finished && !e->flushing) {
+      job *h = e->ohead;
+      e->ohead = h->onext;
+      if (!e->ohead) e->otail = NULL;
+      if (h->status != CLI_JOB_NOT_STARTED) cli_emit_job_output(e, h);
+      job_free(h);
+    }
     if (e->c->http) cli_http_close(e);
     e->g_open = 0;
     if (rc == CORRAL_ETIMEDOUT) {
