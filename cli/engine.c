@@ -5,10 +5,13 @@
 #include "engine_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -22,7 +25,7 @@ const char *cli_jobstatus_name(cli_jobstatus s) {
 
 /* -------------------------------------------------------------- decisions */
 
-static void stop_all(engine *e, const char *by, const char *why, int now) {
+void cli_stop_all(engine *e, const char *by, const char *why, int now) {
   if (!e->stop_by[0]) {
     snprintf(e->stop_by, sizeof e->stop_by, "%s", by);
     snprintf(e->stop_why, sizeof e->stop_why, "%s", why);
@@ -30,6 +33,10 @@ static void stop_all(engine *e, const char *by, const char *why, int now) {
   e->stop_feeding = 1;
   if (e->feed_open) corral_scope_cancel(&e->feed_scope, why);
   if (now && e->g_open) corral_group_cancel(&e->g, why);
+}
+
+static void stop_all(engine *e, const char *by, const char *why, int now) {
+  cli_stop_all(e, by, why, now);
 }
 
 static void decide(engine *e, job *j) {
@@ -47,11 +54,11 @@ static void decide(engine *e, job *j) {
 static void job_free(job *j) {
   cli_args_free(&j->args);
   free(j->cmd);
-  cli_buf_free(&j->out);
-  cli_buf_free(&j->err);
+  cli_spool_free(&j->out);
+  cli_spool_free(&j->err);
   cli_buf_free(&j->tail);
   for (int i = 0; i < 3; i++) {
-    cli_buf_free(&j->part[i]);
+    cli_spool_free(&j->part[i]);
     if (j->fd_res[i] >= 0) close(j->fd_res[i]);
   }
   free(j);
@@ -71,8 +78,53 @@ static int reader_fn(void *arg, void **result) {
   int n;
   while ((n = corral_stream_read(r->pipe, buf, sizeof buf)) > 0)
     cli_on_data(r->j, r->which, buf, (size_t)n);
-  cli_on_data(r->j, r->which, NULL, 0);
   return 0;
+}
+
+/* After the job ended (or was stopped): what it wrote before it ended is
+ * still in the pipes. Read it to the end, shielded, within a short time
+ * (what the job left running was killed with it), then mark the end. */
+static void drain_output(job *j, reader_arg *ra) {
+  corral_scope sh;
+  memset(&sh, 0, sizeof sh);
+  int on = corral_shield(&sh, 500 * CLI_NS_PER_MS) == 0;
+  char buf[16384];
+  for (int i = 0; i < 2; i++) {
+    int n;
+    while (on && ra[i].pipe && (n = corral_stream_read(ra[i].pipe, buf, sizeof buf)) > 0)
+      cli_on_data(j, ra[i].which, buf, (size_t)n);
+  }
+  if (on && corral_scope_exit(&sh, 0)) {
+    /* the time ran out: the rest is lost with the job */
+  }
+  cli_on_data(j, 1, NULL, 0);
+  cli_on_data(j, 2, NULL, 0);
+}
+
+/* GNU parallel refuses a command line the system cannot exec (E2BIG)
+ * before it runs it; so do we: a word longer than MAX_ARG_STRLEN, or
+ * arguments and environment beyond ARG_MAX. */
+static int too_long(char *const *argv) {
+  extern char **environ;
+  long max = sysconf(_SC_ARG_MAX);
+  size_t total = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (char *const *v = pass ? environ : argv; v && *v; v++) {
+      size_t l = strlen(*v) + 1;
+      if (l > 32 * 4096) return 1; /* MAX_ARG_STRLEN (Linux) */
+      total += l + sizeof(char *);
+    }
+  return max > 0 && total + 4096 > (size_t)max;
+}
+
+/* errno's name and meaning: "ENOENT: command not found". */
+static void start_error(int rc, char *buf, size_t len) {
+  const char *name = strerrorname_np(-rc);
+  const char *what = rc == CORRAL_ENOENT ? "command not found"
+                     : rc == -EACCES ? "permission denied (not executable)"
+                     : rc == -E2BIG ? "argument list too long"
+                     : corral_strerror(rc);
+  snprintf(buf, len, "%s: %s", name ? name : "error", what);
 }
 
 /* Spawn the job's command and wait for it (and its output). Returns 0, 1
@@ -119,19 +171,28 @@ static int run_once(engine *e, job *j) {
     o.env = env;
   }
   e->spawning++;
-  int rc = env ? corral_process_spawn(&o, &j->proc) : CORRAL_ENOMEM;
+  int rc = !env ? CORRAL_ENOMEM
+           : too_long((char *const *)o.argv) ? -E2BIG
+           : corral_process_spawn(&o, &j->proc);
   e->spawning--;
   free(env);
   free(argv);
   free(storage);
   if (rc) {
+    /* As a shell: 127 not found, 126 found but cannot run. Never silent:
+     * GNU parallel's style on stderr, the errno in the JSON log. */
     j->exit_code = rc == CORRAL_ENOENT ? 127 : 126;
-    snprintf(j->why, sizeof j->why, "cannot run: %s", corral_strerror(rc));
-    cli_buf_printf(&j->tail, "corral: %s: %s\n", j->cmd, corral_strerror(rc));
-    if (!e->json_stdout && e->c->out != CLI_OUT_UNGROUP)
-      cli_buf_printf(&j->err, "corral: %s: %s\n", j->cmd, corral_strerror(rc));
-    else if (!e->json_stdout)
-      dprintf(2, "corral: %s: %s\n", j->cmd, corral_strerror(rc));
+    char what[120];
+    start_error(rc, what, sizeof what);
+    snprintf(j->why, sizeof j->why, "%s", what);
+    size_t cl = strlen(j->cmd);
+    cli_buf msg = {0};
+    cli_buf_printf(&msg, "corral: Error: cannot run job %llu: %s: %.*s%s\n",
+                   (unsigned long long)j->seq, what, cl > 60 ? 60 : (int)cl, j->cmd,
+                   cl > 60 ? "..." : "");
+    cli_buf_add(&j->tail, msg.data, msg.len);
+    cli_sink_put(e, CLI_SINK_ERR, msg.data, msg.len);
+    cli_buf_free(&msg);
     return 1;
   }
   int es = 0, sig = 0;
@@ -142,9 +203,11 @@ static int run_once(engine *e, job *j) {
     memset(&g, 0, sizeof g); /* never mistaken for a group still open */
     reader_arg ra[2] = {{j, 1, corral_process_stream(j->proc, 1)},
                         {j, 2, corral_process_stream(j->proc, 2)}};
+    int opened = 0;
     corral_task *rt[2] = {NULL, NULL};
     rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT, .name = "job io"});
     if (rc == 0) {
+      opened = 1;
       int brc = corral_spawn(&g, reader_fn, &ra[0], "stdout", &rt[0]);
       if (!brc) brc = corral_spawn(&g, reader_fn, &ra[1], "stderr", &rt[1]);
       if (!brc) brc = corral_process_wait(j->proc, &es, &sig);
@@ -166,6 +229,12 @@ static int run_once(engine *e, job *j) {
       for (int i = 0; i < 2; i++) corral_task_release(rt[i]);
       rc = brc;
     }
+    if (opened) {
+      /* The job's process has ended; end what it left too, then read
+       * what is left in the pipes (a timed-out job's last words). */
+      corral_process_signal(j->proc, SIGKILL);
+      drain_output(j, ra);
+    }
   }
   j->exit_code = es;
   j->sig = sig;
@@ -181,7 +250,10 @@ static int job_fn(void *arg, void **result) {
   (void)result;
   job *j = arg;
   engine *e = j->e;
-  /* running list */
+  /* off the pending list, on the running list */
+  if (j->pprev) j->pprev->pnext = j->pnext; else e->pending = j->pnext;
+  if (j->pnext) j->pnext->pprev = j->pprev;
+  j->pnext = j->pprev = NULL;
   j->rprev = e->run_tail;
   if (e->run_tail) e->run_tail->rnext = j; else e->run_head = j;
   e->run_tail = j;
@@ -196,8 +268,8 @@ static int job_fn(void *arg, void **result) {
         j->status = CLI_JOB_CANCELLED;
         break;
       }
-      cli_buf_reset(&j->out);
-      cli_buf_reset(&j->err);
+      cli_spool_reset(&j->out);
+      cli_spool_reset(&j->err);
       j->why[0] = 0;
     }
     j->attempts = a;
@@ -271,17 +343,24 @@ static void finish(engine *e, job *j) {
   case CLI_JOB_NOT_STARTED: break;
   }
   cli_record_stats(e, j);
-  if (e->jl.f)
-    cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
-                     j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code,
-                     j->sig, j->cmd);
+  if (e->jl.f) {
+    int jrc = cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
+                               j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code,
+                               j->sig, j->cmd);
+    if (jrc && !e->joblog_failed++) cli_file_error(e, "the joblog", e->c->joblog, jrc);
+  }
   if (e->c->results_dir) cli_write_exitval(e, j);
   cli_json_job(e, j);
   if (j->status == CLI_JOB_ERROR || j->status == CLI_JOB_TIMED_OUT) {
     if (!e->first_fail_status)
       e->first_fail_status = j->sig ? 128 + j->sig : (j->exit_code > 0 ? j->exit_code : 1);
   }
-  release_slot(e, j);
+  /* Grouped output: the slot is free once the output is written, so a
+   * reader that does not keep up holds back new jobs (as GNU parallel,
+   * which prints before it starts the next job) instead of piling up
+   * finished jobs' output. */
+  int keep = e->c->out == CLI_OUT_KEEP_ORDER;
+  if (keep) release_slot(e, j);
   if (j->status != CLI_JOB_CANCELLED) decide(e, j);
   cli_sweep(e, 0);
   e->view_dirty = 1;
@@ -296,14 +375,15 @@ static void finish(engine *e, job *j) {
         if (!e->ohead) e->otail = NULL;
         cli_emit_job_output(e, h);
         job_free(h);
+        corral_semaphore_release(&e->oq_sem);
       }
       e->flushing = 0;
     }
   } else {
     cli_emit_job_output(e, j);
+    release_slot(e, j);
     job_free(j);
   }
-  if (e->out_closed) stop_all(e, "output", "standard output was closed", 1);
 }
 
 /* ------------------------------------------------------------- feeding */
@@ -348,6 +428,9 @@ static job *next_job(engine *e, int *err) {
     }
     j->e = e;
     j->seq = seq;
+    cli_spool_init(&j->out);
+    cli_spool_init(&j->err);
+    for (int i = 0; i < 3; i++) cli_spool_init(&j->part[i]);
     j->args = a;
     j->args.seq = seq;
     for (int i = 0; i < 3; i++) j->fd_res[i] = -1;
@@ -405,7 +488,16 @@ static void feed(engine *e) {
       corral_semaphore_release(&e->sem);
       break;
     }
+    /* -k: at most oq_max jobs wait for the ones before them (their
+     * output holds memory and a file each). */
+    if (e->c->out == CLI_OUT_KEEP_ORDER && !e->c->dry_run &&
+        corral_semaphore_acquire(&e->oq_sem)) {
+      corral_semaphore_release(&e->sem);
+      break;
+    }
     job *j = next_job(e, &err);
+    if (!j && e->c->out == CLI_OUT_KEEP_ORDER && !e->c->dry_run)
+      corral_semaphore_release(&e->oq_sem);
     if (!j) {
       if (!e->c->dry_run) corral_semaphore_release(&e->sem);
       if (err == 0) e->input_ended = 1;
@@ -415,7 +507,7 @@ static void feed(engine *e) {
       cli_buf b = {0};
       cli_buf_adds(&b, j->cmd);
       cli_buf_addc(&b, '\n');
-      cli_write_all(e, 1, b.data, b.len);
+      cli_sink_put(e, CLI_SINK_OUT, b.data, b.len);
       cli_buf_free(&b);
       if (j->slot) e->slot_used[j->slot - 1] = 0;
       job_free(j);
@@ -423,7 +515,10 @@ static void feed(engine *e) {
       continue;
     }
     e->last_start = corral_now();
-    if (e->c->results_dir) cli_open_results(e, j);
+    if (e->c->results_dir) {
+      int rrc = cli_open_results(e, j);
+      if (rrc && !e->results_failed++) cli_file_error(e, "to --results", e->c->results_dir, rrc);
+    }
     if (e->c->out == CLI_OUT_KEEP_ORDER) {
       if (e->otail) e->otail->onext = j; else e->ohead = j;
       e->otail = j;
@@ -431,7 +526,12 @@ static void feed(engine *e) {
     char name[32];
     snprintf(name, sizeof name, "job %llu", (unsigned long long)j->seq);
     int rc = corral_spawn(&e->g, job_fn, j, name, NULL);
-    if (rc == 0) e->launched++;
+    if (rc == 0) {
+      e->launched++;
+      j->pnext = e->pending;
+      if (e->pending) e->pending->pprev = j;
+      e->pending = j;
+    }
     if (rc) {
       /* The group refuses (it was cancelled): the job never starts. */
       j->status = CLI_JOB_NOT_STARTED;
@@ -469,6 +569,11 @@ static void on_signal(uv_signal_t *h, int signum) {
     snprintf(e->stop_by, sizeof e->stop_by, "signal");
     snprintf(e->stop_why, sizeof e->stop_why, "%s", why);
     stop_all(e, "signal", why, 1);
+    /* The jobs get their termination sequence; their output then has 2 s
+     * more to reach a reader before corral gives up on it. */
+    int64_t t = 2 * CLI_NS_PER_SEC;
+    for (size_t i = 0; i < e->ts_live.n; i++) t += e->ts_live.step[i].wait_ns;
+    e->abandon_at = corral_now() + t;
   } else {
     /* Second signal: no more grace. */
     e->ts_live.n = 1;
@@ -477,6 +582,7 @@ static void on_signal(uv_signal_t *h, int signum) {
     for (job *j = e->run_head; j; j = j->rnext)
       if (j->proc) corral_process_signal(j->proc, SIGKILL);
     cli_cgroup_kill(&e->cg);
+    cli_sinks_abandon(e); /* and wait no more for a reader of our output */
   }
   e->view_dirty = 1;
 }
@@ -500,8 +606,11 @@ static int main_fn(void *arg, void **result) {
     uv_unref((uv_handle_t *)&e->sigs[i]); /* a watch alone keeps nothing alive */
     e->nsigs_open++;
   }
+  e->t_start_rt = corral_now();
+  cli_sinks_open(e);
+  if (!e->c->dry_run) corral_create_task(cli_watch_task, e, "stdout watch", &e->watch_task);
   if (e->view_on) {
-    cli_write_all(e, 2, "\033[?25l", 6); /* hide the cursor while drawing */
+    cli_sink_put(e, CLI_SINK_ERR, "\033[?25l", 6); /* hide the cursor while drawing */
     corral_create_task(cli_view_task, e, "view", &e->view_task);
   }
   corral_group_opts go = {.policy = CORRAL_COLLECT, .name = "jobs",
@@ -512,12 +621,40 @@ static int main_fn(void *arg, void **result) {
     e->g_open = 1;
     corral_scope_enter(&e->feed_scope, &(corral_scope_opts){.name = "input"});
     e->feed_open = 1;
+    /* The number of jobs may be known already: a quorum larger than it is
+     * decided before anything runs. */
+    if (e->tally.input_done) {
+      decide(e, NULL);
+      if (e->verdict.triggered && !e->verdict.success)
+        dprintf(2, "corral: %s: nothing was run\n", e->verdict.why);
+    }
     feed(e);
     e->feed_open = 0;
     if (corral_scope_exit(&e->feed_scope, 0) == CORRAL_ECANCELED) {
       /* the run was stopped (its reason is already recorded) */
     }
     rc = corral_group_close(&e->g, 0);
+    /* A job whose task the stop reached before it ran: never started. */
+    job *last = e->pending;
+    while (last && last->pnext) last = last->pnext;
+    e->pending = NULL;
+    for (job *j = last, *prev; j; j = prev) { /* in input order */
+      prev = j->pprev;
+      j->pnext = j->pprev = NULL;
+      j->status = CLI_JOB_NOT_STARTED;
+      release_slot(e, j);
+      cli_json_job(e, j);
+      e->not_started++;
+      if (e->c->out == CLI_OUT_KEEP_ORDER) j->finished = 1; else job_free(j);
+    }
+    /* -k: what waited behind a job that never ran is printed now. */
+    while (e->ohead && e->ohead->finished && !e->flushing) {
+      job *h = e->ohead;
+      e->ohead = h->onext;
+      if (!e->ohead) e->otail = NULL;
+      if (h->status != CLI_JOB_NOT_STARTED) cli_emit_job_output(e, h);
+      job_free(h);
+    }
     if (e->c->http) cli_http_close(e);
     e->g_open = 0;
     if (rc == CORRAL_ETIMEDOUT) {
@@ -546,16 +683,24 @@ static int main_fn(void *arg, void **result) {
     cli_sweep(e, 1);
   }
   e->left_behind = cli_count_children() + cli_cgroup_fini(&e->cg);
+  e->view_stop = 1;
+  if (e->watch_task) {
+    corral_cancel(e->watch_task, "done");
+    if (corral_join(e->watch_task, NULL) == CORRAL_ECANCELED) {
+      /* it was cancelled by us: that is how it ends */
+    }
+    corral_task_release(e->watch_task);
+  }
   if (e->view_task) {
-    e->view_stop = 1;
     corral_cancel(e->view_task, "done");
     if (corral_join(e->view_task, NULL) == CORRAL_ECANCELED) {
       /* it was cancelled by us: that is how it ends */
     }
     corral_task_release(e->view_task);
     cli_view_clear(e);
-    cli_write_all(e, 2, "\033[?25h", 6);
+    cli_sink_put(e, CLI_SINK_ERR, "\033[?25h", 6);
   }
+  cli_sinks_close(e);
   for (int i = 0; i < 3; i++) uv_close((uv_handle_t *)&e->sigs[i], on_sig_close);
   return 0;
 }
@@ -569,12 +714,41 @@ int cli_engine_run(cli_config *c) {
   engine *e = calloc(1, sizeof *e);
   if (!e) return CLI_EXIT_INTERNAL;
   e->c = c;
+  /* A descriptor 0, 1 or 2 closed by the caller (>&-) is held by
+   * /dev/null, read-only (so writes to it still fail), so that no file
+   * corral opens takes its place. */
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      int n = open("/dev/null", O_RDONLY);
+      if (n >= 0 && n != fd) {
+        dup2(n, fd);
+        close(n);
+      }
+      e->std_closed[fd] = 1;
+    }
+  for (int i = 0; i < CLI_NSINKS; i++) e->sink[i].fd = -1;
+  e->sink[CLI_SINK_OUT].fd = e->std_closed[1] ? -1 : 1;
+  e->sink[CLI_SINK_ERR].fd = e->std_closed[2] ? -1 : 2;
+  e->stdout_tty = isatty(1);
   e->ts_live = c->termseq;
   if (e->ts_live.n == 0) cli_termseq_default(&e->ts_live);
   if (c->jobs == 0) c->jobs = default_jobs();
   e->nslots = c->jobs;
   e->slot_used = calloc(c->jobs, 1);
   corral_semaphore_init(&e->sem, c->jobs);
+  /* -k: jobs waiting for the ones before them hold their output: up to
+   * two descriptors each beyond 64 KiB, within the descriptor limit the
+   * jobs inherit (left as it is), after 4 per running job. */
+  {
+    size_t qmax = c->jobs * 16 > 256 ? (size_t)c->jobs * 16 : 256;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      size_t room = rl.rlim_cur > 64 + 4 * (rlim_t)c->jobs
+                        ? (size_t)(rl.rlim_cur - 64 - 4 * (rlim_t)c->jobs) / 2 : 1;
+      if (room < qmax) qmax = room ? room : 1;
+    }
+    corral_semaphore_init(&e->oq_sem, qmax);
+  }
   int status = CLI_EXIT_INTERNAL;
   char err[512] = "";
   if (!e->slot_used) goto out;
@@ -619,17 +793,45 @@ int cli_engine_run(cli_config *c) {
     int rc = cli_joblog_open(&e->jl, c->joblog, c->resume || c->resume_failed);
     if (rc) {
       dprintf(2, "corral: cannot write the joblog %s: %s\n", c->joblog, strerror(-rc));
-      status = 1;
+      status = CLI_EXIT_INTERNAL;
       goto out;
     }
   }
   if (c->json_path && !c->dry_run) {
+    e->json = 1;
     if (!strcmp(c->json_path, "-")) {
-      e->json = stdout;
       e->json_stdout = 1;
-    } else if (!(e->json = fopen(c->json_path, "we"))) {
-      dprintf(2, "corral: cannot write %s: %s\n", c->json_path, strerror(errno));
-      status = 1;
+    } else {
+      int fd = open(c->json_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+      if (fd < 0) {
+        dprintf(2, "corral: cannot write the JSON log %s: %s\n", c->json_path, strerror(errno));
+        status = CLI_EXIT_INTERNAL;
+        goto out;
+      }
+      e->sink[CLI_SINK_JSON].fd = fd;
+      e->sink[CLI_SINK_JSON].own_fd = 1;
+    }
+  }
+  if (!c->dry_run && c->out != CLI_OUT_UNGROUP) {
+    if (cli_check_tmpdir(e, err, sizeof err)) {
+      dprintf(2, "corral: %s\n", err);
+      status = CLI_EXIT_INTERNAL;
+      goto out;
+    }
+  } else {
+    e->tmpdir = "/tmp";
+  }
+  if (c->results_dir && !c->dry_run) {
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.corral-probe", c->results_dir);
+    int rc = mkdir(c->results_dir, 0777) && errno != EEXIST ? -errno : 0;
+    if (rc == 0) {
+      int fd = open(probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) rc = -errno; else close(fd), unlink(probe);
+    }
+    if (rc) {
+      dprintf(2, "corral: cannot write to --results %s: %s\n", c->results_dir, strerror(-rc));
+      status = CLI_EXIT_INTERNAL;
       goto out;
     }
   }
@@ -670,14 +872,17 @@ int cli_engine_run(cli_config *c) {
     e->verdict.success = 0;
     snprintf(e->verdict.why, sizeof e->verdict.why, "standard output was closed");
   }
-  status = c->dry_run ? 0 : cli_exit_status(e);
+  if (e->launched == 0 && e->input_ended && !e->verdict.triggered && !e->stop_by[0] &&
+      !e->not_started)
+    snprintf(e->verdict.why, sizeof e->verdict.why, "the input was empty: nothing to run");
+  status = c->dry_run && !e->out_closed && !e->own_error ? 0 : cli_exit_status(e);
   cli_summary_json(e, status, elapsed);
   if (!c->dry_run && (c->summary || e->view_on)) cli_print_summary(e, elapsed);
 out:
   if (e->in) cli_input_close(e->in);
   cli_joblog_close(&e->jl);
   cli_seqset_free(&e->skip);
-  if (e->json && e->json != stdout) fclose(e->json);
+  if (e->sink[CLI_SINK_JSON].own_fd) close(e->sink[CLI_SINK_JSON].fd);
   while (e->ohead) {
     job *h = e->ohead;
     e->ohead = h->onext;

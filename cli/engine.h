@@ -28,7 +28,7 @@ const char *cli_jobstatus_name(cli_jobstatus s);
 /* Exit codes beyond "number of failed jobs" (documented in corral.1). */
 #define CLI_EXIT_USAGE 2
 #define CLI_EXIT_DEADLINE 124
-#define CLI_EXIT_INTERNAL 125
+#define CLI_EXIT_INTERNAL 125 /* also: a file corral writes failed */
 
 typedef struct cli_config {
   /* what to run */
@@ -54,6 +54,8 @@ typedef struct cli_config {
   const char *joblog;
   int resume, resume_failed;
   const char *json_path;   /* "-": standard output, jobs' output inside */
+  const char *tmpdir;      /* --tmpdir: where grouped output spills
+                              (NULL: $TMPDIR, else /tmp) */
   int dry_run;
   int view;                /* live view on stderr */
   int summary;             /* summary table on stderr */

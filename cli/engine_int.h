@@ -16,6 +16,33 @@
 typedef struct engine engine;
 typedef struct job job;
 
+/* A job's output kept until it can be printed (grouped output) or until its
+ * line is complete (--line-buffer): in memory up to CLI_SPOOL_MEM bytes,
+ * then in an unlinked file in the temporary directory, as GNU parallel
+ * does, so the memory a job takes does not grow with what it prints. */
+#define CLI_SPOOL_MEM (64 * 1024)
+typedef struct cli_spool {
+  cli_buf mem;
+  int fd;            /* -1: everything is in mem */
+  uint64_t file_len; /* bytes in the file */
+} cli_spool;
+
+/* Where corral writes: standard output, standard error, the JSON log. A
+ * corral stream when the descriptor is a pipe, a socket or a terminal, so
+ * a reader that does not keep up makes the writing task wait and never the
+ * loop; one writer at a time (the lock) keeps every job's output whole. */
+enum { CLI_SINK_OUT, CLI_SINK_ERR, CLI_SINK_JSON, CLI_NSINKS };
+typedef struct cli_sink {
+  int fd;            /* -1: closed */
+  int own_fd;        /* corral opened fd (the JSON file) */
+  corral_stream *s;  /* NULL: write(2) on fd */
+  corral_lock lock;
+  int lock_ready;
+  int broken;        /* a write failed: nothing more goes there */
+  int err;           /* that write's error (negative errno) */
+  const char *name;  /* for messages */
+} cli_sink;
+
 struct job {
   engine *e;
   uint64_t seq;
@@ -27,13 +54,15 @@ struct job {
   int exit_code, sig, attempts, finished;
   int64_t t0, t1;
   double epoch0;
-  cli_buf out, err, part[3], tail;
+  cli_spool out, err, part[3]; /* grouped output; unfinished lines */
+  cli_buf tail;
   uint64_t bytes[3];
   int fd_res[3];
   char why[160], by[16];
   int http_status, hedged; /* corral http */
   job *rnext, *rprev; /* running list */
   job *onext;         /* keep-order queue */
+  job *pnext, *pprev; /* spawned, not started yet */
 };
 
 #define HIST_N 1700
@@ -62,6 +91,7 @@ struct engine {
   corral_scope feed_scope;
   int feed_open;
   corral_semaphore sem;
+  corral_semaphore oq_sem; /* -k: jobs queued behind the first unfinished */
   unsigned char *slot_used;
   unsigned nslots;
   cli_tally tally;
@@ -75,15 +105,25 @@ struct engine {
   int64_t t_start, last_start, last_scan;
   job *run_head, *run_tail;
   job *ohead, *otail;
+  job *pending;       /* spawned tasks that have not run yet */
   cli_joblog jl;
   cli_seqset skip;
-  FILE *json;
+  int json; /* a JSON log is written (sink CLI_SINK_JSON or, with
+               json_stdout, CLI_SINK_OUT) */
   int json_stdout;
+  cli_sink sink[CLI_NSINKS];
+  const char *tmpdir;
+  int own_error;      /* corral could not write something it was asked to */
+  int out_abandoned;  /* a second signal: stop waiting for slow readers */
+  int64_t abandon_at; /* after a signal: abandon then (corral_now) */
+  int64_t t_start_rt; /* corral_now() when the run started */
+  int spool_failed, results_failed, joblog_failed, stdout_tty;
+  int std_closed[3];  /* descriptor 0, 1, 2 was closed when corral started */
   uv_signal_t sigs[3];
   int nsigs_open;
   /* view */
   int view_on, view_lines, view_dirty, tty_cols;
-  corral_task *view_task;
+  corral_task *view_task, *watch_task;
   int view_stop;
   /* statistics */
   uint32_t hist[HIST_N];
@@ -103,14 +143,37 @@ struct engine {
 };
 
 
+/* engine.c */
+void cli_stop_all(engine *e, const char *by, const char *why, int now);
+
 /* output.c */
-int cli_write_all(engine *e, int fd, const char *p, size_t n);
+#define CLI_EXIT_PIPE 141 /* 128 + SIGPIPE: standard output was closed */
+int cli_sinks_open(engine *e);  /* in the main task */
+void cli_sinks_close(engine *e);
+void cli_sinks_abandon(engine *e); /* wake writers waiting for a reader */
+/* Write to a sink, waiting (this task only) while a reader is slow; the
+ * caller holds the sink's lock (cli_sink_lock). 0 or a negative errno;
+ * a failure marks the sink broken (standard output: the run stops). */
+int cli_sink_write(engine *e, int which, const char *p, size_t n);
+int cli_sink_lock(engine *e, int which);
+void cli_sink_unlock(engine *e, int which);
+/* Write a whole message under the sink's lock. */
+int cli_sink_put(engine *e, int which, const char *p, size_t n);
+void cli_spool_init(cli_spool *s);
+void cli_spool_reset(cli_spool *s);
+void cli_spool_free(cli_spool *s);
+uint64_t cli_spool_len(const cli_spool *s);
+/* Read the spool from offset off: up to n bytes into buf; bytes read. */
+size_t cli_spool_read(const cli_spool *s, uint64_t off, char *buf, size_t n);
 void cli_on_data(void *ctx, int which, const char *p, size_t n);
 void cli_emit_job_output(engine *e, job *j);
+int cli_check_tmpdir(engine *e, char *err, size_t errlen);
 void cli_view_draw(engine *e);
 void cli_view_clear(engine *e);
 int cli_view_task(void *arg, void **result);
-void cli_open_results(engine *e, job *j);
+int cli_watch_task(void *arg, void **result); /* standard output's reader */
+int cli_open_results(engine *e, job *j);
+void cli_file_error(engine *e, const char *what, const char *path, int err);
 void cli_write_exitval(engine *e, job *j);
 
 /* report.c */

@@ -19,7 +19,12 @@ int cli_joblog_open(cli_joblog *j, const char *path, int append) {
   struct stat st;
   if (fstat(fileno(j->f), &st) == 0 && st.st_size == 0) {
     fputs(header, j->f);
-    fflush(j->f);
+    if (fflush(j->f)) { /* e.g. /dev/full: say so before anything runs */
+      int err = -errno;
+      fclose(j->f);
+      j->f = NULL;
+      return err;
+    }
   }
   return 0;
 }

@@ -43,7 +43,8 @@ static const char usage_text[] =
     "Policy (default all):\n"
     "  --policy all|fail-fast|first|quorum=K\n"
     "  --halt now|soon,fail|success|done=N|N%   (GNU parallel's --halt)\n"
-    "Output (default: each job's output whole, when it finishes):\n"
+    "Output (default: each job's output whole, when it finishes; past 64 KiB a\n"
+    "job's output waits in an unlinked file in --tmpdir DIR, else $TMPDIR or /tmp):\n"
     "  -k, --keep-order       in input order\n"
     "  --line-buffer, --lb    line by line as it comes\n"
     "  --tag                  prefix lines with the job's input\n"
@@ -61,7 +62,10 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 when the policy succeeded; else the number of failed jobs\n"
     "(at most 101); with --halt ...,fail=1 the failed job's status; 124 when the\n"
-    "deadline passed; 128+N after signal N; 2 for bad usage. See corral(1).\n";
+    "deadline passed; 125 when corral could not write its output, logs or spool;\n"
+    "141 when standard output was closed (its reader exited: no new job starts,\n"
+    "the running ones are stopped); 128+N after signal N; 2 for bad usage.\n"
+    "See corral(1).\n";
 
 static int stdin_is_null(void) {
   struct stat a, b;

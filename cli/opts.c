@@ -11,7 +11,8 @@ enum {
   O_TIMEOUT = 256, O_DEADLINE, O_RETRIES, O_RETRY_DELAY, O_DELAY, O_TERMSEQ,
   O_HALT, O_POLICY, O_LINEBUF, O_TAG, O_RESULTS, O_JOBLOG, O_RESUME,
   O_RESUME_FAILED, O_JSON, O_DRYRUN, O_SHARD, O_COLSEP, O_COMMANDS, O_VIEW,
-  O_NOVIEW, O_SUMMARY, O_NO_DIRECT, O_NO_CGROUP, O_HEDGE
+  O_NOVIEW, O_SUMMARY, O_NO_DIRECT, O_NO_CGROUP, O_HEDGE,
+  O_TMPDIR
 };
 
 static const struct option longopts[] = {
@@ -48,9 +49,92 @@ static const struct option longopts[] = {
     {"no-direct-exec", no_argument, 0, O_NO_DIRECT},
     {"no-cgroup", no_argument, 0, O_NO_CGROUP},
     {"hedge", no_argument, 0, O_HEDGE},
+    {"tmpdir", required_argument, 0, O_TMPDIR},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
+
+/* What to write instead of a bad option, in one line: a long option's
+ * exact name (getopt_long also takes an unambiguous prefix), a value only
+ * for an option that takes one. */
+static size_t edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b), d[64];
+  if (lb >= 63) return 99;
+  for (size_t j = 0; j <= lb; j++) d[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t prev = d[0];
+    d[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t t = d[j];
+      size_t best = prev + (a[i - 1] != b[j - 1]);
+      if (d[j] + 1 < best) best = d[j] + 1;
+      if (d[j - 1] + 1 < best) best = d[j - 1] + 1;
+      d[j] = best;
+      prev = t;
+    }
+  }
+  return d[lb];
+}
+
+static void how_to_write(const struct option *o, char *buf, size_t len) {
+  snprintf(buf, len, "--%s%s", o->name,
+           o->has_arg == required_argument ? " VALUE" : o->has_arg == optional_argument ? "[=FILE]" : "");
+}
+
+static void bad_option(const char *arg, char *err, size_t errlen) {
+  char how[64];
+  if (!arg) arg = "?";
+  if (strncmp(arg, "--", 2) != 0) { /* short options */
+    char c = optopt > 0 && optopt < 256 ? (char)optopt : '?';
+    if (strchr("jaC", c))
+      snprintf(err, errlen, "-%c needs a value: write e.g. -%c %s", c, c,
+               c == 'j' ? "4" : c == 'a' ? "FILE" : "','");
+    else
+      snprintf(err, errlen, "unknown option -%c: see corral --help", c);
+    return;
+  }
+  const char *name = arg + 2, *eq = strchr(name, '=');
+  size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+  const struct option *hit = NULL, *close = NULL;
+  size_t nhit = 0, best = 3;
+  char list[256] = "";
+  for (const struct option *o = longopts; o->name; o++) {
+    if (strlen(o->name) == nl && !strncmp(o->name, name, nl)) {
+      hit = o, nhit = 1;
+      break;
+    }
+    if (!strncmp(o->name, name, nl)) {
+      hit = o, nhit++;
+      size_t l = strlen(list);
+      snprintf(list + l, sizeof list - l, "%s--%s", l ? ", " : "", o->name);
+    }
+  }
+  if (nhit > 1) {
+    snprintf(err, errlen, "option '--%.*s' is ambiguous: write one of %s", (int)nl, name, list);
+    return;
+  }
+  if (hit && eq && hit->has_arg == no_argument) {
+    snprintf(err, errlen, "--%s takes no value: write --%s alone", hit->name, hit->name);
+    return;
+  }
+  if (hit) {
+    how_to_write(hit, how, sizeof how);
+    snprintf(err, errlen, "--%s needs a value: write %s", hit->name, how);
+    return;
+  }
+  char word[64];
+  snprintf(word, sizeof word, "%.*s", (int)(nl < 63 ? nl : 63), name);
+  for (const struct option *o = longopts; o->name; o++) {
+    size_t d = edit_distance(word, o->name);
+    if (d < best) best = d, close = o;
+  }
+  if (close) {
+    how_to_write(close, how, sizeof how);
+    snprintf(err, errlen, "unknown option '--%s': did you mean %s? (see corral --help)", word, how);
+  } else {
+    snprintf(err, errlen, "unknown option '--%s': see corral --help", word);
+  }
+}
 
 static int add_src(cli_parsed *p, cli_source s) {
   cli_source *n = realloc(p->src, (p->nsrc + 1) * sizeof *n);
@@ -268,24 +352,13 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case O_NO_DIRECT: c->shell_direct = 0; break;
     case O_NO_CGROUP: c->cgroups = 0; break;
     case O_HEDGE: c->hedge = 1; break;
+    case O_TMPDIR: c->tmpdir = optarg; break;
     case 'h': p->help = 1; break;
     case 'V': p->version = 1; break;
     case '?':
-    default: {
-      const char *bad = argv[optind - 1];
-      if (optopt && optopt < 256 && strchr("jaC", optopt))
-        snprintf(err, errlen, "-%c needs a value: write e.g. -%c %s", optopt, optopt,
-                 optopt == 'j' ? "4" : optopt == 'a' ? "FILE" : "','");
-      else if (optopt)
-        snprintf(err, errlen, "unknown option -%c: see corral --help", optopt);
-      else if (bad && strchr(bad, '=') == NULL && strncmp(bad, "--", 2) == 0 &&
-               ch == '?' && argv[optind - 1])
-        snprintf(err, errlen, "unknown or incomplete option '%s': see corral --help "
-                 "(options that take a value: --%s VALUE)", bad, bad + 2);
-      else
-        snprintf(err, errlen, "unknown option '%s': see corral --help", bad ? bad : "?");
+    default:
+      bad_option(argv[optind - 1], err, errlen);
       goto usage;
-    }
     }
   }
   if (c->out == CLI_OUT_LINE && 0) goto usage;

@@ -135,6 +135,10 @@ void cli_policy_decide(const cli_policy *p, const cli_tally *t,
     if (t->ok >= k) {
       v->triggered = 1, v->success = 1, v->decision = d;
       snprintf(v->why, sizeof v->why, "quorum of %llu reached", (unsigned long long)k);
+    } else if (t->input_done && t->failed == 0 && t->total < k) {
+      v->triggered = 1, v->success = 0, v->decision = d;
+      snprintf(v->why, sizeof v->why, "quorum of %llu cannot be reached: %llu job%s",
+               (unsigned long long)k, (unsigned long long)t->total, t->total == 1 ? "" : "s");
     } else if (t->input_done && (t->failed > t->total || t->total - t->failed < k)) {
       /* Even if every job not yet failed succeeded, k is out of reach. */
       v->triggered = 1, v->success = 0, v->decision = d;

@@ -4,7 +4,9 @@
 
 #include <jansson.h>
 
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,6 +50,100 @@ static json_t *jstr_n(const char *p, size_t n) {
   return v ? v : json_string("");
 }
 
+/* One JSON line, written whole (standard output: under its lock). */
+static void json_emit(engine *e, json_t *o) {
+  char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(16));
+  json_decref(o);
+  if (!s) return;
+  size_t n = strlen(s);
+  s[n] = '\n'; /* json_dumps's NUL becomes the line's end */
+  cli_sink_put(e, e->json_stdout ? CLI_SINK_OUT : CLI_SINK_JSON, s, n + 1);
+  free(s);
+}
+
+/* A spool as a JSON string written in pieces (--json on standard output:
+ * a job's output may be larger than memory should hold). ASCII out, as
+ * json_dumps with JSON_ENSURE_ASCII; bytes that are not UTF-8 become
+ * U+FFFD, as jstr_n does. The caller holds the sink's lock. */
+static int put_json_string(engine *e, const cli_spool *sp) {
+  enum { CHUNK = 32 * 1024 };
+  unsigned char *in = malloc(CHUNK + 4);
+  cli_buf out = {0};
+  if (!in) return -ENOMEM;
+  int rc = cli_sink_write(e, CLI_SINK_OUT, "\"", 1);
+  size_t carry = 0, got;
+  uint64_t off = 0;
+  for (;;) {
+    got = cli_spool_read(sp, off, (char *)in + carry, CHUNK);
+    off += got;
+    size_t n = carry + got, i = 0;
+    int last = got == 0;
+    while (i < n) {
+      unsigned c = in[i];
+      size_t l = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+               : (c & 0xf8) == 0xf0 ? 4 : 0;
+      if (l > 1 && i + l > n && !last) break; /* finish it with the next piece */
+      uint32_t cp = c;
+      int ok = l > 0 && i + l <= n;
+      if (ok && l > 1) {
+        cp = c & (0xff >> (l + 1));
+        for (size_t k = 1; ok && k < l; k++) {
+          ok = (in[i + k] & 0xc0) == 0x80;
+          cp = cp << 6 | (in[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates, beyond U+10FFFF: not UTF-8 */
+        static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+        ok = ok && cp >= min[l] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
+      }
+      if (!ok) cp = 0xfffd, l = 1;
+      if (cp == '"') cli_buf_adds(&out, "\\\"");
+      else if (cp == '\\') cli_buf_adds(&out, "\\\\");
+      else if (cp == '\n') cli_buf_adds(&out, "\\n");
+      else if (cp == '\t') cli_buf_adds(&out, "\\t");
+      else if (cp == '\r') cli_buf_adds(&out, "\\r");
+      else if (cp >= 0x20 && cp < 0x7f) cli_buf_addc(&out, (char)cp);
+      else if (cp < 0x10000) cli_buf_printf(&out, "\\u%04x", (unsigned)cp);
+      else cli_buf_printf(&out, "\\u%04x\\u%04x", (unsigned)(0xd800 + ((cp - 0x10000) >> 10)),
+                          (unsigned)(0xdc00 + ((cp - 0x10000) & 0x3ff)));
+      i += l;
+    }
+    carry = n - i;
+    memmove(in, in + i, carry);
+    if (rc == 0 && out.len) rc = cli_sink_write(e, CLI_SINK_OUT, out.data, out.len);
+    cli_buf_reset(&out);
+    if (last || rc) break;
+  }
+  if (rc == 0) rc = cli_sink_write(e, CLI_SINK_OUT, "\"", 1);
+  cli_buf_free(&out);
+  free(in);
+  return rc;
+}
+
+/* A job's line with its output inside, on standard output, whole. */
+static void json_emit_with_output(engine *e, json_t *o, job *j) {
+  char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(16));
+  json_decref(o);
+  if (!s) return;
+  size_t n = strlen(s);
+  s[n - 1] = ','; /* the object goes on: its closing brace comes last */
+  corral_scope sh;
+  memset(&sh, 0, sizeof sh);
+  int on = corral_current() && corral_shield(&sh, CORRAL_FOREVER) == 0;
+  if (cli_sink_lock(e, CLI_SINK_OUT) == 0) {
+    int rc = cli_sink_write(e, CLI_SINK_OUT, s, n);
+    if (rc == 0) rc = cli_sink_write(e, CLI_SINK_OUT, "\"stdout\":", 9);
+    if (rc == 0) rc = put_json_string(e, &j->out);
+    if (rc == 0) rc = cli_sink_write(e, CLI_SINK_OUT, ",\"stderr\":", 10);
+    if (rc == 0) rc = put_json_string(e, &j->err);
+    if (rc == 0) rc = cli_sink_write(e, CLI_SINK_OUT, "}\n", 2);
+    cli_sink_unlock(e, CLI_SINK_OUT);
+  }
+  if (on && corral_scope_exit(&sh, 0)) {
+    /* nothing inside was cancellable */
+  }
+  free(s);
+}
+
 void cli_json_job(engine *e, job *j) {
   if (!e->json) return;
   json_t *o = json_object();
@@ -86,20 +182,18 @@ void cli_json_job(engine *e, job *j) {
       json_object_set_new(o, "cancel", json_pack("{s:s,s:s}", "by", j->by, "reason", j->why));
     else if (j->status == CLI_JOB_ERROR && j->why[0])
       json_object_set_new(o, "error", json_string(j->why));
+    if (e->json_stdout && (j->out.fd >= 0 || j->err.fd >= 0)) {
+      /* With the JSON log on standard output, the jobs' output is in it;
+       * a large one is written from its file, piece by piece. */
+      json_emit_with_output(e, o, j);
+      return;
+    }
     if (e->json_stdout) {
-      /* With the JSON log on standard output, the jobs' output is in it. */
-      json_object_set_new(o, "stdout", jstr_n(j->out.data, j->out.len));
-      json_object_set_new(o, "stderr", jstr_n(j->err.data, j->err.len));
+      json_object_set_new(o, "stdout", jstr_n(j->out.mem.data, j->out.mem.len));
+      json_object_set_new(o, "stderr", jstr_n(j->err.mem.data, j->err.mem.len));
     }
   }
-  char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(16));
-  if (s) {
-    fputs(s, e->json);
-    fputc('\n', e->json);
-    fflush(e->json);
-    free(s);
-  }
-  json_decref(o);
+  json_emit(e, o);
 }
 
 /* ------------------------------------------------------------ statistics */
@@ -201,13 +295,15 @@ void cli_print_summary(engine *e, int64_t elapsed) {
   cli_buf_printf(&b, "  processes left behind: %llu", (unsigned long long)e->left_behind);
   if (e->strays) cli_buf_printf(&b, " (%llu escaped processes killed)", (unsigned long long)e->strays);
   cli_buf_addc(&b, '\n');
-  cli_write_all(e, 2, b.data, b.len);
+  cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
   cli_buf_free(&b);
 }
 
 int cli_exit_status(engine *e) {
   if (e->stop_sig) return 128 + e->stop_sig;
   if (e->deadline_hit) return CLI_EXIT_DEADLINE;
+  if (e->out_closed && e->sink[CLI_SINK_OUT].err == -EPIPE) return CLI_EXIT_PIPE;
+  if (e->own_error) return CLI_EXIT_INTERNAL;
   if (e->verdict.success) return 0;
   const cli_policy *p = &e->c->policy;
   if (e->verdict.triggered && p->why == CLI_WHY_FAIL && p->pct <= 0 && p->count == 1)
@@ -244,13 +340,6 @@ void cli_summary_json(engine *e, int status, int64_t elapsed) {
   if (e->c->shard_n)
     json_object_set_new(o, "shard", json_pack("{s:I,s:I}", "index", (json_int_t)e->c->shard_i,
                                               "count", (json_int_t)e->c->shard_n));
-  char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(16));
-  if (s) {
-    fputs(s, e->json);
-    fputc('\n', e->json);
-    fflush(e->json);
-    free(s);
-  }
-  json_decref(o);
+  json_emit(e, o);
 }
 

@@ -190,7 +190,10 @@ assert rows[-1]['processes_left']==0
   # A second SIGINT kills at once, without the grace period.
   $C --term-seq TERM,30s,KILL "trap '' TERM; sleep $S & wait" </dev/null >/dev/null 2>&1 &
   pid=$!
-  sleep 0.3
+  # Once the job runs (a SIGINT before corral watches for it is ignored: a
+  # background job of a script starts with SIGINT ignored).
+  for i in $(seq 1 100); do [ "$(left)" -ge 1 ] && break; sleep 0.1; done
+  sleep 0.2
   kill -INT $pid; sleep 0.3; kill -INT $pid
   start=$(date +%s%N)
   wait $pid; rc=$?
