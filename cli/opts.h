@@ -12,7 +12,8 @@ typedef struct cli_parsed {
   size_t nwords;
   int help, version;
   int force_commands, view_opt; /* view_opt: -1 auto, 0 off, 1 on */
-  char *colsep;        /* owned, unescaped */
+  char *colsep;        /* owned, as written (input.c reads its escapes) */
+  char *delim, *recend, *recstart; /* owned, unescaped */
 } cli_parsed;
 
 /* Parse argv. Returns 0, or CLI_EXIT_USAGE with a one-line message in err
