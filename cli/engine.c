@@ -120,9 +120,25 @@ static int run_once(engine *e, job *j) {
   snprintf(slots, sizeof slots, "%u", j->slot);
   setenv("PARALLEL_SEQ", seqs, 1);
   setenv("PARALLEL_JOBSLOT", slots, 1);
-  int rc = corral_process_spawn(&o, &j->proc);
+  /* Linux refuses one argument of 32 pages or more (MAX_ARG_STRLEN), and
+   * the child could only exit 127 without saying why. */
+  size_t longest = 0;
+  for (const char *const *a = o.argv; *a; a++)
+    if (strlen(*a) > longest) longest = strlen(*a);
+  int rc = longest >= 131072 ? -E2BIG : corral_process_spawn(&o, &j->proc);
   free(argv);
   free(storage);
+  if (rc == -E2BIG) {
+    j->exit_code = 126;
+    snprintf(j->why, sizeof j->why, "an argument of %zu bytes: Linux takes at most 131071 "
+             "(give long input on standard input: --pipe)", longest);
+    cli_buf_printf(&j->tail, "corral: %.60s...: %s\n", j->cmd, j->why);
+    if (!e->json_stdout && e->c->out != CLI_OUT_UNGROUP)
+      cli_buf_printf(&j->err, "corral: %.60s...: %s\n", j->cmd, j->why);
+    else if (!e->json_stdout)
+      dprintf(2, "corral: %.60s...: %s\n", j->cmd, j->why);
+    return 1;
+  }
   if (rc) {
     j->exit_code = rc == CORRAL_ENOENT ? 127 : 126;
     snprintf(j->why, sizeof j->why, "cannot run: %s", corral_strerror(rc));

@@ -461,6 +461,8 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     if (cli_template_new_ex(p->words, p->nwords, CLI_TMPL_NO_APPEND, &c->tmpl)) goto oom;
     c->use_input = 1;
     c->in.tmpl = c->tmpl;
+    if (!(p->shell = cli_pick_shell())) goto oom;
+    c->shell = p->shell;
     p->cfg.view = p->view_opt;
     return 0;
   }
@@ -494,6 +496,8 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   }
   c->in.tmpl = c->tmpl;
   if (c->tmpl && cli_template_uses_total(c->tmpl)) c->in.read_all = 1;
+  if (!(p->shell = cli_pick_shell())) goto oom;
+  c->shell = p->shell;
   p->cfg.view = p->view_opt;
   return 0;
 oom:
@@ -503,7 +507,35 @@ usage:
   return CLI_EXIT_USAGE;
 }
 
+/* Shells that take POSIX sh syntax (corral quotes values for them). */
+static int posix_shell(const char *path) {
+  const char *b = strrchr(path, '/');
+  b = b ? b + 1 : path;
+  static const char *const ok[] = {"sh", "bash", "dash", "ksh", "ksh93", "mksh", "zsh",
+                                   "ash", "yash", "posh"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    if (!strcmp(b, ok[i])) return 1;
+  return 0;
+}
+
+char *cli_pick_shell(void) {
+  const char *ps = getenv("PARALLEL_SHELL");
+  if (ps && *ps) return strdup(ps);
+  char link[64], exe[4096];
+  snprintf(link, sizeof link, "/proc/%ld/exe", (long)getppid());
+  ssize_t n = readlink(link, exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    if (posix_shell(exe) && access(exe, X_OK) == 0)
+      return strdup(exe);
+  }
+  const char *sh = getenv("SHELL");
+  if (sh && *sh == '/' && posix_shell(sh) && access(sh, X_OK) == 0) return strdup(sh);
+  return strdup("/bin/sh");
+}
+
 void cli_parsed_free(cli_parsed *p) {
+  free(p->shell);
   cli_template_free(p->cfg.tmpl);
   free(p->src);
   free(p->colsep);
