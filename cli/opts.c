@@ -211,7 +211,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   const char *recend = NULL, *recstart = NULL, *delim = NULL;
   char **afiles = calloc((size_t)argc + 1, sizeof *afiles);
   if (!afiles) return snprintf(err, errlen, "out of memory"), CLI_EXIT_USAGE;
-  optind = 1;
+  optind = 0; /* 0: glibc starts afresh (state of an earlier parse is dropped) */
   opterr = 0;
   int ch;
   while ((ch = getopt_long(argc, argv, "+j:kua:0hVC:n:N:L:s:mXd:", longopts, NULL)) != -1) {
