@@ -109,10 +109,16 @@ int main(int argc, char **argv) {
     snprintf(err, sizeof err, "--hedge is for HTTP requests: write corral http --hedge URL...");
     rc = 2;
   }
+  if (!rc && http && (p.cfg.in.batch || p.cfg.in.pipe || p.cfg.in.max_args > 1)) {
+    snprintf(err, sizeof err, "corral http GETs one URL per job: -m, -X, -N and --pipe "
+             "do not apply to it");
+    rc = 2;
+  }
   if (!rc && http) {
     /* The arguments (or input records) are URLs, used as they are. */
     cli_template_free(p.cfg.tmpl);
     p.cfg.tmpl = NULL;
+    p.cfg.in.tmpl = NULL;
     if (p.nwords) {
       p.cfg.commands = p.words;
       p.cfg.ncommands = p.nwords;
