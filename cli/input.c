@@ -656,6 +656,9 @@ int cli_input_block(cli_input *in, char **data, size_t *len) {
       if (!cut && r->eof) cut = avail;
     } else if (avail >= want || r->eof) {
       size_t lim = avail < bs ? avail : bs;
+      /* The record start after a cut lies within the block too (what GNU
+       * parallel sees, reading exactly the block). */
+      if (in->rslen && lim == bs) lim = bs > in->rslen ? bs - in->rslen : 1;
       if (r->eof && avail <= bs) cut = avail;
       for (size_t p = lim; p > 0 && !cut; p--)
         if (split_at(in, b, avail, p, r->eof)) cut = p;
