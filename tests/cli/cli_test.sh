@@ -389,7 +389,7 @@ pipe)
   if command -v parallel >/dev/null; then
     seq 1 3000 > "$T/small"
     for args in "--block 1k wc -c" "--block 1K wc -l" "-N 333 wc -l" "--recend 0\n --block 1k wc -c" \
-                "--recstart 1 --block 1k wc -c" "--recstart 99 --recend \n --block 1k wc -c"; do
+                "--recstart 1 --block 1k wc -c" "--recstart 1 --recend 0 --block 1k wc -c"; do
       eq "$($C -k --pipe $args < "$T/small")" "$(parallel --will-cite -k --pipe $args < "$T/small")" "same blocks as GNU parallel: $args"
     done
   fi
