@@ -752,6 +752,10 @@ int cli_input_open(const cli_input_opts *o, cli_input **out, char *err,
     in->recstart = o->recstart ? o->recstart : "";
     in->recend = o->recend ? o->recend : (o->recstart ? "" : "\n");
     in->relen = strlen(in->recend);
+    if (!o->recend && !o->recstart && (o->delim || !o->sep)) {
+      in->recend = in->sep; /* -d / -0 say where records end */
+      in->relen = in->seplen;
+    }
     in->rslen = strlen(in->recstart);
     rc = reader_open(&in->prd, in->o.src[0].kind == CLI_SRC_FILE ? in->o.src[0].path : "-",
                      err, errlen);

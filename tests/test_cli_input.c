@@ -283,10 +283,12 @@ TEST(pipe_blocks) {
   write_file(path, "aaa\nbb\ncccccccc\nd\n>x\n1\n>y\n2", 27);
   cli_source s[1] = {{.kind = CLI_SRC_FILE, .path = path}};
   struct { cli_input_opts o; const char *want; } cases[] = {
-      {{.src = s, .nsrc = 1, .pipe = 1, .block = 8}, "aaa\nbb\n|cccccccc\n|d\n>x\n1\n|>y\n2|"},
-      {{.src = s, .nsrc = 1, .pipe = 1, .max_args = 3}, "aaa\nbb\ncccccccc\n|d\n>x\n1\n|>y\n2|"},
-      {{.src = s, .nsrc = 1, .pipe = 1, .block = 5, .recstart = ">"},
+      {{.src = s, .nsrc = 1, .sep = '\n', .pipe = 1, .block = 8}, "aaa\nbb\n|cccccccc\n|d\n>x\n1\n|>y\n2|"},
+      {{.src = s, .nsrc = 1, .sep = '\n', .pipe = 1, .max_args = 3}, "aaa\nbb\ncccccccc\n|d\n>x\n1\n|>y\n2|"},
+      {{.src = s, .nsrc = 1, .sep = '\n', .pipe = 1, .block = 5, .recstart = ">"},
        "aaa\nbb\ncccccccc\nd\n|>x\n1\n|>y\n2|"},
+      {{.src = s, .nsrc = 1, .sep = '\n', .pipe = 1, .max_args = 2, .delim = ">"},
+       "aaa\nbb\ncccccccc\nd\n>x\n1\n>|y\n2|"},
   };
   for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
     cli_input *in;
