@@ -847,7 +847,8 @@ uint64_t cli_input_total(const cli_input *in) {
         if (in->s[k].s->kind != CLI_SRC_LIST) return 0;
       size_t len = 0;
       for (size_t k = 0; k < g->count; k++) {
-        size_t n = in->s[k].s->n - (in->o.header ? 1 : 0);
+        size_t n = in->s[k].s->n;
+        if (in->o.header && n) n--; /* the header is not a job */
         if (k == 0 || n < len) len = n;
       }
       t *= len;
