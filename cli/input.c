@@ -599,6 +599,7 @@ int cli_input_next(cli_input *in, cli_args *a) {
   size_t want = in->o.max_args > 1 ? in->o.max_args : 1;
   int rc = get_row(in, a);
   if (rc <= 0) return rc;
+  if (in->o.no_args) cli_args_free(a);
   size_t cap = a->n;
   for (size_t k = 1; k < want; k++) {
     cli_args r;

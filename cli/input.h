@@ -41,6 +41,7 @@ typedef struct cli_input_opts {
   int trim;              /* CLI_TRIM_L | CLI_TRIM_R: spaces and tabs */
   int header;            /* --header: each source's first record names it */
   size_t max_args;       /* -N / -n / -L: rows per job (0 or 1: one) */
+  int no_args;           /* -N 0: one row per job, its values not used */
   int batch;             /* -m / -X: rows per job up to max_chars */
   size_t max_chars;      /* -s (0: 65536) */
   unsigned jobs;         /* batch: a short input is spread over this many */

@@ -328,6 +328,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       if (parse_count(ch == 'n' ? "-n" : ch == 'N' ? "-N" : "-L", optarg, &c->in.max_args,
                       err, errlen))
         goto usage;
+      c->in.no_args = c->in.max_args == 0 && ch != 'L'; /* -N 0: run once per record */
       if (c->in.max_args == 0) c->in.max_args = 1;
       break;
     case 's':
@@ -459,6 +460,11 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       goto usage;
     }
     if (cli_template_new_ex(p->words, p->nwords, CLI_TMPL_NO_APPEND, &c->tmpl)) goto oom;
+    if (cli_template_uses_total(c->tmpl)) {
+      snprintf(err, errlen, "{##} is the number of jobs, and --pipe knows it only at the "
+               "end of the input: use {#}");
+      goto usage;
+    }
     c->use_input = 1;
     c->in.tmpl = c->tmpl;
     if (!(p->shell = cli_pick_shell())) goto oom;

@@ -271,7 +271,7 @@ static int expand_part(const cli_template *t, const part *p, const cli_args *a,
         if (k) rc = cli_buf_addc(out, ' ');
         if (!rc) rc = add_value(p, a->v[k], tmp, out);
       }
-      if (a->n == 0 && !rc) rc = cli_buf_adds(out, "''");
+      /* -N 0: a job takes no value and {} is empty, as in GNU parallel. */
     } else {
       long idx = p->col > 0 ? p->col - 1 : (long)a->n + p->col;
       /* GNU parallel: a position with no input expands to nothing. */

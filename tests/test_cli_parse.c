@@ -376,6 +376,7 @@ TEST(input_options) {
       {"corral --recend x echo", "-d SEP"},
       {"corral -N x echo", "-N N"},
       {"corral echo {=uc=} ::: a", "not supported"},
+      {"corral --pipe echo {##}", "use {#}"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     err[0] = 0;

@@ -352,6 +352,9 @@ e-" "-N2"
   eq "$out" "1 2 3 4
 5 6 7 8
 9 10" "a short input is spread over the job slots"
+  out=$(seq 3 | $C -k -N0 echo hi); eq "$out" "hi
+hi
+hi" "-N0: once per record, no value"
   out=$(printf 'a b\nc\nd e\nf\n' | $C -k -L2 echo {1}+{2})
   eq "$out" "a b+c
 d e+f" "-L2"
@@ -361,7 +364,8 @@ d e+f" "-L2"
   if command -v parallel >/dev/null; then
     for args in "-N2 echo {} ::: a b c d e" "-n2 echo ::: a b c d e" "-N2 echo {1}/{2}/{3}/{4} ::: a b c ::: 1 2" \
                 "-j2 -m echo pre{}post ::: a b c" "-j1 -X -s 14 echo x{} ::: 1 2 3 4 5 6 7 8 9 10" \
-                "-j2 -X echo {.}-{/}-{#} ::: x/a.b c.d e" "-j1 -X echo a{}b c ::: 1 2" "-N2 echo {.} {/} {#} ::: x/a.b c.d e"; do
+                "-j2 -X echo {.}-{/}-{#} ::: x/a.b c.d e" "-j1 -X echo a{}b c ::: 1 2" "-N2 echo {.} {/} {#} ::: x/a.b c.d e" \
+                "-N0 echo x{}y {1} {#} ::: a b"; do
       eq "$($C --dry-run -k $args)" "$(parallel --will-cite --dry-run -k $args)" "same as GNU parallel: $args"
     done
   fi ;;
