@@ -207,7 +207,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   cli_termseq_default(&c->termseq);
   cli_policy_parse("all", &c->policy, err, errlen);
   p->view_opt = -1;
-  int have_policy = 0, have_halt = 0, nafiles = 0, context = 0;
+  int have_policy = 0, have_halt = 0, nafiles = 0, context = 0, replace_args = 0;
   const char *recend = NULL, *recstart = NULL, *delim = NULL;
   char **afiles = calloc((size_t)argc + 1, sizeof *afiles);
   if (!afiles) return snprintf(err, errlen, "out of memory"), CLI_EXIT_USAGE;
@@ -329,6 +329,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
                       err, errlen))
         goto usage;
       c->in.no_args = c->in.max_args == 0 && ch != 'L'; /* -N 0: run once per record */
+      replace_args = ch == 'N';
       if (c->in.max_args == 0) c->in.max_args = 1;
       break;
     case 's':
@@ -441,6 +442,9 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   if (cli_template_check(p->words, p->nwords, err, errlen)) goto usage;
   c->in.src = p->src;
   c->in.nsrc = p->nsrc;
+  /* GNU parallel repeats the word around {} for each value with -X, and
+   * with -N too (-m and -n join the values). */
+  if (replace_args && c->in.max_args > 1 && !c->in.batch) context = 1;
   int tflags = (context ? CLI_TMPL_CONTEXT : 0) | (c->in.header ? CLI_TMPL_HEADER : 0);
   if (c->in.pipe) {
     if (p->nwords == 0) {

@@ -365,7 +365,7 @@ d e+f" "-L2"
     for args in "-N2 echo {} ::: a b c d e" "-n2 echo ::: a b c d e" "-N2 echo {1}/{2}/{3}/{4} ::: a b c ::: 1 2" \
                 "-j2 -m echo pre{}post ::: a b c" "-j1 -X -s 14 echo x{} ::: 1 2 3 4 5 6 7 8 9 10" \
                 "-j2 -X echo {.}-{/}-{#} ::: x/a.b c.d e" "-j1 -X echo a{}b c ::: 1 2" "-N2 echo {.} {/} {#} ::: x/a.b c.d e" \
-                "-N0 echo x{}y {1} {#} ::: a b"; do
+                "-N0 echo x{}y {1} {#} ::: a b" "-N2 echo p{}s {2/} ::: a b c d" "-n2 echo p{}s ::: a b c"; do
       eq "$($C --dry-run -k $args)" "$(parallel --will-cite --dry-run -k $args)" "same as GNU parallel: $args"
     done
   fi ;;
@@ -447,6 +447,9 @@ fffe" "invalid UTF-8 passes unchanged"
   fi
   out=$($C --shuf -k echo ::: 1 2 3 4 5 6 7 8 9 | sort -n | tr '\n' ' ')
   eq "$out" "1 2 3 4 5 6 7 8 9 " "--shuf runs every job" ;;
+random_vs_parallel)
+  command -v parallel >/dev/null || { echo "GNU parallel missing: skipped"; exit 0; }
+  python3 "$(dirname "$0")/random_vs_parallel.py" "$C" 7 40 || fail "commands differ from GNU parallel's" ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
