@@ -50,6 +50,23 @@ if [ $has_parallel = 1 ]; then
   rss_parallel=$(rss bash -c "timeout 20 parallel --will-cite --dry-run echo < '$T/lines'")
 fi
 
+# --pipe: 10,000,000 lines (78 MB) in 1 MB blocks to wc -l, 8 at once; the
+# totals must agree.
+PL=$((LINES * 10))
+seq 1 "$PL" > "$T/pipe"
+pipe_run() { local s e; s=$(date +%s%N); /usr/bin/time -f %M -o "$T/prss" "$@" < "$T/pipe" 2>/dev/null |
+  awk '{s += $1} END {print s}' > "$T/ptotal"; e=$(date +%s%N); echo $(( (e - s) / 1000 )); }
+for rep in $(seq 1 "$REPS"); do
+  keep pipe_corral "$(pipe_run "$C" -j 8 --pipe wc -l)"
+  [ "$(cat "$T/ptotal")" = "$PL" ] || { echo "cli bench: corral --pipe counted $(cat "$T/ptotal") lines" >&2; exit 1; }
+  keep pipe_corral_rss "$(tail -1 "$T/prss")"
+  if [ $has_parallel = 1 ]; then
+    keep pipe_parallel "$(pipe_run parallel --will-cite -j 8 --pipe wc -l)"
+    [ "$(cat "$T/ptotal")" = "$PL" ] || { echo "cli bench: GNU parallel --pipe counted $(cat "$T/ptotal") lines" >&2; exit 1; }
+    keep pipe_parallel_rss "$(tail -1 "$T/prss")"
+  fi
+done
+
 per() { awk -v us="$1" -v n="$2" 'BEGIN { printf "%.3f", us / n / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 {
@@ -68,4 +85,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
   echo "Peak RSS with $LINES input lines (KiB): corral running jobs for 5 s: $rss_corral_run;"
   echo "corral --dry-run over all of them: $rss_corral_dry; xargs -P 8 for 5 s: $rss_xargs;"
   echo "GNU parallel --dry-run (at most 20 s): $rss_parallel."
+  echo
+  echo "\`--pipe wc -l\` over $PL lines, -j 8, 1 MB blocks: corral $(per "${best[pipe_corral]}" 1000) s"
+  echo "(peak RSS ${best[pipe_corral_rss]} KiB); GNU parallel \
+$( [ $has_parallel = 1 ] && echo "$(per "${best[pipe_parallel]}" 1000) s (peak RSS ${best[pipe_parallel_rss]} KiB), $(ratio "${best[pipe_parallel]}" "${best[pipe_corral]}") times corral's time" || echo missing)."
 } | tee "$OUT/cli.md"

@@ -53,6 +53,7 @@ static void decide(engine *e, job *j) {
 
 static void job_free(job *j) {
   cli_args_free(&j->args);
+  free(j->block);
   free(j->cmd);
   cli_spool_free(&j->out);
   cli_spool_free(&j->err);
@@ -122,9 +123,26 @@ static void start_error(int rc, char *buf, size_t len) {
   const char *name = strerrorname_np(-rc);
   const char *what = rc == CORRAL_ENOENT ? "command not found"
                      : rc == -EACCES ? "permission denied (not executable)"
-                     : rc == -E2BIG ? "argument list too long"
+                     : rc == -E2BIG ? "argument list too long (give long input on standard input: --pipe)"
                      : corral_strerror(rc);
   snprintf(buf, len, "%s: %s", name ? name : "error", what);
+}
+
+typedef struct {
+  job *j;
+  corral_stream *pipe;
+} writer_arg;
+
+/* --pipe: write the job's block to its standard input, then close it. A
+ * job that stops reading early (head -1) is not an error. */
+static int writer_fn(void *arg, void **result) {
+  (void)result;
+  writer_arg *w = arg;
+  int rc = corral_stream_write(w->pipe, w->j->block, w->j->blen, NULL);
+  (void)rc;
+  rc = corral_stream_shutdown(w->pipe);
+  (void)rc;
+  return 0;
 }
 
 /* Spawn the job's command and wait for it (and its output). Returns 0, 1
@@ -136,7 +154,7 @@ static int run_once(engine *e, job *j) {
   if (e->c->http) return cli_http_once(e, j);
   char **argv = NULL, *storage = NULL, *shv[4];
   if (!e->c->shell_direct || cli_split_simple(j->cmd, &argv, &storage) != 1) {
-    shv[0] = "/bin/sh";
+    shv[0] = (char *)(e->c->shell ? e->c->shell : "/bin/sh");
     shv[1] = "-c";
     shv[2] = j->cmd;
     shv[3] = NULL;
@@ -148,7 +166,7 @@ static int run_once(engine *e, job *j) {
   }
   corral_process_opts o = {.argv = (const char *const *)(argv ? argv : shv),
                            .term_seq = steps, .term_seq_len = e->ts_live.n};
-  o.stdio[0].mode = CORRAL_STDIO_NULL;
+  o.stdio[0].mode = j->block ? CORRAL_STDIO_PIPE : CORRAL_STDIO_NULL;
   int capture = e->c->out != CLI_OUT_UNGROUP || e->json_stdout || e->c->results_dir;
   o.stdio[1].mode = o.stdio[2].mode = capture ? CORRAL_STDIO_PIPE : CORRAL_STDIO_INHERIT;
   /* The job's environment: ours with GNU parallel's PARALLEL_SEQ and
@@ -196,7 +214,7 @@ static int run_once(engine *e, job *j) {
     return 1;
   }
   int es = 0, sig = 0;
-  if (!capture) {
+  if (!capture && !j->block) {
     rc = corral_process_wait(j->proc, &es, &sig);
   } else {
     corral_group g;
@@ -204,19 +222,22 @@ static int run_once(engine *e, job *j) {
     reader_arg ra[2] = {{j, 1, corral_process_stream(j->proc, 1)},
                         {j, 2, corral_process_stream(j->proc, 2)}};
     int opened = 0;
-    corral_task *rt[2] = {NULL, NULL};
+    writer_arg wa = {j, corral_process_stream(j->proc, 0)};
+    corral_task *rt[2] = {NULL, NULL}, *wt = NULL;
     rc = corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT, .name = "job io"});
     if (rc == 0) {
       opened = 1;
-      int brc = corral_spawn(&g, reader_fn, &ra[0], "stdout", &rt[0]);
-      if (!brc) brc = corral_spawn(&g, reader_fn, &ra[1], "stderr", &rt[1]);
+      int brc = wa.pipe ? corral_spawn(&g, writer_fn, &wa, "stdin", &wt) : 0;
+      for (int i = 0; i < 2 && !brc; i++)
+        if (ra[i].pipe) brc = corral_spawn(&g, reader_fn, &ra[i], i ? "stderr" : "stdout", &rt[i]);
       if (!brc) brc = corral_process_wait(j->proc, &es, &sig);
       if (brc == 0) {
         /* Exited: its output ends when every writer is gone. Something it
          * left running may hold the pipes: end its group, then stop
          * reading. */
         size_t nd;
-        if (corral_wait(rt, 2, CORRAL_ALL_COMPLETED, 200 * CLI_NS_PER_MS, &nd) == CORRAL_ETIMEDOUT) {
+        if (capture &&
+            corral_wait(rt, 2, CORRAL_ALL_COMPLETED, 200 * CLI_NS_PER_MS, &nd) == CORRAL_ETIMEDOUT) {
           corral_process_signal(j->proc, SIGKILL);
           if (corral_wait(rt, 2, CORRAL_ALL_COMPLETED, 200 * CLI_NS_PER_MS, &nd) == CORRAL_ETIMEDOUT)
             corral_group_cancel(&g, "output still open after the job ended");
@@ -224,9 +245,14 @@ static int run_once(engine *e, job *j) {
       } else if (brc != CORRAL_ECANCELED) {
         corral_group_cancel(&g, "job failed");
       }
+      /* A block the job never read (something it left holds the pipe). */
+      if (wt && corral_cancel(wt, "the job ended")) {
+        /* it had finished writing */
+      }
       int grc = corral_group_close(&g, 0); /* the readers never fail */
       (void)grc;
       for (int i = 0; i < 2; i++) corral_task_release(rt[i]);
+      corral_task_release(wt);
       rc = brc;
     }
     if (opened) {
@@ -335,6 +361,8 @@ static void release_slot(engine *e, job *j) {
 
 static void finish(engine *e, job *j) {
   j->finished = 1;
+  free(j->block); /* --pipe: a finished job's block is not kept (-k) */
+  j->block = NULL;
   switch (j->status) {
   case CLI_JOB_OK: e->tally.ok++; break;
   case CLI_JOB_ERROR:
@@ -398,7 +426,15 @@ static job *next_job(engine *e, int *err) {
   *err = 0;
   for (;;) {
     cli_args a = {0};
-    if (e->c->commands) {
+    char *block = NULL;
+    size_t blen = 0;
+    if (e->c->in.pipe) {
+      int rc = cli_input_block(e->in, &block, &blen);
+      if (rc <= 0) {
+        *err = rc;
+        return NULL;
+      }
+    } else if (e->c->commands) {
       if (e->seq_next >= e->c->ncommands) return NULL;
       a.v = malloc(sizeof *a.v);
       if (!a.v || !(a.v[0] = strdup(e->c->commands[e->seq_next]))) {
@@ -418,15 +454,19 @@ static job *next_job(engine *e, int *err) {
     if ((e->c->shard_n && (seq - 1) % e->c->shard_n != e->c->shard_i) ||
         cli_seqset_has(&e->skip, seq)) {
       cli_args_free(&a);
+      free(block);
       continue;
     }
     job *j = calloc(1, sizeof *j);
     if (!j) {
       cli_args_free(&a);
+      free(block);
       *err = -ENOMEM;
       return NULL;
     }
     j->e = e;
+    j->block = block;
+    j->blen = blen;
     j->seq = seq;
     cli_spool_init(&j->out);
     cli_spool_init(&j->err);
@@ -754,27 +794,27 @@ int cli_engine_run(cli_config *c) {
   if (!e->slot_used) goto out;
   if (!c->commands) {
     c->in.wait_readable = wait_readable;
+    c->in.jobs = c->jobs;
     int rc = cli_input_open(&c->in, &e->in, err, sizeof err);
     if (rc) {
-      dprintf(2, "corral: %s\n", err[0] ? err : strerror(-rc));
-      status = 1;
+      /* A missing input file: GNU parallel's message and status (255). */
+      if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR) {
+        dprintf(2, "corral: cannot open input file %s\n", err);
+        status = 255;
+      } else {
+        dprintf(2, "corral: %s\n", err[0] ? err : strerror(-rc));
+        status = rc == -EINVAL ? CLI_EXIT_USAGE : 1;
+      }
       goto out;
     }
   }
   /* The total is known up front for argument and ::: inputs. */
-  int lists_only = c->commands != NULL;
-  if (!c->commands && c->in.nsrc > 0) {
-    lists_only = 1;
-    for (size_t i = 0; i < c->in.nsrc; i++)
-      if (c->in.src[i].kind != CLI_SRC_LIST) lists_only = 0;
-  }
-  if (lists_only && !c->shard_n && !c->resume && !c->resume_failed) {
-    uint64_t t = 1;
-    if (c->commands) t = c->ncommands;
-    else
-      for (size_t i = 0; i < c->in.nsrc; i++) t *= c->in.src[i].n;
-    e->tally.total = t;
-    e->tally.input_done = 1;
+  if (!c->shard_n && !c->resume && !c->resume_failed) {
+    uint64_t t = c->commands ? c->ncommands : cli_input_total(e->in);
+    if (t || (c->commands && !c->ncommands)) {
+      e->tally.total = t;
+      e->tally.input_done = 1;
+    }
   }
   if (c->resume || c->resume_failed) {
     if (!c->joblog) {

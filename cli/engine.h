@@ -62,6 +62,7 @@ typedef struct cli_config {
   /* sharding */
   uint64_t shard_i, shard_n; /* n == 0: no sharding */
   int shell_direct;        /* exec simple commands without sh (default 1) */
+  const char *shell;       /* runs the commands (NULL: /bin/sh) */
   int cgroups;             /* use cgroup v2 containment when possible */
   int http;                /* corral http: jobs are URLs to GET */
   int hedge;               /* http: hedge requests slower than the p95 */

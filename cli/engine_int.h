@@ -60,6 +60,8 @@ struct job {
   int fd_res[3];
   char why[160], by[16];
   int http_status, hedged; /* corral http */
+  char *block;             /* --pipe: the job's standard input */
+  size_t blen;
   job *rnext, *rprev; /* running list */
   job *onext;         /* keep-order queue */
   job *pnext, *pprev; /* spawned, not started yet */

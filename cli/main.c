@@ -12,20 +12,34 @@
 
 static const char usage_text[] =
     "Usage: corral [OPTIONS] COMMAND...                 each argument is a command\n"
-    "       corral [OPTIONS] TEMPLATE ::: VALUES... [::: VALUES...] [:::: FILE...]\n"
+    "       corral [OPTIONS] TEMPLATE ::: VALUES... [:::[+] VALUES...] [::::[+] FILE...]\n"
     "       SOURCE | corral [OPTIONS] [TEMPLATE]        one job per input line\n"
+    "       SOURCE | corral --pipe [OPTIONS] COMMAND    one job per block of lines\n"
     "       corral http [OPTIONS] [--hedge] URL...        GET each URL (or each input line)\n"
     "       corral merge [--summary-only] LOG.json...\n"
     "\n"
     "Runs jobs at once under a policy; no process of a job outlives the run.\n"
     "Templates take GNU parallel's replacement strings: {} {.} {/} {//} {/.}\n"
-    "{#} {%} {N} {N.} {N/} {N//} {N/.}; without one, {} is appended.\n"
+    "{#} {%} {##} {N} {N.} {N/} {N//} {N/.} {0} {..} {+.} {+/} ({= =}: refused);\n"
+    "without one, {} is appended. Commands run in $PARALLEL_SHELL, else the shell\n"
+    "corral was started from, else $SHELL, else /bin/sh.\n"
     "\n"
     "Input:\n"
     "  ::: A B ...            values (several ::: give their cross product)\n"
     "  :::: FILE, -a FILE     one value per line of FILE (- is standard input)\n"
+    "  :::+ A B, ::::+ FILE   in step with the source before (not a product)\n"
+    "  --link, --xapply       every source in step; shorter ones wrap around\n"
     "  -0, --null             records end with NUL instead of newline\n"
-    "  --colsep SEP           split records into columns {1} {2} ... at SEP\n"
+    "  -d, --delimiter DELIM  records end with DELIM\n"
+    "  --colsep REGEX         split records into columns {1} {2} ... (\\s \\d \\t)\n"
+    "  --trim n|l|r|lr        trim spaces and tabs around values\n"
+    "  --header :             first record names the columns: {NAME}\n"
+    "  -N, -n, -L N           N records per job ({1}..{N}); with --pipe per block\n"
+    "  -m, -X                 as many records per job as fit -s (-X: repeat the\n"
+    "                         word around {} for each); -s, --max-chars N\n"
+    "  --shuf                 jobs in random order\n"
+    "  --pipe                 blocks of standard input to the jobs' stdin;\n"
+    "                         --block SIZE (1M), --recend STR, --recstart STR\n"
     "  --commands             the arguments are commands even if stdin is a pipe\n"
     "  --shard I/N            run only slice I (0-based) of N; --shard auto reads\n"
     "                         SLURM_ARRAY_TASK_ID/COUNT, --shard /N reads the index\n"
@@ -64,8 +78,8 @@ static const char usage_text[] =
     "(at most 101); with --halt ...,fail=1 the failed job's status; 124 when the\n"
     "deadline passed; 125 when corral could not write its output, logs or spool;\n"
     "141 when standard output was closed (its reader exited: no new job starts,\n"
-    "the running ones are stopped); 128+N after signal N; 2 for bad usage.\n"
-    "See corral(1).\n";
+    "the running ones are stopped); 128+N after signal N; 2 for bad usage; 255\n"
+    "when an input file cannot be opened. See corral(1).\n";
 
 static int stdin_is_null(void) {
   struct stat a, b;
@@ -98,10 +112,16 @@ int main(int argc, char **argv) {
     snprintf(err, sizeof err, "--hedge is for HTTP requests: write corral http --hedge URL...");
     rc = 2;
   }
+  if (!rc && http && (p.cfg.in.batch || p.cfg.in.pipe || p.cfg.in.max_args > 1)) {
+    snprintf(err, sizeof err, "corral http GETs one URL per job: -m, -X, -N and --pipe "
+             "do not apply to it");
+    rc = 2;
+  }
   if (!rc && http) {
     /* The arguments (or input records) are URLs, used as they are. */
     cli_template_free(p.cfg.tmpl);
     p.cfg.tmpl = NULL;
+    p.cfg.in.tmpl = NULL;
     if (p.nwords) {
       p.cfg.commands = p.words;
       p.cfg.ncommands = p.nwords;

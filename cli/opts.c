@@ -11,8 +11,8 @@ enum {
   O_TIMEOUT = 256, O_DEADLINE, O_RETRIES, O_RETRY_DELAY, O_DELAY, O_TERMSEQ,
   O_HALT, O_POLICY, O_LINEBUF, O_TAG, O_RESULTS, O_JOBLOG, O_RESUME,
   O_RESUME_FAILED, O_JSON, O_DRYRUN, O_SHARD, O_COLSEP, O_COMMANDS, O_VIEW,
-  O_NOVIEW, O_SUMMARY, O_NO_DIRECT, O_NO_CGROUP, O_HEDGE,
-  O_TMPDIR
+  O_NOVIEW, O_SUMMARY, O_NO_DIRECT, O_NO_CGROUP, O_HEDGE, O_TMPDIR, O_LINK, O_PIPE,
+  O_BLOCK, O_RECEND, O_RECSTART, O_TRIM, O_HEADER, O_PLUS, O_SHUF
 };
 
 static const struct option longopts[] = {
@@ -50,6 +50,24 @@ static const struct option longopts[] = {
     {"no-cgroup", no_argument, 0, O_NO_CGROUP},
     {"hedge", no_argument, 0, O_HEDGE},
     {"tmpdir", required_argument, 0, O_TMPDIR},
+    {"link", no_argument, 0, O_LINK},
+    {"xapply", no_argument, 0, O_LINK},
+    {"max-args", required_argument, 0, 'n'},
+    {"max-replace-args", required_argument, 0, 'N'},
+    {"max-lines", required_argument, 0, 'L'},
+    {"max-chars", required_argument, 0, 's'},
+    {"xargs", no_argument, 0, 'm'},
+    {"pipe", no_argument, 0, O_PIPE},
+    {"spreadstdin", no_argument, 0, O_PIPE},
+    {"block", required_argument, 0, O_BLOCK},
+    {"block-size", required_argument, 0, O_BLOCK},
+    {"recend", required_argument, 0, O_RECEND},
+    {"recstart", required_argument, 0, O_RECSTART},
+    {"delimiter", required_argument, 0, 'd'},
+    {"trim", required_argument, 0, O_TRIM},
+    {"header", required_argument, 0, O_HEADER},
+    {"plus", no_argument, 0, O_PLUS},
+    {"shuf", no_argument, 0, O_SHUF},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
@@ -86,9 +104,9 @@ static void bad_option(const char *arg, char *err, size_t errlen) {
   if (!arg) arg = "?";
   if (strncmp(arg, "--", 2) != 0) { /* short options */
     char c = optopt > 0 && optopt < 256 ? (char)optopt : '?';
-    if (strchr("jaC", c))
+    if (strchr("jaCnNLsd", c))
       snprintf(err, errlen, "-%c needs a value: write e.g. -%c %s", c, c,
-               c == 'j' ? "4" : c == 'a' ? "FILE" : "','");
+               strchr("jnNLs", c) ? "4" : c == 'a' ? "FILE" : "','");
     else
       snprintf(err, errlen, "unknown option -%c: see corral --help", c);
     return;
@@ -144,6 +162,10 @@ static int add_src(cli_parsed *p, cli_source s) {
   return 0;
 }
 
+static int is_sep(const char *a) {
+  return !strcmp(a, ":::") || !strcmp(a, "::::") || !strcmp(a, ":::+") || !strcmp(a, "::::+");
+}
+
 static unsigned ncpu(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? (unsigned)n : 1;
@@ -170,6 +192,35 @@ static int parse_jobs(const char *s, unsigned *out) {
   }
   if (cli_parse_u64(s, &v) || v > 100000) return -1;
   *out = v == 0 ? 1024 : (unsigned)v;
+  return 0;
+}
+
+/* GNU parallel's sizes: k m g t are powers of 1000, K M G T of 1024. */
+static int parse_size(const char *s, uint64_t *out) {
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || !(v > 0)) return -1;
+  static const char units[] = "kmgt";
+  double mul = 1;
+  if (*end) {
+    const char *u = strchr(units, *end | 0x20);
+    if (!u || end[1]) return -1;
+    for (const char *k = units; k <= u; k++) mul *= (*end >= 'a') ? 1000.0 : 1024.0;
+  }
+  v *= mul;
+  if (v < 1 || v > (double)((uint64_t)1 << 40)) return -1;
+  *out = (uint64_t)v;
+  return 0;
+}
+
+static int parse_count(const char *opt, const char *s, size_t *out, char *err,
+                       size_t errlen) {
+  uint64_t v;
+  if (cli_parse_u64(s, &v) || v > 100000000) {
+    snprintf(err, errlen, "cannot read %s '%s': write %s N (a whole number)", opt, s, opt);
+    return -1;
+  }
+  *out = (size_t)v;
   return 0;
 }
 
@@ -239,13 +290,14 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   cli_termseq_default(&c->termseq);
   cli_policy_parse("all", &c->policy, err, errlen);
   p->view_opt = -1;
-  int have_policy = 0, have_halt = 0, nafiles = 0;
+  int have_policy = 0, have_halt = 0, nafiles = 0, context = 0, replace_args = 0;
+  const char *recend = NULL, *recstart = NULL, *delim = NULL;
   char **afiles = calloc((size_t)argc + 1, sizeof *afiles);
   if (!afiles) return snprintf(err, errlen, "out of memory"), CLI_EXIT_USAGE;
-  optind = 1;
+  optind = 0; /* 0: glibc starts afresh (state of an earlier parse is dropped) */
   opterr = 0;
   int ch;
-  while ((ch = getopt_long(argc, argv, "+j:kua:0hVC:", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "+j:kua:0hVC:n:N:L:s:mXd:", longopts, NULL)) != -1) {
     int64_t ns;
     uint64_t u;
     switch (ch) {
@@ -337,7 +389,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case 'C':
     case O_COLSEP:
       free(p->colsep);
-      p->colsep = cli_unescape(optarg);
+      p->colsep = strdup(optarg);
       if (!p->colsep || !*p->colsep) {
         snprintf(err, errlen, "--colsep needs a separator: write e.g. --colsep ',' or "
                  "--colsep '\\t'");
@@ -353,6 +405,53 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case O_NO_CGROUP: c->cgroups = 0; break;
     case O_HEDGE: c->hedge = 1; break;
     case O_TMPDIR: c->tmpdir = optarg; break;
+    case O_LINK: c->in.link = 1; break;
+    case 'n':
+    case 'N':
+    case 'L':
+      if (parse_count(ch == 'n' ? "-n" : ch == 'N' ? "-N" : "-L", optarg, &c->in.max_args,
+                      err, errlen))
+        goto usage;
+      c->in.no_args = c->in.max_args == 0 && ch != 'L'; /* -N 0: run once per record */
+      replace_args = ch == 'N';
+      if (c->in.max_args == 0) c->in.max_args = 1;
+      break;
+    case 's':
+      if (parse_count("-s", optarg, &c->in.max_chars, err, errlen)) goto usage;
+      break;
+    case 'm': c->in.batch = 1; break;
+    case 'X': c->in.batch = 1, context = 1; break;
+    case O_PIPE: c->in.pipe = 1; break;
+    case O_BLOCK:
+      if (parse_size(optarg, &c->in.block)) {
+        snprintf(err, errlen, "cannot read --block '%s': write a size such as --block 1M, "
+                 "500k or 65536 (k m g: powers of 1000; K M G: of 1024)", optarg);
+        goto usage;
+      }
+      break;
+    case O_RECEND: recend = optarg; break;
+    case O_RECSTART: recstart = optarg; break;
+    case 'd': delim = optarg; break;
+    case O_TRIM:
+      if (!strcmp(optarg, "n")) c->in.trim = 0;
+      else if (!strcmp(optarg, "l")) c->in.trim = CLI_TRIM_L;
+      else if (!strcmp(optarg, "r")) c->in.trim = CLI_TRIM_R;
+      else if (!strcmp(optarg, "lr") || !strcmp(optarg, "rl")) c->in.trim = CLI_TRIM_L | CLI_TRIM_R;
+      else {
+        snprintf(err, errlen, "cannot read --trim '%s': write --trim n, l, r or lr", optarg);
+        goto usage;
+      }
+      break;
+    case O_HEADER:
+      if (strcmp(optarg, ":")) {
+        snprintf(err, errlen, "--header '%s': corral reads one header line: write --header :",
+                 optarg);
+        goto usage;
+      }
+      c->in.header = 1;
+      break;
+    case O_PLUS: break; /* the --plus replacement strings are always understood */
+    case O_SHUF: c->in.shuffle = 1; break;
     case 'h': p->help = 1; break;
     case 'V': p->version = 1; break;
     case '?':
@@ -368,66 +467,119 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   }
   for (int i = 0; i < nafiles; i++)
     if (add_src(p, (cli_source){.kind = CLI_SRC_FILE, .path = afiles[i]})) goto oom;
-  /* Positional: template words, then ::: / :::: sources. */
+  /* Positional: template words, then ::: / :::: sources (:::+ and ::::+
+   * link a source to the one before it). */
   int i = optind;
   p->words = argv + i;
-  while (i < argc && strcmp(argv[i], ":::") && strcmp(argv[i], "::::")) {
-    if (!strcmp(argv[i], ":::+") || !strcmp(argv[i], "::::+")) break;
-    i++;
-  }
+  while (i < argc && !is_sep(argv[i])) i++;
   p->nwords = (size_t)(&argv[i] - p->words);
   while (i < argc) {
-    if (!strcmp(argv[i], ":::+") || !strcmp(argv[i], "::::+")) {
-      snprintf(err, errlen, "linked inputs (%s) are not supported: put the values in "
-               "one file and use --colsep", argv[i]);
+    int linked = argv[i][strlen(argv[i]) - 1] == '+';
+    int list = argv[i][3] != ':';
+    const char *name = argv[i];
+    if (linked && p->nsrc == 0) {
+      snprintf(err, errlen, "'%s' links to the input source before it, and there is none: "
+               "write %s first", name, list ? ":::" : "::::");
       goto usage;
     }
-    if (!strcmp(argv[i], ":::")) {
-      int s = ++i;
-      while (i < argc && strcmp(argv[i], ":::") && strcmp(argv[i], "::::") &&
-             strcmp(argv[i], ":::+") && strcmp(argv[i], "::::+"))
-        i++;
-      if (i == s) {
-        snprintf(err, errlen, "':::' needs values after it: write ::: a b c");
-        goto usage;
-      }
-      if (add_src(p, (cli_source){.kind = CLI_SRC_LIST, .values = argv + s, .n = (size_t)(i - s)}))
+    int s = ++i;
+    while (i < argc && !is_sep(argv[i])) i++;
+    if (i == s) {
+      snprintf(err, errlen, list ? "'%s' needs values after it: write %s a b c"
+                                 : "'%s' needs file names after it: write %s FILE",
+               name, name);
+      goto usage;
+    }
+    if (list) {
+      if (add_src(p, (cli_source){.kind = CLI_SRC_LIST, .values = argv + s,
+                                  .n = (size_t)(i - s), .linked = linked}))
         goto oom;
-    } else { /* :::: files, one source each */
-      int s = ++i;
-      while (i < argc && strcmp(argv[i], ":::") && strcmp(argv[i], "::::") &&
-             strcmp(argv[i], ":::+") && strcmp(argv[i], "::::+")) {
-        if (add_src(p, (cli_source){.kind = CLI_SRC_FILE, .path = argv[i]})) goto oom;
-        i++;
-      }
-      if (i == s) {
-        snprintf(err, errlen, "'::::' needs file names after it: write :::: FILE");
-        goto usage;
-      }
+    } else { /* :::: files, one source each; ::::+ links the first */
+      for (int k = s; k < i; k++)
+        if (add_src(p, (cli_source){.kind = CLI_SRC_FILE, .path = argv[k],
+                                    .linked = linked && k == s}))
+          goto oom;
     }
   }
   free(afiles);
   afiles = NULL;
   if (p->help || p->version) return 0;
+  if ((delim && !(p->delim = cli_unescape(delim))) ||
+      (recend && !(p->recend = cli_unescape(recend))) ||
+      (recstart && !(p->recstart = cli_unescape(recstart))))
+    goto oom;
+  c->in.delim = p->delim;
+  c->in.recend = p->recend;
+  c->in.recstart = p->recstart;
+  if (cli_template_check(p->words, p->nwords, err, errlen)) goto usage;
   c->in.src = p->src;
   c->in.nsrc = p->nsrc;
+  /* GNU parallel repeats the word around {} for each value with -X, and
+   * with -N too (-m and -n join the values). */
+  if (replace_args && c->in.max_args > 1 && !c->in.batch) context = 1;
+  int tflags = (context ? CLI_TMPL_CONTEXT : 0) | (c->in.header ? CLI_TMPL_HEADER : 0);
+  if (c->in.pipe) {
+    if (p->nwords == 0) {
+      snprintf(err, errlen, "--pipe needs a command to feed the blocks to: write e.g. "
+               "corral --pipe wc -l");
+      goto usage;
+    }
+    for (size_t k = 0; k < p->nsrc; k++)
+      if (p->src[k].kind == CLI_SRC_LIST || k > 0) {
+        snprintf(err, errlen, "--pipe splits one input into blocks: give it on standard "
+                 "input, or as -a FILE / :::: FILE");
+        goto usage;
+      }
+    if (c->in.batch || c->in.link || c->in.header || c->in.shuffle) {
+      snprintf(err, errlen, "--pipe feeds blocks of records to the jobs: -m, -X, --link, "
+               "--header and --shuf do not apply to it");
+      goto usage;
+    }
+    if (cli_template_new_ex(p->words, p->nwords, CLI_TMPL_NO_APPEND, &c->tmpl)) goto oom;
+    if (cli_template_uses_total(c->tmpl)) {
+      snprintf(err, errlen, "{##} is the number of jobs, and --pipe knows it only at the "
+               "end of the input: use {#}");
+      goto usage;
+    }
+    c->use_input = 1;
+    c->in.tmpl = c->tmpl;
+    if (!(p->shell = cli_pick_shell())) goto oom;
+    c->shell = p->shell;
+    p->cfg.view = p->view_opt;
+    return 0;
+  }
+  if (recend || recstart) {
+    snprintf(err, errlen, "--recend and --recstart split blocks for --pipe: write "
+             "--pipe with them, or -d SEP to split records");
+    goto usage;
+  }
+  if (p->nwords == 0 && (c->in.batch || context)) {
+    snprintf(err, errlen, "-m and -X put several inputs on one command line: give the "
+             "command, e.g. corral -X rm ::: a b c");
+    goto usage;
+  }
   if (p->nwords == 0) {
     c->use_input = 1; /* the input records are the commands */
   } else if (p->nsrc > 0) {
-    if (cli_template_new(p->words, p->nwords, &c->tmpl)) goto oom;
+    if (cli_template_new_ex(p->words, p->nwords, tflags, &c->tmpl)) goto oom;
     c->use_input = 1;
   } else if (p->force_commands || stdin_tty || stdin_null) {
     c->commands = p->words;
     c->ncommands = p->nwords;
   } else {
-    if (cli_template_new(p->words, p->nwords, &c->tmpl)) goto oom;
+    if (cli_template_new_ex(p->words, p->nwords, tflags, &c->tmpl)) goto oom;
     c->use_input = 1;
   }
-  if (c->commands && (c->in.colsep || c->in.sep == '\0')) {
-    snprintf(err, errlen, "--colsep and -0 apply to input, and there is none: give "
-             "input with ::: VALUES, :::: FILE or -a FILE");
+  if (c->commands && (c->in.colsep || c->in.sep == '\0' || c->in.delim || c->in.link ||
+                      c->in.max_args || c->in.batch || c->in.header || c->in.trim)) {
+    snprintf(err, errlen, "--colsep, -0, -d, --link, -N, -m, -X, --header and --trim apply "
+             "to input, and there is none: give input with ::: VALUES, :::: FILE or -a FILE");
     goto usage;
   }
+  c->in.tmpl = c->tmpl;
+  if (c->tmpl && cli_template_uses_total(c->tmpl)) c->in.read_all = 1;
+  if (!(p->shell = cli_pick_shell())) goto oom;
+  c->shell = p->shell;
   p->cfg.view = p->view_opt;
   return 0;
 oom:
@@ -437,9 +589,40 @@ usage:
   return CLI_EXIT_USAGE;
 }
 
+/* Shells that take POSIX sh syntax (corral quotes values for them). */
+static int posix_shell(const char *path) {
+  const char *b = strrchr(path, '/');
+  b = b ? b + 1 : path;
+  static const char *const ok[] = {"sh", "bash", "dash", "ksh", "ksh93", "mksh", "zsh",
+                                   "ash", "yash", "posh"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    if (!strcmp(b, ok[i])) return 1;
+  return 0;
+}
+
+char *cli_pick_shell(void) {
+  const char *ps = getenv("PARALLEL_SHELL");
+  if (ps && *ps) return strdup(ps);
+  char link[64], exe[4096];
+  snprintf(link, sizeof link, "/proc/%ld/exe", (long)getppid());
+  ssize_t n = readlink(link, exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    if (posix_shell(exe) && access(exe, X_OK) == 0)
+      return strdup(exe);
+  }
+  const char *sh = getenv("SHELL");
+  if (sh && *sh == '/' && posix_shell(sh) && access(sh, X_OK) == 0) return strdup(sh);
+  return strdup("/bin/sh");
+}
+
 void cli_parsed_free(cli_parsed *p) {
+  free(p->shell);
   cli_template_free(p->cfg.tmpl);
   free(p->src);
   free(p->colsep);
+  free(p->delim);
+  free(p->recend);
+  free(p->recstart);
   memset(p, 0, sizeof *p);
 }

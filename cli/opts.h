@@ -12,7 +12,9 @@ typedef struct cli_parsed {
   size_t nwords;
   int help, version;
   int force_commands, view_opt; /* view_opt: -1 auto, 0 off, 1 on */
-  char *colsep;        /* owned, unescaped */
+  char *colsep;        /* owned, as written (input.c reads its escapes) */
+  char *delim, *recend, *recstart; /* owned, unescaped */
+  char *shell;         /* owned */
 } cli_parsed;
 
 /* Parse argv. Returns 0, or CLI_EXIT_USAGE with a one-line message in err
@@ -21,5 +23,10 @@ typedef struct cli_parsed {
 int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
                    int stdin_null, char *err, size_t errlen);
 void cli_parsed_free(cli_parsed *p);
+/* The shell that runs the commands, as GNU parallel picks it:
+ * $PARALLEL_SHELL, else the shell corral was started from (its parent
+ * process, when that is a POSIX shell), else $SHELL when it is one, else
+ * /bin/sh. malloc'd. */
+char *cli_pick_shell(void);
 
 #endif

@@ -3,23 +3,26 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { P_TEXT, P_ARG, P_SEQ, P_SLOT } part_kind;
+typedef enum { P_TEXT, P_ARG, P_SEQ, P_SLOT, P_TOTAL, P_NAME, P_SPACE } part_kind;
 
 typedef struct {
   part_kind kind;
-  size_t off, len;  /* P_TEXT: slice of t->text */
+  size_t off, len;  /* P_TEXT, P_NAME (the whole "{name}"): slice of t->text */
   long col;         /* P_ARG: 0 = all, >0 1-based, <0 from the end */
   cli_transform tr;
+  size_t word;      /* which word of the template it is in */
 } part;
 
 struct cli_template {
   char *text;
   part *parts;
   size_t nparts;
-  int explicit_, uses_slot;
+  int explicit_, uses_slot, uses_total, context;
+  size_t nall;      /* parts that take every value ({} {.} ...) */
 };
 
 static int add_part(cli_template *t, part p) {
@@ -30,12 +33,23 @@ static int add_part(cli_template *t, part p) {
   return 0;
 }
 
+static const struct {
+  const char *s;
+  cli_transform t;
+} tails[] = {
+    {"}", CLI_T_WHOLE},         {".}", CLI_T_NOEXT},      {"/}", CLI_T_BASE},
+    {"//}", CLI_T_DIR},         {"/.}", CLI_T_BASE_NOEXT}, {"..}", CLI_T_NOEXT2},
+    {"...}", CLI_T_NOEXT3},     {"/..}", CLI_T_BASE_NOEXT2},
+    {"/...}", CLI_T_BASE_NOEXT3}, {"+/}", CLI_T_PLUS_DIR}, {"+.}", CLI_T_EXT},
+    {"+..}", CLI_T_EXT2}};
+
 /* Parse "{...}" at s (s[0] == '{'); return its length or 0 if it is not a
  * replacement string. */
 static size_t parse_repl(const char *s, part *p) {
   const char *q = s + 1;
   memset(p, 0, sizeof *p);
   if (q[0] == '#' && q[1] == '}') return p->kind = P_SEQ, 3;
+  if (q[0] == '#' && q[1] == '#' && q[2] == '}') return p->kind = P_TOTAL, 4;
   if (q[0] == '%' && q[1] == '}') return p->kind = P_SLOT, 3;
   p->kind = P_ARG;
   long col = 0;
@@ -48,13 +62,10 @@ static size_t parse_repl(const char *s, part *p) {
       if (col > 1000000) return 0;
       q++;
     }
-    if (col == 0) return 0;
+    if (col == 0 && neg) return 0;
     if (neg) col = -col;
   }
-  p->col = col;
-  static const struct { const char *s; cli_transform t; } tails[] = {
-      {"}", CLI_T_WHOLE}, {".}", CLI_T_NOEXT}, {"/}", CLI_T_BASE},
-      {"//}", CLI_T_DIR}, {"/.}", CLI_T_BASE_NOEXT}};
+  p->col = col; /* {0} is {}, as in GNU parallel */
   for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
     size_t l = strlen(tails[i].s);
     if (!strncmp(q, tails[i].s, l)) {
@@ -62,19 +73,61 @@ static size_t parse_repl(const char *s, part *p) {
       return (size_t)(q - s) + l;
     }
   }
+  /* {name}: a column named by --header; kept literal when there is none. */
+  if (q == s + 1 && (isalpha((unsigned char)*q) || *q == '_')) {
+    const char *e = q;
+    while (*e && *e != '}' && *e != '{' && !isspace((unsigned char)*e)) e++;
+    if (*e == '}') {
+      p->kind = P_NAME;
+      return (size_t)(e - s) + 1;
+    }
+  }
   return 0;
 }
 
-int cli_template_new(char *const *words, size_t n, cli_template **out) {
+int cli_template_check(char *const *words, size_t n, char *err, size_t errlen) {
+  for (size_t i = 0; i < n; i++) {
+    const char *a = strstr(words[i], "{=");
+    if (!a) continue;
+    int closed = strstr(a + 2, "=}") != NULL;
+    for (size_t k = i + 1; !closed && k < n; k++) closed = strstr(words[k], "=}") != NULL;
+    if (closed) {
+      snprintf(err, errlen, "{= perl expression =} replacement strings are not supported "
+               "(corral runs no Perl): compute the value in the command, e.g. "
+               "'v={}; echo \"${v%%.gz}\"', or use {.} {/} {//} {/.} {..} {+.}");
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
+/* A text slice; in context mode (-X) split at spaces so words are known. */
+static int add_text(cli_template *t, size_t off, size_t len, size_t *word) {
+  if (!len) return 0;
+  if (!t->context) return add_part(t, (part){.kind = P_TEXT, .off = off, .len = len});
+  size_t i = off, end = off + len;
+  while (i < end) {
+    size_t s = i;
+    int sp = t->text[i] == ' ';
+    while (i < end && (t->text[i] == ' ') == sp) i++;
+    if (sp) (*word)++;
+    part p = {.kind = sp ? P_SPACE : P_TEXT, .off = s, .len = i - s, .word = *word};
+    if (add_part(t, p)) return -ENOMEM;
+  }
+  return 0;
+}
+
+int cli_template_new_ex(char *const *words, size_t n, int flags, cli_template **out) {
   *out = NULL;
   cli_template *t = calloc(1, sizeof *t);
   if (!t) return -ENOMEM;
+  t->context = !!(flags & CLI_TMPL_CONTEXT);
   cli_buf b = {0};
   for (size_t i = 0; i < n; i++)
     if ((i && cli_buf_addc(&b, ' ')) || cli_buf_adds(&b, words[i])) goto oom;
   if (!b.data && cli_buf_add(&b, "", 0)) goto oom;
   t->text = b.data;
-  size_t lit = 0, i = 0;
+  size_t lit = 0, i = 0, word = 0;
   while (t->text[i]) {
     part p;
     size_t l = t->text[i] == '{' ? parse_repl(t->text + i, &p) : 0;
@@ -82,21 +135,30 @@ int cli_template_new(char *const *words, size_t n, cli_template **out) {
       i++;
       continue;
     }
-    if (i > lit && add_part(t, (part){.kind = P_TEXT, .off = lit, .len = i - lit}))
-      goto oom2;
+    if (add_text(t, lit, i - lit, &word)) goto oom2;
+    p.word = word;
+    if (p.kind == P_NAME) p.off = i, p.len = l;
     if (add_part(t, p)) goto oom2;
-    t->explicit_ = 1; /* {#} and {%} count too, as in GNU parallel */
+    if (p.kind != P_NAME || (flags & CLI_TMPL_HEADER)) t->explicit_ = 1; /* {#} and {%} count, as in GNU parallel */
     if (p.kind == P_SLOT) t->uses_slot = 1;
+    if (p.kind == P_TOTAL) t->uses_total = 1;
+    if (p.kind == P_ARG && p.col == 0) t->nall++;
     i += l;
     lit = i;
   }
-  if (i > lit && add_part(t, (part){.kind = P_TEXT, .off = lit, .len = i - lit}))
-    goto oom2;
-  if (!t->explicit_) {
+  if (add_text(t, lit, i - lit, &word)) goto oom2;
+  if (!t->explicit_ && !(flags & CLI_TMPL_NO_APPEND)) {
     /* GNU parallel appends the inputs only when the template has no
      * replacement string at all. */
-    if (n && add_part(t, (part){.kind = P_TEXT, .off = i, .len = 0})) goto oom2;
-    if (add_part(t, (part){.kind = P_ARG, .col = 0, .tr = CLI_T_WHOLE})) goto oom2;
+    if (n) {
+      if (t->context) word++;
+      if (add_part(t, (part){.kind = t->context ? P_SPACE : P_TEXT, .off = i, .len = 0,
+                             .word = word}))
+        goto oom2;
+    }
+    if (add_part(t, (part){.kind = P_ARG, .col = 0, .tr = CLI_T_WHOLE, .word = word}))
+      goto oom2;
+    t->nall++;
   }
   *out = t;
   return 0;
@@ -109,6 +171,10 @@ oom2:
   return -ENOMEM;
 }
 
+int cli_template_new(char *const *words, size_t n, cli_template **out) {
+  return cli_template_new_ex(words, n, 0, out);
+}
+
 void cli_template_free(cli_template *t) {
   if (!t) return;
   free(t->text);
@@ -118,6 +184,7 @@ void cli_template_free(cli_template *t) {
 
 int cli_template_explicit(const cli_template *t) { return t->explicit_; }
 int cli_template_uses_slot(const cli_template *t) { return t->uses_slot; }
+int cli_template_uses_total(const cli_template *t) { return t->uses_total; }
 
 /* POSIX dirname (what Perl's File::Basename::dirname gives GNU parallel). */
 static int dirname_of(const char *v, cli_buf *out) {
@@ -129,21 +196,41 @@ static int dirname_of(const char *v, cli_buf *out) {
   return cli_buf_add(out, v, n);
 }
 
+/* Where the k-th last extension of the basename starts (its dot), or NULL
+ * when the basename has fewer than k dots. */
+static const char *ext_dot(const char *base, int k) {
+  const char *p = base + strlen(base);
+  while (p > base) {
+    p--;
+    if (*p == '.' && --k == 0) return p;
+  }
+  return NULL;
+}
+
 int cli_transform_apply(cli_transform t, const char *v, cli_buf *out) {
   const char *base = strrchr(v, '/');
   base = base ? base + 1 : v;
+  const char *dot;
   switch (t) {
   case CLI_T_WHOLE: return cli_buf_adds(out, v);
   case CLI_T_BASE: return cli_buf_adds(out, base);
   case CLI_T_DIR: return dirname_of(v, out);
-  case CLI_T_NOEXT: {
-    const char *dot = strrchr(base, '.');
+  case CLI_T_NOEXT:
+  case CLI_T_NOEXT2:
+  case CLI_T_NOEXT3:
+    dot = ext_dot(base, t == CLI_T_NOEXT ? 1 : t == CLI_T_NOEXT2 ? 2 : 3);
     return cli_buf_add(out, v, dot ? (size_t)(dot - v) : strlen(v));
-  }
-  case CLI_T_BASE_NOEXT: {
-    const char *dot = strrchr(base, '.');
+  case CLI_T_BASE_NOEXT:
+  case CLI_T_BASE_NOEXT2:
+  case CLI_T_BASE_NOEXT3:
+    dot = ext_dot(base, t == CLI_T_BASE_NOEXT ? 1 : t == CLI_T_BASE_NOEXT2 ? 2 : 3);
     return cli_buf_add(out, base, dot ? (size_t)(dot - base) : strlen(base));
-  }
+  case CLI_T_PLUS_DIR:
+    return cli_buf_add(out, v, base > v ? (size_t)(base - v - 1) : 0);
+  case CLI_T_EXT:
+  case CLI_T_EXT2:
+    dot = ext_dot(base, t == CLI_T_EXT ? 1 : 2);
+    return dot ? cli_buf_adds(out, dot + 1) : cli_buf_add(out, "", 0);
   }
   return -EINVAL;
 }
@@ -155,35 +242,116 @@ static int add_value(const part *p, const char *v, cli_buf *tmp, cli_buf *out) {
   return rc;
 }
 
+/* One part. one != NULL: -X, a part taking every value takes only *one. */
+static int expand_part(const cli_template *t, const part *p, const cli_args *a,
+                       const char *one, cli_buf *tmp, cli_buf *out) {
+  int rc = 0;
+  switch (p->kind) {
+  case P_TEXT:
+  case P_SPACE:
+    rc = cli_buf_add(out, t->text + p->off, p->len);
+    if (!rc && p->len == 0) rc = cli_buf_addc(out, ' '); /* appended {} */
+    break;
+  case P_SEQ: rc = cli_buf_printf(out, "%llu", (unsigned long long)a->seq); break;
+  case P_SLOT: rc = cli_buf_printf(out, "%u", a->slot); break;
+  case P_TOTAL: rc = cli_buf_printf(out, "%llu", (unsigned long long)a->total); break;
+  case P_NAME: {
+    size_t k = 0;
+    for (; k < a->nnames; k++)
+      if (strlen(a->names[k]) == p->len - 2 && !memcmp(a->names[k], t->text + p->off + 1, p->len - 2))
+        break;
+    if (k < a->nnames && k < a->n) rc = add_value(&(part){.tr = CLI_T_WHOLE}, a->v[k], tmp, out);
+    else if (k >= a->nnames) rc = cli_buf_add(out, t->text + p->off, p->len);
+    break;
+  }
+  case P_ARG:
+    if (p->col == 0) {
+      if (one) return add_value(p, one, tmp, out);
+      for (size_t k = 0; k < a->n && !rc; k++) {
+        if (k) rc = cli_buf_addc(out, ' ');
+        if (!rc) rc = add_value(p, a->v[k], tmp, out);
+      }
+      /* -N 0: a job takes no value and {} is empty, as in GNU parallel. */
+    } else {
+      long idx = p->col > 0 ? p->col - 1 : (long)a->n + p->col;
+      /* GNU parallel: a position with no input expands to nothing. */
+      if (idx >= 0 && (size_t)idx < a->n) rc = add_value(p, a->v[idx], tmp, out);
+    }
+    break;
+  }
+  return rc;
+}
+
 int cli_template_expand(const cli_template *t, const cli_args *a, cli_buf *out) {
   cli_buf tmp = {0};
   int rc = 0;
-  for (size_t i = 0; i < t->nparts && !rc; i++) {
+  for (size_t i = 0; i < t->nparts && !rc;) {
     const part *p = &t->parts[i];
-    switch (p->kind) {
-    case P_TEXT:
-      rc = cli_buf_add(out, t->text + p->off, p->len);
-      if (!rc && p->len == 0) rc = cli_buf_addc(out, ' '); /* appended {} */
-      break;
-    case P_SEQ: rc = cli_buf_printf(out, "%llu", (unsigned long long)a->seq); break;
-    case P_SLOT: rc = cli_buf_printf(out, "%u", a->slot); break;
-    case P_ARG:
-      if (p->col == 0) {
-        for (size_t k = 0; k < a->n && !rc; k++) {
-          if (k) rc = cli_buf_addc(out, ' ');
-          if (!rc) rc = add_value(p, a->v[k], &tmp, out);
-        }
-        if (a->n == 0 && !rc) rc = cli_buf_adds(out, "''");
-      } else {
-        long idx = p->col > 0 ? p->col - 1 : (long)a->n + p->col;
-        /* GNU parallel: a position with no input expands to nothing. */
-        if (idx >= 0 && (size_t)idx < a->n) rc = add_value(p, a->v[idx], &tmp, out);
-      }
-      break;
+    if (!t->context || p->kind == P_SPACE) {
+      rc = expand_part(t, p, a, NULL, &tmp, out);
+      i++;
+      continue;
     }
+    /* -X: the word [i, e); repeated once per value when it takes them all. */
+    size_t e = i;
+    int all = 0;
+    while (e < t->nparts && t->parts[e].kind != P_SPACE && t->parts[e].word == p->word) {
+      if (t->parts[e].kind == P_ARG && t->parts[e].col == 0) all = 1;
+      e++;
+    }
+    if (!all) {
+      for (size_t k = i; k < e && !rc; k++) rc = expand_part(t, &t->parts[k], a, NULL, &tmp, out);
+    } else {
+      for (size_t v = 0; v < a->n && !rc; v++) {
+        if (v) rc = cli_buf_addc(out, ' ');
+        for (size_t k = i; k < e && !rc; k++)
+          rc = expand_part(t, &t->parts[k], a, a->v[v], &tmp, out);
+      }
+    }
+    i = e;
   }
   cli_buf_free(&tmp);
   return rc;
+}
+
+size_t cli_template_length(const cli_template *t, const cli_args *a) {
+  cli_buf b = {0};
+  size_t n = cli_template_expand(t, a, &b) ? (size_t)-1 / 2 : b.len;
+  cli_buf_free(&b);
+  return n;
+}
+
+size_t cli_template_value_cost(const cli_template *t, const char *v) {
+  cli_buf tmp = {0}, out = {0};
+  size_t cost = 0;
+  if (!t->context) {
+    for (size_t i = 0; i < t->nparts; i++) {
+      const part *p = &t->parts[i];
+      if (p->kind != P_ARG || p->col != 0) continue;
+      cli_buf_reset(&out);
+      if (add_value(p, v, &tmp, &out) == 0) cost += out.len + 1;
+    }
+  } else {
+    cli_args none = {0};
+    for (size_t i = 0; i < t->nparts;) {
+      size_t e = i;
+      int all = 0;
+      while (e < t->nparts && t->parts[e].kind != P_SPACE && t->parts[e].word == t->parts[i].word) {
+        if (t->parts[e].kind == P_ARG && t->parts[e].col == 0) all = 1;
+        e++;
+      }
+      if (e == i) e++;
+      if (all) {
+        cli_buf_reset(&out);
+        for (size_t k = i; k < e; k++) expand_part(t, &t->parts[k], &none, v, &tmp, &out);
+        cost += out.len + 1;
+      }
+      i = e;
+    }
+  }
+  cli_buf_free(&tmp);
+  cli_buf_free(&out);
+  return cost;
 }
 
 void cli_args_free(cli_args *a) {

@@ -6,6 +6,8 @@
 #include "joblog.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -154,6 +156,160 @@ TEST(stream_is_constant_memory) {
   close(saved);
   int st;
   waitpid(pid, &st, 0);
+}
+
+TEST(linked_sources_and_wrap_around) {
+  int fds = count_fds();
+  char *l1[] = {"a", "b", "c"}, *l2[] = {"1", "2"}, *l3[] = {"X", "Y"};
+  cli_source s[3] = {{.kind = CLI_SRC_LIST, .values = l1, .n = 3},
+                     {.kind = CLI_SRC_LIST, .values = l2, .n = 2, .linked = 1},
+                     {.kind = CLI_SRC_LIST, .values = l3, .n = 2}};
+  cli_input_opts o = {.src = s, .nsrc = 3, .sep = '\n'};
+  char *got = all_jobs(&o); /* :::+ stops at the shortest, then the product */
+  CHECK_STR(got, "a,1,X;a,1,Y;b,2,X;b,2,Y;");
+  free(got);
+  s[1].linked = 0;
+  o.link = 1; /* --link: one group, the shorter ones start again */
+  got = all_jobs(&o);
+  CHECK_STR(got, "a,1,X;b,2,Y;c,1,X;");
+  free(got);
+  /* A file linked to a list, streamed in step. */
+  char path[] = "/tmp/corral_test_inXXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  write_file(path, "f1\nf2\nf3\nf4\n", 12);
+  cli_source s2[2] = {{.kind = CLI_SRC_FILE, .path = path},
+                      {.kind = CLI_SRC_LIST, .values = l2, .n = 2, .linked = 1}};
+  cli_input_opts o2 = {.src = s2, .nsrc = 2, .sep = '\n'};
+  got = all_jobs(&o2);
+  CHECK_STR(got, "f1,1;f2,2;");
+  free(got);
+  o2.link = 1;
+  got = all_jobs(&o2);
+  CHECK_STR(got, "f1,1;f2,2;f3,1;f4,2;");
+  free(got);
+  unlink(path);
+  CHECK_EQ(count_fds(), fds);
+}
+
+TEST(several_rows_per_job_and_totals) {
+  int fds = count_fds();
+  char *l1[] = {"a", "b", "c", "d", "e"};
+  cli_source s[1] = {{.kind = CLI_SRC_LIST, .values = l1, .n = 5}};
+  cli_input_opts o = {.src = s, .nsrc = 1, .sep = '\n', .max_args = 2};
+  char *got = all_jobs(&o);
+  CHECK_STR(got, "a,b;c,d;e;");
+  free(got);
+  cli_input *in;
+  char err[256];
+  CHECK_EQ(cli_input_open(&o, &in, err, sizeof err), 0);
+  CHECK_EQ(cli_input_total(in), 3); /* {##} */
+  cli_args a;
+  CHECK_EQ(cli_input_next(in, &a), 1);
+  CHECK_EQ(a.total, 3);
+  cli_args_free(&a);
+  cli_input_close(in);
+  /* -m: as many as fit in -s; a short input is spread over the slots. */
+  char *w[] = {"echo"};
+  cli_template *t;
+  CHECK_EQ(cli_template_new(w, 1, &t), 0);
+  cli_input_opts m = {.src = s, .nsrc = 1, .sep = '\n', .batch = 1, .tmpl = t, .jobs = 2};
+  got = all_jobs(&m);
+  CHECK_STR(got, "a,b,c;d,e;");
+  free(got);
+  m.jobs = 1;
+  m.max_chars = 11; /* "echo a b c" and its NUL */
+  got = all_jobs(&m);
+  CHECK_STR(got, "a,b,c;d,e;");
+  free(got);
+  cli_template_free(t);
+  CHECK_EQ(count_fds(), fds);
+}
+
+TEST(header_delimiter_trim_and_regex_columns) {
+  int fds = count_fds();
+  char path[] = "/tmp/corral_test_inXXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  write_file(path, "name, size\n a.txt ,3\nb ,  4\n", 28);
+  cli_source s[1] = {{.kind = CLI_SRC_FILE, .path = path}};
+  cli_input_opts o = {.src = s, .nsrc = 1, .sep = '\n', .colsep = ",\\s*",
+                      .header = 1, .trim = CLI_TRIM_L | CLI_TRIM_R};
+  cli_input *in;
+  char err[256];
+  CHECK_EQ(cli_input_open(&o, &in, err, sizeof err), 0);
+  cli_args a;
+  CHECK_EQ(cli_input_next(in, &a), 1);
+  CHECK_EQ(a.nnames, 2);
+  CHECK_STR(a.names[0], "name");
+  CHECK_STR(a.names[1], "size");
+  CHECK_EQ(a.n, 2);
+  CHECK_STR(a.v[0], "a.txt");
+  CHECK_STR(a.v[1], "3");
+  char *w[] = {"cp", "{name}", "{size}.bak"};
+  cli_template *t;
+  CHECK_EQ(cli_template_new_ex(w, 3, CLI_TMPL_HEADER, &t), 0);
+  cli_buf b = {0};
+  CHECK_EQ(cli_template_expand(t, &a, &b), 0);
+  CHECK_STR(b.data, "cp a.txt 3.bak");
+  cli_buf_free(&b);
+  cli_template_free(t);
+  cli_args_free(&a);
+  cli_input_close(in);
+  /* -d with a multi-byte delimiter; empty records stay jobs. */
+  write_file(path, "a::b::::c", 9);
+  cli_input_opts d = {.src = s, .nsrc = 1, .delim = "::"};
+  char *got = all_jobs(&d);
+  CHECK_STR(got, "a;b;;c;");
+  free(got);
+  /* A --colsep that is not a regular expression: a clear error. */
+  cli_input_opts bad = {.src = s, .nsrc = 1, .sep = '\n', .colsep = "a("};
+  CHECK_EQ(cli_input_open(&bad, &in, err, sizeof err), -EINVAL);
+  CHECK(strstr(err, "--colsep"));
+  unlink(path);
+  CHECK_EQ(count_fds(), fds);
+}
+
+/* --pipe: blocks end on record boundaries, at most --block bytes unless one
+ * record is longer; -N counts records; --recstart/--recend. */
+TEST(pipe_blocks) {
+  int fds = count_fds();
+  char path[] = "/tmp/corral_test_inXXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  write_file(path, "aaa\nbb\ncccccccc\nd\n>x\n1\n>y\n2", 27);
+  cli_source s[1] = {{.kind = CLI_SRC_FILE, .path = path}};
+  struct { cli_input_opts o; const char *want; } cases[] = {
+      {{.src = s, .nsrc = 1, .sep = '\n', .pipe = 1, .block = 8}, "aaa\nbb\n|cccccccc\n|d\n>x\n1\n|>y\n2|"},
+      {{.src = s, .nsrc = 1, .sep = '\n', .pipe = 1, .max_args = 3}, "aaa\nbb\ncccccccc\n|d\n>x\n1\n|>y\n2|"},
+      {{.src = s, .nsrc = 1, .sep = '\n', .pipe = 1, .block = 5, .recstart = ">"},
+       "aaa\nbb\ncccccccc\nd\n|>x\n1\n|>y\n2|"},
+      {{.src = s, .nsrc = 1, .sep = '\n', .pipe = 1, .max_args = 2, .delim = ">"},
+       "aaa\nbb\ncccccccc\nd\n>x\n1\n>|y\n2|"},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    cli_input *in;
+    char err[256];
+    CHECK_EQ(cli_input_open(&cases[c].o, &in, err, sizeof err), 0);
+    cli_buf got = {0};
+    char *d;
+    size_t n;
+    int rc;
+    while ((rc = cli_input_block(in, &d, &n)) == 1) {
+      cli_buf_add(&got, d, n);
+      cli_buf_addc(&got, '|');
+      free(d);
+    }
+    CHECK_EQ(rc, 0);
+    CHECK_STR(got.data, cases[c].want);
+    cli_buf_free(&got);
+    cli_input_close(in);
+  }
+  unlink(path);
+  CHECK_EQ(count_fds(), fds);
 }
 
 TEST(joblog_and_resume) {

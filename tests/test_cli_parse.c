@@ -10,7 +10,10 @@
 #include "template.h"
 #include "util.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 
 static char *expand(const char *tmpl, const char *const *vals, size_t n,
                     uint64_t seq, unsigned slot) {
@@ -283,6 +286,113 @@ TEST(options_and_usage_errors) {
   CHECK_EQ(p.cfg.shard_i, 1);
   CHECK_EQ(p.cfg.shard_n, 4);
   cli_parsed_free(&p);
+}
+
+/* Checked against GNU parallel 20221122 (with --plus for {##} {..} {+.}). */
+TEST(more_replacement_strings_as_gnu_parallel) {
+  EXPECT_EXPAND("echo {0}", "a b", "echo 'a b'");
+  EXPECT_EXPAND("echo {..} {+..} {...} {+/} {/..} {.} {+.}", "/x/a.b",
+                "echo /x/a.b '' /x/a.b /x a.b /x/a b");
+  EXPECT_EXPAND("echo {..} {+..} {...} {+/} {/..} {.} {+.}", "a.b.c.d",
+                "echo a.b c.d a '' a.b a.b.c d");
+  EXPECT_EXPAND("echo {/...} {+.}", ".hid", "echo .hid hid");
+  char *w[1] = {"echo {##}/{#}"};
+  cli_template *t;
+  CHECK_EQ(cli_template_new(w, 1, &t), 0);
+  CHECK(cli_template_uses_total(t));
+  const char *v[1] = {"x"};
+  cli_args a = {.v = (char **)v, .n = 1, .seq = 2, .slot = 1, .total = 9};
+  cli_buf b = {0};
+  CHECK_EQ(cli_template_expand(t, &a, &b), 0);
+  CHECK_STR(b.data, "echo 9/2");
+  cli_buf_free(&b);
+  cli_template_free(t);
+  char err[256];
+  char *perl[2] = {"echo", "{=s/a/b/=}"};
+  CHECK_EQ(cli_template_check(perl, 2, err, sizeof err), -EINVAL);
+  CHECK(strstr(err, "not supported"));
+  char *open_only[2] = {"echo", "{=x"};
+  CHECK_EQ(cli_template_check(open_only, 2, err, sizeof err), 0); /* literal */
+}
+
+/* -X repeats the word holding {} once per value; -m joins the values. */
+TEST(context_replace) {
+  char *w[3] = {"echo", "a{.}b-{#}", "c"};
+  cli_template *t;
+  CHECK_EQ(cli_template_new_ex(w, 3, CLI_TMPL_CONTEXT, &t), 0);
+  const char *v[2] = {"1.x", "2.y"};
+  cli_args a = {.v = (char **)v, .n = 2, .seq = 4, .slot = 1};
+  cli_buf b = {0};
+  CHECK_EQ(cli_template_expand(t, &a, &b), 0);
+  CHECK_STR(b.data, "echo a1b-4 a2b-4 c");
+  /* One more value adds its word and a space. */
+  CHECK_EQ(cli_template_value_cost(t, "3.z"), strlen(" a3b-4"));
+  cli_buf_free(&b);
+  cli_template_free(t);
+  CHECK_EQ(cli_template_new_ex(w, 3, 0, &t), 0);
+  CHECK_EQ(cli_template_expand(t, &a, &b), 0);
+  CHECK_STR(b.data, "echo a1 2b-4 c");
+  cli_buf_free(&b);
+  cli_template_free(t);
+  char *pw[2] = {"wc", "-l"};
+  CHECK_EQ(cli_template_new_ex(pw, 2, CLI_TMPL_NO_APPEND, &t), 0); /* --pipe */
+  CHECK_EQ(cli_template_expand(t, &a, &b), 0);
+  CHECK_STR(b.data, "wc -l");
+  cli_buf_free(&b);
+  cli_template_free(t);
+}
+
+TEST(input_options) {
+  cli_parsed p;
+  char err[512];
+  CHECK_EQ(parse("corral --link -N 2 echo ::: a b :::+ 1 2 :::: f ::::+ g", &p, err, sizeof err), 0);
+  CHECK(p.cfg.in.link);
+  CHECK_EQ(p.cfg.in.max_args, 2);
+  CHECK_EQ(p.nsrc, 4);
+  CHECK(!p.src[0].linked && p.src[1].linked && !p.src[2].linked && p.src[3].linked);
+  cli_parsed_free(&p);
+  CHECK_EQ(parse("corral --pipe --block 2M --recend x wc", &p, err, sizeof err), 0);
+  CHECK(p.cfg.in.pipe);
+  CHECK_EQ(p.cfg.in.block, 2 * 1048576);
+  CHECK_STR(p.cfg.in.recend, "x");
+  cli_parsed_free(&p);
+  CHECK_EQ(parse("corral --pipe --block 10k wc", &p, err, sizeof err), 0);
+  CHECK_EQ(p.cfg.in.block, 10000);
+  cli_parsed_free(&p);
+  CHECK_EQ(parse("corral -X -s 100 --trim lr -d , echo", &p, err, sizeof err), 0);
+  CHECK(p.cfg.in.batch);
+  CHECK_EQ(p.cfg.in.max_chars, 100);
+  CHECK_EQ(p.cfg.in.trim, CLI_TRIM_L | CLI_TRIM_R);
+  CHECK_STR(p.cfg.in.delim, ",");
+  cli_parsed_free(&p);
+  static const struct { const char *cmd, *hint; } bad[] = {
+      {"corral echo :::+ a", "write :::"},
+      {"corral --pipe", "--pipe wc -l"},
+      {"corral --pipe echo ::: a", "standard input"},
+      {"corral --pipe -X echo", "do not apply"},
+      {"corral --block 5q --pipe wc", "--block 1M"},
+      {"corral --header 1 echo ::: a", "--header :"},
+      {"corral --trim x echo", "--trim n, l, r or lr"},
+      {"corral --recend x echo", "-d SEP"},
+      {"corral -N x echo", "-N N"},
+      {"corral echo {=uc=} ::: a", "not supported"},
+      {"corral --pipe echo {##}", "use {#}"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    err[0] = 0;
+    CHECK_EQ(parse(bad[i].cmd, &p, err, sizeof err), CLI_EXIT_USAGE);
+    if (!strstr(err, bad[i].hint)) {
+      fprintf(stderr, "%s: [%s] lacks [%s]\n", bad[i].cmd, err, bad[i].hint);
+      CHECK(0);
+    }
+    CHECK(!strchr(err, '\n'));
+    cli_parsed_free(&p);
+  }
+  setenv("PARALLEL_SHELL", "/bin/dash", 1);
+  char *sh = cli_pick_shell();
+  CHECK_STR(sh, "/bin/dash");
+  free(sh);
+  unsetenv("PARALLEL_SHELL");
 }
 
 TEST(shard_from_slurm_and_kubernetes) {

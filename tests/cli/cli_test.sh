@@ -317,6 +317,142 @@ assert len(jobs)==2 and all(j['status']=='ERROR' and j['hedged'] is False for j 
 " || fail "failed requests are not hedged"
   err=$($C --hedge true 2>&1); eq $? 2 "--hedge without http"
   has "$err" "corral http --hedge" "hint" ;;
+linked_inputs)
+  # --link wraps the shorter sources; :::+ stops at the shortest.
+  out=$($C -k echo ::: a b c :::+ 1 2)
+  eq "$out" "a 1
+b 2" ":::+"
+  out=$($C -k --link echo ::: a b c ::: 1 2)
+  eq "$out" "a 1
+b 2
+c 1" "--link wraps around"
+  printf 'x\ny\nz\n' > "$T/f"
+  out=$($C -k echo {1}{2}{3} ::: a b ::::+ "$T/f" ::: P Q)
+  eq "$out" "axP
+axQ
+byP
+byQ" "::::+ then a cross product"
+  err=$($C echo :::+ a 2>&1); eq $? 2 ":::+ with nothing before it"
+  has "$err" "write :::" "the hint"
+  if command -v parallel >/dev/null; then
+    for args in "--link echo ::: a b c d ::: 1 2 ::: x y z" "echo ::: a b :::+ 1 2 ::: X Y" \
+                "--xapply echo {2}-{1} ::: a b c ::: 1 2"; do
+      eq "$($C --dry-run -k $args)" "$(parallel --will-cite --dry-run -k $args)" "same as GNU parallel: $args"
+    done
+  fi ;;
+several_args_per_job)
+  out=$($C -k -N2 echo {1}-{2} ::: a b c d e)
+  eq "$out" "a-b
+c-d
+e-" "-N2"
+  out=$($C -k -j1 -X echo pre{}post ::: a b c)
+  eq "$out" "preapost prebpost precpost" "-X repeats the word"
+  out=$($C -k -j1 -m -s 12 echo ::: 1 2 3 4 5 6 7)
+  eq "$out" "1 2 3
+4 5 6
+7" "-m fills up to -s characters"
+  out=$($C -k -j3 -m echo ::: 1 2 3 4 5 6 7 8 9 10)
+  eq "$out" "1 2 3 4
+5 6 7 8
+9 10" "a short input is spread over the job slots"
+  out=$(seq 3 | $C -k -N0 echo hi); eq "$out" "hi
+hi
+hi" "-N0: once per record, no value"
+  out=$(printf 'a b\nc\nd e\nf\n' | $C -k -L2 echo {1}+{2})
+  eq "$out" "a b+c
+d e+f" "-L2"
+  # A real command over 10,000 arguments: every one is passed exactly once.
+  out=$(seq 1 10000 | $C -j4 -X 'printf "%s\n" {} | wc -l' | awk '{s+=$1} END {print s}')
+  eq "$out" 10000 "-X passes every argument"
+  if command -v parallel >/dev/null; then
+    for args in "-N2 echo {} ::: a b c d e" "-n2 echo ::: a b c d e" "-N2 echo {1}/{2}/{3}/{4} ::: a b c ::: 1 2" \
+                "-j2 -m echo pre{}post ::: a b c" "-j1 -X -s 14 echo x{} ::: 1 2 3 4 5 6 7 8 9 10" \
+                "-j2 -X echo {.}-{/}-{#} ::: x/a.b c.d e" "-j1 -X echo a{}b c ::: 1 2" "-N2 echo {.} {/} {#} ::: x/a.b c.d e" \
+                "-N0 echo x{}y {1} {#} ::: a b" "-N2 echo p{}s {2/} ::: a b c d" "-n2 echo p{}s ::: a b c"; do
+      eq "$($C --dry-run -k $args)" "$(parallel --will-cite --dry-run -k $args)" "same as GNU parallel: $args"
+    done
+  fi ;;
+pipe)
+  seq 1 300000 > "$T/in"
+  out=$($C --pipe --block 100k wc -l < "$T/in" | awk '{s+=$1; n++} END {print s, n}')
+  eq "$out" "300000 20" "--pipe: every line once, in 20 blocks"
+  out=$($C -j3 --pipe --block 50k sort -n < "$T/in" | sort -n | md5sum)
+  eq "$out" "$(md5sum < "$T/in")" "--pipe sort: the same lines"
+  out=$($C -k --pipe -N 1000 wc -l < "$T/in" | sort | uniq -c | awk '{print $1, $2}')
+  eq "$out" "300 1000" "-N records per block"
+  out=$(printf 'a\nb' | $C --pipe cat | od -An -c | tr -d ' ')
+  eq "$out" 'a\nb' "the last record without a newline"
+  out=$(printf '' | $C --pipe wc -l); eq "$out" "" "no input, no job"
+  out=$($C --pipe -a "$T/in" --block 10M wc -l); eq "$out" "300000" "-a FILE"
+  # A job that stops reading (head) is not an error; a retried job gets its
+  # block again; a timed-out one is stopped.
+  out=$($C -k --pipe --block 100k head -1 < "$T/in" | head -2)
+  eq "$out" "1
+18518" "head -1 on each block"
+  out=$(seq 1 10 | $C --pipe --retries 3 --retry-delay 10ms \
+        'n=$(wc -l); c=$(cat '"$T"'/cnt 2>/dev/null || echo 0); echo $((c+1)) > '"$T"'/cnt; [ $c -ge 2 ] && echo "lines $n"; [ $c -ge 2 ]')
+  eq "$out" "lines 10" "the third run got the whole block again"
+  seq 1 100 | $C --pipe --timeout 300ms "cat >/dev/null; sleep $S"; eq $? 1 "a timed-out block"
+  if command -v parallel >/dev/null; then
+    seq 1 3000 > "$T/small"
+    for args in "--block 1k wc -c" "--block 1K wc -l" "-N 333 wc -l" "--recend 0\n --block 1k wc -c" \
+                "--recstart 1 --block 1k wc -c" "--recstart 1 --recend 0 --block 1k wc -c"; do
+      eq "$($C -k --pipe $args < "$T/small")" "$(parallel --will-cite -k --pipe $args < "$T/small")" "same blocks as GNU parallel: $args"
+    done
+  fi
+  no_left ;;
+replacement_strings_more)
+  out=$($C --dry-run -k echo {0} {##} {+/} {+.} {..} {/..} ::: /x/y.tar.gz a.b)
+  eq "$out" "echo /x/y.tar.gz 2 /x gz /x/y y
+echo a.b 2 '' b a.b a.b" "{0} {##} {+/} {+.} {..} {/..}"
+  out=$($C --dry-run echo {%} {foo} ::: a </dev/null); eq "$out" "echo 1 {foo}" "{%}; unknown strings are literal"
+  err=$($C echo '{=s/a/b/=}' ::: a 2>&1); eq $? 2 "{= perl =}"
+  has "$err" "not supported" "says so"; eq "$(wc -l <<<"$err")" 1 "one line"
+  out=$($C -k --header : echo {f}-{g} ::: f 1 2 ::: g x); eq "$out" "1-x
+2-x" "--header : with :::"
+  out=$(printf 'n,v\n1,2\n' | $C --header : --colsep , echo {v}{n}); eq "$out" "21" "--header with --colsep"
+  if command -v parallel >/dev/null; then
+    for args in "--plus echo {##} {#} ::: a b c" "echo {0} {-1} ::: a ::: b" "--plus echo {...} {+..} {/...} ::: a.b.c.d x/y.z"; do
+      eq "$($C --dry-run -k $args)" "$(parallel --will-cite --dry-run -k $args)" "same as GNU parallel: $args"
+    done
+  fi ;;
+input_edges)
+  $C echo :::: "$T/missing" 2>"$T/err"; eq $? 255 "a missing :::: file"
+  has "$(cat "$T/err")" "cannot open input file" "the message"
+  $C -a "$T/missing" echo 2>/dev/null; eq $? 255 "a missing -a file"
+  head -c 1000000 /dev/zero | tr '\0' a > "$T/long"; printf '\nb\n' >> "$T/long"
+  out=$($C -k 'printf %s {} | wc -c' :::: "$T/long" 2>"$T/err"); rc=$?
+  eq "$out" "1" "the short line runs"
+  eq $rc 1 "a 1 MB argument fails its job"
+  has "$(cat "$T/err")" "argument list too long" "and says why"
+  out=$($C --pipe wc -c < "$T/long"); eq "$out" "1000003" "a 1 MB line through --pipe"
+  printf 'ok\n\xff\xfe\n' > "$T/bin"
+  eq "$($C -k 'printf %s {} | od -An -tx1 | tr -d " "' :::: "$T/bin")" "6f6b
+fffe" "invalid UTF-8 passes unchanged"
+  out=$($C 'echo a\\tb' </dev/null)
+  if [ -z "${PARALLEL_SHELL:-}" ] && [ "$(readlink /proc/$$/exe)" != "${BASH:-x}" ]; then :; fi
+  eq "$(PARALLEL_SHELL=/bin/dash $C 'echo $0' </dev/null)" "/bin/dash" "PARALLEL_SHELL"
+  eq "$(bash -c "$C 'echo \$0' </dev/null")" "$(readlink -f /bin/bash)" "the shell corral was started from"
+  if command -v parallel >/dev/null; then
+    cmp_in() { local input=$1; shift
+      eq "$(printf "$input" | $C --dry-run -k "$@")" "$(printf "$input" | parallel --will-cite --dry-run -k "$@")" "same as GNU parallel: $input $*"; }
+    cmp_in 'a\n\nb\n' echo x{}y
+    cmp_in 'a\nb' echo
+    cmp_in 'a\r\nb\r\n' echo
+    cmp_in 'a\0\0b\0' -0 echo x{}y
+    cmp_in 'a,b,,c\n' -d , echo x{}y
+    cmp_in '  a  \n b\n' --trim lr echo x{}y
+    cmp_in '  a,  b \n' --colsep , --trim lr echo x{2}y
+    cmp_in 'a  b\tc\n' --colsep '\s+' echo {1}-{2}-{3}
+    cmp_in 'a1b22c\n' --colsep '[0-9]+' echo {1}-{2}-{3}
+    cmp_in '\xff\xfe\n' echo
+    eq "$($C -k 'echo a\\tb' ::: 1)" "$(parallel --will-cite -k 'echo a\\tb' ::: 1)" "the same shell as GNU parallel"
+  fi
+  out=$($C --shuf -k echo ::: 1 2 3 4 5 6 7 8 9 | sort -n | tr '\n' ' ')
+  eq "$out" "1 2 3 4 5 6 7 8 9 " "--shuf runs every job" ;;
+random_vs_parallel)
+  command -v parallel >/dev/null || { echo "GNU parallel missing: skipped"; exit 0; }
+  python3 "$(dirname "$0")/random_vs_parallel.py" "$C" 7 40 || fail "commands differ from GNU parallel's" ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
