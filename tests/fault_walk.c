@@ -53,6 +53,7 @@ static struct {
   int n;
   char fired_in[CORRAL_NAME_MAX]; /* task current when the fault fired */
   int fired_err;
+  char second[96]; /* the second fault's site and task */
   long live_blocks;
 } W;
 
@@ -89,7 +90,10 @@ static long cur_n;
 static void on_fire(const char *site, int err, void *arg) {
   (void)arg;
   corral_task *t = corral_current();
-  if (W.fired_err) return; /* a second fault: the first is the one checked */
+  if (W.fired_err) { /* a second fault: the first is the one checked */
+    snprintf(W.second, sizeof W.second, "%s in '%s'", site, t ? corral_task_name(t) : "");
+    return;
+  }
   snprintf(W.fired_in, sizeof W.fired_in, "%s", t ? corral_task_name(t) : "");
   W.fired_err = err;
   if (getenv("FAULT_WALK_VERBOSE"))
@@ -525,8 +529,12 @@ static int count_children(void) {
 static const char *cur_walk;
 static void on_alarm(int sig) {
   (void)sig;
-  fprintf(stderr, "fault_walk(%s): run with call %ld failed (%s) hangs\n",
-          cur_walk, cur_n, corral__inject_site() ? corral__inject_site() : "-");
+  fprintf(stderr, "fault_walk(%s): run with call %ld failed (%s in '%s'%s%s) hangs\n",
+          cur_walk, cur_n, corral__inject_site() ? corral__inject_site() : "-",
+          W.fired_in, W.second[0] ? "; then " : "", W.second);
+  for (int i = 0; i < W.n; i++)
+    fprintf(stderr, "  task %s: first failure %s (%s)\n", W.r[i].name,
+            corral_err_name(W.r[i].first_err), W.r[i].call ? W.r[i].call : "-");
   _exit(3);
 }
 
@@ -559,6 +567,7 @@ static int program_rc2(const corral_allocator *al, long nth, long nth2) {
   W.n = 0;
   W.fired_in[0] = 0;
   W.fired_err = 0;
+  W.second[0] = 0;
   W.live_blocks = 0;
   corral_error_unref(run_error);
   run_error = NULL;

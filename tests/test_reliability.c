@@ -134,3 +134,48 @@ TEST(offload_whose_deadline_fires_at_the_park) {
   corral_options o = {0};
   CHECK_RC(corral_run(&o, m_offload_deadline, NULL, NULL), 0);
 }
+
+/* fork() in a task: the child is outside the runtime it inherited (its
+ * loop shares the parent's epoll instance; its tasks are copies): a
+ * blocking call there returns CORRAL_ENOTASK instead of running the copies,
+ * and corral_run starts a fresh runtime. Both used to go wrong: the child's
+ * corral_sleep ran the parent's copied tasks on the shared loop, and
+ * corral_run returned CORRAL_EBUSY. */
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int in_child(void *a, void **r) {
+  (void)a;
+  *r = (void *)(intptr_t)(corral_sleep(MS) == 0 ? 42 : 1);
+  return 0;
+}
+
+static int m_fork_in_task(void *a, void **r) {
+  (void)a, (void)r;
+  corral_task *t;
+  CHECK_RC(corral_spawn(NULL, sleeper, NULL, "sleeper", &t), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int code = 0;
+    if (corral_sleep(MS) != CORRAL_ENOTASK) code |= 1;
+    if (corral_current() != NULL) code |= 2;
+    if (corral_cancel(t, NULL) != CORRAL_ENOTASK) code |= 4;
+    void *res = NULL;
+    int rc = corral_run(NULL, in_child, NULL, &res);
+    if (rc != 0 || res != (void *)(intptr_t)42) code |= 8;
+    _exit(code);
+  }
+  CHECK(pid > 0);
+  int st = 0;
+  CHECK_EQ(waitpid(pid, &st, 0), pid);
+  CHECK(WIFEXITED(st));
+  CHECK_EQ(WEXITSTATUS(st), 0);
+  CHECK_RC(corral_join(t, NULL), 0);
+  corral_task_release(t);
+  return 0;
+}
+
+TEST(fork_in_a_task_leaves_the_child_outside_the_runtime) {
+  CHECK_RC(corral_run(NULL, m_fork_in_task, NULL, NULL), 0);
+}
