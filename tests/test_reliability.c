@@ -179,3 +179,34 @@ static int m_fork_in_task(void *a, void **r) {
 TEST(fork_in_a_task_leaves_the_child_outside_the_runtime) {
   CHECK_RC(corral_run(NULL, m_fork_in_task, NULL, NULL), 0);
 }
+
+/* A termination grace of INT64_MAX (CORRAL_FOREVER: "wait as long as it
+ * takes after SIGTERM") overflowed the deadline: the wrapped, past deadline
+ * sent SIGKILL right after SIGTERM, and the ASan + UBSan build stops at
+ * the overflow. */
+#include "corral/process.h"
+#include <signal.h>
+#include <sys/prctl.h>
+
+static int m_forever_grace(void *a, void **r) {
+  (void)a, (void)r;
+  static const char *const argv[] = {"sleep", "10", NULL};
+  corral_process_opts o = {.argv = argv, .kill_grace_ns = CORRAL_FOREVER};
+  corral_process *p = NULL;
+  CHECK_RC(corral_process_spawn(&o, &p), 0);
+  corral_scope s;
+  CHECK_RC(corral_move_on_after(&s, 50 * MS), 0);
+  int es = 0, ts = 0;
+  CHECK_RC(corral_process_wait(p, &es, &ts), CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, 0), 0);
+  CHECK_EQ(es, -1);
+  CHECK_EQ(ts, SIGTERM); /* SIGTERM ended it: no SIGKILL came early */
+  corral_process_close(p);
+  return 0;
+}
+
+TEST(termination_grace_of_forever_does_not_overflow) {
+  int fds = count_fds();
+  CHECK_RC(corral_run(NULL, m_forever_grace, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), fds);
+}

@@ -541,7 +541,8 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
   for (size_t i = 0; i < p->nseq && !p->exited; i++) {
     signal_group(p, p->seq[i].signum);
     signal_group(p, SIGCONT); /* a stopped child must run to see it */
-    if (p->seq[i].wait_ns > 0) park_exit(self, p, corral_now() + p->seq[i].wait_ns);
+    if (p->seq[i].wait_ns > 0)
+      park_exit(self, p, corral__deadline_after(self->rt, p->seq[i].wait_ns));
     if (p->handle_closed) break;
   }
   if (!p->exited && !p->handle_closed) {
