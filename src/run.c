@@ -327,6 +327,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
     root->handle = 0;
     corral__task_unref(rt, root);
   }
+  corral__release_held(rt);
 
   corral__io_close_all(rt); /* no descriptor outlives the runtime */
   corral__pool_end(rt);     /* abandoned offloaded calls, worker threads */

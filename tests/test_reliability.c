@@ -210,3 +210,62 @@ TEST(termination_grace_of_forever_does_not_overflow) {
   CHECK_RC(corral_run(NULL, m_forever_grace, NULL, NULL), 0);
   CHECK_EQ(count_fds(), fds);
 }
+
+/* A handle never released: the runtime's end frees the task's error
+ * record and cancel reason with it (they leaked: the task struct went with
+ * the slabs, the records it pointed to stayed). */
+static long live_blocks;
+static void *cnt_malloc(void *c, size_t n) {
+  (void)c;
+  void *p = malloc(n);
+  if (p) live_blocks++;
+  return p;
+}
+static void *cnt_realloc(void *c, void *p, size_t n) {
+  (void)c;
+  void *q = realloc(p, n);
+  if (!p && q) live_blocks++;
+  return q;
+}
+static void cnt_free(void *c, void *p) {
+  (void)c;
+  if (p) live_blocks--;
+  free(p);
+}
+
+static int forever(void *a, void **r) {
+  (void)a, (void)r;
+  return corral_sleep(CORRAL_SEC(100));
+}
+
+static int started_then_fails(void *a, void **r) {
+  (void)a, (void)r;
+  CORRAL_IGNORE(corral_started(NULL));
+  return corral_errorf(CORRAL_EIO, "after started");
+}
+
+static int m_unreleased(void *a, void **r) {
+  (void)a, (void)r;
+  corral_task *t, *u, *v, *w;
+  CHECK_RC(corral_spawn(NULL, child_fails, NULL, "fails", &t), 0);
+  CHECK_RC(corral_join(t, NULL), CORRAL_EIO);
+  CHECK_RC(corral_spawn(NULL, forever, NULL, "lazy", &u), 0);
+  CHECK_RC(corral_wait_for(u, 0, NULL), CORRAL_ETIMEDOUT); /* cancelled: a reason */
+  CHECK_RC(corral_spawn(NULL, sleeper, NULL, "released", &v), 0);
+  CHECK_RC(corral_join(v, NULL), 0);
+  corral_task_release(v); /* released ones leave the list */
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
+  /* ends right after corral_started, before its starter resumes */
+  CHECK_RC(corral_start(&g, started_then_fails, NULL, "started", NULL, &w), 0);
+  CHECK_RC(corral_group_close(&g, 0), CORRAL_EGROUP);
+  return 0; /* t, u and w are never released */
+}
+
+TEST(unreleased_handles_free_their_records_at_the_end) {
+  corral_allocator al = {cnt_malloc, cnt_realloc, cnt_free, NULL};
+  live_blocks = 0;
+  CHECK_RC(corral_run(&(corral_options){.allocator = &al, .virtual_clock = 1},
+                       m_unreleased, NULL, NULL), 0);
+  CHECK_EQ(live_blocks, 0);
+}
