@@ -451,6 +451,13 @@ static int sleeper(void *arg, void **res) {
 
 #define NSLEEPERS 40
 
+/* The cancellation walk (see cancel_walk below): 1 cancels the program's
+ * group at the entry of the chosen park, 2 from a task that runs right
+ * after it (the park's task is parked by then). */
+static int cancel_mode;
+static corral_group *prog_g;
+static corral_portal *prog_portal;
+
 static int prog(void *arg, void **res) {
   (void)arg, (void)res;
   corral_listener *l = NULL, *l2 = NULL;
@@ -465,6 +472,10 @@ static int prog(void *arg, void **res) {
     corral_listener_close(l);
     corral_listener_close(l2);
     return rc;
+  }
+  if (cancel_mode) {
+    prog_g = &g;
+    if (cancel_mode == 2 && corral_portal_open(&prog_portal) != 0) prog_portal = NULL;
   }
   static const struct {
     corral_fn fn;
@@ -487,6 +498,9 @@ static int prog(void *arg, void **res) {
     body = note("spawn", corral_spawn(&g, sleeper, NULL, name, NULL));
   }
   rc = corral_group_close(&g, body);
+  prog_g = NULL;
+  corral_portal_release(prog_portal);
+  prog_portal = NULL;
   corral_listener_close(l);
   corral_listener_close(l2);
   return rc;
@@ -742,6 +756,108 @@ static void walk(const corral_allocator *al, const char *what) {
          "a fallback), %ld runs with two faults; each surfaced, no leak, no hang\n",
          what, calls, injected, absorbed_n, doubles);
   corral__inject_on_fire(NULL, NULL);
+}
+
+/* ---- cancellation at every cancellation point ---- */
+
+static int park_kind;
+static int canceller(void *a, void **r) {
+  (void)a, (void)r;
+  if (prog_g) CORRAL_IGNORE(corral_group_cancel(prog_g, "cancel walk"));
+  return 0;
+}
+static void on_park(int kind, void *arg) {
+  (void)arg;
+  park_kind = kind;
+  if (!prog_g) return;
+  if (cancel_mode == 1)
+    CORRAL_IGNORE(corral_group_cancel(prog_g, "cancel walk"));
+  else if (prog_portal)
+    CORRAL_IGNORE(corral_portal_submit(prog_portal, canceller, NULL, "canceller"));
+}
+
+/* The program once per abortable park P (every blocking call's
+ * cancellation point, in every task), with the program's group cancelled
+ * at P: at its entry (mode 1) or while it is parked (mode 2). Each run ends
+ * with 0 or CORRAL_ECANCELED (never another code: a cancellation is not a
+ * failure), no hang, nothing left open, running or allocated. */
+static void cancel_walk(const corral_allocator *al, int mode, const char *what) {
+  cur_walk = what;
+  signal(SIGALRM, on_alarm);
+  fds0 = count_fds();
+  kids0 = count_children();
+  dispositions(disp0);
+  cancel_mode = mode;
+  corral__inject_park_arm(0, on_park, NULL);
+  CHECK_RC(program_rc(al, 0), 0);
+  long parks = corral__inject_parks();
+  CHECK(parks > 20);
+  long fired = 0, cascades = 0;
+  const char *only = getenv("FAULT_WALK_N");
+  for (long k = only ? atol(only) : 1; k <= (only ? atol(only) : parks + 2); k++) {
+    cur_n = k;
+    park_kind = -1;
+    corral__inject_park_arm(k, on_park, NULL);
+    alarm(20);
+    int rc = program_rc(al, 0);
+    alarm(0);
+    int kind = park_kind;
+    corral_error_unref(run_error);
+    run_error = NULL;
+    if (kind >= 0) fired++;
+    if (count_fds() != fds0)
+      FAILF("%s: cancelled at park %ld (kind %d): %d descriptors open, %d before",
+            what, k, kind, count_fds(), fds0);
+    if (count_children() != kids0)
+      FAILF("%s: cancelled at park %ld (kind %d): child processes left", what, k, kind);
+    if (al && W.live_blocks != 0)
+      FAILF("%s: cancelled at park %ld (kind %d): %ld blocks not freed", what, k,
+            kind, W.live_blocks);
+    void (*disp[3])(int);
+    dispositions(disp);
+    for (int i = 0; i < 3; i++)
+      if (disp[i] != disp0[i])
+        FAILF("%s: cancelled at park %ld: signal %d's disposition not restored",
+              what, k, watched[i]);
+    /* A TCP task woken just before the cancellation may meet the kernel's
+     * answer to its peer's close (the peer was cancelled and closed first)
+     * before its next cancellation point: ECONNRESET or EPIPE, a cascade
+     * of the cancellation, not a fault of the library. */
+    int cascade = rc == CORRAL_EGROUP;
+    for (int i = 0; i < W.n && cascade; i++) {
+      int e = W.r[i].first_err;
+      if (e && e != CORRAL_ECANCELED &&
+          !((e == CORRAL_ECONNRESET || e == CORRAL_EPIPE) &&
+            (!strcmp(W.r[i].name, "bulk") || !strcmp(W.r[i].name, "sink") ||
+             !strcmp(W.r[i].name, "client") || !strcmp(W.r[i].name, "server"))))
+        cascade = 0;
+    }
+    if (cascade) cascades++;
+    if (rc != 0 && rc != CORRAL_ECANCELED && !cascade) {
+      for (int i = 0; i < W.n; i++)
+        if (W.r[i].first_err && W.r[i].first_err != CORRAL_ECANCELED)
+          fprintf(stderr, "  task %s: %s (%s)\n", W.r[i].name,
+                  corral_err_name(W.r[i].first_err), W.r[i].call ? W.r[i].call : "-");
+      FAILF("%s: cancelled at park %ld (kind %d): the program ended with %s", what,
+            k, kind, corral_err_name(rc));
+    }
+  }
+  corral__inject_park_arm(0, NULL, NULL);
+  cancel_mode = 0;
+  printf("cancel_walk(%s): %ld cancellation points per run, each cancelled in "
+         "turn (%ld runs; %ld with a TCP peer's reset after its cancelled peer "
+         "closed): no other code but ECANCELED, no leak, no hang\n",
+         what, parks, fired, cascades);
+}
+
+TEST(cancel_at_every_park_entry) {
+  corral_allocator al = {c_malloc, c_realloc, c_free, NULL};
+  cancel_walk(&al, 1, "at the park's entry");
+}
+
+TEST(cancel_while_parked_at_every_park) {
+  corral_allocator al = {c_malloc, c_realloc, c_free, NULL};
+  cancel_walk(&al, 2, "while parked");
 }
 
 TEST(walk_counting_allocator) {

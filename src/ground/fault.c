@@ -52,6 +52,25 @@ void corral__inject_arm2(long nth, long nth2) {
 
 int corral__inject_current_errno(void) { return F.last_err; }
 
+static _Thread_local struct {
+  long nth, calls;
+  corral__park_fn fn;
+  void *arg;
+} PK;
+
+void corral__inject_park(int kind) {
+  if (++PK.calls == PK.nth && PK.fn) PK.fn(kind, PK.arg);
+}
+
+void corral__inject_park_arm(long nth, corral__park_fn fn, void *arg) {
+  PK.nth = nth;
+  PK.calls = 0;
+  PK.fn = fn;
+  PK.arg = arg;
+}
+
+long corral__inject_parks(void) { return PK.calls; }
+
 long corral__inject_calls(void) { return F.calls; }
 long corral__inject_fired(void) { return F.fired; }
 const char *corral__inject_site(void) { return F.site; }

@@ -68,6 +68,15 @@ CORRAL__HIDDEN void corral__inject_on_fire(corral__inject_fn fn, void *arg);
 /* Record every site seen (for a listing of the calls a program makes). */
 CORRAL__HIDDEN void corral__inject_trace(corral__inject_fn fn, void *arg);
 
+/* Cancellation points: corral__park calls this at the entry of every
+ * abortable park (kind: CORRAL__W_*). The nth such call (counted apart from
+ * the fault sites, per thread) calls fn, which may cancel something: a
+ * test then sees a cancellation arrive at exactly that point. */
+typedef void (*corral__park_fn)(int kind, void *arg);
+CORRAL__HIDDEN void corral__inject_park(int kind);
+CORRAL__HIDDEN void corral__inject_park_arm(long nth, corral__park_fn fn, void *arg);
+CORRAL__HIDDEN long corral__inject_parks(void);
+
 #else
 
 #define CORRAL__UV(site, err, call) (call)
