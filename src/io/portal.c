@@ -16,6 +16,7 @@
 #include "io/io.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,8 +127,14 @@ static void on_async(uv_async_t *h) {
                              "corral_portal_submit", 0)
              : CORRAL_ENOMEM;
     }
+    /* No memory for its task: the caller learns it (it was told
+     * ECLOSED, as if the runtime had ended); a submission nobody waits for
+     * is reported, not dropped in silence. */
+    if (rc == CORRAL_ENOMEM && !s->call)
+      fprintf(rt->report, "corral: portal submission '%s' not run: out of memory\n",
+              s->name);
     if (rc)
-      sub_fail(s, rc == CORRAL_ECANCELED ? rc : CORRAL_ECLOSED);
+      sub_fail(s, rc == CORRAL_ECANCELED || rc == CORRAL_ENOMEM ? rc : CORRAL_ECLOSED);
     else /* until it runs: a task cancelled before it starts never runs,
             and the runtime's end answers for it */
       corral__list_insert_tail(&p->spawned, &s->node);
