@@ -269,3 +269,71 @@ TEST(unreleased_handles_free_their_records_at_the_end) {
                        m_unreleased, NULL, NULL), 0);
   CHECK_EQ(live_blocks, 0);
 }
+
+/* Signals arriving during a runtime's start, life and teardown: another
+ * process sends SIGUSR1 (a signal watch's) and SIGINT (a group's cancel
+ * signal) in a loop while runtimes come and go. The application's own
+ * handlers must be back after each run, and no signal may kill the
+ * process: libuv resets a signal to SIG_DFL when its last watch closes,
+ * before the library puts the application's handler back, and a signal in
+ * that moment killed the process (2 runs in 5). */
+#include <sched.h>
+
+static volatile sig_atomic_t app_hits;
+static void app_handler(int s) {
+  (void)s;
+  app_hits++;
+}
+
+static int m_signals_all_along(void *a, void **r) {
+  (void)a, (void)r;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_group_cancel_on_signal(&g, SIGINT), 0);
+  int sig = SIGUSR1, got = 0;
+  corral_signal_watch *w = NULL;
+  int rc = corral_signal_watch_open(&sig, 1, &w);
+  for (int i = 0; rc == 0 && i < 3; i++) {
+    corral_scope s;
+    CHECK_RC(corral_move_on_after(&s, MS), 0);
+    if (corral_signal_next(w) > 0) got++;
+    CORRAL_IGNORE(corral_scope_exit(&s, 0));
+  }
+  corral_signal_watch_close(w);
+  rc = corral_group_close(&g, rc);
+  return rc == CORRAL_ECANCELED ? 0 : rc;
+}
+
+TEST(signals_during_start_and_teardown) {
+  struct sigaction sa = {0};
+  sa.sa_handler = app_handler;
+  sigemptyset(&sa.sa_mask);
+  CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+  CHECK_EQ(sigaction(SIGINT, &sa, NULL), 0);
+  CHECK_RC(corral_run(NULL, m_signals_all_along, NULL, NULL), 0); /* warm */
+  int fds = count_fds();
+  pid_t parent = getpid(), sender = fork();
+  if (sender == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
+    while (getppid() == parent) { /* until the parent kills it */
+      kill(parent, SIGUSR1);
+      kill(parent, SIGINT);
+      sched_yield();
+    }
+    _exit(0);
+  }
+  CHECK(sender > 0);
+  for (int i = 0; i < 300; i++) {
+    int rc = corral_run(NULL, m_signals_all_along, NULL, NULL);
+    if (rc != 0 && rc != CORRAL_ECANCELED) FAILF("run %d: %s", i, corral_err_name(rc));
+    struct sigaction now;
+    sigaction(SIGUSR1, NULL, &now);
+    CHECK(now.sa_handler == app_handler);
+    sigaction(SIGINT, NULL, &now);
+    CHECK(now.sa_handler == app_handler);
+  }
+  kill(sender, SIGKILL);
+  waitpid(sender, NULL, 0);
+  CHECK_EQ(count_fds(), fds);
+  CHECK(app_hits > 0);
+}
