@@ -337,3 +337,68 @@ TEST(signals_during_start_and_teardown) {
   CHECK_EQ(count_fds(), fds);
   CHECK(app_hits > 0);
 }
+
+/* Closing a file twice: the second close is refused (it read and freed the
+ * struct a second time: a use after free under AddressSanitizer, a double
+ * close of a descriptor number that may have been reused). */
+#include "corral/file.h"
+#include <fcntl.h>
+
+static int m_file_twice(void *a, void **r) {
+  (void)a, (void)r;
+  corral_file *f = NULL;
+  CHECK_RC(corral_file_open("/dev/null", O_RDONLY, 0, &f), 0);
+  CHECK_RC(corral_file_close(f), 0);
+  /* the descriptor number is reused by the next open: the stale close must
+   * not close it */
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  CHECK(fd >= 0);
+  CHECK_RC(corral_file_close(f), CORRAL_EINVAL);
+  CHECK(fcntl(fd, F_GETFD) >= 0); /* still open */
+  close(fd);
+  return 0;
+}
+
+TEST(file_closed_twice_is_refused) {
+  int fds = count_fds();
+  CHECK_RC(corral_run(NULL, m_file_twice, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), fds);
+}
+
+/* A portal released once too often: it aborts with a message while the
+ * runtime lives (the extra release dropped the runtime's own reference and
+ * the portal was freed under it). Checked in a child process. */
+#include "corral/thread.h"
+
+static int m_portal_twice(void *a, void **r) {
+  (void)a, (void)r;
+  corral_portal *p = NULL;
+  CHECK_RC(corral_portal_open(&p), 0);
+  corral_portal_release(p);
+  corral_portal_release(p); /* one too many */
+  return 0;
+}
+
+TEST(portal_released_twice_aborts_with_a_message) {
+  int pfd[2];
+  CHECK_EQ(pipe(pfd), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pfd[1], 2);
+    close(pfd[0]);
+    corral_run(NULL, m_portal_twice, NULL, NULL);
+    _exit(0);
+  }
+  close(pfd[1]);
+  char buf[512] = "";
+  size_t got = 0;
+  ssize_t n;
+  while (got < sizeof buf - 1 && (n = read(pfd[0], buf + got, sizeof buf - 1 - got)) > 0)
+    got += (size_t)n;
+  close(pfd[0]);
+  int st = 0;
+  CHECK_EQ(waitpid(pid, &st, 0), pid);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+  CHECK(strstr(buf, "released more times") != NULL);
+}

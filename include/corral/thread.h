@@ -87,7 +87,9 @@ CORRAL_NODISCARD CORRAL_API int corral_portal_open(corral_portal **out);
 /* Another reference (any thread). Returns p. */
 CORRAL_API corral_portal *corral_portal_ref(corral_portal *p);
 /* Drop a reference (any thread; NULL is fine). The object is freed when
- * the runtime has ended and the last reference is dropped. */
+ * the runtime has ended and the last reference is dropped. A release more
+ * than the references taken aborts with a message while the runtime lives
+ * (after it ended and the last reference went, p is gone: undefined). */
 CORRAL_API void corral_portal_release(corral_portal *p);
 
 /* Any thread, never blocks. Run fn(arg, &result) as a task named `name`

@@ -23,6 +23,7 @@
 struct corral_portal {
   pthread_mutex_t mu;
   int refs;                /* under mu */
+  long user_refs; /* held by the program (open, ref, release) */
   int closed;              /* under mu */
   corral__list pending;    /* under mu: submissions not yet spawned */
   /* Runtime thread only, while open. */
@@ -203,6 +204,7 @@ int corral_portal_open(corral_portal **out) {
   }
   pthread_mutex_lock(&p->mu);
   p->refs++;
+  p->user_refs++;
   pthread_mutex_unlock(&p->mu);
   portal_sync_ref(p, 1);
   *out = p;
@@ -213,6 +215,7 @@ corral_portal *corral_portal_ref(corral_portal *p) {
   if (!p) return NULL;
   pthread_mutex_lock(&p->mu);
   p->refs++;
+  p->user_refs++;
   pthread_mutex_unlock(&p->mu);
   return p;
 }
@@ -220,6 +223,15 @@ corral_portal *corral_portal_ref(corral_portal *p) {
 void corral_portal_release(corral_portal *p) {
   if (!p) return;
   pthread_mutex_lock(&p->mu);
+  if (p->user_refs <= 0) {
+    /* A release too many would drop the runtime's own reference: the
+     * portal would be freed under the runtime (a use after free at its
+     * end). While the runtime lives the object is still there to say so. */
+    fprintf(stderr, "corral: corral_portal_release: portal %p released more "
+                    "times than it was opened or referenced\n", (void *)p);
+    abort();
+  }
+  p->user_refs--;
   int last = --p->refs == 0;
   /* Only the runtime's own reference left: let the loop unref the handle
    * (on its thread). */
