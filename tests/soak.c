@@ -40,8 +40,10 @@
  *    and malloc's arenas; after that a steady load is flat. A leak of 100
  *    bytes per connection at ~150 connections/s grows by ~4.5 MiB in five
  *    minutes, and a leak per timer or channel item far faster.
+ *  - and the least-squares trend over the second half may not add up to
+ *    more than those bounds either (printed per minute).
  * After corral_run returns: descriptors back to their count before it, no
- * child process left. Exit status 0 when everything holds. */
+ * child process left, no file left. Exit status 0 when everything holds. */
 #define _GNU_SOURCE 1
 #include "corral.h"
 #include "corral/channel.h"
@@ -533,6 +535,22 @@ static long median(const long *v, int n) {
   free(c);
   return m;
 }
+/* Least-squares slope of v over its n samples (one a second), per
+ * minute: a steady drift shows here even when the halves' medians and
+ * maxima stay within their bounds. */
+static double slope_per_min(const long *v, int n) {
+  if (n < 2) return 0;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (int i = 0; i < n; i++) {
+    sx += i;
+    sy += (double)v[i];
+    sxx += (double)i * i;
+    sxy += (double)i * (double)v[i];
+  }
+  double d = n * sxx - sx * sx;
+  return d == 0 ? 0 : 60.0 * (n * sxy - sx * sy) / d;
+}
+
 static int max_int(const int *v, int n) {
   int m = 0;
   for (int i = 0; i < n; i++)
@@ -572,6 +590,13 @@ int main(int argc, char **argv) {
   for (int i = 0; i < S.n; i++) fdv[i] = S.fds[i];
   long fdm1 = median(fdv, h), fdm2 = median(fdv + h, S.n - h);
   int k1 = max_int(S.kids, h), k2 = max_int(S.kids + h, S.n - h);
+  long kv[4096];
+  for (int i = 0; i < S.n; i++) kv[i] = S.kids[i];
+  /* Trends over the second half (the first warms pools and arenas). */
+  double rss_slope = slope_per_min(S.rss_kb + h, S.n - h);
+  double fd_slope = slope_per_min(fdv + h, S.n - h);
+  double kid_slope = slope_per_min(kv + h, S.n - h);
+  double half_min = (S.n - h) / 60.0;
   printf("soak: %d s, %d samples; %ld connections (%ld exchanges, %ld cancelled, "
          "%ld errors), %ld timer rounds (%ld cancelled), %ld channel items in "
          "%ld rounds, %ld gathers, %ld offloaded calls (%ld cancelled, %ld abandoned), "
@@ -584,6 +609,15 @@ int main(int argc, char **argv) {
   printf("soak: RSS median %ld KiB -> %ld KiB; descriptors median %ld -> %ld, "
          "max %d -> %d; children max %d -> %d\n", rss1, rss2, fdm1, fdm2, fd1,
          fd2, k1, k2);
+  printf("soak: second half's trend per minute: RSS %+.1f KiB, descriptors %+.2f, "
+         "children %+.2f\n", rss_slope, fd_slope, kid_slope);
+  /* The trend over the second half may not add up to more than the
+   * bounds of the halves' comparison below. */
+  if (rss_slope * half_min > rss1 / 10 + 4096 || fd_slope * half_min > 4 ||
+      kid_slope * half_min > 2) {
+    printf("soak: FAIL: a steady drift over the second half\n");
+    fail = 1;
+  }
   if (rc != 0) {
     printf("soak: FAIL: corral_run returned %s\n", corral_err_name(rc));
     fail = 1;
