@@ -40,8 +40,9 @@
  *    and malloc's arenas; after that a steady load is flat. A leak of 100
  *    bytes per connection at ~150 connections/s grows by ~4.5 MiB in five
  *    minutes, and a leak per timer or channel item far faster.
- *  - and the least-squares trend over the second half may not add up to
- *    more than those bounds either (printed per minute).
+ *  - and the least-squares trend of RSS over the second half may not add
+ *    up to more than its bound either (the trends of all three are
+ *    printed per minute).
  * After corral_run returns: descriptors back to their count before it, no
  * child process left, no file left. Exit status 0 when everything holds. */
 #define _GNU_SOURCE 1
@@ -611,10 +612,12 @@ int main(int argc, char **argv) {
          fd2, k1, k2);
   printf("soak: second half's trend per minute: RSS %+.1f KiB, descriptors %+.2f, "
          "children %+.2f\n", rss_slope, fd_slope, kid_slope);
-  /* The trend over the second half may not add up to more than the
-   * bounds of the halves' comparison below. */
-  if (rss_slope * half_min > rss1 / 10 + 4096 || fd_slope * half_min > 4 ||
-      kid_slope * half_min > 2) {
+  /* RSS is smooth: its trend over the second half may not add up to more
+   * than the halves' bound. The number of descriptors and children open
+   * at a sample varies with the load's concurrency (15 .. 60): their
+   * slope over a minute is mostly that noise, so they are held by the
+   * halves' medians and maxima and by the count after the run. */
+  if (rss_slope * half_min > rss1 / 10 + 4096) {
     printf("soak: FAIL: a steady drift over the second half\n");
     fail = 1;
   }
