@@ -55,6 +55,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -97,6 +98,9 @@ static struct {
 } S;
 
 static int running(void) { return corral_now() < S.end; }
+
+/* The counting allocator's figures (SOAK_COUNT_ALLOC, below). */
+static _Atomic long live_blocks, live_bytes;
 
 /* ---- resources ---- */
 
@@ -143,10 +147,11 @@ static int sampler(void *arg, void **res) {
     S.fds[S.n] = count_fds();
     S.kids[S.n] = count_children();
     if (S.csv)
-      fprintf(S.csv, "%d,%ld,%d,%d,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld\n", i,
+      fprintf(S.csv, "%d,%ld,%d,%d,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld\n", i,
               S.rss_kb[S.n], S.fds[S.n], S.kids[S.n], S.connections,
               S.tcp_cancels, S.sleeps, S.items, S.gathers, S.offloads,
-              S.spawns, S.spawn_cancels, S.file_rounds);
+              S.spawns, S.spawn_cancels, S.file_rounds, (long)live_blocks,
+              (long)live_bytes);
     S.n++;
   }
   return 0;
@@ -523,6 +528,38 @@ static int nothing(void *a, void **r) {
   return 0;
 }
 
+/* SOAK_COUNT_ALLOC=1: the runtime allocates through a counting allocator
+ * and the CSV gets its live blocks and bytes (then task slabs come from
+ * malloc rather than mmap): if RSS grows while these stay flat, the growth
+ * is not the runtime's memory. */
+static void *ca_malloc(void *c, size_t n) {
+  (void)c;
+  void *p = malloc(n);
+  if (p) {
+    live_blocks++;
+    live_bytes += (long)malloc_usable_size(p);
+  }
+  return p;
+}
+static void *ca_realloc(void *c, void *p, size_t n) {
+  (void)c;
+  long old = p ? (long)malloc_usable_size(p) : 0;
+  void *q = realloc(p, n);
+  if (q) {
+    if (!p) live_blocks++;
+    live_bytes += (long)malloc_usable_size(q) - old;
+  }
+  return q;
+}
+static void ca_free(void *c, void *p) {
+  (void)c;
+  if (p) {
+    live_blocks--;
+    live_bytes -= (long)malloc_usable_size(p);
+  }
+  free(p);
+}
+
 static int cmp_long(const void *a, const void *b) {
   long x = *(const long *)a, y = *(const long *)b;
   return (x > y) - (x < y);
@@ -566,7 +603,8 @@ int main(int argc, char **argv) {
     S.csv = fopen(argv[2], "w");
     if (S.csv)
       fprintf(S.csv, "second,rss_kb,fds,children,connections,tcp_cancels,sleeps,"
-                     "items,gathers,offloads,spawns,spawn_cancels,file_rounds\n");
+                     "items,gathers,offloads,spawns,spawn_cancels,file_rounds,"
+                     "live_blocks,live_bytes\n");
   }
   /* Orphaned grandchildren come to us and count as children. */
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -579,7 +617,9 @@ int main(int argc, char **argv) {
   /* The first loop makes libuv's process-wide signal pipe: count after it. */
   corral_run(NULL, nothing, NULL, NULL);
   int fds0 = count_fds(), kids0 = count_children();
-  int rc = corral_run(NULL, soak_main, NULL, NULL);
+  corral_allocator ca = {ca_malloc, ca_realloc, ca_free, NULL};
+  int rc = corral_run(getenv("SOAK_COUNT_ALLOC") ? &(corral_options){.allocator = &ca} : NULL,
+                      soak_main, NULL, NULL);
   int fds1 = count_fds(), kids1 = count_children();
   int left = dir_entries(S.dir);
   rmdir(S.dir);
