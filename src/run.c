@@ -224,6 +224,16 @@ static void close_leftover(uv_handle_t *h, void *arg) {
   uv_close(h, NULL);
 }
 
+/* fork() in a task: the child inherits the runtime's memory but not its
+ * threads, and its loop's epoll instance is shared with the parent, so
+ * running it there would steal the parent's events and run copies of the
+ * parent's tasks. In the child the forking thread is outside any runtime:
+ * every call that needs one returns CORRAL_ENOTASK, and corral_run starts
+ * a fresh runtime. */
+static void forked_child(void) { corral__tl_rt = NULL; }
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void atfork_install(void) { pthread_atfork(NULL, NULL, forked_child); }
+
 int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
                void **result) {
   corral_options o;
@@ -295,6 +305,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
   corral__fault_begin(&hook, &altstack);
   sched_stack_bounds(rt);
   corral__watch_start(rt, &o);
+  pthread_once(&atfork_once, atfork_install);
   corral__tl_rt = rt;
 
   corral_task *root = NULL;
@@ -316,6 +327,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
     root->handle = 0;
     corral__task_unref(rt, root);
   }
+  corral__release_held(rt);
 
   corral__io_close_all(rt); /* no descriptor outlives the runtime */
   corral__pool_end(rt);     /* abandoned offloaded calls, worker threads */

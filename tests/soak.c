@@ -14,7 +14,19 @@
  *  - groups: gathers of short tasks under every policy with random failures;
  *  - offload: 4 tasks calling corral_to_thread (0.1 .. 3 ms of work that
  *    allocates its result) under 1 .. 3 ms deadlines, half of them with an
- *    abandon deadline whose cleanup frees the result.
+ *    abandon deadline whose cleanup frees the result;
+ *  - subprocesses: 3 tasks spawning short children (include/corral/
+ *    process.h): `true`, an exit code, output read through a pipe, a child
+ *    cancelled mid-run by a deadline (SIGTERM to its group, then SIGKILL),
+ *    a child whose grandchild runs in the background (`sh -c 'sleep 100 &
+ *    wait'`: cancelled, the whole group must go), a child that ignores
+ *    SIGTERM (only the SIGKILL after the grace ends it), and closes without
+ *    a wait. The soak makes itself a subreaper (PR_SET_CHILD_SUBREAPER), so
+ *    an orphaned grandchild would become its child and be counted;
+ *  - files (include/corral/file.h): 4 tasks opening, writing, reading back,
+ *    stat'ing and unlinking files in a directory of their own, some
+ *    cancelled by a deadline in the middle; the directory must be empty at
+ *    the end.
  * Every second a sampler records RSS, open descriptors and child processes.
  * Pass/fail: the second half of the run must not grow over the first:
  *  - descriptors and child processes: the second half's maximum at most the
@@ -28,16 +40,26 @@
  *    and malloc's arenas; after that a steady load is flat. A leak of 100
  *    bytes per connection at ~150 connections/s grows by ~4.5 MiB in five
  *    minutes, and a leak per timer or channel item far faster.
+ *  - and the least-squares trend of RSS over the second half may not add
+ *    up to more than its bound either (the trends of all three are
+ *    printed per minute).
  * After corral_run returns: descriptors back to their count before it, no
- * child process left. Exit status 0 when everything holds. */
+ * child process left, no file left. Exit status 0 when everything holds. */
 #define _GNU_SOURCE 1
 #include "corral.h"
 #include "corral/channel.h"
+#include "corral/file.h"
+#include "corral/process.h"
 #include "corral/stream.h"
 #include "corral/thread.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,6 +86,9 @@ static struct {
   long items, rounds;
   long gathers;
   long offloads, offload_cancels, abandoned;
+  long spawns, spawn_cancels, spawn_errors;
+  long file_rounds, file_cancels, file_errors;
+  char dir[256];
   int seconds;
   /* samples */
   int n;
@@ -73,6 +98,9 @@ static struct {
 } S;
 
 static int running(void) { return corral_now() < S.end; }
+
+/* The counting allocator's figures (SOAK_COUNT_ALLOC, below). */
+static _Atomic long live_blocks, live_bytes;
 
 /* ---- resources ---- */
 
@@ -119,9 +147,11 @@ static int sampler(void *arg, void **res) {
     S.fds[S.n] = count_fds();
     S.kids[S.n] = count_children();
     if (S.csv)
-      fprintf(S.csv, "%d,%ld,%d,%d,%ld,%ld,%ld,%ld,%ld,%ld\n", i, S.rss_kb[S.n],
-              S.fds[S.n], S.kids[S.n], S.connections, S.tcp_cancels, S.sleeps,
-              S.items, S.gathers, S.offloads);
+      fprintf(S.csv, "%d,%ld,%d,%d,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld\n", i,
+              S.rss_kb[S.n], S.fds[S.n], S.kids[S.n], S.connections,
+              S.tcp_cancels, S.sleeps, S.items, S.gathers, S.offloads,
+              S.spawns, S.spawn_cancels, S.file_rounds, (long)live_blocks,
+              (long)live_bytes);
     S.n++;
   }
   return 0;
@@ -332,7 +362,141 @@ static int offloader(void *arg, void **res) {
   return 0;
 }
 
+/* ---- subprocesses ---- */
+
+/* One child of a random kind. Returns 0, or the error of a call that must
+ * not fail (counted). */
+static int one_child(rng *r) {
+  static const char *const a_true[] = {"true", NULL};
+  static const char *const a_exit[] = {"sh", "-c", "exit 3", NULL};
+  static const char *const a_echo[] = {"echo", "soak", NULL};
+  static const char *const a_sleep[] = {"sleep", "5", NULL};
+  static const char *const a_grand[] = {"sh", "-c", "sleep 100 & wait", NULL};
+  static const char *const a_deaf[] = {"sh", "-c", "trap '' TERM; sleep 100", NULL};
+  int kind = (int)pick(r, 7);
+  const char *const *argv[] = {a_true, a_exit, a_echo, a_sleep, a_grand, a_deaf, a_sleep};
+  corral_process_opts o = {.argv = argv[kind], .kill_grace_ns = (5 + pick(r, 20)) * MS};
+  o.stdio[0].mode = CORRAL_STDIO_NULL;
+  o.stdio[1].mode = kind == 2 ? CORRAL_STDIO_PIPE : CORRAL_STDIO_NULL;
+  corral_scope s;
+  /* The long-running kinds are cancelled mid-run: before the child has
+   * even exec'd for the shortest deadlines. */
+  corral_move_on_after(&s, (kind >= 3 ? 1 + pick(r, 30) : 2000) * MS);
+  corral_process *p = NULL;
+  int rc = corral_process_spawn(&o, &p), st = 0, sig = 0;
+  if (rc == 0 && kind == 6) {
+    /* closed without a wait after a moment: close kills and reaps */
+    CORRAL_IGNORE(corral_sleep(pick(r, 5) * MS));
+    corral_process_close(p);
+    p = NULL;
+  }
+  if (rc == 0 && kind == 2) {
+    char buf[16];
+    int n, got = 0;
+    while ((n = corral_stream_read(corral_process_stream(p, 1), buf, sizeof buf)) > 0) got += n;
+    if (n < 0) rc = n;
+  }
+  if (rc == 0 && p) rc = corral_process_wait(p, &st, &sig);
+  corral_process_close(p);
+  int cancelled = corral_scope_cancelled(&s);
+  rc = corral_scope_exit(&s, rc);
+  S.spawns++;
+  if (cancelled) {
+    S.spawn_cancels++;
+    return 0;
+  }
+  if (rc == 0 && kind == 1 && st != 3) rc = CORRAL_EIO;
+  if (rc == 0 && kind < 3 && kind != 1 && st != 0) rc = CORRAL_EIO;
+  if (rc) {
+    S.spawn_errors++;
+    fprintf(stderr, "soak: child kind %d: %s (status %d, signal %d)\n", kind,
+            corral_err_name(rc), st, sig);
+  }
+  return rc;
+}
+
+static int spawner(void *arg, void **res) {
+  (void)res;
+  rng r = {(uint64_t)(uintptr_t)arg * 0xd6e8feb86659fd93ull | 1};
+  while (running()) {
+    CORRAL_IGNORE(one_child(&r));
+    /* ~30 children a second per task: the machine is shared. */
+    if (corral_sleep((10 + pick(&r, 40)) * MS) != 0) break;
+  }
+  return 0;
+}
+
+/* ---- files ---- */
+
+static int file_round(rng *r, int id) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/f%d", S.dir, id);
+  static char out[65536];
+  char in[4096];
+  size_t len = 1 + (size_t)pick(r, sizeof out);
+  corral_scope s;
+  corral_move_on_after(&s, (pick(r, 4) ? 100 : pick(r, 3)) * MS);
+  corral_file *f = NULL;
+  size_t wrote = 0;
+  int rc = corral_file_open(path, O_CREAT | O_RDWR | O_TRUNC, 0600, &f);
+  if (rc == 0) rc = corral_file_write(f, out, len, &wrote);
+  size_t got = 0;
+  while (rc == 0 && got < len) {
+    int n = corral_file_pread(f, in, sizeof in, (int64_t)got);
+    if (n <= 0) rc = n ? n : CORRAL_EIO;
+    else got += (size_t)n;
+  }
+  corral_stat st;
+  if (rc == 0) rc = corral_file_fstat(f, &st);
+  if (rc == 0 && st.size != len) rc = CORRAL_EIO;
+  if (f) {
+    int c = corral_file_close(f);
+    if (rc == 0) rc = c;
+  }
+  int cancelled = corral_scope_cancelled(&s);
+  rc = corral_scope_exit(&s, rc);
+  /* outside the scope: the file goes whatever happened */
+  int u = corral_file_unlink(path);
+  if (u != 0 && u != CORRAL_ENOENT && u != CORRAL_ECANCELED) rc = u;
+  S.file_rounds++;
+  if (cancelled) S.file_cancels++;
+  else if (rc) {
+    S.file_errors++;
+    fprintf(stderr, "soak: file round: %s\n", corral_err_name(rc));
+  }
+  return rc;
+}
+
+static int filer(void *arg, void **res) {
+  (void)res;
+  int id = (int)(uintptr_t)arg;
+  rng r = {(uint64_t)id * 0x2545f4914f6cdd1dull | 1};
+  while (running()) {
+    CORRAL_IGNORE(file_round(&r, id));
+    if (corral_sleep(pick(&r, 3) * MS) != 0) break;
+  }
+  return 0;
+}
+
+static int dir_entries(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+  closedir(d);
+  return n;
+}
+
 /* ---- main ---- */
+
+/* SOAK_ONLY=name,name...: run only those loads (tcp, timers, channels,
+ * gathers, offload, processes, files), to find which one drifts. */
+static int want(const char *name) {
+  const char *only = getenv("SOAK_ONLY");
+  return !only || strstr(only, name) != NULL;
+}
 
 static int soak_main(void *arg, void **res) {
   (void)arg, (void)res;
@@ -345,11 +509,13 @@ static int soak_main(void *arg, void **res) {
   corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_FAIL_FAST, .name = "soak"});
   corral_spawn(&g, sampler, NULL, "sampler", NULL);
   corral_spawn(&g, server, l, "server", NULL);
-  for (uintptr_t i = 1; i <= 16; i++) corral_spawn(&g, client, (void *)i, "client", NULL);
-  for (uintptr_t i = 1; i <= 32; i++) corral_spawn(&g, timers, (void *)i, "timers", NULL);
-  for (uintptr_t i = 1; i <= 2; i++) corral_spawn(&g, channels, (void *)i, "channels", NULL);
-  for (uintptr_t i = 1; i <= 4; i++) corral_spawn(&g, gathers, (void *)i, "gathers", NULL);
-  for (uintptr_t i = 1; i <= 4; i++) corral_spawn(&g, offloader, (void *)i, "offloader", NULL);
+  for (uintptr_t i = 1; i <= 16 && want("tcp"); i++) corral_spawn(&g, client, (void *)i, "client", NULL);
+  for (uintptr_t i = 1; i <= 32 && want("timers"); i++) corral_spawn(&g, timers, (void *)i, "timers", NULL);
+  for (uintptr_t i = 1; i <= 2 && want("channels"); i++) corral_spawn(&g, channels, (void *)i, "channels", NULL);
+  for (uintptr_t i = 1; i <= 4 && want("gathers"); i++) corral_spawn(&g, gathers, (void *)i, "gathers", NULL);
+  for (uintptr_t i = 1; i <= 4 && want("offload"); i++) corral_spawn(&g, offloader, (void *)i, "offloader", NULL);
+  for (uintptr_t i = 1; i <= 3 && want("processes"); i++) corral_spawn(&g, spawner, (void *)i, "spawner", NULL);
+  for (uintptr_t i = 1; i <= 4 && want("files"); i++) corral_spawn(&g, filer, (void *)i, "filer", NULL);
   /* The server waits in accept: stop it when the load is over. */
   CORRAL_IGNORE(corral_sleep_until(S.end + CORRAL_SEC(1)));
   corral_listener_close(l);
@@ -360,6 +526,38 @@ static int soak_main(void *arg, void **res) {
 static int nothing(void *a, void **r) {
   (void)a, (void)r;
   return 0;
+}
+
+/* SOAK_COUNT_ALLOC=1: the runtime allocates through a counting allocator
+ * and the CSV gets its live blocks and bytes (then task slabs come from
+ * malloc rather than mmap): if RSS grows while these stay flat, the growth
+ * is not the runtime's memory. */
+static void *ca_malloc(void *c, size_t n) {
+  (void)c;
+  void *p = malloc(n);
+  if (p) {
+    live_blocks++;
+    live_bytes += (long)malloc_usable_size(p);
+  }
+  return p;
+}
+static void *ca_realloc(void *c, void *p, size_t n) {
+  (void)c;
+  long old = p ? (long)malloc_usable_size(p) : 0;
+  void *q = realloc(p, n);
+  if (q) {
+    if (!p) live_blocks++;
+    live_bytes += (long)malloc_usable_size(q) - old;
+  }
+  return q;
+}
+static void ca_free(void *c, void *p) {
+  (void)c;
+  if (p) {
+    live_blocks--;
+    live_bytes -= (long)malloc_usable_size(p);
+  }
+  free(p);
 }
 
 static int cmp_long(const void *a, const void *b) {
@@ -375,6 +573,22 @@ static long median(const long *v, int n) {
   free(c);
   return m;
 }
+/* Least-squares slope of v over its n samples (one a second), per
+ * minute: a steady drift shows here even when the halves' medians and
+ * maxima stay within their bounds. */
+static double slope_per_min(const long *v, int n) {
+  if (n < 2) return 0;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (int i = 0; i < n; i++) {
+    sx += i;
+    sy += (double)v[i];
+    sxx += (double)i * i;
+    sxy += (double)i * (double)v[i];
+  }
+  double d = n * sxx - sx * sx;
+  return d == 0 ? 0 : 60.0 * (n * sxy - sx * sy) / d;
+}
+
 static int max_int(const int *v, int n) {
   int m = 0;
   for (int i = 0; i < n; i++)
@@ -388,13 +602,27 @@ int main(int argc, char **argv) {
   if (argc > 2) {
     S.csv = fopen(argv[2], "w");
     if (S.csv)
-      fprintf(S.csv, "second,rss_kb,fds,children,connections,tcp_cancels,sleeps,items,gathers,offloads\n");
+      fprintf(S.csv, "second,rss_kb,fds,children,connections,tcp_cancels,sleeps,"
+                     "items,gathers,offloads,spawns,spawn_cancels,file_rounds,"
+                     "live_blocks,live_bytes\n");
+  }
+  /* Orphaned grandchildren come to us and count as children. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  snprintf(S.dir, sizeof S.dir, "%s/corral-soak-%d",
+           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  if (mkdir(S.dir, 0700) != 0) {
+    perror(S.dir);
+    return 1;
   }
   /* The first loop makes libuv's process-wide signal pipe: count after it. */
   corral_run(NULL, nothing, NULL, NULL);
   int fds0 = count_fds(), kids0 = count_children();
-  int rc = corral_run(NULL, soak_main, NULL, NULL);
+  corral_allocator ca = {ca_malloc, ca_realloc, ca_free, NULL};
+  int rc = corral_run(getenv("SOAK_COUNT_ALLOC") ? &(corral_options){.allocator = &ca} : NULL,
+                      soak_main, NULL, NULL);
   int fds1 = count_fds(), kids1 = count_children();
+  int left = dir_entries(S.dir);
+  rmdir(S.dir);
   if (S.csv) fclose(S.csv);
   int h = S.n / 2, fail = 0;
   long rss1 = median(S.rss_kb, h), rss2 = median(S.rss_kb + h, S.n - h);
@@ -403,15 +631,36 @@ int main(int argc, char **argv) {
   for (int i = 0; i < S.n; i++) fdv[i] = S.fds[i];
   long fdm1 = median(fdv, h), fdm2 = median(fdv + h, S.n - h);
   int k1 = max_int(S.kids, h), k2 = max_int(S.kids + h, S.n - h);
+  long kv[4096];
+  for (int i = 0; i < S.n; i++) kv[i] = S.kids[i];
+  /* Trends over the second half (the first warms pools and arenas). */
+  double rss_slope = slope_per_min(S.rss_kb + h, S.n - h);
+  double fd_slope = slope_per_min(fdv + h, S.n - h);
+  double kid_slope = slope_per_min(kv + h, S.n - h);
+  double half_min = (S.n - h) / 60.0;
   printf("soak: %d s, %d samples; %ld connections (%ld exchanges, %ld cancelled, "
          "%ld errors), %ld timer rounds (%ld cancelled), %ld channel items in "
-         "%ld rounds, %ld gathers, %ld offloaded calls (%ld cancelled, %ld abandoned)\n",
+         "%ld rounds, %ld gathers, %ld offloaded calls (%ld cancelled, %ld abandoned), "
+         "%ld children (%ld cancelled, %ld errors), %ld file rounds (%ld cancelled, "
+         "%ld errors)\n",
          S.seconds, S.n, S.connections, S.exchanges, S.tcp_cancels, S.tcp_errors,
          S.sleeps, S.timer_cancels, S.items, S.rounds, S.gathers, S.offloads,
-         S.offload_cancels, S.abandoned);
+         S.offload_cancels, S.abandoned, S.spawns, S.spawn_cancels, S.spawn_errors,
+         S.file_rounds, S.file_cancels, S.file_errors);
   printf("soak: RSS median %ld KiB -> %ld KiB; descriptors median %ld -> %ld, "
          "max %d -> %d; children max %d -> %d\n", rss1, rss2, fdm1, fdm2, fd1,
          fd2, k1, k2);
+  printf("soak: second half's trend per minute: RSS %+.1f KiB, descriptors %+.2f, "
+         "children %+.2f\n", rss_slope, fd_slope, kid_slope);
+  /* RSS is smooth: its trend over the second half may not add up to more
+   * than the halves' bound. The number of descriptors and children open
+   * at a sample varies with the load's concurrency (15 .. 60): their
+   * slope over a minute is mostly that noise, so they are held by the
+   * halves' medians and maxima and by the count after the run. */
+  if (rss_slope * half_min > rss1 / 10 + 4096) {
+    printf("soak: FAIL: a steady drift over the second half\n");
+    fail = 1;
+  }
   if (rc != 0) {
     printf("soak: FAIL: corral_run returned %s\n", corral_err_name(rc));
     fail = 1;
@@ -433,8 +682,19 @@ int main(int argc, char **argv) {
            "(%d before)\n", fds1, fds0, kids1, kids0);
     fail = 1;
   }
-  if (S.connections == 0 || S.sleeps == 0 || S.items == 0 || S.gathers == 0 ||
-      S.offloads == 0) {
+  if (left != 0) {
+    printf("soak: FAIL: %d files left in %s\n", left, S.dir);
+    fail = 1;
+  }
+  if (S.spawn_errors || S.file_errors) {
+    printf("soak: FAIL: children or files failed\n");
+    fail = 1;
+  }
+  if ((want("tcp") && S.connections == 0) || (want("timers") && S.sleeps == 0) ||
+      (want("channels") && S.items == 0) || (want("gathers") && S.gathers == 0) ||
+      (want("offload") && S.offloads == 0) ||
+      (want("processes") && (S.spawns == 0 || S.spawn_cancels == 0)) ||
+      (want("files") && S.file_rounds == 0)) {
     printf("soak: FAIL: some load did not run\n");
     fail = 1;
   }

@@ -63,7 +63,10 @@ CORRAL_NODISCARD CORRAL_API int corral_file_sync(corral_file *f);
  * cancellation point: the descriptor is always closed) and returns close's
  * result; elsewhere it closes at once. If other tasks still have requests
  * running on f, they finish first, f's descriptor is closed after the last
- * of them, and the call returns 0. Further calls on f are invalid. */
+ * of them, and the call returns 0. Further calls on f are invalid; a
+ * second close inside the runtime that opened f is refused with
+ * CORRAL_EINVAL (or CORRAL_ECLOSED while the first one waits for requests
+ * in flight), as is a close, from a task, of another runtime's file. */
 CORRAL_API int corral_file_close(corral_file *f);
 
 /* File metadata (from stat(2)); times in ns since the epoch. */

@@ -111,6 +111,9 @@ CORRAL_API corral_stream *corral_process_stream(corral_process *p, int fd);
  * termination sequence (opts.term_signal, grace, SIGKILL) and the call
  * returns CORRAL_ECANCELED after the child is reaped, with the status
  * filled. An exit that arrives with the cancellation wins (returns 0).
+ * If even the SIGKILL cannot be sent (kill(2) fails: -EPERM), the call
+ * returns that error instead of waiting for an exit that will not come;
+ * the child is then still running and corral_process_close kills it.
  * After the child exited, returns at once (any number of times). Also
  * CORRAL_EBUSY (another task already waits), CORRAL_EINVAL, CORRAL_EFOREIGN,
  * CORRAL_ENOTASK. */

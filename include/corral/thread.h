@@ -87,21 +87,27 @@ CORRAL_NODISCARD CORRAL_API int corral_portal_open(corral_portal **out);
 /* Another reference (any thread). Returns p. */
 CORRAL_API corral_portal *corral_portal_ref(corral_portal *p);
 /* Drop a reference (any thread; NULL is fine). The object is freed when
- * the runtime has ended and the last reference is dropped. */
+ * the runtime has ended and the last reference is dropped. A release more
+ * than the references taken aborts with a message while the runtime lives
+ * (after it ended and the last reference went, p is gone: undefined). */
 CORRAL_API void corral_portal_release(corral_portal *p);
 
 /* Any thread, never blocks. Run fn(arg, &result) as a task named `name`
  * (copied; NULL: "portal") in p's runtime, soon. Its error, if any, is the
  * task's error (as with corral_create_task: an error nobody joins fails
  * the main task's group). Returns 0, CORRAL_ECLOSED (the runtime has
- * ended, or its main task has finished), CORRAL_EINVAL, CORRAL_ENOMEM. */
+ * ended, or its main task has finished), CORRAL_EINVAL, CORRAL_ENOMEM. A
+ * submission accepted here whose task the runtime then has no memory for
+ * does not run; the runtime says so on its report stream
+ * (corral_options.report). */
 CORRAL_NODISCARD CORRAL_API int corral_portal_submit(corral_portal *p,
                                     int (*fn)(void *arg, void **result),
                                     void *arg, const char *name);
 /* BLOCKS THE CALLING THREAD (Trio's from_thread.run). Run fn as in
  * corral_portal_submit and wait until the task has finished: returns its
  * code with its result in *result (may be NULL): 0, fn's error code,
- * CORRAL_ECANCELED (the runtime cancelled it), or CORRAL_ECLOSED (the
+ * CORRAL_ECANCELED (the runtime cancelled it), CORRAL_ENOMEM (the runtime
+ * had no memory for its task: it did not run), or CORRAL_ECLOSED (the
  * runtime ended before it ran). Its error is returned here, not raised in
  * the runtime. Must not be called from a thread that runs a corral runtime
  * (that would stop the runtime until the task ends, and deadlock if it is

@@ -438,6 +438,7 @@ int corral_start_at(corral_group *cg, corral_fn fn, void *arg,
     if (out) {
       t->refs++; /* the caller's handle */
       t->handle = t->owned = 1;
+      if (t->finalized) corral__task_hold(rt, t); /* it already ended */
       *out = corral__task_handle(t);
     }
   }

@@ -102,6 +102,9 @@ struct corral__rt {
   uv_loop_t own_loop;
   uv_timer_t uvtimer;
   corral_task *root;
+  corral_task *held;          /* finished tasks whose user handle is not
+                                 released yet (linked by g_next / g_prev):
+                                 the runtime's end releases them */
   int deadlocked;
   uint64_t select_rng;        /* channel.c: select's fair pick (xorshift) */
   struct corral__start *starts; /* corral_start calls in progress */

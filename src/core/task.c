@@ -332,7 +332,41 @@ finalize_books(corral__rt *rt, corral_task *t) {
   t->finalized = 1;
   if (t->waiters) corral__ring_wake_all(&t->waiters);
   if (t->group) corral__group_child_ended(rt, t->group, t);
+  if (t->owned) corral__task_hold(rt, t);
   rt->sched.alive--;
+}
+
+/* Out of its group's lists now: g_next / g_prev are free. */
+void corral__task_hold(corral__rt *rt, corral_task *t) {
+  if (t->held) return;
+  t->held = 1;
+  t->g_prev = NULL;
+  t->g_next = rt->held;
+  if (rt->held) rt->held->g_prev = t;
+  rt->held = t;
+}
+
+static void held_remove(corral__rt *rt, corral_task *t) {
+  if (!t->held) return;
+  t->held = 0;
+  if (t->g_prev)
+    t->g_prev->g_next = t->g_next;
+  else
+    rt->held = t->g_next;
+  if (t->g_next) t->g_next->g_prev = t->g_prev;
+  t->g_next = t->g_prev = NULL;
+}
+
+/* The runtime's end: handles never released die with it, and what their
+ * tasks still held (error records, the cancel reason) is freed. */
+void corral__release_held(corral__rt *rt) {
+  while (rt->held) {
+    corral_task *t = rt->held;
+    held_remove(rt, t);
+    t->owned = 0;
+    t->handle = 0;
+    task_unref(rt, t);
+  }
 }
 
 /* A task that never ran (cancelled before it started, or no stack). */
@@ -545,6 +579,7 @@ void corral_task_release(corral_task *h) {
   if (!h) return;
   corral_task *t = task_get(h, "corral_task_release");
   if (!t->owned) corral__handle_abort("corral_task_release", h, CORRAL__H_STALE);
+  held_remove(t->rt, t);
   t->owned = 0;
   t->handle = 0;
   corral__task_unref(t->rt, t);

@@ -77,6 +77,7 @@ struct corral_task {
   uint8_t forced : 1;          /* ... and by the deadlock breaker */
   uint8_t spin_reported : 1;   /* cancel-spin report done */
   uint8_t owned : 1;           /* the spawner's handle is not released yet */
+  uint8_t held : 1;            /* finished, owned: in rt->held */
   uint8_t stall_reported;      /* stall report done (written by the
                                   watchdog thread: a byte of its own) */
   union {
@@ -104,6 +105,11 @@ CORRAL__HIDDEN void corral__task_link(corral_task *t);
 /* End a task that never ran (cancelled before it started, or no stack). */
 CORRAL__HIDDEN void corral__task_finalize(corral__rt *rt, corral_task *t);
 CORRAL__HIDDEN void corral__task_unref(corral__rt *rt, corral_task *t);
+/* The runtime's end: release the user handles still held on finished
+ * tasks (their records are freed with them). */
+CORRAL__HIDDEN void corral__release_held(corral__rt *rt);
+/* A finished task whose user handle is still owned joins rt->held. */
+CORRAL__HIDDEN void corral__task_hold(corral__rt *rt, corral_task *t);
 CORRAL__HIDDEN int corral__spawn(corral__rt *rt, corral__group *g,
                                  corral_fn fn, void *arg,
                                  const corral_spawn_opts *o, corral_task **out,

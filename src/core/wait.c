@@ -1,6 +1,7 @@
 /* The wait primitive: every blocking call parks here (see wait.h), and the
  * public hooks for foreign libraries are built on it. */
 #include "core/sched.h"
+#include "ground/fault.h"
 
 const char *const corral__wait_names[CORRAL__W_COUNT] = {
 #define CORRAL__XX(name, str) str,
@@ -17,14 +18,29 @@ static void on_wait_timeout(corral__timer *tm) {
 int corral__park(corral_task *t, int kind, const corral__wait *w,
                  int64_t deadline) {
   corral__rt *rt = t->rt;
+#ifdef CORRAL_FAULT_INJECTION
+  if (w != CORRAL__UNABORTABLE) corral__inject_park(kind); /* a cancel point */
+#endif
   /* A deadline passed while tasks switched among themselves: the check
    * below fires this task's due scope deadlines, and this park goes
    * through the scheduler, which fires the rest. Never switch here: the
    * caller registered its waiter (a join, an event) and another task
    * running now could complete it before we are parked. */
   if (unlikely(corral__preempt_pending(rt))) corral__budget_set(rt, 0);
-  if (w != CORRAL__UNABORTABLE && corral__checkpoint_scope(rt, t))
-    return corral__fail(t, CORRAL_ECANCELED);
+  bool aborted = false;
+  if (w != CORRAL__UNABORTABLE && corral__checkpoint_scope(rt, t)) {
+    /* Cancelled before parking (a deadline this check fired, a cancel
+     * made since the caller's own check): the operation the caller started
+     * is withdrawn as if the cancellation had reached it parked. Returning
+     * without asking its abort callback left a request that owns memory
+     * until its callback (getaddrinfo) running with a task that had moved
+     * on: a leak, and a wake-up of whatever task came next. corral_park's
+     * callers are promised the opposite (no abort before parking). */
+    if (!w || !w->abort || kind == CORRAL__W_PARK ||
+        w->abort(t, w->arg) == CORRAL_ABORT_SUCCEEDED)
+      return corral__fail(t, CORRAL_ECANCELED);
+    aborted = true; /* it cannot be withdrawn: wait for its waker */
+  }
   if (deadline != CORRAL_FOREVER) {
     if (deadline <= corral__now(rt)) return CORRAL_ETIMEDOUT; /* expired */
     int rc = corral__timer_arm(rt, &t->timer, deadline, on_wait_timeout);
@@ -34,7 +50,8 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
   t->wait = w;
   t->wait_kind = (uint8_t)kind;
   t->wake_rc = 0;
-  t->aborted = t->forced = 0;
+  t->aborted = aborted;
+  t->forced = 0;
   corral__switch_out_inline(rt, t); /* inlined: one frame less per sleeper */
   if (corral__timer_armed(&t->timer)) corral__timer_disarm(rt, &t->timer);
   t->wait = NULL;

@@ -29,20 +29,21 @@
 CORRAL__HIDDEN int corral__inject_hit(const char *site, int err);
 
 #define CORRAL__UV(site, err, call)                                          \
-  (corral__inject_hit((site), (err)) ? -corral__inject_errno() : (call))
+  (corral__inject_hit((site), (err)) ? -corral__inject_current_errno() : (call))
 #define CORRAL__SYS(site, err, call)                                         \
-  (corral__inject_hit((site), (err)) ? (errno = corral__inject_errno(), -1)   \
-                                    : (call))
+  (corral__inject_hit((site), (err))                                          \
+       ? (errno = corral__inject_current_errno(), -1)                         \
+       : (call))
 #define CORRAL__MMAP(site, err, call)                                        \
   (corral__inject_hit((site), (err))                                          \
-       ? (errno = corral__inject_errno(), MAP_FAILED)                         \
+       ? (errno = corral__inject_current_errno(), MAP_FAILED)                 \
        : (call))
 #define CORRAL__CB(site, err, status)                                        \
   ((status) >= 0 && corral__inject_hit((site), (err))                         \
-       ? -corral__inject_errno()                                              \
+       ? -corral__inject_current_errno()                                      \
        : (status))
 #define CORRAL__ERR(site, err, call)                                         \
-  (corral__inject_hit((site), (err)) ? corral__inject_errno() : (call))
+  (corral__inject_hit((site), (err)) ? corral__inject_current_errno() : (call))
 
 /* The control side, for tests (tests/test_fault.c). Per thread. */
 typedef void (*corral__inject_fn)(const char *site, int err, void *arg);
@@ -50,10 +51,15 @@ typedef void (*corral__inject_fn)(const char *site, int err, void *arg);
  * site's own errno); only calls whose site starts with `only` count when
  * only != NULL. nth == 0 disarms. Resets the counters. */
 CORRAL__HIDDEN void corral__inject_arm(long nth, int err, const char *only);
-/* Calls seen since the last arm, and how many were failed (0 or 1). */
+/* Fail the nth and the nth2 calls (nth2 > nth: a second fault, often in
+ * the cleanup of the first) with their sites' own errno. */
+CORRAL__HIDDEN void corral__inject_arm2(long nth, long nth2);
+/* The errno of the fault being injected now (the macros return it). */
+CORRAL__HIDDEN int corral__inject_current_errno(void);
+/* Calls seen since the last arm, and how many were failed (0, 1 or 2). */
 CORRAL__HIDDEN long corral__inject_calls(void);
 CORRAL__HIDDEN long corral__inject_fired(void);
-/* The site and errno of the injected failure (NULL / 0 when none). */
+/* The site and errno of the first injected failure (NULL / 0 when none). */
 CORRAL__HIDDEN const char *corral__inject_site(void);
 CORRAL__HIDDEN int corral__inject_errno(void);
 /* Called when the failure is injected, before the call returns (a test
@@ -61,6 +67,15 @@ CORRAL__HIDDEN int corral__inject_errno(void);
 CORRAL__HIDDEN void corral__inject_on_fire(corral__inject_fn fn, void *arg);
 /* Record every site seen (for a listing of the calls a program makes). */
 CORRAL__HIDDEN void corral__inject_trace(corral__inject_fn fn, void *arg);
+
+/* Cancellation points: corral__park calls this at the entry of every
+ * abortable park (kind: CORRAL__W_*). The nth such call (counted apart from
+ * the fault sites, per thread) calls fn, which may cancel something: a
+ * test then sees a cancellation arrive at exactly that point. */
+typedef void (*corral__park_fn)(int kind, void *arg);
+CORRAL__HIDDEN void corral__inject_park(int kind);
+CORRAL__HIDDEN void corral__inject_park_arm(long nth, corral__park_fn fn, void *arg);
+CORRAL__HIDDEN long corral__inject_parks(void);
 
 #else
 

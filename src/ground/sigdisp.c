@@ -36,10 +36,20 @@ int corral__sigwatch_start(uv_signal_t *h, uv_signal_cb cb, int signum) {
 
 void corral__sigwatch_close(uv_signal_t *h, uv_close_cb close_cb) {
   int signum = h->signum; /* 0: never started (or already stopped) */
+  /* libuv resets the last watch's signal to SIG_DFL before the saved
+   * disposition is put back: a SIGINT or SIGUSR1 arriving in between would
+   * kill the process. Blocked on this thread meanwhile (the runtime's other
+   * threads block every signal), it waits and then meets the restored
+   * disposition. */
+  sigset_t one, old;
+  sigemptyset(&one);
+  if (signum > 0 && signum < NSIG) sigaddset(&one, signum);
+  pthread_sigmask(SIG_BLOCK, &one, &old);
   pthread_mutex_lock(&sig_lock);
   uv_close((uv_handle_t *)h, close_cb); /* stops it: libuv may reset now */
   if (signum > 0 && signum < NSIG && sig_watches[signum] > 0 &&
       --sig_watches[signum] == 0)
     sigaction(signum, &sig_saved[signum], NULL);
   pthread_mutex_unlock(&sig_lock);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

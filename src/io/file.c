@@ -33,6 +33,7 @@ typedef struct fsop {
 } fsop;
 
 static void file_free_now(corral_file *f) {
+  corral__aset_del(&f->rt->live, f);
   uv_fs_t req;
   int rc = uv_fs_close(NULL, &req, f->fd, NULL); /* synchronous */
   uv_fs_req_cleanup(&req);
@@ -131,6 +132,15 @@ int corral_file_open(const char *path, int flags, int mode, corral_file **out) {
     return corral_errorf((int)r, "open %s: %s", path, uv_strerror((int)r));
   }
   f->fd = (uv_file)r;
+  /* Known to the runtime while open: a second close is refused, not a
+   * use after free. */
+  if (corral__aset_add(&rt->live, &rt->al, f)) {
+    uv_fs_t req;
+    uv_fs_close(NULL, &req, f->fd, NULL);
+    uv_fs_req_cleanup(&req);
+    corral__free(rt, f);
+    return CORRAL_ENOMEM;
+  }
   corral__handle_register(rt, &f->reg, "file", close_registered);
   *out = f;
   return 0;
@@ -140,6 +150,10 @@ int corral_file_fd(const corral_file *f) { return f ? f->fd : CORRAL_EINVAL; }
 
 int corral_file_close(corral_file *f) {
   if (!f) return 0;
+  /* Closed already (its memory may be gone): refused without reading it. */
+  if (corral__tl_rt && !corral__aset_has(&corral__tl_rt->live, f)) {
+    return CORRAL_EINVAL;
+  }
   if (f->closing) return CORRAL_ECLOSED;
   corral__handle_unregister(&f->reg);
   f->closing = 1;
@@ -159,6 +173,7 @@ int corral_file_close(corral_file *f) {
     corral__park(self, CORRAL__W_FILE, CORRAL__UNABORTABLE, CORRAL_FOREVER);
   int rc = (int)(op.req.result < 0 ? op.req.result : 0);
   uv_fs_req_cleanup(&op.req);
+  corral__aset_del(&f->rt->live, f);
   corral__free(f->rt, f);
   return rc;
 }

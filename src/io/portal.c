@@ -16,12 +16,14 @@
 #include "io/io.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct corral_portal {
   pthread_mutex_t mu;
   int refs;                /* under mu */
+  long user_refs; /* held by the program (open, ref, release) */
   int closed;              /* under mu */
   corral__list pending;    /* under mu: submissions not yet spawned */
   /* Runtime thread only, while open. */
@@ -126,8 +128,14 @@ static void on_async(uv_async_t *h) {
                              "corral_portal_submit", 0)
              : CORRAL_ENOMEM;
     }
+    /* No memory for its task: the caller learns it (it was told
+     * ECLOSED, as if the runtime had ended); a submission nobody waits for
+     * is reported, not dropped in silence. */
+    if (rc == CORRAL_ENOMEM && !s->call)
+      fprintf(rt->report, "corral: portal submission '%s' not run: out of memory\n",
+              s->name);
     if (rc)
-      sub_fail(s, rc == CORRAL_ECANCELED ? rc : CORRAL_ECLOSED);
+      sub_fail(s, rc == CORRAL_ECANCELED || rc == CORRAL_ENOMEM ? rc : CORRAL_ECLOSED);
     else /* until it runs: a task cancelled before it starts never runs,
             and the runtime's end answers for it */
       corral__list_insert_tail(&p->spawned, &s->node);
@@ -196,6 +204,7 @@ int corral_portal_open(corral_portal **out) {
   }
   pthread_mutex_lock(&p->mu);
   p->refs++;
+  p->user_refs++;
   pthread_mutex_unlock(&p->mu);
   portal_sync_ref(p, 1);
   *out = p;
@@ -206,6 +215,7 @@ corral_portal *corral_portal_ref(corral_portal *p) {
   if (!p) return NULL;
   pthread_mutex_lock(&p->mu);
   p->refs++;
+  p->user_refs++;
   pthread_mutex_unlock(&p->mu);
   return p;
 }
@@ -213,6 +223,15 @@ corral_portal *corral_portal_ref(corral_portal *p) {
 void corral_portal_release(corral_portal *p) {
   if (!p) return;
   pthread_mutex_lock(&p->mu);
+  if (p->user_refs <= 0) {
+    /* A release too many would drop the runtime's own reference: the
+     * portal would be freed under the runtime (a use after free at its
+     * end). While the runtime lives the object is still there to say so. */
+    fprintf(stderr, "corral: corral_portal_release: portal %p released more "
+                    "times than it was opened or referenced\n", (void *)p);
+    abort();
+  }
+  p->user_refs--;
   int last = --p->refs == 0;
   /* Only the runtime's own reference left: let the loop unref the handle
    * (on its thread). */

@@ -100,7 +100,10 @@ static void on_sigchld(uv_signal_t *h, int signum) {
     corral__list *next = n->next != &c->live ? n->next : NULL;
     corral_process *p = corral__container_of(n, corral_process, node);
     int st;
-    pid_t r = waitpid(p->pid, &st, WNOHANG);
+    pid_t r;
+    while ((r = CORRAL__SYS("process_waitpid", EINTR, waitpid(p->pid, &st, WNOHANG))) < 0 &&
+           errno == EINTR) {
+    }
     if (r == p->pid) corral__process_reaped(p, st);
     else if (r < 0 && errno == ECHILD) corral__process_reaped(p, 0); /* someone else reaped it */
     n = next;
@@ -154,9 +157,9 @@ static void close_streams(corral_process *p) {
  * itself then. Its signals stay blocked until it has reset their
  * dispositions, so the default action is what it gets. */
 static int signal_group(corral_process *p, int sig) {
-  if (kill(-p->pid, sig) == 0) return 0;
+  if (CORRAL__SYS("process_kill", EPERM, kill(-p->pid, sig)) == 0) return 0;
   if (errno != ESRCH || p->exited) return -errno;
-  return kill(p->pid, sig) == 0 ? 0 : -errno;
+  return CORRAL__SYS("process_kill", EPERM, kill(p->pid, sig)) == 0 ? 0 : -errno;
 }
 
 /* Reap the group's members that are our children (when we are a
@@ -174,7 +177,7 @@ static void close_now(corral_process *p) {
   close_streams(p);
   if (p->waiter) corral__wake(p->waiter, CORRAL_ECLOSED);
   if (!p->exited) {
-    kill(-p->pid, SIGKILL);
+    CORRAL_IGNORE(CORRAL__SYS("process_kill", EPERM, kill(-p->pid, SIGKILL)));
     kill(p->pid, SIGKILL);
     /* A SIGKILLed process ends at once, short of an uninterruptible wait
      * in the kernel. */
@@ -186,7 +189,8 @@ static void close_now(corral_process *p) {
     {
       int st = 0;
       pid_t r;
-      while ((r = waitpid(p->pid, &st, 0)) < 0 && errno == EINTR) {
+      while ((r = CORRAL__SYS("process_waitpid", EINTR, waitpid(p->pid, &st, 0))) < 0 &&
+             errno == EINTR) {
       }
       corral__process_reaped(p, r == p->pid ? st : 0);
       watch_update(p->tab);
@@ -556,11 +560,15 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
   for (size_t i = 0; i < p->nseq && !p->exited; i++) {
     signal_group(p, p->seq[i].signum);
     signal_group(p, SIGCONT); /* a stopped child must run to see it */
-    if (p->seq[i].wait_ns > 0) park_exit(self, p, corral_now() + p->seq[i].wait_ns);
+    if (p->seq[i].wait_ns > 0)
+      park_exit(self, p, corral__deadline_after(self->rt, p->seq[i].wait_ns));
     if (p->handle_closed) break;
   }
   if (!p->exited && !p->handle_closed) {
-    signal_group(p, SIGKILL);
+    int k = signal_group(p, SIGKILL);
+    /* A child that cannot be killed would be waited for forever: the
+     * caller gets kill's error, and corral_process_close tries again. */
+    if (k != 0 && !p->exited) return k;
     park_exit(self, p, CORRAL_FOREVER);
   }
   if (freed_after_wait(p)) return CORRAL_ECLOSED;
