@@ -13,7 +13,7 @@ log="$OUT/peers.log"
 : > "$log"
 
 missing() { echo "{\"bench\": \"_missing\", \"system\": \"$1\", \"value\": 0, \"unit\": \"$2\"}" >> "$raw"; echo "bench: $1 missing ($2)" >&2; }
-CASES=${BENCH_CASES-"switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit echo echo_compact chan_pingpong chan_fanin offload"}
+CASES=${BENCH_CASES-"switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit echo echo_compact echo_sharded chan_pingpong chan_fanin offload"}
 # Each case runs BENCH_REPS times (default 3; 1 with BENCH_QUICK) for every
 # system, case by case and system after system within a round, so a slow
 # patch of the machine hits everyone alike; the report keeps the best run.
