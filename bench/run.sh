@@ -2,11 +2,13 @@
 # make bench: corral and its peers side by side, in one run.
 # Writes bench/results/latest.{json,md,png} and prints the table.
 # BENCH_QUICK=1 shrinks every size by 10x (CI smoke run). BENCH_CASES="a b"
-# runs only those runtime cases ("" none); BENCH_HTTP=0 skips http_fanout.
+# runs only those runtime cases ("" none); BENCH_HTTP=0 skips http_fanout;
+# BENCH_CLI=0 skips the corral command's table; BENCH_OUT=dir writes the
+# results there instead.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-OUT=bench/results
+OUT=${BENCH_OUT:-bench/results}
 mkdir -p "$OUT"
 raw=$(mktemp)
 log="$OUT/peers.log"
@@ -98,5 +100,5 @@ fi
 PY3=$(command -v python3 || echo /usr/bin/python3)
 "$PY3" bench/report.py "$raw" "$OUT"
 # The corral command against xargs -P and GNU parallel (its own table).
-if [ -x "$BUILD/bin/corral" ]; then bench/cli_bench.sh "$BUILD" || echo "bench: cli bench failed" >&2; fi
+if [ "${BENCH_CLI:-1}" != 0 ] && [ -x "$BUILD/bin/corral" ]; then bench/cli_bench.sh "$BUILD" || echo "bench: cli bench failed" >&2; fi
 rm -f "$raw"

@@ -350,14 +350,17 @@ static __attribute__((noinline, cold)) int receive_slow(corral_channel *ch,
   return block_on(self, ch, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE);
 }
 
-/* In a task of the channel's runtime, not compact, nothing cancelled and
- * no deadline due: the ordinary case, one branch for all of it. */
-static inline bool ordinary(const corral_channel *ch, const corral__rt *rt,
-                            const corral_task *self) {
-  return likely(self != NULL) && likely(ch != NULL) &&
-         likely(ch->magic == CHAN_MAGIC) && likely(ch->rt == rt) &&
-         likely(!self->compact) &&
-         likely((rt->sched.ncancelled | corral__preempt_pending(rt)) == 0);
+/* The calling task, in the ordinary case: a task of the channel's runtime
+ * (whose rt is never NULL, so rt is not either), not compact, nothing
+ * cancelled and no deadline due; else NULL. */
+static inline corral_task *ordinary(const corral_channel *ch,
+                                    corral__rt *rt) {
+  if (unlikely(!ch || ch->magic != CHAN_MAGIC || ch->rt != rt)) return NULL;
+  corral_task *self = rt->sched.current;
+  if (unlikely(!self || self->compact ||
+               (rt->sched.ncancelled | corral__preempt_pending(rt)) != 0))
+    return NULL;
+  return self;
 }
 
 /* The fast paths of send and receive: the ordinary case with word-sized
@@ -369,8 +372,8 @@ static inline bool ordinary(const corral_channel *ch, const corral__rt *rt,
  * uv_run, so the wake-ups here need not stop a libuv pass (corral__wake). */
 int corral_channel_send(corral_channel *ch, const void *item) {
   corral__rt *rt = corral__tl_rt;
-  corral_task *self = rt ? rt->sched.current : NULL;
-  if (unlikely(!ordinary(ch, rt, self) || !item || ch->isize != 8 ||
+  corral_task *self = ordinary(ch, rt);
+  if (unlikely(!self || !item || ch->isize != 8 ||
                ch->send_closed || ch->recv_closed))
     return send_slow(ch, item);
   corral__list *n = corral__list_head(&ch->receivers);
@@ -395,8 +398,8 @@ int corral_channel_send(corral_channel *ch, const void *item) {
 
 int corral_channel_receive(corral_channel *ch, void *item) {
   corral__rt *rt = corral__tl_rt;
-  corral_task *self = rt ? rt->sched.current : NULL;
-  if (unlikely(!ordinary(ch, rt, self) || ch->isize != 8 ||
+  corral_task *self = ordinary(ch, rt);
+  if (unlikely(!self || ch->isize != 8 ||
                ch->recv_closed))
     return receive_slow(ch, item);
   corral__list *n = corral__list_head(&ch->senders);

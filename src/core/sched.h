@@ -237,6 +237,7 @@ corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
   t->wait = NULL;
   t->wait_kind = CORRAL__W_NONE;
   int rc = t->wake_rc;
+  if (likely(rc == 0)) return 0;
   return rc == CORRAL_ETIMEDOUT ? rc : corral__fail(t, rc);
 }
 
