@@ -99,9 +99,15 @@ for b in benches:
         cells.append(fmt(p[0]) + (f" ({r:.2g}×)" if r else ""))
     lines.append("| " + " | ".join(cells) + " |")
 sw, pp = val.get(("switch", "corral")), val.get(("chan_pingpong", "corral"))
+swc, ppc = val.get(("switch_cpu", "corral")), val.get(("chan_pingpong_cpu", "corral"))
 if sw and pp and sw[0] > 0:
-    lines.append(f"\ncorral channel ping-pong: {fmt(pp[0])} ns per message, "
-                 f"{pp[0] / sw[0]:.1f}× corral's own switch ({fmt(sw[0])} ns).")
+    line = (f"\ncorral channel ping-pong: {fmt(pp[0])} ns per message, "
+            f"{pp[0] / sw[0]:.1f}× corral's own switch ({fmt(sw[0])} ns)")
+    if swc and ppc and swc[0] > 0:
+        line += (f"; in the runtime thread's CPU time (what other load on the "
+                 f"machine does not change): {fmt(ppc[0])} ns against "
+                 f"{fmt(swc[0])} ns, {ppc[0] / swc[0]:.1f}×")
+    lines.append(line + ".")
 if val.get(("echo_sharded", "corral")) or val.get(("echo_sharded", "libuv")):
     lines.append("\necho_sharded: 2 threads, each with its own runtime (corral) or loop "
                  "(libuv), its own SO_REUSEPORT listener on one shared port and half of "
