@@ -393,14 +393,14 @@ int corral_channel_send(corral_channel *ch, const void *item) {
     ring_push8(ch, item);
     return 0;
   }
-  return block_checked(self, ch, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND);
+  return block_checked(self, ch, &ch->senders, (void *)item,
+                       CORRAL__W_CHAN_SEND);
 }
 
 int corral_channel_receive(corral_channel *ch, void *item) {
   corral__rt *rt = corral__tl_rt;
   corral_task *self = ordinary(ch, rt);
-  if (unlikely(!self || ch->isize != 8 ||
-               ch->recv_closed))
+  if (unlikely(!self || ch->isize != 8 || ch->recv_closed))
     return receive_slow(ch, item);
   corral__list *n = corral__list_head(&ch->senders);
   if (ch->count) {
@@ -421,7 +421,8 @@ int corral_channel_receive(corral_channel *ch, void *item) {
     return 0;
   }
   if (ch->send_closed) return CORRAL_EEOF;
-  return block_checked(self, ch, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE);
+  return block_checked(self, ch, &ch->receivers, item,
+                       CORRAL__W_CHAN_RECEIVE);
 }
 
 int corral_channel_try_send(corral_channel *ch, const void *item) {
