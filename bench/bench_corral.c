@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "corral.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,15 @@ static long scale(long n) { return quick ? n / 10 : n; }
 static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The runtime's thread CPU time: time the thread ran, whatever else the
+ * machine did meanwhile (the ratio of ping-pong to switch, both on one
+ * thread, is then stable on a loaded machine). */
+static int64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -47,11 +58,13 @@ static int b_switch(void *arg, void **res) {
   switch_n = scale(10000000) / 2;
   corral_group g;
   corral_group_open(&g, NULL);
-  int64_t t0 = now_ns();
+  int64_t t0 = now_ns(), c0 = cpu_ns();
   corral_spawn(&g, yielder, NULL, "a", NULL);
   corral_spawn(&g, yielder, NULL, "b", NULL);
   int rc = corral_group_close(&g, 0);
+  int64_t c1 = cpu_ns();
   emit("switch", (double)(now_ns() - t0) / (double)(switch_n * 2), "ns");
+  emit("switch_cpu", (double)(c1 - c0) / (double)(switch_n * 2), "ns");
   return rc;
 }
 
@@ -262,13 +275,168 @@ static int b_echo_compact(void *arg, void **res) {
   return b_echo(arg, res);
 }
 
+/* ---- echo_sharded: one runtime per core. SHARDS threads, each running its
+ * own runtime with its own listening socket on one shared port
+ * (SO_REUSEPORT: the kernel spreads the connections) and half the clients:
+ * 1000 connections x 100 round trips of 64 bytes in all. A client's
+ * connection lands on either shard. Reports requests per second and the
+ * 99th percentile of a round trip. bench/peers/libuv_echo.c does the same
+ * with one libuv loop per thread. ---- */
+#define SHARDS 2
+typedef struct {
+  int idx;
+  long conns;             /* clients of this shard */
+  uint32_t *lat;          /* round-trip times, ns */
+  atomic_long nlat;
+  corral_listener *l;
+  int64_t t_end;
+  int rc;
+} eshard;
+static eshard eshards[SHARDS];
+static atomic_int es_port, es_listening, es_go;
+static atomic_long es_closed; /* server side connections ended, all shards */
+static long es_total, es_rounds;
+
+static int es_handler(void *arg, void **res) {
+  (void)res;
+  corral_stream *c = arg;
+  char buf[4096];
+  int n;
+  while ((n = corral_stream_read(c, buf, sizeof buf)) > 0)
+    if (corral_stream_write(c, buf, (size_t)n, NULL)) break;
+  corral_stream_close(c);
+  atomic_fetch_add(&es_closed, 1);
+  return 0;
+}
+static int es_accept(void *arg, void **res) {
+  (void)res;
+  eshard *sh = arg;
+  corral_group g;
+  corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT});
+  corral_stream *c;
+  while (corral_listener_accept(sh->l, &c) == 0)
+    corral_spawn(&g, es_handler, c, "handler", NULL);
+  return corral_group_close(&g, 0);
+}
+static int es_client(void *arg, void **res) {
+  (void)res;
+  eshard *sh = arg;
+  corral_stream *s;
+  int rc = corral_tcp_connect("127.0.0.1", atomic_load(&es_port), &s);
+  if (rc) return rc;
+  char msg[ECHO_MSG], back[ECHO_MSG];
+  memset(msg, 'x', sizeof msg);
+  for (long r = 0; r < es_rounds && rc == 0; r++) {
+    int64_t t0 = now_ns();
+    rc = corral_stream_write(s, msg, sizeof msg, NULL);
+    for (size_t got = 0; rc == 0 && got < sizeof back;) {
+      int n = corral_stream_read(s, back + got, sizeof back - got);
+      if (n <= 0) rc = n ? n : CORRAL_EPIPE;
+      else got += (size_t)n;
+    }
+    sh->lat[atomic_fetch_add(&sh->nlat, 1)] = (uint32_t)(now_ns() - t0);
+  }
+  corral_stream_close(s);
+  return rc;
+}
+static int es_main(void *arg, void **res) {
+  (void)res;
+  eshard *sh = arg;
+  /* Shard 0 picks the port; the others join it once it listens. */
+  if (sh->idx > 0)
+    while (!atomic_load(&es_port)) CORRAL_IGNORE(corral_sleep(100000));
+  int rc = corral_tcp_listen_ex("127.0.0.1", atomic_load(&es_port),
+                                &(corral_listen_opts){.backlog = 4096, .reuse_port = 1},
+                                &sh->l);
+  if (rc) return rc;
+  if (sh->idx == 0) atomic_store(&es_port, corral_listener_port(sh->l));
+  atomic_fetch_add(&es_listening, 1);
+  corral_task *srv;
+  corral_create_task(es_accept, sh, "server", &srv);
+  while (!atomic_load(&es_go)) CORRAL_IGNORE(corral_sleep(10000));
+  corral_group g;
+  corral_group_open(&g, NULL);
+  for (long i = 0; i < sh->conns; i++) corral_spawn(&g, es_client, sh, "client", NULL);
+  rc = corral_group_close(&g, 0);
+  sh->t_end = now_ns();
+  /* Every shard serves clients of every shard: stop once all are gone. */
+  while (atomic_load(&es_closed) < es_total) CORRAL_IGNORE(corral_sleep(1000000));
+  corral_cancel(srv, NULL);
+  CORRAL_IGNORE(corral_join(srv, NULL));
+  corral_task_release(srv);
+  corral_listener_close(sh->l);
+  return rc;
+}
+static void *es_thread(void *arg) {
+  eshard *sh = arg;
+  corral_options o = {0};
+  o.stall_report_ns = CORRAL_FOREVER;
+  sh->rc = corral_run(&o, es_main, sh, NULL);
+  return NULL;
+}
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+static int b_echo_sharded(void) {
+  es_total = quick ? 100 : 1000;
+  es_rounds = 100;
+  atomic_store(&es_port, 0);
+  atomic_store(&es_listening, 0);
+  atomic_store(&es_go, 0);
+  atomic_store(&es_closed, 0);
+  pthread_t th[SHARDS];
+  for (int i = 0; i < SHARDS; i++) {
+    eshard *sh = &eshards[i];
+    memset(sh, 0, sizeof *sh);
+    sh->idx = i;
+    sh->conns = es_total / SHARDS + (i < es_total % SHARDS);
+    sh->lat = malloc(sizeof *sh->lat * (size_t)(sh->conns * es_rounds));
+    if (!sh->lat || pthread_create(&th[i], NULL, es_thread, sh)) return -1;
+  }
+  while (atomic_load(&es_listening) < SHARDS) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
+  int64_t t0 = now_ns();
+  atomic_store(&es_go, 1);
+  for (int i = 0; i < SHARDS; i++) pthread_join(th[i], NULL);
+  int64_t t_end = 0;
+  long n = 0;
+  int rc = 0;
+  for (int i = 0; i < SHARDS; i++) {
+    if (eshards[i].t_end > t_end) t_end = eshards[i].t_end;
+    n += atomic_load(&eshards[i].nlat);
+    if (eshards[i].rc) {
+      fprintf(stderr, "bench echo_sharded: shard %d: %s\n", i, corral_strerror(eshards[i].rc));
+      rc = -1;
+    }
+  }
+  uint32_t *all = malloc(sizeof *all * (size_t)(n ? n : 1));
+  long k = 0;
+  for (int i = 0; i < SHARDS; i++) {
+    if (all) memcpy(all + k, eshards[i].lat, sizeof *all * (size_t)atomic_load(&eshards[i].nlat));
+    k += atomic_load(&eshards[i].nlat);
+    free(eshards[i].lat);
+  }
+  if (rc == 0 && all && n == es_total * es_rounds) {
+    qsort(all, (size_t)n, sizeof *all, cmp_u32);
+    emit("echo_sharded", (double)n / ((double)(t_end - t0) / 1e9), "req/s");
+    emit("echo_sharded_p99", (double)all[(size_t)((double)n * 0.99)] / 1e3, "us");
+  } else {
+    rc = -1;
+  }
+  free(all);
+  return rc;
+}
+
 /* ---- channels: ping-pong of one token between two tasks that run the same
  * relay (like the switch case: same code on both sides) over two rendezvous
  * channels, 1M messages; 4-to-1 fan-in through one channel of capacity
  * 128, 1M items ---- */
 static long chan_n;
 static corral_channel *chan_a, *chan_b;
-static int64_t chan_dt;
+static int64_t chan_dt, chan_cpu;
 typedef struct {
   corral_channel *in, *out;
   int first;
@@ -277,7 +445,7 @@ static int relay(void *arg, void **res) {
   (void)res;
   relay_role *r = arg;
   long v = 0;
-  int64_t t0 = now_ns();
+  int64_t t0 = now_ns(), c0 = cpu_ns();
   if (r->first && corral_channel_send(r->out, &v)) return CORRAL_EIO;
   for (long i = 0; i < chan_n; i++) {
     if (corral_channel_receive(r->in, &v)) return CORRAL_EIO;
@@ -285,7 +453,10 @@ static int relay(void *arg, void **res) {
     if ((i + 1 < chan_n || !r->first) && corral_channel_send(r->out, &v))
       return CORRAL_EIO;
   }
-  if (r->first) chan_dt = now_ns() - t0;
+  if (r->first) {
+    chan_cpu = cpu_ns() - c0;
+    chan_dt = now_ns() - t0;
+  }
   return 0;
 }
 static int b_chan_pingpong(void *arg, void **res) {
@@ -300,6 +471,7 @@ static int b_chan_pingpong(void *arg, void **res) {
   corral_spawn(&g, relay, &ra, "a", NULL);
   int rc = corral_group_close(&g, 0);
   emit("chan_pingpong", (double)chan_dt / (double)(chan_n * 2), "ns");
+  emit("chan_pingpong_cpu", (double)chan_cpu / (double)(chan_n * 2), "ns");
   corral_channel_free(chan_a);
   corral_channel_free(chan_b);
   return rc;
@@ -418,7 +590,8 @@ static const struct {
              {"chan_fanin", b_chan_fanin},
              {"offload", b_offload},
              {"subprocess", b_subprocess},
-             {"subprocess_8", b_subprocess_8}};
+             {"subprocess_8", b_subprocess_8},
+             {"echo_sharded", NULL}};
 
 int main(int argc, char **argv) {
   quick = getenv("BENCH_QUICK") && atoi(getenv("BENCH_QUICK"));
@@ -427,6 +600,10 @@ int main(int argc, char **argv) {
     for (int a = 1; a < argc; a++)
       if (strcmp(argv[a], cases[i].name) == 0) want = 1;
     if (!want) continue;
+    if (!cases[i].fn) { /* runs its own runtimes, one per thread */
+      if (b_echo_sharded()) fprintf(stderr, "bench %s failed\n", cases[i].name);
+      continue;
+    }
     /* Spawning a million tasks in one go is a stall by design here. */
     corral_options o = {0};
     o.stall_report_ns = CORRAL_FOREVER;

@@ -2,18 +2,20 @@
 # make bench: corral and its peers side by side, in one run.
 # Writes bench/results/latest.{json,md,png} and prints the table.
 # BENCH_QUICK=1 shrinks every size by 10x (CI smoke run). BENCH_CASES="a b"
-# runs only those runtime cases ("" none); BENCH_HTTP=0 skips http_fanout.
+# runs only those runtime cases ("" none); BENCH_HTTP=0 skips http_fanout;
+# BENCH_CLI=0 skips the corral command's table; BENCH_OUT=dir writes the
+# results there instead.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-OUT=bench/results
+OUT=${BENCH_OUT:-bench/results}
 mkdir -p "$OUT"
 raw=$(mktemp)
 log="$OUT/peers.log"
 : > "$log"
 
 missing() { echo "{\"bench\": \"_missing\", \"system\": \"$1\", \"value\": 0, \"unit\": \"$2\"}" >> "$raw"; echo "bench: $1 missing ($2)" >&2; }
-CASES=${BENCH_CASES-"switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit echo echo_compact chan_pingpong chan_fanin offload subprocess subprocess_8"}
+CASES=${BENCH_CASES-"switch spawn_join spawn_join_eager gather timers fail_fast hold hold_compact gather_limit echo echo_compact echo_sharded chan_pingpong chan_fanin offload subprocess subprocess_8"}
 # Each case runs BENCH_REPS times (default 3; 1 with BENCH_QUICK) for every
 # system, case by case and system after system within a round, so a slow
 # patch of the machine hits everyone alike; the report keeps the best run.
@@ -98,5 +100,5 @@ fi
 PY3=$(command -v python3 || echo /usr/bin/python3)
 "$PY3" bench/report.py "$raw" "$OUT"
 # The corral command against xargs -P and GNU parallel (its own table).
-if [ -x "$BUILD/bin/corral" ]; then bench/cli_bench.sh "$BUILD" || echo "bench: cli bench failed" >&2; fi
+if [ "${BENCH_CLI:-1}" != 0 ] && [ -x "$BUILD/bin/corral" ]; then bench/cli_bench.sh "$BUILD" || echo "bench: cli bench failed" >&2; fi
 rm -f "$raw"

@@ -31,21 +31,23 @@ struct corral_channel {
   _Alignas(16) unsigned char buf[];
 };
 
-/* One blocked call: a single send or receive, or a select. */
+/* One blocked select. */
 typedef struct chan_op {
   corral_task *task;
   size_t fired;                        /* clause that took effect */
-  const corral_select_clause *clauses; /* select (for the dump), else NULL */
+  const corral_select_clause *clauses; /* for the dump */
   size_t n;
-  corral_channel *ch;                  /* single operation (for the dump) */
 } chan_op;
 
+/* One blocked operation: a single send or receive (op NULL; the wait
+ * record's argument, for the dump), or one clause of a select. */
 typedef struct chan_waiter {
   corral__list node; /* in its channel's senders or receivers */
-  corral_task *task; /* op->task, one load nearer */
-  chan_op *op;
+  corral_task *task;
+  chan_op *op;       /* select: its call; single operation: NULL */
   void *item;        /* send: the item; receive: destination or NULL */
   size_t index;      /* clause index */
+  corral_channel *ch; /* single operation (for the dump) */
 } chan_waiter;
 
 static inline bool live(const chan_waiter *w) {
@@ -65,8 +67,8 @@ static inline chan_waiter *first_live(corral__list *h) {
 
 static inline void complete(chan_waiter *w, int rc) {
   corral__list_remove(&w->node);
-  w->op->fired = w->index;
-  corral__wake(w->task, rc);
+  if (w->op) w->op->fired = w->index;
+  corral__wake_inline(w->task, rc);
 }
 
 /* Items are small values as a rule: fixed-size copies the compiler inlines
@@ -91,6 +93,20 @@ static inline void ring_push(corral_channel *ch, const void *item) {
 
 static inline void ring_pop(corral_channel *ch, void *item) {
   if (item) item_copy(item, ch->buf + ch->head * ch->isize, ch->isize);
+  if (++ch->head == ch->cap) ch->head = 0;
+  ch->count--;
+}
+
+/* The same for the fast paths, whose items are 8 bytes. */
+static inline void ring_push8(corral_channel *ch, const void *item) {
+  size_t tail = ch->head + ch->count;
+  if (tail >= ch->cap) tail -= ch->cap;
+  memcpy(ch->buf + tail * 8, item, 8);
+  ch->count++;
+}
+
+static inline void ring_pop8(corral_channel *ch, void *item) {
+  if (item) memcpy(item, ch->buf + ch->head * 8, 8);
   if (++ch->head == ch->cap) ch->head = 0;
   ch->count--;
 }
@@ -163,11 +179,6 @@ static void describe_channel(corral_channel *ch, FILE *f) {
 }
 
 static void describe_op(const chan_op *op, FILE *f) {
-  if (!op->clauses) {
-    fputc(' ', f);
-    describe_channel(op->ch, f);
-    return;
-  }
   fputs(" of", f);
   const char *sep = " ";
   for (size_t i = 0; i < op->n; i++) {
@@ -184,6 +195,9 @@ void corral__sync_describe(int kind, const void *arg, FILE *f) {
   switch (kind) {
   case CORRAL__W_CHAN_SEND:
   case CORRAL__W_CHAN_RECEIVE:
+    fputc(' ', f);
+    describe_channel(((const chan_waiter *)arg)->ch, f);
+    break;
   case CORRAL__W_CHAN_SELECT: describe_op(arg, f); break;
   default: corral__lock_describe(kind, arg, f);
   }
@@ -191,14 +205,31 @@ void corral__sync_describe(int kind, const void *arg, FILE *f) {
 
 /* ---- blocking ---- */
 
-static int block_on(corral_task *self, corral_channel *ch, corral__list *h,
-                    void *item, int kind) {
-  chan_op op = {self, 0, NULL, 0, ch};
-  chan_waiter w = {{NULL, NULL}, self, &op, item, 0};
+/* Out of line, like every rare path of send and receive: their fast paths
+ * then need no stack frame and no saved registers. */
+static __attribute__((noinline)) int block_on(corral_task *self,
+                                              corral_channel *ch,
+                                              corral__list *h, void *item,
+                                              int kind) {
+  chan_waiter w = {{NULL, NULL}, self, NULL, item, 0, ch};
   corral__list_insert_tail(h, &w.node);
-  const corral__wait rec = {NULL, &op, NULL};
+  const corral__wait rec = {NULL, &w, NULL};
   int rc = corral__park(self, kind, &rec, CORRAL_FOREVER);
   corral__list_remove(&w.node); /* unlinked already unless cancelled */
+  return rc;
+}
+
+/* The same from the fast paths, which made the checkpoint test. */
+static __attribute__((noinline)) int block_checked(corral_task *self,
+                                                   corral_channel *ch,
+                                                   corral__list *h,
+                                                   void *item, int kind) {
+  chan_waiter w = {{NULL, NULL}, self, NULL, item, 0, ch};
+  corral__list_insert_tail(h, &w.node);
+  const corral__wait rec = {NULL, &w, NULL};
+  int rc = corral__park_checked(self, kind, &rec);
+  if (unlikely(w.node.next != &w.node)) /* still linked: cancelled */
+    corral__list_remove(&w.node);
   return rc;
 }
 
@@ -241,7 +272,7 @@ static void wake_all(corral__list *h, int rc) {
     chan_waiter *w = corral__container_of(n, chan_waiter, node);
     corral__list_remove(n);
     if (live(w)) {
-      w->op->fired = w->index;
+      if (w->op) w->op->fired = w->index;
       corral__wake(w->task, rc);
     }
   }
@@ -287,13 +318,17 @@ static inline bool cancelled(corral__rt *rt, corral_task *self) {
          corral__fail(self, CORRAL_ECANCELED);
 }
 
-int corral_channel_send(corral_channel *ch, const void *item) {
+/* Every check of a blocking send or receive, in order, with its own code;
+ * then the operation. The fast paths below come here whenever anything is
+ * out of the ordinary. */
+static __attribute__((noinline, cold)) int send_slow(corral_channel *ch,
+                                                     const void *item) {
   corral__rt *rt = corral__tl_rt;
   corral_task *self = rt ? rt->sched.current : NULL;
-  if (unlikely(!self)) return CORRAL_ENOTASK;
+  if (!self) return CORRAL_ENOTASK;
   int rc = check(ch, rt);
   if (rc) return rc;
-  if (unlikely(!item)) return CORRAL_EINVAL;
+  if (!item) return CORRAL_EINVAL;
   CORRAL__NO_COMPACT(self, "corral_channel_send");
   if (cancelled(rt, self)) return CORRAL_ECANCELED;
   rc = op_send(ch, item);
@@ -301,10 +336,11 @@ int corral_channel_send(corral_channel *ch, const void *item) {
   return block_on(self, ch, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND);
 }
 
-int corral_channel_receive(corral_channel *ch, void *item) {
+static __attribute__((noinline, cold)) int receive_slow(corral_channel *ch,
+                                                        void *item) {
   corral__rt *rt = corral__tl_rt;
   corral_task *self = rt ? rt->sched.current : NULL;
-  if (unlikely(!self)) return CORRAL_ENOTASK;
+  if (!self) return CORRAL_ENOTASK;
   int rc = check(ch, rt);
   if (rc) return rc;
   CORRAL__NO_COMPACT(self, "corral_channel_receive");
@@ -312,6 +348,81 @@ int corral_channel_receive(corral_channel *ch, void *item) {
   rc = op_receive(ch, item);
   if (rc != CORRAL_EAGAIN) return rc;
   return block_on(self, ch, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE);
+}
+
+/* The calling task, in the ordinary case: a task of the channel's runtime
+ * (whose rt is never NULL, so rt is not either), not compact, nothing
+ * cancelled and no deadline due; else NULL. */
+static inline corral_task *ordinary(const corral_channel *ch,
+                                    corral__rt *rt) {
+  if (unlikely(!ch || ch->magic != CHAN_MAGIC || ch->rt != rt)) return NULL;
+  corral_task *self = rt->sched.current;
+  if (unlikely(!self || self->compact ||
+               (rt->sched.ncancelled | corral__preempt_pending(rt)) != 0))
+    return NULL;
+  return self;
+}
+
+/* The fast paths of send and receive: the ordinary case with word-sized
+ * items, a live partner of a single operation at the head of its list, an
+ * item or room in the ring, or blocking. They make no call but a tail call,
+ * so they need no stack frame; everything else (other sizes, select
+ * partners, dead waiters, closed sides, bad arguments) takes the general
+ * path above, which is the same operation. A task never runs inside
+ * uv_run, so the wake-ups here need not stop a libuv pass (corral__wake). */
+int corral_channel_send(corral_channel *ch, const void *item) {
+  corral__rt *rt = corral__tl_rt;
+  corral_task *self = ordinary(ch, rt);
+  if (unlikely(!self || !item || ch->isize != 8 ||
+               ch->send_closed || ch->recv_closed))
+    return send_slow(ch, item);
+  corral__list *n = corral__list_head(&ch->receivers);
+  if (n) { /* a receiver waits only while the ring is empty */
+    chan_waiter *r = corral__container_of(n, chan_waiter, node);
+    corral_task *t = r->task;
+    if (unlikely(t->state != CORRAL__T_BLOCKED || r->op))
+      return send_slow(ch, item);
+    if (r->item) memcpy(r->item, item, 8);
+    corral__list_remove(n);
+    t->state = CORRAL__T_RUNNABLE;
+    t->wake_rc = 0;
+    corral__runq_push(rt, t);
+    return 0;
+  }
+  if (ch->count < ch->cap) {
+    ring_push8(ch, item);
+    return 0;
+  }
+  return block_checked(self, ch, &ch->senders, (void *)item,
+                       CORRAL__W_CHAN_SEND);
+}
+
+int corral_channel_receive(corral_channel *ch, void *item) {
+  corral__rt *rt = corral__tl_rt;
+  corral_task *self = ordinary(ch, rt);
+  if (unlikely(!self || ch->isize != 8 || ch->recv_closed))
+    return receive_slow(ch, item);
+  corral__list *n = corral__list_head(&ch->senders);
+  if (ch->count) {
+    if (n) return receive_slow(ch, item); /* and refill from that sender */
+    ring_pop8(ch, item);
+    return 0;
+  }
+  if (n) { /* rendezvous */
+    chan_waiter *s = corral__container_of(n, chan_waiter, node);
+    corral_task *t = s->task;
+    if (unlikely(t->state != CORRAL__T_BLOCKED || s->op))
+      return receive_slow(ch, item);
+    if (item) memcpy(item, s->item, 8);
+    corral__list_remove(n);
+    t->state = CORRAL__T_RUNNABLE;
+    t->wake_rc = 0;
+    corral__runq_push(rt, t);
+    return 0;
+  }
+  if (ch->send_closed) return CORRAL_EEOF;
+  return block_checked(self, ch, &ch->receivers, item,
+                       CORRAL__W_CHAN_RECEIVE);
 }
 
 int corral_channel_try_send(corral_channel *ch, const void *item) {
@@ -402,10 +513,10 @@ static int select_impl(const corral_select_clause *cl, size_t n,
     ws = corral__malloc(rt, n * sizeof *ws);
     if (!ws) return CORRAL_ENOMEM;
   }
-  chan_op op = {self, n, cl, n, NULL};
+  chan_op op = {self, n, cl, n};
   for (size_t i = 0; i < n; i++) {
     corral_channel *ch = cl[i].channel;
-    ws[i] = (chan_waiter){{NULL, NULL}, self, &op, cl[i].item, i};
+    ws[i] = (chan_waiter){{NULL, NULL}, self, &op, cl[i].item, i, NULL};
     if (!ch)
       corral__list_init(&ws[i].node);
     else

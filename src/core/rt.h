@@ -112,7 +112,17 @@ struct corral__rt {
   uint16_t gen_seq;           /* last task generation handed out */
 };
 
-CORRAL__HIDDEN extern _Thread_local corral__rt *corral__tl_rt;
+/* The thread's runtime. Initial-exec TLS: one %fs-relative load in the
+ * shared library too, instead of a call to __tls_get_addr, which also made
+ * every fast path that reads it (channel operations, yield) save registers
+ * around the call. A library loaded with dlopen takes its 8 bytes from
+ * glibc's reserve of static TLS for such libraries. */
+#if defined(__GNUC__) && defined(__ELF__)
+#define CORRAL__TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define CORRAL__TLS_MODEL
+#endif
+CORRAL__HIDDEN extern _Thread_local corral__rt *corral__tl_rt CORRAL__TLS_MODEL;
 
 static inline void *corral__malloc(corral__rt *rt, size_t n) {
   return corral__al_malloc(&rt->al, n);

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-_Thread_local corral__rt *corral__tl_rt;
+_Thread_local corral__rt *corral__tl_rt CORRAL__TLS_MODEL;
 
 static uint64_t xorshift(uint64_t *s) {
   uint64_t x = *s;

@@ -88,6 +88,19 @@ static inline corral_task *corral__runq_pop(corral__rt *rt) {
   return t;
 }
 
+/* corral__wake (wait.h), inline for the hot paths that wake a partner
+ * (channels). */
+static inline void corral__wake_inline(corral_task *t, int rc) {
+  if (t->state != CORRAL__T_BLOCKED) return;
+  t->state = CORRAL__T_RUNNABLE;
+  t->wake_rc = rc;
+  corral__rt *rt = t->rt;
+  corral__runq_push(rt, t);
+  /* Woken from a libuv callback: the pass in progress must not block in
+   * poll while a task is runnable (uv_stop makes its poll non-blocking). */
+  if (unlikely(rt->sched.in_uv)) uv_stop(rt->loop);
+}
+
 /* The task to run after `cur` gives the CPU away, or NULL for the
  * scheduler (the budget of direct switches is spent, the queue is empty, or
  * a compact task must be loaded and cur stands on the shared stack). NEW
@@ -187,6 +200,45 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
   }
   if (next) corral__prefetch_queue(rt);
   corral__resume(rt, &cur->ctx, next);
+}
+
+/* corral__park (wait.h) for a wait with no deadline, in a caller that has
+ * just made the checkpoint test itself (nothing cancelled, no deadline
+ * due) with nothing in between that could change it: the channel fast
+ * paths. Inline: one call level, and its saved registers, less per
+ * blocked operation. */
+static inline __attribute__((always_inline)) int
+corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
+  t->state = CORRAL__T_BLOCKED;
+  t->wait = w;
+  t->wait_kind = (uint8_t)kind;
+  t->wake_rc = 0;
+  t->aborted = t->forced = 0;
+  /* The common case of corral__switch_out_inline, as in corral_yield: the
+   * head of the run queue is a task that ran before, budget is left, FIFO
+   * mode, no stack canaries, nothing compact. */
+  corral__rt *rt = t->rt;
+  corral__sched *s = &rt->sched;
+  corral_task *next = s->rq_head;
+  unsigned b = corral__budget(rt);
+  if (likely(next && b && !s->rng && !rt->stacks.pools.ncanary &&
+             next->state == CORRAL__T_RUNNABLE && !next->compact &&
+             t->linked)) {
+    corral__budget_set(rt, b - 1);
+    s->rq_head = next->rq_next;
+    if (!s->rq_head) s->rq_tail = NULL;
+    next->rq_next = NULL;
+    corral__resume(rt, &t->ctx, next);
+  } else {
+    corral__switch_out_inline(rt, t);
+  }
+  if (unlikely(corral__timer_armed(&t->timer)))
+    corral__timer_disarm(t->rt, &t->timer);
+  t->wait = NULL;
+  t->wait_kind = CORRAL__W_NONE;
+  int rc = t->wake_rc;
+  if (likely(rc == 0)) return 0;
+  return rc == CORRAL_ETIMEDOUT ? rc : corral__fail(t, rc);
 }
 
 #endif

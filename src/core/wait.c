@@ -62,16 +62,7 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
   return rc == CORRAL_ETIMEDOUT ? rc : corral__fail(t, rc);
 }
 
-void corral__wake(corral_task *t, int rc) {
-  if (t->state != CORRAL__T_BLOCKED) return;
-  t->state = CORRAL__T_RUNNABLE;
-  t->wake_rc = rc;
-  corral__rt *rt = t->rt;
-  corral__runq_push(rt, t);
-  /* Woken from a libuv callback: the pass in progress must not block in
-   * poll while a task is runnable (uv_stop makes its poll non-blocking). */
-  if (unlikely(rt->sched.in_uv)) uv_stop(rt->loop);
-}
+void corral__wake(corral_task *t, int rc) { corral__wake_inline(t, rc); }
 
 void corral__waiters_wake_all(corral__list *h) {
   corral__list *n;
