@@ -38,6 +38,7 @@ typedef struct chan_op {
   const corral_select_clause *clauses; /* select (for the dump), else NULL */
   size_t n;
   corral_channel *ch;                  /* single operation (for the dump) */
+  struct chan_waiter *ws;              /* select: its n waiters */
 } chan_op;
 
 typedef struct chan_waiter {
@@ -193,10 +194,10 @@ void corral__sync_describe(int kind, const void *arg, FILE *f) {
 
 static int block_on(corral_task *self, corral_channel *ch, corral__list *h,
                     void *item, int kind) {
-  chan_op op = {self, 0, NULL, 0, ch};
+  chan_op op = {self, 0, NULL, 0, ch, NULL};
   chan_waiter w = {{NULL, NULL}, self, &op, item, 0};
   corral__list_insert_tail(h, &w.node);
-  const corral__wait rec = {NULL, &op, NULL};
+  const corral__wait rec = {.arg = &op, .node = &w.node};
   int rc = corral__park(self, kind, &rec, CORRAL_FOREVER);
   corral__list_remove(&w.node); /* unlinked already unless cancelled */
   return rc;
@@ -362,6 +363,12 @@ static inline bool clause_ready(const corral_select_clause *c) {
 
 #define SELECT_ON_STACK 8
 
+/* A select woken otherwise than by a clause leaves every channel at once. */
+static void select_leave(const corral__wait *w) {
+  const chan_op *op = w->arg;
+  for (size_t i = 0; i < op->n; i++) corral__list_remove(&op->ws[i].node);
+}
+
 static int select_impl(const corral_select_clause *cl, size_t n,
                        size_t *fired, bool block) {
   corral__rt *rt = corral__tl_rt;
@@ -402,7 +409,7 @@ static int select_impl(const corral_select_clause *cl, size_t n,
     ws = corral__malloc(rt, n * sizeof *ws);
     if (!ws) return CORRAL_ENOMEM;
   }
-  chan_op op = {self, n, cl, n, NULL};
+  chan_op op = {self, n, cl, n, NULL, ws};
   for (size_t i = 0; i < n; i++) {
     corral_channel *ch = cl[i].channel;
     ws[i] = (chan_waiter){{NULL, NULL}, self, &op, cl[i].item, i};
@@ -413,7 +420,7 @@ static int select_impl(const corral_select_clause *cl, size_t n,
           cl[i].op == CORRAL_SELECT_SEND ? &ch->senders : &ch->receivers,
           &ws[i].node);
   }
-  const corral__wait rec = {NULL, &op, NULL};
+  const corral__wait rec = {.arg = &op, .leave = select_leave};
   int rc = corral__park(self, CORRAL__W_CHAN_SELECT, &rec, CORRAL_FOREVER);
   for (size_t i = 0; i < n; i++) corral__list_remove(&ws[i].node);
   if (ws != on_stack) corral__free(rt, ws);

@@ -154,6 +154,20 @@ static bool wait_cond(corral_task *const *tasks, size_t n, int mode,
   }
 }
 
+typedef struct {
+  corral_task *const *tasks;
+  corral__waiter *ws;
+  size_t n;
+} wait_rings;
+
+static void leave_rings(const wait_rings *r) {
+  for (size_t i = 0; i < r->n; i++)
+    corral__ring_remove(&TK(r->tasks[i])->waiters, &r->ws[i].node);
+}
+
+/* Woken by its deadline or a cancellation: out of every ring at once. */
+static void wait_leave(const corral__wait *w) { leave_rings(w->arg); }
+
 /* Park until any of tasks[] finishes (or deadline / cancel). */
 static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
                     const unsigned char *skip, int64_t deadline) {
@@ -166,9 +180,10 @@ static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
     if (!TK(tasks[i])->finalized && !(skip && skip[i]))
       corral__ring_push(&TK(tasks[i])->waiters, &ws[i].node);
   }
-  int rc = corral__park(self, CORRAL__W_WAIT, NULL, deadline);
-  for (size_t i = 0; i < n; i++)
-    corral__ring_remove(&TK(tasks[i])->waiters, &ws[i].node);
+  wait_rings r = {tasks, ws, n};
+  const corral__wait rec = {.arg = &r, .leave = wait_leave};
+  int rc = corral__park(self, CORRAL__W_WAIT, &rec, deadline);
+  leave_rings(&r);
   if (ws != &one) corral__free(rt, ws);
   return rc;
 }

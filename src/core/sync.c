@@ -59,7 +59,8 @@ int corral_event_wait(corral_event *ce) {
    * the event is cleared again before they run. */
   corral__waiter w;
   corral__waiter_add(&e->waiters, &w, self);
-  int rc = corral__park(self, CORRAL__W_EVENT, NULL, CORRAL_FOREVER);
+  const corral__wait rec = {.node = &w.node, .obj = e};
+  int rc = corral__park(self, CORRAL__W_EVENT, &rec, CORRAL_FOREVER);
   corral__list_remove(&w.node);
   return rc;
 }
@@ -95,7 +96,8 @@ int corral_semaphore_acquire(corral_semaphore *cs) {
   }
   corral__waiter w;
   corral__waiter_add(&s->waiters, &w, self);
-  int rc = corral__park(self, CORRAL__W_SEMAPHORE, NULL, CORRAL_FOREVER);
+  const corral__wait rec = {.node = &w.node, .obj = s};
+  int rc = corral__park(self, CORRAL__W_SEMAPHORE, &rec, CORRAL_FOREVER);
   /* rc == 0: release() handed us the unit and unlinked us. */
   corral__list_remove(&w.node);
   return rc;

@@ -142,8 +142,8 @@ static fdwait *fdwait_get(corral__rt *rt, int fd, int *rc) {
     return NULL;
   }
   r->h.data = r;
-  r->rwait = (corral__wait){fd_abort, r, NULL};
-  r->wwait = (corral__wait){fd_abort, r, NULL};
+  r->rwait = (corral__wait){.abort = fd_abort, .arg = r};
+  r->wwait = (corral__wait){.abort = fd_abort, .arg = r};
   r->rt = rt;
   r->fd = fd;
   corral__handle_register(rt, &r->reg, "fd wait", fdwait_close_handle);

@@ -87,8 +87,8 @@ static corral_stream *alloc_stream(corral__rt *rt, int type) {
   s->fd = s->wfd = s->restore_flags = -1;
   s->uv.handle.data = s;
   s->wpoll.data = s;
-  s->rwait = (corral__wait){NULL, NULL, s->label};
-  s->wwait = (corral__wait){NULL, NULL, s->label};
+  s->rwait = (corral__wait){.what = s->label};
+  s->wwait = (corral__wait){.what = s->label};
   snprintf(s->label, sizeof s->label, "%s", kinds[type]);
   return s;
 }
