@@ -720,6 +720,18 @@ typedef struct corral_gather_opts {
 CORRAL_NODISCARD CORRAL_API int corral_gather(const corral_call *calls,
                                               size_t n, corral_outcome *out,
                                               const corral_gather_opts *opts);
+/* Handles in collect calls. The calls that take task handles (corral_join,
+ * corral_wait_for, corral_gather_tasks, corral_wait,
+ * corral_as_completed_init / _next) check every handle before anything
+ * waits or is cancelled, by one rule: NULL or stale (released, freed) is
+ * CORRAL_EINVAL; another runtime's is CORRAL_EFOREIGN (CORRAL_ENOTASK once
+ * no runtime runs on the thread); the caller's own is CORRAL_EDEADLK. A
+ * task whose outcome was taken already (joined: by corral_join,
+ * corral_wait_for or corral_gather_tasks) is CORRAL_EJOINED from those
+ * three, which take outcomes; corral_wait and as_completed only observe
+ * and count it as finished. A refused call leaves every task given to it
+ * as it was (not cancelled, outcome still to take). */
+
 /* BLOCKS. gather over tasks that already run (asyncio.gather(*tasks)):
  * fills out[i] for tasks[i] and returns only when every one has finished.
  * The policy acts on them as corral_gather's does (FAIL_FAST cancels the
@@ -728,9 +740,11 @@ CORRAL_NODISCARD CORRAL_API int corral_gather(const corral_call *calls,
  * or CANCELLED) and the code follows the same rule. A handle given twice is
  * waited for once and reported in both places. Marks the tasks joined (an
  * error gathered here no longer fails their create_task parent). Also
- * CORRAL_EINVAL (NULL out, a NULL or stale handle, bad policy or quorum,
- * compact caller), CORRAL_EDEADLK (the caller is among them),
- * CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. */
+ * CORRAL_EJOINED (a task's outcome was taken already: joined, gathered,
+ * wait_for), CORRAL_EINVAL (NULL out, a NULL or stale handle, bad policy
+ * or quorum, compact caller), CORRAL_EDEADLK (the caller is among them),
+ * CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK; these come before
+ * anything is waited for or cancelled (see "Handles in collect calls"). */
 CORRAL_NODISCARD CORRAL_API int corral_gather_tasks(corral_task *const *tasks,
                                                     size_t n,
                                                     corral_outcome *out,
@@ -754,7 +768,8 @@ typedef enum {
  * CORRAL_ECANCELED; CORRAL_EINVAL (no tasks -- asyncio's ValueError --, a
  * NULL or stale handle, bad mode, compact task), CORRAL_EDEADLK (the
  * caller is among the tasks), CORRAL_EFOREIGN, CORRAL_ENOMEM,
- * CORRAL_ENOTASK. *ndone (optional) gets how many are done. */
+ * CORRAL_ENOTASK. *ndone (optional) gets how many are done. A joined
+ * task counts as done (it does not take outcomes: join them after). */
 CORRAL_NODISCARD CORRAL_API int corral_wait(corral_task *const *tasks, size_t n, int mode,
                            int64_t timeout_ns, size_t *ndone);
 
@@ -778,7 +793,8 @@ typedef struct corral_as_completed {
 /* tasks (and their handles) must stay valid while iterating. timeout_ns:
  * CORRAL_FOREVER none, <= 0 only what already finished. Returns 0,
  * CORRAL_EINVAL (it NULL, a NULL or stale handle, compact task),
- * CORRAL_EDEADLK, CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. */
+ * CORRAL_EDEADLK, CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. Joined
+ * tasks are accepted (yielded as finished); it never takes outcomes. */
 CORRAL_API int corral_as_completed_init(corral_as_completed *it,
                                         corral_task *const *tasks, size_t n,
                                         int64_t timeout_ns);

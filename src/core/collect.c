@@ -334,6 +334,10 @@ int corral_gather_tasks(corral_task *const *tasks, size_t n,
   if (n && !out) return CORRAL_EINVAL;
   int rc = check_tasks(self, tasks, n);
   if (rc) return rc;
+  /* It takes the outcomes, as join: one taken already is refused before
+   * anything is waited for or cancelled. */
+  for (size_t i = 0; i < n; i++)
+    if (TK(tasks[i])->joined) return CORRAL_EJOINED;
   corral_gather_policy pol = opts->policy;
   size_t need = pol == CORRAL_GATHER_FIRST ? 1 : opts->quorum;
   if (pol != CORRAL_GATHER_FAIL_FAST && pol != CORRAL_GATHER_ALL &&
