@@ -455,7 +455,13 @@ CORRAL_API int corral_started(void *value);
  * outlive the parent's FUNCTION (they are awaited after it returned, e.g.
  * when a cancelled join returned early): never lend them memory of the
  * parent's stack frame (a buffer, an event, a semaphore); for that, open a
- * group and close it in the same function. */
+ * group and close it in the same function. Should a child still wait on
+ * an event, semaphore, lock, condition or limiter of the returned frame
+ * (a wait lent so by mistake), the runtime takes it out of that object's
+ * queue without touching the object, its wait returns CORRAL_EINVAL with
+ * a message, and the misuse is reported to corral_options.report. A
+ * child woken otherwise (cancelled, the deadlock breaker) leaves the
+ * queue at once, so the parent's frame may go before the child runs. */
 #define corral_create_task(fn, arg, nm, out)                                 \
   corral_spawn(NULL, (fn), (arg), (nm), (out))
 
@@ -465,7 +471,9 @@ CORRAL_API int corral_started(void *value);
  * CORRAL_ETIMEDOUT when its own or its group's deadline ended it (status
  * TIMED_OUT), or CORRAL_ECANCELED when it was cancelled or when the caller
  * is cancelled while waiting (t then keeps running; see
- * corral_task_done()). Also CORRAL_EJOINED (joined already), CORRAL_EDEADLK
+ * corral_task_done()) -- also when t finished already: a join inside a
+ * cancelled scope takes nothing (a later join outside it gets the
+ * outcome). Also CORRAL_EJOINED (joined already), CORRAL_EDEADLK
  * (t is the caller), CORRAL_EINVAL (NULL or stale handle, compact caller),
  * CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_NODISCARD CORRAL_API int corral_join(corral_task *t, void **result);
@@ -502,6 +510,20 @@ CORRAL_API int corral_cancel(corral_task *t, const char *message);
 /* The calling task as a borrowed handle (never released; valid while the
  * task lives), or NULL outside a task. */
 CORRAL_API corral_task *corral_current(void);
+
+/* Checkpoints. Every call marked BLOCKS is a cancellation point, also
+ * when it completes at once (a channel with room, an event already set, a
+ * finished task, bytes already buffered): inside a cancelled scope it
+ * fails with CORRAL_ECANCELED and takes nothing (Trio's rule). A call that
+ * completes at once is also a schedule point once the task has used its
+ * slice: at least every CORRAL_YIELD_EVERY such calls, and at the next one
+ * after a deadline passed or the task ran a whole watchdog tick (1 ms)
+ * without giving the CPU away (real clock only: on the virtual clock the
+ * count alone decides, so the order stays deterministic). That yield is
+ * not a cancellation point: the call's effect is kept. One exception:
+ * corral_wait_for returns a result already there (a result wins over a
+ * cancellation, as it wins over the deadline). */
+#define CORRAL_YIELD_EVERY 256
 
 /* BLOCKS. Give other runnable tasks a turn (a checkpoint). Returns 0,
  * CORRAL_ECANCELED, CORRAL_ENOTASK. */
@@ -778,7 +800,10 @@ CORRAL_NODISCARD CORRAL_API int corral_wait(corral_task *const *tasks, size_t n,
  * before it ever runs). On timeout t is cancelled (reason DEADLINE; it ends
  * TIMED_OUT) and waited for (always); if t nevertheless finished with a
  * result (a result arriving at the deadline wins) that result is returned,
- * else CORRAL_ETIMEDOUT. Otherwise codes as corral_join. Marks t joined. */
+ * else CORRAL_ETIMEDOUT. The same when the caller is cancelled: t is
+ * cancelled and waited for, and a result t finished with (meanwhile or
+ * before the call) wins over the caller's cancellation. Otherwise codes as
+ * corral_join. Marks t joined. */
 CORRAL_NODISCARD CORRAL_API int corral_wait_for(corral_task *t, int64_t timeout_ns,
                                void **result);
 
@@ -819,8 +844,12 @@ CORRAL_API void corral_event_clear(corral_event *e);
 CORRAL_API int corral_event_is_set(const corral_event *e);
 /* set wakes every task waiting at that moment, even if the event is
  * cleared again before they run (waking is an edge). */
-/* BLOCKS. 0 once set, CORRAL_ECANCELED, CORRAL_EINVAL (not initialised,
- * compact task), CORRAL_ENOTASK. */
+/* BLOCKS. 0 once set, CORRAL_ECANCELED, CORRAL_EDEADLK (the runtime
+ * broke a deadlock and cancelling did not: a wait inside a shield),
+ * CORRAL_EINVAL (not initialised, compact task; or e was in the stack
+ * frame of a task that returned while this one waited, see
+ * corral_create_task), CORRAL_ENOTASK. An event already set is a
+ * checkpoint all the same (see CORRAL_YIELD_EVERY). */
 CORRAL_NODISCARD CORRAL_API int corral_event_wait(corral_event *e);
 
 typedef struct corral_semaphore {
@@ -828,8 +857,10 @@ typedef struct corral_semaphore {
 } corral_semaphore;
 
 CORRAL_API void corral_semaphore_init(corral_semaphore *s, size_t value);
-/* BLOCKS. FIFO fair. 0, CORRAL_ECANCELED, CORRAL_EINVAL (not initialised,
- * compact task), CORRAL_ENOTASK. */
+/* BLOCKS. FIFO fair. 0, CORRAL_ECANCELED, CORRAL_EDEADLK (as
+ * corral_event_wait), CORRAL_EINVAL (not initialised, compact task; or s
+ * was in the stack frame of a task that returned while this one waited),
+ * CORRAL_ENOTASK. */
 CORRAL_NODISCARD CORRAL_API int corral_semaphore_acquire(corral_semaphore *s);
 /* 0, CORRAL_EAGAIN (no unit free, or others wait first), CORRAL_EINVAL. */
 CORRAL_NODISCARD CORRAL_API int corral_semaphore_try_acquire(corral_semaphore *s);

@@ -298,7 +298,10 @@ int corral_channel_send(corral_channel *ch, const void *item) {
   CORRAL__NO_COMPACT(self, "corral_channel_send");
   if (cancelled(rt, self)) return CORRAL_ECANCELED;
   rc = op_send(ch, item);
-  if (rc != CORRAL_EAGAIN) return rc;
+  if (rc != CORRAL_EAGAIN) {
+    corral__quick_done(rt, self); /* a schedule point all the same */
+    return rc;
+  }
   return block_on(self, ch, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND);
 }
 
@@ -311,7 +314,10 @@ int corral_channel_receive(corral_channel *ch, void *item) {
   CORRAL__NO_COMPACT(self, "corral_channel_receive");
   if (cancelled(rt, self)) return CORRAL_ECANCELED;
   rc = op_receive(ch, item);
-  if (rc != CORRAL_EAGAIN) return rc;
+  if (rc != CORRAL_EAGAIN) {
+    corral__quick_done(rt, self);
+    return rc;
+  }
   return block_on(self, ch, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE);
 }
 
@@ -398,8 +404,10 @@ static int select_impl(const corral_select_clause *cl, size_t n,
   if (pick < n) {
     const corral_select_clause *c = &cl[pick];
     *fired = pick;
-    return c->op == CORRAL_SELECT_SEND ? op_send(c->channel, c->item)
-                                       : op_receive(c->channel, c->item);
+    int rc = c->op == CORRAL_SELECT_SEND ? op_send(c->channel, c->item)
+                                         : op_receive(c->channel, c->item);
+    if (block) corral__quick_done(rt, self);
+    return rc;
   }
   if (!block) return CORRAL_EAGAIN;
 

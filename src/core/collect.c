@@ -1,5 +1,6 @@
 /* Collective calls: gather / safe_gather, wait, wait_for, as_completed. */
 #include "core/group.h"
+#include "core/sched.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -199,7 +200,13 @@ int corral_wait(corral_task *const *tasks, size_t n, int mode,
   if (n == 0) return CORRAL_EINVAL; /* asyncio.wait: ValueError */
   int rc = check_tasks(self, tasks, n);
   if (rc) return rc;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   int64_t deadline = deadline_in(self->rt, timeout_ns);
+  if (wait_cond(tasks, n, mode, ndone)) { /* held already */
+    corral__quick_done(self->rt, self);
+    return 0;
+  }
   for (;;) {
     if (wait_cond(tasks, n, mode, ndone)) return 0;
     rc = wait_any(self, tasks, n, NULL, deadline);
@@ -222,6 +229,9 @@ int corral_wait_for(corral_task *h, int64_t timeout_ns, void **result) {
   if (rc) return rc;
   corral_task *t = TK(h);
   if (t->joined) return CORRAL_EJOINED;
+  /* A result already there wins over a cancellation of the caller, as one
+   * arriving at the deadline does; a schedule point all the same. */
+  if (t->finalized) corral__quick_done(self->rt, self);
   int64_t deadline = deadline_in(self->rt, timeout_ns);
   rc = 0;
   while (!t->finalized) {
@@ -280,7 +290,9 @@ int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
   if (it->yielded == it->n) return CORRAL_EEOF;
   int vrc = check_tasks(self, it->tasks, it->n); /* released meanwhile? */
   if (vrc) return vrc;
-  for (;;) {
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
+  for (bool waited = false;; waited = true) {
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < it->n; i++)
       if (!it->taken[i] && TK(it->tasks[i])->finalized &&
@@ -291,6 +303,7 @@ int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
       it->taken[best] = 1;
       it->yielded++;
       *out = it->tasks[best];
+      if (!waited) corral__quick_done(self->rt, self);
       return 0;
     }
     int rc = wait_any(self, it->tasks, it->n, it->taken, it->deadline);
@@ -348,7 +361,9 @@ int corral_gather_tasks(corral_task *const *tasks, size_t n,
   int64_t deadline = opts->timeout_ns == 0 || opts->timeout_ns == CORRAL_FOREVER
                          ? CORRAL_FOREVER
                          : corral__deadline_after(self->rt, opts->timeout_ns);
-  bool timed = false, outer = false, cancelled = false, satisfied = false;
+  bool timed = false, cancelled = false, satisfied = false;
+  /* A checkpoint also when every task finished already. */
+  bool outer = corral__checkpoint_scope(self->rt, self) != NULL;
   for (;;) {
     size_t done = 0, ok = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {

@@ -125,6 +125,7 @@ int corral_lock_acquire(corral_lock *cl) {
     return corral__fail(self, CORRAL_ECANCELED);
   if (!l->owner) { /* free means nobody live is queued */
     lock_take(l, self);
+    corral__quick_done(self->rt, self);
     return 0;
   }
   lock_waiter w = {{NULL, NULL}, self, NULL};
@@ -420,6 +421,7 @@ static int lim_acquire(corral_limiter *cl, const void *who, bool block) {
   if (rc) return rc;
   if (l->borrowed < l->total && !lim_first_live(l)) {
     lim_add(l, who, self);
+    if (block) corral__quick_done(rt, self);
     return 0;
   }
   if (!block) return CORRAL_EAGAIN;

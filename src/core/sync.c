@@ -54,7 +54,10 @@ int corral_event_wait(corral_event *ce) {
   if (!e || e->magic != EVENT_MAGIC) return CORRAL_EINVAL;
   if (corral__checkpoint_scope(self->rt, self))
     return corral__fail(self, CORRAL_ECANCELED);
-  if (e->set) return 0;
+  if (e->set) {
+    corral__quick_done(self->rt, self);
+    return 0;
+  }
   /* Waking is an edge: a set wakes every task waiting then with 0, even if
    * the event is cleared again before they run. */
   corral__waiter w;
@@ -92,6 +95,7 @@ int corral_semaphore_acquire(corral_semaphore *cs) {
     return corral__fail(self, CORRAL_ECANCELED);
   if (s->value > 0 && corral__list_empty(&s->waiters)) {
     s->value--;
+    corral__quick_done(self->rt, self);
     return 0;
   }
   corral__waiter w;

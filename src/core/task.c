@@ -467,6 +467,11 @@ int corral_join(corral_task *h, void **result) {
   if (t == self) return CORRAL_EDEADLK;
   CORRAL__NO_COMPACT(self, "corral_join");
   if (t->joined) return CORRAL_EJOINED;
+  if (t->finalized) { /* a checkpoint all the same: takes nothing if so */
+    if (corral__checkpoint_scope(self->rt, self))
+      return corral__fail(self, CORRAL_ECANCELED);
+    corral__quick_done(self->rt, self);
+  }
   rc = corral__task_wait_done(self, t, true);
   if (rc) return rc;
   return corral__task_result(self, t, result);

@@ -162,7 +162,10 @@ static int fd_wait(int fd, bool write) {
   fdwait *r = fdwait_get(rt, fd, &rc);
   /* A regular file or a directory cannot be polled: like poll(2), it is
    * always ready. */
-  if (!r && rc == UV_EPERM) return 0;
+  if (!r && rc == UV_EPERM) {
+    corral__quick_done(rt, self);
+    return 0;
+  }
   if (!r) return rc;
   corral_task **slot = write ? &r->writer : &r->reader;
   if (*slot) return CORRAL_EBUSY;

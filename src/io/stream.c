@@ -8,12 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -114,51 +112,6 @@ corral_stream *corral__stream_new(corral__rt *rt, int type, int *rc) {
   return s;
 }
 
-/* A UNIX socket shut down one way before it became a stream (a child's
- * pipes are socket pairs whose parent end is shut down so, see
- * process.c): the kernel keeps one state for "our reading side is shut"
- * and "the peer's writing side is": either way nothing more can arrive. So
- * with nothing left unread it is write-only; likewise, a socket that can
- * no longer send while the peer is still there is read-only. */
-static void socket_direction(corral_stream *s) {
-  struct pollfd pf = {s->fd, POLLIN | POLLOUT | POLLRDHUP, 0};
-  if (poll(&pf, 1, 0) != 1 || (pf.revents & (POLLHUP | POLLERR))) return;
-  int queued = 0;
-  if ((pf.revents & POLLRDHUP) && ioctl(s->fd, FIONREAD, &queued) == 0 &&
-      queued == 0)
-    s->noread = 1;
-  if (send(s->fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EPIPE)
-    s->nowrite = 1;
-}
-
-/* Which ways s goes. libuv knows for pipes and sockets (the access mode
- * of a pipe end, the direction uv_spawn gave a child's pipe); a terminal's
- * handle is marked one way only whatever its descriptor allows, and a
- * file has none: their access mode says. */
-static void learn_direction(corral_stream *s) {
-  if (s->type == CORRAL__S_PIPE || s->type == CORRAL__S_TCP) {
-    s->noread = !uv_is_readable(&s->uv.stream);
-    s->nowrite = !uv_is_writable(&s->uv.stream);
-    if (s->type == CORRAL__S_PIPE && s->is_socket) socket_direction(s);
-    return;
-  }
-  int fl = s->fd >= 0 ? fcntl(s->fd, F_GETFL) : -1;
-  if (fl < 0) return;
-  s->noread = (fl & O_ACCMODE) == O_WRONLY;
-  s->nowrite = (fl & O_ACCMODE) == O_RDONLY;
-}
-
-/* A call against the stream's direction: CORRAL_EBADF, as read(2) and
- * write(2) on such a descriptor, with a message. */
-static int wrong_way(corral_stream *s, bool reading) {
-  return corral_errorf(
-      CORRAL_EBADF, "%s is not open for %s: it is %s-only (%s)", s->label,
-      reading ? "reading" : "writing", reading ? "write" : "read",
-      reading ? "a pipe's write end, a child's stdin, or opened O_WRONLY"
-              : "a pipe's read end, a child's stdout or stderr, or opened "
-                "O_RDONLY");
-}
-
 void corral__stream_opened(corral_stream *s) {
   uv_os_fd_t fd;
   if (s->type != CORRAL__S_FILE && uv_fileno(&s->uv.handle, &fd) == 0) {
@@ -167,7 +120,7 @@ void corral__stream_opened(corral_stream *s) {
     struct stat st;
     s->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
     corral__io_own_fd(s->rt, fd);
-    learn_direction(s);
+    corral__stream_learn_direction(s);
   }
 }
 
@@ -210,7 +163,7 @@ int corral__stream_from_fd(corral__rt *rt, int fd, corral_stream **out) {
   default: /* a regular file: no libuv handle */
     s->fd = fd;
     snprintf(s->label, sizeof s->label, "file fd %d", fd);
-    learn_direction(s);
+    corral__stream_learn_direction(s);
   }
   s->uv.handle.data = s;
   if (rc) {
@@ -420,7 +373,7 @@ static int read_enter(corral_stream *s, corral_task **self, const void *buf,
   int rc = enter(s, self);
   if (rc) return rc;
   if (!buf && len) return CORRAL_EINVAL;
-  if (s->noread) return wrong_way(s, true);
+  if (s->noread) return corral__stream_wrong_way(s, true);
   if (s->reader) return CORRAL_EBUSY;
   if (corral__checkpoint_scope((*self)->rt, *self))
     return corral__fail(*self, CORRAL_ECANCELED);
@@ -435,6 +388,9 @@ int corral_stream_read(corral_stream *s, void *buf, size_t len) {
   s->refs++;
   rc = read_some(s, self, buf, len);
   unref(s);
+  /* Bytes that were buffered already: a schedule point all the same (s
+   * is not touched again). */
+  if (rc > 0) corral__quick_done(self->rt, self);
   return rc;
 }
 
@@ -603,7 +559,7 @@ int corral_stream_write(corral_stream *s, const void *buf, size_t len,
   int rc = enter(s, &self);
   if (rc) return rc;
   if (!buf && len) return CORRAL_EINVAL;
-  if (s->nowrite) return wrong_way(s, false);
+  if (s->nowrite) return corral__stream_wrong_way(s, false);
   if (s->writer) return CORRAL_EBUSY;
   if (corral__checkpoint_scope(self->rt, self))
     return corral__fail(self, CORRAL_ECANCELED);
@@ -626,6 +582,7 @@ int corral_stream_write(corral_stream *s, const void *buf, size_t len,
   }
   unref(s);
   if (written) *written = off;
+  if (rc == 0) corral__quick_done(self->rt, self); /* see corral_stream_read */
   return rc;
 }
 
@@ -633,7 +590,7 @@ int corral_stream_shutdown(corral_stream *s) {
   corral_task *self;
   int rc = enter(s, &self);
   if (rc) return rc;
-  if (s->nowrite) return wrong_way(s, false);
+  if (s->nowrite) return corral__stream_wrong_way(s, false);
   if (s->writer) return CORRAL_EBUSY;
   if (s->wshut) return 0;
   int fd = stream_fd(s);

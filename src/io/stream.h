@@ -86,6 +86,11 @@ CORRAL__HIDDEN void corral__stream_opened(corral_stream *s);
  * on error fd is left open. */
 CORRAL__HIDDEN int corral__stream_from_fd(corral__rt *rt, int fd,
                                           corral_stream **out);
+/* pipe.c: learn which ways s goes (its noread / nowrite), once its
+ * descriptor is known; and refuse a call against that direction
+ * (CORRAL_EBADF with a message, in corral_last_error). */
+CORRAL__HIDDEN void corral__stream_learn_direction(corral_stream *s);
+CORRAL__HIDDEN int corral__stream_wrong_way(corral_stream *s, bool reading);
 /* Close (as corral_stream_close, after the checks). */
 CORRAL__HIDDEN void corral__stream_close(corral_stream *s);
 
