@@ -172,16 +172,36 @@ typedef struct corral_error corral_error;
  * message for the code can be attached with corral_errorf(). */
 typedef int (*corral_fn)(void *arg, void **result);
 
+/* How a task ended: corral_task_status(), corral_outcome.status. Each
+ * status comes with one code (corral_task_code(), corral_outcome.code):
+ *   PENDING      0                  still running (or never ran yet); the
+ *                                   zero value of a cleared outcome
+ *   OK           0                  returned 0; `result` is what it stored
+ *   ERROR        its negative code  returned a code other than
+ *                                   CORRAL_ECANCELED; `error` holds the
+ *                                   record (code, message, task name)
+ *   CANCELLED    CORRAL_ECANCELED   a cancellation ended it; `reason` says
+ *                                   why (kind NONE when it returned
+ *                                   CORRAL_ECANCELED on its own)
+ *   TIMED_OUT    CORRAL_ETIMEDOUT   cancelled by its group's or gather's
+ *                                   deadline, or by wait_for's timeout;
+ *                                   `reason.kind` is DEADLINE
+ *   NOT_STARTED  0                  collective calls only (corral_gather
+ *                                   with a concurrency limit): the call
+ *                                   ended (failure, timeout, cancel) before
+ *                                   admitting it; it never ran, so it has
+ *                                   no code, result, error or reason */
 typedef enum {
-  CORRAL_STATUS_PENDING = 0, /* not finished yet */
+  CORRAL_STATUS_PENDING = 0,
   CORRAL_STATUS_OK,
   CORRAL_STATUS_ERROR,
   CORRAL_STATUS_CANCELLED,
-  CORRAL_STATUS_TIMED_OUT,   /* cancelled by its group's or gather's deadline,
-                                or by wait_for's timeout (code ETIMEDOUT) */
-  CORRAL_STATUS_NOT_STARTED  /* collective calls: admission never started it */
+  CORRAL_STATUS_TIMED_OUT,
+  CORRAL_STATUS_NOT_STARTED
 } corral_status;
 
+/* "PENDING", "OK", "ERROR", "CANCELLED", "TIMED_OUT", "NOT_STARTED"
+ * (static; "?" for another value). */
 CORRAL_API const char *corral_status_name(corral_status s);
 
 /* Why a scope was cancelled. */
@@ -196,6 +216,8 @@ typedef enum {
   CORRAL_CANCEL_DEADLOCK        /* runtime found a deadlock and unwinds */
 } corral_cancel_kind;
 
+/* "none", "explicit", "deadline", "sibling failed", "parent cancelled",
+ * "signal", "group done", "deadlock" (static; "?" for another value). */
 CORRAL_API const char *corral_cancel_kind_name(corral_cancel_kind k);
 
 #define CORRAL_NAME_MAX 32
@@ -210,17 +232,27 @@ typedef struct corral_cancel_reason {
   char message[CORRAL_REASON_MSG_MAX];
 } corral_cancel_reason;
 
-/* The outcome of one task, filled by corral_gather / corral_task_outcome.
- * `error` is a counted reference owned by the outcome: release it with
- * corral_outcome_clear(). */
+/* The outcome of one task, filled by corral_gather, corral_safe_gather,
+ * corral_gather_tasks and corral_task_outcome (by value: it stays valid
+ * after the task's handle is released). `error` is a counted reference
+ * owned by the outcome: release it with corral_outcome_clear(). Which
+ * fields are set for each status: see corral_status. */
 typedef struct corral_outcome {
   corral_status status;
-  int code;           /* 0, the error code, CORRAL_ECANCELED, ... */
-  void *result;       /* what the task stored in *result on success */
-  corral_error *error; /* ERROR: the error record (may nest); else NULL */
-  corral_cancel_reason reason; /* CANCELLED / TIMED_OUT: why */
+  int code;           /* the status's code (see corral_status): 0 for OK,
+                         PENDING and NOT_STARTED, the task's negative code
+                         for ERROR, CORRAL_ECANCELED, CORRAL_ETIMEDOUT */
+  void *result;       /* OK: what the task stored in *result (never
+                         dereferenced nor freed by corral); else NULL */
+  corral_error *error; /* ERROR: the error record (an EGROUP record nests
+                          its children's); else NULL. Owned reference */
+  corral_cancel_reason reason; /* CANCELLED / TIMED_OUT: why (kind, cause,
+                                  scope, task, message); else zeroed
+                                  (kind NONE) */
 } corral_outcome;
 
+/* Drop o's error reference and zero it (status PENDING). NULL is fine;
+ * clearing twice is fine. corral_outcomes_clear: the same for o[0..n-1]. */
 CORRAL_API void corral_outcome_clear(corral_outcome *o);
 CORRAL_API void corral_outcomes_clear(corral_outcome *o, size_t n);
 
@@ -230,13 +262,23 @@ CORRAL_API void corral_outcomes_clear(corral_outcome *o, size_t n);
 
 /* Error records are immutable and reference counted. An EGROUP record holds
  * the errors of the group's children, in completion order, the body's error
- * last; a child that itself failed with EGROUP nests its own aggregate. */
+ * last; a child that itself failed with EGROUP nests its own aggregate.
+ * The accessors never block and accept NULL: code 0, message "", task "",
+ * count 0, child NULL. Strings are borrowed from e (valid while a
+ * reference is held). */
 CORRAL_API int corral_error_code(const corral_error *e);
+/* The message (corral_errorf's text, or the code's corral_strerror). */
 CORRAL_API const char *corral_error_message(const corral_error *e);
+/* The name of the task that recorded it. */
 CORRAL_API const char *corral_error_task(const corral_error *e);
+/* Nested records (EGROUP: one per failed child, then the body's). */
 CORRAL_API size_t corral_error_count(const corral_error *e);
+/* The i-th nested record (borrowed from e), NULL when i >= count. */
 CORRAL_API const corral_error *corral_error_child(const corral_error *e,
                                                   size_t i);
+/* Take a reference (returns e; NULL gives NULL); corral_error_unref drops
+ * one and frees the record with the last. Records may outlive the runtime
+ * that made them (they carry its allocator). */
 CORRAL_API corral_error *corral_error_ref(corral_error *e);
 CORRAL_API void corral_error_unref(corral_error *e);
 /* An error raised while its task was handling a cancellation (inside a
@@ -834,16 +876,25 @@ CORRAL_API void corral_as_completed_free(corral_as_completed *it);
 /* Synchronisation                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* An event (asyncio.Event, Trio's Event) in caller storage: no allocation,
+ * nothing to free. It must stay valid while a task waits on it (see
+ * corral_create_task for the parent's stack frame). Used on the runtime's
+ * thread (set also from a libuv callback on corral_loop()). */
 typedef struct corral_event {
   CORRAL_ALIGN16 unsigned char opaque_[32];
 } corral_event;
 
+/* Initialise, not set (NULL is ignored). Never blocks. */
 CORRAL_API void corral_event_init(corral_event *e);
+/* Set: wakes every task waiting at that moment, even if the event is
+ * cleared again before they run (waking is an edge); later waits return
+ * at once until corral_event_clear. Never blocks. NULL or an uninitialised
+ * event is ignored. */
 CORRAL_API void corral_event_set(corral_event *e);
+/* Back to not set (tasks woken by the last set still return 0). */
 CORRAL_API void corral_event_clear(corral_event *e);
+/* 1 if set, else 0 (also for NULL or an uninitialised event). */
 CORRAL_API int corral_event_is_set(const corral_event *e);
-/* set wakes every task waiting at that moment, even if the event is
- * cleared again before they run (waking is an edge). */
 /* BLOCKS. 0 once set, CORRAL_ECANCELED, CORRAL_EDEADLK (the runtime
  * broke a deadlock and cancelling did not: a wait inside a shield),
  * CORRAL_EINVAL (not initialised, compact task; or e was in the stack
@@ -852,10 +903,13 @@ CORRAL_API int corral_event_is_set(const corral_event *e);
  * checkpoint all the same (see CORRAL_YIELD_EVERY). */
 CORRAL_NODISCARD CORRAL_API int corral_event_wait(corral_event *e);
 
+/* A counting semaphore in caller storage (asyncio.Semaphore): no
+ * allocation, nothing to free; valid while a task waits on it. */
 typedef struct corral_semaphore {
   CORRAL_ALIGN16 unsigned char opaque_[32];
 } corral_semaphore;
 
+/* Initialise with `value` units (NULL is ignored). Never blocks. */
 CORRAL_API void corral_semaphore_init(corral_semaphore *s, size_t value);
 /* BLOCKS. FIFO fair. 0, CORRAL_ECANCELED, CORRAL_EDEADLK (as
  * corral_event_wait), CORRAL_EINVAL (not initialised, compact task; or s
@@ -864,7 +918,12 @@ CORRAL_API void corral_semaphore_init(corral_semaphore *s, size_t value);
 CORRAL_NODISCARD CORRAL_API int corral_semaphore_acquire(corral_semaphore *s);
 /* 0, CORRAL_EAGAIN (no unit free, or others wait first), CORRAL_EINVAL. */
 CORRAL_NODISCARD CORRAL_API int corral_semaphore_try_acquire(corral_semaphore *s);
+/* Give a unit back: straight to the task that waited longest (it owns
+ * the unit even if cancelled before it runs), else value + 1. Never
+ * blocks; NULL or uninitialised is ignored. Any task may release (no
+ * owner, as asyncio's). */
 CORRAL_API void corral_semaphore_release(corral_semaphore *s);
+/* Units free now (0 for NULL or uninitialised). */
 CORRAL_API size_t corral_semaphore_value(const corral_semaphore *s);
 
 /* ------------------------------------------------------------------------ */
