@@ -159,14 +159,17 @@ typedef struct {
   corral_task *const *tasks;
   corral__waiter *ws;
   size_t n;
+  bool left; /* out of every ring already */
 } wait_rings;
 
-static void leave_rings(const wait_rings *r) {
-  for (size_t i = 0; i < r->n; i++)
+static void leave_rings(wait_rings *r) {
+  for (size_t i = 0; !r->left && i < r->n; i++)
     corral__ring_remove(&TK(r->tasks[i])->waiters, &r->ws[i].node);
+  r->left = true;
 }
 
-/* Woken by its deadline or a cancellation: out of every ring at once. */
+/* Woken by its deadline or a cancellation: out of every ring at once (the
+ * call then reads nothing of the caller's array again). */
 static void wait_leave(const corral__wait *w) { leave_rings(w->arg); }
 
 /* Park until any of tasks[] finishes (or deadline / cancel). */
@@ -181,7 +184,7 @@ static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
     if (!TK(tasks[i])->finalized && !(skip && skip[i]))
       corral__ring_push(&TK(tasks[i])->waiters, &ws[i].node);
   }
-  wait_rings r = {tasks, ws, n};
+  wait_rings r = {tasks, ws, n, false};
   const corral__wait rec = {.arg = &r, .leave = wait_leave};
   int rc = corral__park(self, CORRAL__W_WAIT, &rec, deadline);
   leave_rings(&r);
