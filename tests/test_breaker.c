@@ -5,6 +5,7 @@
  * semaphore's units, a lock's ownership, a channel's items). Meant to run
  * under AddressSanitizer too: a task that touched its freed object after
  * the cancel fails there. */
+#define _GNU_SOURCE /* pipe2 */
 #include "test.h"
 
 #include <unistd.h>
@@ -250,4 +251,91 @@ TEST(teardown_with_every_kind_of_wait_parked) {
   CHECK(rc == CORRAL_ECANCELED || rc == CORRAL_EGROUP);
   corral_limiter_destroy(&g_static.lim);
   corral_channel_free(g_static.ch);
+}
+
+/* ---- I/O: cancelled while parked, the object closed before the task runs
+ * again (and the descriptors back to their count) ---- */
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+enum { IO_READ, IO_WRITE, IO_ACCEPT, IO_UDP, IO_SIGNAL, IO_FD, IO_COUNT };
+static const char *const ioname[IO_COUNT] = {
+    "stream read", "stream write", "listener accept", "udp receive",
+    "signal wait", "fd readable"};
+
+typedef struct {
+  int kind;
+  corral_stream *rd, *wr;
+  corral_listener *l;
+  corral_udp *u;
+  corral_signal_watch *sw;
+  int fds[2];
+} io_objs;
+
+static int io_waiter(void *a, void **r) {
+  (void)r;
+  io_objs *o = a;
+  char buf[64];
+  static char big[1 << 20];
+  corral_stream *s;
+  struct sockaddr_storage from;
+  switch (o->kind) {
+  case IO_READ: return corral_stream_read(o->rd, buf, sizeof buf);
+  case IO_WRITE: return corral_stream_write(o->wr, big, sizeof big, NULL);
+  case IO_ACCEPT: return corral_listener_accept(o->l, &s);
+  case IO_UDP: return corral_udp_recv_from(o->u, buf, sizeof buf, &from);
+  case IO_SIGNAL: return corral_signal_next(o->sw);
+  case IO_FD: return corral_wait_readable(o->fds[0]);
+  }
+  return -1;
+}
+
+static int m_io_closed_after_cancel(void *a, void **r) {
+  (void)a, (void)r;
+  for (int k = 0; k < IO_COUNT; k++) {
+    io_objs o;
+    memset(&o, 0, sizeof o);
+    o.kind = k;
+    o.fds[0] = o.fds[1] = -1;
+    int sig = SIGUSR2;
+    switch (k) {
+    case IO_READ:
+    case IO_WRITE: CHECK_RC(corral_pipe(&o.rd, &o.wr), 0); break;
+    case IO_ACCEPT: CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &o.l), 0); break;
+    case IO_UDP: CHECK_RC(corral_udp_open("127.0.0.1", 0, &o.u), 0); break;
+    case IO_SIGNAL: CHECK_RC(corral_signal_watch_open(&sig, 1, &o.sw), 0); break;
+    case IO_FD: CHECK(pipe2(o.fds, O_CLOEXEC) == 0); break;
+    }
+    corral_task *w;
+    CHECK_RC(corral_spawn(NULL, io_waiter, &o, "waiter", &w), 0);
+    CHECK_RC(corral_yield(), 0);
+    CHECK_RC(corral_yield(), 0);
+    CHECK(!corral_task_done(w));
+    CHECK_RC(corral_cancel(w, "stop"), 0);
+    /* Closed at once, before the waiter runs again. */
+    corral_stream_close(o.rd);
+    corral_stream_close(o.wr);
+    corral_listener_close(o.l);
+    corral_udp_close(o.u);
+    corral_signal_watch_close(o.sw);
+    if (o.fds[0] >= 0) {
+      CHECK_RC(corral_notify_closing(o.fds[0]), 0);
+      close(o.fds[0]);
+      close(o.fds[1]);
+    }
+    int rc = corral_join(w, NULL);
+    if (rc != CORRAL_ECANCELED && rc != CORRAL_ECLOSED)
+      FAILF("%s: the cancelled waiter returned %s", ioname[k],
+            corral_err_name(rc));
+    corral_task_release(w);
+  }
+  return 0;
+}
+
+TEST(io_cancelled_while_parked_object_closed_before_it_runs) {
+  int before = count_fds();
+  run_seeds(m_io_closed_after_cancel, NULL, (uint64_t[]){0, 7}, 2);
+  CHECK_EQ(count_fds(), before);
 }
