@@ -172,16 +172,36 @@ typedef struct corral_error corral_error;
  * message for the code can be attached with corral_errorf(). */
 typedef int (*corral_fn)(void *arg, void **result);
 
+/* How a task ended: corral_task_status(), corral_outcome.status. Each
+ * status comes with one code (corral_task_code(), corral_outcome.code):
+ *   PENDING      0                  still running (or never ran yet); the
+ *                                   zero value of a cleared outcome
+ *   OK           0                  returned 0; `result` is what it stored
+ *   ERROR        its negative code  returned a code other than
+ *                                   CORRAL_ECANCELED; `error` holds the
+ *                                   record (code, message, task name)
+ *   CANCELLED    CORRAL_ECANCELED   a cancellation ended it; `reason` says
+ *                                   why (kind NONE when it returned
+ *                                   CORRAL_ECANCELED on its own)
+ *   TIMED_OUT    CORRAL_ETIMEDOUT   cancelled by its group's or gather's
+ *                                   deadline, or by wait_for's timeout;
+ *                                   `reason.kind` is DEADLINE
+ *   NOT_STARTED  0                  collective calls only (corral_gather
+ *                                   with a concurrency limit): the call
+ *                                   ended (failure, timeout, cancel) before
+ *                                   admitting it; it never ran, so it has
+ *                                   no code, result, error or reason */
 typedef enum {
-  CORRAL_STATUS_PENDING = 0, /* not finished yet */
+  CORRAL_STATUS_PENDING = 0,
   CORRAL_STATUS_OK,
   CORRAL_STATUS_ERROR,
   CORRAL_STATUS_CANCELLED,
-  CORRAL_STATUS_TIMED_OUT,   /* cancelled by its group's or gather's deadline,
-                                or by wait_for's timeout (code ETIMEDOUT) */
-  CORRAL_STATUS_NOT_STARTED  /* collective calls: admission never started it */
+  CORRAL_STATUS_TIMED_OUT,
+  CORRAL_STATUS_NOT_STARTED
 } corral_status;
 
+/* "PENDING", "OK", "ERROR", "CANCELLED", "TIMED_OUT", "NOT_STARTED"
+ * (static; "?" for another value). */
 CORRAL_API const char *corral_status_name(corral_status s);
 
 /* Why a scope was cancelled. */
@@ -196,6 +216,8 @@ typedef enum {
   CORRAL_CANCEL_DEADLOCK        /* runtime found a deadlock and unwinds */
 } corral_cancel_kind;
 
+/* "none", "explicit", "deadline", "sibling failed", "parent cancelled",
+ * "signal", "group done", "deadlock" (static; "?" for another value). */
 CORRAL_API const char *corral_cancel_kind_name(corral_cancel_kind k);
 
 #define CORRAL_NAME_MAX 32
@@ -210,17 +232,27 @@ typedef struct corral_cancel_reason {
   char message[CORRAL_REASON_MSG_MAX];
 } corral_cancel_reason;
 
-/* The outcome of one task, filled by corral_gather / corral_task_outcome.
- * `error` is a counted reference owned by the outcome: release it with
- * corral_outcome_clear(). */
+/* The outcome of one task, filled by corral_gather, corral_safe_gather,
+ * corral_gather_tasks and corral_task_outcome (by value: it stays valid
+ * after the task's handle is released). `error` is a counted reference
+ * owned by the outcome: release it with corral_outcome_clear(). Which
+ * fields are set for each status: see corral_status. */
 typedef struct corral_outcome {
   corral_status status;
-  int code;           /* 0, the error code, CORRAL_ECANCELED, ... */
-  void *result;       /* what the task stored in *result on success */
-  corral_error *error; /* ERROR: the error record (may nest); else NULL */
-  corral_cancel_reason reason; /* CANCELLED / TIMED_OUT: why */
+  int code;           /* the status's code (see corral_status): 0 for OK,
+                         PENDING and NOT_STARTED, the task's negative code
+                         for ERROR, CORRAL_ECANCELED, CORRAL_ETIMEDOUT */
+  void *result;       /* OK: what the task stored in *result (never
+                         dereferenced nor freed by corral); else NULL */
+  corral_error *error; /* ERROR: the error record (an EGROUP record nests
+                          its children's); else NULL. Owned reference */
+  corral_cancel_reason reason; /* CANCELLED / TIMED_OUT: why (kind, cause,
+                                  scope, task, message); else zeroed
+                                  (kind NONE) */
 } corral_outcome;
 
+/* Drop o's error reference and zero it (status PENDING). NULL is fine;
+ * clearing twice is fine. corral_outcomes_clear: the same for o[0..n-1]. */
 CORRAL_API void corral_outcome_clear(corral_outcome *o);
 CORRAL_API void corral_outcomes_clear(corral_outcome *o, size_t n);
 
@@ -230,13 +262,23 @@ CORRAL_API void corral_outcomes_clear(corral_outcome *o, size_t n);
 
 /* Error records are immutable and reference counted. An EGROUP record holds
  * the errors of the group's children, in completion order, the body's error
- * last; a child that itself failed with EGROUP nests its own aggregate. */
+ * last; a child that itself failed with EGROUP nests its own aggregate.
+ * The accessors never block and accept NULL: code 0, message "", task "",
+ * count 0, child NULL. Strings are borrowed from e (valid while a
+ * reference is held). */
 CORRAL_API int corral_error_code(const corral_error *e);
+/* The message (corral_errorf's text, or the code's corral_strerror). */
 CORRAL_API const char *corral_error_message(const corral_error *e);
+/* The name of the task that recorded it. */
 CORRAL_API const char *corral_error_task(const corral_error *e);
+/* Nested records (EGROUP: one per failed child, then the body's). */
 CORRAL_API size_t corral_error_count(const corral_error *e);
+/* The i-th nested record (borrowed from e), NULL when i >= count. */
 CORRAL_API const corral_error *corral_error_child(const corral_error *e,
                                                   size_t i);
+/* Take a reference (returns e; NULL gives NULL); corral_error_unref drops
+ * one and frees the record with the last. Records may outlive the runtime
+ * that made them (they carry its allocator). */
 CORRAL_API corral_error *corral_error_ref(corral_error *e);
 CORRAL_API void corral_error_unref(corral_error *e);
 /* An error raised while its task was handling a cancellation (inside a
@@ -455,7 +497,13 @@ CORRAL_API int corral_started(void *value);
  * outlive the parent's FUNCTION (they are awaited after it returned, e.g.
  * when a cancelled join returned early): never lend them memory of the
  * parent's stack frame (a buffer, an event, a semaphore); for that, open a
- * group and close it in the same function. */
+ * group and close it in the same function. Should a child still wait on
+ * an event, semaphore, lock, condition or limiter of the returned frame
+ * (a wait lent so by mistake), the runtime takes it out of that object's
+ * queue without touching the object, its wait returns CORRAL_EINVAL with
+ * a message, and the misuse is reported to corral_options.report. A
+ * child woken otherwise (cancelled, the deadlock breaker) leaves the
+ * queue at once, so the parent's frame may go before the child runs. */
 #define corral_create_task(fn, arg, nm, out)                                 \
   corral_spawn(NULL, (fn), (arg), (nm), (out))
 
@@ -465,7 +513,9 @@ CORRAL_API int corral_started(void *value);
  * CORRAL_ETIMEDOUT when its own or its group's deadline ended it (status
  * TIMED_OUT), or CORRAL_ECANCELED when it was cancelled or when the caller
  * is cancelled while waiting (t then keeps running; see
- * corral_task_done()). Also CORRAL_EJOINED (joined already), CORRAL_EDEADLK
+ * corral_task_done()) -- also when t finished already: a join inside a
+ * cancelled scope takes nothing (a later join outside it gets the
+ * outcome). Also CORRAL_EJOINED (joined already), CORRAL_EDEADLK
  * (t is the caller), CORRAL_EINVAL (NULL or stale handle, compact caller),
  * CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_NODISCARD CORRAL_API int corral_join(corral_task *t, void **result);
@@ -502,6 +552,20 @@ CORRAL_API int corral_cancel(corral_task *t, const char *message);
 /* The calling task as a borrowed handle (never released; valid while the
  * task lives), or NULL outside a task. */
 CORRAL_API corral_task *corral_current(void);
+
+/* Checkpoints. Every call marked BLOCKS is a cancellation point, also
+ * when it completes at once (a channel with room, an event already set, a
+ * finished task, bytes already buffered): inside a cancelled scope it
+ * fails with CORRAL_ECANCELED and takes nothing (Trio's rule). A call that
+ * completes at once is also a schedule point once the task has used its
+ * slice: at least every CORRAL_YIELD_EVERY such calls, and at the next one
+ * after a deadline passed or the task ran a whole watchdog tick (1 ms)
+ * without giving the CPU away (real clock only: on the virtual clock the
+ * count alone decides, so the order stays deterministic). That yield is
+ * not a cancellation point: the call's effect is kept. One exception:
+ * corral_wait_for returns a result already there (a result wins over a
+ * cancellation, as it wins over the deadline). */
+#define CORRAL_YIELD_EVERY 256
 
 /* BLOCKS. Give other runnable tasks a turn (a checkpoint). Returns 0,
  * CORRAL_ECANCELED, CORRAL_ENOTASK. */
@@ -720,6 +784,18 @@ typedef struct corral_gather_opts {
 CORRAL_NODISCARD CORRAL_API int corral_gather(const corral_call *calls,
                                               size_t n, corral_outcome *out,
                                               const corral_gather_opts *opts);
+/* Handles in collect calls. The calls that take task handles (corral_join,
+ * corral_wait_for, corral_gather_tasks, corral_wait,
+ * corral_as_completed_init / _next) check every handle before anything
+ * waits or is cancelled, by one rule: NULL or stale (released, freed) is
+ * CORRAL_EINVAL; another runtime's is CORRAL_EFOREIGN (CORRAL_ENOTASK once
+ * no runtime runs on the thread); the caller's own is CORRAL_EDEADLK. A
+ * task whose outcome was taken already (joined: by corral_join,
+ * corral_wait_for or corral_gather_tasks) is CORRAL_EJOINED from those
+ * three, which take outcomes; corral_wait and as_completed only observe
+ * and count it as finished. A refused call leaves every task given to it
+ * as it was (not cancelled, outcome still to take). */
+
 /* BLOCKS. gather over tasks that already run (asyncio.gather(*tasks)):
  * fills out[i] for tasks[i] and returns only when every one has finished.
  * The policy acts on them as corral_gather's does (FAIL_FAST cancels the
@@ -728,9 +804,11 @@ CORRAL_NODISCARD CORRAL_API int corral_gather(const corral_call *calls,
  * or CANCELLED) and the code follows the same rule. A handle given twice is
  * waited for once and reported in both places. Marks the tasks joined (an
  * error gathered here no longer fails their create_task parent). Also
- * CORRAL_EINVAL (NULL out, a NULL or stale handle, bad policy or quorum,
- * compact caller), CORRAL_EDEADLK (the caller is among them),
- * CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. */
+ * CORRAL_EJOINED (a task's outcome was taken already: joined, gathered,
+ * wait_for), CORRAL_EINVAL (NULL out, a NULL or stale handle, bad policy
+ * or quorum, compact caller), CORRAL_EDEADLK (the caller is among them),
+ * CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK; these come before
+ * anything is waited for or cancelled (see "Handles in collect calls"). */
 CORRAL_NODISCARD CORRAL_API int corral_gather_tasks(corral_task *const *tasks,
                                                     size_t n,
                                                     corral_outcome *out,
@@ -754,7 +832,8 @@ typedef enum {
  * CORRAL_ECANCELED; CORRAL_EINVAL (no tasks -- asyncio's ValueError --, a
  * NULL or stale handle, bad mode, compact task), CORRAL_EDEADLK (the
  * caller is among the tasks), CORRAL_EFOREIGN, CORRAL_ENOMEM,
- * CORRAL_ENOTASK. *ndone (optional) gets how many are done. */
+ * CORRAL_ENOTASK. *ndone (optional) gets how many are done. A joined
+ * task counts as done (it does not take outcomes: join them after). */
 CORRAL_NODISCARD CORRAL_API int corral_wait(corral_task *const *tasks, size_t n, int mode,
                            int64_t timeout_ns, size_t *ndone);
 
@@ -763,7 +842,10 @@ CORRAL_NODISCARD CORRAL_API int corral_wait(corral_task *const *tasks, size_t n,
  * before it ever runs). On timeout t is cancelled (reason DEADLINE; it ends
  * TIMED_OUT) and waited for (always); if t nevertheless finished with a
  * result (a result arriving at the deadline wins) that result is returned,
- * else CORRAL_ETIMEDOUT. Otherwise codes as corral_join. Marks t joined. */
+ * else CORRAL_ETIMEDOUT. The same when the caller is cancelled: t is
+ * cancelled and waited for, and a result t finished with (meanwhile or
+ * before the call) wins over the caller's cancellation. Otherwise codes as
+ * corral_join. Marks t joined. */
 CORRAL_NODISCARD CORRAL_API int corral_wait_for(corral_task *t, int64_t timeout_ns,
                                void **result);
 
@@ -778,7 +860,8 @@ typedef struct corral_as_completed {
 /* tasks (and their handles) must stay valid while iterating. timeout_ns:
  * CORRAL_FOREVER none, <= 0 only what already finished. Returns 0,
  * CORRAL_EINVAL (it NULL, a NULL or stale handle, compact task),
- * CORRAL_EDEADLK, CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. */
+ * CORRAL_EDEADLK, CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. Joined
+ * tasks are accepted (yielded as finished); it never takes outcomes. */
 CORRAL_API int corral_as_completed_init(corral_as_completed *it,
                                         corral_task *const *tasks, size_t n,
                                         int64_t timeout_ns);
@@ -793,31 +876,54 @@ CORRAL_API void corral_as_completed_free(corral_as_completed *it);
 /* Synchronisation                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* An event (asyncio.Event, Trio's Event) in caller storage: no allocation,
+ * nothing to free. It must stay valid while a task waits on it (see
+ * corral_create_task for the parent's stack frame). Used on the runtime's
+ * thread (set also from a libuv callback on corral_loop()). */
 typedef struct corral_event {
   CORRAL_ALIGN16 unsigned char opaque_[32];
 } corral_event;
 
+/* Initialise, not set (NULL is ignored). Never blocks. */
 CORRAL_API void corral_event_init(corral_event *e);
+/* Set: wakes every task waiting at that moment, even if the event is
+ * cleared again before they run (waking is an edge); later waits return
+ * at once until corral_event_clear. Never blocks. NULL or an uninitialised
+ * event is ignored. */
 CORRAL_API void corral_event_set(corral_event *e);
+/* Back to not set (tasks woken by the last set still return 0). */
 CORRAL_API void corral_event_clear(corral_event *e);
+/* 1 if set, else 0 (also for NULL or an uninitialised event). */
 CORRAL_API int corral_event_is_set(const corral_event *e);
-/* set wakes every task waiting at that moment, even if the event is
- * cleared again before they run (waking is an edge). */
-/* BLOCKS. 0 once set, CORRAL_ECANCELED, CORRAL_EINVAL (not initialised,
- * compact task), CORRAL_ENOTASK. */
+/* BLOCKS. 0 once set, CORRAL_ECANCELED, CORRAL_EDEADLK (the runtime
+ * broke a deadlock and cancelling did not: a wait inside a shield),
+ * CORRAL_EINVAL (not initialised, compact task; or e was in the stack
+ * frame of a task that returned while this one waited, see
+ * corral_create_task), CORRAL_ENOTASK. An event already set is a
+ * checkpoint all the same (see CORRAL_YIELD_EVERY). */
 CORRAL_NODISCARD CORRAL_API int corral_event_wait(corral_event *e);
 
+/* A counting semaphore in caller storage (asyncio.Semaphore): no
+ * allocation, nothing to free; valid while a task waits on it. */
 typedef struct corral_semaphore {
   CORRAL_ALIGN16 unsigned char opaque_[32];
 } corral_semaphore;
 
+/* Initialise with `value` units (NULL is ignored). Never blocks. */
 CORRAL_API void corral_semaphore_init(corral_semaphore *s, size_t value);
-/* BLOCKS. FIFO fair. 0, CORRAL_ECANCELED, CORRAL_EINVAL (not initialised,
- * compact task), CORRAL_ENOTASK. */
+/* BLOCKS. FIFO fair. 0, CORRAL_ECANCELED, CORRAL_EDEADLK (as
+ * corral_event_wait), CORRAL_EINVAL (not initialised, compact task; or s
+ * was in the stack frame of a task that returned while this one waited),
+ * CORRAL_ENOTASK. */
 CORRAL_NODISCARD CORRAL_API int corral_semaphore_acquire(corral_semaphore *s);
 /* 0, CORRAL_EAGAIN (no unit free, or others wait first), CORRAL_EINVAL. */
 CORRAL_NODISCARD CORRAL_API int corral_semaphore_try_acquire(corral_semaphore *s);
+/* Give a unit back: straight to the task that waited longest (it owns
+ * the unit even if cancelled before it runs), else value + 1. Never
+ * blocks; NULL or uninitialised is ignored. Any task may release (no
+ * owner, as asyncio's). */
 CORRAL_API void corral_semaphore_release(corral_semaphore *s);
+/* Units free now (0 for NULL or uninitialised). */
 CORRAL_API size_t corral_semaphore_value(const corral_semaphore *s);
 
 /* ------------------------------------------------------------------------ */

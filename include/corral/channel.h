@@ -8,9 +8,14 @@
  * CORRAL_EFOREIGN. The blocking calls are cancellation points (see
  * corral.h): inside a cancelled scope they return CORRAL_ECANCELED at once,
  * and a cancellation that reaches a task blocked in one of them wakes it
- * with CORRAL_ECANCELED. Timeouts come from scopes (corral_move_on_after,
- * corral_fail_after). Waking is FIFO: the task that waited longest goes
- * first.
+ * with CORRAL_ECANCELED. A blocking call that completes at once (room in
+ * the channel, a free lock) is a checkpoint all the same: a cancellation
+ * point, and a schedule point once the task used its slice (see
+ * CORRAL_YIELD_EVERY in corral.h). Timeouts come from scopes
+ * (corral_move_on_after, corral_fail_after). Waking is FIFO: the task that
+ * waited longest goes first. A task woken otherwise (cancelled, the
+ * deadlock breaker) leaves the object's queue at that moment, so the
+ * object may be freed or go out of scope before the task runs again.
  *
  * Compact tasks (corral_spawn_opts.compact) cannot block here: a blocked
  * caller's waiter record lives on its stack. The blocking calls return
@@ -165,7 +170,9 @@ CORRAL_API void corral_lock_init(corral_lock *l, const char *name);
 /* TASK ONLY. BLOCKS until the calling task owns l. Returns 0,
  * CORRAL_EDEADLK (the caller already owns it: not re-entrant; or the
  * runtime broke a deadlock), CORRAL_ECANCELED, CORRAL_EINVAL (NULL or not
- * initialised, compact task), CORRAL_EFOREIGN, CORRAL_ENOTASK. */
+ * initialised, compact task; or the lock was in the stack frame of a task
+ * that returned while this one waited, see corral_create_task),
+ * CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_API int corral_lock_acquire(corral_lock *l);
 /* TASK ONLY. Never blocks: 0, CORRAL_EAGAIN (held, or tasks queued),
  * CORRAL_EDEADLK (held by the caller), CORRAL_EINVAL, CORRAL_EFOREIGN,
@@ -198,7 +205,9 @@ CORRAL_API void corral_condition_init(corral_condition *c, corral_lock *l,
  * cancel then shows at the next blocking call), CORRAL_ECANCELED (lock
  * held again), CORRAL_EPERM (the caller does not own the lock; nothing
  * changed), CORRAL_EDEADLK (the runtime broke a deadlock while the task
- * waited: the lock is NOT held then), CORRAL_EINVAL, CORRAL_EFOREIGN,
+ * waited: the lock is NOT held then), CORRAL_EINVAL (also when the
+ * condition or its lock was in the stack frame of a task that returned
+ * while this one waited: the lock is NOT held then), CORRAL_EFOREIGN,
  * CORRAL_ENOTASK. As with any condition variable, check your predicate
  * in a loop. */
 CORRAL_API int corral_condition_wait(corral_condition *c);
@@ -227,13 +236,17 @@ typedef struct corral_limiter {
  * CORRAL_EINVAL (l NULL, total_tokens 0). */
 CORRAL_API int corral_limiter_init(corral_limiter *l, size_t total_tokens,
                                    const char *name);
-/* Free the borrower table. The limiter must not be in use. NULL is fine. */
+/* Free the borrower table. NULL is fine. Tasks still waiting in acquire
+ * fail with CORRAL_ECLOSED; tokens still borrowed are forgotten (their
+ * release then returns CORRAL_EINVAL). */
 CORRAL_API void corral_limiter_destroy(corral_limiter *l);
 /* TASK ONLY. BLOCKS until a token is borrowed by the calling task
  * (acquire) or by `borrower` (acquire_on_behalf_of; not NULL). Returns 0,
  * CORRAL_EDEADLK (the borrower already holds a token; or the runtime
- * broke a deadlock), CORRAL_ECANCELED, CORRAL_ENOMEM, CORRAL_EINVAL,
- * CORRAL_EFOREIGN, CORRAL_ENOTASK. */
+ * broke a deadlock), CORRAL_ECANCELED, CORRAL_ECLOSED (the limiter was
+ * destroyed while the task waited), CORRAL_ENOMEM, CORRAL_EINVAL (also:
+ * the limiter was in the stack frame of a task that returned while this
+ * one waited, see corral_create_task), CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_API int corral_limiter_acquire(corral_limiter *l);
 CORRAL_API int corral_limiter_acquire_on_behalf_of(corral_limiter *l,
                                                    const void *borrower);

@@ -17,8 +17,22 @@
  *
  * A child's pipes are corral streams (corral/stream.h): writing to a child
  * that has gone returns CORRAL_EPIPE and never raises SIGPIPE (the
- * application's SIGPIPE disposition is left as it is). Included by
- * corral.h. */
+ * application's SIGPIPE disposition is left as it is).
+ *
+ * Descriptors: the child gets stdio[0..2] as asked, plus every descriptor
+ * of the process that is not marked close-on-exec (a pipe(2), open(2) or
+ * socket(2) without O_CLOEXEC / SOCK_CLOEXEC, in any thread): a child
+ * holding a pipe's write end keeps its reader from seeing end of file.
+ * Open descriptors with O_CLOEXEC (corral's own all are) or set FD_CLOEXEC
+ * with fcntl before spawning.
+ *
+ * The virtual clock (corral_options.virtual_clock) does not reach into
+ * children: a child runs in real time, and waiting for it does not move
+ * virtual time. Grace periods (kill_grace_ns, term_seq) are timers of the
+ * runtime's clock, so on the virtual clock they are virtual: with nothing
+ * else to run they pass at once (autojump), the child gets SIGKILL with
+ * no real wait after SIGTERM, unless autojump_threshold_ns gives it that
+ * much real time first. See docs/processes.md. Included by corral.h. */
 #ifndef CORRAL_PROCESS_H
 #define CORRAL_PROCESS_H
 

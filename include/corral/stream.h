@@ -20,6 +20,19 @@
  * that write raised is consumed before it is unblocked).
  *
  * Every call on a stream of another runtime returns CORRAL_EFOREIGN.
+ *
+ * Direction. A stream that goes one way only refuses the other at once
+ * with CORRAL_EBADF (what read(2) and write(2) say for such a descriptor)
+ * and a message in corral_last_error() naming the stream ("pipe fd 7 is
+ * not open for reading: it is write-only ..."); nothing blocks and the
+ * stream stays usable the right way. Write-only: a pipe's write end, a
+ * child's stdin (corral_process_stream(p, 0)), a descriptor opened
+ * O_WRONLY (corral_stdio_open, corral_pipe_open, terminals and files
+ * alike): every read call returns CORRAL_EBADF. Read-only: a pipe's read
+ * end, a child's stdout and stderr, a descriptor opened O_RDONLY:
+ * corral_stream_write and corral_stream_shutdown return CORRAL_EBADF. A
+ * UNIX socket already shut down one way when it becomes a stream
+ * (shutdown(2) by either end, with nothing left unread) is one-way too.
  */
 #ifndef CORRAL_STREAM_H
 #define CORRAL_STREAM_H
@@ -41,9 +54,10 @@ typedef struct corral_stream corral_stream;
  * code: CORRAL_ECANCELED / CORRAL_ETIMEDOUT (nothing was consumed: bytes
  * that arrive later go to the next read), CORRAL_ECLOSED (another task
  * closed the stream), CORRAL_ECONNRESET and other errno-style codes from the
- * system (delivered once; the next read returns 0), CORRAL_EBUSY (another
- * task reads), CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK. len == 0
- * returns 0 without blocking. */
+ * system (delivered once; the next read returns 0), CORRAL_EBADF (a
+ * write-only stream, see Direction above), CORRAL_EBUSY (another task
+ * reads), CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK. len == 0 returns
+ * 0 without blocking (CORRAL_EBADF on a write-only stream). */
 CORRAL_NODISCARD CORRAL_API int corral_stream_read(corral_stream *s, void *buf, size_t len);
 
 /* TASK ONLY. BLOCKS until exactly len bytes are in buf. Returns 0, or
@@ -89,8 +103,9 @@ CORRAL_NODISCARD CORRAL_API int corral_stream_read_line(corral_stream *s, char *
  * therefore tells the caller which bytes to send again. Returns 0,
  * CORRAL_ECANCELED, CORRAL_ETIMEDOUT, CORRAL_EPIPE (the peer went away or
  * the stream was shut down for writing), CORRAL_ECONNRESET, CORRAL_ECLOSED,
- * CORRAL_EBUSY (another task writes), CORRAL_EINVAL, CORRAL_EFOREIGN,
- * CORRAL_ENOTASK, or another errno-style code. */
+ * CORRAL_EBADF (a read-only stream, see Direction above), CORRAL_EBUSY
+ * (another task writes), CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK, or
+ * another errno-style code. */
 CORRAL_NODISCARD CORRAL_API int corral_stream_write(corral_stream *s, const void *buf,
                                    size_t len, size_t *written);
 
@@ -100,8 +115,9 @@ CORRAL_NODISCARD CORRAL_API int corral_stream_write(corral_stream *s, const void
  * On a socket this is shutdown(2, SHUT_WR). On a pipe's write end it
  * releases the descriptor (the reader sees end of stream); on a terminal or
  * a file it only refuses further writes. Returns 0, CORRAL_ECLOSED,
- * CORRAL_EBUSY (a write is in progress), CORRAL_EFOREIGN, CORRAL_ENOTASK,
- * or an errno-style code from shutdown(2). */
+ * CORRAL_EBADF (a read-only stream: nothing to shut down), CORRAL_EBUSY (a
+ * write is in progress), CORRAL_EFOREIGN, CORRAL_ENOTASK, or an
+ * errno-style code from shutdown(2). */
 CORRAL_API int corral_stream_shutdown(corral_stream *s);
 
 /* Close the stream and free it. Never blocks; may be called in a cancelled

@@ -37,6 +37,7 @@ typedef struct chan_op {
   size_t fired;                        /* clause that took effect */
   const corral_select_clause *clauses; /* for the dump */
   size_t n;
+  struct chan_waiter *ws;              /* select: its n waiters */
 } chan_op;
 
 /* One blocked operation: a single send or receive (op NULL; the wait
@@ -213,7 +214,7 @@ static __attribute__((noinline)) int block_on(corral_task *self,
                                               int kind) {
   chan_waiter w = {{NULL, NULL}, self, NULL, item, 0, ch};
   corral__list_insert_tail(h, &w.node);
-  const corral__wait rec = {NULL, &w, NULL};
+  const corral__wait rec = {.arg = &w, .node = &w.node};
   int rc = corral__park(self, kind, &rec, CORRAL_FOREVER);
   corral__list_remove(&w.node); /* unlinked already unless cancelled */
   return rc;
@@ -332,7 +333,10 @@ static __attribute__((noinline, cold)) int send_slow(corral_channel *ch,
   CORRAL__NO_COMPACT(self, "corral_channel_send");
   if (cancelled(rt, self)) return CORRAL_ECANCELED;
   rc = op_send(ch, item);
-  if (rc != CORRAL_EAGAIN) return rc;
+  if (rc != CORRAL_EAGAIN) {
+    corral__quick_done(rt, self); /* a schedule point all the same */
+    return rc;
+  }
   return block_on(self, ch, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND);
 }
 
@@ -346,7 +350,10 @@ static __attribute__((noinline, cold)) int receive_slow(corral_channel *ch,
   CORRAL__NO_COMPACT(self, "corral_channel_receive");
   if (cancelled(rt, self)) return CORRAL_ECANCELED;
   rc = op_receive(ch, item);
-  if (rc != CORRAL_EAGAIN) return rc;
+  if (rc != CORRAL_EAGAIN) {
+    corral__quick_done(rt, self);
+    return rc;
+  }
   return block_on(self, ch, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE);
 }
 
@@ -473,6 +480,12 @@ static inline bool clause_ready(const corral_select_clause *c) {
 
 #define SELECT_ON_STACK 8
 
+/* A select woken otherwise than by a clause leaves every channel at once. */
+static void select_leave(const corral__wait *w) {
+  const chan_op *op = w->arg;
+  for (size_t i = 0; i < op->n; i++) corral__list_remove(&op->ws[i].node);
+}
+
 static int select_impl(const corral_select_clause *cl, size_t n,
                        size_t *fired, bool block) {
   corral__rt *rt = corral__tl_rt;
@@ -502,8 +515,10 @@ static int select_impl(const corral_select_clause *cl, size_t n,
   if (pick < n) {
     const corral_select_clause *c = &cl[pick];
     *fired = pick;
-    return c->op == CORRAL_SELECT_SEND ? op_send(c->channel, c->item)
-                                       : op_receive(c->channel, c->item);
+    int rc = c->op == CORRAL_SELECT_SEND ? op_send(c->channel, c->item)
+                                         : op_receive(c->channel, c->item);
+    if (block) corral__quick_done(rt, self);
+    return rc;
   }
   if (!block) return CORRAL_EAGAIN;
 
@@ -513,7 +528,7 @@ static int select_impl(const corral_select_clause *cl, size_t n,
     ws = corral__malloc(rt, n * sizeof *ws);
     if (!ws) return CORRAL_ENOMEM;
   }
-  chan_op op = {self, n, cl, n};
+  chan_op op = {self, n, cl, n, ws};
   for (size_t i = 0; i < n; i++) {
     corral_channel *ch = cl[i].channel;
     ws[i] = (chan_waiter){{NULL, NULL}, self, &op, cl[i].item, i, NULL};
@@ -524,7 +539,7 @@ static int select_impl(const corral_select_clause *cl, size_t n,
           cl[i].op == CORRAL_SELECT_SEND ? &ch->senders : &ch->receivers,
           &ws[i].node);
   }
-  const corral__wait rec = {NULL, &op, NULL};
+  const corral__wait rec = {.arg = &op, .leave = select_leave};
   int rc = corral__park(self, CORRAL__W_CHAN_SELECT, &rec, CORRAL_FOREVER);
   for (size_t i = 0; i < n; i++) corral__list_remove(&ws[i].node);
   if (ws != on_stack) corral__free(rt, ws);

@@ -1,5 +1,6 @@
 /* Collective calls: gather / safe_gather, wait, wait_for, as_completed. */
 #include "core/group.h"
+#include "core/sched.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,23 @@ static bool wait_cond(corral_task *const *tasks, size_t n, int mode,
   }
 }
 
+typedef struct {
+  corral_task *const *tasks;
+  corral__waiter *ws;
+  size_t n;
+  bool left; /* out of every ring already */
+} wait_rings;
+
+static void leave_rings(wait_rings *r) {
+  for (size_t i = 0; !r->left && i < r->n; i++)
+    corral__ring_remove(&TK(r->tasks[i])->waiters, &r->ws[i].node);
+  r->left = true;
+}
+
+/* Woken by its deadline or a cancellation: out of every ring at once (the
+ * call then reads nothing of the caller's array again). */
+static void wait_leave(const corral__wait *w) { leave_rings(w->arg); }
+
 /* Park until any of tasks[] finishes (or deadline / cancel). */
 static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
                     const unsigned char *skip, int64_t deadline) {
@@ -166,9 +184,10 @@ static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,
     if (!TK(tasks[i])->finalized && !(skip && skip[i]))
       corral__ring_push(&TK(tasks[i])->waiters, &ws[i].node);
   }
-  int rc = corral__park(self, CORRAL__W_WAIT, NULL, deadline);
-  for (size_t i = 0; i < n; i++)
-    corral__ring_remove(&TK(tasks[i])->waiters, &ws[i].node);
+  wait_rings r = {tasks, ws, n, false};
+  const corral__wait rec = {.arg = &r, .leave = wait_leave};
+  int rc = corral__park(self, CORRAL__W_WAIT, &rec, deadline);
+  leave_rings(&r);
   if (ws != &one) corral__free(rt, ws);
   return rc;
 }
@@ -184,7 +203,13 @@ int corral_wait(corral_task *const *tasks, size_t n, int mode,
   if (n == 0) return CORRAL_EINVAL; /* asyncio.wait: ValueError */
   int rc = check_tasks(self, tasks, n);
   if (rc) return rc;
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
   int64_t deadline = deadline_in(self->rt, timeout_ns);
+  if (wait_cond(tasks, n, mode, ndone)) { /* held already */
+    corral__quick_done(self->rt, self);
+    return 0;
+  }
   for (;;) {
     if (wait_cond(tasks, n, mode, ndone)) return 0;
     rc = wait_any(self, tasks, n, NULL, deadline);
@@ -207,6 +232,9 @@ int corral_wait_for(corral_task *h, int64_t timeout_ns, void **result) {
   if (rc) return rc;
   corral_task *t = TK(h);
   if (t->joined) return CORRAL_EJOINED;
+  /* A result already there wins over a cancellation of the caller, as one
+   * arriving at the deadline does; a schedule point all the same. */
+  if (t->finalized) corral__quick_done(self->rt, self);
   int64_t deadline = deadline_in(self->rt, timeout_ns);
   rc = 0;
   while (!t->finalized) {
@@ -265,7 +293,9 @@ int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
   if (it->yielded == it->n) return CORRAL_EEOF;
   int vrc = check_tasks(self, it->tasks, it->n); /* released meanwhile? */
   if (vrc) return vrc;
-  for (;;) {
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
+  for (bool waited = false;; waited = true) {
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < it->n; i++)
       if (!it->taken[i] && TK(it->tasks[i])->finalized &&
@@ -276,6 +306,7 @@ int corral_as_completed_next(corral_as_completed *it, corral_task **out) {
       it->taken[best] = 1;
       it->yielded++;
       *out = it->tasks[best];
+      if (!waited) corral__quick_done(self->rt, self);
       return 0;
     }
     int rc = wait_any(self, it->tasks, it->n, it->taken, it->deadline);
@@ -319,6 +350,10 @@ int corral_gather_tasks(corral_task *const *tasks, size_t n,
   if (n && !out) return CORRAL_EINVAL;
   int rc = check_tasks(self, tasks, n);
   if (rc) return rc;
+  /* It takes the outcomes, as join: one taken already is refused before
+   * anything is waited for or cancelled. */
+  for (size_t i = 0; i < n; i++)
+    if (TK(tasks[i])->joined) return CORRAL_EJOINED;
   corral_gather_policy pol = opts->policy;
   size_t need = pol == CORRAL_GATHER_FIRST ? 1 : opts->quorum;
   if (pol != CORRAL_GATHER_FAIL_FAST && pol != CORRAL_GATHER_ALL &&
@@ -329,7 +364,9 @@ int corral_gather_tasks(corral_task *const *tasks, size_t n,
   int64_t deadline = opts->timeout_ns == 0 || opts->timeout_ns == CORRAL_FOREVER
                          ? CORRAL_FOREVER
                          : corral__deadline_after(self->rt, opts->timeout_ns);
-  bool timed = false, outer = false, cancelled = false, satisfied = false;
+  bool timed = false, cancelled = false, satisfied = false;
+  /* A checkpoint also when every task finished already. */
+  bool outer = corral__checkpoint_scope(self->rt, self) != NULL;
   for (;;) {
     size_t done = 0, ok = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {

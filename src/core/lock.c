@@ -7,6 +7,7 @@
 #include "core/channel.h"
 #include "core/sched.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define LOCK_MAGIC 0x10c410c4u
@@ -48,6 +49,10 @@ struct cond_waiter {
 };
 
 _Static_assert(sizeof(lock_t) <= sizeof(corral_lock), "lock storage");
+/* Waiter nodes are followed by their task, as a corral__waiter's. */
+_Static_assert(offsetof(lock_waiter, task) ==
+                   offsetof(corral__waiter, task) &&
+               offsetof(cond_waiter, lw) == 0, "waiter layout");
 _Static_assert(sizeof(cond_t) <= sizeof(corral_condition), "cond storage");
 
 static inline bool blocked(const corral_task *t) {
@@ -120,11 +125,12 @@ int corral_lock_acquire(corral_lock *cl) {
     return corral__fail(self, CORRAL_ECANCELED);
   if (!l->owner) { /* free means nobody live is queued */
     lock_take(l, self);
+    corral__quick_done(self->rt, self);
     return 0;
   }
   lock_waiter w = {{NULL, NULL}, self, NULL};
   corral__list_insert_tail(&l->waiters, &w.node);
-  const corral__wait rec = {NULL, l, NULL};
+  const corral__wait rec = {.arg = l, .node = &w.node, .obj = l};
   rc = corral__park(self, CORRAL__W_LOCK, &rec, CORRAL_FOREVER);
   corral__list_remove(&w.node); /* 0: the release handed it to us */
   return rc;
@@ -238,10 +244,13 @@ int corral_condition_wait(corral_condition *cc) {
   cw.lw.cw = &cw;
   corral__list_insert_tail(&c->waiters, &cw.lw.node);
   lock_handoff(l);
-  const corral__wait rec = {cond_abort, &cw, NULL};
+  const corral__wait rec = {.abort = cond_abort, .arg = &cw,
+                            .node = &cw.lw.node, .obj = c};
   int rc = corral__park(self, CORRAL__W_CONDITION, &rec, CORRAL_FOREVER);
   corral__list_remove(&cw.lw.node);
-  if (cw.stage == ST_GONE) return rc; /* CORRAL_EDEADLK, lock not held */
+  /* ST_GONE: CORRAL_EDEADLK; ST_COND / ST_LOCK: its condition or lock
+   * was in a frame that returned (CORRAL_EINVAL). The lock is not held. */
+  if (cw.stage != ST_OWNED) return rc;
   /* ST_OWNED: a notify or a cancel moved us to the lock, which we hold. */
   return cw.notified ? 0 : CORRAL_ECANCELED;
 }
@@ -289,7 +298,19 @@ typedef struct lim_waiter {
   corral__list node;
   corral_task *task;
   const void *who;
+  lim_t *l;
 } lim_waiter;
+_Static_assert(offsetof(lim_waiter, task) == offsetof(corral__waiter, task),
+               "waiter layout");
+
+/* A cancelled waiter leaves the queue at once (see corral__wait). */
+static void lim_leave(const corral__wait *w) {
+  lim_waiter *lw = corral__container_of(w->node, lim_waiter, node);
+  if (corral__list_linked(&lw->node)) {
+    corral__list_remove(&lw->node);
+    lw->l->nwaiting--;
+  }
+}
 
 _Static_assert(sizeof(lim_t) <= sizeof(corral_limiter), "limiter storage");
 
@@ -312,6 +333,15 @@ int corral_limiter_init(corral_limiter *cl, size_t total, const char *name) {
 void corral_limiter_destroy(corral_limiter *cl) {
   lim_t *l = lim_get(cl);
   if (!l) return;
+  /* Tasks still waiting: their acquire fails with CORRAL_ECLOSED (as a
+   * channel's close), none keeps a node in the storage being destroyed. */
+  corral__list *n;
+  while ((n = corral__list_head(&l->waiters)) != NULL) {
+    lim_waiter *w = corral__container_of(n, lim_waiter, node);
+    corral__list_remove(n);
+    corral__wake(w->task, CORRAL_ECLOSED);
+  }
+  l->nwaiting = 0;
   if (l->tab) corral__al_free(&l->al, l->tab);
   l->magic = 0;
 }
@@ -391,6 +421,7 @@ static int lim_acquire(corral_limiter *cl, const void *who, bool block) {
   if (rc) return rc;
   if (l->borrowed < l->total && !lim_first_live(l)) {
     lim_add(l, who, self);
+    if (block) corral__quick_done(rt, self);
     return 0;
   }
   if (!block) return CORRAL_EAGAIN;
@@ -398,15 +429,14 @@ static int lim_acquire(corral_limiter *cl, const void *who, bool block) {
     lim_waiter *o = corral__container_of(it, lim_waiter, node);
     if (o->who == who && blocked(o->task)) return CORRAL_EDEADLK;
   }
-  lim_waiter w = {{NULL, NULL}, self, who};
+  lim_waiter w = {{NULL, NULL}, self, who, l};
   corral__list_insert_tail(&l->waiters, &w.node);
   l->nwaiting++;
-  const corral__wait rec = {NULL, l, NULL};
+  const corral__wait rec = {
+      .arg = l, .node = &w.node, .leave = lim_leave, .obj = l};
   rc = corral__park(self, CORRAL__W_LIMITER, &rec, CORRAL_FOREVER);
-  if (corral__list_linked(&w.node)) { /* cancelled: still queued */
-    corral__list_remove(&w.node);
-    l->nwaiting--;
-  }
+  /* Granted (unlinked by the grant) or left at the wake: not queued, and
+   * l may be gone if we were woken otherwise. */
   return rc;
 }
 

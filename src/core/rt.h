@@ -40,6 +40,9 @@ typedef struct corral__sched {
                                  every switch (the watchdog reads them) */
   uint8_t preempt;            /* set by the watchdog: a deadline passed */
   uint8_t in_uv;              /* inside uv_run (libuv callbacks may wake) */
+  uint32_t quick_left;        /* blocking calls that may still complete at
+                                 once before one yields (corral__quick_done;
+                                 the watchdog zeroes it; relaxed atomic) */
   corral__ctx ctx;            /* the scheduler's own context */
   void *stack_bottom;         /* for ASan fiber switches */
   size_t stack_size;
@@ -201,6 +204,7 @@ static inline void corral__wait_abort(corral_task *t, int code) {
     t->aborted = 1;
   }
   if (w && w->abort && w->abort(t, w->arg) != CORRAL_ABORT_SUCCEEDED) return;
+  corral__wait_leave(w);
   corral__wake(t, code);
 }
 

@@ -99,6 +99,18 @@ corral__scope *corral__checkpoint_slow(corral__rt *rt, corral_task *t) {
   return cs;
 }
 
+void corral__quick_yield(corral__rt *rt, corral_task *t) {
+  __atomic_store_n(&rt->sched.quick_left, CORRAL_YIELD_EVERY,
+                   __ATOMIC_RELAXED);
+  /* Due deadlines of t's scopes fire now (they cancel its next call); the
+   * budget goes to 0 so this switch passes through the scheduler, which
+   * fires the other timers and clears `preempt`. */
+  if (corral__preempt_pending(rt)) (void)corral__checkpoint_scope(rt, t);
+  t->state = CORRAL__T_RUNNABLE;
+  corral__runq_push(rt, t);
+  corral__switch_out_inline(rt, t);
+}
+
 /* The hottest path there is: a task yielding to the head of the run queue.
  * It rotates the queue and switches straight there; anything unusual (an
  * empty queue, a task not started yet, a compact task, the budget spent, a

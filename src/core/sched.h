@@ -63,6 +63,23 @@ static inline corral__scope *corral__checkpoint_scope(corral__rt *rt,
   return corral__checkpoint_slow(rt, t);
 }
 
+/* A blocking call of t completed at once (it never parked): a schedule
+ * point once t has used its slice -- every CORRAL_YIELD_EVERY such calls,
+ * or at the next one once the watchdog zeroed `quick_left` (a deadline
+ * passed, or t ran a whole tick without giving the CPU away; a store the
+ * runtime overwrites is made again next tick, as for the budget). The
+ * yield is not a cancellation point: the call took effect. The channel
+ * and sync fast paths call it last, after their own work: a load, a
+ * compare, a store while nothing is due. */
+CORRAL__HIDDEN void corral__quick_yield(corral__rt *rt, corral_task *t);
+static inline void corral__quick_done(corral__rt *rt, corral_task *t) {
+  uint32_t q = __atomic_load_n(&rt->sched.quick_left, __ATOMIC_RELAXED);
+  if (likely(q > 1))
+    __atomic_store_n(&rt->sched.quick_left, q - 1, __ATOMIC_RELAXED);
+  else
+    corral__quick_yield(rt, t);
+}
+
 static inline void corral__runq_push(corral__rt *rt, corral_task *t) {
   t->rq_next = NULL;
   if (rt->sched.rq_tail)

@@ -54,12 +54,16 @@ int corral_event_wait(corral_event *ce) {
   if (!e || e->magic != EVENT_MAGIC) return CORRAL_EINVAL;
   if (corral__checkpoint_scope(self->rt, self))
     return corral__fail(self, CORRAL_ECANCELED);
-  if (e->set) return 0;
+  if (e->set) {
+    corral__quick_done(self->rt, self);
+    return 0;
+  }
   /* Waking is an edge: a set wakes every task waiting then with 0, even if
    * the event is cleared again before they run. */
   corral__waiter w;
   corral__waiter_add(&e->waiters, &w, self);
-  int rc = corral__park(self, CORRAL__W_EVENT, NULL, CORRAL_FOREVER);
+  const corral__wait rec = {.node = &w.node, .obj = e};
+  int rc = corral__park(self, CORRAL__W_EVENT, &rec, CORRAL_FOREVER);
   corral__list_remove(&w.node);
   return rc;
 }
@@ -91,11 +95,13 @@ int corral_semaphore_acquire(corral_semaphore *cs) {
     return corral__fail(self, CORRAL_ECANCELED);
   if (s->value > 0 && corral__list_empty(&s->waiters)) {
     s->value--;
+    corral__quick_done(self->rt, self);
     return 0;
   }
   corral__waiter w;
   corral__waiter_add(&s->waiters, &w, self);
-  int rc = corral__park(self, CORRAL__W_SEMAPHORE, NULL, CORRAL_FOREVER);
+  const corral__wait rec = {.node = &w.node, .obj = s};
+  int rc = corral__park(self, CORRAL__W_SEMAPHORE, &rec, CORRAL_FOREVER);
   /* rc == 0: release() handed us the unit and unlinked us. */
   corral__list_remove(&w.node);
   return rc;

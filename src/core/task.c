@@ -413,7 +413,11 @@ void corral__task_entry(void *arg) {
   void *res = NULL;
   int rc = t->fn(t->arg, &res);
   if (t->scope != &t->root_scope || t->open_groups) structure_violation(t);
-  if (t->implicit) rc = close_implicit(rt, t, rc);
+  if (t->implicit) {
+    if (t->implicit->first_child)
+      corral__frame_orphans(rt, t, (const char *)&res);
+    rc = close_implicit(rt, t, rc);
+  }
   finish(t, rc, res);
   t->state = CORRAL__T_DONE;
   task_exit(rt, t);
@@ -452,13 +456,20 @@ void corral__handle_abort(const char *call, const corral_task *h, int why) {
   abort();
 }
 
+/* A cancelled joiner leaves t's ring at once (see corral__wait). */
+static void join_leave(const corral__wait *w) {
+  corral_task *t = w->arg;
+  corral__ring_remove(&t->waiters, w->node);
+}
+
 int corral__task_wait_done(corral_task *self, corral_task *t,
                            bool abortable) {
   while (!t->finalized) {
     corral__waiter w = {.task = self};
     corral__ring_push(&t->waiters, &w.node);
+    const corral__wait rec = {.arg = t, .node = &w.node, .leave = join_leave};
     int rc = corral__park(self, CORRAL__W_JOIN,
-                          abortable ? NULL : CORRAL__UNABORTABLE,
+                          abortable ? &rec : CORRAL__UNABORTABLE,
                           CORRAL_FOREVER);
     corral__ring_remove(&t->waiters, &w.node);
     if (rc) return rc;
@@ -490,6 +501,11 @@ int corral_join(corral_task *h, void **result) {
   if (t == self) return CORRAL_EDEADLK;
   CORRAL__NO_COMPACT(self, "corral_join");
   if (t->joined) return CORRAL_EJOINED;
+  if (t->finalized) { /* a checkpoint all the same: takes nothing if so */
+    if (corral__checkpoint_scope(self->rt, self))
+      return corral__fail(self, CORRAL_ECANCELED);
+    corral__quick_done(self->rt, self);
+  }
   rc = corral__task_wait_done(self, t, true);
   if (rc) return rc;
   return corral__task_result(self, t, result);

@@ -1,7 +1,10 @@
 /* The wait primitive: every blocking call parks here (see wait.h), and the
  * public hooks for foreign libraries are built on it. */
+#include "core/group.h"
 #include "core/sched.h"
 #include "ground/fault.h"
+
+#include <stdio.h>
 
 const char *const corral__wait_names[CORRAL__W_COUNT] = {
 #define CORRAL__XX(name, str) str,
@@ -9,10 +12,12 @@ const char *const corral__wait_names[CORRAL__W_COUNT] = {
 #undef CORRAL__XX
 };
 
-const corral__wait corral__unabortable = {NULL, NULL, "not abortable"};
+const corral__wait corral__unabortable = {.what = "not abortable"};
 
 static void on_wait_timeout(corral__timer *tm) {
-  corral__wake(corral__container_of(tm, corral_task, timer), CORRAL_ETIMEDOUT);
+  corral_task *t = corral__container_of(tm, corral_task, timer);
+  if (t->state == CORRAL__T_BLOCKED) corral__wait_leave(t->wait);
+  corral__wake(t, CORRAL_ETIMEDOUT);
 }
 
 int corral__park(corral_task *t, int kind, const corral__wait *w,
@@ -35,16 +40,23 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
      * without asking its abort callback left a request that owns memory
      * until its callback (getaddrinfo) running with a task that had moved
      * on: a leak, and a wake-up of whatever task came next. corral_park's
-     * callers are promised the opposite (no abort before parking). */
+     * callers are promised the opposite (no abort before parking). The
+     * waiter leaves the object's list here, as one woken by a
+     * cancellation would. */
     if (!w || !w->abort || kind == CORRAL__W_PARK ||
-        w->abort(t, w->arg) == CORRAL_ABORT_SUCCEEDED)
+        w->abort(t, w->arg) == CORRAL_ABORT_SUCCEEDED) {
+      corral__wait_leave(w);
       return corral__fail(t, CORRAL_ECANCELED);
+    }
     aborted = true; /* it cannot be withdrawn: wait for its waker */
   }
-  if (deadline != CORRAL_FOREVER) {
-    if (deadline <= corral__now(rt)) return CORRAL_ETIMEDOUT; /* expired */
-    int rc = corral__timer_arm(rt, &t->timer, deadline, on_wait_timeout);
-    if (rc) return rc;
+  if (deadline != CORRAL_FOREVER && !aborted) {
+    int rc = CORRAL_ETIMEDOUT; /* expired */
+    if (deadline <= corral__now(rt) ||
+        (rc = corral__timer_arm(rt, &t->timer, deadline, on_wait_timeout))) {
+      if (w != CORRAL__UNABORTABLE) corral__wait_leave(w);
+      return rc;
+    }
   }
   t->state = CORRAL__T_BLOCKED;
   t->wait = w;
@@ -80,6 +92,69 @@ void corral__ring_wake_all(corral__list **first) {
   }
 }
 
+/* ---- waits on a returned frame ----
+ * A task's function returned: its frame is gone. A descendant still
+ * waiting on an object of that frame (an event lent to a create_task
+ * child, see corral_create_task) would write into the stack when it
+ * leaves the object's list, which the task's next frames now use. Every
+ * waiter of that list is taken out of it without touching the object and
+ * woken with CORRAL_EINVAL and a message; the runtime reports the misuse. */
+
+static inline bool in_frame(const void *p, const char *lo, const char *hi) {
+  return (const char *)p >= lo && (const char *)p < hi;
+}
+
+static void orphan_list(corral__rt *rt, corral_task *t, corral__list *n0,
+                        const char *lo, const char *hi, const void *obj,
+                        int kind) {
+  corral__list *n = n0;
+  while (!in_frame(n->prev, lo, hi)) { /* back to the first waiter */
+    n = n->prev;
+    if (n == n0) return; /* a list whose head is elsewhere */
+  }
+  fprintf(rt->report,
+          "corral: misuse: task '%s' returned while tasks waited on a %s in "
+          "its stack frame (%p); they are woken with CORRAL_EINVAL\n",
+          t->name, corral__wait_names[kind], obj);
+  while (!in_frame(n, lo, hi)) {
+    corral__list *next = n->next;
+    /* Every waiter node of these lists is followed by its task. */
+    corral_task *w = corral__container_of(n, corral__waiter, node)->task;
+    n->next = n->prev = n;
+    if (w->state == CORRAL__T_BLOCKED) {
+      char msg[192];
+      snprintf(msg, sizeof msg,
+               "the %s this task waited on (%p) was in the stack frame of "
+               "task '%s', whose function returned",
+               corral__wait_names[kind], obj, t->name);
+      corral_error *e = corral__error_new(rt, CORRAL_EINVAL, w->name, msg);
+      if (e) corral__set_last_error(w, e);
+      corral__wake(w, CORRAL_EINVAL);
+    }
+    n = next;
+  }
+}
+
+static void orphans_in(corral__rt *rt, corral_task *t, corral_task *c,
+                       const char *lo, const char *hi) {
+  const corral__wait *w = c->wait;
+  if (c->state == CORRAL__T_BLOCKED && w && w != CORRAL__UNABORTABLE &&
+      w->obj && w->node && in_frame(w->obj, lo, hi))
+    orphan_list(rt, t, w->node, lo, hi, w->obj, c->wait_kind);
+  for (corral__group *g = c->open_groups; g; g = g->prev_open)
+    for (corral_task *d = g->first_child; d; d = d->g_next)
+      orphans_in(rt, t, d, lo, hi);
+  if (c->implicit)
+    for (corral_task *d = c->implicit->first_child; d; d = d->g_next)
+      orphans_in(rt, t, d, lo, hi);
+}
+
+void corral__frame_orphans(corral__rt *rt, corral_task *t, const char *top) {
+  if (!t->stack || t->compact) return;
+  for (corral_task *d = t->implicit->first_child; d; d = d->g_next)
+    orphans_in(rt, t, d, t->stack->lo, top);
+}
+
 /* ---- public hooks ---- */
 
 /* The user's abort callback gets the task's (borrowed) handle. */
@@ -99,7 +174,7 @@ int corral_park(const char *what, corral_abort_fn abort, void *arg) {
   if (!self) return CORRAL_ENOTASK;
   CORRAL__NO_COMPACT(self, "corral_park");
   user_abort ua = {abort, arg};
-  corral__wait w = {call_user_abort, &ua, what};
+  corral__wait w = {.abort = call_user_abort, .arg = &ua, .what = what};
   return corral__park(self, CORRAL__W_PARK, &w, CORRAL_FOREVER);
 }
 

@@ -64,12 +64,38 @@ enum {
 CORRAL__HIDDEN extern const char *const corral__wait_names[CORRAL__W_COUNT];
 
 /* How a parked task's wait is aborted. Lives in the parking frame (never in
- * a compact task: its stack is not addressable while it is parked). */
+ * a compact task: its stack is not addressable while it is parked).
+ *
+ * A task that waits in an object's list (an event, a lock, a join) leaves
+ * that list the moment anything but the object ends its wait -- a
+ * cancellation whose abort succeeded, the wait's deadline, the deadlock
+ * breaker -- not when it runs again: by then the object may be gone (an
+ * event in the frame of a task that was cancelled too and returned). The
+ * record says how: `node` (one node, unlinked) or `leave(w)` (several
+ * nodes, a ring, a count to keep). `obj` names the object in caller storage that holds the
+ * list: when a task's function returns, a descendant still waiting on an
+ * object of its stack is taken out of that list without touching the
+ * object and woken with CORRAL_EINVAL (corral__frame_orphans, task.c). */
 typedef struct corral__wait {
   corral_abort_fn abort; /* NULL: cancellation wakes the task at once */
-  void *arg;             /* abort's argument */
+  void *arg;             /* abort's and leave's argument, the dump's */
   const char *what;      /* detail for the dump, or NULL */
+  corral__list *node;    /* the waiter's node in obj's list, or NULL */
+  void (*leave)(const struct corral__wait *w); /* unlink them, or NULL */
+  const void *obj;       /* the object (caller storage) waited on, or NULL;
+                            with node: its first node is a corral__waiter
+                            (node, then task) in a list whose head is in
+                            obj */
 } corral__wait;
+
+/* The waiter of t leaves the object's list (see corral__wait). */
+static inline void corral__wait_leave(const corral__wait *w) {
+  if (!w) return;
+  if (w->leave)
+    w->leave(w);
+  else if (w->node)
+    corral__list_remove(w->node);
+}
 
 /* The wait cannot be aborted: a cancellation does not wake it and parking
  * inside a cancelled scope still parks (group close, a request that owns
@@ -104,5 +130,12 @@ static inline void corral__waiter_add(corral__list *h, corral__waiter *w,
 CORRAL__HIDDEN void corral__waiters_wake_all(corral__list *h);
 /* The same for a ring of waiters (a task's joiners). */
 CORRAL__HIDDEN void corral__ring_wake_all(corral__list **first);
+
+/* Task t's function returned; its frame lay below `top` on its stack:
+ * descendants still waiting on an object there leave its list untouched
+ * and wake with CORRAL_EINVAL (see corral__wait). */
+typedef struct corral__rt corral__rt;
+CORRAL__HIDDEN void corral__frame_orphans(corral__rt *rt, corral_task *t,
+                                          const char *top);
 
 #endif

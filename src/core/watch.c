@@ -76,12 +76,22 @@ static void *watch_main(void *arg) {
       /* The next switch goes through the scheduler, which fires the timers
        * (a store the runtime overwrites is made again next tick). */
       __atomic_store_n(&rt->sched.budget, 0, __ATOMIC_RELAXED);
+      __atomic_store_n(&rt->sched.quick_left, 0, __ATOMIC_RELAXED);
       __atomic_store_n(&rt->sched.preempt, 1, __ATOMIC_RELAXED);
     }
     uint64_t n = corral__cpu_mark(rt);
     corral_task *cur = __atomic_load_n(&rt->sched.current, __ATOMIC_RELAXED);
     bool busy = cur != NULL;
     if (busy && n == last_n && cur == last_t) {
+      /* A whole tick without a switch: the task used its slice. Its next
+       * call that completes at once yields (corral__quick_done), its next
+       * park goes through the scheduler. */
+      if (!rt->clock.virtual_clock) {
+        __atomic_store_n(&rt->sched.budget, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&rt->sched.quick_left, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&rt->sched.preempt, 1, __ATOMIC_RELAXED);
+        n = corral__cpu_mark(rt);
+      }
       stalled += now - last_now; /* real time: this thread may wake late */
       if (stalled >= w->stall_ns) report_stall(rt, n, stalled);
     } else {

@@ -77,7 +77,7 @@ int corral_getaddrinfo(const char *node, const char *service,
   if (!d) return CORRAL_ENOMEM;
   d->al = rt->al;
   d->task = self;
-  d->w = (corral__wait){abort_resolve, d, "getaddrinfo"};
+  d->w = (corral__wait){.abort = abort_resolve, .arg = d, .what = "getaddrinfo"};
   d->req.data = d;
   int rc = CORRAL__UV("getaddrinfo", EAGAIN,
                       uv_getaddrinfo(rt->loop, &d->req, on_resolved, node, service, hints));

@@ -90,7 +90,7 @@ static ssize_t op_wait(corral_task *self, fsop *op, int start) {
     uv_fs_req_cleanup(&op->req);
     return start;
   }
-  corral__wait w = {fs_abort, op, "file"};
+  corral__wait w = {.abort = fs_abort, .arg = op, .what = "file"};
   corral__park(self, CORRAL__W_FILE, &w, CORRAL_FOREVER);
   while (!op->done) /* defensive: only the callback wakes it */
     corral__park(self, CORRAL__W_FILE, CORRAL__UNABORTABLE, CORRAL_FOREVER);

@@ -142,8 +142,8 @@ static fdwait *fdwait_get(corral__rt *rt, int fd, int *rc) {
     return NULL;
   }
   r->h.data = r;
-  r->rwait = (corral__wait){fd_abort, r, NULL};
-  r->wwait = (corral__wait){fd_abort, r, NULL};
+  r->rwait = (corral__wait){.abort = fd_abort, .arg = r};
+  r->wwait = (corral__wait){.abort = fd_abort, .arg = r};
   r->rt = rt;
   r->fd = fd;
   corral__handle_register(rt, &r->reg, "fd wait", fdwait_close_handle);
@@ -162,7 +162,10 @@ static int fd_wait(int fd, bool write) {
   fdwait *r = fdwait_get(rt, fd, &rc);
   /* A regular file or a directory cannot be polled: like poll(2), it is
    * always ready. */
-  if (!r && rc == UV_EPERM) return 0;
+  if (!r && rc == UV_EPERM) {
+    corral__quick_done(rt, self);
+    return 0;
+  }
   if (!r) return rc;
   corral_task **slot = write ? &r->writer : &r->reader;
   if (*slot) return CORRAL_EBUSY;

@@ -107,12 +107,16 @@ int corral_signal_next(corral_signal_watch *w) {
   if (!w) return CORRAL_EINVAL;
   int rc = corral__io_check(self, w->rt);
   if (rc) return rc;
-  for (;;) {
+  /* A checkpoint also when a signal is queued already (it stays queued). */
+  if (corral__checkpoint_scope(self->rt, self))
+    return corral__fail(self, CORRAL_ECANCELED);
+  for (bool waited = false;; waited = true) {
     if (w->closed) return CORRAL_ECLOSED;
     if (w->qlen) {
       int s = w->queue[w->qhead];
       w->qhead = (w->qhead + 1) % CORRAL_SIGNAL_WATCH_MAX;
       w->qlen--;
+      if (!waited) corral__quick_done(self->rt, self);
       return s;
     }
     if (w->waiter) return CORRAL_EBUSY;

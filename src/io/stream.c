@@ -87,8 +87,8 @@ static corral_stream *alloc_stream(corral__rt *rt, int type) {
   s->fd = s->wfd = s->restore_flags = -1;
   s->uv.handle.data = s;
   s->wpoll.data = s;
-  s->rwait = (corral__wait){NULL, NULL, s->label};
-  s->wwait = (corral__wait){NULL, NULL, s->label};
+  s->rwait = (corral__wait){.what = s->label};
+  s->wwait = (corral__wait){.what = s->label};
   snprintf(s->label, sizeof s->label, "%s", kinds[type]);
   return s;
 }
@@ -120,6 +120,7 @@ void corral__stream_opened(corral_stream *s) {
     struct stat st;
     s->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
     corral__io_own_fd(s->rt, fd);
+    corral__stream_learn_direction(s);
   }
 }
 
@@ -162,6 +163,7 @@ int corral__stream_from_fd(corral__rt *rt, int fd, corral_stream **out) {
   default: /* a regular file: no libuv handle */
     s->fd = fd;
     snprintf(s->label, sizeof s->label, "file fd %d", fd);
+    corral__stream_learn_direction(s);
   }
   s->uv.handle.data = s;
   if (rc) {
@@ -371,6 +373,7 @@ static int read_enter(corral_stream *s, corral_task **self, const void *buf,
   int rc = enter(s, self);
   if (rc) return rc;
   if (!buf && len) return CORRAL_EINVAL;
+  if (s->noread) return corral__stream_wrong_way(s, true);
   if (s->reader) return CORRAL_EBUSY;
   if (corral__checkpoint_scope((*self)->rt, *self))
     return corral__fail(*self, CORRAL_ECANCELED);
@@ -385,6 +388,9 @@ int corral_stream_read(corral_stream *s, void *buf, size_t len) {
   s->refs++;
   rc = read_some(s, self, buf, len);
   unref(s);
+  /* Bytes that were buffered already: a schedule point all the same (s
+   * is not touched again). */
+  if (rc > 0) corral__quick_done(self->rt, self);
   return rc;
 }
 
@@ -553,6 +559,7 @@ int corral_stream_write(corral_stream *s, const void *buf, size_t len,
   int rc = enter(s, &self);
   if (rc) return rc;
   if (!buf && len) return CORRAL_EINVAL;
+  if (s->nowrite) return corral__stream_wrong_way(s, false);
   if (s->writer) return CORRAL_EBUSY;
   if (corral__checkpoint_scope(self->rt, self))
     return corral__fail(self, CORRAL_ECANCELED);
@@ -575,6 +582,7 @@ int corral_stream_write(corral_stream *s, const void *buf, size_t len,
   }
   unref(s);
   if (written) *written = off;
+  if (rc == 0) corral__quick_done(self->rt, self); /* see corral_stream_read */
   return rc;
 }
 
@@ -582,6 +590,7 @@ int corral_stream_shutdown(corral_stream *s) {
   corral_task *self;
   int rc = enter(s, &self);
   if (rc) return rc;
+  if (s->nowrite) return corral__stream_wrong_way(s, false);
   if (s->writer) return CORRAL_EBUSY;
   if (s->wshut) return 0;
   int fd = stream_fd(s);

@@ -48,6 +48,9 @@ struct corral_stream {
   uint8_t rdirect;          /* the waiting reader's buffer is its own */
   uint8_t rdone;            /* data / end / error arrived for the reader */
   uint8_t wpoll_open;
+  uint8_t noread;           /* write-only: a pipe's write end, a child's
+                               stdin, a descriptor opened O_WRONLY */
+  uint8_t nowrite;          /* read-only, likewise */
   int rerr;                 /* read error, delivered once */
   int fd;                   /* the descriptor, -1 until known */
   int wfd;                  /* duplicate watched for writability, or -1 */
@@ -75,13 +78,19 @@ struct corral_stream {
 CORRAL__HIDDEN corral_stream *corral__stream_new(corral__rt *rt, int type,
                                                  int *rc);
 /* The handle was opened behind the stream's back (uv_spawn, uv_accept):
- * learn its descriptor. */
+ * learn its descriptor and which ways it goes (a child's stdin is
+ * write-only, its stdout read-only, as uv_spawn opened them). */
 CORRAL__HIDDEN void corral__stream_opened(corral_stream *s);
 /* Wrap descriptor fd (taken over: closed with the stream) as a pipe, TCP
  * socket or terminal stream, by what it is. Returns 0 and *out, or a code;
  * on error fd is left open. */
 CORRAL__HIDDEN int corral__stream_from_fd(corral__rt *rt, int fd,
                                           corral_stream **out);
+/* pipe.c: learn which ways s goes (its noread / nowrite), once its
+ * descriptor is known; and refuse a call against that direction
+ * (CORRAL_EBADF with a message, in corral_last_error). */
+CORRAL__HIDDEN void corral__stream_learn_direction(corral_stream *s);
+CORRAL__HIDDEN int corral__stream_wrong_way(corral_stream *s, bool reading);
 /* Close (as corral_stream_close, after the checks). */
 CORRAL__HIDDEN void corral__stream_close(corral_stream *s);
 

@@ -353,7 +353,7 @@ int corral_tcp_listen_ex(const char *host, int port,
                       ? corral__addr_port(&ss)
                       : -1;
       snprintf(l->label, sizeof l->label, "listener port %d", lport);
-      l->wait = (corral__wait){NULL, NULL, l->label};
+      l->wait = (corral__wait){.what = l->label};
       *out = l;
       return 0;
     }

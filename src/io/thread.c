@@ -378,7 +378,7 @@ int corral_to_thread(int (*fn)(void *, void **), void *arg, void **result,
   const char *name = opts && opts->name ? opts->name : "to_thread";
   snprintf(j->name, sizeof j->name, "%s", name);
   j->cleanup = opts ? opts->cleanup : NULL;
-  j->w = (corral__wait){job_abort, j, j->name};
+  j->w = (corral__wait){.abort = job_abort, .arg = j, .what = j->name};
   int64_t deadline = CORRAL_FOREVER; /* option field: 0 = not set */
   if (opts && opts->abandon_after_ns < 0) { /* already expired: never runs */
     free(j);

@@ -134,7 +134,7 @@ int corral_udp_open(const char *host, int port, corral_udp **out) {
   corral__io_own_fd(self->rt, fd);
   corral__handle_register(self->rt, &u->reg, "udp", close_registered);
   snprintf(u->label, sizeof u->label, "udp port %d", corral_udp_port(u));
-  u->wait = (corral__wait){NULL, NULL, u->label};
+  u->wait = (corral__wait){.what = u->label};
   *out = u;
   return 0;
 }
