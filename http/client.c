@@ -31,6 +31,7 @@
 
 #define MiB ((size_t)1024 * 1024)
 #define EASY_POOL_MAX 256
+#define HEADERS_MAX ((size_t)256 * 1024) /* response header block, bytes */
 
 typedef struct xfer xfer;
 typedef struct sock sock;
@@ -86,6 +87,8 @@ struct xfer {
   xfer *prev, *next, *defer_next;
   int added, parked, done, paused, abort_pending;
   int stop_code; /* our reason for failing a write (cap, callback) */
+  int stop_headers; /* the cap on response headers stopped it */
+  size_t streamed; /* body bytes handed to on_body */
   CURLcode result;
   /* body: in memory, or the one pending piece when streaming */
   char *body;
@@ -276,10 +279,16 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp,
   sock *k = slot ? *slot : NULL;
   if (what == CURL_POLL_REMOVE) {
     if (!k) return 0;
-    if (k->conn) { /* kept for reuse: stay armed for reading */
+    /* A connection kept for reuse stays armed for reading (no epoll_ctl
+     * between requests). But REMOVE also comes right before curl closes a
+     * socket itself, without the close callback (curl 7.88 does so for a
+     * connect attempt it abandons): a socket that was not waiting to read
+     * is let go here, before its number can be closed and reused under an
+     * armed poll (libuv aborts on the EBADF). */
+    if (k->conn && k->events == UV_READABLE) {
       k->idle = 1;
       k->want = 0;
-      return sock_watch(k, UV_READABLE);
+      return 0;
     }
     sock_close(k);
     return 0;
@@ -350,18 +359,89 @@ static int valid_token(const char *t) {
   return 1;
 }
 
-/* "Name: value": a token, a colon, no CR or LF anywhere (no injection). */
-static int valid_header(const char *h) {
+/* RFC 9110 5.5: a field value is visible characters, obs-text, spaces and
+ * tabs. CR and LF would end the line (header injection, request
+ * smuggling); other control characters are refused as well. */
+static int is_ctl(unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7f; }
+
+/* "Name: value": NULL if the line is acceptable, else why not. */
+static const char *bad_header(const char *h) {
+  if (strpbrk(h, "\r\n")) return "CR or LF in it (header injection)";
   const char *colon = strchr(h, ':');
-  if (!colon || colon == h || strpbrk(h, "\r\n")) return 0;
+  if (!colon || colon == h) return "not \"Name: value\"";
   for (const char *p = h; p < colon; p++)
-    if (!is_tchar(*p)) return 0;
-  return 1;
+    if (!is_tchar(*p)) return "the name is not an RFC 9110 token";
+  for (const char *p = colon + 1; *p; p++)
+    if (is_ctl((unsigned char)*p)) return "a control character in the value";
+  return NULL;
 }
+
+static int has_ctl(const char *s) {
+  for (; *s; s++)
+    if (is_ctl((unsigned char)*s)) return 1;
+  return 0;
+}
+
+/* A URL for a message: control characters escaped, long ones shortened
+ * (error messages are one line of bounded length). */
+static const char *show_url(char *buf, size_t size, const char *url) {
+  size_t k = 0;
+  for (const char *p = url; *p && k + 8 < size; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (is_ctl(ch) || ch == '\t') k += (size_t)snprintf(buf + k, size - k, "\\x%02x", ch);
+    else buf[k++] = (char)ch;
+    if (k >= 160 && p[1] && strlen(p + 1) > 3) {
+      k += (size_t)snprintf(buf + k, size - k, "...(%zu bytes)", strlen(url));
+      break;
+    }
+  }
+  buf[k] = 0;
+  return buf;
+}
+
+/* corral-http speaks http and https only, named: curl would guess a scheme
+ * for "example.org" and read "http:///x" as host "x". NULL or why not. */
+static const char *bad_scheme(const char *url) {
+  const char *sep = strstr(url, "://");
+  if (!sep) return "no scheme (http:// or https://)";
+  size_t n = (size_t)(sep - url);
+  if (!((n == 4 && strncasecmp(url, "http", 4) == 0) ||
+        (n == 5 && strncasecmp(url, "https", 5) == 0)))
+    return "scheme not supported (http and https are)";
+  if (sep[3] == '/' || sep[3] == 0) return "URL without a host";
+  return NULL;
+}
+
+/* ---- the clients alive in this process ----
+ * Every open client is listed with its runtime's loop, so that a call with
+ * a closed client or another runtime's is refused with a code instead of
+ * touching memory that is gone or belongs to another thread. */
+
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static corral_http_client **live;
+static size_t nlive, live_cap;
+
+static int live_add(corral_http_client *c) {
+  pthread_mutex_lock(&live_mu);
+  int rc = 0;
+  if (nlive == live_cap) {
+    size_t n = live_cap ? live_cap * 2 : 8;
+    corral_http_client **t = realloc(live, n * sizeof *t);
+    if (t) live = t, live_cap = n;
+    else rc = -1;
+  }
+  if (rc == 0) live[nlive++] = c;
+  pthread_mutex_unlock(&live_mu);
+  return rc;
+}
+
+/* The loop of an open client, or NULL; remove: take it off the list. */
+static uv_loop_t *live_find(const corral_http_client *c, int remove);
 
 /* ---- client ---- */
 
 static void on_timer_closed(uv_handle_t *h) { free(h); }
+static void client_free(corral_http_client *c);
 
 static void owner_ended(void *value) {
   owner_reg *reg = value;
@@ -370,7 +450,9 @@ static void owner_ended(void *value) {
             "corral-http: a client opened by task '%s' was still open when "
             "the task ended; closing it\n",
             reg->name);
-    corral_http_client_close(reg->clients);
+    corral_http_client *c = reg->clients;
+    live_find(c, 1);
+    client_free(c);
   }
   free(reg);
 }
@@ -404,6 +486,26 @@ static void owner_unregister(corral_http_client *c) {
   c->reg = NULL;
 }
 
+static uv_loop_t *live_find(const corral_http_client *c, int remove) {
+  uv_loop_t *loop = NULL;
+  pthread_mutex_lock(&live_mu);
+  for (size_t i = nlive; i-- > 0;)
+    if (live[i] == c) {
+      loop = c->loop;
+      if (remove) {
+        live[i] = live[--nlive];
+        if (!nlive) {
+          free(live);
+          live = NULL;
+          live_cap = 0;
+        }
+      }
+      break;
+    }
+  pthread_mutex_unlock(&live_mu);
+  return loop;
+}
+
 int corral_http_client_open(corral_http_client **out,
                             const corral_http_client_opts *opts) {
   if (!out) return CORRAL_EINVAL;
@@ -421,10 +523,17 @@ int corral_http_client_open(corral_http_client **out,
   if (global_rc != CURLE_OK)
     return corral_errorf(CORRAL_ENOMEM, "curl_global_init: %s",
                          curl_easy_strerror(global_rc));
-  for (size_t i = 0; o.headers && o.headers[i]; i++)
-    if (!valid_header(o.headers[i]))
+  for (size_t i = 0; o.headers && o.headers[i]; i++) {
+    const char *why = bad_header(o.headers[i]);
+    if (why)
       return corral_errorf(CORRAL_EINVAL,
-                           "corral_http_client_open: bad header line %zu", i);
+                           "corral_http_client_open: default header line %zu: %s",
+                           i, why);
+  }
+  if (o.user_agent && has_ctl(o.user_agent))
+    return corral_errorf(CORRAL_EINVAL,
+                         "corral_http_client_open: a control character in the "
+                         "user agent (header injection)");
   corral_http_client *c = calloc(1, sizeof *c);
   if (!c) return CORRAL_ENOMEM;
   c->loop = loop;
@@ -447,7 +556,7 @@ int corral_http_client_open(corral_http_client **out,
   if (bad || !c->timer || !c->multi) {
     free(c->timer);
     c->timer = NULL;
-    corral_http_client_close(c);
+    client_free(c);
     return CORRAL_ENOMEM;
   }
   uv_timer_init(loop, c->timer);
@@ -468,13 +577,36 @@ int corral_http_client_open(corral_http_client **out,
   if (o.max_host_connections > 0)
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                       o.max_host_connections);
+  if (live_add(c) != 0) {
+    client_free(c);
+    return CORRAL_ENOMEM;
+  }
   owner_register(c, self);
   *out = c;
   return 0;
 }
 
+static void client_free(corral_http_client *c);
+
 void corral_http_client_close(corral_http_client *c) {
   if (!c) return;
+  uv_loop_t *loop = live_find(c, 0);
+  if (!loop) {
+    fprintf(stderr, "corral-http: corral_http_client_close(%p): not an open "
+                    "client (closed already?); ignored\n", (void *)c);
+    return;
+  }
+  if (loop != corral_loop()) {
+    fprintf(stderr, "corral-http: corral_http_client_close(%p): the client "
+                    "belongs to another runtime; ignored\n", (void *)c);
+    return;
+  }
+  live_find(c, 1);
+  client_free(c);
+}
+
+/* Close an open client, or free one that open could not finish. */
+static void client_free(corral_http_client *c) {
   owner_unregister(c);
   /* Cancel what is still in flight (tasks of other owners), and forget
    * transfers whose task has not yet run since they finished. */
@@ -505,7 +637,7 @@ void corral_http_client_close(corral_http_client *c) {
 void corral_http_client_stats_get(const corral_http_client *c,
                                   corral_http_client_stats *out) {
   if (!out) return;
-  if (!c) {
+  if (!c || live_find(c, 0) != corral_loop()) {
     memset(out, 0, sizeof *out);
     return;
   }
@@ -533,6 +665,11 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg) {
       x->paused = 1;
       return CURL_WRITEFUNC_PAUSE;
     }
+    if (n > x->max - x->streamed) { /* the request's cap, if it set one */
+      x->stop_code = CORRAL_HTTP_ETOOBIG;
+      return 0;
+    }
+    x->streamed += n;
     if (grow(&x->body, &x->cap, n + 1) != 0) {
       x->stop_code = CORRAL_ENOMEM;
       return 0;
@@ -580,6 +717,11 @@ static size_t on_header(char *data, size_t one, size_t n, void *arg) {
   /* Keep "Name: value" lines; skip the blank line and folded junk. */
   const char *colon = memchr(data, ':', n);
   if (!colon || colon == data) return n;
+  if (x->hlen + n > HEADERS_MAX) {
+    x->stop_code = CORRAL_HTTP_ETOOBIG;
+    x->stop_headers = 1;
+    return 0;
+  }
   if (grow(&x->hbuf, &x->hcap, x->hlen + n + 1) != 0) {
     x->stop_code = CORRAL_ENOMEM;
     return 0;
@@ -831,48 +973,88 @@ static void release_easy(xfer *x) {
   x->easy = NULL;
 }
 
+/* Worth sending again: an idempotent request (RFC 9110 9.2.2) that broke
+ * on a reused connection before any byte of a response arrived. */
+static int should_retry(xfer *x, const char *method) {
+  if (x->result != CURLE_RECV_ERROR && x->result != CURLE_SEND_ERROR &&
+      x->result != CURLE_GOT_NOTHING)
+    return 0;
+  long connects = 1, status = 0;
+  curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects);
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (connects != 0 || status != 0 || x->hcount || x->len || x->streamed)
+    return 0;
+  static const char *const idempotent[] = {"GET", "HEAD", "OPTIONS", "TRACE",
+                                           "PUT", "DELETE"};
+  for (size_t i = 0; i < sizeof idempotent / sizeof idempotent[0]; i++)
+    if (strcmp(method, idempotent[i]) == 0) return 1;
+  return 0;
+}
+
 int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
                         corral_http_response *resp) {
   if (resp) memset(resp, 0, sizeof *resp);
-  if (!corral_current()) return CORRAL_ENOTASK;
+  uv_loop_t *loop = corral_loop();
+  if (!corral_current() || !loop) return CORRAL_ENOTASK;
   if (!c || !req || !req->url)
     return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: %s is NULL",
                          !c ? "client" : !req ? "request" : "url");
-  if (c->loop != corral_loop())
+  uv_loop_t *owner = live_find(c, 0);
+  if (!owner)
+    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: not an open "
+                                        "client (closed already?)");
+  if (owner != loop)
     return corral_errorf(CORRAL_EFOREIGN,
                          "corral_http_fetch: client of another runtime");
   int rc = corral_checkpoint_cancel();
   if (rc) return rc;
   const char *method = req->method ? req->method : req->body ? "POST" : "GET";
+  char shown[200];
   if (!valid_token(method))
-    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: bad method");
-  for (size_t i = 0; req->headers && req->headers[i]; i++)
-    if (!valid_header(req->headers[i]))
+    return corral_errorf(CORRAL_EINVAL,
+                         "corral_http_fetch: bad method \"%s\" (not an RFC "
+                         "9110 token)",
+                         show_url(shown, sizeof shown, method));
+  for (size_t i = 0; req->headers && req->headers[i]; i++) {
+    const char *why = bad_header(req->headers[i]);
+    if (why)
       return corral_errorf(CORRAL_EINVAL,
-                           "corral_http_fetch: bad header line %zu", i);
+                           "corral_http_fetch: header line %zu: %s", i, why);
+  }
+  const char *why = bad_scheme(req->url);
+  if (why)
+    return corral_errorf(CORRAL_EINVAL, "%s %s: %s", method,
+                         show_url(shown, sizeof shown, req->url), why);
   xfer x;
   memset(&x, 0, sizeof x);
   x.c = c;
   x.req = req;
   x.task = corral_current();
-  x.max = req->max_body ? req->max_body
+  x.max = req->on_body ? (req->max_body ? req->max_body : SIZE_MAX)
+          : req->max_body ? req->max_body
           : c->o.max_body ? c->o.max_body
                           : 64 * MiB;
-  snprintf(x.what, sizeof x.what, "http %s %s", method, req->url);
+  snprintf(x.what, sizeof x.what, "http %s %s", method,
+           show_url(shown, sizeof shown, req->url));
   x.easy = c->npool ? c->pool[--c->npool] : curl_easy_init();
   if (!x.easy) return CORRAL_ENOMEM;
   rc = setup(&x, method);
   if (rc) {
-    rc = corral_errorf(rc, "%s %s: %s", method, req->url,
+    rc = corral_errorf(rc, "%s %s: %s", method,
+                       show_url(shown, sizeof shown, req->url),
                        rc == CORRAL_EINVAL ? "bad URL" : "out of memory");
     goto out;
   }
+  int retried = 0;
+again:;
   c->in_curl++;
   CURLMcode mrc = curl_multi_add_handle(c->multi, x.easy);
   c->in_curl--;
   if (mrc != CURLM_OK) {
     rc = corral_errorf(mrc == CURLM_OUT_OF_MEMORY ? CORRAL_ENOMEM : CORRAL_EIO,
-                       "%s %s: %s", method, req->url, curl_multi_strerror(mrc));
+                       "%s %s: %s", method,
+                       show_url(shown, sizeof shown, req->url),
+                       curl_multi_strerror(mrc));
     goto out;
   }
   x.added = 1;
@@ -897,8 +1079,16 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
       if (x.paused && x.added) {
         x.paused = 0;
         c->in_curl++;
-        curl_easy_pause(x.easy, CURLPAUSE_CONT); /* may deliver a piece */
+        CURLcode prc = curl_easy_pause(x.easy, CURLPAUSE_CONT); /* may
+                                                   deliver a piece */
         c->in_curl--;
+        if (prc != CURLE_OK && !x.done) {
+          /* A piece curl held back was refused (the cap): curl returns
+           * the error here and never reports the transfer done. */
+          x.result = prc;
+          x.done = 1;
+          xfer_detach(&x);
+        }
         after_curl(c);
       }
       continue;
@@ -910,22 +1100,42 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
     if (rc) break;
   }
   if (x.c && x.added) xfer_detach(&x); /* cancelled, or the callback stopped */
+  if (rc == 0 && x.c && !retried && should_retry(&x, method)) {
+    /* A kept-alive connection the server closed as the request went out
+     * (its idle timeout): nothing of a response arrived, so the request is
+     * sent once more, on a new connection (RFC 9112 9.3.1). */
+    retried = 1;
+    xfer_unlink(&x);
+    x.done = 0;
+    x.result = CURLE_OK;
+    x.hlen = x.hcount = 0;
+    x.len = 0;
+    x.errbuf[0] = 0;
+    curl_easy_setopt(x.easy, CURLOPT_FRESH_CONNECT, 1L);
+    goto again;
+  }
   if (x.c) {
     xfer_unlink(&x);
     c->st.requests++;
   }
   if (rc == 0 && !x.c) rc = CORRAL_ECANCELED; /* the client was closed */
+  /* What arrived, also when the transfer failed or was stopped. */
+  fill_response(&x, resp);
   if (rc == 0) {
-    fill_response(&x, resp);
     rc = map_result(&x);
     if (rc)
-      corral_errorf(rc, "%s %s: %s", method, req->url,
+      corral_errorf(rc, "%s %s: %s", method,
+                    show_url(shown, sizeof shown, req->url),
                     x.stop_code == CORRAL_HTTP_ETOOBIG
-                        ? "response body larger than the cap"
+                        ? (x.stop_headers ? "response headers larger than "
+                                            "256 KiB"
+                                          : "response body larger than the cap")
+                    : x.stop_code == CORRAL_ENOMEM ? "out of memory"
                     : x.errbuf[0] ? x.errbuf
                                   : curl_easy_strerror(x.result));
   } else if (rc == CORRAL_ECANCELED) {
-    corral_errorf(rc, "%s %s: cancelled", method, req->url);
+    corral_errorf(rc, "%s %s: cancelled", method,
+                  show_url(shown, sizeof shown, req->url));
   }
 out:
   if (x.c) release_easy(&x);
