@@ -71,11 +71,15 @@ struct corral_http_client {
   sock *socks;
   sock **fdtab; /* by descriptor */
   size_t fdcap;
-  CURL *pool[EASY_POOL_MAX]; /* reset easy handles, ready for reuse */
+  CURL *pool[EASY_POOL_MAX]; /* easy handles with the client's options,
+                                ready for reuse */
   size_t npool;
+  struct { char *buf; size_t cap; } hbufs[EASY_POOL_MAX]; /* header buffers */
+  size_t nhbufs;
   int in_curl;     /* > 0 while a curl call is on the stack */
   xfer *deferred;  /* aborts that arrived while in_curl */
   corral_http_client_stats st;
+  int no_proxy_env; /* no proxy variable set when the client opened */
 };
 
 struct xfer {
@@ -409,6 +413,9 @@ static const char *bad_scheme(const char *url) {
         (n == 5 && strncasecmp(url, "https", 5) == 0)))
     return "scheme not supported (http and https are)";
   if (sep[3] == '/' || sep[3] == 0) return "URL without a host";
+  for (const char *p = sep + 3; *p; p++) /* RFC 3986: none of these */
+    if ((unsigned char)*p <= ' ' || *p == 0x7f)
+      return "a space or control character in the URL";
   return NULL;
 }
 
@@ -551,6 +558,11 @@ int corral_http_client_open(corral_http_client **out,
     for (size_t i = 0; !bad && i < c->nheaders; i++)
       bad |= !(c->headers[i] = strdup(o.headers[i]));
   }
+  static const char *const proxy_vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+                                           "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+  c->no_proxy_env = 1;
+  for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
+    if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i])) c->no_proxy_env = 0;
   c->timer = malloc(sizeof *c->timer);
   c->multi = curl_multi_init();
   if (bad || !c->timer || !c->multi) {
@@ -627,6 +639,7 @@ static void client_free(corral_http_client *c) {
   free(c->fdtab);
   if (c->timer) uv_close((uv_handle_t *)c->timer, on_timer_closed);
   for (size_t i = 0; i < c->npool; i++) curl_easy_cleanup(c->pool[i]);
+  for (size_t i = 0; i < c->nhbufs; i++) free(c->hbufs[i].buf);
   for (size_t i = 0; i < c->nheaders; i++) free(c->headers[i]);
   free(c->headers);
   free(c->user_agent);
@@ -778,6 +791,17 @@ static int build_headers(corral_http_client *c, const corral_http_request *r,
   if (r->body) { /* no 100-continue round trip for a body we already hold */
     if (!(n = curl_slist_append(l, "Expect:"))) goto oom;
     l = n;
+    /* No Content-Type unless the caller names one (curl would call any
+     * body a form, application/x-www-form-urlencoded). */
+    int typed = 0;
+    for (size_t i = 0; i < c->nheaders && !typed; i++)
+      typed = same_name(c->headers[i], "Content-Type:");
+    for (size_t j = 0; r->headers && r->headers[j] && !typed; j++)
+      typed = same_name(r->headers[j], "Content-Type:");
+    if (!typed) {
+      if (!(n = curl_slist_append(l, "Content-Type:"))) goto oom;
+      l = n;
+    }
   }
   *out = l;
   return 0;
@@ -786,14 +810,13 @@ oom:
   return CORRAL_ENOMEM;
 }
 
-static int setup(xfer *x, const char *method) {
-  corral_http_client *c = x->c;
-  const corral_http_request *r = x->req;
+/* A new easy handle with the client's options: they stay set while the
+ * handle waits in the client's pool (curl_easy_reset, and setting them all
+ * again, cost about as much as curl's own work on a small response). */
+static CURL *easy_new(corral_http_client *c) {
   const corral_http_client_opts *o = &c->o;
-  CURL *e = x->easy;
-  if (build_headers(c, r, &x->hdrs) != 0) return CORRAL_ENOMEM;
-  CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, r->url);
-  if (rc != CURLE_OK) return rc == CURLE_OUT_OF_MEMORY ? CORRAL_ENOMEM : CORRAL_EINVAL;
+  CURL *e = curl_easy_init();
+  if (!e) return NULL;
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -802,26 +825,20 @@ static int setup(xfer *x, const char *method) {
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS,
                    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
-  /* Wait for a connection that may multiplex rather than open another one:
-   * only where the answer comes early (TLS: ALPN at the handshake; prior
-   * knowledge). With plain HTTP/1.1 it would hold every request to a host
-   * until the first response has arrived. */
-  if (o->version == CORRAL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
-      strncasecmp(r->url, "https:", 6) == 0)
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  if (curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent) != CURLE_OK) {
+    curl_easy_cleanup(e);
+    return NULL;
+  }
+  /* No proxy in the environment when the client opened: say so, and curl
+   * does not read six environment variables for every request. */
+  if (c->no_proxy_env) curl_easy_setopt(e, CURLOPT_PROXY, "");
   /* corral's time rule: CORRAL_FOREVER none, 0 (not set) 30 s, below 0
    * already expired. */
   int64_t ct = o->connect_timeout_ns;
@@ -837,22 +854,57 @@ static int setup(xfer *x, const char *method) {
   }
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
-  if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+  if (c->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) {
+    curl_easy_cleanup(e);
+    return NULL;
+  }
   static const long versions[] = {
       CURL_HTTP_VERSION_NONE, CURL_HTTP_VERSION_1_1, CURL_HTTP_VERSION_2_0,
       CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE};
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, versions[o->version]);
   if (o->verbose) curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+  return e;
+}
+
+/* What changes from one request to the next; every such option is set
+ * each time, since the handle keeps the previous request's. */
+static int setup(xfer *x, const char *method) {
+  corral_http_client *c = x->c;
+  const corral_http_request *r = x->req;
+  CURL *e = x->easy;
+  if (build_headers(c, r, &x->hdrs) != 0) return CORRAL_ENOMEM;
+  CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, r->url);
+  if (rc != CURLE_OK) return rc == CURLE_OUT_OF_MEMORY ? CORRAL_ENOMEM : CORRAL_EINVAL;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 0L);
+  /* Wait for a connection that may multiplex rather than open another one:
+   * only where the answer comes early (TLS: ALPN at the handshake; prior
+   * knowledge). With plain HTTP/1.1 it would hold every request to a host
+   * until the first response has arrived. */
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT,
+                   c->o.version == CORRAL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
+                           strncasecmp(r->url, "https:", 6) == 0
+                       ? 1L
+                       : 0L);
+  int get = strcmp(method, "GET") == 0;
   if (strcmp(method, "HEAD") == 0) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (r->body || strcmp(method, "POST") == 0) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
-    if (strcmp(method, "POST") != 0)
-      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-  } else if (strcmp(method, "GET") != 0) {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+  } else {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   }
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+                   get || strcmp(method, "HEAD") == 0 ||
+                           (strcmp(method, "POST") == 0)
+                       ? NULL
+                       : method);
   return 0;
 }
 
@@ -965,7 +1017,14 @@ static void release_easy(xfer *x) {
   corral_http_client *c = x->c;
   if (!x->easy) return;
   if (c && c->npool < EASY_POOL_MAX) {
-    curl_easy_reset(x->easy);
+    /* Nothing of this request may outlive it: the pointers into the
+     * caller's storage and this frame are cleared. */
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, NULL);
+    if (x->req->body || x->req->method) curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL);
     c->pool[c->npool++] = x->easy;
   } else {
     curl_easy_cleanup(x->easy);
@@ -1034,10 +1093,14 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
           : req->max_body ? req->max_body
           : c->o.max_body ? c->o.max_body
                           : 64 * MiB;
-  snprintf(x.what, sizeof x.what, "http %s %s", method,
-           show_url(shown, sizeof shown, req->url));
-  x.easy = c->npool ? c->pool[--c->npool] : curl_easy_init();
+  snprintf(x.what, sizeof x.what, "http %s %s", method, req->url);
+  x.easy = c->npool ? c->pool[--c->npool] : easy_new(c);
   if (!x.easy) return CORRAL_ENOMEM;
+  if (c->nhbufs) {
+    c->nhbufs--;
+    x.hbuf = c->hbufs[c->nhbufs].buf;
+    x.hcap = c->hbufs[c->nhbufs].cap;
+  }
   rc = setup(&x, method);
   if (rc) {
     rc = corral_errorf(rc, "%s %s: %s", method,
@@ -1137,12 +1200,28 @@ again:;
     corral_errorf(rc, "%s %s: cancelled", method,
                   show_url(shown, sizeof shown, req->url));
   }
+  if (rc && resp) { /* an error keeps the numbers, owns nothing: a caller
+                       that returns at once leaks nothing */
+    free(resp->headers);
+    free(resp->body);
+    free(resp->url);
+    resp->headers = NULL;
+    resp->header_count = 0;
+    resp->body = NULL;
+    resp->body_len = 0;
+    resp->url = NULL;
+  }
 out:
   if (x.c) release_easy(&x);
   else if (x.easy) curl_easy_cleanup(x.easy);
   curl_slist_free_all(x.hdrs);
   free(x.body);
-  free(x.hbuf);
+  if (x.c && x.hbuf && x.c->nhbufs < EASY_POOL_MAX) {
+    x.c->hbufs[x.c->nhbufs].buf = x.hbuf;
+    x.c->hbufs[x.c->nhbufs++].cap = x.hcap;
+  } else {
+    free(x.hbuf);
+  }
   return rc;
 }
 
