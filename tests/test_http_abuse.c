@@ -467,19 +467,27 @@ static int m_ten(void *arg, void **res) {
     corral_http_client_opts o = {.max_connections = round == 0 ? 10 : 0,
                                  .connect_timeout_ns = 3 * SEC};
     CHECK_RC(corral_http_client_open(&c, &o), 0);
+    /* A connection whose final ACK the full accept queue dropped looks
+     * established to the client while the server never sees it: only a
+     * deadline ends such a request. */
+    corral_scope sc;
+    CHECK_RC(corral_move_on_after(&sc, 8 * SEC), 0);
     corral_group g;
     CHECK_RC(corral_group_open(&g, NULL), 0);
     for (int i = 0; i < 1000; i++) {
       jobs[i] = (job){c, u, 0, 0};
       CHECK_RC(corral_spawn(&g, job_get, &jobs[i], "get", NULL), 0);
     }
-    CHECK_RC(corral_group_close(&g, 0), 0);
+    int grc = corral_group_close(&g, 0);
+    CHECK(grc == 0 || grc == CORRAL_ECANCELED);
+    CHECK_RC(corral_scope_exit(&sc, grc), 0);
     int ok = 0;
     for (int i = 0; i < 1000; i++) {
       if (jobs[i].rc == 0) {
         CHECK_EQ(jobs[i].status, 200);
         ok++;
-      } else if (jobs[i].rc != CORRAL_ETIMEDOUT && jobs[i].rc != CORRAL_ECONNRESET) {
+      } else if (jobs[i].rc != CORRAL_ETIMEDOUT && jobs[i].rc != CORRAL_ECONNRESET &&
+                 !(round == 1 && jobs[i].rc == CORRAL_ECANCELED)) {
         FAILF("request %d: %s", i, corral_err_name(jobs[i].rc));
       }
     }
@@ -488,7 +496,7 @@ static int m_ten(void *arg, void **res) {
     corral_http_client_stats st;
     corral_http_client_stats_get(c, &st);
     CHECK_EQ(st.in_flight, 0);
-    CHECK_EQ(st.requests, 1000);
+    if (round == 0) CHECK_EQ(st.requests, 1000);
     usable(c);
     corral_http_client_close(c);
   }
