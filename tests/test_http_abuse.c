@@ -715,3 +715,84 @@ TEST(runtime_ends_with_requests_in_flight) {
   CHECK_EQ(servers_count_fds(), fd0);
   finish();
 }
+
+/* ---- a server that drops a kept-alive connection on its second request
+ * (its idle timeout struck as the request arrived): the request is sent
+ * again on a new connection, RFC 9112 9.3.1 ---- */
+
+typedef struct {
+  int listener;
+  volatile int stop;
+  pthread_t th;
+} dropper;
+
+static void *drop_serve(void *arg) {
+  dropper *d = arg;
+  while (!d->stop) {
+    int fd = accept(d->listener, NULL, NULL);
+    if (fd < 0) continue; /* the accept timeout: look at `stop` */
+    char buf[4096];
+    size_t have = 0;
+    int served = 0;
+    ssize_t n;
+    while ((n = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
+      have += (size_t)n;
+      buf[have] = 0;
+      if (!strstr(buf, "\r\n\r\n")) continue;
+      if (served++) break; /* the second request: drop the connection */
+      static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndrop";
+      if (write(fd, ok, sizeof ok - 1) < 0) break;
+      have = 0;
+    }
+    struct linger lg = {1, 0}; /* a reset, as a server closing unread data */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+  }
+  return NULL;
+}
+
+static int m_dropped(void *arg, void **res) {
+  (void)arg, (void)res;
+  dropper d = {0};
+  d.listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t al = sizeof a;
+  CHECK(bind(d.listener, (struct sockaddr *)&a, sizeof a) == 0);
+  CHECK(listen(d.listener, 16) == 0);
+  CHECK(getsockname(d.listener, (struct sockaddr *)&a, &al) == 0);
+  struct timeval tv = {0, 50000};
+  setsockopt(d.listener, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  pthread_create(&d.th, NULL, drop_serve, &d);
+  corral_http_client *c;
+  CHECK_RC(corral_http_client_open(&c, NULL), 0);
+  char u[256];
+  url(u, ntohs(a.sin_port), "/");
+  for (int i = 0; i < 6; i++) { /* every other one lands on a dropped connection */
+    corral_http_response r;
+    CHECK_RC(corral_http_get(c, u, &r), 0);
+    CHECK_EQ(r.status, 200);
+    CHECK_STR(r.body, "drop");
+    corral_http_response_free(&r);
+    CHECK_RC(corral_sleep(5 * MS), 0);
+  }
+  /* Not idempotent: a POST is not sent twice; it fails with a clear code. */
+  corral_http_response r;
+  CHECK_RC(corral_http_get(c, u, &r), 0); /* a fresh connection, kept */
+  corral_http_response_free(&r);
+  corral_http_request post = {.url = u, .body = "x", .body_len = 1};
+  int rc = corral_http_fetch(c, &post, &r);
+  CHECK(rc == 0 || rc == CORRAL_ECONNRESET); /* curl itself may resend it */
+  if (rc) CHECK_MSG(u);
+  corral_http_response_free(&r);
+  usable(c);
+  corral_http_client_close(c);
+  d.stop = 1;
+  pthread_join(d.th, NULL);
+  close(d.listener);
+  return 0;
+}
+TEST(kept_alive_connection_dropped_on_request) {
+  up();
+  run(m_dropped, NULL);
+  finish();
+}
