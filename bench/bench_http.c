@@ -2,7 +2,8 @@
  * 1 KiB file on a local nginx) by 100 tasks sharing one client (keep-alive
  * pool), one JSON object per line: requests/s, p50 and p99 latency (µs) and
  * memory per in-flight request (peak RSS growth / concurrency, bytes).
- *   bench_http [http_fanout]    BENCH_QUICK=1: 1,000 requests */
+ *   bench_http [http_fanout]    BENCH_QUICK=1: 1,000 requests;
+ *   HTTP_FANOUT_N=n: n requests */
 #define _GNU_SOURCE
 #include "corral/http.h"
 
@@ -100,6 +101,8 @@ int main(int argc, char **argv) {
   }
   const char *q = getenv("BENCH_QUICK");
   total = q && strcmp(q, "0") != 0 && *q ? 1000 : 10000;
+  const char *n = getenv("HTTP_FANOUT_N"); /* for instruction counts */
+  if (n && atol(n) > 0) total = atol(n);
   lat = calloc((size_t)total, sizeof *lat);
   if (!lat) return 1;
   int rc = corral_run(NULL, fanout, NULL, NULL);

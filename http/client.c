@@ -31,6 +31,7 @@
 
 #define MiB ((size_t)1024 * 1024)
 #define EASY_POOL_MAX 256
+#define HEADERS_MAX ((size_t)256 * 1024) /* response header block, bytes */
 
 typedef struct xfer xfer;
 typedef struct sock sock;
@@ -70,11 +71,15 @@ struct corral_http_client {
   sock *socks;
   sock **fdtab; /* by descriptor */
   size_t fdcap;
-  CURL *pool[EASY_POOL_MAX]; /* reset easy handles, ready for reuse */
+  CURL *pool[EASY_POOL_MAX]; /* easy handles with the client's options,
+                                ready for reuse */
   size_t npool;
+  struct { char *buf; size_t cap; } hbufs[EASY_POOL_MAX]; /* header buffers */
+  size_t nhbufs;
   int in_curl;     /* > 0 while a curl call is on the stack */
   xfer *deferred;  /* aborts that arrived while in_curl */
   corral_http_client_stats st;
+  int no_proxy_env; /* no proxy variable set when the client opened */
 };
 
 struct xfer {
@@ -86,6 +91,8 @@ struct xfer {
   xfer *prev, *next, *defer_next;
   int added, parked, done, paused, abort_pending;
   int stop_code; /* our reason for failing a write (cap, callback) */
+  int stop_headers; /* the cap on response headers stopped it */
+  size_t streamed; /* body bytes handed to on_body */
   CURLcode result;
   /* body: in memory, or the one pending piece when streaming */
   char *body;
@@ -276,10 +283,16 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp,
   sock *k = slot ? *slot : NULL;
   if (what == CURL_POLL_REMOVE) {
     if (!k) return 0;
-    if (k->conn) { /* kept for reuse: stay armed for reading */
+    /* A connection kept for reuse stays armed for reading (no epoll_ctl
+     * between requests). But REMOVE also comes right before curl closes a
+     * socket itself, without the close callback (curl 7.88 does so for a
+     * connect attempt it abandons): a socket that was not waiting to read
+     * is let go here, before its number can be closed and reused under an
+     * armed poll (libuv aborts on the EBADF). */
+    if (k->conn && k->events == UV_READABLE) {
       k->idle = 1;
       k->want = 0;
-      return sock_watch(k, UV_READABLE);
+      return 0;
     }
     sock_close(k);
     return 0;
@@ -350,18 +363,92 @@ static int valid_token(const char *t) {
   return 1;
 }
 
-/* "Name: value": a token, a colon, no CR or LF anywhere (no injection). */
-static int valid_header(const char *h) {
+/* RFC 9110 5.5: a field value is visible characters, obs-text, spaces and
+ * tabs. CR and LF would end the line (header injection, request
+ * smuggling); other control characters are refused as well. */
+static int is_ctl(unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7f; }
+
+/* "Name: value": NULL if the line is acceptable, else why not. */
+static const char *bad_header(const char *h) {
+  if (strpbrk(h, "\r\n")) return "CR or LF in it (header injection)";
   const char *colon = strchr(h, ':');
-  if (!colon || colon == h || strpbrk(h, "\r\n")) return 0;
+  if (!colon || colon == h) return "not \"Name: value\"";
   for (const char *p = h; p < colon; p++)
-    if (!is_tchar(*p)) return 0;
-  return 1;
+    if (!is_tchar(*p)) return "the name is not an RFC 9110 token";
+  for (const char *p = colon + 1; *p; p++)
+    if (is_ctl((unsigned char)*p)) return "a control character in the value";
+  return NULL;
 }
+
+static int has_ctl(const char *s) {
+  for (; *s; s++)
+    if (is_ctl((unsigned char)*s)) return 1;
+  return 0;
+}
+
+/* A URL for a message: control characters escaped, long ones shortened
+ * (error messages are one line of bounded length). */
+static const char *show_url(char *buf, size_t size, const char *url) {
+  size_t k = 0;
+  for (const char *p = url; *p && k + 8 < size; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (is_ctl(ch) || ch == '\t') k += (size_t)snprintf(buf + k, size - k, "\\x%02x", ch);
+    else buf[k++] = (char)ch;
+    if (k >= 160 && p[1] && strlen(p + 1) > 3) {
+      k += (size_t)snprintf(buf + k, size - k, "...(%zu bytes)", strlen(url));
+      break;
+    }
+  }
+  buf[k] = 0;
+  return buf;
+}
+
+/* corral-http speaks http and https only, named: curl would guess a scheme
+ * for "example.org" and read "http:///x" as host "x". NULL or why not. */
+static const char *bad_scheme(const char *url) {
+  const char *sep = strstr(url, "://");
+  if (!sep) return "no scheme (http:// or https://)";
+  size_t n = (size_t)(sep - url);
+  if (!((n == 4 && strncasecmp(url, "http", 4) == 0) ||
+        (n == 5 && strncasecmp(url, "https", 5) == 0)))
+    return "scheme not supported (http and https are)";
+  if (sep[3] == '/' || sep[3] == 0) return "URL without a host";
+  for (const char *p = sep + 3; *p; p++) /* RFC 3986: none of these */
+    if ((unsigned char)*p <= ' ' || *p == 0x7f)
+      return "a space or control character in the URL";
+  return NULL;
+}
+
+/* ---- the clients alive in this process ----
+ * Every open client is listed with its runtime's loop, so that a call with
+ * a closed client or another runtime's is refused with a code instead of
+ * touching memory that is gone or belongs to another thread. */
+
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static corral_http_client **live;
+static size_t nlive, live_cap;
+
+static int live_add(corral_http_client *c) {
+  pthread_mutex_lock(&live_mu);
+  int rc = 0;
+  if (nlive == live_cap) {
+    size_t n = live_cap ? live_cap * 2 : 8;
+    corral_http_client **t = realloc(live, n * sizeof *t);
+    if (t) live = t, live_cap = n;
+    else rc = -1;
+  }
+  if (rc == 0) live[nlive++] = c;
+  pthread_mutex_unlock(&live_mu);
+  return rc;
+}
+
+/* The loop of an open client, or NULL; remove: take it off the list. */
+static uv_loop_t *live_find(const corral_http_client *c, int remove);
 
 /* ---- client ---- */
 
 static void on_timer_closed(uv_handle_t *h) { free(h); }
+static void client_free(corral_http_client *c);
 
 static void owner_ended(void *value) {
   owner_reg *reg = value;
@@ -370,7 +457,9 @@ static void owner_ended(void *value) {
             "corral-http: a client opened by task '%s' was still open when "
             "the task ended; closing it\n",
             reg->name);
-    corral_http_client_close(reg->clients);
+    corral_http_client *c = reg->clients;
+    live_find(c, 1);
+    client_free(c);
   }
   free(reg);
 }
@@ -404,6 +493,26 @@ static void owner_unregister(corral_http_client *c) {
   c->reg = NULL;
 }
 
+static uv_loop_t *live_find(const corral_http_client *c, int remove) {
+  uv_loop_t *loop = NULL;
+  pthread_mutex_lock(&live_mu);
+  for (size_t i = nlive; i-- > 0;)
+    if (live[i] == c) {
+      loop = c->loop;
+      if (remove) {
+        live[i] = live[--nlive];
+        if (!nlive) {
+          free(live);
+          live = NULL;
+          live_cap = 0;
+        }
+      }
+      break;
+    }
+  pthread_mutex_unlock(&live_mu);
+  return loop;
+}
+
 int corral_http_client_open(corral_http_client **out,
                             const corral_http_client_opts *opts) {
   if (!out) return CORRAL_EINVAL;
@@ -421,10 +530,17 @@ int corral_http_client_open(corral_http_client **out,
   if (global_rc != CURLE_OK)
     return corral_errorf(CORRAL_ENOMEM, "curl_global_init: %s",
                          curl_easy_strerror(global_rc));
-  for (size_t i = 0; o.headers && o.headers[i]; i++)
-    if (!valid_header(o.headers[i]))
+  for (size_t i = 0; o.headers && o.headers[i]; i++) {
+    const char *why = bad_header(o.headers[i]);
+    if (why)
       return corral_errorf(CORRAL_EINVAL,
-                           "corral_http_client_open: bad header line %zu", i);
+                           "corral_http_client_open: default header line %zu: %s",
+                           i, why);
+  }
+  if (o.user_agent && has_ctl(o.user_agent))
+    return corral_errorf(CORRAL_EINVAL,
+                         "corral_http_client_open: a control character in the "
+                         "user agent (header injection)");
   corral_http_client *c = calloc(1, sizeof *c);
   if (!c) return CORRAL_ENOMEM;
   c->loop = loop;
@@ -442,12 +558,17 @@ int corral_http_client_open(corral_http_client **out,
     for (size_t i = 0; !bad && i < c->nheaders; i++)
       bad |= !(c->headers[i] = strdup(o.headers[i]));
   }
+  static const char *const proxy_vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+                                           "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+  c->no_proxy_env = 1;
+  for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
+    if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i])) c->no_proxy_env = 0;
   c->timer = malloc(sizeof *c->timer);
   c->multi = curl_multi_init();
   if (bad || !c->timer || !c->multi) {
     free(c->timer);
     c->timer = NULL;
-    corral_http_client_close(c);
+    client_free(c);
     return CORRAL_ENOMEM;
   }
   uv_timer_init(loop, c->timer);
@@ -468,13 +589,36 @@ int corral_http_client_open(corral_http_client **out,
   if (o.max_host_connections > 0)
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                       o.max_host_connections);
+  if (live_add(c) != 0) {
+    client_free(c);
+    return CORRAL_ENOMEM;
+  }
   owner_register(c, self);
   *out = c;
   return 0;
 }
 
+static void client_free(corral_http_client *c);
+
 void corral_http_client_close(corral_http_client *c) {
   if (!c) return;
+  uv_loop_t *loop = live_find(c, 0);
+  if (!loop) {
+    fprintf(stderr, "corral-http: corral_http_client_close(%p): not an open "
+                    "client (closed already?); ignored\n", (void *)c);
+    return;
+  }
+  if (loop != corral_loop()) {
+    fprintf(stderr, "corral-http: corral_http_client_close(%p): the client "
+                    "belongs to another runtime; ignored\n", (void *)c);
+    return;
+  }
+  live_find(c, 1);
+  client_free(c);
+}
+
+/* Close an open client, or free one that open could not finish. */
+static void client_free(corral_http_client *c) {
   owner_unregister(c);
   /* Cancel what is still in flight (tasks of other owners), and forget
    * transfers whose task has not yet run since they finished. */
@@ -495,6 +639,7 @@ void corral_http_client_close(corral_http_client *c) {
   free(c->fdtab);
   if (c->timer) uv_close((uv_handle_t *)c->timer, on_timer_closed);
   for (size_t i = 0; i < c->npool; i++) curl_easy_cleanup(c->pool[i]);
+  for (size_t i = 0; i < c->nhbufs; i++) free(c->hbufs[i].buf);
   for (size_t i = 0; i < c->nheaders; i++) free(c->headers[i]);
   free(c->headers);
   free(c->user_agent);
@@ -505,7 +650,7 @@ void corral_http_client_close(corral_http_client *c) {
 void corral_http_client_stats_get(const corral_http_client *c,
                                   corral_http_client_stats *out) {
   if (!out) return;
-  if (!c) {
+  if (!c || live_find(c, 0) != corral_loop()) {
     memset(out, 0, sizeof *out);
     return;
   }
@@ -533,6 +678,11 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg) {
       x->paused = 1;
       return CURL_WRITEFUNC_PAUSE;
     }
+    if (n > x->max - x->streamed) { /* the request's cap, if it set one */
+      x->stop_code = CORRAL_HTTP_ETOOBIG;
+      return 0;
+    }
+    x->streamed += n;
     if (grow(&x->body, &x->cap, n + 1) != 0) {
       x->stop_code = CORRAL_ENOMEM;
       return 0;
@@ -580,6 +730,11 @@ static size_t on_header(char *data, size_t one, size_t n, void *arg) {
   /* Keep "Name: value" lines; skip the blank line and folded junk. */
   const char *colon = memchr(data, ':', n);
   if (!colon || colon == data) return n;
+  if (x->hlen + n > HEADERS_MAX) {
+    x->stop_code = CORRAL_HTTP_ETOOBIG;
+    x->stop_headers = 1;
+    return 0;
+  }
   if (grow(&x->hbuf, &x->hcap, x->hlen + n + 1) != 0) {
     x->stop_code = CORRAL_ENOMEM;
     return 0;
@@ -636,6 +791,17 @@ static int build_headers(corral_http_client *c, const corral_http_request *r,
   if (r->body) { /* no 100-continue round trip for a body we already hold */
     if (!(n = curl_slist_append(l, "Expect:"))) goto oom;
     l = n;
+    /* No Content-Type unless the caller names one (curl would call any
+     * body a form, application/x-www-form-urlencoded). */
+    int typed = 0;
+    for (size_t i = 0; i < c->nheaders && !typed; i++)
+      typed = same_name(c->headers[i], "Content-Type:");
+    for (size_t j = 0; r->headers && r->headers[j] && !typed; j++)
+      typed = same_name(r->headers[j], "Content-Type:");
+    if (!typed) {
+      if (!(n = curl_slist_append(l, "Content-Type:"))) goto oom;
+      l = n;
+    }
   }
   *out = l;
   return 0;
@@ -644,14 +810,13 @@ oom:
   return CORRAL_ENOMEM;
 }
 
-static int setup(xfer *x, const char *method) {
-  corral_http_client *c = x->c;
-  const corral_http_request *r = x->req;
+/* A new easy handle with the client's options: they stay set while the
+ * handle waits in the client's pool (curl_easy_reset, and setting them all
+ * again, cost about as much as curl's own work on a small response). */
+static CURL *easy_new(corral_http_client *c) {
   const corral_http_client_opts *o = &c->o;
-  CURL *e = x->easy;
-  if (build_headers(c, r, &x->hdrs) != 0) return CORRAL_ENOMEM;
-  CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, r->url);
-  if (rc != CURLE_OK) return rc == CURLE_OUT_OF_MEMORY ? CORRAL_ENOMEM : CORRAL_EINVAL;
+  CURL *e = curl_easy_init();
+  if (!e) return NULL;
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -660,26 +825,23 @@ static int setup(xfer *x, const char *method) {
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS,
                    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  /* curl's receive buffer: 8 KiB instead of its 16 KiB (it is resident in
+   * every pooled handle; bodies arrive in pieces of at most this size). */
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
-  /* Wait for a connection that may multiplex rather than open another one:
-   * only where the answer comes early (TLS: ALPN at the handshake; prior
-   * knowledge). With plain HTTP/1.1 it would hold every request to a host
-   * until the first response has arrived. */
-  if (o->version == CORRAL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
-      strncasecmp(r->url, "https:", 6) == 0)
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  if (curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent) != CURLE_OK) {
+    curl_easy_cleanup(e);
+    return NULL;
+  }
+  /* No proxy in the environment when the client opened: say so, and curl
+   * does not read six environment variables for every request. */
+  if (c->no_proxy_env) curl_easy_setopt(e, CURLOPT_PROXY, "");
   /* corral's time rule: CORRAL_FOREVER none, 0 (not set) 30 s, below 0
    * already expired. */
   int64_t ct = o->connect_timeout_ns;
@@ -695,22 +857,57 @@ static int setup(xfer *x, const char *method) {
   }
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
-  if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+  if (c->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) {
+    curl_easy_cleanup(e);
+    return NULL;
+  }
   static const long versions[] = {
       CURL_HTTP_VERSION_NONE, CURL_HTTP_VERSION_1_1, CURL_HTTP_VERSION_2_0,
       CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE};
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, versions[o->version]);
   if (o->verbose) curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+  return e;
+}
+
+/* What changes from one request to the next; every such option is set
+ * each time, since the handle keeps the previous request's. */
+static int setup(xfer *x, const char *method) {
+  corral_http_client *c = x->c;
+  const corral_http_request *r = x->req;
+  CURL *e = x->easy;
+  if (build_headers(c, r, &x->hdrs) != 0) return CORRAL_ENOMEM;
+  CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, r->url);
+  if (rc != CURLE_OK) return rc == CURLE_OUT_OF_MEMORY ? CORRAL_ENOMEM : CORRAL_EINVAL;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 0L);
+  /* Wait for a connection that may multiplex rather than open another one:
+   * only where the answer comes early (TLS: ALPN at the handshake; prior
+   * knowledge). With plain HTTP/1.1 it would hold every request to a host
+   * until the first response has arrived. */
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT,
+                   c->o.version == CORRAL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
+                           strncasecmp(r->url, "https:", 6) == 0
+                       ? 1L
+                       : 0L);
+  int get = strcmp(method, "GET") == 0;
   if (strcmp(method, "HEAD") == 0) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (r->body || strcmp(method, "POST") == 0) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
-    if (strcmp(method, "POST") != 0)
-      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-  } else if (strcmp(method, "GET") != 0) {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+  } else {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   }
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+                   get || strcmp(method, "HEAD") == 0 ||
+                           (strcmp(method, "POST") == 0)
+                       ? NULL
+                       : method);
   return 0;
 }
 
@@ -823,7 +1020,14 @@ static void release_easy(xfer *x) {
   corral_http_client *c = x->c;
   if (!x->easy) return;
   if (c && c->npool < EASY_POOL_MAX) {
-    curl_easy_reset(x->easy);
+    /* Nothing of this request may outlive it: the pointers into the
+     * caller's storage and this frame are cleared. */
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, NULL);
+    if (x->req->body || x->req->method) curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL);
     c->pool[c->npool++] = x->easy;
   } else {
     curl_easy_cleanup(x->easy);
@@ -831,48 +1035,92 @@ static void release_easy(xfer *x) {
   x->easy = NULL;
 }
 
+/* Worth sending again: an idempotent request (RFC 9110 9.2.2) that broke
+ * on a reused connection before any byte of a response arrived. */
+static int should_retry(xfer *x, const char *method) {
+  if (x->result != CURLE_RECV_ERROR && x->result != CURLE_SEND_ERROR &&
+      x->result != CURLE_GOT_NOTHING)
+    return 0;
+  long connects = 1, status = 0;
+  curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects);
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (connects != 0 || status != 0 || x->hcount || x->len || x->streamed)
+    return 0;
+  static const char *const idempotent[] = {"GET", "HEAD", "OPTIONS", "TRACE",
+                                           "PUT", "DELETE"};
+  for (size_t i = 0; i < sizeof idempotent / sizeof idempotent[0]; i++)
+    if (strcmp(method, idempotent[i]) == 0) return 1;
+  return 0;
+}
+
 int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
                         corral_http_response *resp) {
   if (resp) memset(resp, 0, sizeof *resp);
-  if (!corral_current()) return CORRAL_ENOTASK;
+  uv_loop_t *loop = corral_loop();
+  if (!corral_current() || !loop) return CORRAL_ENOTASK;
   if (!c || !req || !req->url)
     return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: %s is NULL",
                          !c ? "client" : !req ? "request" : "url");
-  if (c->loop != corral_loop())
+  uv_loop_t *owner = live_find(c, 0);
+  if (!owner)
+    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: not an open "
+                                        "client (closed already?)");
+  if (owner != loop)
     return corral_errorf(CORRAL_EFOREIGN,
                          "corral_http_fetch: client of another runtime");
   int rc = corral_checkpoint_cancel();
   if (rc) return rc;
   const char *method = req->method ? req->method : req->body ? "POST" : "GET";
+  char shown[200];
   if (!valid_token(method))
-    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: bad method");
-  for (size_t i = 0; req->headers && req->headers[i]; i++)
-    if (!valid_header(req->headers[i]))
+    return corral_errorf(CORRAL_EINVAL,
+                         "corral_http_fetch: bad method \"%s\" (not an RFC "
+                         "9110 token)",
+                         show_url(shown, sizeof shown, method));
+  for (size_t i = 0; req->headers && req->headers[i]; i++) {
+    const char *why = bad_header(req->headers[i]);
+    if (why)
       return corral_errorf(CORRAL_EINVAL,
-                           "corral_http_fetch: bad header line %zu", i);
+                           "corral_http_fetch: header line %zu: %s", i, why);
+  }
+  const char *why = bad_scheme(req->url);
+  if (why)
+    return corral_errorf(CORRAL_EINVAL, "%s %s: %s", method,
+                         show_url(shown, sizeof shown, req->url), why);
   xfer x;
   memset(&x, 0, sizeof x);
   x.c = c;
   x.req = req;
   x.task = corral_current();
-  x.max = req->max_body ? req->max_body
+  x.max = req->on_body ? (req->max_body ? req->max_body : SIZE_MAX)
+          : req->max_body ? req->max_body
           : c->o.max_body ? c->o.max_body
                           : 64 * MiB;
   snprintf(x.what, sizeof x.what, "http %s %s", method, req->url);
-  x.easy = c->npool ? c->pool[--c->npool] : curl_easy_init();
+  x.easy = c->npool ? c->pool[--c->npool] : easy_new(c);
   if (!x.easy) return CORRAL_ENOMEM;
+  if (c->nhbufs) {
+    c->nhbufs--;
+    x.hbuf = c->hbufs[c->nhbufs].buf;
+    x.hcap = c->hbufs[c->nhbufs].cap;
+  }
   rc = setup(&x, method);
   if (rc) {
-    rc = corral_errorf(rc, "%s %s: %s", method, req->url,
+    rc = corral_errorf(rc, "%s %s: %s", method,
+                       show_url(shown, sizeof shown, req->url),
                        rc == CORRAL_EINVAL ? "bad URL" : "out of memory");
     goto out;
   }
+  int retried = 0;
+again:;
   c->in_curl++;
   CURLMcode mrc = curl_multi_add_handle(c->multi, x.easy);
   c->in_curl--;
   if (mrc != CURLM_OK) {
     rc = corral_errorf(mrc == CURLM_OUT_OF_MEMORY ? CORRAL_ENOMEM : CORRAL_EIO,
-                       "%s %s: %s", method, req->url, curl_multi_strerror(mrc));
+                       "%s %s: %s", method,
+                       show_url(shown, sizeof shown, req->url),
+                       curl_multi_strerror(mrc));
     goto out;
   }
   x.added = 1;
@@ -897,8 +1145,16 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
       if (x.paused && x.added) {
         x.paused = 0;
         c->in_curl++;
-        curl_easy_pause(x.easy, CURLPAUSE_CONT); /* may deliver a piece */
+        CURLcode prc = curl_easy_pause(x.easy, CURLPAUSE_CONT); /* may
+                                                   deliver a piece */
         c->in_curl--;
+        if (prc != CURLE_OK && !x.done) {
+          /* A piece curl held back was refused (the cap): curl returns
+           * the error here and never reports the transfer done. */
+          x.result = prc;
+          x.done = 1;
+          xfer_detach(&x);
+        }
         after_curl(c);
       }
       continue;
@@ -910,29 +1166,65 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
     if (rc) break;
   }
   if (x.c && x.added) xfer_detach(&x); /* cancelled, or the callback stopped */
+  if (rc == 0 && x.c && !retried && should_retry(&x, method)) {
+    /* A kept-alive connection the server closed as the request went out
+     * (its idle timeout): nothing of a response arrived, so the request is
+     * sent once more, on a new connection (RFC 9112 9.3.1). */
+    retried = 1;
+    xfer_unlink(&x);
+    x.done = 0;
+    x.result = CURLE_OK;
+    x.hlen = x.hcount = 0;
+    x.len = 0;
+    x.errbuf[0] = 0;
+    curl_easy_setopt(x.easy, CURLOPT_FRESH_CONNECT, 1L);
+    goto again;
+  }
   if (x.c) {
     xfer_unlink(&x);
     c->st.requests++;
   }
   if (rc == 0 && !x.c) rc = CORRAL_ECANCELED; /* the client was closed */
+  /* What arrived, also when the transfer failed or was stopped. */
+  fill_response(&x, resp);
   if (rc == 0) {
-    fill_response(&x, resp);
     rc = map_result(&x);
     if (rc)
-      corral_errorf(rc, "%s %s: %s", method, req->url,
+      corral_errorf(rc, "%s %s: %s", method,
+                    show_url(shown, sizeof shown, req->url),
                     x.stop_code == CORRAL_HTTP_ETOOBIG
-                        ? "response body larger than the cap"
+                        ? (x.stop_headers ? "response headers larger than "
+                                            "256 KiB"
+                                          : "response body larger than the cap")
+                    : x.stop_code == CORRAL_ENOMEM ? "out of memory"
                     : x.errbuf[0] ? x.errbuf
                                   : curl_easy_strerror(x.result));
   } else if (rc == CORRAL_ECANCELED) {
-    corral_errorf(rc, "%s %s: cancelled", method, req->url);
+    corral_errorf(rc, "%s %s: cancelled", method,
+                  show_url(shown, sizeof shown, req->url));
+  }
+  if (rc && resp) { /* an error keeps the numbers, owns nothing: a caller
+                       that returns at once leaks nothing */
+    free(resp->headers);
+    free(resp->body);
+    free(resp->url);
+    resp->headers = NULL;
+    resp->header_count = 0;
+    resp->body = NULL;
+    resp->body_len = 0;
+    resp->url = NULL;
   }
 out:
   if (x.c) release_easy(&x);
   else if (x.easy) curl_easy_cleanup(x.easy);
   curl_slist_free_all(x.hdrs);
   free(x.body);
-  free(x.hbuf);
+  if (x.c && x.hbuf && x.c->nhbufs < EASY_POOL_MAX) {
+    x.c->hbufs[x.c->nhbufs].buf = x.hbuf;
+    x.c->hbufs[x.c->nhbufs++].cap = x.hcap;
+  } else {
+    free(x.hbuf);
+  }
   return rc;
 }
 

@@ -16,26 +16,37 @@
  *
  * Results and errors. An HTTP response, whatever its status (404, 500, ...),
  * is a result: the call returns 0 and fills the response. Only transport
- * failures are errors; curl's own message is kept in the task's error record
- * (corral_last_error()). The codes:
+ * failures are errors; the error record (corral_last_error()) holds the
+ * method, the URL (control characters escaped, long ones shortened) and
+ * curl's own message. The codes:
  *   CORRAL_ECONNREFUSED       nobody listens at the address
  *   CORRAL_ECONNRESET         the connection broke: reset by the peer, closed
  *                             before the whole response arrived, empty reply
  *   CORRAL_HTTP_ERESOLVE      the host name could not be resolved (DNS)
- *   CORRAL_HTTP_ETOOBIG       the response body exceeds the size cap
+ *   CORRAL_HTTP_ETOOBIG       the response body exceeds the size cap, or the
+ *                             response headers exceed 256 KiB
  *   CORRAL_ETIMEDOUT          the connect timeout option expired
  *   CORRAL_HTTP_ETLS          TLS handshake or certificate verification failed
  *   CORRAL_HTTP_EPROTO        the server broke the HTTP protocol, or too many
  *                             redirects
- *   CORRAL_ECANCELED          the calling task's scope was cancelled
- *   CORRAL_EINVAL             bad argument, URL (a scheme other than http
- *                             and https, ...), method or header line (not
- *                             an RFC 9110 token, or CR / LF in it)
+ *   CORRAL_ECANCELED          the calling task's scope was cancelled, or the
+ *                             client was closed under the request
+ *   CORRAL_EINVAL             bad argument; a URL that does not start with
+ *                             http:// or https:// (no scheme is guessed),
+ *                             has no host, or holds a space or control
+ *                             character; a method that is not an RFC 9110
+ *                             token; a header line that is not "Name: value"
+ *                             with a token name, or holds CR, LF or another
+ *                             control character (header injection); a
+ *                             client that is closed. Nothing is sent.
  *   CORRAL_ENOMEM, CORRAL_EIO (any other curl failure; see the message)
  *   CORRAL_EFOREIGN           the client belongs to another runtime
  *   CORRAL_ENOTASK            called outside a corral task
+ * The CORRAL_HTTP_E* codes are negative errno values: corral_strerror()
+ * describes them, corral_err_name() gives the errno name ("EMSGSIZE").
  * Timeouts come from corral scopes (corral_move_on_after, corral_fail_after,
- * group and gather timeouts) plus the connect timeout option.
+ * group and gather timeouts) plus the connect timeout option: a server that
+ * accepts and never answers is only given up by a deadline.
  */
 #ifndef CORRAL_HTTP_H
 #define CORRAL_HTTP_H
@@ -74,7 +85,8 @@ typedef enum {
 } corral_http_version;
 
 typedef struct corral_http_client_opts {
-  const char *user_agent;       /* NULL: "corral-http/<version>"; copied */
+  const char *user_agent;       /* NULL: "corral-http/<version>"; copied;
+                                   a control character: CORRAL_EINVAL */
   const char *const *headers;   /* default request headers, "Name: value",
                                    NULL-terminated; copied. A request header
                                    of the same name replaces it */
@@ -95,7 +107,9 @@ typedef struct corral_http_client_opts {
 } corral_http_client_opts;
 
 /* TASK ONLY. Open a client: connection pool and defaults, on the current
- * runtime's loop. opts may be NULL. The calling task owns the client and
+ * runtime's loop. opts may be NULL. Proxies: curl's environment variables
+ * (http_proxy, https_proxy, all_proxy, no_proxy) are honoured when one of
+ * them is set at open; otherwise none is used. The calling task owns the client and
  * must close it before it returns; any task of the same runtime may make
  * requests with it meanwhile (typically its children). A client still open
  * when its owner task (and every task it spawned) has ended is a misuse:
@@ -107,7 +121,10 @@ CORRAL_API int corral_http_client_open(corral_http_client **out,
 
 /* Close the client: every connection is closed, everything it owns is
  * freed. Never blocks. Requests still in flight in other tasks are
- * cancelled first: they return CORRAL_ECANCELED. NULL is accepted. */
+ * cancelled first: they return CORRAL_ECANCELED. NULL is accepted; a client
+ * closed already, or one of another runtime, is left alone (a message on
+ * stderr). Any task of the runtime may close it, also from inside a body
+ * callback. */
 CORRAL_API void corral_http_client_close(corral_http_client *c);
 
 typedef struct corral_http_client_stats {
@@ -117,6 +134,7 @@ typedef struct corral_http_client_stats {
   uint64_t bytes_in;     /* response body bytes received */
 } corral_http_client_stats;
 
+/* Zeroes when c is NULL, closed or of another runtime. */
 CORRAL_API void corral_http_client_stats_get(const corral_http_client *c,
                                              corral_http_client_stats *out);
 
@@ -125,9 +143,12 @@ CORRAL_API void corral_http_client_stats_get(const corral_http_client *c,
 /* ------------------------------------------------------------------------ */
 
 /* Streaming: called in the requesting task for each piece of the response
- * body, in order, so it may block (write to a socket, a file, ...). While it
- * runs, the transfer is paused (flow control). Return 0 to go on, or a
- * negative code to stop: the request then returns that code. */
+ * body (at most 8 KiB), in order, so it may block (write to a socket, a
+ * file, sleep) and may make requests of its own. While it runs, the
+ * transfer is paused (flow control). A cancellation reaches its blocking
+ * calls like any other. Return 0 to go on, or a negative code to stop: the
+ * request then returns that code (with the record the callback made, e.g.
+ * with corral_errorf). */
 typedef int (*corral_http_body_fn)(void *arg, const void *data, size_t len);
 
 /* A ready-made corral_http_body_fn: writes each piece to the corral_stream
@@ -141,15 +162,19 @@ CORRAL_API int corral_http_body_to_stream(void *stream, const void *data,
 typedef struct corral_http_request {
   const char *method;          /* "GET", "POST", "HEAD", ... NULL: GET, or
                                   POST when a body is given */
-  const char *url;             /* http:// or https:// */
+  const char *url;             /* "http://..." or "https://..." (scheme in
+                                  any case); a C string: a NUL ends it */
   const char *const *headers;  /* "Name: value", NULL-terminated; "Name:"
                                   removes a default header */
-  const void *body;            /* request body (borrowed until return) */
+  const void *body;            /* request body (borrowed until return), sent
+                                  with Content-Length. No Content-Type is
+                                  sent unless a header names one */
   size_t body_len;
-  size_t max_body;             /* in-memory cap for this response; 0: the
-                                  client's */
+  size_t max_body;             /* cap on the body, bytes: in memory, 0 means
+                                  the client's; streamed (on_body), 0 means
+                                  none */
   corral_http_body_fn on_body; /* non-NULL: stream the body to it instead of
-                                  keeping it in memory (no cap applies) */
+                                  keeping it in memory */
   void *on_body_arg;
 } corral_http_request;
 
@@ -159,9 +184,11 @@ typedef struct corral_http_header {
 } corral_http_header;
 
 /* The response to one request. corral_http_fetch() zeroes it first (free a
- * previous response before reusing the struct), then fills it, also on a
- * transport error with what arrived until then. The caller owns what it
- * points to: release with corral_http_response_free(). */
+ * previous response before reusing the struct), then fills it. On an error
+ * return the numbers that arrived are kept (status, version, redirects,
+ * reused, total_ns) but nothing is owned (headers, body and url are NULL),
+ * so returning at once leaks nothing. After a success the caller owns what
+ * it points to: release with corral_http_response_free(). */
 typedef struct corral_http_response {
   int status;                   /* 200, 404, ...; 0 if none arrived */
   int version;                  /* 10, 11, 20 (HTTP/1.0, 1.1, 2) */
@@ -183,7 +210,12 @@ typedef struct corral_http_response {
  * 0 is returned and resp->status says which. On a transport failure a
  * negative code (see the top of this file) with curl's message in the error
  * record. Cancelled (the task's scope): the transfer is removed at once,
- * its connection closed, CORRAL_ECANCELED returned. */
+ * its connection closed, CORRAL_ECANCELED returned.
+ * An idempotent request (GET, HEAD, OPTIONS, TRACE, PUT, DELETE; RFC 9110
+ * 9.2.2) that broke on a reused connection before any byte of a response
+ * arrived (the server closed it as the request went out) is sent once more
+ * on a new connection. Redirects (max_redirects) follow curl's rules: a
+ * POST answered with 301, 302 or 303 continues as a GET. */
 CORRAL_API int corral_http_fetch(corral_http_client *c,
                                  const corral_http_request *req,
                                  corral_http_response *resp);

@@ -30,6 +30,14 @@ Endpoints of `serve` (any of them takes ?ms=N: answer N ms later):
                         100 ms later (while it idles in the client's pool)
   /ua                   the request's User-Agent
   /connections          how many connections the fixture accepted
+Endpoints that misbehave on purpose (what a client must survive):
+  /headers/N            a 200 with N header lines of 1 KiB each
+  /infinite             a chunked body that never ends
+  /infinite-length      announces 1 TB (Content-Length), sends forever
+  /drip/N/MS            chunked: N chunks of 1 KiB, MS ms apart
+  /half-headers         a status line and one header, then silence
+  /close-after-headers  announces 1 MB, sends the headers, then closes
+  /loop                 302 to itself
 """
 import http.server
 import json
@@ -165,6 +173,48 @@ class Handler(http.server.BaseHTTPRequestHandler):
             threading.Timer(0.1, lambda: conn.shutdown(socket.SHUT_RDWR)).start()
         elif p == ["ua"]:
             self.send(200, (self.headers.get("User-Agent") or "-").encode())
+        elif p[:1] == ["headers"] and len(p) == 2:
+            self.send_response(200)
+            for i in range(int(p[1])):
+                self.send_header("X-Big-%d" % i, "v" * 1024)
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"ok\n")
+        elif p in (["infinite"], ["infinite-length"]):
+            self.send_response(200)
+            if p == ["infinite"]:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(1 << 40))
+            self.end_headers()
+            chunk = pattern(16384)
+            frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+            while True:  # until the client goes away
+                self.wfile.write(frame if p == ["infinite"] else chunk)
+        elif p[:1] == ["drip"] and len(p) == 3:
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = pattern(1024)
+            for _ in range(int(p[1])):
+                self.wfile.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                self.wfile.flush()
+                time.sleep(int(p[2]) / 1000)
+            self.wfile.write(b"0\r\n\r\n")
+        elif p == ["half-headers"]:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Partial: yes\r\n")
+            self.wfile.flush()
+            time.sleep(60)
+            self.close_connection = True
+        elif p == ["close-after-headers"]:
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 20))
+            self.end_headers()
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        elif p == ["loop"]:
+            self.send(302, b"", extra=[("Location", "/loop")])
         elif p == ["connections"]:
             self.send(200, b"%d\n" % self.server.connections)
         else:
