@@ -227,7 +227,7 @@ static __attribute__((noinline)) int block_checked(corral_task *self,
                                                    void *item, int kind) {
   chan_waiter w = {{NULL, NULL}, self, NULL, item, 0, ch};
   corral__list_insert_tail(h, &w.node);
-  const corral__wait rec = {NULL, &w, NULL};
+  const corral__wait rec = {.arg = &w, .node = &w.node};
   int rc = corral__park_checked(self, kind, &rec);
   if (unlikely(w.node.next != &w.node)) /* still linked: cancelled */
     corral__list_remove(&w.node);
