@@ -644,16 +644,19 @@ int cli_input_block(cli_input *in, char **data, size_t *len) {
   *len = 0;
   /* Enough bytes to decide: the block and a look-ahead for recstart. */
   size_t want = nrec ? 0 : bs + in->rslen + 1;
+  size_t seen = 0, pnext = 1;
+  int back_done = 0;
   for (;;) {
     size_t avail = r->end - r->start;
     const char *b = r->buf + r->start;
     if (avail == 0 && r->eof) return 0;
     size_t cut = 0;
     if (nrec) {
-      /* -N: exactly nrec records (fewer at the end). */
-      size_t seen = 0;
-      for (size_t p = 1; p <= avail && !cut; p++)
-        if (split_at(in, b, avail, p, r->eof) && ++seen == nrec) cut = p;
+      /* -N: exactly nrec records (fewer at the end). Positions already
+       * looked at are not looked at again after the next read. */
+      size_t last = r->eof ? avail : (avail > in->rslen ? avail - in->rslen - 1 : 0);
+      for (; pnext <= last && !cut; pnext++)
+        if (split_at(in, b, avail, pnext, r->eof) && ++seen == nrec) cut = pnext;
       if (!cut && r->eof) cut = avail;
     } else if (avail >= want || r->eof) {
       size_t lim = avail < bs ? avail : bs;
@@ -661,11 +664,18 @@ int cli_input_block(cli_input *in, char **data, size_t *len) {
        * parallel sees, reading exactly the block). */
       if (in->rslen && lim == bs) lim = bs > in->rslen ? bs - in->rslen : 1;
       if (r->eof && avail <= bs) cut = avail;
-      for (size_t p = lim; p > 0 && !cut; p--)
-        if (split_at(in, b, avail, p, r->eof)) cut = p;
-      if (!cut) /* a record longer than the block: the block grows */
-        for (size_t p = lim + 1; p <= avail && !cut; p++)
+      if (!back_done) {
+        for (size_t p = lim; p > 0 && !cut; p--)
           if (split_at(in, b, avail, p, r->eof)) cut = p;
+        back_done = 1;
+        pnext = lim + 1;
+      }
+      /* A record longer than the block: the block grows to its end (what
+       * was looked at is not looked at again after the next read). */
+      size_t last = r->eof ? avail : (avail > in->rslen ? avail - in->rslen - 1 : 0);
+      for (; !cut && pnext <= last; pnext++)
+        if (split_at(in, b, avail, pnext, r->eof)) cut = pnext;
+      if (!cut && r->eof) cut = avail;
     }
     if (cut) {
       char *d = malloc(cut);

@@ -424,7 +424,7 @@ input_edges)
   out=$($C -k 'printf %s {} | wc -c' :::: "$T/long" 2>"$T/err"); rc=$?
   eq "$out" "1" "the short line runs"
   eq $rc 1 "a 1 MB argument fails its job"
-  has "$(cat "$T/err")" "argument list too long" "and says why"
+  grep -qi "at most 131071\|too long" "$T/err" || fail "a 1 MB argument: the reason is not on stderr: [$(cat "$T/err")]"
   out=$($C --pipe wc -c < "$T/long"); eq "$out" "1000003" "a 1 MB line through --pipe"
   printf 'ok\n\xff\xfe\n' > "$T/bin"
   eq "$($C -k 'printf %s {} | od -An -tx1 | tr -d " "' :::: "$T/bin")" "6f6b
