@@ -394,10 +394,12 @@ int corral_channel_send(corral_channel *ch, const void *item) {
     t->state = CORRAL__T_RUNNABLE;
     t->wake_rc = 0;
     corral__runq_push(rt, t);
+    corral__quick_done(rt, self); /* a schedule point all the same */
     return 0;
   }
   if (ch->count < ch->cap) {
     ring_push8(ch, item);
+    corral__quick_done(rt, self);
     return 0;
   }
   return block_checked(self, ch, &ch->senders, (void *)item,
@@ -413,6 +415,7 @@ int corral_channel_receive(corral_channel *ch, void *item) {
   if (ch->count) {
     if (n) return receive_slow(ch, item); /* and refill from that sender */
     ring_pop8(ch, item);
+    corral__quick_done(rt, self);
     return 0;
   }
   if (n) { /* rendezvous */
@@ -425,6 +428,7 @@ int corral_channel_receive(corral_channel *ch, void *item) {
     t->state = CORRAL__T_RUNNABLE;
     t->wake_rc = 0;
     corral__runq_push(rt, t);
+    corral__quick_done(rt, self); /* a schedule point all the same */
     return 0;
   }
   if (ch->send_closed) return CORRAL_EEOF;
