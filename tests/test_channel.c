@@ -864,3 +864,38 @@ TEST(foreign_runtime_refused) {
   sem_post(&foreign_done);
   pthread_join(th, NULL);
 }
+
+/* A channel freed twice, or one of another runtime freed here, is refused
+ * and reported, never read after its free (AddressSanitizer would see the
+ * second free read the freed magic). */
+static corral_channel *other_rt_ch;
+
+static int m_open_other(void *a, void **r) {
+  (void)a, (void)r;
+  other_rt_ch = open_ch(sizeof(int), 1, "other");
+  return 0;
+}
+
+static int m_double_free(void *a, void **r) {
+  (void)a, (void)r;
+  corral_channel *ch = open_ch(sizeof(int), 1, "twice");
+  int v = 7;
+  CHECK_RC(corral_channel_send(ch, &v), 0);
+  corral_channel_free(ch);
+  corral_channel_free(ch); /* refused: not live any more */
+  corral_channel *again = open_ch(sizeof(int), 1, "after");
+  CHECK_RC(corral_channel_send(again, &v), 0);
+  corral_channel_free(again);
+  corral_channel_free(other_rt_ch); /* another runtime's: refused here */
+  return 0;
+}
+
+TEST(channel_freed_twice_is_refused) {
+  CHECK_RC(run_seed(m_open_other, NULL, 0), 0);
+  char *rep = NULL;
+  CHECK_RC(run_report(m_double_free, NULL, 0, &rep), 0);
+  CHECK(rep && strstr(rep, "not a live channel of this runtime") != NULL);
+  CHECK(strstr(strstr(rep, "not a live channel") + 1, "not a live channel") != NULL);
+  free(rep);
+  corral_channel_free(other_rt_ch); /* outside any runtime: freed */
+}

@@ -70,7 +70,9 @@ CORRAL_API int corral_channel_open(corral_channel **out, size_t item_size,
                                    size_t capacity, const char *name);
 /* Close both sides (waking every blocked task with its close code, see
  * above) and free. NULL is fine. May be called after corral_run returned
- * (then nobody can be blocked on it). */
+ * (then nobody can be blocked on it). On a thread that runs a runtime,
+ * only that runtime's open channels are freed: a channel freed twice, or
+ * another runtime's, is reported on the report stream and left alone. */
 CORRAL_API void corral_channel_free(corral_channel *ch);
 
 /* TASK ONLY. BLOCKS until the item (item_size bytes at `item`, copied at

@@ -262,6 +262,12 @@ int corral_channel_open(corral_channel **out, size_t item_size,
   ch->rt = rt;
   ch->al = rt->al;
   corral__copy_name(ch->name, name ? name : "channel");
+  /* Known to its runtime: a free that is not of a live channel (freed
+   * twice, another runtime's) is refused before touching the memory. */
+  if (corral__aset_add(&rt->live, &rt->al, ch)) {
+    corral__free(rt, ch);
+    return CORRAL_ENOMEM;
+  }
   *out = ch;
   return 0;
 }
@@ -301,8 +307,21 @@ int corral_channel_close_receive(corral_channel *ch) {
 }
 
 void corral_channel_free(corral_channel *ch) {
-  if (!ch || ch->magic != CHAN_MAGIC) return;
-  if (ch->rt == corral__tl_rt) {
+  if (!ch) return;
+  corral__rt *rt = corral__tl_rt;
+  if (rt) {
+    /* On a runtime's thread only its own live channels are freed: one
+     * freed twice, or another runtime's, is left alone (and reported)
+     * rather than read after its free. */
+    if (!corral__aset_has(&rt->live, ch)) {
+      fprintf(rt->report, "corral: corral_channel_free(%p): not a live channel of "
+              "this runtime (freed twice, or another runtime's): ignored\n", (void *)ch);
+      return;
+    }
+    corral__aset_del(&rt->live, ch);
+  }
+  if (ch->magic != CHAN_MAGIC) return;
+  if (ch->rt == rt) {
     corral_channel_close_send(ch);
     corral_channel_close_receive(ch);
   }

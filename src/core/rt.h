@@ -93,7 +93,8 @@ struct corral__rt {
   corral__slabs slabs;        /* task structs */
   corral__io io;
   struct corral__lvals *lvals; /* task-local values' counts (local.c) */
-  corral__aset live;          /* entered user scopes and open user groups:
+  corral__aset live;          /* entered user scopes, open user groups and
+                                 open channels:
                                  known without reading caller storage */
   corral__watch watch;
   corral__threads threads;
