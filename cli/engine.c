@@ -359,6 +359,16 @@ static void release_slot(engine *e, job *j) {
   corral_semaphore_release(&e->sem);
 }
 
+/* The joblog line of a finished job. On standard output (--joblog -) it
+ * follows the job's output, as in GNU parallel. */
+static void log_job(engine *e, job *j) {
+  if (!e->jl.f) return;
+  int jrc = cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
+                             j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code,
+                             j->sig, j->cmd);
+  if (jrc && !e->joblog_failed++) cli_file_error(e, "the joblog", e->c->joblog, jrc);
+}
+
 static void finish(engine *e, job *j) {
   j->finished = 1;
   free(j->block); /* --pipe: a finished job's block is not kept (-k) */
@@ -371,12 +381,7 @@ static void finish(engine *e, job *j) {
   case CLI_JOB_NOT_STARTED: break;
   }
   cli_record_stats(e, j);
-  if (e->jl.f) {
-    int jrc = cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
-                               j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code,
-                               j->sig, j->cmd);
-    if (jrc && !e->joblog_failed++) cli_file_error(e, "the joblog", e->c->joblog, jrc);
-  }
+  if (!e->jl.to_stdout) log_job(e, j);
   if (e->c->results_dir) cli_write_exitval(e, j);
   cli_json_job(e, j);
   if (j->status == CLI_JOB_ERROR || j->status == CLI_JOB_TIMED_OUT) {
@@ -402,6 +407,7 @@ static void finish(engine *e, job *j) {
         e->ohead = h->onext;
         if (!e->ohead) e->otail = NULL;
         cli_emit_job_output(e, h);
+        if (e->jl.to_stdout) log_job(e, h);
         job_free(h);
         corral_semaphore_release(&e->oq_sem);
       }
@@ -409,6 +415,7 @@ static void finish(engine *e, job *j) {
     }
   } else {
     cli_emit_job_output(e, j);
+    if (e->jl.to_stdout) log_job(e, j);
     release_slot(e, j);
     job_free(j);
   }
@@ -692,7 +699,10 @@ static int main_fn(void *arg, void **result) {
       job *h = e->ohead;
       e->ohead = h->onext;
       if (!e->ohead) e->otail = NULL;
-      if (h->status != CLI_JOB_NOT_STARTED) cli_emit_job_output(e, h);
+      if (h->status != CLI_JOB_NOT_STARTED) {
+        cli_emit_job_output(e, h);
+        if (e->jl.to_stdout) log_job(e, h);
+      }
       job_free(h);
     }
     if (e->c->http) cli_http_close(e);

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char header[] =
     "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
@@ -13,6 +15,18 @@ int cli_joblog_open(cli_joblog *j, const char *path, int append) {
   if (path[0] == '+') {
     append = 1;
     path++;
+  }
+  if (!strcmp(path, "-")) { /* standard output, as GNU parallel */
+    int fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) return -errno;
+    if (!(j->f = fdopen(fd, "w"))) {
+      int err = -errno;
+      close(fd);
+      return err;
+    }
+    j->to_stdout = 1;
+    fputs(header, j->f);
+    return fflush(j->f) ? -errno : 0;
   }
   j->f = fopen(path, append ? "ae" : "we");
   if (!j->f) return -errno;

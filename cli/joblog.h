@@ -11,10 +11,13 @@
 
 typedef struct cli_joblog {
   FILE *f;
+  int to_stdout; /* "-": each line follows the job's output */
 } cli_joblog;
 
 /* path "+FILE" appends, as in GNU parallel; append also with --resume*. The
- * header is written when the file is new or empty. 0 or -errno. */
+ * header is written when the file is new or empty. "-" is standard output
+ * (a duplicate of descriptor 1, header first, flushed per line). 0 or
+ * -errno. */
 int cli_joblog_open(cli_joblog *j, const char *path, int append);
 int cli_joblog_write(cli_joblog *j, uint64_t seq, double start_epoch,
                      double runtime_s, int exitval, int sig, const char *cmd);

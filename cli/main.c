@@ -64,7 +64,7 @@ static const char usage_text[] =
     "  --tag                  prefix lines with the job's input\n"
     "  -u, --ungroup          straight through, unbuffered\n"
     "  --results DIR          also save DIR/SEQ/{stdout,stderr,cmd,exitval}\n"
-    "  --joblog FILE          GNU parallel's joblog (+FILE appends)\n"
+    "  --joblog FILE          GNU parallel's joblog (+FILE appends, - stdout)\n"
     "  --resume, --resume-failed   skip jobs the joblog shows done (or done well)\n"
     "  --json[=FILE]          JSON lines: one per job, then a summary; without\n"
     "                         FILE on standard output, with each job's output\n"

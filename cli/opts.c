@@ -465,6 +465,11 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     snprintf(err, errlen, "--resume needs the joblog of the earlier run: write --joblog FILE --resume");
     goto usage;
   }
+  if ((c->resume || c->resume_failed) && !strcmp(c->joblog + (c->joblog[0] == '+'), "-")) {
+    snprintf(err, errlen, "--resume reads the joblog of the earlier run from a file: "
+             "write --joblog FILE --resume (--joblog - writes to standard output)");
+    goto usage;
+  }
   for (int i = 0; i < nafiles; i++)
     if (add_src(p, (cli_source){.kind = CLI_SRC_FILE, .path = afiles[i]})) goto oom;
   /* Positional: template words, then ::: / :::: sources (:::+ and ::::+

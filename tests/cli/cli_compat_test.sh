@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The corral command next to GNU parallel: what a GNU parallel user types,
+# one case per CTest test:
+#   cli_compat_test.sh CORRAL_BINARY CASE
+# Where GNU parallel is installed, a case compares with its output; every
+# case also checks the expected text itself, so it can fail without it.
+set -u
+C=$1
+CASE=$2
+T=$(mktemp -d /tmp/corral-compat-test.XXXXXX)
+S="300.$$"
+trap 'pkill -KILL -f "sleep $S" 2>/dev/null; rm -rf "$T"' EXIT
+fail() { echo "FAIL [$CASE]: $*" >&2; exit 1; }
+eq() { [ "$1" == "$2" ] || fail "$3: got [$1], want [$2]"; }
+has() { grep -q -- "$2" <<<"$1" || fail "$3: [$2] not in [$1]"; }
+hasnt() { ! grep -q -- "$2" <<<"$1" || fail "$3: [$2] in [$1]"; }
+no_left() { sleep 0.1; eq "$(pgrep -f "sleep $S" | wc -l)" 0 "processes left behind"; }
+json() { python3 -c "import json,sys
+rows=[json.loads(l) for l in open('$1')]
+$2"; }
+P=
+command -v parallel >/dev/null && P="parallel --will-cite"
+
+cd "$T" || exit 1
+case $CASE in
+joblog_stdout)
+  out=$($C --joblog - -k echo ::: a b)
+  [ -e "$T/-" ] && fail "--joblog - created a file named -"
+  # The same lines as GNU parallel, Receive aside (corral writes 0).
+  got=$(cut -f1,2,7- <<<"$out")
+  eq "$got" "$(printf 'Seq\tHost\tExitval\tSignal\tCommand\na\n1\t:\t0\t0\techo a\nb\n2\t:\t0\t0\techo b')" "joblog on standard output"
+  if [ -n "$P" ]; then
+    eq "$got" "$($P --joblog - -k echo ::: a b | cut -f1,2,7-)" "same as GNU parallel"
+  fi
+  err=$($C --joblog - --resume echo ::: a 2>&1); rc=$?
+  eq $rc 2 "--resume with --joblog -"
+  has "$err" "from a file" "says why" ;;
+*) echo "unknown case $CASE" >&2; exit 2 ;;
+esac
+exit 0
