@@ -519,6 +519,8 @@ static void drain_not_started(engine *e) {
     e->not_started++;
     job_free(j);
   }
+  /* Every input record is now a job (run or not): the input is complete. */
+  if (err == 0) e->input_ended = 1;
 }
 
 static void feed(engine *e) {

@@ -35,6 +35,20 @@ joblog_stdout)
   err=$($C --joblog - --resume echo ::: a 2>&1); rc=$?
   eq $rc 2 "--resume with --joblog -"
   has "$err" "from a file" "says why" ;;
+json_input_complete)
+  # Decided by the first success with the second job running (default -j):
+  # both values became jobs, so the input is complete.
+  $C --json="$T/j" --policy first 'sleep {}' ::: 0.1 1 >/dev/null
+  json "$T/j" "assert rows[-1]['input_complete'] is True, rows[-1]" || fail "input_complete, every value running"
+  $C --json="$T/j" -j1 --policy first 'sleep {}' ::: 0.1 1 2 >/dev/null
+  json "$T/j" "s=rows[-1]; assert s['input_complete'] is True and s['counts']['NOT_STARTED']==2, s" ||
+    fail "input_complete, values listed as NOT_STARTED"
+  $C --json="$T/j" -j1 --policy first 'sleep 0.1' 'sleep 1' 'sleep 2' </dev/null >/dev/null
+  json "$T/j" "assert rows[-1]['input_complete'] is True, rows[-1]" || fail "input_complete, commands as arguments"
+  # A pipe that does not end: not read to its end.
+  yes 1 | head -100000 | $C --json="$T/j" -j1 --policy first 'true {}' >/dev/null
+  json "$T/j" "assert rows[-1]['input_complete'] is False, rows[-1]" || fail "input_complete, a pipe left unread"
+  no_left ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
