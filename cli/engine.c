@@ -47,6 +47,8 @@ static void decide(engine *e, job *j) {
   if (j && j->status != CLI_JOB_OK && !e->first_fail_status)
     e->first_fail_status = j->sig ? 128 + j->sig : (j->exit_code > 0 ? j->exit_code : 1);
   stop_all(e, "policy", e->verdict.why, e->verdict.decision == CLI_STOP_NOW);
+  /* Said after the deciding job's output (after_output). */
+  if (e->verdict.decision == CLI_STOP_SOON && !e->view_on) e->soon_waiting = e->tally.running;
 }
 
 /* -------------------------------------------------------------- jobs */
@@ -369,6 +371,59 @@ static void log_job(engine *e, job *j) {
   if (jrc && !e->joblog_failed++) cli_file_error(e, "the joblog", e->c->joblog, jrc);
 }
 
+/* What GNU parallel says on standard error about a finished job: a timeout
+ * (always), and under --halt (or --policy fail-fast / first) each job that
+ * counts towards it. corral http says a timeout as it says an HTTP error.
+ * The live view shows the same, so it is said only without the view. */
+static void say_job(engine *e, job *j) {
+  if (e->view_on || j->status == CLI_JOB_CANCELLED || j->status == CLI_JOB_NOT_STARTED) return;
+  cli_buf b = {0};
+  if (j->status == CLI_JOB_TIMED_OUT) {
+    if (e->c->http) {
+      cli_buf_adds(&b, "corral http: ");
+      cli_buf_adds(&b, j->cmd);
+      cli_buf_adds(&b, ": ");
+      cli_buf_adds(&b, j->why);
+      cli_buf_addc(&b, '\n');
+    } else {
+      cli_buf_adds(&b, "corral: Warning: This job was killed because it timed out:\n"
+                       "corral: Warning: ");
+      cli_buf_adds(&b, j->cmd);
+      cli_buf_addc(&b, '\n');
+    }
+  }
+  const cli_policy *p = &e->c->policy;
+  int ok = j->status == CLI_JOB_OK;
+  const char *what = NULL;
+  if (p->when != CLI_WHEN_NEVER) {
+    if (p->why == CLI_WHY_FAIL && !ok) what = "failed";
+    else if (p->why == CLI_WHY_SUCCESS && ok) what = "succeeded";
+    else if (p->why == CLI_WHY_DONE) what = "finished";
+  }
+  if (what) {
+    cli_buf_adds(&b, "corral: This job ");
+    cli_buf_adds(&b, what);
+    cli_buf_adds(&b, ":\n");
+    cli_buf_adds(&b, j->cmd);
+    cli_buf_addc(&b, '\n');
+  }
+  if (b.len) cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
+  cli_buf_free(&b);
+}
+
+/* After a job's output: its joblog line on standard output, its messages. */
+static void after_output(engine *e, job *j) {
+  if (e->jl.to_stdout) log_job(e, j);
+  say_job(e, j);
+  if (e->soon_waiting) {
+    char m[96]; /* as GNU parallel says it */
+    int n = snprintf(m, sizeof m, "corral: Starting no more jobs. Waiting for %llu jobs to finish.\n",
+                     (unsigned long long)e->soon_waiting);
+    cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
+    e->soon_waiting = 0;
+  }
+}
+
 static void finish(engine *e, job *j) {
   j->finished = 1;
   free(j->block); /* --pipe: a finished job's block is not kept (-k) */
@@ -407,7 +462,7 @@ static void finish(engine *e, job *j) {
         e->ohead = h->onext;
         if (!e->ohead) e->otail = NULL;
         cli_emit_job_output(e, h);
-        if (e->jl.to_stdout) log_job(e, h);
+        after_output(e, h);
         job_free(h);
         corral_semaphore_release(&e->oq_sem);
       }
@@ -415,7 +470,7 @@ static void finish(engine *e, job *j) {
     }
   } else {
     cli_emit_job_output(e, j);
-    if (e->jl.to_stdout) log_job(e, j);
+    after_output(e, j);
     release_slot(e, j);
     job_free(j);
   }
@@ -703,7 +758,7 @@ static int main_fn(void *arg, void **result) {
       if (!e->ohead) e->otail = NULL;
       if (h->status != CLI_JOB_NOT_STARTED) {
         cli_emit_job_output(e, h);
-        if (e->jl.to_stdout) log_job(e, h);
+        after_output(e, h);
       }
       job_free(h);
     }

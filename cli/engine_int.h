@@ -125,6 +125,7 @@ struct engine {
   int nsigs_open;
   /* view */
   int view_on, view_lines, view_dirty, tty_cols;
+  uint64_t soon_waiting; /* --halt soon: jobs still running, to be said */
   corral_task *view_task, *watch_task;
   int view_stop;
   /* statistics */

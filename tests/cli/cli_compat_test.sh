@@ -49,6 +49,35 @@ json_input_complete)
   yes 1 | head -100000 | $C --json="$T/j" -j1 --policy first 'true {}' >/dev/null
   json "$T/j" "assert rows[-1]['input_complete'] is False, rows[-1]" || fail "input_complete, a pipe left unread"
   no_left ;;
+job_messages)
+  # What standard error says (no live view: it is not a terminal).
+  got=$($C --timeout 0.5 'sleep {}' ::: 0.1 3 2>&1 >/dev/null)
+  eq "$got" "corral: Warning: This job was killed because it timed out:
+corral: Warning: sleep 3" "a timeout"
+  got=$($C -j2 --halt soon,fail=1 'sleep {}; exit 1' ::: 0.2 1 3 2>&1 >/dev/null)
+  eq "$got" "corral: This job failed:
+sleep 0.2; exit 1
+corral: Starting no more jobs. Waiting for 1 jobs to finish.
+corral: This job failed:
+sleep 1; exit 1" "--halt soon,fail=1"
+  got=$($C -j2 --halt now,success=1 'sleep {}' ::: 0.2 3 2>&1 >/dev/null)
+  eq "$got" "corral: This job succeeded:
+sleep 0.2" "--halt now,success=1"
+  got=$($C -j1 --halt now,done=1 'exit {}' ::: 0 1 2>&1 >/dev/null)
+  eq "$got" "corral: This job finished:
+exit 0" "--halt now,done=1"
+  got=$($C -k 'echo {}' ::: a b 2>&1)
+  eq "$got" "a
+b" "nothing said without a timeout or --halt"
+  if [ -n "$P" ]; then
+    for a in "--timeout 0.5|sleep {}|0.1 3" "-j2 --halt soon,fail=1|sleep {}; exit 1|0.2 1 3" \
+             "-j2 --halt now,success=1|sleep {}|0.2 3" "-j1 --halt now,done=1|exit {}|0 1" \
+             "-j1 --halt soon,fail=2|echo {}; exit 1|1 2 3"; do
+      IFS='|' read -r o t v <<<"$a"
+      eq "$($C $o "$t" ::: $v 2>&1)" "$($P $o "$t" ::: $v 2>&1 | sed 's/^parallel:/corral:/')" "same as GNU parallel: $o $t"
+    done
+  fi
+  no_left ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
