@@ -287,6 +287,11 @@ static int job_fn(void *arg, void **result) {
   e->run_tail = j;
   e->tally.running++;
   e->view_dirty = 1;
+  if (e->c->verbose) { /* -t: the command on stderr as it starts */
+    cli_buf b = {0};
+    if (!cli_buf_adds(&b, j->cmd) && !cli_buf_addc(&b, '\n')) cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
+    cli_buf_free(&b);
+  }
   unsigned max = e->c->retries ? e->c->retries : 1;
   for (unsigned a = 1; a <= max; a++) {
     if (a > 1) {

@@ -50,6 +50,7 @@ typedef struct cli_config {
   /* output */
   cli_outmode out;
   int tag, color;
+  int verbose;             /* -t, --verbose: each command on stderr first */
   const char *results_dir;
   const char *joblog;
   int resume, resume_failed;

@@ -12,7 +12,10 @@ enum {
   O_HALT, O_POLICY, O_LINEBUF, O_TAG, O_RESULTS, O_JOBLOG, O_RESUME,
   O_RESUME_FAILED, O_JSON, O_DRYRUN, O_SHARD, O_COLSEP, O_COMMANDS, O_VIEW,
   O_NOVIEW, O_SUMMARY, O_NO_DIRECT, O_NO_CGROUP, O_HEDGE, O_TMPDIR, O_LINK, O_PIPE,
-  O_BLOCK, O_RECEND, O_RECSTART, O_TRIM, O_HEADER, O_PLUS, O_SHUF
+  O_BLOCK, O_RECEND, O_RECSTART, O_TRIM, O_HEADER, O_PLUS, O_SHUF,
+  /* GNU parallel's options that corral accepts with nothing to do, and
+   * those it refuses with a reason (refused[] below) */
+  O_ACCEPT, O_ACCEPT_ARG, O_REFUSE, O_REFUSE_ARG, O_VERBOSE
 };
 
 static const struct option longopts[] = {
@@ -68,9 +71,46 @@ static const struct option longopts[] = {
     {"header", required_argument, 0, O_HEADER},
     {"plus", no_argument, 0, O_PLUS},
     {"shuf", no_argument, 0, O_SHUF},
+    {"verbose", no_argument, 0, O_VERBOSE},
+    {"group", no_argument, 0, O_ACCEPT},
+    {"no-notice", no_argument, 0, O_ACCEPT},
+    {"env", required_argument, 0, O_ACCEPT_ARG},
+    {"quote", no_argument, 0, O_REFUSE},
+    {"tagstring", required_argument, 0, O_REFUSE_ARG},
+    {"ctag", no_argument, 0, O_REFUSE},
+    {"colour-tag", no_argument, 0, O_REFUSE},
+    {"color-tag", no_argument, 0, O_REFUSE},
+    {"nonall", no_argument, 0, O_REFUSE},
+    {"onall", no_argument, 0, O_REFUSE},
+    {"tmux", no_argument, 0, O_REFUSE},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
+
+/* GNU parallel's options corral refuses, and what to write instead. */
+static const struct {
+  const char *name, *why;
+} refused[] = {
+    {"quote", "-q / --quote is not in corral: quote the command yourself, e.g. "
+              "corral \"perl -e 'print 1'\" ::: a"},
+    {"tagstring", "--tagstring is not in corral: write --tag (the job's input as the tag)"},
+    {"ctag", "--ctag is not in corral: write --tag (in colour on a terminal)"},
+    {"colour-tag", "--colour-tag is not in corral: write --tag (in colour on a terminal)"},
+    {"color-tag", "--color-tag is not in corral: write --tag (in colour on a terminal)"},
+    {"nonall", "--nonall runs on remote hosts: corral runs jobs on this machine only"},
+    {"onall", "--onall runs on remote hosts: corral runs jobs on this machine only"},
+    {"tmux", "--tmux is not in corral: write --results DIR to keep each job's output"},
+};
+
+static void refuse(const char *arg, char *err, size_t errlen) {
+  const char *name = arg + strspn(arg, "-");
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+    if (!strncmp(name, refused[i].name, strcspn(name, "="))) {
+      snprintf(err, errlen, "%s", refused[i].why);
+      return;
+    }
+  snprintf(err, errlen, "--%s is not in corral: see corral --help", name);
+}
 
 /* What to write instead of a bad option, in one line: a long option's
  * exact name (getopt_long also takes an unambiguous prefix), a value only
@@ -104,9 +144,9 @@ static void bad_option(const char *arg, char *err, size_t errlen) {
   if (!arg) arg = "?";
   if (strncmp(arg, "--", 2) != 0) { /* short options */
     char c = optopt > 0 && optopt < 256 ? (char)optopt : '?';
-    if (strchr("jaCnNLsd", c))
+    if (strchr("jaCnNLsdI", c))
       snprintf(err, errlen, "-%c needs a value: write e.g. -%c %s", c, c,
-               strchr("jnNLs", c) ? "4" : c == 'a' ? "FILE" : "','");
+               strchr("jnNLs", c) ? "4" : c == 'a' ? "FILE" : c == 'I' ? ",," : "','");
     else
       snprintf(err, errlen, "unknown option -%c: see corral --help", c);
     return;
@@ -152,6 +192,29 @@ static void bad_option(const char *arg, char *err, size_t errlen) {
   } else {
     snprintf(err, errlen, "unknown option '--%s': see corral --help", word);
   }
+}
+
+/* -I STR: STR in the command words stands for {} (GNU parallel, xargs). */
+static int replace_words(cli_parsed *p, const char *rs) {
+  size_t rl = strlen(rs);
+  if (!(p->iwords = calloc(p->nwords + 1, sizeof *p->iwords))) return -1;
+  for (size_t k = 0; k < p->nwords; k++) {
+    const char *w = p->words[k];
+    size_t n = 0;
+    for (const char *q = w; (q = strstr(q, rs)); q += rl) n++;
+    char *o = malloc(strlen(w) + n * 2 + 1), *d = o;
+    if (!o) return -1;
+    p->iwords[k] = o;
+    for (const char *q; (q = strstr(w, rs)); w = q + rl) {
+      memcpy(d, w, (size_t)(q - w));
+      d += q - w;
+      memcpy(d, "{}", 2);
+      d += 2;
+    }
+    strcpy(d, w);
+  }
+  p->words = p->iwords;
+  return 0;
 }
 
 static int add_src(cli_parsed *p, cli_source s) {
@@ -291,13 +354,13 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   cli_policy_parse("all", &c->policy, err, errlen);
   p->view_opt = -1;
   int have_policy = 0, have_halt = 0, nafiles = 0, context = 0, replace_args = 0;
-  const char *recend = NULL, *recstart = NULL, *delim = NULL;
+  const char *recend = NULL, *recstart = NULL, *delim = NULL, *replstr = NULL;
   char **afiles = calloc((size_t)argc + 1, sizeof *afiles);
   if (!afiles) return snprintf(err, errlen, "out of memory"), CLI_EXIT_USAGE;
   optind = 0; /* 0: glibc starts afresh (state of an earlier parse is dropped) */
   opterr = 0;
-  int ch;
-  while ((ch = getopt_long(argc, argv, "+j:kua:0hVC:n:N:L:s:mXd:", longopts, NULL)) != -1) {
+  int ch, li = -1;
+  while ((ch = getopt_long(argc, argv, "+j:kua:0hVC:n:N:L:s:mXd:I:tq", longopts, &li)) != -1) {
     int64_t ns;
     uint64_t u;
     switch (ch) {
@@ -452,6 +515,19 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       break;
     case O_PLUS: break; /* the --plus replacement strings are always understood */
     case O_SHUF: c->in.shuffle = 1; break;
+    case 'I':
+      if (!*optarg) {
+        snprintf(err, errlen, "-I needs the string to replace: write e.g. -I ,, echo ,, ::: a");
+        goto usage;
+      }
+      replstr = optarg;
+      break;
+    case 't':
+    case O_VERBOSE: c->verbose = 1; break;
+    case O_ACCEPT: case O_ACCEPT_ARG: break; /* --group, --no-notice, --env */
+    case 'q': snprintf(err, errlen, "%s", refused[0].why); goto usage;
+    case O_REFUSE:
+    case O_REFUSE_ARG: refuse(li >= 0 ? longopts[li].name : "?", err, errlen); goto usage;
     case 'h': p->help = 1; break;
     case 'V': p->version = 1; break;
     case '?':
@@ -478,6 +554,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   p->words = argv + i;
   while (i < argc && !is_sep(argv[i])) i++;
   p->nwords = (size_t)(&argv[i] - p->words);
+  if (replstr && p->nwords && replace_words(p, replstr)) goto oom;
   while (i < argc) {
     int linked = argv[i][strlen(argv[i]) - 1] == '+';
     int list = argv[i][3] != ':';
@@ -629,5 +706,8 @@ void cli_parsed_free(cli_parsed *p) {
   free(p->delim);
   free(p->recend);
   free(p->recstart);
+  if (p->iwords)
+    for (size_t k = 0; p->iwords[k]; k++) free(p->iwords[k]);
+  free(p->iwords);
   memset(p, 0, sizeof *p);
 }

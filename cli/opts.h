@@ -15,6 +15,7 @@ typedef struct cli_parsed {
   char *colsep;        /* owned, as written (input.c reads its escapes) */
   char *delim, *recend, *recstart; /* owned, unescaped */
   char *shell;         /* owned */
+  char **iwords;       /* owned: the words after -I STR, NULL-terminated */
 } cli_parsed;
 
 /* Parse argv. Returns 0, or CLI_EXIT_USAGE with a one-line message in err

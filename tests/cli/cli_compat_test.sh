@@ -78,6 +78,55 @@ b" "nothing said without a timeout or --halt"
     done
   fi
   no_left ;;
+options_documented)
+  # Every long option in corral's option table is in --help, the man page
+  # and docs/cli.md; the refused ones are listed in docs/cli.md.
+  SRC=$(cd "$(dirname "$0")/../.." && pwd)
+  $C --help > "$T/help" || fail "--help"
+  python3 - "$SRC" "$T/help" <<'PY' || fail "options missing from the documentation"
+import re, sys
+src, helpf = sys.argv[1], sys.argv[2]
+code = open(src + "/cli/opts.c").read()
+table = code[code.index("longopts[] = {"):]
+table = table[:table.index("{0, 0, 0, 0}")]
+opts = re.findall(r'\{"([a-z-]+)", \w+, 0, (\w+)\}', table)
+assert len(opts) > 40, opts
+man = re.sub(r"\\f[BRIP]", "", open(src + "/cli/corral.1").read()).replace("\\-", "-")
+doc = open(src + "/docs/cli.md").read()
+helptext = open(helpf).read()
+word = lambda name, text: re.search(r"--" + re.escape(name) + r"(?![a-z-])", text)
+missing = []
+for name, what in opts:
+    places = [("docs/cli.md", doc)]
+    if not what.startswith("O_REFUSE"):
+        places += [("--help", helptext), ("corral.1", man)]
+    missing += ["--%s in %s" % (name, w) for w, t in places if not word(name, t)]
+if missing:
+    print("\n".join(missing))
+    sys.exit(1)
+PY
+  for o in -q --quote "--tagstring x" --ctag --colour-tag --nonall --onall --tmux; do
+    err=$($C $o echo ::: a 2>&1); rc=$?
+    eq $rc 2 "$o is refused"
+    has "$err" "not in corral\|remote hosts" "$o says why"
+  done ;;
+gnu_options)
+  eq "$($C -I ,, -k echo ,, x,,y ::: a 'b c')" "a xay
+b c xb cy" "-I ,,"
+  eq "$($C -I ,, -k echo ::: a)" "a" "-I without the string in the command appends"
+  err=$($C -I 2>&1); eq $? 2 "-I without a value"
+  got=$($C -t -k echo ::: a 'b c' 2>&1 >/dev/null)
+  eq "$got" "echo a
+echo 'b c'" "-t prints each command on stderr"
+  eq "$($C --verbose echo ::: x 2>&1 >/dev/null)" "echo x" "--verbose"
+  eq "$($C --group --no-notice --env HOME --env=PATH -k echo ::: a b 2>&1)" "a
+b" "--group, --no-notice, --env accepted"
+  if [ -n "$P" ]; then
+    for a in "-I ,, -k echo ,, x,,y" "-I ,, -k echo" "-t -k echo" "--group -k echo" "--env HOME -k echo"; do
+      eq "$($C $a ::: a 'b c' 2>/dev/null)" "$($P $a ::: a 'b c' 2>/dev/null)" "same output as GNU parallel: $a"
+      eq "$($C $a ::: a 'b c' 2>&1 >/dev/null)" "$($P $a ::: a 'b c' 2>&1 >/dev/null)" "same stderr as GNU parallel: $a"
+    done
+  fi ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
