@@ -566,11 +566,11 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     }
     int s = ++i;
     while (i < argc && !is_sep(argv[i])) i++;
-    if (i == s) {
-      snprintf(err, errlen, list ? "'%s' needs values after it: write %s a b c"
-                                 : "'%s' needs file names after it: write %s FILE",
-               name, name);
-      goto usage;
+    if (i == s) { /* GNU parallel: nothing, or one empty value (below) */
+      if (add_src(p, (cli_source){.kind = CLI_SRC_LIST, .values = argv + s, .n = 0,
+                                  .linked = linked}))
+        goto oom;
+      continue;
     }
     if (list) {
       if (add_src(p, (cli_source){.kind = CLI_SRC_LIST, .values = argv + s,
@@ -583,6 +583,13 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
           goto oom;
     }
   }
+  /* An empty ::: or :::: alone gives no job; beside a source with values it
+   * gives one empty value (GNU parallel: "echo ::: a :::" runs "echo a ''"). */
+  int any_values = 0;
+  for (size_t k = 0; k < p->nsrc; k++) any_values |= p->src[k].kind != CLI_SRC_LIST || p->src[k].n;
+  static char empty_value[] = "", *empty_list[] = {empty_value};
+  for (size_t k = 0; k < p->nsrc && any_values; k++)
+    if (p->src[k].kind == CLI_SRC_LIST && !p->src[k].n) p->src[k].values = empty_list, p->src[k].n = 1;
   free(afiles);
   afiles = NULL;
   if (p->help || p->version) return 0;

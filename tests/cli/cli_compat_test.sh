@@ -127,6 +127,20 @@ b" "--group, --no-notice, --env accepted"
       eq "$($C $a ::: a 'b c' 2>&1 >/dev/null)" "$($P $a ::: a 'b c' 2>&1 >/dev/null)" "same stderr as GNU parallel: $a"
     done
   fi ;;
+empty_source)
+  # A ::: with no values: nothing runs, exit 0; beside values, one empty value.
+  out=$($C echo ::: 2>&1); rc=$?
+  eq "$rc:$out" "0:" "corral echo :::"
+  $C --json="$T/j" echo ::: >/dev/null
+  json "$T/j" "s=rows[-1]; assert s['decision']=='success' and s['input_complete'] is True, s" || fail "JSON of an empty :::"
+  eq "$($C --dry-run echo ::: a b :::)" "echo a ''
+echo b ''" "an empty ::: beside values"
+  eq "$($C echo :::: 2>&1; echo $?)" "0" "corral echo ::::"
+  if [ -n "$P" ]; then
+    for a in "echo :::" "echo ::: a b :::" "echo {2}-{1} ::: a b :::" "echo ::::"; do
+      eq "$($C --dry-run -k $a 2>&1; echo $?)" "$($P --dry-run -k $a 2>&1; echo $?)" "same as GNU parallel: $a"
+    done
+  fi ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
