@@ -45,6 +45,8 @@ static const char usage_text[] =
     "                         --block, --block-size SIZE (1M), --recend STR,\n"
     "                         --recstart STR\n"
     "  --commands             the arguments are commands even if stdin is a pipe\n"
+    "                         (write it in scripts: 'make a' 'make b' with a\n"
+    "                         pipe on stdin would be a template and its input)\n"
     "  --shard I/N            run only slice I (0-based) of N; --shard auto reads\n"
     "                         SLURM_ARRAY_TASK_ID/COUNT, --shard /N reads the index\n"
     "                         from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)\n"
@@ -146,6 +148,10 @@ int main(int argc, char **argv) {
     cli_parsed_free(&p);
     return rc;
   }
+  if (p.warn_template && !http)
+    fprintf(stderr, "corral: standard input is read for the template '%s ...' (GNU "
+            "parallel's rule); to run each argument as a command, write --commands\n",
+            p.words[0]);
   if (p.help) {
     fputs(usage_text, stdout);
     cli_parsed_free(&p);

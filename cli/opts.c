@@ -658,6 +658,10 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   } else {
     if (cli_template_new_ex(p->words, p->nwords, tflags, &c->tmpl)) goto oom;
     c->use_input = 1;
+    /* 'make a' 'make b' with a pipe on stdin: very likely meant as commands */
+    p->warn_template = p->nwords >= 2;
+    for (size_t k = 0; k < p->nwords; k++)
+      if (!strchr(p->words[k], ' ') || strchr(p->words[k], '{')) p->warn_template = 0;
   }
   if (c->commands && (c->in.colsep || c->in.sep == '\0' || c->in.delim || c->in.link ||
                       c->in.max_args || c->in.batch || c->in.header || c->in.trim)) {

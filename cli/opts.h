@@ -16,6 +16,8 @@ typedef struct cli_parsed {
   char *delim, *recend, *recstart; /* owned, unescaped */
   char *shell;         /* owned */
   char **iwords;       /* owned: the words after -I STR, NULL-terminated */
+  int warn_template;   /* every word has a space and none a {: the template
+                          from words that look like commands */
 } cli_parsed;
 
 /* Parse argv. Returns 0, or CLI_EXIT_USAGE with a one-line message in err

@@ -141,6 +141,21 @@ echo b ''" "an empty ::: beside values"
       eq "$($C --dry-run -k $a 2>&1; echo $?)" "$($P --dry-run -k $a 2>&1; echo $?)" "same as GNU parallel: $a"
     done
   fi ;;
+template_warning)
+  # Arguments that look like commands, with a pipe on stdin: said.
+  out=$(printf 'x\n' | $C -k 'echo a' 'echo b' 2>"$T/err")
+  eq "$out" "a echo b x" "GNU parallel's rule: a template and its input"
+  eq "$(cat "$T/err")" "corral: standard input is read for the template 'echo a ...' (GNU parallel's rule); to run each argument as a command, write --commands" "the warning"
+  if [ -n "$P" ]; then
+    eq "$out" "$(printf 'x\n' | $P -k 'echo a' 'echo b' 2>/dev/null)" "same as GNU parallel"
+  fi
+  out=$(printf 'x\n' | $C -k --commands 'echo a' 'echo b' 2>"$T/err")
+  eq "$out:$(cat "$T/err")" "a
+b:" "--commands: no warning"
+  for args in "echo {} 'echo b'" "echo 'echo b'" "'echo a'"; do
+    eval "printf 'x\n' | $C -k $args" >/dev/null 2>"$T/err"
+    eq "$(cat "$T/err")" "" "no warning for $args"
+  done ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
