@@ -186,7 +186,7 @@ assert s['counts']['NOT_STARTED']==3 and s['counts']['OK']==0, s
 --keep-order=1 echo ::: 1
 --timeout
 --re true
---tags echo ::: 1
+--tga echo ::: 1
 -x true
 -j
 --timeout 5x true
@@ -195,8 +195,6 @@ assert s['counts']['NOT_STARTED']==3 and s['counts']['OK']==0, s
 --term-seq NOPE true
 --shard 3/2 true
 --colsep '' echo ::: a
-echo :::
-echo ::::
 echo :::+ a
 --resume echo ::: 1
 --hedge true
@@ -205,7 +203,7 @@ http http://x/ ::: a
 EOF
   err=$($C --tag=3 echo ::: 1 2>&1); has "$err" "--tag takes no value: write --tag alone" "flag with a value"
   hasnt "$err" "VALUE" "a flag is not offered a value"
-  err=$($C --tags echo ::: 1 2>&1); has "$err" "did you mean --tag?" "close name"
+  err=$($C --tga echo ::: 1 2>&1); has "$err" "did you mean --tag?" "close name"
   err=$($C --timeout 2>&1); has "$err" "--timeout needs a value" "missing value"
   err=$($C --re true 2>&1); has "$err" "ambiguous" "ambiguous prefix" ;;
 killed_output)
