@@ -50,6 +50,7 @@ typedef struct cli_config {
   /* output */
   cli_outmode out;
   int tag, color;
+  cli_template *tagtmpl;   /* --tagstring (values unquoted), else the input */
   int verbose;             /* -t, --verbose: each command on stderr first */
   const char *results_dir;
   const char *joblog;

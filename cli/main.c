@@ -73,6 +73,8 @@ static const char usage_text[] =
     "  -k, --keep-order       in input order\n"
     "  --line-buffer, --lb    line by line as it comes\n"
     "  --tag                  prefix lines with the job's input\n"
+    "  --tagstring STR        prefix lines with STR ({} {#} ... unquoted)\n"
+    "  --ctag, --colour-tag, --color-tag  --tag in colour even if not a terminal\n"
     "  -u, --ungroup          straight through, unbuffered\n"
     "  --results DIR          also save DIR/SEQ/{stdout,stderr,cmd,exitval}\n"
     "  --joblog FILE          GNU parallel's joblog (+FILE appends, - stdout)\n"
@@ -171,7 +173,7 @@ int main(int argc, char **argv) {
     const char *term = getenv("TERM");
     p.cfg.view = isatty(2) && !(term && !strcmp(term, "dumb"));
   }
-  p.cfg.color = p.cfg.tag && isatty(1);
+  p.cfg.color = p.cfg.tag && (p.cfg.color == 2 || isatty(1)); /* 2: --ctag */
   fflush(stdout);
   rc = cli_engine_run(&p.cfg);
   cli_parsed_free(&p);

@@ -15,7 +15,7 @@ enum {
   O_BLOCK, O_RECEND, O_RECSTART, O_TRIM, O_HEADER, O_PLUS, O_SHUF,
   /* GNU parallel's options that corral accepts with nothing to do, and
    * those it refuses with a reason (refused[] below) */
-  O_ACCEPT, O_ACCEPT_ARG, O_REFUSE, O_REFUSE_ARG, O_VERBOSE
+  O_ACCEPT, O_ACCEPT_ARG, O_REFUSE, O_REFUSE_ARG, O_VERBOSE, O_TAGSTRING, O_CTAG
 };
 
 static const struct option longopts[] = {
@@ -76,10 +76,10 @@ static const struct option longopts[] = {
     {"no-notice", no_argument, 0, O_ACCEPT},
     {"env", required_argument, 0, O_ACCEPT_ARG},
     {"quote", no_argument, 0, O_REFUSE},
-    {"tagstring", required_argument, 0, O_REFUSE_ARG},
-    {"ctag", no_argument, 0, O_REFUSE},
-    {"colour-tag", no_argument, 0, O_REFUSE},
-    {"color-tag", no_argument, 0, O_REFUSE},
+    {"tagstring", required_argument, 0, O_TAGSTRING},
+    {"ctag", no_argument, 0, O_CTAG},
+    {"colour-tag", no_argument, 0, O_CTAG},
+    {"color-tag", no_argument, 0, O_CTAG},
     {"nonall", no_argument, 0, O_REFUSE},
     {"onall", no_argument, 0, O_REFUSE},
     {"tmux", no_argument, 0, O_REFUSE},
@@ -93,10 +93,6 @@ static const struct {
 } refused[] = {
     {"quote", "-q / --quote is not in corral: quote the command yourself, e.g. "
               "corral \"perl -e 'print 1'\" ::: a"},
-    {"tagstring", "--tagstring is not in corral: write --tag (the job's input as the tag)"},
-    {"ctag", "--ctag is not in corral: write --tag (in colour on a terminal)"},
-    {"colour-tag", "--colour-tag is not in corral: write --tag (in colour on a terminal)"},
-    {"color-tag", "--color-tag is not in corral: write --tag (in colour on a terminal)"},
     {"nonall", "--nonall runs on remote hosts: corral runs jobs on this machine only"},
     {"onall", "--onall runs on remote hosts: corral runs jobs on this machine only"},
     {"tmux", "--tmux is not in corral: write --results DIR to keep each job's output"},
@@ -525,6 +521,14 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case 't':
     case O_VERBOSE: c->verbose = 1; break;
     case O_ACCEPT: case O_ACCEPT_ARG: break; /* --group, --no-notice, --env */
+    case O_CTAG: c->tag = 1, c->color = 2; break; /* 2: even when not a terminal */
+    case O_TAGSTRING: {
+      char *w[1] = {optarg};
+      cli_template_free(c->tagtmpl);
+      if (cli_template_new_ex(w, 1, CLI_TMPL_NO_APPEND | CLI_TMPL_RAW, &c->tagtmpl)) goto oom;
+      c->tag = 1;
+      break;
+    }
     case 'q': snprintf(err, errlen, "%s", refused[0].why); goto usage;
     case O_REFUSE:
     case O_REFUSE_ARG: refuse(li >= 0 ? longopts[li].name : "?", err, errlen); goto usage;
@@ -712,6 +716,7 @@ char *cli_pick_shell(void) {
 void cli_parsed_free(cli_parsed *p) {
   free(p->shell);
   cli_template_free(p->cfg.tmpl);
+  cli_template_free(p->cfg.tagtmpl);
   free(p->src);
   free(p->colsep);
   free(p->delim);

@@ -320,9 +320,13 @@ static const char *const colors[] = {"\033[31m", "\033[32m", "\033[33m",
 
 static void add_tag(engine *e, job *j, cli_buf *b) {
   if (e->c->color) cli_buf_adds(b, colors[j->seq % 6]);
-  for (size_t i = 0; i < j->args.n; i++) {
-    if (i) cli_buf_addc(b, ' ');
-    cli_buf_adds(b, j->args.v[i]);
+  if (e->c->tagtmpl) {
+    cli_template_expand(e->c->tagtmpl, &j->args, b);
+  } else {
+    for (size_t i = 0; i < j->args.n; i++) {
+      if (i) cli_buf_addc(b, ' ');
+      cli_buf_adds(b, j->args.v[i]);
+    }
   }
   if (e->c->color) cli_buf_adds(b, "\033[0m");
   cli_buf_addc(b, '\t');

@@ -22,6 +22,7 @@ struct cli_template {
   part *parts;
   size_t nparts;
   int explicit_, uses_slot, uses_total, context;
+  int raw;          /* CLI_TMPL_RAW: values as they are, not quoted */
   size_t nall;      /* parts that take every value ({} {.} ...) */
 };
 
@@ -122,6 +123,7 @@ int cli_template_new_ex(char *const *words, size_t n, int flags, cli_template **
   cli_template *t = calloc(1, sizeof *t);
   if (!t) return -ENOMEM;
   t->context = !!(flags & CLI_TMPL_CONTEXT);
+  t->raw = !!(flags & CLI_TMPL_RAW);
   cli_buf b = {0};
   for (size_t i = 0; i < n; i++)
     if ((i && cli_buf_addc(&b, ' ')) || cli_buf_adds(&b, words[i])) goto oom;
@@ -235,7 +237,9 @@ int cli_transform_apply(cli_transform t, const char *v, cli_buf *out) {
   return -EINVAL;
 }
 
-static int add_value(const part *p, const char *v, cli_buf *tmp, cli_buf *out) {
+static int add_value(const cli_template *t, const part *p, const char *v, cli_buf *tmp,
+                     cli_buf *out) {
+  if (t->raw) return cli_transform_apply(p->tr, v, out);
   cli_buf_reset(tmp);
   int rc = cli_transform_apply(p->tr, v, tmp);
   if (!rc) rc = cli_shell_quote(out, tmp->data ? tmp->data : "", tmp->len);
@@ -260,22 +264,22 @@ static int expand_part(const cli_template *t, const part *p, const cli_args *a,
     for (; k < a->nnames; k++)
       if (strlen(a->names[k]) == p->len - 2 && !memcmp(a->names[k], t->text + p->off + 1, p->len - 2))
         break;
-    if (k < a->nnames && k < a->n) rc = add_value(&(part){.tr = CLI_T_WHOLE}, a->v[k], tmp, out);
+    if (k < a->nnames && k < a->n) rc = add_value(t, &(part){.tr = CLI_T_WHOLE}, a->v[k], tmp, out);
     else if (k >= a->nnames) rc = cli_buf_add(out, t->text + p->off, p->len);
     break;
   }
   case P_ARG:
     if (p->col == 0) {
-      if (one) return add_value(p, one, tmp, out);
+      if (one) return add_value(t, p, one, tmp, out);
       for (size_t k = 0; k < a->n && !rc; k++) {
         if (k) rc = cli_buf_addc(out, ' ');
-        if (!rc) rc = add_value(p, a->v[k], tmp, out);
+        if (!rc) rc = add_value(t, p, a->v[k], tmp, out);
       }
       /* -N 0: a job takes no value and {} is empty, as in GNU parallel. */
     } else {
       long idx = p->col > 0 ? p->col - 1 : (long)a->n + p->col;
       /* GNU parallel: a position with no input expands to nothing. */
-      if (idx >= 0 && (size_t)idx < a->n) rc = add_value(p, a->v[idx], tmp, out);
+      if (idx >= 0 && (size_t)idx < a->n) rc = add_value(t, p, a->v[idx], tmp, out);
     }
     break;
   }
@@ -329,7 +333,7 @@ size_t cli_template_value_cost(const cli_template *t, const char *v) {
       const part *p = &t->parts[i];
       if (p->kind != P_ARG || p->col != 0) continue;
       cli_buf_reset(&out);
-      if (add_value(p, v, &tmp, &out) == 0) cost += out.len + 1;
+      if (add_value(t, p, v, &tmp, &out) == 0) cost += out.len + 1;
     }
   } else {
     cli_args none = {0};

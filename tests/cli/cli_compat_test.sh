@@ -105,7 +105,7 @@ if missing:
     print("\n".join(missing))
     sys.exit(1)
 PY
-  for o in -q --quote "--tagstring x" --ctag --colour-tag --nonall --onall --tmux; do
+  for o in -q --quote --nonall --onall --tmux; do
     err=$($C $o echo ::: a 2>&1); rc=$?
     eq $rc 2 "$o is refused"
     has "$err" "not in corral\|remote hosts" "$o says why"
@@ -121,7 +121,14 @@ echo 'b c'" "-t prints each command on stderr"
   eq "$($C --verbose echo ::: x 2>&1 >/dev/null)" "echo x" "--verbose"
   eq "$($C --group --no-notice --env HOME --env=PATH -k echo ::: a b 2>&1)" "a
 b" "--group, --no-notice, --env accepted"
+  eq "$($C --tagstring '{#}:{}' -k echo ::: 'a b' "it's")" "1:a b	a b
+2:it's	it's" "--tagstring, values unquoted"
+  eq "$($C --ctag -k echo ::: a | cat -v)" "^[[32ma^[[0m	a" "--ctag: colour through a pipe"
+  eq "$($C --tag -k echo ::: a | cat -v)" "a	a" "--tag: no colour through a pipe"
   if [ -n "$P" ]; then
+    for a in "--tagstring {#}:{} -k echo" "--tagstring x{.}y --lb echo"; do
+      eq "$($C $a ::: a.b 'c d' | sort)" "$($P $a ::: a.b 'c d' | sort)" "same as GNU parallel: $a"
+    done
     for a in "-I ,, -k echo ,, x,,y" "-I ,, -k echo" "-t -k echo" "--group -k echo" "--env HOME -k echo"; do
       eq "$($C $a ::: a 'b c' 2>/dev/null)" "$($P $a ::: a 'b c' 2>/dev/null)" "same output as GNU parallel: $a"
       eq "$($C $a ::: a 'b c' 2>&1 >/dev/null)" "$($P $a ::: a 'b c' 2>&1 >/dev/null)" "same stderr as GNU parallel: $a"
