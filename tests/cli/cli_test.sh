@@ -289,6 +289,9 @@ status 404" "bodies in order"
   has "$(cat "$T/err")" "HTTP 404 Not Found" "the failure on stderr"
   $C http --timeout 0.3 "$U/slow/3000" </dev/null >/dev/null 2>"$T/err"
   eq "$(cat "$T/err")" "corral http: $U/slow/3000: ran longer than the timeout of 300ms" "a timeout on stderr"
+  $C http --json="$T/first" --policy first "$U/slow/50" "$U/slow/3000" </dev/null >/dev/null 2>&1
+  json "$T/first" "s=rows[-1]; assert s['input_complete'] is True and s['counts']['OK']==1, s" ||
+    fail "every URL argument became a job: input_complete"
   # URLs from standard input, JSON lines, a timeout, and hedging: after the
   # 95th percentile of the fast ones, the slow request gets a duplicate.
   { for i in $(seq 1 8); do echo "$U/slow/50"; done; echo "$U/slow/1500"; echo "$U/slow/9000"; } |
