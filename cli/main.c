@@ -39,6 +39,7 @@ static const char usage_text[] =
     "  -m, --xargs, -X        as many records per job as fit -s (-X: repeat the\n"
     "                         word around {} for each); -s, --max-chars N\n"
     "  -I STR                 STR in the command stands for {}\n"
+    "  -q, --quote            quote each command word as one shell word\n"
     "  --plus                 accepted: its replacement strings always work\n"
     "  --shuf                 jobs in random order\n"
     "  --pipe, --spreadstdin  blocks of standard input to the jobs' stdin;\n"

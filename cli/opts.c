@@ -75,7 +75,7 @@ static const struct option longopts[] = {
     {"group", no_argument, 0, O_ACCEPT},
     {"no-notice", no_argument, 0, O_ACCEPT},
     {"env", required_argument, 0, O_ACCEPT_ARG},
-    {"quote", no_argument, 0, O_REFUSE},
+    {"quote", no_argument, 0, 'q'},
     {"tagstring", required_argument, 0, O_TAGSTRING},
     {"ctag", no_argument, 0, O_CTAG},
     {"colour-tag", no_argument, 0, O_CTAG},
@@ -91,8 +91,6 @@ static const struct option longopts[] = {
 static const struct {
   const char *name, *why;
 } refused[] = {
-    {"quote", "-q / --quote is not in corral: quote the command yourself, e.g. "
-              "corral \"perl -e 'print 1'\" ::: a"},
     {"nonall", "--nonall runs on remote hosts: corral runs jobs on this machine only"},
     {"onall", "--onall runs on remote hosts: corral runs jobs on this machine only"},
     {"tmux", "--tmux is not in corral: write --results DIR to keep each job's output"},
@@ -210,6 +208,27 @@ static int replace_words(cli_parsed *p, const char *rs) {
     strcpy(d, w);
   }
   p->words = p->iwords;
+  return 0;
+}
+
+/* -q: each command word quoted as one shell word (GNU parallel's --quote). */
+static int quote_words(cli_parsed *p) {
+  char **w = calloc(p->nwords + 1, sizeof *w);
+  if (!w) return -1;
+  for (size_t k = 0; k < p->nwords; k++) {
+    cli_buf b = {0};
+    if (cli_template_quote_word(p->words[k], &b) || cli_buf_addc(&b, 0)) {
+      cli_buf_free(&b);
+      for (size_t i = 0; i < k; i++) free(w[i]);
+      free(w);
+      return -1;
+    }
+    w[k] = b.data;
+  }
+  if (p->iwords)
+    for (size_t k = 0; p->iwords[k]; k++) free(p->iwords[k]);
+  free(p->iwords);
+  p->words = p->iwords = w;
   return 0;
 }
 
@@ -351,6 +370,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   p->view_opt = -1;
   int have_policy = 0, have_halt = 0, nafiles = 0, context = 0, replace_args = 0;
   const char *recend = NULL, *recstart = NULL, *delim = NULL, *replstr = NULL;
+  int quote = 0; /* -q */
   char **afiles = calloc((size_t)argc + 1, sizeof *afiles);
   if (!afiles) return snprintf(err, errlen, "out of memory"), CLI_EXIT_USAGE;
   optind = 0; /* 0: glibc starts afresh (state of an earlier parse is dropped) */
@@ -529,7 +549,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       c->tag = 1;
       break;
     }
-    case 'q': snprintf(err, errlen, "%s", refused[0].why); goto usage;
+    case 'q': quote = 1; break;
     case O_REFUSE:
     case O_REFUSE_ARG: refuse(li >= 0 ? longopts[li].name : "?", err, errlen); goto usage;
     case 'h': p->help = 1; break;
@@ -559,6 +579,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   while (i < argc && !is_sep(argv[i])) i++;
   p->nwords = (size_t)(&argv[i] - p->words);
   if (replstr && p->nwords && replace_words(p, replstr)) goto oom;
+  if (quote && p->nwords && quote_words(p)) goto oom;
   while (i < argc) {
     int linked = argv[i][strlen(argv[i]) - 1] == '+';
     int list = argv[i][3] != ':';

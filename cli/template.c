@@ -118,6 +118,26 @@ static int add_text(cli_template *t, size_t off, size_t len, size_t *word) {
   return 0;
 }
 
+int cli_template_quote_word(const char *w, cli_buf *out) {
+  size_t lit = 0, i = 0;
+  int rc = 0;
+  if (!*w) return cli_buf_adds(out, "''");
+  for (; w[i] && !rc;) {
+    part p;
+    size_t l = w[i] == '{' ? parse_repl(w + i, &p) : 0;
+    if (!l) {
+      i++;
+      continue;
+    }
+    if (i > lit) rc = cli_shell_quote(out, w + lit, i - lit);
+    if (!rc) rc = cli_buf_add(out, w + i, l);
+    i += l;
+    lit = i;
+  }
+  if (!rc && i > lit) rc = cli_shell_quote(out, w + lit, i - lit);
+  return rc;
+}
+
 int cli_template_new_ex(char *const *words, size_t n, int flags, cli_template **out) {
   *out = NULL;
   cli_template *t = calloc(1, sizeof *t);

@@ -58,6 +58,10 @@ size_t cli_template_value_cost(const cli_template *t, const char *v);
  * words use a replacement string corral does not run ({= perl =}). */
 int cli_template_check(char *const *words, size_t n, char *err, size_t errlen);
 
+/* -q: the word w quoted for the shell as one word, its replacement strings
+ * left to be filled (GNU parallel's --quote). 0 or -ENOMEM. */
+int cli_template_quote_word(const char *w, cli_buf *out);
+
 /* The transformations on one value, for tests and --results names. */
 typedef enum {
   CLI_T_WHOLE, CLI_T_NOEXT, CLI_T_BASE, CLI_T_DIR, CLI_T_BASE_NOEXT,

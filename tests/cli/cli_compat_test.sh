@@ -105,7 +105,7 @@ if missing:
     print("\n".join(missing))
     sys.exit(1)
 PY
-  for o in -q --quote --nonall --onall --tmux; do
+  for o in --nonall --onall --tmux; do
     err=$($C $o echo ::: a 2>&1); rc=$?
     eq $rc 2 "$o is refused"
     has "$err" "not in corral\|remote hosts" "$o says why"
@@ -125,7 +125,11 @@ b" "--group, --no-notice, --env accepted"
 2:it's	it's" "--tagstring, values unquoted"
   eq "$($C --ctag -k echo ::: a | cat -v)" "^[[32ma^[[0m	a" "--ctag: colour through a pipe"
   eq "$($C --tag -k echo ::: a | cat -v)" "a	a" "--tag: no colour through a pipe"
+  eq "$($C -q -k printf '%s  %s|' x{}y "it's" ::: 'a  b' c)" "xa  by  it's|xcy  it's|" "-q"
+  eq "$($C -q -k echo 'a  b' ::: c)" "a  b c" "-q appends {} unquoted"
   if [ -n "$P" ]; then
+    eq "$($C -q -k printf '%s  %s|' x{}y "it's" ::: 'a  b' c)" "$($P -q -k printf '%s  %s|' x{}y "it's" ::: 'a  b' c)" "-q as GNU parallel"
+    eq "$($C --quote -k perl -e 'print "@ARGV\n"' {} ::: 'a b' '$x')" "$($P --quote -k perl -e 'print "@ARGV\n"' {} ::: 'a b' '$x')" "--quote as GNU parallel"
     for a in "--tagstring {#}:{} -k echo" "--tagstring x{.}y --lb echo"; do
       eq "$($C $a ::: a.b 'c d' | sort)" "$($P $a ::: a.b 'c d' | sort)" "same as GNU parallel: $a"
     done
