@@ -8,28 +8,10 @@
  * and child processes are back where they started. Servers: nginx and the
  * fixture (tests/http/fixture.py), started and stopped by each case. */
 #include "corral/http.h"
-#include "servers.h"
 #include "test.h"
+#include "harness.h"
 
 #include <pthread.h>
-
-static http_servers S;
-static int fd0 = -1;
-
-static void down(void) { servers_stop(&S); }
-
-#define CHECK_CHILDREN(n)                                                    \
-  do {                                                                       \
-    int k_ = servers_count_children();                                       \
-    if (k_ >= 0) CHECK_EQ(k_, (n));                                          \
-  } while (0)
-
-static const char *url(char *buf, int port, const char *path) {
-  snprintf(buf, 256, "http://127.0.0.1:%d%s", port, path);
-  return buf;
-}
-#define NGINX(b, p) url(b, S.nginx_port, p)
-#define FIXTURE(b, p) url(b, S.fixture_port, p)
 
 /* The latest error record's message contains `part`. */
 #define CHECK_MSG(part)                                                      \
@@ -39,36 +21,6 @@ static const char *url(char *buf, int port, const char *path) {
     if (!strstr(corral_error_message(e_), (part)))                           \
       FAILF("message \"%s\" lacks \"%s\"", corral_error_message(e_), (part)); \
   } while (0)
-
-static int m_warm(void *arg, void **res) {
-  (void)arg, (void)res;
-  corral_http_client *c;
-  int rc = corral_http_client_open(&c, NULL);
-  if (rc) return rc;
-  char u[256];
-  rc = corral_http_get(c, NGINX(u, "/hello.txt"), NULL);
-  corral_http_client_close(c);
-  return rc;
-}
-
-static void up(void) {
-  if (servers_start(&S, 1) != 0) FAILF("could not start the servers");
-  atexit(down);
-  CHECK_RC(corral_run(NULL, m_warm, NULL, NULL), 0);
-  fd0 = servers_count_fds();
-  CHECK_CHILDREN(2);
-}
-
-static void run(corral_fn fn, void *arg) {
-  CHECK_RC(corral_run(NULL, fn, arg, NULL), 0);
-  CHECK_EQ(servers_count_fds(), fd0);
-  CHECK_CHILDREN(2);
-}
-
-static void finish(void) {
-  servers_stop(&S);
-  CHECK_CHILDREN(0);
-}
 
 /* The pool still answers, and nothing is left in flight. */
 static void usable(corral_http_client *c) {
@@ -150,7 +102,7 @@ static int m_urls(void *arg, void **res) {
   return 0;
 }
 TEST(bad_urls) {
-  up();
+  up(1);
   run(m_urls, NULL);
   finish();
 }
@@ -210,7 +162,7 @@ static int m_inject(void *arg, void **res) {
   return 0;
 }
 TEST(header_injection_refused) {
-  up();
+  up(1);
   run(m_inject, NULL);
   finish();
 }
@@ -241,7 +193,7 @@ static int m_headers(void *arg, void **res) {
   return 0;
 }
 TEST(huge_response_headers) {
-  up();
+  up(1);
   run(m_headers, NULL);
   finish();
 }
@@ -317,7 +269,7 @@ static int m_infinite(void *arg, void **res) {
   return 0;
 }
 TEST(endless_bodies) {
-  up();
+  up(1);
   run(m_infinite, NULL);
   finish();
 }
@@ -370,7 +322,7 @@ static int m_broken(void *arg, void **res) {
   return 0;
 }
 TEST(broken_servers) {
-  up();
+  up(1);
   run(m_broken, NULL);
   finish();
 }
@@ -504,7 +456,7 @@ static int m_ten(void *arg, void **res) {
   return 0;
 }
 TEST(thousand_requests_server_accepts_ten) {
-  up();
+  up(1);
   run(m_ten, NULL);
   finish();
 }
@@ -594,7 +546,7 @@ static int m_cancel_points(void *arg, void **res) {
   return 0;
 }
 TEST(cancel_at_every_point) {
-  up();
+  up(1);
   run(m_cancel_points, NULL);
   finish();
 }
@@ -631,7 +583,7 @@ static int m_callback(void *arg, void **res) {
   return 0;
 }
 TEST(body_callback_blocks_and_stops) {
-  up();
+  up(1);
   run(m_callback, NULL);
   finish();
 }
@@ -681,7 +633,7 @@ static int m_misuse(void *arg, void **res) {
   return 0;
 }
 TEST(misuse_other_runtime_and_closed_client) {
-  up();
+  up(1);
   run(m_misuse, NULL);
   /* Outside any task: refused. */
   corral_http_response r;
@@ -710,7 +662,7 @@ static int m_runtime_end(void *arg, void **res) {
   return corral_group_close(&g, CORRAL_EIO); /* the body fails: client left open */
 }
 TEST(runtime_ends_with_requests_in_flight) {
-  up();
+  up(1);
   CHECK_RC(corral_run(NULL, m_runtime_end, NULL, NULL), CORRAL_EGROUP);
   CHECK_EQ(servers_count_fds(), fd0);
   finish();
@@ -792,7 +744,7 @@ static int m_dropped(void *arg, void **res) {
   return 0;
 }
 TEST(kept_alive_connection_dropped_on_request) {
-  up();
+  up(1);
   run(m_dropped, NULL);
   finish();
 }
