@@ -322,6 +322,16 @@ __attribute__((noreturn)) static void child_exec(const char *file,
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+#if defined(__linux__) && defined(SYS_rt_sigaction)
+  /* glibc's sigaction refuses the two signals it keeps for itself (32 and
+   * 33); a parent started by posix_spawn (GNU make's children) has them
+   * ignored, which exec keeps. The kernel's call takes them: an all-zero
+   * kernel sigaction is SIG_DFL with no flags and an empty mask. */
+  for (int sig = 32; sig < SIGRTMIN; sig++) {
+    unsigned long ksa[4] = {0, 0, 0, 0};
+    (void)syscall(SYS_rt_sigaction, sig, ksa, NULL, (size_t)8);
+  }
+#endif
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
