@@ -295,7 +295,8 @@ static int parse_count(const char *opt, const char *s, size_t *out, char *err,
                        size_t errlen) {
   uint64_t v;
   if (cli_parse_u64(s, &v) || v > 100000000) {
-    snprintf(err, errlen, "cannot read %s '%s': write %s N (a whole number)", opt, s, opt);
+    snprintf(err, errlen, "cannot read %s '%s': write %s N (a whole number, at most 100000000)",
+             opt, s, opt);
     return -1;
   }
   *out = (size_t)v;
@@ -544,6 +545,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case O_CTAG: c->tag = 1, c->color = 2; break; /* 2: even when not a terminal */
     case O_TAGSTRING: {
       char *w[1] = {optarg};
+      if (cli_template_check(w, 1, err, errlen)) goto usage;
       cli_template_free(c->tagtmpl);
       if (cli_template_new_ex(w, 1, CLI_TMPL_NO_APPEND | CLI_TMPL_RAW, &c->tagtmpl)) goto oom;
       c->tag = 1;
@@ -568,6 +570,12 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   if ((c->resume || c->resume_failed) && !strcmp(c->joblog + (c->joblog[0] == '+'), "-")) {
     snprintf(err, errlen, "--resume reads the joblog of the earlier run from a file: "
              "write --joblog FILE --resume (--joblog - writes to standard output)");
+    goto usage;
+  }
+  if (c->joblog && !strcmp(c->joblog + (c->joblog[0] == '+'), "-") && c->json_path &&
+      !strcmp(c->json_path, "-")) {
+    snprintf(err, errlen, "--joblog - and --json both write to standard output: "
+             "write one of them to a file (--joblog FILE or --json=FILE)");
     goto usage;
   }
   for (int i = 0; i < nafiles; i++)

@@ -319,6 +319,13 @@ static const char *const colors[] = {"\033[31m", "\033[32m", "\033[33m",
                                      "\033[34m", "\033[35m", "\033[36m"};
 
 static void add_tag(engine *e, job *j, cli_buf *b) {
+  if (e->c->tagtmpl && !e->c->color) {
+    /* An empty --tagstring is no tag at all, as in GNU parallel. */
+    size_t len0 = b->len;
+    cli_template_expand(e->c->tagtmpl, &j->args, b);
+    if (b->len != len0) cli_buf_addc(b, '\t');
+    return;
+  }
   if (e->c->color) cli_buf_adds(b, colors[j->seq % 6]);
   if (e->c->tagtmpl) {
     cli_template_expand(e->c->tagtmpl, &j->args, b);

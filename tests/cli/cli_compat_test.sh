@@ -34,7 +34,12 @@ joblog_stdout)
   fi
   err=$($C --joblog - --resume echo ::: a 2>&1); rc=$?
   eq $rc 2 "--resume with --joblog -"
-  has "$err" "from a file" "says why" ;;
+  has "$err" "from a file" "says why"
+  # Two formats on one stream would be neither: refused, one line.
+  err=$($C --joblog - --json echo ::: a 2>&1); rc=$?
+  eq $rc 2 "--joblog - with --json on standard output"
+  eq "$(wc -l <<<"$err")" 1 "one line"
+  has "$err" "--json=FILE" "says what to write" ;;
 json_input_complete)
   # Decided by the first success with the second job running (default -j):
   # both values became jobs, so the input is complete.
@@ -123,6 +128,11 @@ echo 'b c'" "-t prints each command on stderr"
 b" "--group, --no-notice, --env accepted"
   eq "$($C --tagstring '{#}:{}' -k echo ::: 'a b' "it's")" "1:a b	a b
 2:it's	it's" "--tagstring, values unquoted"
+  eq "$($C -k --tagstring '' echo hi ::: a)" "hi a" "an empty --tagstring is no tag"
+  err=$($C --tagstring 'x{=1=}' echo ::: a 2>&1); eq $? 2 "{= =} in --tagstring is refused"
+  has "$err" "not supported" "says why"
+  err=$($C -N 2147483647 echo ::: a 2>&1); eq $? 2 "-N beyond the maximum"
+  has "$err" "at most 100000000" "the message names the maximum"
   eq "$($C --ctag -k echo ::: a | cat -v)" "^[[32ma^[[0m	a" "--ctag: colour through a pipe"
   eq "$($C --tag -k echo ::: a | cat -v)" "a	a" "--tag: no colour through a pipe"
   eq "$($C -q -k printf '%s  %s|' x{}y "it's" ::: 'a  b' c)" "xa  by  it's|xcy  it's|" "-q"
