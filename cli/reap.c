@@ -12,6 +12,34 @@
 
 /* ------------------------------------------------------------ containment */
 
+#ifdef __linux__
+/* The next process of a /proc walk whose parent is `self`: its pid and
+ * process group. 0 at the end of the walk. */
+static int next_child(DIR *d, pid_t self, pid_t *pid, pid_t *pgrp) {
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    char *end;
+    long id = strtol(de->d_name, &end, 10);
+    if (*end || id <= 0) continue;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", id);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = 0;
+    char *rp = strrchr(buf, ')'), state;
+    int ppid, pg;
+    if (!rp || sscanf(rp + 2, "%c %d %d", &state, &ppid, &pg) != 3 || ppid != self) continue;
+    *pid = (pid_t)id;
+    *pgrp = (pid_t)pg;
+    return 1;
+  }
+  return 0;
+}
+#endif
+
 /* Our children that are not job leaders: orphans of jobs (reparented to
  * us, the subreaper) and escapees. Reap the dead; kill those whose
  * process group is not a running job's (or all of them when final). */
@@ -41,37 +69,21 @@ void cli_sweep(engine *e, int final) {
   pid_t self = getpid();
   DIR *d = opendir("/proc");
   if (!d) return;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    char *end;
-    long pid = strtol(de->d_name, &end, 10);
-    if (*end || pid <= 0) continue;
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) continue;
-    buf[n] = 0;
-    char *rp = strrchr(buf, ')');
-    if (!rp) continue;
-    char state;
-    int ppid, pgrp;
-    if (sscanf(rp + 2, "%c %d %d", &state, &ppid, &pgrp) != 3 || ppid != self) continue;
+  pid_t pid, pgrp;
+  while (next_child(d, self, &pid, &pgrp)) {
     int leader = 0, in_job = 0;
     for (job *j = e->run_head; j; j = j->rnext) {
       pid_t jp = j->proc ? (pid_t)corral_process_pid(j->proc) : 0;
-      if (jp == (pid_t)pid) leader = 1;
-      if (jp == (pid_t)pgrp) in_job = 1;
+      if (jp == pid) leader = 1;
+      if (jp == pgrp) in_job = 1;
     }
     if (leader) continue; /* the library reaps it */
-    if (waitpid((pid_t)pid, NULL, WNOHANG) > 0) continue; /* a dead orphan */
+    if (waitpid(pid, NULL, WNOHANG) > 0) continue; /* a dead orphan */
     if (in_job && !final) continue; /* still part of a running job */
-    if (pgrp == pid) kill(-(pid_t)pid, SIGKILL);
-    kill((pid_t)pid, SIGKILL);
-    kill((pid_t)pid, SIGCONT);
-    waitpid((pid_t)pid, NULL, 0);
+    if (pgrp == pid) kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    kill(pid, SIGCONT);
+    waitpid(pid, NULL, 0);
     e->strays++;
   }
   closedir(d);
@@ -84,27 +96,10 @@ void cli_sweep(engine *e, int final) {
 uint64_t cli_count_children(void) {
   uint64_t n = 0;
 #ifdef __linux__
-  pid_t self = getpid();
   DIR *d = opendir("/proc");
   if (!d) return 0;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    char *end;
-    long pid = strtol(de->d_name, &end, 10);
-    if (*end || pid <= 0) continue;
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    ssize_t r = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (r <= 0) continue;
-    buf[r] = 0;
-    char *rp = strrchr(buf, ')');
-    int ppid;
-    char st;
-    if (rp && sscanf(rp + 2, "%c %d", &st, &ppid) == 2 && ppid == self) n++;
-  }
+  pid_t pid, pgrp;
+  while (next_child(d, getpid(), &pid, &pgrp)) n++;
   closedir(d);
 #endif
   return n;
