@@ -430,7 +430,6 @@ static void after_output(engine *e, job *j) {
 }
 
 static void finish(engine *e, job *j) {
-  j->finished = 1;
   free(j->block); /* --pipe: a finished job's block is not kept (-k) */
   j->block = NULL;
   switch (j->status) {
@@ -457,8 +456,12 @@ static void finish(engine *e, job *j) {
   if (j->status != CLI_JOB_CANCELLED) decide(e, j);
   cli_sweep(e, 0);
   e->view_dirty = 1;
-  /* Output last: in input order (-k) this may print and free j itself. */
+  /* Output last: in input order (-k) this may print and free j itself.
+   * The job is marked finished only now: the JSON line, the joblog and the
+   * sweep above may wait (a write is a schedule point), and a finished job
+   * can be printed and freed by the job that flushes meanwhile. */
   if (e->c->out == CLI_OUT_KEEP_ORDER) {
+    j->finished = 1;
     /* One flusher at a time (a write may wait), so the order holds. */
     if (!e->flushing) {
       e->flushing = 1;

@@ -157,6 +157,22 @@ assert rows[-1]['counts']['ERROR']==2, rows[-1]
   # With --json on standard output the message still goes to stderr.
   err=$($C --json "no-such-command-$S" ::: 1 2>&1 >/dev/null)
   has "$err" "ENOENT" "message with --json" ;;
+keep_order_burst)
+  # -k with many jobs that end at once: a job's JSON line and joblog line
+  # may wait, and meanwhile the job that prints in input order must not
+  # print (and free) a job that has not finished its bookkeeping. Under
+  # AddressSanitizer this was a use-after-free.
+  for i in $(seq 1 1500); do echo $((i % 2)); done >"$T/in"
+  $C --json="$T/j" --joblog="$T/jl" -k -j8 'exit {}' :::: "$T/in" >"$T/out" 2>"$T/err"; rc=$?
+  eq $rc 101 "750 failed jobs (GNU parallel caps the count at 101)"
+  hasnt "$(cat "$T/err")" "Sanitizer" "no memory error"
+  eq "$(wc -l <"$T/jl")" 1501 "a joblog line per job"
+  json "$T/j" "
+seqs=sorted(r['seq'] for r in rows if r['type']=='job')
+assert seqs==list(range(1,1501)), seqs[:20]
+assert rows[-1]['counts']['ERROR']==750 and rows[-1]['counts']['OK']==750, rows[-1]
+" || fail "a JSON line per job"
+  no_left ;;
 impossible_empty)
   # A quorum larger than the number of jobs: decided before anything runs.
   err=$($C --json="$T/q" --policy quorum=5 "sleep $S" ::: 1 2 3 2>&1); rc=$?
