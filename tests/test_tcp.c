@@ -596,3 +596,55 @@ TEST(slow_peer_over_tcp) {
   CHECK_RC(corral_run(NULL, m_slow_tcp, NULL, NULL), 0);
   CHECK_EQ(count_fds(), before);
 }
+
+/* A request/response exchange costs one read(2) per message on each side:
+ * reading exactly the few bytes of a reply must not leave libuv a full
+ * buffer that it reads again only to find nothing (counted in the read
+ * calls of /proc/self/io, which every thread of the process adds to). */
+static long read_calls(void) {
+  FILE *f = fopen("/proc/self/io", "r");
+  if (!f) return -1;
+  char line[128];
+  long n = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "syscr: %ld", &n) == 1) break;
+  fclose(f);
+  return n;
+}
+static int m_read_calls(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_listener *l;
+  CHECK_RC(corral_tcp_listen("127.0.0.1", 0, 0, &l), 0);
+  port = corral_listener_port(l);
+  corral_task *srv;
+  corral_create_task(server, l, "server", &srv);
+  corral_stream *s;
+  CHECK_RC(corral_tcp_connect("127.0.0.1", port, &s), 0);
+  char msg[64], back[64];
+  memset(msg, 'x', sizeof msg);
+  CHECK_RC(corral_stream_write(s, msg, sizeof msg, NULL), 0);
+  CHECK_RC(read_exact(s, back, sizeof back), 0); /* warmed up */
+  long before = read_calls();
+  CHECK(before >= 0);
+  enum { EXCHANGES = 200 };
+  for (int i = 0; i < EXCHANGES; i++) {
+    CHECK_RC(corral_stream_write(s, msg, sizeof msg, NULL), 0);
+    CHECK_RC(read_exact(s, back, sizeof back), 0);
+  }
+  long calls = read_calls() - before;
+  /* two sides, one read each per exchange; a few more for chance splits */
+  if (calls > 2 * EXCHANGES + 20)
+    fprintf(stderr, "%ld read(2) calls for %d exchanges\n", calls, EXCHANGES);
+  CHECK(calls <= 2 * EXCHANGES + 20);
+  corral_stream_close(s);
+  corral_cancel(srv, "done");
+  CHECK_RC(corral_join(srv, NULL), CORRAL_ECANCELED);
+  corral_task_release(srv);
+  corral_listener_close(l);
+  return 0;
+}
+TEST(small_reads_cost_one_read_call_per_message) {
+  int before = count_fds();
+  CHECK_RC(corral_run(NULL, m_read_calls, NULL, NULL), 0);
+  CHECK_EQ(count_fds(), before);
+}

@@ -312,6 +312,8 @@ static int wait_read(corral_stream *s, corral_task *self) {
   return rc ? rc : CORRAL_EIO;
 }
 
+static int fill(corral_stream *s, corral_task *self);
+
 static int read_some(corral_stream *s, corral_task *self, char *buf,
                      size_t len) {
   for (;;) {
@@ -322,6 +324,16 @@ static int read_some(corral_stream *s, corral_task *self, char *buf,
       ssize_t r = file_read(s, buf, len);
       if (r == 0) s->eof = 1;
       return (int)r;
+    }
+    /* A small read goes through the stream's buffer: libuv reads again
+     * after a read that filled its buffer, and a read that fills the
+     * caller's few bytes exactly would cost a second read(2) that finds
+     * nothing (a request/response exchange: one wasted system call per
+     * message). The copy of a small read costs less than that. */
+    if (len < CHUNK) {
+      int rc = fill(s, self);
+      if (rc) return rc;
+      continue;
     }
     /* A compact task's stack is not addressable while it is parked: read
      * into a bounce buffer when buf lies on it. */
