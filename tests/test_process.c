@@ -757,3 +757,83 @@ TEST(many_children_at_once_and_cancelled_while_spawning) {
   CHECK_RC(run_real(many_body, NULL), 0);
   check_same(c);
 }
+
+/* Several tasks wait for one child at once (asyncio's and Trio's
+ * Process.wait allow it): the exit wakes them all with the same status, in
+ * ordinary and compact tasks. When one waiter is cancelled it runs the
+ * termination sequence and the others get the status it ends with; a
+ * second cancelled waiter waits for that end too. A close wakes every
+ * waiter with CORRAL_ECLOSED. */
+typedef struct {
+  corral_process *p;
+  int es, ts, rc;
+} mw_slot;
+static int mw_waiter(void *arg, void **res) {
+  (void)res;
+  mw_slot *s = arg;
+  s->rc = corral_process_wait(s->p, &s->es, &s->ts);
+  return 0;
+}
+static int mw_cancelled_waiter(void *arg, void **res) {
+  (void)res;
+  mw_slot *s = arg;
+  corral_scope sc;
+  corral_move_on_after(&sc, 50 * MS);
+  s->rc = corral_process_wait(s->p, &s->es, &s->ts);
+  CORRAL_IGNORE(corral_scope_exit(&sc, s->rc));
+  return 0;
+}
+static int m_many_waiters(void *arg, void **res) {
+  (void)arg, (void)res;
+  enum { N = 7 };
+  mw_slot s[N];
+  corral_process *p;
+  /* 1: all wait, the child exits by itself */
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", "sleep 0.1; exit 3")}, &p), 0);
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  for (int i = 0; i < N; i++) {
+    s[i] = (mw_slot){p, -2, -2, 99};
+    CHECK_RC(corral_spawn_with(&g, mw_waiter, &s[i], NULL,
+                               (corral_spawn_opts){.name = "waiter", .compact = i % 2}),
+             0);
+  }
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  for (int i = 0; i < N; i++) {
+    CHECK_RC(s[i].rc, 0);
+    CHECK_EQ(s[i].es, 3);
+    CHECK_EQ(s[i].ts, 0);
+  }
+  corral_process_close(p);
+  /* 2: two waiters are cancelled, the others get the SIGTERM status */
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sleep", "100")}, &p), 0);
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  for (int i = 0; i < N; i++) {
+    s[i] = (mw_slot){p, -2, -2, 99};
+    CHECK_RC(corral_spawn(&g, i < 2 ? mw_cancelled_waiter : mw_waiter, &s[i], "waiter", NULL), 0);
+  }
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  for (int i = 0; i < N; i++) {
+    CHECK_RC(s[i].rc, i < 2 ? CORRAL_ECANCELED : 0);
+    CHECK_EQ(s[i].es, -1);
+    CHECK_EQ(s[i].ts, SIGTERM);
+  }
+  corral_process_close(p);
+  /* 3: closed while they wait */
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sleep", "100")}, &p), 0);
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
+  for (int i = 0; i < N; i++) {
+    s[i] = (mw_slot){p, -2, -2, 99};
+    CHECK_RC(corral_spawn(&g, mw_waiter, &s[i], "waiter", NULL), 0);
+  }
+  CHECK_RC(corral_yield(), 0);
+  corral_process_close(p);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  for (int i = 0; i < N; i++) CHECK_RC(s[i].rc, CORRAL_ECLOSED);
+  return 0;
+}
+TEST(many_tasks_wait_for_one_child) {
+  census c = take();
+  CHECK_RC(run_real(m_many_waiters, NULL), 0);
+  check_same(c);
+}

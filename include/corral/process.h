@@ -128,9 +128,14 @@ CORRAL_API corral_stream *corral_process_stream(corral_process *p, int fd);
  * If even the SIGKILL cannot be sent (kill(2) fails: -EPERM), the call
  * returns that error instead of waiting for an exit that will not come;
  * the child is then still running and corral_process_close kills it.
- * After the child exited, returns at once (any number of times). Also
- * CORRAL_EBUSY (another task already waits), CORRAL_EINVAL, CORRAL_EFOREIGN,
- * CORRAL_ENOTASK. */
+ * After the child exited, returns at once (any number of times). Any
+ * number of tasks may wait at once (as asyncio's Process.wait and Trio's
+ * Process.wait): the exit wakes them all with the same status. When one
+ * of them is cancelled, that one runs the termination sequence; the
+ * others get the status it ends with (0), and a second cancelled waiter
+ * waits for that end too (CORRAL_ECANCELED, status filled). Also
+ * CORRAL_ECLOSED (corral_process_close ran meanwhile), CORRAL_ENOMEM,
+ * CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_NODISCARD CORRAL_API int corral_process_wait(corral_process *p, int *exit_status,
                                    int *term_signal);
 

@@ -58,6 +58,47 @@ typedef corral__children children;
 
 #define DEFAULT_GRACE_NS (2 * 1000000000LL)
 
+/* ---- the tasks waiting for the exit ---- */
+
+static corral_task **waiter_slots(corral_process *p) {
+  return p->waiters ? p->waiters : p->wbuf;
+}
+
+static int waiter_add(corral_process *p, corral_task *t) {
+  unsigned cap = p->waiters ? p->capwait : 2;
+  if (p->nwait == cap) {
+    unsigned ncap = cap * 2;
+    corral_task **w = corral__calloc(p->rt, ncap * sizeof *w);
+    if (!w) return CORRAL_ENOMEM;
+    memcpy(w, waiter_slots(p), p->nwait * sizeof *w);
+    corral__free(p->rt, p->waiters);
+    p->waiters = w;
+    p->capwait = ncap;
+  }
+  waiter_slots(p)[p->nwait++] = t;
+  return 0;
+}
+
+static void waiter_remove(corral_process *p, corral_task *t) {
+  corral_task **w = waiter_slots(p);
+  for (unsigned i = 0; i < p->nwait; i++)
+    if (w[i] == t) {
+      w[i] = w[--p->nwait];
+      return;
+    }
+}
+
+/* Wake every waiter with code (a task no longer parked is left alone). */
+static void wake_waiters(corral_process *p, int code) {
+  corral_task **w = waiter_slots(p);
+  for (unsigned i = 0; i < p->nwait; i++) corral__wake(w[i], code);
+}
+
+static void process_free(corral_process *p) {
+  corral__free(p->rt, p->waiters);
+  corral__free(p->rt, p);
+}
+
 /* The child is gone: its exit code, or -1 and the signal that ended it. */
 void corral__process_reaped_as(corral_process *p, int exit_status, int term_signal) {
   p->exited = 1;
@@ -69,7 +110,7 @@ void corral__process_reaped_as(corral_process *p, int exit_status, int term_sign
   }
   corral__list_remove(&p->node);
   corral__process_unwatch(p);
-  if (p->waiter) corral__wake(p->waiter, 0);
+  wake_waiters(p, 0);
 }
 
 void corral__process_reaped(corral_process *p, int status) {
@@ -175,7 +216,7 @@ static void close_now(corral_process *p) {
   p->handle_closed = 1;
   corral__handle_unregister(&p->reg);
   close_streams(p);
-  if (p->waiter) corral__wake(p->waiter, CORRAL_ECLOSED);
+  wake_waiters(p, CORRAL_ECLOSED);
   if (!p->exited) {
     CORRAL_IGNORE(CORRAL__SYS("process_kill", EPERM, kill(-p->pid, SIGKILL)));
     kill(p->pid, SIGKILL);
@@ -199,19 +240,19 @@ static void close_now(corral_process *p) {
   corral__process_unwatch(p);
   if (kill(-p->pid, 0) == 0) kill(-p->pid, SIGKILL); /* what is left */
   reap_group(p);
-  /* A task blocked in corral_process_wait still holds p: it frees it when
-   * it resumes (with CORRAL_ECLOSED). */
-  if (p->waiter)
+  /* Tasks blocked in corral_process_wait still hold p: the last one frees
+   * it when it resumes (with CORRAL_ECLOSED). */
+  if (p->nwait)
     p->free_later = 1;
   else
-    corral__free(p->rt, p);
+    process_free(p);
 }
 
-/* After a park in corral_process_wait: p was closed meanwhile and is ours
- * to free. */
-static bool freed_after_wait(corral_process *p) {
-  if (!p->free_later || p->waiter) return false;
-  corral__free(p->rt, p);
+/* After a park in corral_process_wait (the caller has left the waiters):
+ * p was closed meanwhile, and the last waiter to run frees it. */
+static bool closed_after_wait(corral_process *p) {
+  if (!p->free_later) return false;
+  if (p->nwait == 0) process_free(p);
   return true;
 }
 
@@ -454,7 +495,7 @@ int corral_process_spawn(const corral_process_opts *o, corral_process **out) {
     if (child_fd[i] >= 0) close(child_fd[i]);
   if (rc) {
     close_streams(p);
-    corral__free(rt, p);
+    process_free(p);
     return rc;
   }
   corral__handle_register(rt, &p->reg, "process", close_registered);
@@ -479,9 +520,16 @@ int corral_process_signal(corral_process *p, int signum) {
  * passed. Returns 1 if the child has exited. */
 static int park_exit(corral_task *self, corral_process *p, int64_t deadline) {
   while (!p->exited && !p->handle_closed) {
-    p->waiter = self;
+    if (waiter_add(p, self)) { /* no memory: look again in a millisecond */
+      int64_t soon = corral_now() + 1000000;
+      if (corral__park(self, CORRAL__W_PROCESS, CORRAL__UNABORTABLE,
+                       deadline < soon ? deadline : soon) == CORRAL_ETIMEDOUT &&
+          corral_now() >= deadline)
+        break;
+      continue;
+    }
     int rc = corral__park(self, CORRAL__W_PROCESS, CORRAL__UNABORTABLE, deadline);
-    p->waiter = NULL;
+    waiter_remove(p, self);
     if (rc == CORRAL_ETIMEDOUT) break;
   }
   return p->exited;
@@ -555,17 +603,26 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
     return 0;
   }
   if (p->handle_closed) return CORRAL_ECLOSED;
-  if (p->waiter) return CORRAL_EBUSY;
-  p->waiter = self;
+  rc = waiter_add(p, self);
+  if (rc) return rc;
   rc = corral__park(self, CORRAL__W_PROCESS, NULL, CORRAL_FOREVER);
-  p->waiter = NULL;
-  if (freed_after_wait(p)) return CORRAL_ECLOSED;
+  waiter_remove(p, self);
+  if (closed_after_wait(p)) return CORRAL_ECLOSED;
   if (p->exited) { /* the exit won the race with a cancellation */
     fill(p, exit_status, term_signal);
     return 0;
   }
   if (rc == 0) rc = CORRAL_ECANCELED;
   if (p->handle_closed) return CORRAL_ECLOSED;
+  if (p->killing) {
+    /* Another cancelled waiter runs the termination sequence: wait for
+     * its end (unabortably, as that waiter does). */
+    park_exit(self, p, CORRAL_FOREVER);
+    if (closed_after_wait(p)) return CORRAL_ECLOSED;
+    fill(p, exit_status, term_signal);
+    return p->exited ? rc : CORRAL_ECLOSED;
+  }
+  p->killing = 1;
   /* Cancelled: the termination sequence, then always the reap. */
   for (size_t i = 0; i < p->nseq && !p->exited; i++) {
     signal_group(p, p->seq[i].signum);
@@ -578,10 +635,14 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
     int k = signal_group(p, SIGKILL);
     /* A child that cannot be killed would be waited for forever: the
      * caller gets kill's error, and corral_process_close tries again. */
-    if (k != 0 && !p->exited) return k;
+    if (k != 0 && !p->exited) {
+      p->killing = 0;
+      return k;
+    }
     park_exit(self, p, CORRAL_FOREVER);
   }
-  if (freed_after_wait(p)) return CORRAL_ECLOSED;
+  p->killing = 0;
+  if (closed_after_wait(p)) return CORRAL_ECLOSED;
   corral__process_end_group(p);
   fill(p, exit_status, term_signal);
   return rc;

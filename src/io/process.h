@@ -41,8 +41,15 @@ struct corral_process {
   corral__pidfd_watch *watch; /* fast path: the poll watcher on pidfd */
   int exited, exit_status, term_signal;
   int handle_closed;
-  int free_later; /* closed while a task waited: that task frees it */
-  corral_task *waiter;
+  int free_later; /* closed while tasks waited: the last one frees it */
+  int killing;    /* a cancelled waiter runs the termination sequence */
+  /* Tasks parked until the exit (corral_process_wait, any number of them,
+   * as asyncio's and Trio's wait): the first two in wbuf, more on the
+   * heap (waiters). A woken task takes itself out when it runs again; p
+   * stays allocated until then. */
+  corral_task *wbuf[2];
+  corral_task **waiters;
+  unsigned nwait, capwait;
   corral_term_step seq[16];
   size_t nseq;
   corral_stream *streams[3];
