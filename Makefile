@@ -31,7 +31,7 @@ test-asan: asan
 # tests/tsan.supp: descriptor numbers reused after libuv's raw close (not
 # memory races).
 TSAN ?= build-tsan
-TSAN_TESTS ?= ^(thread|portal|signal|file|channel|contract)\.|^stream\.foreign_runtime_refused$$|^example\.(to_thread|echo_sharded)$$|^runtime\.(one_runtime_per_thread_several_threads|join_task_of_another_runtime_is_refused)$$
+TSAN_TESTS ?= ^(thread|portal|signal|file|channel|contract|process)\.|^stream\.foreign_runtime_refused$$|^example\.(to_thread|echo_sharded)$$|^runtime\.(one_runtime_per_thread_several_threads|join_task_of_another_runtime_is_refused)$$
 tsan: deps
 	cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Debug -DCORRAL_WERROR=ON -DCORRAL_TSAN=ON -DCORRAL_BENCH=OFF -DCORRAL_EXAMPLES=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(TSAN) -j$(JOBS)
