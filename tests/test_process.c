@@ -837,3 +837,30 @@ TEST(many_tasks_wait_for_one_child) {
   CHECK_RC(run_real(m_many_waiters, NULL), 0);
   check_same(c);
 }
+
+/* A child of the runtime that the program reaps itself (waitpid(-1), as
+ * a SIGCHLD handler that reaps every child does): its status is lost, and
+ * the wait says so (-ECHILD, exit status -1) instead of a success. */
+static int m_stolen(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", "exit 5")}, &p), 0);
+  int st = 0;
+  CHECK_EQ(waitpid(-1, &st, 0), corral_process_pid(p));
+  CHECK_EQ(WEXITSTATUS(st), 5);
+  int es = 7, ts = 7;
+  corral_scope sc;
+  corral_fail_after(&sc, 10 * 1000 * MS); /* a lost exit must not hang */
+  int rc = corral_process_wait(p, &es, &ts);
+  CHECK_RC(corral_scope_exit(&sc, rc), -ECHILD);
+  CHECK_EQ(es, -1);
+  CHECK_EQ(ts, 0);
+  CHECK_RC(corral_process_wait(p, NULL, NULL), -ECHILD); /* and again */
+  corral_process_close(p);
+  return 0;
+}
+TEST(child_reaped_by_the_program_is_not_a_success) {
+  census c = take();
+  CHECK_RC(run_real(m_stolen, NULL), 0);
+  check_same(c);
+}

@@ -134,7 +134,10 @@ CORRAL_API corral_stream *corral_process_stream(corral_process *p, int fd);
  * of them is cancelled, that one runs the termination sequence; the
  * others get the status it ends with (0), and a second cancelled waiter
  * waits for that end too (CORRAL_ECANCELED, status filled). Also
- * CORRAL_ECLOSED (corral_process_close ran meanwhile), CORRAL_ENOMEM,
+ * CORRAL_ECLOSED (corral_process_close ran meanwhile), -ECHILD (someone
+ * else reaped the child, e.g. a SIGCHLD handler of the program calling
+ * waitpid(-1): its status is unknown; *exit_status is -1 and *term_signal
+ * 0), CORRAL_ENOMEM,
  * CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_NODISCARD CORRAL_API int corral_process_wait(corral_process *p, int *exit_status,
                                    int *term_signal);

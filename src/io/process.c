@@ -113,6 +113,11 @@ void corral__process_reaped_as(corral_process *p, int exit_status, int term_sign
   wake_waiters(p, 0);
 }
 
+void corral__process_lost(corral_process *p) {
+  p->lost = 1;
+  corral__process_reaped_as(p, -1, 0);
+}
+
 void corral__process_reaped(corral_process *p, int status) {
   if (WIFSIGNALED(status))
     corral__process_reaped_as(p, -1, WTERMSIG(status));
@@ -146,7 +151,7 @@ static void on_sigchld(uv_signal_t *h, int signum) {
            errno == EINTR) {
     }
     if (r == p->pid) corral__process_reaped(p, st);
-    else if (r < 0 && errno == ECHILD) corral__process_reaped(p, 0); /* someone else reaped it */
+    else if (r < 0 && errno == ECHILD) corral__process_lost(p); /* someone else reaped it */
     n = next;
   }
   watch_update(c);
@@ -233,7 +238,10 @@ static void close_now(corral_process *p) {
       while ((r = CORRAL__SYS("process_waitpid", EINTR, waitpid(p->pid, &st, 0))) < 0 &&
              errno == EINTR) {
       }
-      corral__process_reaped(p, r == p->pid ? st : 0);
+      if (r == p->pid)
+        corral__process_reaped(p, st);
+      else
+        corral__process_lost(p);
       watch_update(p->tab);
     }
   }
@@ -588,9 +596,16 @@ void corral__process_end_group(corral_process *p) {
   }
 }
 
-static void fill(const corral_process *p, int *es, int *ts) {
+/* The status for the caller: 0, or -ECHILD when the child was reaped by
+ * someone else (its status is unknown: never reported as a success). */
+static int fill(const corral_process *p, int *es, int *ts) {
   if (es) *es = p->exit_status;
   if (ts) *ts = p->term_signal;
+  if (!p->lost) return 0;
+  return corral_errorf(-ECHILD,
+                       "child %d was reaped by someone else (a waitpid(-1) or a "
+                       "SIGCHLD handler in the program?): its exit status is unknown",
+                       p->pid);
 }
 
 int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
@@ -598,20 +613,15 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
   int rc = corral__io_check(self, p ? p->rt : NULL);
   if (rc) return rc;
   if (!p) return CORRAL_EINVAL;
-  if (p->exited) {
-    fill(p, exit_status, term_signal);
-    return 0;
-  }
+  if (p->exited) return fill(p, exit_status, term_signal);
   if (p->handle_closed) return CORRAL_ECLOSED;
   rc = waiter_add(p, self);
   if (rc) return rc;
   rc = corral__park(self, CORRAL__W_PROCESS, NULL, CORRAL_FOREVER);
   waiter_remove(p, self);
   if (closed_after_wait(p)) return CORRAL_ECLOSED;
-  if (p->exited) { /* the exit won the race with a cancellation */
-    fill(p, exit_status, term_signal);
-    return 0;
-  }
+  if (p->exited) /* the exit won the race with a cancellation */
+    return fill(p, exit_status, term_signal);
   if (rc == 0) rc = CORRAL_ECANCELED;
   if (p->handle_closed) return CORRAL_ECLOSED;
   if (p->killing) {
@@ -619,7 +629,7 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
      * its end (unabortably, as that waiter does). */
     park_exit(self, p, CORRAL_FOREVER);
     if (closed_after_wait(p)) return CORRAL_ECLOSED;
-    fill(p, exit_status, term_signal);
+    (void)fill(p, exit_status, term_signal);
     return p->exited ? rc : CORRAL_ECLOSED;
   }
   p->killing = 1;
@@ -644,7 +654,7 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
   p->killing = 0;
   if (closed_after_wait(p)) return CORRAL_ECLOSED;
   corral__process_end_group(p);
-  fill(p, exit_status, term_signal);
+  (void)fill(p, exit_status, term_signal);
   return rc;
 }
 

@@ -40,6 +40,7 @@ struct corral_process {
   int counted;          /* fast path: in tab->nfast */
   corral__pidfd_watch *watch; /* fast path: the poll watcher on pidfd */
   int exited, exit_status, term_signal;
+  int lost;       /* reaped by someone else: the status is unknown */
   int handle_closed;
   int free_later; /* closed while tasks waited: the last one frees it */
   int killing;    /* a cancelled waiter runs the termination sequence */
@@ -66,6 +67,9 @@ CORRAL__HIDDEN void corral__process_end_group(corral_process *p);
 CORRAL__HIDDEN void corral__process_reaped_as(corral_process *p, int exit_status,
                                               int term_signal);
 CORRAL__HIDDEN void corral__process_reaped(corral_process *p, int status);
+/* The child is gone but someone else reaped it (a waitpid(-1) in the
+ * application): its status is unknown, and the wait says so (-ECHILD). */
+CORRAL__HIDDEN void corral__process_lost(corral_process *p);
 
 /* process_posix.c. Stop watching p's pidfd and close it (no-op without). */
 CORRAL__HIDDEN void corral__process_unwatch(corral_process *p);

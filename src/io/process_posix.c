@@ -75,7 +75,7 @@ int corral__process_reap_fast(corral_process *p, int block) {
       continue;
     }
     if (errno == ECHILD) {
-      corral__process_reaped_as(p, 0, 0);
+      corral__process_lost(p);
       return 1;
     }
     int st = 0;
@@ -86,7 +86,7 @@ int corral__process_reap_fast(corral_process *p, int block) {
     }
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
-      corral__process_reaped_as(p, 0, 0);
+      corral__process_lost(p);
       return 1;
     }
     return 0;
@@ -277,7 +277,7 @@ int corral__process_spawn_fast(corral_process *p, const char *file, const corral
   if (p->pidfd < 0) {
     rc = -errno;
     if (rc == -ESRCH) { /* already reaped by someone else */
-      corral__process_reaped_as(p, 0, 0);
+      corral__process_lost(p);
       return 0;
     }
   } else {
