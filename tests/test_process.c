@@ -864,3 +864,36 @@ TEST(child_reaped_by_the_program_is_not_a_success) {
   CHECK_RC(run_real(m_stolen, NULL), 0);
   check_same(c);
 }
+
+/* corral_process_run with a process that left the child's group (setsid)
+ * and holds the output pipe open: the call returns once the child exited
+ * and the pipe went silent, with what came, instead of waiting for that
+ * process to end. */
+static int m_run_escapee(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_completed r;
+  corral_scope s;
+  CHECK_RC(corral_fail_after(&s, 30 * 1000 * MS), 0); /* broken: 300 s */
+  int rc = corral_process_run(
+      &(corral_process_opts){.argv = ARGV("sh", "-c",
+                                          "setsid sh -c 'echo $$; exec sleep 300' & "
+                                          "sleep 0.3; echo early")},
+      NULL, 0, 0, &r);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK_EQ(r.exit_status, 0);
+  int pid = 0;
+  char word[16] = "";
+  CHECK(sscanf(r.out, "%d\n%15s", &pid, word) == 2);
+  CHECK_STR(word, "early");
+  CHECK(pid > 0);
+  /* the escapee is ours to end (the test is a subreaper) */
+  CHECK_RC(kill(pid, SIGKILL), 0);
+  CHECK_EQ(waitpid(pid, NULL, 0), pid);
+  corral_completed_clear(&r);
+  return 0;
+}
+TEST(run_returns_while_an_escaped_process_holds_the_pipe) {
+  census c = take();
+  CHECK_RC(run_real(m_run_escapee, NULL), 0);
+  check_same(c);
+}

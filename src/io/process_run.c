@@ -7,8 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* After the child's exit (and its group's end), a reader stops once its
+ * pipe has been silent this long: a process that left the group (setsid)
+ * may hold the pipe open for as long as it lives. */
+#define DRAIN_NS ((int64_t)100 * 1000000)
+
 typedef struct {
   corral_stream *pipe;
+  corral_scope *scope;   /* the reader's, while it reads */
+  const int *draining;   /* the child has exited */
   char **data;
   size_t *len;
   int *truncated;
@@ -18,14 +25,13 @@ typedef struct {
   int rc;
 } run_io;
 
-static int run_reader(void *arg, void **result) {
-  (void)result;
-  run_io *io = arg;
+static int read_all(run_io *io, corral_scope *rs) {
   size_t cap = 0;
   char chunk[16384];
   for (;;) {
     int n = corral_stream_read(io->pipe, chunk, sizeof chunk);
     if (n <= 0) return n == 0 || n == CORRAL_ECLOSED ? 0 : n;
+    if (*io->draining) CORRAL_IGNORE(corral_scope_set_deadline(rs, corral_now() + DRAIN_NS));
     size_t keep = (size_t)n;
     if (*io->len + keep > io->max) {
       keep = io->max - *io->len;
@@ -45,6 +51,18 @@ static int run_reader(void *arg, void **result) {
       (*io->data)[*io->len] = 0;
     }
   }
+}
+
+static int run_reader(void *arg, void **result) {
+  (void)result;
+  run_io *io = arg;
+  corral_scope rs;
+  int rc = corral_scope_enter(&rs, &(corral_scope_opts){.name = "output drain"});
+  if (rc) return rc;
+  io->scope = &rs;
+  rc = read_all(io, &rs);
+  io->scope = NULL;
+  return corral_scope_exit(&rs, rc); /* the drain's end is no error */
 }
 
 static int run_writer(void *arg, void **result) {
@@ -75,11 +93,12 @@ int corral_process_run(const corral_process_opts *opts, const void *input,
   corral_process *p;
   int rc = corral_process_spawn(&o, &p);
   if (rc) return rc;
+  int draining = 0;
   run_io rd[2] = {
-      {.pipe = corral_process_stream(p, 1), .data = &res->out, .len = &res->out_len,
-       .truncated = &res->out_truncated, .max = max_output},
-      {.pipe = corral_process_stream(p, 2), .data = &res->err, .len = &res->err_len,
-       .truncated = &res->err_truncated, .max = max_output}};
+      {.pipe = corral_process_stream(p, 1), .draining = &draining, .data = &res->out,
+       .len = &res->out_len, .truncated = &res->out_truncated, .max = max_output},
+      {.pipe = corral_process_stream(p, 2), .draining = &draining, .data = &res->err,
+       .len = &res->err_len, .truncated = &res->err_truncated, .max = max_output}};
   run_io wr = {.pipe = corral_process_stream(p, 0), .input = input, .input_len = input_len};
   corral_group g;
   memset(&g, 0, sizeof g); /* never mistaken for a group still open */
@@ -94,6 +113,15 @@ int corral_process_run(const corral_process_opts *opts, const void *input,
     /* The child is done: what it left running in its group would hold the
      * pipes open forever. */
     if (!brc) corral__process_end_group(p);
+    /* What left the group (setsid) may hold them open as long as it
+     * lives: the readers go on while output comes, and stop once their
+     * pipe is silent for DRAIN_NS. */
+    if (!brc) {
+      draining = 1;
+      for (int i = 0; i < 2; i++)
+        if (rd[i].scope)
+          CORRAL_IGNORE(corral_scope_set_deadline(rd[i].scope, corral_now() + DRAIN_NS));
+    }
     rc = corral_group_close(&g, brc);
     if (rc == CORRAL_EGROUP && brc) rc = brc;
   }
