@@ -150,7 +150,10 @@ typedef enum {
 /* Message for any code (corral's own, errno-style, or unknown). Never NULL;
  * the string is static. */
 CORRAL_API const char *corral_strerror(int code);
-/* Symbolic name ("CORRAL_ECANCELED", "EINVAL", "E?") for a code. Static. */
+/* Symbolic name for a code: "OK" for 0, corral's name for its codes
+ * ("CORRAL_ECANCELED"; those equal to a negative errno, like CORRAL_EINVAL
+ * == -EINVAL, are named the corral way), the errno name for another
+ * negative errno ("ECHILD"), "E?" for anything else. Static. */
 CORRAL_API const char *corral_err_name(int code);
 
 /* ------------------------------------------------------------------------ */

@@ -62,9 +62,11 @@ typedef struct corral_thread_opts {
  * corral_options.offload_drain_ns (default 10 s); a call still running then
  * is reported by name on options->report and left to finish on its own
  * thread, which then runs its cleanup.
- * Returns fn's code, CORRAL_ECANCELED, CORRAL_ETIMEDOUT,
- * CORRAL_EABANDONED, CORRAL_EINVAL (fn NULL), CORRAL_ENOMEM,
- * CORRAL_EAGAIN (no worker thread could be started), CORRAL_ENOTASK. */
+ * Returns fn's code (any int fn returns, passed through unchanged),
+ * CORRAL_ECANCELED, CORRAL_ETIMEDOUT, CORRAL_EABANDONED, CORRAL_EINVAL (fn
+ * NULL), CORRAL_ENOMEM, CORRAL_EAGAIN (no worker thread could be started),
+ * CORRAL_ENOTASK. *result is set to NULL first and gets fn's result only
+ * when fn's outcome is returned. */
 CORRAL_NODISCARD CORRAL_API int corral_to_thread(int (*fn)(void *arg, void **result), void *arg,
                                 void **result, const corral_thread_opts *opts);
 
