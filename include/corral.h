@@ -734,6 +734,18 @@ CORRAL_API int corral_group_cancel(corral_group *g, const char *message);
  * it closes: e.g. SIGINT for Ctrl-C. Codes as corral_scope_cancel_on_signal,
  * and CORRAL_ECLOSED. */
 CORRAL_API int corral_group_cancel_on_signal(corral_group *g, int signum);
+/* Was the group itself cancelled, and why (Trio's
+ * nursery.cancel_scope.cancel_called, with the cause): CORRAL_CANCEL_NONE
+ * (0) if not; else CORRAL_CANCEL_EXPLICIT (corral_group_cancel),
+ * CORRAL_CANCEL_SIGNAL (corral_group_cancel_on_signal: e.g. Ctrl-C, so a
+ * program can exit with 130 although corral_group_close returned 0),
+ * CORRAL_CANCEL_DEADLINE (opts.timeout_ns), CORRAL_CANCEL_SIBLING_FAILED
+ * (FAIL_FAST: a child failed), CORRAL_CANCEL_GROUP_DONE (FIRST / QUORUM
+ * satisfied). A cancellation that reached the group from an enclosing scope
+ * is not the group's own: CORRAL_CANCEL_NONE. Valid during and after the
+ * group's life (until its storage is reused); CORRAL_CANCEL_NONE for NULL
+ * or a storage that never held a group. */
+CORRAL_API corral_cancel_kind corral_group_cancelled(const corral_group *g);
 /* Counters (valid during and after the group's life). */
 CORRAL_API size_t corral_group_succeeded(const corral_group *g);
 CORRAL_API size_t corral_group_failed(const corral_group *g);

@@ -469,3 +469,52 @@ static int m_reason(void *arg, void **res) {
 TEST(cancel_reason_names_failing_sibling) {
   CHECK_RC(run_virtual(m_reason, NULL), 0);
 }
+
+/* corral_group_cancelled: whether the group's own scope was cancelled, and
+ * why; a cancellation from an enclosing scope is not the group's own. */
+static int m_group_cancelled(void *arg, void **res) {
+  (void)arg, (void)res;
+  CHECK_EQ(corral_group_cancelled(NULL), CORRAL_CANCEL_NONE);
+  job quick = {SEC, 0, 1}, slow = {5 * SEC, 0, 2}, bad = {SEC, CORRAL_EIO, 3};
+  corral_group g;
+  /* untouched */
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  corral_spawn(&g, run_job, &quick, "quick", NULL);
+  CHECK_EQ(corral_group_cancelled(&g), CORRAL_CANCEL_NONE);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(corral_group_cancelled(&g), CORRAL_CANCEL_NONE);
+  /* explicit */
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  corral_spawn(&g, run_job, &slow, "slow", NULL);
+  CHECK_RC(corral_group_cancel(&g, "enough"), 0);
+  CHECK_EQ(corral_group_cancelled(&g), CORRAL_CANCEL_EXPLICIT);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(corral_group_cancelled(&g), CORRAL_CANCEL_EXPLICIT);
+  /* fail-fast */
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  corral_spawn(&g, run_job, &slow, "slow", NULL);
+  corral_spawn(&g, run_job, &bad, "bad", NULL);
+  CHECK_RC(corral_group_close(&g, 0), CORRAL_EGROUP);
+  CHECK_EQ(corral_group_cancelled(&g), CORRAL_CANCEL_SIBLING_FAILED);
+  /* first success */
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_FIRST}), 0);
+  corral_spawn(&g, run_job, &slow, "slow", NULL);
+  corral_spawn(&g, run_job, &quick, "quick", NULL);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(corral_group_cancelled(&g), CORRAL_CANCEL_GROUP_DONE);
+  /* its timeout */
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.timeout_ns = 2 * SEC}), 0);
+  corral_spawn(&g, run_job, &slow, "slow", NULL);
+  CHECK_RC(corral_group_close(&g, 0), CORRAL_ETIMEDOUT);
+  CHECK_EQ(corral_group_cancelled(&g), CORRAL_CANCEL_DEADLINE);
+  /* an enclosing scope's cancellation is not the group's */
+  corral_scope s;
+  CHECK_RC(corral_move_on_after(&s, 2 * SEC), 0);
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  corral_spawn(&g, run_job, &slow, "slow", NULL);
+  int rc = corral_group_close(&g, 0);
+  CHECK_EQ(corral_group_cancelled(&g), CORRAL_CANCEL_NONE);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  return 0;
+}
+TEST(group_cancelled_says_why) { CHECK_RC(run_virtual(m_group_cancelled, NULL), 0); }

@@ -323,6 +323,9 @@ static int m_signal(void *arg, void **res) {
   corral_spawn(&g, raiser, NULL, "raiser", NULL);
   CHECK_RC(corral_sleep(10 * SEC), CORRAL_ECANCELED);
   CHECK_RC(corral_group_close(&g, CORRAL_ECANCELED), 0);
+  /* close said 0 (the group's own cancel is no error): the program can
+   * still tell that a signal stopped it (to exit with 128 + signal) */
+  CHECK_EQ(corral_group_cancelled(&g), CORRAL_CANCEL_SIGNAL);
   CHECK_RC(corral_scope_cancel_on_signal(NULL, SIGUSR1), CORRAL_EINVAL);
   return 0;
 }

@@ -308,6 +308,11 @@ int corral_group_cancel_on_signal(corral_group *cg, int signum) {
   return rc ? rc : corral__tscope_on_signal(rt, &g->ts, signum);
 }
 
+corral_cancel_kind corral_group_cancelled(const corral_group *cg) {
+  const corral__group *g = (const corral__group *)cg;
+  if (!g || g->magic != CORRAL__GROUP_MAGIC || !g->scope.cancelled) return CORRAL_CANCEL_NONE;
+  return (corral_cancel_kind)g->scope.kind;
+}
 size_t corral_group_succeeded(const corral_group *cg) {
   const corral__group *g = (const corral__group *)cg;
   return g && g->magic == CORRAL__GROUP_MAGIC ? g->nsucc : 0;
