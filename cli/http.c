@@ -122,6 +122,11 @@ int cli_http_once(engine *e, job *j) {
   } else {
     const corral_error *err = corral_last_error();
     const char *msg = err && corral_error_message(err) ? corral_error_message(err) : corral_strerror(rc);
+    /* The library's message names the request ("GET URL: ..."): the line
+     * below names the URL already. */
+    size_t ul = strlen(j->cmd);
+    if (!strncmp(msg, "GET ", 4) && !strncmp(msg + 4, j->cmd, ul) && !strncmp(msg + 4 + ul, ": ", 2))
+      msg += 4 + ul + 2;
     snprintf(j->why, sizeof j->why, "%s", msg);
     j->exit_code = 1;
   }

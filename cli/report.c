@@ -293,7 +293,9 @@ void cli_print_summary(engine *e, int64_t elapsed) {
       cli_buf_printf(&b, "    ... and %llu more\n", (unsigned long long)(e->tally.failed - e->nfails));
   }
   cli_buf_printf(&b, "  processes left behind: %llu", (unsigned long long)e->left_behind);
-  if (e->strays) cli_buf_printf(&b, " (%llu escaped processes killed)", (unsigned long long)e->strays);
+  if (e->strays)
+    cli_buf_printf(&b, " (%llu escaped process%s killed)", (unsigned long long)e->strays,
+                   e->strays == 1 ? "" : "es");
   cli_buf_addc(&b, '\n');
   cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
   cli_buf_free(&b);
