@@ -190,14 +190,34 @@ static int run_once(engine *e, job *j) {
     env[k] = NULL;
     o.env = env;
   }
-  e->spawning++;
-  int rc = !env ? CORRAL_ENOMEM
-           : too_long((char *const *)o.argv) ? -E2BIG
-           : corral_process_spawn(&o, &j->proc);
-  e->spawning--;
+  int rc;
+  for (;;) {
+    e->spawning++;
+    rc = !env ? CORRAL_ENOMEM
+         : too_long((char *const *)o.argv) ? -E2BIG
+         : corral_process_spawn(&o, &j->proc);
+    e->spawning--;
+    /* Out of descriptors while other jobs run: wait until one of them
+     * ends, then try again (GNU parallel, too, runs fewer jobs at once
+     * when file handles run short, and says so). Alone, it is an error. */
+    if ((rc != -EMFILE && rc != -ENFILE) || e->tally.running <= 1) break;
+    if (!e->fd_warned++) {
+      char m[256];
+      int n = snprintf(m, sizeof m,
+                       "corral: Warning: Only enough file handles to run %llu jobs in parallel.\n"
+                       "corral: Warning: Raise 'ulimit -n' (try: ulimit -n `ulimit -Hn`).\n",
+                       (unsigned long long)(e->tally.running - 1));
+      cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
+    }
+    uint64_t seen = e->nfinished;
+    while (rc != CORRAL_ECANCELED && e->nfinished == seen && e->tally.running > 1)
+      if (corral_sleep(5 * CLI_NS_PER_MS)) rc = CORRAL_ECANCELED;
+    if (rc == CORRAL_ECANCELED) break;
+  }
   free(env);
   free(argv);
   free(storage);
+  if (rc == CORRAL_ECANCELED) return rc; /* stopped while it waited */
   if (rc) {
     /* As a shell: 127 not found, 126 found but cannot run. Never silent:
      * GNU parallel's style on stderr, the errno in the JSON log. */
@@ -430,6 +450,7 @@ static void after_output(engine *e, job *j) {
 }
 
 static void finish(engine *e, job *j) {
+  e->nfinished++;
   free(j->block); /* --pipe: a finished job's block is not kept (-k) */
   j->block = NULL;
   switch (j->status) {

@@ -119,7 +119,7 @@ struct engine {
   int out_abandoned;  /* a second signal: stop waiting for slow readers */
   int64_t abandon_at; /* after a signal: abandon then (corral_now) */
   int64_t t_start_rt; /* corral_now() when the run started */
-  int spool_failed, results_failed, joblog_failed, stdout_tty;
+  int spool_failed, spool_mem_warned, results_failed, joblog_failed, stdout_tty;
   int std_closed[3];  /* descriptor 0, 1, 2 was closed when corral started */
   uv_signal_t sigs[3];
   int nsigs_open;
@@ -136,6 +136,9 @@ struct engine {
   size_t nfails;
   uint64_t strays, left_behind, timed_out;
   int subreaper, cg_used;
+  uint64_t nfinished; /* jobs finished so far (a job short of descriptors
+                         waits for the next one) */
+  int fd_warned;      /* said once: too few descriptors for -j */
   int spawning; /* jobs inside corral_process_spawn: their child exists
                    before its job knows its pid (cli_sweep waits) */
   cli_cgroup cg;

@@ -87,6 +87,14 @@ static int spool_add(engine *e, cli_spool *s, const char *p, size_t n) {
     return cli_buf_add(&s->mem, p, n) ? -ENOMEM : 0;
   if (s->fd < 0) {
     int fd = tmpfile_in(e->tmpdir);
+    if (fd == -EMFILE || fd == -ENFILE) {
+      /* Out of descriptors (a low ulimit -n): memory instead of failing
+       * the run; a later chunk tries the file again. */
+      if (!e->spool_mem_warned++)
+        dprintf(2, "corral: Warning: no file handle left for a job's output "
+                   "file: kept in memory (raise 'ulimit -n')\n");
+      return cli_buf_add(&s->mem, p, n) ? -ENOMEM : 0;
+    }
     if (fd < 0) return fd;
     int rc = file_write(fd, s->mem.data ? s->mem.data : "", s->mem.len);
     if (rc) {

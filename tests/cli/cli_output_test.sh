@@ -157,6 +157,18 @@ assert rows[-1]['counts']['ERROR']==2, rows[-1]
   # With --json on standard output the message still goes to stderr.
   err=$($C --json "no-such-command-$S" ::: 1 2>&1 >/dev/null)
   has "$err" "ENOENT" "message with --json" ;;
+few_descriptors)
+  # A low 'ulimit -n': jobs that cannot get descriptors wait for running
+  # ones to end (GNU parallel runs fewer jobs at once and warns), and a
+  # large output that cannot get its file stays in memory: every job runs.
+  for mode in "" "-k --json=$T/j --joblog=$T/l"; do
+    out=$( (ulimit -n 24; $C -j 20 $mode "head -c 100000 /dev/zero; sleep 0.1; : {} $S" ::: $(seq 1 40)) 2>"$T/err" | wc -c); rc=$?
+    eq "$out" 4000000 "every job's output with [$mode]"
+    [ -n "$mode" ] || has "$(cat "$T/err")" "Only enough file handles to run" "the warning"
+    hasnt "$(cat "$T/err")" "cannot run job" "no job failed to start with [$mode]"
+  done
+  json "$T/j" "assert rows[-1]['counts']['OK']==40, rows[-1]" || fail "JSON counts"
+  no_left ;;
 keep_order_burst)
   # -k with many jobs that end at once: a job's JSON line and joblog line
   # may wait, and meanwhile the job that prints in input order must not
