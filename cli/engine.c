@@ -197,16 +197,20 @@ static int run_once(engine *e, job *j) {
          : too_long((char *const *)o.argv) ? -E2BIG
          : corral_process_spawn(&o, &j->proc);
     e->spawning--;
-    /* Out of descriptors while other jobs run: wait until one of them
-     * ends, then try again (GNU parallel, too, runs fewer jobs at once
-     * when file handles run short, and says so). Alone, it is an error. */
-    if ((rc != -EMFILE && rc != -ENFILE) || e->tally.running <= 1) break;
+    /* Out of descriptors or processes (EAGAIN: ulimit -u) while other
+     * jobs run: wait until one of them ends, then try again (GNU
+     * parallel, too, runs fewer jobs at once when file handles or
+     * processes run short, and says so). Alone, it is an error. */
+    int fds = rc == -EMFILE || rc == -ENFILE;
+    if ((!fds && rc != -EAGAIN) || e->tally.running <= 1) break;
     if (!e->fd_warned++) {
       char m[256];
       int n = snprintf(m, sizeof m,
-                       "corral: Warning: Only enough file handles to run %llu jobs in parallel.\n"
-                       "corral: Warning: Raise 'ulimit -n' (try: ulimit -n `ulimit -Hn`).\n",
-                       (unsigned long long)(e->tally.running - 1));
+                       "corral: Warning: Only enough %s to run %llu jobs in parallel.\n"
+                       "corral: Warning: Raise 'ulimit -%c' (try: ulimit -%c `ulimit -H%c`).\n",
+                       fds ? "file handles" : "available processes",
+                       (unsigned long long)(e->tally.running - 1), fds ? 'n' : 'u',
+                       fds ? 'n' : 'u', fds ? 'n' : 'u');
       cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
     }
     uint64_t seen = e->nfinished;

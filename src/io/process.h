@@ -57,6 +57,15 @@ struct corral_process {
 };
 
 
+/* process.c: signal the child's group (the child itself until it has
+ * one); reap the group's members that are our children; free p. */
+CORRAL__HIDDEN int corral__process_signal_group(corral_process *p, int sig);
+CORRAL__HIDDEN void corral__process_reap_group(corral_process *p);
+CORRAL__HIDDEN void corral__process_free(corral_process *p);
+/* process_wait.c: wake every task waiting for p's exit with code (a task
+ * no longer parked is left alone). */
+CORRAL__HIDDEN void corral__process_wake_waiters(corral_process *p, int code);
+
 /* TASK ONLY. Kill (SIGKILL) what is left of p's process group and park,
  * unabortably and for at most a second, until it is gone, reaping the
  * members that became the caller's children. */
