@@ -202,19 +202,19 @@ static int run_once(engine *e, job *j) {
      * parallel, too, runs fewer jobs at once when file handles or
      * processes run short, and says so). Alone, it is an error. */
     int fds = rc == -EMFILE || rc == -ENFILE;
-    if ((!fds && rc != -EAGAIN) || e->tally.running <= 1) break;
+    if ((!fds && rc != -EAGAIN) || e->nlive == 0) break;
     if (!e->fd_warned++) {
       char m[256];
       int n = snprintf(m, sizeof m,
                        "corral: Warning: Only enough %s to run %llu jobs in parallel.\n"
                        "corral: Warning: Raise 'ulimit -%c' (try: ulimit -%c `ulimit -H%c`).\n",
                        fds ? "file handles" : "available processes",
-                       (unsigned long long)(e->tally.running - 1), fds ? 'n' : 'u',
+                       (unsigned long long)e->nlive, fds ? 'n' : 'u',
                        fds ? 'n' : 'u', fds ? 'n' : 'u');
       cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
     }
-    uint64_t seen = e->nfinished;
-    while (rc != CORRAL_ECANCELED && e->nfinished == seen && e->tally.running > 1)
+    uint64_t seen = e->nended;
+    while (rc != CORRAL_ECANCELED && e->nended == seen && e->nlive > 0)
       if (corral_sleep(5 * CLI_NS_PER_MS)) rc = CORRAL_ECANCELED;
     if (rc == CORRAL_ECANCELED) break;
   }
@@ -239,6 +239,7 @@ static int run_once(engine *e, job *j) {
     cli_buf_free(&msg);
     return 1;
   }
+  e->nlive++;
   int es = 0, sig = 0;
   if (!capture && !j->block) {
     rc = corral_process_wait(j->proc, &es, &sig);
@@ -293,6 +294,8 @@ static int run_once(engine *e, job *j) {
   /* Closing ends what is left of the job's process group. */
   corral_process_close(j->proc);
   j->proc = NULL;
+  e->nlive--;
+  e->nended++; /* a job waiting for a free descriptor or process tries again */
   return rc;
 }
 
@@ -454,7 +457,6 @@ static void after_output(engine *e, job *j) {
 }
 
 static void finish(engine *e, job *j) {
-  e->nfinished++;
   free(j->block); /* --pipe: a finished job's block is not kept (-k) */
   j->block = NULL;
   switch (j->status) {

@@ -136,8 +136,9 @@ struct engine {
   size_t nfails;
   uint64_t strays, left_behind, timed_out;
   int subreaper, cg_used;
-  uint64_t nfinished; /* jobs finished so far (a job short of descriptors
-                         waits for the next one) */
+  uint64_t nended;    /* children ended and closed so far (a job short of
+                         descriptors or processes waits for the next) */
+  unsigned nlive;     /* jobs whose child was started and not closed yet */
   int fd_warned;      /* said once: too few descriptors for -j */
   int spawning; /* jobs inside corral_process_spawn: their child exists
                    before its job knows its pid (cli_sweep waits) */
