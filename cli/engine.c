@@ -202,19 +202,19 @@ static int run_once(engine *e, job *j) {
      * parallel, too, runs fewer jobs at once when file handles or
      * processes run short, and says so). Alone, it is an error. */
     int fds = rc == -EMFILE || rc == -ENFILE;
-    if ((!fds && rc != -EAGAIN) || e->nlive == 0) break;
+    if ((!fds && rc != -EAGAIN) || e->nlive + e->spawning == 0) break;
     if (!e->fd_warned++) {
       char m[256];
       int n = snprintf(m, sizeof m,
                        "corral: Warning: Only enough %s to run %llu jobs in parallel.\n"
                        "corral: Warning: Raise 'ulimit -%c' (try: ulimit -%c `ulimit -H%c`).\n",
                        fds ? "file handles" : "available processes",
-                       (unsigned long long)e->nlive, fds ? 'n' : 'u',
+                       (unsigned long long)(e->nlive + e->spawning), fds ? 'n' : 'u',
                        fds ? 'n' : 'u', fds ? 'n' : 'u');
       cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
     }
     uint64_t seen = e->nended;
-    while (rc != CORRAL_ECANCELED && e->nended == seen && e->nlive > 0)
+    while (rc != CORRAL_ECANCELED && e->nended == seen && e->nlive + e->spawning > 0)
       if (corral_sleep(5 * CLI_NS_PER_MS)) rc = CORRAL_ECANCELED;
     if (rc == CORRAL_ECANCELED) break;
   }
