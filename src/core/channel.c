@@ -14,13 +14,21 @@
 #include "core/channel.h"
 #include "core/sched.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define CHAN_MAGIC 0xc4a7c4a7u
 
+static inline uintptr_t fast_key(const void *rt) { return (uintptr_t)rt | 1; }
+
 struct corral_channel {
   uint32_t magic;
   uint8_t send_closed, recv_closed;
+  /* The fast paths' one test of the channel: fast_key(rt) while the
+   * channel is open on that side (send: neither side closed; receive: the
+   * receive side open), of runtime rt, with word-sized items; 0 otherwise.
+   * An odd value, which no pointer stored in freed memory is. */
+  uintptr_t send_key, recv_key;
   size_t isize, cap;
   size_t head, count;        /* ring: items at head .. head+count-1 */
   corral__list senders;      /* chan_waiter: blocked sends, FIFO */
@@ -206,31 +214,57 @@ void corral__sync_describe(int kind, const void *arg, FILE *f) {
 
 /* ---- blocking ---- */
 
+/* Every waker of a single operation takes its waiter out of the list: a
+ * partner or a close (complete, wake_all, the fast paths' take_waiter),
+ * a cancellation or the deadlock breaker (the wait record's node, through
+ * corral__wait_leave, also when corral__park returns at once). So the
+ * blocked task never touches its node, nor the channel, once it wakes. */
+#ifdef NDEBUG
+#define CHECK_UNLINKED(w) ((void)0)
+#else
+#define CHECK_UNLINKED(w)                                                    \
+  do {                                                                       \
+    if (corral__list_linked(&(w)->node)) {                                   \
+      fputs("corral: internal error: a channel waiter still linked after "   \
+            "its wait\n", stderr);                                           \
+      abort();                                                               \
+    }                                                                        \
+  } while (0)
+#endif
+
 /* Out of line, like every rare path of send and receive: their fast paths
  * then need no stack frame and no saved registers. */
 static __attribute__((noinline)) int block_on(corral_task *self,
                                               corral_channel *ch,
                                               corral__list *h, void *item,
                                               int kind) {
+  uint64_t discard; /* a receive into NULL: see block_checked */
+  if (!item && ch->isize == 8) item = &discard;
   chan_waiter w = {{NULL, NULL}, self, NULL, item, 0, ch};
   corral__list_insert_tail(h, &w.node);
   const corral__wait rec = {.arg = &w, .node = &w.node};
   int rc = corral__park(self, kind, &rec, CORRAL_FOREVER);
-  corral__list_remove(&w.node); /* unlinked already unless cancelled */
+  CHECK_UNLINKED(&w);
   return rc;
 }
 
-/* The same from the fast paths, which made the checkpoint test. */
+/* The same from the fast paths (word-sized items), which made the
+ * checkpoint test. A receive into NULL gets a slot of its own, so that
+ * the partner's fast path copies without a test. */
 static __attribute__((noinline)) int block_checked(corral_task *self,
                                                    corral_channel *ch,
                                                    corral__list *h,
                                                    void *item, int kind) {
-  chan_waiter w = {{NULL, NULL}, self, NULL, item, 0, ch};
+  uint64_t discard;
+  chan_waiter w;
+  w.task = self;
+  w.op = NULL; /* w.index is read only with an op */
+  w.item = item ? item : &discard;
+  w.ch = ch;
   corral__list_insert_tail(h, &w.node);
   const corral__wait rec = {.arg = &w, .node = &w.node};
   int rc = corral__park_checked(self, kind, &rec);
-  if (unlikely(w.node.next != &w.node)) /* still linked: cancelled */
-    corral__list_remove(&w.node);
+  CHECK_UNLINKED(&w);
   return rc;
 }
 
@@ -260,6 +294,7 @@ int corral_channel_open(corral_channel **out, size_t item_size,
   corral__list_init(&ch->senders);
   corral__list_init(&ch->receivers);
   ch->rt = rt;
+  if (item_size == 8) ch->send_key = ch->recv_key = fast_key(rt);
   ch->al = rt->al;
   corral__copy_name(ch->name, name ? name : "channel");
   /* Known to its runtime: a free that is not of a live channel (freed
@@ -290,6 +325,7 @@ int corral_channel_close_send(corral_channel *ch) {
   if (rc) return rc;
   if (ch->send_closed) return 0;
   ch->send_closed = 1;
+  ch->send_key = 0;
   wake_all(&ch->senders, CORRAL_ECLOSED);
   if (!ch->count) wake_all(&ch->receivers, CORRAL_EEOF);
   return 0;
@@ -300,6 +336,7 @@ int corral_channel_close_receive(corral_channel *ch) {
   if (rc) return rc;
   if (ch->recv_closed) return 0;
   ch->recv_closed = 1;
+  ch->send_key = ch->recv_key = 0;
   ch->count = ch->head = 0; /* nobody can receive them: dropped */
   wake_all(&ch->senders, CORRAL_EPIPE);
   wake_all(&ch->receivers, CORRAL_ECLOSED);
@@ -326,6 +363,7 @@ void corral_channel_free(corral_channel *ch) {
     corral_channel_close_receive(ch);
   }
   ch->magic = 0;
+  ch->send_key = ch->recv_key = 0;
   corral_allocator al = ch->al;
   corral__al_free(&al, ch);
 }
@@ -377,11 +415,11 @@ static __attribute__((noinline, cold)) int receive_slow(corral_channel *ch,
 }
 
 /* The calling task, in the ordinary case: a task of the channel's runtime
- * (whose rt is never NULL, so rt is not either), not compact, nothing
- * cancelled and no deadline due; else NULL. */
-static inline corral_task *ordinary(const corral_channel *ch,
-                                    corral__rt *rt) {
-  if (unlikely(!ch || ch->magic != CHAN_MAGIC || ch->rt != rt)) return NULL;
+ * (whose rt is never NULL, so rt is not either), the channel's side open
+ * with word-sized items (key, see struct corral_channel), not compact,
+ * nothing cancelled and no deadline due; else NULL. */
+static inline corral_task *ordinary(uintptr_t key, corral__rt *rt) {
+  if (unlikely(key != fast_key(rt))) return NULL;
   corral_task *self = rt->sched.current;
   if (unlikely(!self || self->compact ||
                (rt->sched.ncancelled | corral__preempt_pending(rt)) != 0))
@@ -389,37 +427,68 @@ static inline corral_task *ordinary(const corral_channel *ch,
   return self;
 }
 
+/* A blocked single operation's waiter leaves its list, by its partner.
+ * Release builds leave the node's own links stale: its task never reads
+ * them (CHECK_UNLINKED). Debug builds unlink it fully, to check that. */
+static inline void take_waiter(corral__list *n) {
+#ifdef NDEBUG
+  n->prev->next = n->next;
+  n->next->prev = n->prev;
+#else
+  corral__list_remove(n);
+#endif
+}
+
+/* Make the partner t, blocked in a single operation that just completed,
+ * runnable. Its wake_rc is 0 already (set when it parked; only the first
+ * waker of a wait sets it, and that is us). */
+static inline void ready(corral__rt *rt, corral_task *t) {
+  t->state = CORRAL__T_RUNNABLE;
+  corral__runq_push(rt, t);
+}
+
+/* corral__quick_done with a return code, so that the fast paths end in a
+ * tail call and need no frame. */
+static __attribute__((noinline)) int quick_yield0(corral__rt *rt,
+                                                  corral_task *self) {
+  corral__quick_yield(rt, self);
+  return 0;
+}
+static inline int done_at_once(corral__rt *rt, corral_task *self) {
+  uint32_t q = __atomic_load_n(&rt->sched.quick_left, __ATOMIC_RELAXED);
+  if (unlikely(q <= 1)) return quick_yield0(rt, self);
+  __atomic_store_n(&rt->sched.quick_left, q - 1, __ATOMIC_RELAXED);
+  return 0;
+}
+
 /* The fast paths of send and receive: the ordinary case with word-sized
- * items, a live partner of a single operation at the head of its list, an
- * item or room in the ring, or blocking. They make no call but a tail call,
- * so they need no stack frame; everything else (other sizes, select
- * partners, dead waiters, closed sides, bad arguments) takes the general
- * path above, which is the same operation. A task never runs inside
- * uv_run, so the wake-ups here need not stop a libuv pass (corral__wake). */
+ * items, a partner of a single operation at the head of its list, an item
+ * or room in the ring, or blocking. They make no call but a tail call, so
+ * they need no stack frame; everything else (other sizes, select partners,
+ * dead waiters, closed sides, bad arguments) takes the general path above,
+ * which is the same operation. A single operation's waiter is in its list
+ * exactly while its task is blocked on it (every waker takes it out, see
+ * CHECK_UNLINKED), so the head of a list is live unless it is a select's.
+ * A task never runs inside uv_run, so the wake-ups here need not stop a
+ * libuv pass (corral__wake). */
 int corral_channel_send(corral_channel *ch, const void *item) {
   corral__rt *rt = corral__tl_rt;
-  corral_task *self = ordinary(ch, rt);
-  if (unlikely(!self || !item || ch->isize != 8 ||
-               ch->send_closed || ch->recv_closed))
+  corral_task *self;
+  if (unlikely(!ch || !item || !(self = ordinary(ch->send_key, rt))))
     return send_slow(ch, item);
-  corral__list *n = corral__list_head(&ch->receivers);
-  if (n) { /* a receiver waits only while the ring is empty */
+  corral__list *n = ch->receivers.next;
+  if (n != &ch->receivers) { /* a receiver waits only while the ring is empty */
     chan_waiter *r = corral__container_of(n, chan_waiter, node);
+    if (unlikely(r->op)) return send_slow(ch, item);
     corral_task *t = r->task;
-    if (unlikely(t->state != CORRAL__T_BLOCKED || r->op))
-      return send_slow(ch, item);
-    if (r->item) memcpy(r->item, item, 8);
-    corral__list_remove(n);
-    t->state = CORRAL__T_RUNNABLE;
-    t->wake_rc = 0;
-    corral__runq_push(rt, t);
-    corral__quick_done(rt, self); /* a schedule point all the same */
-    return 0;
+    memcpy(r->item, item, 8);
+    take_waiter(n);
+    ready(rt, t);
+    return done_at_once(rt, self); /* a schedule point all the same */
   }
   if (ch->count < ch->cap) {
     ring_push8(ch, item);
-    corral__quick_done(rt, self);
-    return 0;
+    return done_at_once(rt, self);
   }
   return block_checked(self, ch, &ch->senders, (void *)item,
                        CORRAL__W_CHAN_SEND);
@@ -427,28 +496,24 @@ int corral_channel_send(corral_channel *ch, const void *item) {
 
 int corral_channel_receive(corral_channel *ch, void *item) {
   corral__rt *rt = corral__tl_rt;
-  corral_task *self = ordinary(ch, rt);
-  if (unlikely(!self || ch->isize != 8 || ch->recv_closed))
+  corral_task *self;
+  if (unlikely(!ch || !(self = ordinary(ch->recv_key, rt))))
     return receive_slow(ch, item);
-  corral__list *n = corral__list_head(&ch->senders);
+  corral__list *n = ch->senders.next;
+  bool sender = n != &ch->senders;
   if (ch->count) {
-    if (n) return receive_slow(ch, item); /* and refill from that sender */
+    if (sender) return receive_slow(ch, item); /* and refill from it */
     ring_pop8(ch, item);
-    corral__quick_done(rt, self);
-    return 0;
+    return done_at_once(rt, self);
   }
-  if (n) { /* rendezvous */
+  if (sender) { /* rendezvous */
     chan_waiter *s = corral__container_of(n, chan_waiter, node);
+    if (unlikely(s->op)) return receive_slow(ch, item);
     corral_task *t = s->task;
-    if (unlikely(t->state != CORRAL__T_BLOCKED || s->op))
-      return receive_slow(ch, item);
     if (item) memcpy(item, s->item, 8);
-    corral__list_remove(n);
-    t->state = CORRAL__T_RUNNABLE;
-    t->wake_rc = 0;
-    corral__runq_push(rt, t);
-    corral__quick_done(rt, self); /* a schedule point all the same */
-    return 0;
+    take_waiter(n);
+    ready(rt, t);
+    return done_at_once(rt, self); /* a schedule point all the same */
   }
   if (ch->send_closed) return CORRAL_EEOF;
   return block_checked(self, ch, &ch->receivers, item,

@@ -223,7 +223,10 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
  * just made the checkpoint test itself (nothing cancelled, no deadline
  * due) with nothing in between that could change it: the channel fast
  * paths. Inline: one call level, and its saved registers, less per
- * blocked operation. */
+ * blocked operation. Leaner than corral__park on the way back: no wait
+ * timer was armed (only corral__park arms t->timer, and disarms it before
+ * it returns), and t->wait / t->wait_kind keep the finished wait's values
+ * until the next park (every reader of them checks that t is BLOCKED). */
 static inline __attribute__((always_inline)) int
 corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
   t->state = CORRAL__T_BLOCKED;
@@ -238,7 +241,7 @@ corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
   corral__sched *s = &rt->sched;
   corral_task *next = s->rq_head;
   unsigned b = corral__budget(rt);
-  if (likely(next && b && !s->rng && !rt->stacks.pools.ncanary &&
+  if (likely(next && b && (s->rng | rt->stacks.pools.ncanary) == 0 &&
              next->state == CORRAL__T_RUNNABLE && !next->compact &&
              t->linked)) {
     corral__budget_set(rt, b - 1);
@@ -249,13 +252,9 @@ corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
   } else {
     corral__switch_out_inline(rt, t);
   }
-  if (unlikely(corral__timer_armed(&t->timer)))
-    corral__timer_disarm(t->rt, &t->timer);
-  t->wait = NULL;
-  t->wait_kind = CORRAL__W_NONE;
   int rc = t->wake_rc;
   if (likely(rc == 0)) return 0;
-  return rc == CORRAL_ETIMEDOUT ? rc : corral__fail(t, rc);
+  return corral__fail(t, rc);
 }
 
 #endif
