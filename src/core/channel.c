@@ -414,14 +414,27 @@ static __attribute__((noinline, cold)) int receive_slow(corral_channel *ch,
   return block_on(self, ch, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE);
 }
 
+/* t is not compact and linked (it suspended once, if it started eagerly):
+ * what corral__park_checked needs. One 16-bit test of the two bytes. */
+_Static_assert(offsetof(corral_task, linked) ==
+                   offsetof(corral_task, compact) + 1,
+               "compact and linked are tested together");
+static inline bool plain(const corral_task *t) {
+  static const uint8_t want_bytes[2] = {0, 1}; /* compact 0, linked 1 */
+  uint16_t v, want;
+  memcpy(&v, &t->compact, 2);
+  memcpy(&want, want_bytes, 2);
+  return v == want;
+}
+
 /* The calling task, in the ordinary case: a task of the channel's runtime
  * (whose rt is never NULL, so rt is not either), the channel's side open
- * with word-sized items (key, see struct corral_channel), not compact,
- * nothing cancelled and no deadline due; else NULL. */
+ * with word-sized items (key, see struct corral_channel), plain, nothing
+ * cancelled and no deadline due; else NULL. */
 static inline corral_task *ordinary(uintptr_t key, corral__rt *rt) {
   if (unlikely(key != fast_key(rt))) return NULL;
   corral_task *self = rt->sched.current;
-  if (unlikely(!self || self->compact ||
+  if (unlikely(!self || !plain(self) ||
                (rt->sched.ncancelled | corral__preempt_pending(rt)) != 0))
     return NULL;
   return self;

@@ -221,8 +221,8 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
 
 /* corral__park (wait.h) for a wait with no deadline, in a caller that has
  * just made the checkpoint test itself (nothing cancelled, no deadline
- * due) with nothing in between that could change it: the channel fast
- * paths. Inline: one call level, and its saved registers, less per
+ * due) with nothing in between that could change it, for a task that is
+ * linked and not compact: the channel fast paths. Inline: one call level, and its saved registers, less per
  * blocked operation. Leaner than corral__park on the way back: no wait
  * timer was armed (only corral__park arms t->timer, and disarms it before
  * it returns), and t->wait / t->wait_kind keep the finished wait's values
@@ -242,8 +242,7 @@ corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
   corral_task *next = s->rq_head;
   unsigned b = corral__budget(rt);
   if (likely(next && b && (s->rng | rt->stacks.pools.ncanary) == 0 &&
-             next->state == CORRAL__T_RUNNABLE && !next->compact &&
-             t->linked)) {
+             next->state == CORRAL__T_RUNNABLE && !next->compact)) {
     corral__budget_set(rt, b - 1);
     s->rq_head = next->rq_next;
     if (!s->rq_head) s->rq_tail = NULL;

@@ -133,6 +133,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->handle = out != NULL;
   t->owned = out != NULL && public_handle;
   t->compact = CORRAL__COMPACT_OK && (o_compact | (g ? g->compact : 0));
+  t->linked = 0;
   corral__timer_init(&t->timer);
   t->wait_kind = CORRAL__W_NONE;
   if (self) corral__locals_inherit(t, self);

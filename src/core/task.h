@@ -60,7 +60,9 @@ struct corral_task {
   uint8_t state;
   uint8_t handle;              /* a user handle is outstanding */
   uint8_t compact;             /* runs on the shared stack */
-  uint8_t wait_kind;           /* CORRAL__W_*: what it waits on */
+  uint8_t linked;              /* in its group's child and scope lists
+                                  (next to compact: the channel fast paths
+                                  test both at once) */
   /* From here to name: all zero when spawned (one block). */
   corral_task *rq_next;        /* run queue link */
   corral__stack *stack;
@@ -70,7 +72,7 @@ struct corral_task {
     uint32_t stack_peak;       /* once done: peak stack bytes (stack_paint) */
   };
   uint8_t finalized;
-  uint8_t linked;              /* in its group's child and scope lists */
+  uint8_t wait_kind;           /* CORRAL__W_*: what it waits on */
   uint8_t joined : 1;          /* its outcome was taken (join / wait) */
   uint8_t cnew : 1;            /* compact, first frame not laid out yet */
   uint8_t aborted : 1;         /* its current wait was asked to abort */
