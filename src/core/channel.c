@@ -33,6 +33,10 @@ struct corral_channel {
   size_t head, count;        /* ring: items at head .. head+count-1 */
   corral__list senders;      /* chan_waiter: blocked sends, FIFO */
   corral__list receivers;    /* chan_waiter: blocked receives, FIFO */
+  /* The wait records of a blocked send and receive (the dump's argument:
+   * the channel), shared by its waiters: each finds its own node through
+   * its task (chan_wait). No record to build at every park. */
+  corral__wait send_wait, recv_wait;
   corral__rt *rt;
   corral_allocator al;       /* to free it after the runtime ended */
   char name[CORRAL_NAME_MAX];
@@ -48,15 +52,14 @@ typedef struct chan_op {
   struct chan_waiter *ws;              /* select: its n waiters */
 } chan_op;
 
-/* One blocked operation: a single send or receive (op NULL; the wait
- * record's argument, for the dump), or one clause of a select. */
+/* One blocked operation: a single send or receive (op NULL; its task's
+ * chan_wait while it waits), or one clause of a select. */
 typedef struct chan_waiter {
   corral__list node; /* in its channel's senders or receivers */
   corral_task *task;
   chan_op *op;       /* select: its call; single operation: NULL */
   void *item;        /* send: the item; receive: destination or NULL */
-  size_t index;      /* clause index */
-  corral_channel *ch; /* single operation (for the dump) */
+  size_t index;      /* clause index (select) */
 } chan_waiter;
 
 static inline bool live(const chan_waiter *w) {
@@ -205,7 +208,7 @@ void corral__sync_describe(int kind, const void *arg, FILE *f) {
   case CORRAL__W_CHAN_SEND:
   case CORRAL__W_CHAN_RECEIVE:
     fputc(' ', f);
-    describe_channel(((const chan_waiter *)arg)->ch, f);
+    describe_channel((corral_channel *)arg, f);
     break;
   case CORRAL__W_CHAN_SELECT: describe_op(arg, f); break;
   default: corral__lock_describe(kind, arg, f);
@@ -232,6 +235,13 @@ void corral__sync_describe(int kind, const void *arg, FILE *f) {
   } while (0)
 #endif
 
+/* A single operation's waiter leaves its list: its task found it by
+ * chan_wait (a cancellation, the deadlock breaker). */
+static void single_leave(const corral__wait *w, corral_task *t) {
+  (void)w;
+  corral__list_remove(&((chan_waiter *)t->chan_wait)->node);
+}
+
 /* Out of line, like every rare path of send and receive: their fast paths
  * then need no stack frame and no saved registers. */
 static __attribute__((noinline)) int block_on(corral_task *self,
@@ -240,10 +250,13 @@ static __attribute__((noinline)) int block_on(corral_task *self,
                                               int kind) {
   uint64_t discard; /* a receive into NULL: see block_checked */
   if (!item && ch->isize == 8) item = &discard;
-  chan_waiter w = {{NULL, NULL}, self, NULL, item, 0, ch};
+  chan_waiter w = {{NULL, NULL}, self, NULL, item, 0};
   corral__list_insert_tail(h, &w.node);
-  const corral__wait rec = {.arg = &w, .node = &w.node};
-  int rc = corral__park(self, kind, &rec, CORRAL_FOREVER);
+  self->chan_wait = &w;
+  int rc = corral__park(
+      self, kind, kind == CORRAL__W_CHAN_SEND ? &ch->send_wait : &ch->recv_wait,
+      CORRAL_FOREVER);
+  self->rq_next = NULL; /* chan_wait, if it returned without parking */
   CHECK_UNLINKED(&w);
   return rc;
 }
@@ -252,18 +265,17 @@ static __attribute__((noinline)) int block_on(corral_task *self,
  * checkpoint test. A receive into NULL gets a slot of its own, so that
  * the partner's fast path copies without a test. */
 static __attribute__((noinline)) int block_checked(corral_task *self,
-                                                   corral_channel *ch,
                                                    corral__list *h,
-                                                   void *item, int kind) {
+                                                   void *item, int kind,
+                                                   const corral__wait *rec) {
   uint64_t discard;
   chan_waiter w;
   w.task = self;
   w.op = NULL; /* w.index is read only with an op */
   w.item = item ? item : &discard;
-  w.ch = ch;
   corral__list_insert_tail(h, &w.node);
-  const corral__wait rec = {.arg = &w, .node = &w.node};
-  int rc = corral__park_checked(self, kind, &rec);
+  self->chan_wait = &w;
+  int rc = corral__park_checked(self, kind, rec);
   CHECK_UNLINKED(&w);
   return rc;
 }
@@ -293,6 +305,8 @@ int corral_channel_open(corral_channel **out, size_t item_size,
   ch->cap = capacity;
   corral__list_init(&ch->senders);
   corral__list_init(&ch->receivers);
+  ch->send_wait.arg = ch->recv_wait.arg = ch;
+  ch->send_wait.leave = ch->recv_wait.leave = single_leave;
   ch->rt = rt;
   if (item_size == 8) ch->send_key = ch->recv_key = fast_key(rt);
   ch->al = rt->al;
@@ -503,8 +517,8 @@ int corral_channel_send(corral_channel *ch, const void *item) {
     ring_push8(ch, item);
     return done_at_once(rt, self);
   }
-  return block_checked(self, ch, &ch->senders, (void *)item,
-                       CORRAL__W_CHAN_SEND);
+  return block_checked(self, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND,
+                       &ch->send_wait);
 }
 
 int corral_channel_receive(corral_channel *ch, void *item) {
@@ -529,8 +543,8 @@ int corral_channel_receive(corral_channel *ch, void *item) {
     return done_at_once(rt, self); /* a schedule point all the same */
   }
   if (ch->send_closed) return CORRAL_EEOF;
-  return block_checked(self, ch, &ch->receivers, item,
-                       CORRAL__W_CHAN_RECEIVE);
+  return block_checked(self, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE,
+                       &ch->recv_wait);
 }
 
 int corral_channel_try_send(corral_channel *ch, const void *item) {
@@ -582,7 +596,8 @@ static inline bool clause_ready(const corral_select_clause *c) {
 #define SELECT_ON_STACK 8
 
 /* A select woken otherwise than by a clause leaves every channel at once. */
-static void select_leave(const corral__wait *w) {
+static void select_leave(const corral__wait *w, corral_task *t) {
+  (void)t;
   const chan_op *op = w->arg;
   for (size_t i = 0; i < op->n; i++) corral__list_remove(&op->ws[i].node);
 }
@@ -632,7 +647,7 @@ static int select_impl(const corral_select_clause *cl, size_t n,
   chan_op op = {self, n, cl, n, ws};
   for (size_t i = 0; i < n; i++) {
     corral_channel *ch = cl[i].channel;
-    ws[i] = (chan_waiter){{NULL, NULL}, self, &op, cl[i].item, i, NULL};
+    ws[i] = (chan_waiter){{NULL, NULL}, self, &op, cl[i].item, i};
     if (!ch)
       corral__list_init(&ws[i].node);
     else

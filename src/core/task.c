@@ -459,7 +459,8 @@ void corral__handle_abort(const char *call, const corral_task *h, int why) {
 }
 
 /* A cancelled joiner leaves t's ring at once (see corral__wait). */
-static void join_leave(const corral__wait *w) {
+static void join_leave(const corral__wait *w, corral_task *self) {
+  (void)self;
   corral_task *t = w->arg;
   corral__ring_remove(&t->waiters, w->node);
 }

@@ -64,7 +64,12 @@ struct corral_task {
                                   (next to compact: the channel fast paths
                                   test both at once) */
   /* From here to name: all zero when spawned (one block). */
-  corral_task *rq_next;        /* run queue link */
+  union {
+    corral_task *rq_next;      /* run queue link (NULL out of the queue) */
+    void *chan_wait;           /* blocked in a channel's send or receive:
+                                  its waiter (channel.c); the wake-up that
+                                  queues the task overwrites it */
+  };
   corral__stack *stack;
   const corral__wait *wait;    /* how the current wait is aborted */
   union {
