@@ -248,8 +248,8 @@ static __attribute__((noinline)) int block_on(corral_task *self,
                                               corral_channel *ch,
                                               corral__list *h, void *item,
                                               int kind) {
-  uint64_t discard; /* a receive into NULL: see block_checked */
-  if (!item && ch->isize == 8) item = &discard;
+  uint64_t discard; /* a receive into NULL: its partner's fast path */
+  if (!item && ch->isize == 8) item = &discard; /* copies without a test */
   chan_waiter w = {{NULL, NULL}, self, NULL, item, 0};
   corral__list_insert_tail(h, &w.node);
   self->chan_wait = &w;
@@ -261,18 +261,16 @@ static __attribute__((noinline)) int block_on(corral_task *self,
   return rc;
 }
 
-/* The same from the fast paths (word-sized items), which made the
- * checkpoint test. A receive into NULL gets a slot of its own, so that
- * the partner's fast path copies without a test. */
+/* The same from the fast paths (word-sized items, item not NULL), which
+ * made the checkpoint test. */
 static __attribute__((noinline)) int block_checked(corral_task *self,
                                                    corral__list *h,
                                                    void *item, int kind,
                                                    const corral__wait *rec) {
-  uint64_t discard;
   chan_waiter w;
   w.task = self;
   w.op = NULL; /* w.index is read only with an op */
-  w.item = item ? item : &discard;
+  w.item = item;
   corral__list_insert_tail(h, &w.node);
   self->chan_wait = &w;
   int rc = corral__park_checked(self, kind, rec);
@@ -524,8 +522,8 @@ int corral_channel_send(corral_channel *ch, const void *item) {
 int corral_channel_receive(corral_channel *ch, void *item) {
   corral__rt *rt = corral__tl_rt;
   corral_task *self;
-  if (unlikely(!ch || !(self = ordinary(ch->recv_key, rt))))
-    return receive_slow(ch, item);
+  if (unlikely(!ch || !item || !(self = ordinary(ch->recv_key, rt))))
+    return receive_slow(ch, item); /* also a receive into NULL */
   corral__list *n = ch->senders.next;
   bool sender = n != &ch->senders;
   if (ch->count) {
@@ -537,7 +535,7 @@ int corral_channel_receive(corral_channel *ch, void *item) {
     chan_waiter *s = corral__container_of(n, chan_waiter, node);
     if (unlikely(s->op)) return receive_slow(ch, item);
     corral_task *t = s->task;
-    if (item) memcpy(item, s->item, 8);
+    memcpy(item, s->item, 8);
     take_waiter(n);
     ready(rt, t);
     return done_at_once(rt, self); /* a schedule point all the same */

@@ -241,8 +241,13 @@ corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
   corral__sched *s = &rt->sched;
   corral_task *next = s->rq_head;
   unsigned b = corral__budget(rt);
+  /* next's state byte on its own: a channel partner wrote it a moment
+   * ago, and a wider load of it and compact together would wait for that
+   * store to reach the cache (no store forwarding from a narrower store). */
   if (likely(next && b && (s->rng | rt->stacks.pools.ncanary) == 0 &&
-             next->state == CORRAL__T_RUNNABLE && !next->compact)) {
+             __atomic_load_n(&next->state, __ATOMIC_RELAXED) ==
+                 CORRAL__T_RUNNABLE &&
+             !next->compact)) {
     corral__budget_set(rt, b - 1);
     s->rq_head = next->rq_next;
     if (!s->rq_head) s->rq_tail = NULL;
