@@ -426,19 +426,6 @@ static __attribute__((noinline, cold)) int receive_slow(corral_channel *ch,
   return block_on(self, ch, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE);
 }
 
-/* t is not compact and linked (it suspended once, if it started eagerly):
- * what corral__park_checked needs. One 16-bit test of the two bytes. */
-_Static_assert(offsetof(corral_task, linked) ==
-                   offsetof(corral_task, compact) + 1,
-               "compact and linked are tested together");
-static inline bool plain(const corral_task *t) {
-  static const uint8_t want_bytes[2] = {0, 1}; /* compact 0, linked 1 */
-  uint16_t v, want;
-  memcpy(&v, &t->compact, 2);
-  memcpy(&want, want_bytes, 2);
-  return v == want;
-}
-
 /* The calling task, in the ordinary case: a task of the channel's runtime
  * (whose rt is never NULL, so rt is not either), the channel's side open
  * with word-sized items (key, see struct corral_channel), plain, nothing
@@ -446,7 +433,7 @@ static inline bool plain(const corral_task *t) {
 static inline corral_task *ordinary(uintptr_t key, corral__rt *rt) {
   if (unlikely(key != fast_key(rt))) return NULL;
   corral_task *self = rt->sched.current;
-  if (unlikely(!self || !plain(self) ||
+  if (unlikely(!self || !corral__task_plain(self) ||
                (rt->sched.ncancelled | corral__preempt_pending(rt)) != 0))
     return NULL;
   return self;
@@ -472,20 +459,6 @@ static inline void ready(corral__rt *rt, corral_task *t) {
   corral__runq_push(rt, t);
 }
 
-/* corral__quick_done with a return code, so that the fast paths end in a
- * tail call and need no frame. */
-static __attribute__((noinline)) int quick_yield0(corral__rt *rt,
-                                                  corral_task *self) {
-  corral__quick_yield(rt, self);
-  return 0;
-}
-static inline int done_at_once(corral__rt *rt, corral_task *self) {
-  uint32_t q = __atomic_load_n(&rt->sched.quick_left, __ATOMIC_RELAXED);
-  if (unlikely(q <= 1)) return quick_yield0(rt, self);
-  __atomic_store_n(&rt->sched.quick_left, q - 1, __ATOMIC_RELAXED);
-  return 0;
-}
-
 /* The fast paths of send and receive: the ordinary case with word-sized
  * items, a partner of a single operation at the head of its list, an item
  * or room in the ring, or blocking. They make no call but a tail call, so
@@ -509,11 +482,11 @@ int corral_channel_send(corral_channel *ch, const void *item) {
     memcpy(r->item, item, 8);
     take_waiter(n);
     ready(rt, t);
-    return done_at_once(rt, self); /* a schedule point all the same */
+    return corral__quick_done0(rt, self); /* a schedule point all the same */
   }
   if (ch->count < ch->cap) {
     ring_push8(ch, item);
-    return done_at_once(rt, self);
+    return corral__quick_done0(rt, self);
   }
   return block_checked(self, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND,
                        &ch->send_wait);
@@ -529,7 +502,7 @@ int corral_channel_receive(corral_channel *ch, void *item) {
   if (ch->count) {
     if (sender) return receive_slow(ch, item); /* and refill from it */
     ring_pop8(ch, item);
-    return done_at_once(rt, self);
+    return corral__quick_done0(rt, self);
   }
   if (sender) { /* rendezvous */
     chan_waiter *s = corral__container_of(n, chan_waiter, node);
@@ -538,7 +511,7 @@ int corral_channel_receive(corral_channel *ch, void *item) {
     memcpy(item, s->item, 8);
     take_waiter(n);
     ready(rt, t);
-    return done_at_once(rt, self); /* a schedule point all the same */
+    return corral__quick_done0(rt, self); /* a schedule point all the same */
   }
   if (ch->send_closed) return CORRAL_EEOF;
   return block_checked(self, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE,

@@ -80,6 +80,16 @@ static inline void corral__quick_done(corral__rt *rt, corral_task *t) {
     corral__quick_yield(rt, t);
 }
 
+/* The same returning 0, for a fast path that ends with it: a tail call
+ * (no stack frame) when it yields. */
+CORRAL__HIDDEN int corral__quick_yield0(corral__rt *rt, corral_task *t);
+static inline int corral__quick_done0(corral__rt *rt, corral_task *t) {
+  uint32_t q = __atomic_load_n(&rt->sched.quick_left, __ATOMIC_RELAXED);
+  if (unlikely(q <= 1)) return corral__quick_yield0(rt, t);
+  __atomic_store_n(&rt->sched.quick_left, q - 1, __ATOMIC_RELAXED);
+  return 0;
+}
+
 static inline void corral__runq_push(corral__rt *rt, corral_task *t) {
   t->rq_next = NULL;
   if (rt->sched.rq_tail)
@@ -226,14 +236,16 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
  * blocked operation. Leaner than corral__park on the way back: no wait
  * timer was armed (only corral__park arms t->timer, and disarms it before
  * it returns), and t->wait / t->wait_kind keep the finished wait's values
- * until the next park (every reader of them checks that t is BLOCKED). */
+ * until the next park (every reader of them checks that t is BLOCKED).
+ * For a wait record without an abort callback: a cancellation or the
+ * deadlock breaker always ends the wait with a code other than 0. */
 static inline __attribute__((always_inline)) int
 corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
   t->state = CORRAL__T_BLOCKED;
   t->wait = w;
   t->wait_kind = (uint8_t)kind;
-  t->wake_rc = 0;
-  t->aborted = t->forced = 0;
+  /* t->wake_rc, aborted and forced are 0 while a task runs (corral__park
+   * and the end of this function clear them after a wait). */
   /* The common case of corral__switch_out_inline, as in corral_yield: the
    * head of the run queue is a task that ran before, budget is left, FIFO
    * mode, no stack canaries, nothing compact. */
@@ -257,7 +269,10 @@ corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
     corral__switch_out_inline(rt, t);
   }
   int rc = t->wake_rc;
-  if (likely(rc == 0)) return 0;
+  if (likely(rc == 0)) return 0; /* no abort was asked either: one ends
+                                    the wait with its code */
+  t->wake_rc = 0;
+  t->aborted = t->forced = 0;
   return corral__fail(t, rc);
 }
 

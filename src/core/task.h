@@ -12,6 +12,8 @@
 #include "ground/slab.h"
 #include "ground/stack.h"
 
+#include <string.h>
+
 typedef struct corral__group corral__group;
 typedef struct corral__locals corral__locals;
 
@@ -73,7 +75,8 @@ struct corral_task {
   corral__stack *stack;
   const corral__wait *wait;    /* how the current wait is aborted */
   union {
-    int wake_rc;               /* while it runs: what its last park returns */
+    int wake_rc;               /* parked: what its park returns; 0 while
+                                  it runs */
     uint32_t stack_peak;       /* once done: peak stack bytes (stack_paint) */
   };
   uint8_t finalized;
@@ -151,6 +154,19 @@ CORRAL__HIDDEN void corral__outcome_copy(const corral_task *t,
 #else
 #define CORRAL__COMPACT_OK 1
 #endif
+/* t is not compact and linked (it suspended once, if it started eagerly):
+ * what corral__park_checked needs. One 16-bit test of the two bytes. */
+_Static_assert(offsetof(corral_task, linked) ==
+                   offsetof(corral_task, compact) + 1,
+               "compact and linked are tested together");
+static inline bool corral__task_plain(const corral_task *t) {
+  static const uint8_t want_bytes[2] = {0, 1}; /* compact 0, linked 1 */
+  uint16_t v, want;
+  memcpy(&v, &t->compact, 2);
+  memcpy(&want, want_bytes, 2);
+  return v == want;
+}
+
 /* Compact tasks refuse calls that would expose their stack. */
 CORRAL__HIDDEN int corral__compact_refuse(corral_task *self, const char *call);
 #define CORRAL__NO_COMPACT(self, call)                                       \

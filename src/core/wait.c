@@ -69,8 +69,11 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
   t->wait = NULL;
   t->wait_kind = CORRAL__W_NONE;
   /* The wait's own deadline is the caller's business (sleep turns it
-   * into 0); other codes end the call. */
+   * into 0); other codes end the call. While a task runs, its wake_rc,
+   * aborted and forced are 0 (corral__park_checked relies on it). */
   int rc = t->wake_rc;
+  t->wake_rc = 0;
+  t->aborted = t->forced = 0;
   return rc == CORRAL_ETIMEDOUT ? rc : corral__fail(t, rc);
 }
 
