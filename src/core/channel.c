@@ -25,10 +25,10 @@ struct corral_channel {
   uint32_t magic;
   uint8_t send_closed, recv_closed;
   /* The fast paths' one test of the channel: fast_key(rt) while the
-   * channel is open on that side (send: neither side closed; receive: the
-   * receive side open), of runtime rt, with word-sized items; 0 otherwise.
-   * An odd value, which no pointer stored in freed memory is. */
-  uintptr_t send_key, recv_key;
+   * channel is open (neither side closed), of runtime rt, with word-sized
+   * items; 0 otherwise. An odd value, which no pointer stored in freed
+   * memory is. */
+  uintptr_t key;
   size_t isize, cap;
   size_t head, count;        /* ring: items at head .. head+count-1 */
   corral__list senders;      /* chan_waiter: blocked sends, FIFO */
@@ -218,21 +218,20 @@ void corral__sync_describe(int kind, const void *arg, FILE *f) {
 /* ---- blocking ---- */
 
 /* Every waker of a single operation takes its waiter out of the list: a
- * partner or a close (complete, wake_all, the fast paths' take_waiter),
- * a cancellation or the deadlock breaker (the wait record's node, through
+ * partner or a close (complete, wake_all, the fast paths' hand_over),
+ * a cancellation or the deadlock breaker (single_leave, through
  * corral__wait_leave, also when corral__park returns at once). So the
  * blocked task never touches its node, nor the channel, once it wakes. */
 #ifdef NDEBUG
 #define CHECK_UNLINKED(w) ((void)0)
 #else
-#define CHECK_UNLINKED(w)                                                    \
-  do {                                                                       \
-    if (corral__list_linked(&(w)->node)) {                                   \
-      fputs("corral: internal error: a channel waiter still linked after "   \
-            "its wait\n", stderr);                                           \
-      abort();                                                               \
-    }                                                                        \
-  } while (0)
+static void check_unlinked(const chan_waiter *w) {
+  if (!corral__list_linked(&w->node)) return;
+  fputs("corral: internal error: a channel waiter linked after its wait\n",
+        stderr);
+  abort();
+}
+#define CHECK_UNLINKED(w) check_unlinked(w)
 #endif
 
 /* A single operation's waiter leaves its list: its task found it by
@@ -262,11 +261,11 @@ static __attribute__((noinline)) int block_on(corral_task *self,
 }
 
 /* The same from the fast paths (word-sized items, item not NULL), which
- * made the checkpoint test. */
-static __attribute__((noinline)) int block_checked(corral_task *self,
-                                                   corral__list *h,
-                                                   void *item, int kind,
-                                                   const corral__wait *rec) {
+ * made the checkpoint test; one function per direction, whose arguments
+ * are the fast path's own, in the same registers. */
+static inline __attribute__((always_inline)) int
+block_checked(corral_task *self, corral__list *h, void *item, int kind,
+              const corral__wait *rec) {
   chan_waiter w;
   w.task = self;
   w.op = NULL; /* w.index is read only with an op */
@@ -276,6 +275,18 @@ static __attribute__((noinline)) int block_checked(corral_task *self,
   int rc = corral__park_checked(self, kind, rec);
   CHECK_UNLINKED(&w);
   return rc;
+}
+static __attribute__((noinline)) int block_send(corral_channel *ch,
+                                                const void *item,
+                                                corral_task *self) {
+  return block_checked(self, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND,
+                       &ch->send_wait);
+}
+static __attribute__((noinline)) int block_receive(corral_channel *ch,
+                                                   void *item,
+                                                   corral_task *self) {
+  return block_checked(self, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE,
+                       &ch->recv_wait);
 }
 
 static inline int check(const corral_channel *ch, const corral__rt *rt) {
@@ -306,7 +317,7 @@ int corral_channel_open(corral_channel **out, size_t item_size,
   ch->send_wait.arg = ch->recv_wait.arg = ch;
   ch->send_wait.leave = ch->recv_wait.leave = single_leave;
   ch->rt = rt;
-  if (item_size == 8) ch->send_key = ch->recv_key = fast_key(rt);
+  if (item_size == 8) ch->key = fast_key(rt);
   ch->al = rt->al;
   corral__copy_name(ch->name, name ? name : "channel");
   /* Known to its runtime: a free that is not of a live channel (freed
@@ -337,7 +348,7 @@ int corral_channel_close_send(corral_channel *ch) {
   if (rc) return rc;
   if (ch->send_closed) return 0;
   ch->send_closed = 1;
-  ch->send_key = 0;
+  ch->key = 0; /* receives drain the ring, then EEOF: the general path */
   wake_all(&ch->senders, CORRAL_ECLOSED);
   if (!ch->count) wake_all(&ch->receivers, CORRAL_EEOF);
   return 0;
@@ -348,7 +359,7 @@ int corral_channel_close_receive(corral_channel *ch) {
   if (rc) return rc;
   if (ch->recv_closed) return 0;
   ch->recv_closed = 1;
-  ch->send_key = ch->recv_key = 0;
+  ch->key = 0;
   ch->count = ch->head = 0; /* nobody can receive them: dropped */
   wake_all(&ch->senders, CORRAL_EPIPE);
   wake_all(&ch->receivers, CORRAL_ECLOSED);
@@ -375,7 +386,7 @@ void corral_channel_free(corral_channel *ch) {
     corral_channel_close_receive(ch);
   }
   ch->magic = 0;
-  ch->send_key = ch->recv_key = 0;
+  ch->key = 0;
   corral_allocator al = ch->al;
   corral__al_free(&al, ch);
 }
@@ -439,22 +450,17 @@ static inline corral_task *ordinary(uintptr_t key, corral__rt *rt) {
   return self;
 }
 
-/* A blocked single operation's waiter leaves its list, by its partner.
- * Release builds leave the node's own links stale: its task never reads
- * them (CHECK_UNLINKED). Debug builds unlink it fully, to check that. */
-static inline void take_waiter(corral__list *n) {
+/* The partner t of a single operation that just completed: its waiter n
+ * leaves its list and t becomes runnable, its wake_rc 0 (0 since it ran;
+ * the first waker of a wait sets it, and that is us). Release builds leave
+ * n's own links stale: t never reads them (CHECK_UNLINKED). */
+static inline void hand_over(corral__rt *rt, corral__list *n, corral_task *t) {
 #ifdef NDEBUG
   n->prev->next = n->next;
   n->next->prev = n->prev;
 #else
   corral__list_remove(n);
 #endif
-}
-
-/* Make the partner t, blocked in a single operation that just completed,
- * runnable. Its wake_rc is 0 already (set when it parked; only the first
- * waker of a wait sets it, and that is us). */
-static inline void ready(corral__rt *rt, corral_task *t) {
   t->state = CORRAL__T_RUNNABLE;
   corral__runq_push(rt, t);
 }
@@ -472,7 +478,7 @@ static inline void ready(corral__rt *rt, corral_task *t) {
 int corral_channel_send(corral_channel *ch, const void *item) {
   corral__rt *rt = corral__tl_rt;
   corral_task *self;
-  if (unlikely(!ch || !item || !(self = ordinary(ch->send_key, rt))))
+  if (unlikely(!ch || !item || !(self = ordinary(ch->key, rt))))
     return send_slow(ch, item);
   corral__list *n = ch->receivers.next;
   if (n != &ch->receivers) { /* a receiver waits only while the ring is empty */
@@ -480,22 +486,20 @@ int corral_channel_send(corral_channel *ch, const void *item) {
     if (unlikely(r->op)) return send_slow(ch, item);
     corral_task *t = r->task;
     memcpy(r->item, item, 8);
-    take_waiter(n);
-    ready(rt, t);
+    hand_over(rt, n, t);
     return corral__quick_done0(rt, self); /* a schedule point all the same */
   }
   if (ch->count < ch->cap) {
     ring_push8(ch, item);
     return corral__quick_done0(rt, self);
   }
-  return block_checked(self, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND,
-                       &ch->send_wait);
+  return block_send(ch, item, self);
 }
 
 int corral_channel_receive(corral_channel *ch, void *item) {
   corral__rt *rt = corral__tl_rt;
   corral_task *self;
-  if (unlikely(!ch || !item || !(self = ordinary(ch->recv_key, rt))))
+  if (unlikely(!ch || !item || !(self = ordinary(ch->key, rt))))
     return receive_slow(ch, item); /* also a receive into NULL */
   corral__list *n = ch->senders.next;
   bool sender = n != &ch->senders;
@@ -509,13 +513,10 @@ int corral_channel_receive(corral_channel *ch, void *item) {
     if (unlikely(s->op)) return receive_slow(ch, item);
     corral_task *t = s->task;
     memcpy(item, s->item, 8);
-    take_waiter(n);
-    ready(rt, t);
+    hand_over(rt, n, t);
     return corral__quick_done0(rt, self); /* a schedule point all the same */
   }
-  if (ch->send_closed) return CORRAL_EEOF;
-  return block_checked(self, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE,
-                       &ch->recv_wait);
+  return block_receive(ch, item, self); /* (send side open: the key) */
 }
 
 int corral_channel_try_send(corral_channel *ch, const void *item) {
