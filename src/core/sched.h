@@ -261,9 +261,9 @@ corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
                  CORRAL__T_RUNNABLE &&
              !next->compact)) {
     corral__budget_set(rt, b - 1);
-    s->rq_head = next->rq_next;
+    s->rq_head = next->rq_next; /* next->rq_next stays: every way into the
+                                   queue sets it */
     if (!s->rq_head) s->rq_tail = NULL;
-    next->rq_next = NULL;
     corral__resume(rt, &t->ctx, next);
   } else {
     corral__switch_out_inline(rt, t);

@@ -67,7 +67,8 @@ struct corral_task {
                                   test both at once) */
   /* From here to name: all zero when spawned (one block). */
   union {
-    corral_task *rq_next;      /* run queue link (NULL out of the queue) */
+    corral_task *rq_next;      /* run queue link (meaningful in the queue
+                                  only: every way into it sets it) */
     void *chan_wait;           /* blocked in a channel's send or receive:
                                   its waiter (channel.c); the wake-up that
                                   queues the task overwrites it */
