@@ -143,12 +143,14 @@ static int sleeper(void *a, void **r) {
   g_fired = 1;
   return rc;
 }
+/* a: the item size (int, or a word: the channels' fast paths). */
 static int m_loop_and_timer(void *a, void **r) {
-  (void)a, (void)r;
+  (void)r;
+  size_t isize = *(const size_t *)a;
   corral_channel *ch;
-  CHECK_RC(corral_channel_open(&ch, sizeof(int), 1, "loop"), 0);
+  CHECK_RC(corral_channel_open(&ch, isize, 1, "loop"), 0);
   CHECK_RC(corral_create_task(sleeper, NULL, "sleeper", NULL), 0);
-  int v = 0;
+  int64_t v = 0;
   while (!g_fired) {
     CHECK_RC(corral_channel_send(ch, &v), 0);
     CHECK_RC(corral_channel_receive(ch, &v), 0);
@@ -157,7 +159,65 @@ static int m_loop_and_timer(void *a, void **r) {
   return 0;
 }
 TEST(channel_loop_lets_a_timer_fire) {
-  CHECK_RC(corral_run(NULL, m_loop_and_timer, NULL, NULL), 0);
+  size_t isize = sizeof(int);
+  g_fired = 0;
+  CHECK_RC(corral_run(NULL, m_loop_and_timer, &isize, NULL), 0);
+}
+TEST(channel_loop_of_word_items_lets_a_timer_fire) {
+  size_t isize = sizeof(int64_t);
+  g_fired = 0;
+  CHECK_RC(corral_run(NULL, m_loop_and_timer, &isize, NULL), 0);
+}
+
+/* Two tasks that pass a word back and forth over two rendezvous channels
+ * park at every receive and switch straight to each other; a timer still
+ * fires and a third task, which only yields, still runs (real clock: the
+ * pair stops only when the sleeper ran). */
+static corral_channel *g_ping, *g_pong;
+static int pinger(void *a, void **r) {
+  (void)r;
+  int first = a != NULL;
+  corral_channel *in = first ? g_ping : g_pong, *out = first ? g_pong : g_ping;
+  int64_t v = 0;
+  if (first) CHECK_RC(corral_channel_send(out, &v), 0);
+  for (;;) {
+    int rc = corral_channel_receive(in, &v);
+    if (rc == 0 && !g_fired) {
+      v++;
+      if ((rc = corral_channel_send(out, &v)) == 0) continue;
+    }
+    /* The timer fired, or the partner stopped (parked in a send or a
+     * receive, the partner sees EPIPE or EEOF). */
+    if (rc != CORRAL_EEOF && rc != CORRAL_EPIPE) CHECK_RC(rc, 0);
+    CHECK_RC(corral_channel_close_send(out), 0);
+    CHECK_RC(corral_channel_close_receive(in), 0);
+    return 0;
+  }
+}
+static int m_pingpong_and_timer(void *a, void **r) {
+  (void)a, (void)r;
+  g_stop = 0;
+  g_ticks = 0;
+  CHECK_RC(corral_channel_open(&g_ping, sizeof(int64_t), 0, "ping"), 0);
+  CHECK_RC(corral_channel_open(&g_pong, sizeof(int64_t), 0, "pong"), 0);
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_spawn(&g, sleeper, NULL, "sleeper", NULL), 0);
+  CHECK_RC(corral_spawn(&g, ticker, NULL, "ticker", NULL), 0);
+  CHECK_RC(corral_spawn(&g, pinger, NULL, "b", NULL), 0);
+  CHECK_RC(corral_spawn(&g, pinger, &g, "a", NULL), 0);
+  while (!g_fired) CHECK_RC(corral_sleep(MS / 2), 0);
+  int ticks = g_ticks;
+  g_stop = 1;
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK(ticks > 0);
+  corral_channel_free(g_ping);
+  corral_channel_free(g_pong);
+  return 0;
+}
+TEST(pingpong_pair_lets_a_timer_and_a_third_task_run) {
+  g_fired = 0;
+  CHECK_RC(corral_run(NULL, m_pingpong_and_timer, NULL, NULL), 0);
 }
 
 /* Inside a cancelled scope, calls that would complete at once fail with
@@ -232,4 +292,37 @@ TEST(calls_completing_at_once_are_cancellation_points) {
   int before = count_fds();
   CHECK_RC(run_virtual(m_cancel_points, NULL), 0);
   CHECK_EQ(count_fds(), before);
+}
+
+/* The same for word-sized items (the channels' fast paths), buffered and
+ * rendezvous: nothing taken, nothing left behind. */
+static int m_word_cancel_points(void *a, void **r) {
+  (void)a, (void)r;
+  corral_channel *ch, *rv;
+  CHECK_RC(corral_channel_open(&ch, sizeof(int64_t), 4, "c"), 0);
+  CHECK_RC(corral_channel_open(&rv, sizeof(int64_t), 0, "rv"), 0);
+  int64_t v = 5, got = -1;
+  CHECK_RC(corral_channel_try_send(ch, &v), 0);
+  corral_scope s;
+  CHECK_RC(corral_scope_enter(&s, NULL), 0);
+  CHECK_RC(corral_scope_cancel(&s, "stop"), 0);
+  CHECK_RC(corral_channel_send(ch, &v), CORRAL_ECANCELED);
+  CHECK_RC(corral_channel_receive(ch, &got), CORRAL_ECANCELED);
+  CHECK_RC(corral_channel_send(rv, &v), CORRAL_ECANCELED);
+  CHECK_RC(corral_channel_receive(rv, &got), CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, CORRAL_ECANCELED), 0);
+  CHECK_EQ(got, -1);
+  corral_channel_stats st;
+  CHECK_RC(corral_channel_stats_get(ch, &st), 0);
+  CHECK_EQ(st.buffered, 1);
+  CHECK_RC(corral_channel_stats_get(rv, &st), 0);
+  CHECK_EQ(st.senders_waiting + st.receivers_waiting, 0);
+  CHECK_RC(corral_channel_receive(ch, &got), 0);
+  CHECK_EQ(got, 5);
+  corral_channel_free(ch);
+  corral_channel_free(rv);
+  return 0;
+}
+TEST(word_item_channel_calls_are_cancellation_points) {
+  CHECK_RC(run_virtual(m_word_cancel_points, NULL), 0);
 }

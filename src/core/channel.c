@@ -14,17 +14,29 @@
 #include "core/channel.h"
 #include "core/sched.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define CHAN_MAGIC 0xc4a7c4a7u
 
+static inline uintptr_t fast_key(const void *rt) { return (uintptr_t)rt | 1; }
+
 struct corral_channel {
   uint32_t magic;
   uint8_t send_closed, recv_closed;
+  /* The fast paths' one test of the channel: fast_key(rt) while the
+   * channel is open (neither side closed), of runtime rt, with word-sized
+   * items; 0 otherwise. An odd value, which no pointer stored in freed
+   * memory is. */
+  uintptr_t key;
   size_t isize, cap;
   size_t head, count;        /* ring: items at head .. head+count-1 */
   corral__list senders;      /* chan_waiter: blocked sends, FIFO */
   corral__list receivers;    /* chan_waiter: blocked receives, FIFO */
+  /* The wait records of a blocked send and receive (the dump's argument:
+   * the channel), shared by its waiters: each finds its own node through
+   * its task (chan_wait). No record to build at every park. */
+  corral__wait send_wait, recv_wait;
   corral__rt *rt;
   corral_allocator al;       /* to free it after the runtime ended */
   char name[CORRAL_NAME_MAX];
@@ -40,15 +52,14 @@ typedef struct chan_op {
   struct chan_waiter *ws;              /* select: its n waiters */
 } chan_op;
 
-/* One blocked operation: a single send or receive (op NULL; the wait
- * record's argument, for the dump), or one clause of a select. */
+/* One blocked operation: a single send or receive (op NULL; its task's
+ * chan_wait while it waits), or one clause of a select. */
 typedef struct chan_waiter {
   corral__list node; /* in its channel's senders or receivers */
   corral_task *task;
   chan_op *op;       /* select: its call; single operation: NULL */
   void *item;        /* send: the item; receive: destination or NULL */
-  size_t index;      /* clause index */
-  corral_channel *ch; /* single operation (for the dump) */
+  size_t index;      /* clause index (select) */
 } chan_waiter;
 
 static inline bool live(const chan_waiter *w) {
@@ -197,7 +208,7 @@ void corral__sync_describe(int kind, const void *arg, FILE *f) {
   case CORRAL__W_CHAN_SEND:
   case CORRAL__W_CHAN_RECEIVE:
     fputc(' ', f);
-    describe_channel(((const chan_waiter *)arg)->ch, f);
+    describe_channel((corral_channel *)arg, f);
     break;
   case CORRAL__W_CHAN_SELECT: describe_op(arg, f); break;
   default: corral__lock_describe(kind, arg, f);
@@ -206,32 +217,76 @@ void corral__sync_describe(int kind, const void *arg, FILE *f) {
 
 /* ---- blocking ---- */
 
+/* Every waker of a single operation takes its waiter out of the list: a
+ * partner or a close (complete, wake_all, the fast paths' hand_over),
+ * a cancellation or the deadlock breaker (single_leave, through
+ * corral__wait_leave, also when corral__park returns at once). So the
+ * blocked task never touches its node, nor the channel, once it wakes. */
+#ifdef NDEBUG
+#define CHECK_UNLINKED(w) ((void)0)
+#else
+static void check_unlinked(const chan_waiter *w) {
+  if (!corral__list_linked(&w->node)) return;
+  fputs("corral: internal error: a channel waiter linked after its wait\n",
+        stderr);
+  abort();
+}
+#define CHECK_UNLINKED(w) check_unlinked(w)
+#endif
+
+/* A single operation's waiter leaves its list: its task found it by
+ * chan_wait (a cancellation, the deadlock breaker). */
+static void single_leave(const corral__wait *w, corral_task *t) {
+  (void)w;
+  corral__list_remove(&((chan_waiter *)t->chan_wait)->node);
+}
+
 /* Out of line, like every rare path of send and receive: their fast paths
  * then need no stack frame and no saved registers. */
 static __attribute__((noinline)) int block_on(corral_task *self,
                                               corral_channel *ch,
                                               corral__list *h, void *item,
                                               int kind) {
-  chan_waiter w = {{NULL, NULL}, self, NULL, item, 0, ch};
+  uint64_t discard; /* a receive into NULL: its partner's fast path */
+  if (!item && ch->isize == 8) item = &discard; /* copies without a test */
+  chan_waiter w = {{NULL, NULL}, self, NULL, item, 0};
   corral__list_insert_tail(h, &w.node);
-  const corral__wait rec = {.arg = &w, .node = &w.node};
-  int rc = corral__park(self, kind, &rec, CORRAL_FOREVER);
-  corral__list_remove(&w.node); /* unlinked already unless cancelled */
+  self->chan_wait = &w;
+  int rc = corral__park(
+      self, kind, kind == CORRAL__W_CHAN_SEND ? &ch->send_wait : &ch->recv_wait,
+      CORRAL_FOREVER);
+  self->rq_next = NULL; /* chan_wait, if it returned without parking */
+  CHECK_UNLINKED(&w);
   return rc;
 }
 
-/* The same from the fast paths, which made the checkpoint test. */
-static __attribute__((noinline)) int block_checked(corral_task *self,
-                                                   corral_channel *ch,
-                                                   corral__list *h,
-                                                   void *item, int kind) {
-  chan_waiter w = {{NULL, NULL}, self, NULL, item, 0, ch};
+/* The same from the fast paths (word-sized items, item not NULL), which
+ * made the checkpoint test; one function per direction, whose arguments
+ * are the fast path's own, in the same registers. */
+static inline __attribute__((always_inline)) int
+block_checked(corral_task *self, corral__list *h, void *item, int kind,
+              const corral__wait *rec) {
+  chan_waiter w;
+  w.task = self;
+  w.op = NULL; /* w.index is read only with an op */
+  w.item = item;
   corral__list_insert_tail(h, &w.node);
-  const corral__wait rec = {.arg = &w, .node = &w.node};
-  int rc = corral__park_checked(self, kind, &rec);
-  if (unlikely(w.node.next != &w.node)) /* still linked: cancelled */
-    corral__list_remove(&w.node);
+  self->chan_wait = &w;
+  int rc = corral__park_checked(self, kind, rec);
+  CHECK_UNLINKED(&w);
   return rc;
+}
+static __attribute__((noinline)) int block_send(corral_channel *ch,
+                                                const void *item,
+                                                corral_task *self) {
+  return block_checked(self, &ch->senders, (void *)item, CORRAL__W_CHAN_SEND,
+                       &ch->send_wait);
+}
+static __attribute__((noinline)) int block_receive(corral_channel *ch,
+                                                   void *item,
+                                                   corral_task *self) {
+  return block_checked(self, &ch->receivers, item, CORRAL__W_CHAN_RECEIVE,
+                       &ch->recv_wait);
 }
 
 static inline int check(const corral_channel *ch, const corral__rt *rt) {
@@ -259,7 +314,10 @@ int corral_channel_open(corral_channel **out, size_t item_size,
   ch->cap = capacity;
   corral__list_init(&ch->senders);
   corral__list_init(&ch->receivers);
+  ch->send_wait.arg = ch->recv_wait.arg = ch;
+  ch->send_wait.leave = ch->recv_wait.leave = single_leave;
   ch->rt = rt;
+  if (item_size == 8) ch->key = fast_key(rt);
   ch->al = rt->al;
   corral__copy_name(ch->name, name ? name : "channel");
   /* Known to its runtime: a free that is not of a live channel (freed
@@ -290,6 +348,7 @@ int corral_channel_close_send(corral_channel *ch) {
   if (rc) return rc;
   if (ch->send_closed) return 0;
   ch->send_closed = 1;
+  ch->key = 0; /* receives drain the ring, then EEOF: the general path */
   wake_all(&ch->senders, CORRAL_ECLOSED);
   if (!ch->count) wake_all(&ch->receivers, CORRAL_EEOF);
   return 0;
@@ -300,6 +359,7 @@ int corral_channel_close_receive(corral_channel *ch) {
   if (rc) return rc;
   if (ch->recv_closed) return 0;
   ch->recv_closed = 1;
+  ch->key = 0;
   ch->count = ch->head = 0; /* nobody can receive them: dropped */
   wake_all(&ch->senders, CORRAL_EPIPE);
   wake_all(&ch->receivers, CORRAL_ECLOSED);
@@ -326,6 +386,7 @@ void corral_channel_free(corral_channel *ch) {
     corral_channel_close_receive(ch);
   }
   ch->magic = 0;
+  ch->key = 0;
   corral_allocator al = ch->al;
   corral__al_free(&al, ch);
 }
@@ -377,82 +438,85 @@ static __attribute__((noinline, cold)) int receive_slow(corral_channel *ch,
 }
 
 /* The calling task, in the ordinary case: a task of the channel's runtime
- * (whose rt is never NULL, so rt is not either), not compact, nothing
+ * (whose rt is never NULL, so rt is not either), the channel's side open
+ * with word-sized items (key, see struct corral_channel), plain, nothing
  * cancelled and no deadline due; else NULL. */
-static inline corral_task *ordinary(const corral_channel *ch,
-                                    corral__rt *rt) {
-  if (unlikely(!ch || ch->magic != CHAN_MAGIC || ch->rt != rt)) return NULL;
+static inline corral_task *ordinary(uintptr_t key, corral__rt *rt) {
+  if (unlikely(key != fast_key(rt))) return NULL;
   corral_task *self = rt->sched.current;
-  if (unlikely(!self || self->compact ||
+  if (unlikely(!self || !corral__task_plain(self) ||
                (rt->sched.ncancelled | corral__preempt_pending(rt)) != 0))
     return NULL;
   return self;
 }
 
+/* The partner t of a single operation that just completed: its waiter n
+ * leaves its list and t becomes runnable, its wake_rc 0 (0 since it ran;
+ * the first waker of a wait sets it, and that is us). Release builds leave
+ * n's own links stale: t never reads them (CHECK_UNLINKED). */
+static inline void hand_over(corral__rt *rt, corral__list *n, corral_task *t) {
+#ifdef NDEBUG
+  n->prev->next = n->next;
+  n->next->prev = n->prev;
+#else
+  corral__list_remove(n);
+#endif
+  t->state = CORRAL__T_RUNNABLE;
+  corral__runq_push(rt, t);
+}
+
 /* The fast paths of send and receive: the ordinary case with word-sized
- * items, a live partner of a single operation at the head of its list, an
- * item or room in the ring, or blocking. They make no call but a tail call,
- * so they need no stack frame; everything else (other sizes, select
- * partners, dead waiters, closed sides, bad arguments) takes the general
- * path above, which is the same operation. A task never runs inside
- * uv_run, so the wake-ups here need not stop a libuv pass (corral__wake). */
+ * items, a partner of a single operation at the head of its list, an item
+ * or room in the ring, or blocking. They make no call but a tail call, so
+ * they need no stack frame; everything else (other sizes, select partners,
+ * dead waiters, closed sides, bad arguments) takes the general path above,
+ * which is the same operation. A single operation's waiter is in its list
+ * exactly while its task is blocked on it (every waker takes it out, see
+ * CHECK_UNLINKED), so the head of a list is live unless it is a select's.
+ * A task never runs inside uv_run, so the wake-ups here need not stop a
+ * libuv pass (corral__wake). */
 int corral_channel_send(corral_channel *ch, const void *item) {
   corral__rt *rt = corral__tl_rt;
-  corral_task *self = ordinary(ch, rt);
-  if (unlikely(!self || !item || ch->isize != 8 ||
-               ch->send_closed || ch->recv_closed))
+  corral_task *self;
+  if (unlikely(!ch || !item || !(self = ordinary(ch->key, rt))))
     return send_slow(ch, item);
-  corral__list *n = corral__list_head(&ch->receivers);
-  if (n) { /* a receiver waits only while the ring is empty */
+  corral__list *n = ch->receivers.next;
+  if (n != &ch->receivers) { /* a receiver waits only while the ring is empty */
     chan_waiter *r = corral__container_of(n, chan_waiter, node);
+    if (unlikely(r->op)) return send_slow(ch, item);
     corral_task *t = r->task;
-    if (unlikely(t->state != CORRAL__T_BLOCKED || r->op))
-      return send_slow(ch, item);
-    if (r->item) memcpy(r->item, item, 8);
-    corral__list_remove(n);
-    t->state = CORRAL__T_RUNNABLE;
-    t->wake_rc = 0;
-    corral__runq_push(rt, t);
-    corral__quick_done(rt, self); /* a schedule point all the same */
-    return 0;
+    memcpy(r->item, item, 8);
+    hand_over(rt, n, t);
+    return corral__quick_done0(rt, self); /* a schedule point all the same */
   }
   if (ch->count < ch->cap) {
     ring_push8(ch, item);
-    corral__quick_done(rt, self);
-    return 0;
+    return corral__quick_done0(rt, self);
   }
-  return block_checked(self, ch, &ch->senders, (void *)item,
-                       CORRAL__W_CHAN_SEND);
+  return block_send(ch, item, self);
 }
 
 int corral_channel_receive(corral_channel *ch, void *item) {
   corral__rt *rt = corral__tl_rt;
-  corral_task *self = ordinary(ch, rt);
-  if (unlikely(!self || ch->isize != 8 || ch->recv_closed))
-    return receive_slow(ch, item);
-  corral__list *n = corral__list_head(&ch->senders);
+  corral_task *self;
+  if (unlikely(!ch || !item || !(self = ordinary(ch->key, rt))))
+    return receive_slow(ch, item); /* also a receive into NULL */
+  corral__list *n = ch->senders.next;
+  bool sender = n != &ch->senders;
   if (ch->count) {
-    if (n) return receive_slow(ch, item); /* and refill from that sender */
+    if (sender) return receive_slow(ch, item); /* and refill from it */
     ring_pop8(ch, item);
-    corral__quick_done(rt, self);
-    return 0;
+    return corral__quick_done0(rt, self);
   }
-  if (n) { /* rendezvous */
+  if (sender) { /* rendezvous */
     chan_waiter *s = corral__container_of(n, chan_waiter, node);
+    if (unlikely(s->op)) return receive_slow(ch, item);
     corral_task *t = s->task;
-    if (unlikely(t->state != CORRAL__T_BLOCKED || s->op))
-      return receive_slow(ch, item);
-    if (item) memcpy(item, s->item, 8);
-    corral__list_remove(n);
-    t->state = CORRAL__T_RUNNABLE;
-    t->wake_rc = 0;
-    corral__runq_push(rt, t);
-    corral__quick_done(rt, self); /* a schedule point all the same */
-    return 0;
+    memcpy(item, s->item, 8);
+    hand_over(rt, n, t);
+    return corral__quick_done0(rt, self); /* a schedule point all the same */
   }
-  if (ch->send_closed) return CORRAL_EEOF;
-  return block_checked(self, ch, &ch->receivers, item,
-                       CORRAL__W_CHAN_RECEIVE);
+  return block_receive(ch, item, self); /* (send side open: the key) */
 }
 
 int corral_channel_try_send(corral_channel *ch, const void *item) {
@@ -504,7 +568,8 @@ static inline bool clause_ready(const corral_select_clause *c) {
 #define SELECT_ON_STACK 8
 
 /* A select woken otherwise than by a clause leaves every channel at once. */
-static void select_leave(const corral__wait *w) {
+static void select_leave(const corral__wait *w, corral_task *t) {
+  (void)t;
   const chan_op *op = w->arg;
   for (size_t i = 0; i < op->n; i++) corral__list_remove(&op->ws[i].node);
 }
@@ -554,7 +619,7 @@ static int select_impl(const corral_select_clause *cl, size_t n,
   chan_op op = {self, n, cl, n, ws};
   for (size_t i = 0; i < n; i++) {
     corral_channel *ch = cl[i].channel;
-    ws[i] = (chan_waiter){{NULL, NULL}, self, &op, cl[i].item, i, NULL};
+    ws[i] = (chan_waiter){{NULL, NULL}, self, &op, cl[i].item, i};
     if (!ch)
       corral__list_init(&ws[i].node);
     else

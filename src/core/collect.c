@@ -170,7 +170,10 @@ static void leave_rings(wait_rings *r) {
 
 /* Woken by its deadline or a cancellation: out of every ring at once (the
  * call then reads nothing of the caller's array again). */
-static void wait_leave(const corral__wait *w) { leave_rings(w->arg); }
+static void wait_leave(const corral__wait *w, corral_task *t) {
+  (void)t;
+  leave_rings(w->arg);
+}
 
 /* Park until any of tasks[] finishes (or deadline / cancel). */
 static int wait_any(corral_task *self, corral_task *const *tasks, size_t n,

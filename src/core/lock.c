@@ -304,7 +304,8 @@ _Static_assert(offsetof(lim_waiter, task) == offsetof(corral__waiter, task),
                "waiter layout");
 
 /* A cancelled waiter leaves the queue at once (see corral__wait). */
-static void lim_leave(const corral__wait *w) {
+static void lim_leave(const corral__wait *w, corral_task *t) {
+  (void)t;
   lim_waiter *lw = corral__container_of(w->node, lim_waiter, node);
   if (corral__list_linked(&lw->node)) {
     corral__list_remove(&lw->node);

@@ -205,7 +205,7 @@ static inline void corral__wait_abort(corral_task *t, int code) {
     t->aborted = 1;
   }
   if (w && w->abort && w->abort(t, w->arg) != CORRAL_ABORT_SUCCEEDED) return;
-  corral__wait_leave(w);
+  corral__wait_leave(w, t);
   corral__wake(t, code);
 }
 

@@ -111,6 +111,11 @@ void corral__quick_yield(corral__rt *rt, corral_task *t) {
   corral__switch_out_inline(rt, t);
 }
 
+int corral__quick_yield0(corral__rt *rt, corral_task *t) {
+  corral__quick_yield(rt, t);
+  return 0;
+}
+
 /* The hottest path there is: a task yielding to the head of the run queue.
  * It rotates the queue and switches straight there; anything unusual (an
  * empty queue, a task not started yet, a compact task, the budget spent, a

@@ -80,6 +80,16 @@ static inline void corral__quick_done(corral__rt *rt, corral_task *t) {
     corral__quick_yield(rt, t);
 }
 
+/* The same returning 0, for a fast path that ends with it: a tail call
+ * (no stack frame) when it yields. */
+CORRAL__HIDDEN int corral__quick_yield0(corral__rt *rt, corral_task *t);
+static inline int corral__quick_done0(corral__rt *rt, corral_task *t) {
+  uint32_t q = __atomic_load_n(&rt->sched.quick_left, __ATOMIC_RELAXED);
+  if (unlikely(q <= 1)) return corral__quick_yield0(rt, t);
+  __atomic_store_n(&rt->sched.quick_left, q - 1, __ATOMIC_RELAXED);
+  return 0;
+}
+
 static inline void corral__runq_push(corral__rt *rt, corral_task *t) {
   t->rq_next = NULL;
   if (rt->sched.rq_tail)
@@ -221,16 +231,21 @@ corral__switch_out_inline(corral__rt *rt, corral_task *cur) {
 
 /* corral__park (wait.h) for a wait with no deadline, in a caller that has
  * just made the checkpoint test itself (nothing cancelled, no deadline
- * due) with nothing in between that could change it: the channel fast
- * paths. Inline: one call level, and its saved registers, less per
- * blocked operation. */
+ * due) with nothing in between that could change it, for a task that is
+ * linked and not compact: the channel fast paths. Inline: one call level, and its saved registers, less per
+ * blocked operation. Leaner than corral__park on the way back: no wait
+ * timer was armed (only corral__park arms t->timer, and disarms it before
+ * it returns), and t->wait / t->wait_kind keep the finished wait's values
+ * until the next park (every reader of them checks that t is BLOCKED).
+ * For a wait record without an abort callback: a cancellation or the
+ * deadlock breaker always ends the wait with a code other than 0. */
 static inline __attribute__((always_inline)) int
 corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
   t->state = CORRAL__T_BLOCKED;
   t->wait = w;
   t->wait_kind = (uint8_t)kind;
-  t->wake_rc = 0;
-  t->aborted = t->forced = 0;
+  /* t->wake_rc, aborted and forced are 0 while a task runs (corral__park
+   * and the end of this function clear them after a wait). */
   /* The common case of corral__switch_out_inline, as in corral_yield: the
    * head of the run queue is a task that ran before, budget is left, FIFO
    * mode, no stack canaries, nothing compact. */
@@ -238,24 +253,27 @@ corral__park_checked(corral_task *t, int kind, const corral__wait *w) {
   corral__sched *s = &rt->sched;
   corral_task *next = s->rq_head;
   unsigned b = corral__budget(rt);
-  if (likely(next && b && !s->rng && !rt->stacks.pools.ncanary &&
-             next->state == CORRAL__T_RUNNABLE && !next->compact &&
-             t->linked)) {
+  /* next's state byte on its own: a channel partner wrote it a moment
+   * ago, and a wider load of it and compact together would wait for that
+   * store to reach the cache (no store forwarding from a narrower store). */
+  if (likely(next && b && (s->rng | rt->stacks.pools.ncanary) == 0 &&
+             __atomic_load_n(&next->state, __ATOMIC_RELAXED) ==
+                 CORRAL__T_RUNNABLE &&
+             !next->compact)) {
     corral__budget_set(rt, b - 1);
-    s->rq_head = next->rq_next;
+    s->rq_head = next->rq_next; /* next->rq_next stays: every way into the
+                                   queue sets it */
     if (!s->rq_head) s->rq_tail = NULL;
-    next->rq_next = NULL;
     corral__resume(rt, &t->ctx, next);
   } else {
     corral__switch_out_inline(rt, t);
   }
-  if (unlikely(corral__timer_armed(&t->timer)))
-    corral__timer_disarm(t->rt, &t->timer);
-  t->wait = NULL;
-  t->wait_kind = CORRAL__W_NONE;
   int rc = t->wake_rc;
-  if (likely(rc == 0)) return 0;
-  return rc == CORRAL_ETIMEDOUT ? rc : corral__fail(t, rc);
+  if (likely(rc == 0)) return 0; /* no abort was asked either: one ends
+                                    the wait with its code */
+  t->wake_rc = 0;
+  t->aborted = t->forced = 0;
+  return corral__fail(t, rc);
 }
 
 #endif

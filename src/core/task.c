@@ -133,6 +133,7 @@ spawn_impl(corral__rt *rt, corral__group *g, corral_fn fn, void *arg,
   t->handle = out != NULL;
   t->owned = out != NULL && public_handle;
   t->compact = CORRAL__COMPACT_OK && (o_compact | (g ? g->compact : 0));
+  t->linked = 0;
   corral__timer_init(&t->timer);
   t->wait_kind = CORRAL__W_NONE;
   if (self) corral__locals_inherit(t, self);
@@ -458,7 +459,8 @@ void corral__handle_abort(const char *call, const corral_task *h, int why) {
 }
 
 /* A cancelled joiner leaves t's ring at once (see corral__wait). */
-static void join_leave(const corral__wait *w) {
+static void join_leave(const corral__wait *w, corral_task *self) {
+  (void)self;
   corral_task *t = w->arg;
   corral__ring_remove(&t->waiters, w->node);
 }

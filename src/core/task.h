@@ -12,6 +12,8 @@
 #include "ground/slab.h"
 #include "ground/stack.h"
 
+#include <string.h>
+
 typedef struct corral__group corral__group;
 typedef struct corral__locals corral__locals;
 
@@ -60,17 +62,26 @@ struct corral_task {
   uint8_t state;
   uint8_t handle;              /* a user handle is outstanding */
   uint8_t compact;             /* runs on the shared stack */
-  uint8_t wait_kind;           /* CORRAL__W_*: what it waits on */
+  uint8_t linked;              /* in its group's child and scope lists
+                                  (next to compact: the channel fast paths
+                                  test both at once) */
   /* From here to name: all zero when spawned (one block). */
-  corral_task *rq_next;        /* run queue link */
+  union {
+    corral_task *rq_next;      /* run queue link (meaningful in the queue
+                                  only: every way into it sets it) */
+    void *chan_wait;           /* blocked in a channel's send or receive:
+                                  its waiter (channel.c); the wake-up that
+                                  queues the task overwrites it */
+  };
   corral__stack *stack;
   const corral__wait *wait;    /* how the current wait is aborted */
   union {
-    int wake_rc;               /* while it runs: what its last park returns */
+    int wake_rc;               /* parked: what its park returns; 0 while
+                                  it runs */
     uint32_t stack_peak;       /* once done: peak stack bytes (stack_paint) */
   };
   uint8_t finalized;
-  uint8_t linked;              /* in its group's child and scope lists */
+  uint8_t wait_kind;           /* CORRAL__W_*: what it waits on */
   uint8_t joined : 1;          /* its outcome was taken (join / wait) */
   uint8_t cnew : 1;            /* compact, first frame not laid out yet */
   uint8_t aborted : 1;         /* its current wait was asked to abort */
@@ -144,6 +155,19 @@ CORRAL__HIDDEN void corral__outcome_copy(const corral_task *t,
 #else
 #define CORRAL__COMPACT_OK 1
 #endif
+/* t is not compact and linked (it suspended once, if it started eagerly):
+ * what corral__park_checked needs. One 16-bit test of the two bytes. */
+_Static_assert(offsetof(corral_task, linked) ==
+                   offsetof(corral_task, compact) + 1,
+               "compact and linked are tested together");
+static inline bool corral__task_plain(const corral_task *t) {
+  static const uint8_t want_bytes[2] = {0, 1}; /* compact 0, linked 1 */
+  uint16_t v, want;
+  memcpy(&v, &t->compact, 2);
+  memcpy(&want, want_bytes, 2);
+  return v == want;
+}
+
 /* Compact tasks refuse calls that would expose their stack. */
 CORRAL__HIDDEN int corral__compact_refuse(corral_task *self, const char *call);
 #define CORRAL__NO_COMPACT(self, call)                                       \

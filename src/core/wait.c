@@ -16,7 +16,7 @@ const corral__wait corral__unabortable = {.what = "not abortable"};
 
 static void on_wait_timeout(corral__timer *tm) {
   corral_task *t = corral__container_of(tm, corral_task, timer);
-  if (t->state == CORRAL__T_BLOCKED) corral__wait_leave(t->wait);
+  if (t->state == CORRAL__T_BLOCKED) corral__wait_leave(t->wait, t);
   corral__wake(t, CORRAL_ETIMEDOUT);
 }
 
@@ -45,7 +45,7 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
      * cancellation would. */
     if (!w || !w->abort || kind == CORRAL__W_PARK ||
         w->abort(t, w->arg) == CORRAL_ABORT_SUCCEEDED) {
-      corral__wait_leave(w);
+      corral__wait_leave(w, t);
       return corral__fail(t, CORRAL_ECANCELED);
     }
     aborted = true; /* it cannot be withdrawn: wait for its waker */
@@ -54,7 +54,7 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
     int rc = CORRAL_ETIMEDOUT; /* expired */
     if (deadline <= corral__now(rt) ||
         (rc = corral__timer_arm(rt, &t->timer, deadline, on_wait_timeout))) {
-      if (w != CORRAL__UNABORTABLE) corral__wait_leave(w);
+      if (w != CORRAL__UNABORTABLE) corral__wait_leave(w, t);
       return rc;
     }
   }
@@ -69,8 +69,11 @@ int corral__park(corral_task *t, int kind, const corral__wait *w,
   t->wait = NULL;
   t->wait_kind = CORRAL__W_NONE;
   /* The wait's own deadline is the caller's business (sleep turns it
-   * into 0); other codes end the call. */
+   * into 0); other codes end the call. While a task runs, its wake_rc,
+   * aborted and forced are 0 (corral__park_checked relies on it). */
   int rc = t->wake_rc;
+  t->wake_rc = 0;
+  t->aborted = t->forced = 0;
   return rc == CORRAL_ETIMEDOUT ? rc : corral__fail(t, rc);
 }
 

@@ -81,7 +81,8 @@ typedef struct corral__wait {
   void *arg;             /* abort's and leave's argument, the dump's */
   const char *what;      /* detail for the dump, or NULL */
   corral__list *node;    /* the waiter's node in obj's list, or NULL */
-  void (*leave)(const struct corral__wait *w); /* unlink them, or NULL */
+  void (*leave)(const struct corral__wait *w, corral_task *t);
+                         /* unlink t's node(s), or NULL */
   const void *obj;       /* the object (caller storage) waited on, or NULL;
                             with node: its first node is a corral__waiter
                             (node, then task) in a list whose head is in
@@ -89,10 +90,10 @@ typedef struct corral__wait {
 } corral__wait;
 
 /* The waiter of t leaves the object's list (see corral__wait). */
-static inline void corral__wait_leave(const corral__wait *w) {
+static inline void corral__wait_leave(const corral__wait *w, corral_task *t) {
   if (!w) return;
   if (w->leave)
-    w->leave(w);
+    w->leave(w, t);
   else if (w->node)
     corral__list_remove(w->node);
 }
