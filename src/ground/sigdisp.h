@@ -26,4 +26,9 @@ CORRAL__HIDDEN int corral__sigwatch_start(uv_signal_t *h, uv_signal_cb cb,
  * and was the process's last corral watch of its signal. */
 CORRAL__HIDDEN void corral__sigwatch_close(uv_signal_t *h, uv_close_cb close_cb);
 
+/* Adds SA_ONSTACK to the handler installed for signum (libuv's, after a
+ * uv_signal_start): it then runs on the thread's alternate stack, never
+ * below a task's stack pointer. No-op for SIG_DFL and SIG_IGN. */
+CORRAL__HIDDEN void corral__signal_on_altstack(int signum);
+
 #endif

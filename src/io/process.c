@@ -30,6 +30,7 @@
 #include "io/process.h"
 #include "io/threads.h"
 #include "ground/fault.h"
+#include "ground/sigdisp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,7 +96,8 @@ static void watch_update(children *c) {
   int want = corral__list_head(&c->live) != NULL;
   if (want == c->watching) return;
   c->watching = want;
-  if (want) uv_signal_start(&c->sig, on_sigchld, SIGCHLD);
+  if (want && uv_signal_start(&c->sig, on_sigchld, SIGCHLD) == 0)
+    corral__signal_on_altstack(SIGCHLD); /* not on a task's stack (sigdisp.c) */
   else uv_signal_stop(&c->sig);
 }
 
