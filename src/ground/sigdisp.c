@@ -22,18 +22,34 @@ static struct sigaction sig_saved[NSIG];    /* before the first one */
  * the signal arrives. On a task stack that is a deeper touch than the task
  * ever made itself: a task near the end of a small stack would hit its
  * guard, and pooled stacks grow resident a page at a time as signals land
- * ever deeper in them (a SIGCHLD per child on the fork path: RSS rose by
- * 20 to 80 KiB a minute in the soak, docs/reliability.md "Soak"). With
- * SA_ONSTACK the handler runs on the runtime thread's alternate stack
+ * ever deeper in them (a SIGCHLD per child on the fork path: the soak's RSS
+ * rose 30 to 40 KiB a minute, docs/reliability.md "Soak"). With SA_ONSTACK
+ * the handler runs on the runtime thread's alternate stack
  * (corral__fault_begin installs one when the thread has none; other threads
- * block every signal, or have no alternate stack and keep the old place). */
-void corral__signal_on_altstack(int signum) {
+ * block every signal, or have no alternate stack and keep the old place).
+ * Under sig_lock: no corral start or stop of libuv's handler slips between
+ * the read and the write. */
+static void on_altstack(int signum) {
   struct sigaction cur;
   if (sigaction(signum, NULL, &cur) != 0) return;
   if (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN) return;
   if (cur.sa_flags & SA_ONSTACK) return;
   cur.sa_flags |= SA_ONSTACK;
   sigaction(signum, &cur, NULL);
+}
+
+int corral__signal_start(uv_signal_t *h, uv_signal_cb cb, int signum) {
+  pthread_mutex_lock(&sig_lock);
+  int rc = uv_signal_start(h, cb, signum);
+  if (rc == 0) on_altstack(signum);
+  pthread_mutex_unlock(&sig_lock);
+  return rc;
+}
+
+void corral__signal_stop(uv_signal_t *h) {
+  pthread_mutex_lock(&sig_lock);
+  uv_signal_stop(h);
+  pthread_mutex_unlock(&sig_lock);
 }
 
 int corral__sigwatch_start(uv_signal_t *h, uv_signal_cb cb, int signum) {
@@ -47,7 +63,7 @@ int corral__sigwatch_start(uv_signal_t *h, uv_signal_cb cb, int signum) {
   int rc = CORRAL__UV("signal_start", EINVAL, uv_signal_start(h, cb, signum));
   if (rc == 0) {
     sig_watches[signum]++;
-    corral__signal_on_altstack(signum);
+    on_altstack(signum);
   } else if (first) {
     sigaction(signum, &sig_saved[signum], NULL); /* libuv may have reset it */
   }

@@ -26,9 +26,12 @@ CORRAL__HIDDEN int corral__sigwatch_start(uv_signal_t *h, uv_signal_cb cb,
  * and was the process's last corral watch of its signal. */
 CORRAL__HIDDEN void corral__sigwatch_close(uv_signal_t *h, uv_close_cb close_cb);
 
-/* Adds SA_ONSTACK to the handler installed for signum (libuv's, after a
- * uv_signal_start): it then runs on the thread's alternate stack, never
- * below a task's stack pointer. No-op for SIG_DFL and SIG_IGN. */
-CORRAL__HIDDEN void corral__signal_on_altstack(int signum);
+/* uv_signal_start and uv_signal_stop for a watch that keeps no saved
+ * disposition (the fork path's SIGCHLD watch), under the same mutex. Every
+ * start, here and in corral__sigwatch_start, adds SA_ONSTACK to libuv's
+ * handler: it runs on the thread's alternate stack, never below a task's
+ * stack pointer. Returns libuv's code. */
+CORRAL__HIDDEN int corral__signal_start(uv_signal_t *h, uv_signal_cb cb, int signum);
+CORRAL__HIDDEN void corral__signal_stop(uv_signal_t *h);
 
 #endif

@@ -96,9 +96,9 @@ static void watch_update(children *c) {
   int want = corral__list_head(&c->live) != NULL;
   if (want == c->watching) return;
   c->watching = want;
-  if (want && uv_signal_start(&c->sig, on_sigchld, SIGCHLD) == 0)
-    corral__signal_on_altstack(SIGCHLD); /* not on a task's stack (sigdisp.c) */
-  else uv_signal_stop(&c->sig);
+  /* the handler runs on the alternate stack, not a task's (sigdisp.c) */
+  if (want) (void)corral__signal_start(&c->sig, on_sigchld, SIGCHLD);
+  else corral__signal_stop(&c->sig);
 }
 
 /* SIGCHLD: reap those of our children that ended (by pid: other children
