@@ -13,6 +13,7 @@
 typedef struct corral__aset {
   const void **v;
   uint32_t cap, used; /* used: live + deleted slots */
+  uint32_t live;      /* addresses in the set */
 } corral__aset;
 
 /* 0, or CORRAL_ENOMEM (the set is unchanged). p must not be in it. */
