@@ -742,6 +742,14 @@ static int main_fn(void *arg, void **result) {
     uv_signal_init(loop, &e->sigs[i]);
     e->sigs[i].data = e;
     uv_signal_start(&e->sigs[i], on_signal, sigs[i]);
+    /* libuv's handler without SA_ONSTACK would run on whatever task's
+     * stack is current: on the runtime's alternate stack instead (as the
+     * library's own signal watches, docs/reliability.md "Soak"). */
+    struct sigaction sa;
+    if (sigaction(sigs[i], NULL, &sa) == 0 && !(sa.sa_flags & SA_ONSTACK)) {
+      sa.sa_flags |= SA_ONSTACK;
+      sigaction(sigs[i], &sa, NULL);
+    }
     uv_unref((uv_handle_t *)&e->sigs[i]); /* a watch alone keeps nothing alive */
     e->nsigs_open++;
   }
