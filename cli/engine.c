@@ -44,8 +44,10 @@ static void decide(engine *e, job *j) {
   cli_policy_decide(&e->c->policy, &e->tally, j ? j->seq : 0,
                     j ? j->status == CLI_JOB_OK : 0, &e->verdict);
   if (!e->verdict.triggered) return;
-  if (j && j->status != CLI_JOB_OK && !e->first_fail_status)
-    e->first_fail_status = j->sig ? 128 + j->sig : (j->exit_code > 0 ? j->exit_code : 1);
+  /* The exit status is fixed now, by the job that decided (GNU parallel). */
+  int own = !j || j->status == CLI_JOB_OK ? 0
+            : j->sig ? 128 + j->sig : j->exit_code > 0 ? j->exit_code : 1;
+  e->halt_status = cli_halt_status_at_trigger(&e->c->policy, &e->tally, own);
   stop_all(e, "policy", e->verdict.why, e->verdict.decision == CLI_STOP_NOW);
   /* Said after the deciding job's output (print_job). */
   if (e->verdict.decision == CLI_STOP_SOON && !e->view_on) {
@@ -516,10 +518,6 @@ static void finish(engine *e, job *j) {
   if (!e->jl.to_stdout) log_job(e, j);
   if (e->c->results_dir) cli_write_exitval(e, j);
   cli_json_job(e, j);
-  if (j->status == CLI_JOB_ERROR || j->status == CLI_JOB_TIMED_OUT) {
-    if (!e->first_fail_status)
-      e->first_fail_status = j->sig ? 128 + j->sig : (j->exit_code > 0 ? j->exit_code : 1);
-  }
   /* Grouped output: the slot is free once the output is written, so a
    * reader that does not keep up holds back new jobs (as GNU parallel,
    * which prints before it starts the next job) instead of piling up

@@ -100,7 +100,7 @@ struct engine {
   cli_verdict verdict;
   int flushing;
   int stop_feeding, input_ended, stop_sig, nsig, out_closed, deadline_hit;
-  int first_fail_status;
+  int halt_status; /* the exit status fixed when the policy decided */
   char stop_by[16], stop_why[160];
   cli_termseq ts_live;
   uint64_t seq_next, not_started, launched;

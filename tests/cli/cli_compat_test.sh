@@ -177,6 +177,37 @@ b:" "--commands: no warning"
     eval "printf 'x\n' | $C -k $args" >/dev/null 2>"$T/err"
     eq "$(cat "$T/err")" "" "no warning for $args"
   done ;;
+halt_exit_status)
+  # --halt's exit status as GNU parallel's: fixed when the condition is met
+  # (jobs failing while "soon" waits do not count; N% is the percentage of
+  # all jobs that had failed, rounded up; N = 1 the deciding job's own
+  # status, also for done=1); never met: the percentage (rounded up) or
+  # the number of the jobs run that failed, 0 when none did. Jobs finish in
+  # input order (sleep 0.{}), -j1 or -j3; exit {} % 3: 3, 6 and 9 succeed.
+  cases=(
+    "-j3 --halt soon,fail=2|2" "-j3 --halt soon,done=3|2" "-j1 --halt now,fail=30%|34"
+    "-j3 --halt soon,fail=30%|34" "-j1 --halt now,success=50%|67" "-j1 --halt soon,done=50%|45"
+    "-j1 --halt 20%|23" "-j3 --halt now,fail=1|1" "-j3 --halt soon,fail=1|1"
+    "-j3 --halt now,success=1|0" "-j1 --halt now,done=2|2")
+  for c in "${cases[@]}"; do
+    opts=${c%|*}
+    $C -k $opts 'sleep 0.{}; echo {}; exit $(( {} % 3 ))' ::: 1 2 3 4 5 6 7 8 9 >/dev/null 2>&1
+    eq $? "${c#*|}" "exit status with [$opts]"
+  done
+  for c in "--halt now,success=5 true ::: 1 2 3|0" "--halt now,success=5 false ::: 1 2 3|3" \
+           "-j1 --halt soon,done=1 exit ::: 3 4|3" "-j1 --halt now,done=1 exit ::: 0 4|0" \
+           "-j1 --halt 10% exit ::: 1 0 0 0 0 0 0 0 0 0 0 0|9" "-j1 --halt now,fail=1 exit ::: 0 7 0|7"; do
+    eval "$C ${c%|*}" >/dev/null 2>&1
+    eq $? "${c#*|}" "exit status of [${c%|*}]"
+  done
+  if [ -n "$P" ]; then
+    for c in "${cases[@]}"; do
+      opts=${c%|*}
+      $P -k $opts 'sleep 0.{}; echo {}; exit $(( {} % 3 ))' ::: 1 2 3 4 5 6 7 8 9 >/dev/null 2>&1
+      eq $? "${c#*|}" "GNU parallel's exit status with [$opts]"
+    done
+  fi
+  no_left ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
