@@ -576,6 +576,11 @@ static job *next_job(engine *e, int *err) {
         *err = rc;
         return NULL;
       }
+      if (cli_input_nul_warning(e->in)) {
+        static const char w[] = "corral: Warning: a NUL character in the input was replaced with \\0 "
+                                "(no argument can hold one); for NUL-separated input give -0 (--null)\n";
+        cli_sink_put(e, CLI_SINK_ERR, w, sizeof w - 1);
+      }
     }
     uint64_t seq = ++e->seq_next;
     if ((e->c->shard_n && (seq - 1) % e->c->shard_n != e->c->shard_i) ||

@@ -208,6 +208,23 @@ halt_exit_status)
     done
   fi
   no_left ;;
+nul_in_record)
+  # A NUL inside a newline-separated record: no argument can hold it. It
+  # becomes the two characters \0 with a warning, as GNU parallel (it cut
+  # the record there, losing the rest silently).
+  printf 'a\0b\nc\0\0\nd\n' >"$T/in"
+  out=$($C -k 'printf "%s|" {}' :::: "$T/in" 2>"$T/err"); rc=$?
+  eq "$rc $out" '0 a\0b|c\0\0|d|' "records with NULs"
+  eq "$(grep -c 'Warning: a NUL character in the input was replaced with' "$T/err")" 1 "warned once"
+  out=$($C -k 'printf "%s|" {}' <"$T/in" 2>/dev/null)
+  eq "$out" 'a\0b|c\0\0|d|' "the same on standard input"
+  # -0: NUL ends a record; nothing to say.
+  out=$(printf 'a\0b c\0' | $C -k -0 'printf "%s|" {}' 2>"$T/err")
+  eq "$out" 'a|b c|' "-0"
+  eq "$(cat "$T/err")" "" "-0 says nothing"
+  if [ -n "$P" ]; then
+    eq "$($P -k 'printf "%s|" {}' :::: "$T/in" 2>/dev/null)" 'a\0b|c\0\0|d|' "GNU parallel"
+  fi ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
