@@ -398,10 +398,17 @@ static void release_slot(engine *e, job *j) {
   corral_semaphore_release(&e->sem);
 }
 
+/* Does the job get a joblog line? Only a job that ran to its end (a
+ * timeout is an end): one stopped by a signal, a policy or the deadline is
+ * not listed, so that --resume runs it again, as GNU parallel. */
+static int joblogged(engine *e, job *j) {
+  return e->jl.f && j->status != CLI_JOB_CANCELLED && j->status != CLI_JOB_NOT_STARTED;
+}
+
 /* The joblog line of a finished job in a file. On standard output (--joblog
  * -) it is written with the job's output instead (print_job). */
 static void log_job(engine *e, job *j) {
-  if (!e->jl.f || e->jl.to_stdout) return;
+  if (!joblogged(e, j) || e->jl.to_stdout) return;
   int jrc = cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
                              j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code,
                              j->sig, j->cmd);
@@ -457,7 +464,7 @@ static void say_job(engine *e, job *j) {
 static void print_job(engine *e, job *j) {
   if (j->status == CLI_JOB_NOT_STARTED) return;
   cli_buf line = {0};
-  if (e->jl.f && e->jl.to_stdout)
+  if (joblogged(e, j) && e->jl.to_stdout)
     cli_joblog_line(&line, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
                     j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code, j->sig, j->cmd);
   cli_emit_job_output(e, j, line.data, line.len);

@@ -225,6 +225,27 @@ nul_in_record)
   if [ -n "$P" ]; then
     eq "$($P -k 'printf "%s|" {}' :::: "$T/in" 2>/dev/null)" 'a\0b|c\0\0|d|' "GNU parallel"
   fi ;;
+joblog_resume_after_stop)
+  # A job stopped before its end (Ctrl-C, --halt now) gets no joblog line,
+  # so --resume runs it again, as GNU parallel (it was logged with Exitval
+  # -1 and --resume skipped it: the interrupted work was never redone). A
+  # timed-out job is logged (Exitval -1, signal 15), as GNU parallel.
+  $C --joblog "$T/jl" -j2 "sleep {}; : $S" ::: 0.2 30 >/dev/null 2>&1 &
+  p=$!
+  for i in $(seq 1 100); do [ "$({ wc -l <"$T/jl"; } 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+  kill -INT $p; wait $p; eq $? 130 "stopped by SIGINT"
+  eq "$(cut -f1,7- "$T/jl")" "$(printf 'Seq\tExitval\tSignal\tCommand\n1\t0\t0\tsleep 0.2; : %s' "$S")" "only the job that ended"
+  out=$($C --joblog "$T/jl" --resume -j2 "echo ran {}; : $S" ::: 0.2 30); rc=$?
+  eq "$rc $out" "0 ran 30" "--resume runs the stopped job"
+  $C --joblog "$T/jl2" -j2 --halt now,fail=1 "sleep {}; exit 1; : $S" ::: 0.2 30 >/dev/null 2>&1
+  eq "$(cut -f1,7,8 "$T/jl2" | tr '\t\n' ' |')" "Seq Exitval Signal|1 1 0|" "--halt now: the killed job is not listed"
+  $C --joblog "$T/jl3" --timeout 0.3 -j2 "sleep {}; : $S" ::: 0.1 30 >/dev/null 2>&1
+  eq "$(sort -n "$T/jl3" | cut -f1,7,8 | tr '\t\n' ' |')" "Seq Exitval Signal|1 0 0|2 -1 15|" "a timeout is logged"
+  if [ -n "$P" ]; then
+    $P --joblog "$T/jl4" -j2 --halt now,fail=1 "sleep {}; exit 1; : $S" ::: 0.2 30 >/dev/null 2>&1
+    eq "$(cut -f1,7,8 "$T/jl4" | tr '\t\n' ' |')" "Seq Exitval Signal|1 1 0|" "GNU parallel: the killed job is not listed"
+  fi
+  no_left ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
