@@ -183,15 +183,18 @@ halt_exit_status)
   # all jobs that had failed, rounded up; N = 1 the deciding job's own
   # status, also for done=1); never met: the percentage (rounded up) or
   # the number of the jobs run that failed, 0 when none did. Jobs finish in
-  # input order (sleep 0.{}), -j1 or -j3; exit {} % 3: 3, 6 and 9 succeed.
+  # input order: -j1, or -j3 with 300 ms between ends (a busy machine must
+  # not reorder them); exit {} % 3: 3, 6 and 9 succeed.
   cases=(
     "-j3 --halt soon,fail=2|2" "-j3 --halt soon,done=3|2" "-j1 --halt now,fail=30%|34"
     "-j3 --halt soon,fail=30%|34" "-j1 --halt now,success=50%|67" "-j1 --halt soon,done=50%|45"
     "-j1 --halt 20%|23" "-j3 --halt now,fail=1|1" "-j3 --halt soon,fail=1|1"
     "-j3 --halt now,success=1|0" "-j1 --halt now,done=2|2")
+  job() { case $1 in -j1*) echo 'sleep 0.{}; echo {}; exit $(( {} % 3 ))' ;;
+                     *) echo 'sleep $(( {} * 3 / 10 )).$(( {} * 3 % 10 )); echo {}; exit $(( {} % 3 ))' ;; esac; }
   for c in "${cases[@]}"; do
     opts=${c%|*}
-    $C -k $opts 'sleep 0.{}; echo {}; exit $(( {} % 3 ))' ::: 1 2 3 4 5 6 7 8 9 >/dev/null 2>&1
+    $C -k $opts "$(job "$opts")" ::: 1 2 3 4 5 6 7 8 9 >/dev/null 2>&1
     eq $? "${c#*|}" "exit status with [$opts]"
   done
   for c in "--halt now,success=5 true ::: 1 2 3|0" "--halt now,success=5 false ::: 1 2 3|3" \
@@ -203,7 +206,7 @@ halt_exit_status)
   if [ -n "$P" ]; then
     for c in "${cases[@]}"; do
       opts=${c%|*}
-      $P -k $opts 'sleep 0.{}; echo {}; exit $(( {} % 3 ))' ::: 1 2 3 4 5 6 7 8 9 >/dev/null 2>&1
+      $P -k $opts "$(job "$opts")" ::: 1 2 3 4 5 6 7 8 9 >/dev/null 2>&1
       eq $? "${c#*|}" "GNU parallel's exit status with [$opts]"
     done
   fi
