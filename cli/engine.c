@@ -44,11 +44,16 @@ static void decide(engine *e, job *j) {
   cli_policy_decide(&e->c->policy, &e->tally, j ? j->seq : 0,
                     j ? j->status == CLI_JOB_OK : 0, &e->verdict);
   if (!e->verdict.triggered) return;
-  if (j && j->status != CLI_JOB_OK && !e->first_fail_status)
-    e->first_fail_status = j->sig ? 128 + j->sig : (j->exit_code > 0 ? j->exit_code : 1);
+  /* The exit status is fixed now, by the job that decided (GNU parallel). */
+  int own = !j || j->status == CLI_JOB_OK ? 0
+            : j->sig ? 128 + j->sig : j->exit_code > 0 ? j->exit_code : 1;
+  e->halt_status = cli_halt_status_at_trigger(&e->c->policy, &e->tally, own);
   stop_all(e, "policy", e->verdict.why, e->verdict.decision == CLI_STOP_NOW);
-  /* Said after the deciding job's output (after_output). */
-  if (e->verdict.decision == CLI_STOP_SOON && !e->view_on) e->soon_waiting = e->tally.running;
+  /* Said after the deciding job's output (print_job). */
+  if (e->verdict.decision == CLI_STOP_SOON && !e->view_on) {
+    e->soon_waiting = e->tally.running;
+    e->soon_seq = j ? j->seq : 0;
+  }
 }
 
 /* -------------------------------------------------------------- jobs */
@@ -393,10 +398,17 @@ static void release_slot(engine *e, job *j) {
   corral_semaphore_release(&e->sem);
 }
 
-/* The joblog line of a finished job. On standard output (--joblog -) it
- * follows the job's output, as in GNU parallel. */
+/* Does the job get a joblog line? Only a job that ran to its end (a
+ * timeout is an end): one stopped by a signal, a policy or the deadline is
+ * not listed, so that --resume runs it again, as GNU parallel. */
+static int joblogged(engine *e, job *j) {
+  return e->jl.f && j->status != CLI_JOB_CANCELLED && j->status != CLI_JOB_NOT_STARTED;
+}
+
+/* The joblog line of a finished job in a file. On standard output (--joblog
+ * -) it is written with the job's output instead (print_job). */
 static void log_job(engine *e, job *j) {
-  if (!e->jl.f) return;
+  if (!joblogged(e, j) || e->jl.to_stdout) return;
   int jrc = cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
                              j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code,
                              j->sig, j->cmd);
@@ -443,17 +455,60 @@ static void say_job(engine *e, job *j) {
   cli_buf_free(&b);
 }
 
-/* After a job's output: its joblog line on standard output, its messages. */
-static void after_output(engine *e, job *j) {
-  if (e->jl.to_stdout) log_job(e, j);
+/* A finished job's output, then (--joblog -) its joblog line on standard
+ * output, written under the same hold of standard output's lock (stdio on
+ * descriptor 1 would race a job's output that waits for the reader, and
+ * fail with EAGAIN: the stream made the pipe non-blocking), then what is
+ * said about it on standard error. A job that never started prints
+ * nothing. */
+static void print_job(engine *e, job *j) {
+  if (j->status == CLI_JOB_NOT_STARTED) return;
+  cli_buf line = {0};
+  if (joblogged(e, j) && e->jl.to_stdout)
+    cli_joblog_line(&line, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
+                    j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code, j->sig, j->cmd);
+  cli_emit_job_output(e, j, line.data, line.len);
+  cli_buf_free(&line);
   say_job(e, j);
-  if (e->soon_waiting) {
-    char m[96]; /* as GNU parallel says it */
-    int n = snprintf(m, sizeof m, "corral: Starting no more jobs. Waiting for %llu jobs to finish.\n",
-                     (unsigned long long)e->soon_waiting);
-    cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
+  /* --halt soon: said once, after the deciding job's messages, as GNU
+   * parallel does. Claimed before the write: the write may let another
+   * job print (a write is a schedule point), and it would say it again. */
+  uint64_t waiting = e->soon_waiting;
+  if (waiting && (e->soon_seq == 0 || e->soon_seq == j->seq)) {
     e->soon_waiting = 0;
+    char m[96];
+    int n = snprintf(m, sizeof m, "corral: Starting no more jobs. Waiting for %llu jobs to finish.\n",
+                     (unsigned long long)waiting);
+    cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
   }
+}
+
+/* -k: print the finished jobs at the head of the input order and free
+ * them. One flusher at a time (a write may let other jobs run and finish;
+ * the flusher prints them too), so the order holds; a job is queued as
+ * finished only once nothing of it is left to do but print it. */
+static void flush_in_order(engine *e) {
+  if (e->flushing) return;
+  e->flushing = 1;
+  while (e->ohead && e->ohead->finished) {
+    job *h = e->ohead;
+    e->ohead = h->onext;
+    if (!e->ohead) e->otail = NULL;
+    print_job(e, h);
+    job_free(h);
+    corral_semaphore_release(&e->oq_sem);
+  }
+  e->flushing = 0;
+}
+
+/* A job that will never run: its JSON line, counted; with -k it waits in
+ * the order (finished), else it is freed. */
+static void never_started(engine *e, job *j) {
+  j->status = CLI_JOB_NOT_STARTED;
+  release_slot(e, j);
+  cli_json_job(e, j); /* may wait: j is not marked finished before */
+  e->not_started++;
+  if (e->c->out == CLI_OUT_KEEP_ORDER) j->finished = 1; else job_free(j);
 }
 
 static void finish(engine *e, job *j) {
@@ -470,10 +525,6 @@ static void finish(engine *e, job *j) {
   if (!e->jl.to_stdout) log_job(e, j);
   if (e->c->results_dir) cli_write_exitval(e, j);
   cli_json_job(e, j);
-  if (j->status == CLI_JOB_ERROR || j->status == CLI_JOB_TIMED_OUT) {
-    if (!e->first_fail_status)
-      e->first_fail_status = j->sig ? 128 + j->sig : (j->exit_code > 0 ? j->exit_code : 1);
-  }
   /* Grouped output: the slot is free once the output is written, so a
    * reader that does not keep up holds back new jobs (as GNU parallel,
    * which prints before it starts the next job) instead of piling up
@@ -489,23 +540,9 @@ static void finish(engine *e, job *j) {
    * can be printed and freed by the job that flushes meanwhile. */
   if (e->c->out == CLI_OUT_KEEP_ORDER) {
     j->finished = 1;
-    /* One flusher at a time (a write may wait), so the order holds. */
-    if (!e->flushing) {
-      e->flushing = 1;
-      while (e->ohead && e->ohead->finished) {
-        job *h = e->ohead;
-        e->ohead = h->onext;
-        if (!e->ohead) e->otail = NULL;
-        cli_emit_job_output(e, h);
-        after_output(e, h);
-        job_free(h);
-        corral_semaphore_release(&e->oq_sem);
-      }
-      e->flushing = 0;
-    }
+    flush_in_order(e);
   } else {
-    cli_emit_job_output(e, j);
-    after_output(e, j);
+    print_job(e, j);
     release_slot(e, j);
     job_free(j);
   }
@@ -545,6 +582,11 @@ static job *next_job(engine *e, int *err) {
       if (rc <= 0) {
         *err = rc;
         return NULL;
+      }
+      if (cli_input_nul_warning(e->in)) {
+        static const char w[] = "corral: Warning: a NUL character in the input was replaced with \\0 "
+                                "(no argument can hold one); for NUL-separated input give -0 (--null)\n";
+        cli_sink_put(e, CLI_SINK_ERR, w, sizeof w - 1);
       }
     }
     uint64_t seq = ++e->seq_next;
@@ -664,7 +706,10 @@ static void feed(engine *e) {
     }
     char name[32];
     snprintf(name, sizeof name, "job %llu", (unsigned long long)j->seq);
-    int rc = corral_spawn(&e->g, job_fn, j, name, NULL);
+    /* The calls above may have let other tasks run (a semaphore acquired
+     * at once, input that was ready: each a schedule point), and a policy
+     * (--halt soon) may have stopped the run meanwhile. */
+    int rc = e->stop_feeding ? CORRAL_ECANCELED : corral_spawn(&e->g, job_fn, j, name, NULL);
     if (rc == 0) {
       e->launched++;
       j->pnext = e->pending;
@@ -672,16 +717,9 @@ static void feed(engine *e) {
       e->pending = j;
     }
     if (rc) {
-      /* The group refuses (it was cancelled): the job never starts. */
-      j->status = CLI_JOB_NOT_STARTED;
-      if (e->c->out == CLI_OUT_KEEP_ORDER) {
-        j->finished = 1;
-      } else {
-        release_slot(e, j);
-        job_free(j);
-        break;
-      }
-      release_slot(e, j);
+      /* The run stopped, or the group refuses (it was cancelled): the
+       * job never starts. */
+      never_started(e, j);
       break;
     }
   }
@@ -788,23 +826,10 @@ static int main_fn(void *arg, void **result) {
     for (job *j = last, *prev; j; j = prev) { /* in input order */
       prev = j->pprev;
       j->pnext = j->pprev = NULL;
-      j->status = CLI_JOB_NOT_STARTED;
-      release_slot(e, j);
-      cli_json_job(e, j);
-      e->not_started++;
-      if (e->c->out == CLI_OUT_KEEP_ORDER) j->finished = 1; else job_free(j);
+      never_started(e, j);
     }
     /* -k: what waited behind a job that never ran is printed now. */
-    while (e->ohead && e->ohead->finished && !e->flushing) {
-      job *h = e->ohead;
-      e->ohead = h->onext;
-      if (!e->ohead) e->otail = NULL;
-      if (h->status != CLI_JOB_NOT_STARTED) {
-        cli_emit_job_output(e, h);
-        after_output(e, h);
-      }
-      job_free(h);
-    }
+    flush_in_order(e);
     if (e->c->http) cli_http_close(e);
     e->g_open = 0;
     if (rc == CORRAL_ETIMEDOUT) {

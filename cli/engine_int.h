@@ -100,7 +100,7 @@ struct engine {
   cli_verdict verdict;
   int flushing;
   int stop_feeding, input_ended, stop_sig, nsig, out_closed, deadline_hit;
-  int first_fail_status;
+  int halt_status; /* the exit status fixed when the policy decided */
   char stop_by[16], stop_why[160];
   cli_termseq ts_live;
   uint64_t seq_next, not_started, launched;
@@ -126,6 +126,7 @@ struct engine {
   /* view */
   int view_on, view_lines, view_dirty, tty_cols;
   uint64_t soon_waiting; /* --halt soon: jobs still running, to be said */
+  uint64_t soon_seq;     /* after this job's output (0: the next job's) */
   corral_task *view_task, *watch_task;
   int view_stop;
   /* statistics */
@@ -173,7 +174,9 @@ uint64_t cli_spool_len(const cli_spool *s);
 /* Read the spool from offset off: up to n bytes into buf; bytes read. */
 size_t cli_spool_read(const cli_spool *s, uint64_t off, char *buf, size_t n);
 void cli_on_data(void *ctx, int which, const char *p, size_t n);
-void cli_emit_job_output(engine *e, job *j);
+/* A finished job's output; trailer (tlen bytes, may be 0) follows its
+ * standard output under the same hold of the lock. */
+void cli_emit_job_output(engine *e, job *j, const char *trailer, size_t tlen);
 int cli_check_tmpdir(engine *e, char *err, size_t errlen);
 void cli_view_draw(engine *e);
 void cli_view_clear(engine *e);

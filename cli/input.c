@@ -76,6 +76,7 @@ struct cli_input {
   reader prd;
   const char *recend, *recstart;
   size_t relen, rslen;
+  int nul_seen;    /* 1: a NUL in a record was replaced, not said yet; 2: said */
 };
 
 char *cli_unescape(const char *s) {
@@ -180,10 +181,24 @@ static int reader_next(cli_input *in, reader *r, char **out) {
     }
     if (p || (r->eof && avail > 0)) {
       size_t len = p ? (size_t)(p - (r->buf + r->start)) : avail;
-      char *s = malloc(len + 1);
+      const char *src = r->buf + r->start;
+      /* A NUL inside a record (no -0): an argument cannot hold it, and
+       * the C string would end there, losing the rest silently. It
+       * becomes the two characters \0, as GNU parallel writes it. */
+      size_t nuls = 0;
+      for (const char *z = src; (z = memchr(z, 0, len - (size_t)(z - src))); z++) nuls++;
+      char *s = malloc(len + nuls + 1);
       if (!s) return -ENOMEM;
-      memcpy(s, r->buf + r->start, len);
-      s[len] = 0;
+      if (nuls) {
+        char *q = s;
+        for (size_t i = 0; i < len; i++)
+          if (src[i]) *q++ = src[i];
+          else *q++ = '\\', *q++ = '0';
+        if (!in->nul_seen) in->nul_seen = 1;
+      } else {
+        memcpy(s, src, len);
+      }
+      s[len + nuls] = 0;
       r->start += len + (p ? in->seplen : 0);
       *out = s;
       return 1;
@@ -836,6 +851,12 @@ int cli_input_open(const cli_input_opts *o, cli_input **out, char *err,
 fail:
   cli_input_close(in);
   return rc;
+}
+
+int cli_input_nul_warning(cli_input *in) {
+  if (in->nul_seen != 1) return 0;
+  in->nul_seen = 2;
+  return 1;
 }
 
 int cli_input_endless(const cli_input *in) {

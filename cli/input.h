@@ -73,6 +73,9 @@ int cli_input_next(cli_input *in, cli_args *a);
 /* --pipe: the next block of whole records into *data (malloc'd, *len
  * bytes). 1, 0 at the end, or -errno. */
 int cli_input_block(cli_input *in, char **data, size_t *len);
+/* 1 once, after a record held a NUL (replaced by the two characters \0:
+ * no argument can hold one): the caller warns (without -0 / --null). */
+int cli_input_nul_warning(cli_input *in);
 /* 1 if the input may be endless (a pipe or terminal is streamed). */
 int cli_input_endless(const cli_input *in);
 /* The number of jobs when it is known without reading further (lists, or

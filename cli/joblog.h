@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util.h"
+
 typedef struct cli_joblog {
   FILE *f;
   int to_stdout; /* "-": each line follows the job's output */
@@ -19,6 +21,9 @@ typedef struct cli_joblog {
  * (a duplicate of descriptor 1, header first, flushed per line). 0 or
  * -errno. */
 int cli_joblog_open(cli_joblog *j, const char *path, int append);
+/* One joblog line (with its newline) appended to b. 0 or -ENOMEM. */
+int cli_joblog_line(cli_buf *b, uint64_t seq, double start_epoch, double runtime_s,
+                    int exitval, int sig, const char *cmd);
 int cli_joblog_write(cli_joblog *j, uint64_t seq, double start_epoch,
                      double runtime_s, int exitval, int sig, const char *cmd);
 void cli_joblog_close(cli_joblog *j);

@@ -468,17 +468,18 @@ void cli_on_data(void *ctx, int which, const char *p, size_t n) {
   }
 }
 
-void cli_emit_job_output(engine *e, job *j) {
+void cli_emit_job_output(engine *e, job *j, const char *trailer, size_t tlen) {
   if (e->json_stdout) return;
   shield sh;
   shield_on(&sh);
   for (int w = 1; w <= 2; w++) {
     cli_spool *s = w == 1 ? &j->out : &j->err;
-    if (cli_spool_len(s) == 0) continue;
     int sk = w == 1 ? CLI_SINK_OUT : CLI_SINK_ERR;
+    if (cli_spool_len(s) == 0 && (w == 2 || !tlen)) continue;
     if (lock_for(e, sk)) continue;
     int bol = 1;
     if (put_spool(e, j, sk, s, &bol) == 0) end_line(e, sk, bol);
+    if (w == 1 && tlen) cli_sink_write(e, sk, trailer, tlen);
     cli_sink_unlock(e, sk);
   }
   shield_off(&sh);
@@ -501,10 +502,17 @@ void cli_view_draw(engine *e) {
   if (!e->view_on) return;
   /* A job's output on the same terminal is being written: the next frame. */
   if (e->stdout_tty && corral_lock_owner(&e->sink[CLI_SINK_OUT].lock)) return;
+  /* The lock first: taking it may let other tasks run (a schedule point),
+   * and the frame, the running jobs and view_lines must be those of the
+   * moment it is written (a writer erases view_lines lines). */
+  if (cli_sink_lock(e, CLI_SINK_ERR)) return;
   size_t n = 0;
   for (job *j = e->run_head; j; j = j->rnext) n++;
   cli_view_job *vj = calloc(n ? n : 1, sizeof *vj);
-  if (!vj) return;
+  if (!vj) {
+    cli_sink_unlock(e, CLI_SINK_ERR);
+    return;
+  }
   int64_t now = corral_now();
   size_t i = 0;
   for (job *j = e->run_head; j && i < n; j = j->rnext, i++) {
@@ -523,11 +531,9 @@ void cli_view_draw(engine *e) {
   cli_buf b = {0};
   cli_view_erase(e->view_lines, &b);
   cli_view_render(&s, &b, &e->view_lines);
-  free(vj);
-  if (cli_sink_lock(e, CLI_SINK_ERR) == 0) {
-    cli_sink_write(e, CLI_SINK_ERR, b.data, b.len);
-    cli_sink_unlock(e, CLI_SINK_ERR);
-  }
+  free(vj); /* the job's commands are not used past here: b holds the frame */
+  cli_sink_write(e, CLI_SINK_ERR, b.data, b.len);
+  cli_sink_unlock(e, CLI_SINK_ERR);
   cli_buf_free(&b);
   e->view_dirty = 0;
 }

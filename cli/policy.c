@@ -47,6 +47,7 @@ int cli_policy_parse(const char *s, cli_policy *p, char *err, size_t errlen) {
 int cli_halt_parse(const char *s, cli_policy *p, char *err, size_t errlen) {
   memset(p, 0, sizeof *p);
   snprintf(p->name, sizeof p->name, "halt %s", s);
+  p->halt = 1;
   /* GNU parallel's old numeric forms. */
   if (!strcmp(s, "0") || !strcmp(s, "never")) return p->when = CLI_WHEN_NEVER, 0;
   if (!strcmp(s, "1")) return p->when = CLI_WHEN_SOON, p->why = CLI_WHY_FAIL, p->count = 1, 0;
@@ -178,4 +179,22 @@ void cli_policy_final(const cli_policy *p, const cli_tally *t, cli_verdict *v) {
     else
       snprintf(v->why, sizeof v->why, "all jobs finished");
   }
+}
+
+static int pct_up(uint64_t part, uint64_t whole) {
+  if (!whole || !part) return 0;
+  uint64_t v = (part * 100 + whole - 1) / whole;
+  return v > 100 ? 100 : (int)v;
+}
+
+int cli_halt_status_at_trigger(const cli_policy *p, const cli_tally *t, int job_status) {
+  if (p->why == CLI_WHY_SUCCESS || p->why == CLI_WHY_QUORUM) return 0;
+  if (p->pct > 0) return pct_up(t->failed, t->total);
+  if (p->count == 1) return job_status;
+  return t->failed > 101 ? 101 : (int)t->failed;
+}
+
+int cli_halt_status_final(const cli_policy *p, const cli_tally *t) {
+  if (p->pct > 0) return pct_up(t->failed, t->ok + t->failed);
+  return t->failed > 101 ? 101 : (int)t->failed;
 }

@@ -25,6 +25,7 @@ typedef struct cli_policy {
   uint64_t count;  /* threshold (jobs) unless pct */
   double pct;      /* > 0: threshold as a percentage of all jobs */
   char name[32];   /* how the user said it, for messages and JSON */
+  int halt;        /* given as --halt: GNU parallel's exit statuses */
 } cli_policy;
 
 /* 0, or -1 with a one-line hint in err saying what to write instead. */
@@ -51,6 +52,17 @@ typedef struct cli_verdict {
  * keep it. */
 void cli_policy_decide(const cli_policy *p, const cli_tally *t,
                        uint64_t last_seq, int last_ok, cli_verdict *v);
+/* GNU parallel's exit status under --halt (its should_we_halt and halt):
+ * fixed when the condition is met: 0 for success=; for fail= and done=,
+ * with N% the percentage of all jobs that had failed then (rounded up),
+ * with N = 1 the deciding job's own status (job_status: its exit status,
+ * 128 + a signal, 0 when it succeeded), else the number that had failed
+ * then (at most 101); jobs that fail while "soon" waits do not count. */
+int cli_halt_status_at_trigger(const cli_policy *p, const cli_tally *t, int job_status);
+/* Under --halt when the condition was never met: with N% the percentage
+ * of the jobs run that failed (rounded up), else their number (at most
+ * 101; 0 when none failed, also for a success= that was not reached). */
+int cli_halt_status_final(const cli_policy *p, const cli_tally *t);
 /* The verdict when the run ended without a trigger. */
 void cli_policy_final(const cli_policy *p, const cli_tally *t, cli_verdict *v);
 

@@ -306,15 +306,12 @@ int cli_exit_status(engine *e) {
   if (e->deadline_hit) return CLI_EXIT_DEADLINE;
   if (e->out_closed && e->sink[CLI_SINK_OUT].err == -EPIPE) return CLI_EXIT_PIPE;
   if (e->own_error) return CLI_EXIT_INTERNAL;
-  if (e->verdict.success) return 0;
   const cli_policy *p = &e->c->policy;
-  if (e->verdict.triggered && p->why == CLI_WHY_FAIL && p->pct <= 0 && p->count == 1)
-    return e->first_fail_status ? e->first_fail_status : 1;
-  if (p->pct > 0 && p->why == CLI_WHY_FAIL) {
-    uint64_t all = e->tally.ok + e->tally.failed;
-    int pc = all ? (int)(100 * e->tally.failed / all) : 0;
-    return pc ? pc : 1;
-  }
+  if (p->halt && p->when != CLI_WHEN_NEVER) /* GNU parallel's statuses */
+    return e->verdict.triggered ? e->halt_status : cli_halt_status_final(p, &e->tally);
+  if (e->verdict.success) return 0;
+  if (e->verdict.triggered && p->why == CLI_WHY_FAIL && p->count == 1)
+    return e->halt_status ? e->halt_status : 1;
   uint64_t f = e->tally.failed;
   return f == 0 ? 1 : f > 101 ? 101 : (int)f;
 }

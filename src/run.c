@@ -265,7 +265,7 @@ int corral_run(const corral_options *opts, corral_fn main_fn, void *arg,
                         : 0;
   rt->clock.vnow = CORRAL__VIRTUAL_EPOCH;
   rt->sched.rng = o.shuffle_seed;
-  rt->sched.quick_left = CORRAL_YIELD_EVERY;
+  rt->sched.quick_left = CORRAL__QUICK_EVERY;
   rt->serial = (uint8_t)next_serial();
   rt->threads.pool_size = o.offload_threads;
   rt->threads.drain_ns = o.offload_drain_ns ? o.offload_drain_ns

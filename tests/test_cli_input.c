@@ -63,7 +63,7 @@ TEST(files_nul_records_and_columns) {
   int fd = mkstemp(path);
   CHECK(fd >= 0);
   close(fd);
-  write_file(path, "x\ty z\n\nlast", 12);
+  write_file(path, "x\ty z\n\nlast", 11);
   cli_source s[1] = {{.kind = CLI_SRC_FILE, .path = path}};
   cli_input_opts o = {.src = s, .nsrc = 1, .sep = '\n'};
   char *got = all_jobs(&o);

@@ -100,7 +100,7 @@ corral__scope *corral__checkpoint_slow(corral__rt *rt, corral_task *t) {
 }
 
 void corral__quick_yield(corral__rt *rt, corral_task *t) {
-  __atomic_store_n(&rt->sched.quick_left, CORRAL_YIELD_EVERY,
+  __atomic_store_n(&rt->sched.quick_left, CORRAL__QUICK_EVERY,
                    __ATOMIC_RELAXED);
   /* Due deadlines of t's scopes fire now (they cancel its next call); the
    * budget goes to 0 so this switch passes through the scheduler, which

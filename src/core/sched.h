@@ -14,6 +14,14 @@
  * I/O again. */
 #define CORRAL__BUDGET 256
 
+/* Blocking calls that complete at once between two schedule points
+ * (CORRAL_YIELD_EVERY). The CORRAL_YIELD_STRESS test build makes it 1:
+ * every such call yields, so code that holds shared state across one
+ * (assuming it cannot let another task run) fails in the tests. */
+#ifndef CORRAL__QUICK_EVERY
+#define CORRAL__QUICK_EVERY CORRAL_YIELD_EVERY
+#endif
+
 /* sched.c: the slow parts. */
 /* Run t from the scheduler's context until it gives the CPU back. */
 CORRAL__HIDDEN void corral__run_task(corral__rt *rt, corral_task *t);

@@ -177,6 +177,78 @@ b:" "--commands: no warning"
     eval "printf 'x\n' | $C -k $args" >/dev/null 2>"$T/err"
     eq "$(cat "$T/err")" "" "no warning for $args"
   done ;;
+halt_exit_status)
+  # --halt's exit status as GNU parallel's: fixed when the condition is met
+  # (jobs failing while "soon" waits do not count; N% is the percentage of
+  # all jobs that had failed, rounded up; N = 1 the deciding job's own
+  # status, also for done=1); never met: the percentage (rounded up) or
+  # the number of the jobs run that failed, 0 when none did. Jobs finish in
+  # input order: -j1, or -j3 with 300 ms between ends (a busy machine must
+  # not reorder them); exit {} % 3: 3, 6 and 9 succeed.
+  cases=(
+    "-j3 --halt soon,fail=2|2" "-j3 --halt soon,done=3|2" "-j1 --halt now,fail=30%|34"
+    "-j3 --halt soon,fail=30%|34" "-j1 --halt now,success=50%|67" "-j1 --halt soon,done=50%|45"
+    "-j1 --halt 20%|23" "-j3 --halt now,fail=1|1" "-j3 --halt soon,fail=1|1"
+    "-j3 --halt now,success=1|0" "-j1 --halt now,done=2|2")
+  job() { case $1 in -j1*) echo 'sleep 0.{}; echo {}; exit $(( {} % 3 ))' ;;
+                     *) echo 'sleep $(( {} * 3 / 10 )).$(( {} * 3 % 10 )); echo {}; exit $(( {} % 3 ))' ;; esac; }
+  for c in "${cases[@]}"; do
+    opts=${c%|*}
+    $C -k $opts "$(job "$opts")" ::: 1 2 3 4 5 6 7 8 9 >/dev/null 2>&1
+    eq $? "${c#*|}" "exit status with [$opts]"
+  done
+  for c in "--halt now,success=5 true ::: 1 2 3|0" "--halt now,success=5 false ::: 1 2 3|3" \
+           "-j1 --halt soon,done=1 exit ::: 3 4|3" "-j1 --halt now,done=1 exit ::: 0 4|0" \
+           "-j1 --halt 10% exit ::: 1 0 0 0 0 0 0 0 0 0 0 0|9" "-j1 --halt now,fail=1 exit ::: 0 7 0|7"; do
+    eval "$C ${c%|*}" >/dev/null 2>&1
+    eq $? "${c#*|}" "exit status of [${c%|*}]"
+  done
+  if [ -n "$P" ]; then
+    for c in "${cases[@]}"; do
+      opts=${c%|*}
+      $P -k $opts "$(job "$opts")" ::: 1 2 3 4 5 6 7 8 9 >/dev/null 2>&1
+      eq $? "${c#*|}" "GNU parallel's exit status with [$opts]"
+    done
+  fi
+  no_left ;;
+nul_in_record)
+  # A NUL inside a newline-separated record: no argument can hold it. It
+  # becomes the two characters \0 with a warning, as GNU parallel (it cut
+  # the record there, losing the rest silently).
+  printf 'a\0b\nc\0\0\nd\n' >"$T/in"
+  out=$($C -k 'printf "%s|" {}' :::: "$T/in" 2>"$T/err"); rc=$?
+  eq "$rc $out" '0 a\0b|c\0\0|d|' "records with NULs"
+  eq "$(grep -c 'Warning: a NUL character in the input was replaced with' "$T/err")" 1 "warned once"
+  out=$($C -k 'printf "%s|" {}' <"$T/in" 2>/dev/null)
+  eq "$out" 'a\0b|c\0\0|d|' "the same on standard input"
+  # -0: NUL ends a record; nothing to say.
+  out=$(printf 'a\0b c\0' | $C -k -0 'printf "%s|" {}' 2>"$T/err")
+  eq "$out" 'a|b c|' "-0"
+  eq "$(cat "$T/err")" "" "-0 says nothing"
+  if [ -n "$P" ]; then
+    eq "$($P -k 'printf "%s|" {}' :::: "$T/in" 2>/dev/null)" 'a\0b|c\0\0|d|' "GNU parallel"
+  fi ;;
+joblog_resume_after_stop)
+  # A job stopped before its end (Ctrl-C, --halt now) gets no joblog line,
+  # so --resume runs it again, as GNU parallel (it was logged with Exitval
+  # -1 and --resume skipped it: the interrupted work was never redone). A
+  # timed-out job is logged (Exitval -1, signal 15), as GNU parallel.
+  $C --joblog "$T/jl" -j2 "sleep {}; : $S" ::: 0.2 30 >/dev/null 2>&1 &
+  p=$!
+  for i in $(seq 1 100); do [ "$({ wc -l <"$T/jl"; } 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+  kill -INT $p; wait $p; eq $? 130 "stopped by SIGINT"
+  eq "$(cut -f1,7- "$T/jl")" "$(printf 'Seq\tExitval\tSignal\tCommand\n1\t0\t0\tsleep 0.2; : %s' "$S")" "only the job that ended"
+  out=$($C --joblog "$T/jl" --resume -j2 "echo ran {}; : $S" ::: 0.2 30); rc=$?
+  eq "$rc $out" "0 ran 30" "--resume runs the stopped job"
+  $C --joblog "$T/jl2" -j2 --halt now,fail=1 "sleep {}; exit 1; : $S" ::: 0.2 30 >/dev/null 2>&1
+  eq "$(cut -f1,7,8 "$T/jl2" | tr '\t\n' ' |')" "Seq Exitval Signal|1 1 0|" "--halt now: the killed job is not listed"
+  $C --joblog "$T/jl3" --timeout 0.3 -j2 "sleep {}; : $S" ::: 0.1 30 >/dev/null 2>&1
+  eq "$(sort -n "$T/jl3" | cut -f1,7,8 | tr '\t\n' ' |')" "Seq Exitval Signal|1 0 0|2 -1 15|" "a timeout is logged"
+  if [ -n "$P" ]; then
+    $P --joblog "$T/jl4" -j2 --halt now,fail=1 "sleep {}; exit 1; : $S" ::: 0.2 30 >/dev/null 2>&1
+    eq "$(cut -f1,7,8 "$T/jl4" | tr '\t\n' ' |')" "Seq Exitval Signal|1 1 0|" "GNU parallel: the killed job is not listed"
+  fi
+  no_left ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0

@@ -304,6 +304,52 @@ breaker)
   err=$($C echo ::: 1 2>&1 >/dev/full); eq $? 125 "stdout /dev/full"
   has "$err" "cannot write standard output: No space left on device" "/dev/full message"
   no_left ;;
+halt_soon_said_once)
+  # --halt soon: "Starting no more jobs" is said once, after the deciding
+  # job's message (as GNU parallel), also when standard error's reader is
+  # slow: the write waits, other jobs finish meanwhile and must not say it
+  # again (it was said by up to 8 jobs).
+  seq 1 400 >"$T/in"
+  for k in "" -k; do
+    $C $k --halt soon,fail=1 -j8 "if [ {} = 50 ]; then head -c 70000 /dev/zero >&2; exit 1; fi; echo {} $S" \
+      :::: "$T/in" 2>&1 >/dev/null | (sleep 1; tr -d '\0') >"$T/err"
+    eq "$(grep -c 'Starting no more jobs' "$T/err")" 1 "said once [$k]"
+    eq "$(grep -E 'This job failed|Starting no more' "$T/err" | sed 's/for [0-9]* jobs/for N jobs/' | tr '\n' '|')" \
+      "corral: This job failed:|corral: Starting no more jobs. Waiting for N jobs to finish.|" "order [$k]"
+  done
+  # With -k the deciding job prints after the ones before it: the message
+  # still follows its own.
+  err=$($C -k --halt soon,fail=1 -j2 "sleep 0.{}; exit \$(( {} == 3 )) # $S" ::: 1 2 3 4 5 6 7 8 2>&1 >/dev/null); rc=$?
+  eq $rc 1 "-k halt soon exit status"
+  eq "$(grep -E 'This job failed|Starting no more' <<<"$err" | tr '\n' '|')" \
+    "corral: This job failed:|corral: Starting no more jobs. Waiting for 1 jobs to finish.|" "-k order"
+  no_left ;;
+joblog_stdout_slow_reader)
+  # --joblog - with a reader slower than the jobs: every joblog line
+  # arrives, each whole on its own line (it was written with stdio on the
+  # descriptor the output stream had made non-blocking: EAGAIN, lines
+  # lost, "cannot write the joblog -").
+  cat >"$T/slow.py" <<'PY'
+import os, sys, time
+out = open(sys.argv[1], 'wb')
+while True:
+    b = os.read(0, 4096)
+    if not b: break
+    out.write(b)
+    time.sleep(0.0005)
+PY
+  for k in "" -k; do
+    $C $k --joblog - -j4 "if [ {} = 1 ]; then head -c 1000000 /dev/zero | tr '\\0' x; echo; fi; : $S" \
+      ::: $(seq 1 20) 2>"$T/err" | python3 "$T/slow.py" "$T/out"
+    eq "$(cat "$T/err")" "" "no error [$k]"
+    eq "$(grep -c "^[0-9]*	:	.*: $S\$" "$T/out")" 20 "20 joblog lines [$k]"
+    eq "$(wc -l <"$T/out")" 22 "header, 20 lines and the job's output [$k]"
+    eq "$(grep -c '^x*$' "$T/out")" 1 "the output whole [$k]"
+  done
+  # Each job's joblog line follows its output.
+  out=$($C -k --joblog - -j3 "echo out {}; : $S" ::: a b c | cut -f1,9 | tr '\t\n' ' |')
+  eq "$out" "Seq Command|out a|1 echo out a; : $S|out b|2 echo out b; : $S|out c|3 echo out c; : $S|" "line after output"
+  no_left ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
