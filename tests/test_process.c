@@ -897,3 +897,44 @@ TEST(run_returns_while_an_escaped_process_holds_the_pipe) {
   CHECK_RC(run_real(m_run_escapee, NULL), 0);
   check_same(c);
 }
+
+/* A cancelled waiter that ends the child's group (members still running
+ * after the child's exit: the SIGKILL takes a moment) while another waiter,
+ * woken by the same exit, closes the process: the close must not free
+ * the process under the first waiter. */
+static int eg_closer(void *arg, void **res) {
+  (void)res;
+  mw_slot *s = arg;
+  s->rc = corral_process_wait(s->p, &s->es, &s->ts);
+  CORRAL_IGNORE(corral_yield()); /* the cancelled waiter ends the group */
+  corral_process_close(s->p);
+  return 0;
+}
+static int m_close_during_group_end(void *arg, void **res) {
+  (void)arg, (void)res;
+  for (int round = 0; round < 5; round++) {
+    corral_process *p;
+    CHECK_RC(corral_process_spawn(
+                 &(corral_process_opts){
+                     .argv = ARGV("sh", "-c",
+                                  "for i in 1 2 3 4 5 6 7 8; do (trap '' TERM; exec sleep 100) & done; "
+                                  "exec sleep 100")},
+                 &p),
+             0);
+    mw_slot a = {p, -2, -2, 99}, b = {p, -2, -2, 99};
+    corral_group g;
+    CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
+    CHECK_RC(corral_spawn(&g, mw_cancelled_waiter, &a, "cancelled", NULL), 0);
+    CHECK_RC(corral_spawn(&g, eg_closer, &b, "closer", NULL), 0);
+    CHECK_RC(corral_group_close(&g, 0), 0);
+    CHECK(a.rc == CORRAL_ECANCELED || a.rc == CORRAL_ECLOSED);
+    CHECK_RC(b.rc, 0);
+    CHECK_EQ(b.ts, SIGTERM);
+  }
+  return 0;
+}
+TEST(close_while_a_cancelled_waiter_ends_the_group) {
+  census c = take();
+  CHECK_RC(run_real(m_close_during_group_end, NULL), 0);
+  check_same(c);
+}
