@@ -938,3 +938,77 @@ TEST(close_while_a_cancelled_waiter_ends_the_group) {
   CHECK_RC(run_real(m_close_during_group_end, NULL), 0);
   check_same(c);
 }
+
+/* Tasks already waiting when the program reaps the child itself: each
+ * wait ends with -ECHILD (never a success, never a hang). */
+static int st_thief(void *arg, void **res) {
+  (void)res;
+  corral_process *p = arg;
+  CORRAL_IGNORE(corral_yield()); /* the waiters park first */
+  int st = 0;
+  CHECK_EQ(waitpid(-1, &st, 0), corral_process_pid(p)); /* blocks the thread */
+  return 0;
+}
+static int m_stolen_while_waited(void *arg, void **res) {
+  (void)arg, (void)res;
+  enum { N = 4 };
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", "sleep 0.2; exit 4")}, &p), 0);
+  mw_slot s[N];
+  corral_scope sc;
+  CHECK_RC(corral_fail_after(&sc, 10 * 1000 * MS), 0); /* a lost exit must not hang */
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
+  for (int i = 0; i < N; i++) {
+    s[i] = (mw_slot){p, -2, -2, 99};
+    CHECK_RC(corral_spawn_with(&g, mw_waiter, &s[i], NULL,
+                               (corral_spawn_opts){.name = "waiter", .compact = i % 2}),
+             0);
+  }
+  CHECK_RC(corral_spawn(&g, st_thief, p, "thief", NULL), 0);
+  CHECK_RC(corral_scope_exit(&sc, corral_group_close(&g, 0)), 0);
+  for (int i = 0; i < N; i++) {
+    CHECK_RC(s[i].rc, -ECHILD);
+    CHECK_EQ(s[i].es, -1);
+  }
+  corral_process_close(p);
+  return 0;
+}
+TEST(child_reaped_by_the_program_while_tasks_wait) {
+  census c = take();
+  CHECK_RC(run_real(m_stolen_while_waited, NULL), 0);
+  check_same(c);
+}
+
+/* The same with an escaped process that keeps writing (more often than the
+ * 100 ms of silence that ends the reading): the call still returns soon
+ * after the exit, with the output that came until then. */
+static int m_run_chatty_escapee(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_completed r;
+  corral_scope s;
+  CHECK_RC(corral_fail_after(&s, 20 * 1000 * MS), 0); /* broken: forever */
+  int rc = corral_process_run(
+      &(corral_process_opts){.argv = ARGV("sh", "-c",
+                                          "setsid sh -c 'echo $$; while :; do echo x; sleep 0.02; done' & "
+                                          "sleep 0.1; echo early")},
+      NULL, 0, 0, &r);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK_EQ(r.exit_status, 0);
+  int pid = 0;
+  CHECK(sscanf(r.out, "%d", &pid) == 1);
+  CHECK(pid > 0);
+  CHECK(strstr(r.out, "early") != NULL);
+  /* its group (it leads one: setsid) is ours to end: the test is a
+   * subreaper, and its sleep comes to us too */
+  CHECK_RC(kill(-pid, SIGKILL), 0);
+  while (waitpid(-pid, NULL, 0) > 0) {
+  }
+  corral_completed_clear(&r);
+  return 0;
+}
+TEST(run_returns_while_an_escaped_process_keeps_writing) {
+  census c = take();
+  CHECK_RC(run_real(m_run_chatty_escapee, NULL), 0);
+  check_same(c);
+}
