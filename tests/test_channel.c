@@ -920,3 +920,69 @@ TEST(channel_freed_twice_is_refused) {
   free(rep);
   corral_channel_free(other_rt_ch); /* outside any runtime: freed */
 }
+
+/* Word-sized items (the fast paths): a receiver parked on the channel is
+ * handed an item, and before it runs its sender cancels it, closes the
+ * channel's receive side or frees the channel: the receive returns 0 with
+ * the item (it was delivered), never CORRAL_ECANCELED or CORRAL_ECLOSED. */
+typedef struct {
+  corral_channel *ch;
+  uint64_t got;
+  int rc;
+} handed;
+static int handed_receiver(void *a, void **r) {
+  (void)r;
+  handed *h = a;
+  h->rc = corral_channel_receive(h->ch, &h->got);
+  return 0;
+}
+static void until_parked(corral_channel *ch) {
+  corral_channel_stats st = {0};
+  for (int i = 0; i < 100 && !st.receivers_waiting; i++) {
+    CHECK_RC(corral_yield(), 0);
+    CHECK_RC(corral_channel_stats_get(ch, &st), 0);
+  }
+  CHECK_EQ(st.receivers_waiting, 1);
+}
+static int m_handed_then_disturbed(void *a, void **r) {
+  (void)a, (void)r;
+  for (int what = 0; what < 4; what++) {
+    handed h = {open_ch(8, what & 1, "handed"), 0, 99};
+    corral_task *t;
+    CHECK_RC(corral_spawn(NULL, handed_receiver, &h, "receiver", &t), 0);
+    until_parked(h.ch); /* it parks (fast path) */
+    uint64_t v = 0x1234567890abcdefull;
+    CHECK_RC(corral_channel_try_send(h.ch, &v), 0); /* handed over */
+    switch (what) {
+    case 0: CHECK_RC(corral_cancel(t, "after the hand-over"), 0); break;
+    case 1: CHECK_RC(corral_channel_close_receive(h.ch), 0); break;
+    case 2: CHECK_RC(corral_channel_close_send(h.ch), 0); break;
+    default: break;
+    }
+    corral_channel_free(h.ch);
+    CHECK_RC(corral_join(t, NULL), 0);
+    corral_task_release(t);
+    CHECK_RC(h.rc, 0);
+    CHECK_EQ(h.got, v);
+  }
+  /* the same with a blocking send as the hand-over (its fast path) */
+  for (int seed = 0; seed < 4; seed++) {
+    handed h = {open_ch(8, 0, "handed"), 0, 99};
+    corral_task *t;
+    CHECK_RC(corral_spawn(NULL, handed_receiver, &h, "receiver", &t), 0);
+    until_parked(h.ch);
+    uint64_t v = 42 + (uint64_t)seed;
+    CHECK_RC(corral_channel_send(h.ch, &v), 0);
+    if (seed & 1) CHECK_RC(corral_cancel(t, "after the hand-over"), 0);
+    corral_channel_free(h.ch);
+    CHECK_RC(corral_join(t, NULL), 0);
+    corral_task_release(t);
+    CHECK_RC(h.rc, 0);
+    CHECK_EQ(h.got, v);
+  }
+  return 0;
+}
+TEST(word_item_handed_over_then_cancelled_closed_or_freed) {
+  for (uint64_t seed = 0; seed < 3; seed++)
+    CHECK_RC(run_seed(m_handed_then_disturbed, NULL, seed), 0);
+}

@@ -897,3 +897,118 @@ TEST(run_returns_while_an_escaped_process_holds_the_pipe) {
   CHECK_RC(run_real(m_run_escapee, NULL), 0);
   check_same(c);
 }
+
+/* A cancelled waiter that ends the child's group (members still running
+ * after the child's exit: the SIGKILL takes a moment) while another waiter,
+ * woken by the same exit, closes the process: the close must not free
+ * the process under the first waiter. */
+static int eg_closer(void *arg, void **res) {
+  (void)res;
+  mw_slot *s = arg;
+  s->rc = corral_process_wait(s->p, &s->es, &s->ts);
+  CORRAL_IGNORE(corral_yield()); /* the cancelled waiter ends the group */
+  corral_process_close(s->p);
+  return 0;
+}
+static int m_close_during_group_end(void *arg, void **res) {
+  (void)arg, (void)res;
+  for (int round = 0; round < 5; round++) {
+    corral_process *p;
+    CHECK_RC(corral_process_spawn(
+                 &(corral_process_opts){
+                     .argv = ARGV("sh", "-c",
+                                  "for i in 1 2 3 4 5 6 7 8; do (trap '' TERM; exec sleep 100) & done; "
+                                  "exec sleep 100")},
+                 &p),
+             0);
+    mw_slot a = {p, -2, -2, 99}, b = {p, -2, -2, 99};
+    corral_group g;
+    CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
+    CHECK_RC(corral_spawn(&g, mw_cancelled_waiter, &a, "cancelled", NULL), 0);
+    CHECK_RC(corral_spawn(&g, eg_closer, &b, "closer", NULL), 0);
+    CHECK_RC(corral_group_close(&g, 0), 0);
+    CHECK(a.rc == CORRAL_ECANCELED || a.rc == CORRAL_ECLOSED);
+    CHECK_RC(b.rc, 0);
+    CHECK_EQ(b.ts, SIGTERM);
+  }
+  return 0;
+}
+TEST(close_while_a_cancelled_waiter_ends_the_group) {
+  census c = take();
+  CHECK_RC(run_real(m_close_during_group_end, NULL), 0);
+  check_same(c);
+}
+
+/* Tasks already waiting when the program reaps the child itself: each
+ * wait ends with -ECHILD (never a success, never a hang). */
+static int st_thief(void *arg, void **res) {
+  (void)res;
+  corral_process *p = arg;
+  CORRAL_IGNORE(corral_yield()); /* the waiters park first */
+  int st = 0;
+  CHECK_EQ(waitpid(-1, &st, 0), corral_process_pid(p)); /* blocks the thread */
+  return 0;
+}
+static int m_stolen_while_waited(void *arg, void **res) {
+  (void)arg, (void)res;
+  enum { N = 4 };
+  corral_process *p;
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sh", "-c", "sleep 0.2; exit 4")}, &p), 0);
+  mw_slot s[N];
+  corral_scope sc;
+  CHECK_RC(corral_fail_after(&sc, 10 * 1000 * MS), 0); /* a lost exit must not hang */
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
+  for (int i = 0; i < N; i++) {
+    s[i] = (mw_slot){p, -2, -2, 99};
+    CHECK_RC(corral_spawn_with(&g, mw_waiter, &s[i], NULL,
+                               (corral_spawn_opts){.name = "waiter", .compact = i % 2}),
+             0);
+  }
+  CHECK_RC(corral_spawn(&g, st_thief, p, "thief", NULL), 0);
+  CHECK_RC(corral_scope_exit(&sc, corral_group_close(&g, 0)), 0);
+  for (int i = 0; i < N; i++) {
+    CHECK_RC(s[i].rc, -ECHILD);
+    CHECK_EQ(s[i].es, -1);
+  }
+  corral_process_close(p);
+  return 0;
+}
+TEST(child_reaped_by_the_program_while_tasks_wait) {
+  census c = take();
+  CHECK_RC(run_real(m_stolen_while_waited, NULL), 0);
+  check_same(c);
+}
+
+/* The same with an escaped process that keeps writing (more often than the
+ * 100 ms of silence that ends the reading): the call still returns soon
+ * after the exit, with the output that came until then. */
+static int m_run_chatty_escapee(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_completed r;
+  corral_scope s;
+  CHECK_RC(corral_fail_after(&s, 20 * 1000 * MS), 0); /* broken: forever */
+  int rc = corral_process_run(
+      &(corral_process_opts){.argv = ARGV("sh", "-c",
+                                          "setsid sh -c 'echo $$; while :; do echo x; sleep 0.02; done' & "
+                                          "sleep 0.1; echo early")},
+      NULL, 0, 0, &r);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK_EQ(r.exit_status, 0);
+  int pid = 0;
+  CHECK(sscanf(r.out, "%d", &pid) == 1);
+  CHECK(pid > 0);
+  CHECK(strstr(r.out, "early") != NULL);
+  /* its group (it leads one: setsid) is ours to end: the test is a
+   * subreaper, and its sleep comes to us too */
+  CHECK_RC(kill(-pid, SIGKILL), 0);
+  while (waitpid(-pid, NULL, 0) > 0) {
+  }
+  corral_completed_clear(&r);
+  return 0;
+}
+TEST(run_returns_while_an_escaped_process_keeps_writing) {
+  census c = take();
+  CHECK_RC(run_real(m_run_chatty_escapee, NULL), 0);
+  check_same(c);
+}

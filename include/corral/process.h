@@ -172,8 +172,9 @@ typedef struct corral_completed {
  * child left running in its process group is then killed (it would hold
  * the pipes open). A process that left the group (setsid) can still hold
  * them: after the exit the outputs are read while bytes come and given up
- * once a pipe has been silent for 100 ms, so the call never waits for
- * such a process to end (Python's run would). Returns 0
+ * once a pipe has been silent for 100 ms, or 1 s after the exit
+ * whatever comes, so the call never waits for such a process to end
+ * (Python's run would). Returns 0
  * when the child ran (whatever its exit status: look at *res), a spawn
  * error, or CORRAL_ECANCELED (the child was terminated and reaped; *res has
  * what came until then). Release *res with corral_completed_clear. */

@@ -215,7 +215,7 @@ static void close_now(corral_process *p) {
   corral__process_reap_group(p);
   /* Tasks blocked in corral_process_wait still hold p: the last one frees
    * it when it resumes (with CORRAL_ECLOSED). */
-  if (p->nwait)
+  if (p->nwait || p->ending)
     p->free_later = 1;
   else
     corral__process_free(p);

@@ -44,6 +44,7 @@ struct corral_process {
   int handle_closed;
   int free_later; /* closed while tasks waited: the last one frees it */
   int killing;    /* a cancelled waiter runs the termination sequence */
+  int ending;     /* a cancelled waiter ends the group (not a waiter then) */
   /* Tasks parked until the exit (corral_process_wait, any number of them,
    * as asyncio's and Trio's wait): the first two in wbuf, more on the
    * heap (waiters). A woken task takes itself out when it runs again; p

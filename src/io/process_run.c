@@ -11,11 +11,15 @@
  * pipe has been silent this long: a process that left the group (setsid)
  * may hold the pipe open for as long as it lives. */
 #define DRAIN_NS ((int64_t)100 * 1000000)
+/* ... and at the latest this long after the exit, silent or not: such a
+ * process writing more often than DRAIN_NS would hold the call forever. */
+#define DRAIN_MAX_NS ((int64_t)1000 * 1000000)
 
 typedef struct {
   corral_stream *pipe;
   corral_scope *scope;   /* the reader's, while it reads */
   const int *draining;   /* the child has exited */
+  const int64_t *drain_end; /* then: when the readers stop at the latest */
   char **data;
   size_t *len;
   int *truncated;
@@ -31,7 +35,10 @@ static int read_all(run_io *io, corral_scope *rs) {
   for (;;) {
     int n = corral_stream_read(io->pipe, chunk, sizeof chunk);
     if (n <= 0) return n == 0 || n == CORRAL_ECLOSED ? 0 : n;
-    if (*io->draining) CORRAL_IGNORE(corral_scope_set_deadline(rs, corral_now() + DRAIN_NS));
+    if (*io->draining) {
+      int64_t d = corral_now() + DRAIN_NS;
+      CORRAL_IGNORE(corral_scope_set_deadline(rs, d < *io->drain_end ? d : *io->drain_end));
+    }
     size_t keep = (size_t)n;
     if (*io->len + keep > io->max) {
       keep = io->max - *io->len;
@@ -94,10 +101,11 @@ int corral_process_run(const corral_process_opts *opts, const void *input,
   int rc = corral_process_spawn(&o, &p);
   if (rc) return rc;
   int draining = 0;
+  int64_t drain_end = CORRAL_FOREVER;
   run_io rd[2] = {
-      {.pipe = corral_process_stream(p, 1), .draining = &draining, .data = &res->out,
+      {.pipe = corral_process_stream(p, 1), .draining = &draining, .drain_end = &drain_end, .data = &res->out,
        .len = &res->out_len, .truncated = &res->out_truncated, .max = max_output},
-      {.pipe = corral_process_stream(p, 2), .draining = &draining, .data = &res->err,
+      {.pipe = corral_process_stream(p, 2), .draining = &draining, .drain_end = &drain_end, .data = &res->err,
        .len = &res->err_len, .truncated = &res->err_truncated, .max = max_output}};
   run_io wr = {.pipe = corral_process_stream(p, 0), .input = input, .input_len = input_len};
   corral_group g;
@@ -115,9 +123,10 @@ int corral_process_run(const corral_process_opts *opts, const void *input,
     if (!brc) corral__process_end_group(p);
     /* What left the group (setsid) may hold them open as long as it
      * lives: the readers go on while output comes, and stop once their
-     * pipe is silent for DRAIN_NS. */
+     * pipe is silent for DRAIN_NS, or DRAIN_MAX_NS after the exit. */
     if (!brc) {
       draining = 1;
+      drain_end = corral_now() + DRAIN_MAX_NS;
       for (int i = 0; i < 2; i++)
         if (rd[i].scope)
           CORRAL_IGNORE(corral_scope_set_deadline(rd[i].scope, corral_now() + DRAIN_NS));

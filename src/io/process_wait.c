@@ -53,7 +53,7 @@ void corral__process_wake_waiters(corral_process *p, int code) {
  * p was closed meanwhile, and the last waiter to run frees it. */
 static bool closed_after_wait(corral_process *p) {
   if (!p->free_later) return false;
-  if (p->nwait == 0) corral__process_free(p);
+  if (p->nwait == 0 && !p->ending) corral__process_free(p);
   return true;
 }
 
@@ -186,8 +186,13 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
   }
   p->killing = 0;
   if (closed_after_wait(p)) return CORRAL_ECLOSED;
+  /* Ending the group parks: a close meanwhile (by a waiter the exit woke)
+   * leaves p to this task (free_later). */
+  p->ending = 1;
   corral__process_end_group(p);
+  p->ending = 0;
   (void)fill(p, exit_status, term_signal);
+  (void)closed_after_wait(p);
   return rc;
 }
 
