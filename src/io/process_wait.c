@@ -157,13 +157,18 @@ int corral_process_wait(corral_process *p, int *exit_status, int *term_signal) {
     return fill(p, exit_status, term_signal);
   if (rc == 0) rc = CORRAL_ECANCELED;
   if (p->handle_closed) return CORRAL_ECLOSED;
-  if (p->killing) {
+  while (p->killing) {
     /* Another cancelled waiter runs the termination sequence: wait for
-     * its end (unabortably, as that waiter does). */
-    park_exit(self, p, CORRAL_FOREVER);
+     * its end (unabortably, as that waiter does), looking again every
+     * 100 ms: if that waiter gave up (its SIGKILL failed), this one runs
+     * the sequence itself and gets the error too. */
+    park_exit(self, p, corral__deadline_after(self->rt, 100 * 1000000LL));
     if (closed_after_wait(p)) return CORRAL_ECLOSED;
-    (void)fill(p, exit_status, term_signal);
-    return p->exited ? rc : CORRAL_ECLOSED;
+    if (p->exited) {
+      (void)fill(p, exit_status, term_signal);
+      return rc;
+    }
+    if (p->handle_closed) return CORRAL_ECLOSED;
   }
   p->killing = 1;
   /* Cancelled: the termination sequence, then always the reap. */
