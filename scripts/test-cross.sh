@@ -12,7 +12,7 @@ if [ "$(uname -s)" != Linux ]; then
   echo "cross: skipped (the aarch64 cross run needs Debian's cross compiler and qemu-user)"
   exit 0
 fi
-srcs="src/ground/ctx_asm.c src/ground/stack.c src/core/errcode.c tests/test_ctx.c"
+srcs="src/ground/ctx_asm.c src/ground/stack.c src/ground/aset.c src/ground/alloc.c src/core/errcode.c tests/test_ctx.c"
 cflags="-std=gnu11 -O2 -Wall -Wextra -Werror -fstack-clash-protection -Iinclude -Isrc -Itests"
 
 run_suite() { # label runner binary
@@ -37,7 +37,7 @@ else
 fi
 
 cc $cflags -DCORRAL_CTX_UCONTEXT=1 -o "$out/test_ctx_ucontext" \
-  src/ground/ctx_ucontext.c src/ground/stack.c src/core/errcode.c tests/test_ctx.c -lm -lpthread || { echo "ucontext build failed"; exit 1; }
+  src/ground/ctx_ucontext.c src/ground/stack.c src/ground/aset.c src/ground/alloc.c src/core/errcode.c tests/test_ctx.c -lm -lpthread || { echo "ucontext build failed"; exit 1; }
 echo "ucontext fallback (native):"
 run_suite ucontext "" "$out/test_ctx_ucontext"
 
