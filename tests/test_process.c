@@ -767,6 +767,7 @@ TEST(many_children_at_once_and_cancelled_while_spawning) {
 typedef struct {
   corral_process *p;
   int es, ts, rc;
+  int64_t deadline; /* for the cancelled waiters: one instant for all */
 } mw_slot;
 static int mw_waiter(void *arg, void **res) {
   (void)res;
@@ -778,7 +779,7 @@ static int mw_cancelled_waiter(void *arg, void **res) {
   (void)res;
   mw_slot *s = arg;
   corral_scope sc;
-  corral_move_on_after(&sc, 50 * MS);
+  corral_move_on_at(&sc, s->deadline);
   s->rc = corral_process_wait(s->p, &s->es, &s->ts);
   CORRAL_IGNORE(corral_scope_exit(&sc, s->rc));
   return 0;
@@ -793,7 +794,7 @@ static int m_many_waiters(void *arg, void **res) {
   corral_group g;
   CHECK_RC(corral_group_open(&g, NULL), 0);
   for (int i = 0; i < N; i++) {
-    s[i] = (mw_slot){p, -2, -2, 99};
+    s[i] = (mw_slot){p, -2, -2, 99, 0};
     CHECK_RC(corral_spawn_with(&g, mw_waiter, &s[i], NULL,
                                (corral_spawn_opts){.name = "waiter", .compact = i % 2}),
              0);
@@ -808,8 +809,13 @@ static int m_many_waiters(void *arg, void **res) {
   /* 2: two waiters are cancelled, the others get the SIGTERM status */
   CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sleep", "100")}, &p), 0);
   CHECK_RC(corral_group_open(&g, NULL), 0);
+  /* Both cancelled waiters share one deadline: with two, the second could
+   * start late enough (a loaded machine) for the child to die of the
+   * first one's SIGTERM before its own deadline, and then it rightly
+   * returns the status. */
+  int64_t at = corral_now() + 50 * MS;
   for (int i = 0; i < N; i++) {
-    s[i] = (mw_slot){p, -2, -2, 99};
+    s[i] = (mw_slot){p, -2, -2, 99, at};
     CHECK_RC(corral_spawn(&g, i < 2 ? mw_cancelled_waiter : mw_waiter, &s[i], "waiter", NULL), 0);
   }
   CHECK_RC(corral_group_close(&g, 0), 0);
@@ -823,7 +829,7 @@ static int m_many_waiters(void *arg, void **res) {
   CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("sleep", "100")}, &p), 0);
   CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
   for (int i = 0; i < N; i++) {
-    s[i] = (mw_slot){p, -2, -2, 99};
+    s[i] = (mw_slot){p, -2, -2, 99, 0};
     CHECK_RC(corral_spawn(&g, mw_waiter, &s[i], "waiter", NULL), 0);
   }
   CHECK_RC(corral_yield(), 0);
@@ -921,7 +927,7 @@ static int m_close_during_group_end(void *arg, void **res) {
                                   "exec sleep 100")},
                  &p),
              0);
-    mw_slot a = {p, -2, -2, 99}, b = {p, -2, -2, 99};
+    mw_slot a = {p, -2, -2, 99, corral_now() + 50 * MS}, b = {p, -2, -2, 99, 0};
     corral_group g;
     CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
     CHECK_RC(corral_spawn(&g, mw_cancelled_waiter, &a, "cancelled", NULL), 0);
@@ -960,7 +966,7 @@ static int m_stolen_while_waited(void *arg, void **res) {
   corral_group g;
   CHECK_RC(corral_group_open(&g, &(corral_group_opts){.policy = CORRAL_COLLECT}), 0);
   for (int i = 0; i < N; i++) {
-    s[i] = (mw_slot){p, -2, -2, 99};
+    s[i] = (mw_slot){p, -2, -2, 99, 0};
     CHECK_RC(corral_spawn_with(&g, mw_waiter, &s[i], NULL,
                                (corral_spawn_opts){.name = "waiter", .compact = i % 2}),
              0);
