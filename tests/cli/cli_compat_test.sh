@@ -56,15 +56,17 @@ json_input_complete)
   no_left ;;
 job_messages)
   # What standard error says (no live view: it is not a terminal).
-  got=$($C --timeout 0.5 'sleep {}' ::: 0.1 3 2>&1 >/dev/null)
+  # Times far apart: a loaded machine (sanitizers, two cores) must not
+  # move a job across the timeout.
+  got=$($C --timeout 2 'sleep {}' ::: 0.1 30 2>&1 >/dev/null)
   eq "$got" "corral: Warning: This job was killed because it timed out:
-corral: Warning: sleep 3" "a timeout"
-  got=$($C -j2 --halt soon,fail=1 'sleep {}; exit 1' ::: 0.2 1 3 2>&1 >/dev/null)
+corral: Warning: sleep 30" "a timeout"
+  got=$($C -j2 --halt soon,fail=1 'sleep {}; exit 1' ::: 0.2 2 3 2>&1 >/dev/null)
   eq "$got" "corral: This job failed:
 sleep 0.2; exit 1
 corral: Starting no more jobs. Waiting for 1 jobs to finish.
 corral: This job failed:
-sleep 1; exit 1" "--halt soon,fail=1"
+sleep 2; exit 1" "--halt soon,fail=1"
   got=$($C -j2 --halt now,success=1 'sleep {}' ::: 0.2 3 2>&1 >/dev/null)
   eq "$got" "corral: This job succeeded:
 sleep 0.2" "--halt now,success=1"
@@ -75,7 +77,7 @@ exit 0" "--halt now,done=1"
   eq "$got" "a
 b" "nothing said without a timeout or --halt"
   if [ -n "$P" ]; then
-    for a in "--timeout 0.5|sleep {}|0.1 3" "-j2 --halt soon,fail=1|sleep {}; exit 1|0.2 1 3" \
+    for a in "--timeout 2|sleep {}|0.1 30" "-j2 --halt soon,fail=1|sleep {}; exit 1|0.2 2 3" \
              "-j2 --halt now,success=1|sleep {}|0.2 3" "-j1 --halt now,done=1|exit {}|0 1" \
              "-j1 --halt soon,fail=2|echo {}; exit 1|1 2 3"; do
       IFS='|' read -r o t v <<<"$a"
