@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1011,9 +1012,12 @@ int cli_engine_run(cli_config *c) {
     }
   }
   if (c->view && !c->dry_run) {
-    struct winsize ws;
+    struct winsize ws = {0};
     e->view_on = 1;
-    e->tty_cols = ioctl(2, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 80;
+    e->tty_cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    e->tty_rows = ws.ws_col > 0 ? ws.ws_row : 0;
+    /* Commands are shown in the terminal's character set, cut by columns. */
+    setlocale(LC_CTYPE, "");
   }
 #ifdef __linux__
   /* Orphans and setsid() escapees of every job become our children, so we
