@@ -154,7 +154,26 @@ static const char *const shell_words[] = {
     ".", ":", "alias", "bg", "break", "cd", "command", "continue", "eval",
     "exec", "exit", "export", "fc", "fg", "getopts", "hash", "jobs", "local",
     "read", "readonly", "return", "set", "shift", "source", "trap", "type",
-    "ulimit", "umask", "unalias", "unset", "wait", NULL};
+    "ulimit", "umask", "unalias", "unset", "wait",
+    /* bash's own (the commands run in the shell corral was started from) */
+    "coproc", "declare", "typeset", "let", "shopt", "mapfile", "readarray",
+    "pushd", "popd", "dirs", "compgen", "complete", "compopt", "help",
+    "enable", "disown", "bind", "builtin", "caller", "history", "logout",
+    "suspend", "times", NULL};
+
+/* A function the shell exports (bash: BASH_FUNC_name%%=() { ... }, or
+ * name()= before bash 4.3's format; GNU parallel's tutorial's `export -f`):
+ * the command must run in the shell, where the function is defined. */
+static int exported_function(const char *w, size_t n) {
+  extern char **environ;
+  for (char **ev = environ; *ev; ev++) {
+    if (strncmp(*ev, "BASH_FUNC_", 10) != 0) continue;
+    const char *name = *ev + 10;
+    if (!strncmp(name, w, n) && (!strncmp(name + n, "%%=", 3) || !strncmp(name + n, "()=", 3)))
+      return 1;
+  }
+  return 0;
+}
 
 int cli_split_simple(const char *cmd, char ***argv_out, char **storage) {
   *argv_out = NULL;
@@ -174,6 +193,7 @@ int cli_split_simple(const char *cmd, char ***argv_out, char **storage) {
   size_t w0 = strcspn(cmd, " ");
   for (const char *const *k = shell_words; *k; k++)
     if (strlen(*k) == w0 && !strncmp(cmd, *k, w0)) return 0;
+  if (exported_function(cmd, w0)) return 0;
   char *st = strdup(cmd);
   char **argv = calloc(words + 1, sizeof *argv);
   if (!st || !argv) {

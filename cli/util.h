@@ -52,7 +52,8 @@ int cli_shell_quote(cli_buf *b, const char *s, size_t n);
 
 /* 1 if cmd can run without a shell: only plain words separated by single
  * spaces, no shell syntax, and a first word that is not a shell builtin or
- * keyword. Then *argv (malloc'd, NULL-terminated, pointing into *storage)
+ * keyword (POSIX's and bash's) nor a function the shell exported
+ * (BASH_FUNC_name%% in the environment). Then *argv (malloc'd, NULL-terminated, pointing into *storage)
  * holds the words. Used to exec simple commands directly, as sh -c would
  * after its own parse (same argv, one fork+exec less). */
 int cli_split_simple(const char *cmd, char ***argv, char **storage);

@@ -23,6 +23,21 @@ command -v parallel >/dev/null && P="parallel --will-cite"
 
 cd "$T" || exit 1
 case $CASE in
+exported_functions)
+  # GNU parallel's tutorial: a function bash exported is a command; so are
+  # bash's own builtins (the commands run in the shell corral was started
+  # from: bash here). Neither may be executed directly.
+  my_func() { echo "in $1"; }
+  export -f my_func
+  eq "$($C -k my_func ::: 1 2 3 2>&1)" "in 1
+in 2
+in 3" "an exported function"
+  has "$($C help ::: cd 2>&1)" "cd: cd \\[-L" "a bash builtin (help)"
+  eq "$($C -k typeset -p ::: BASH_VERSINFO 2>&1 | head -c 22)" "declare -ar BASH_VERSI" "a bash builtin (typeset)"
+  eq "$($C nonexistent-command-$$ ::: 1 2>/dev/null; echo $?)" "1" "a command that does not exist still fails"
+  if [ -n "$P" ]; then
+    eq "$($C -k my_func ::: 1 2 3 2>&1)" "$($P -k my_func ::: 1 2 3 2>&1)" "same as GNU parallel"
+  fi ;;
 joblog_stdout)
   out=$($C --joblog - -k echo ::: a b)
   [ -e "$T/-" ] && fail "--joblog - created a file named -"
