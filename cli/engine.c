@@ -638,8 +638,12 @@ static job *next_job(engine *e, int *err) {
   }
 }
 
+/* The records never read when the run stopped early: each a NOT_STARTED
+ * job, for the JSON lines and the summary's count (so both say the same;
+ * not read when neither is written, nor from an endless input). */
 static void drain_not_started(engine *e) {
-  if (!e->json || e->input_ended) return;
+  int summary = e->c->summary || e->view_on;
+  if ((!e->json && !summary) || e->input_ended) return;
   if (e->in && cli_input_endless(e->in)) return;
   int err;
   job *j;
@@ -648,7 +652,7 @@ static void drain_not_started(engine *e) {
     j->status = CLI_JOB_NOT_STARTED;
     if (j->slot) e->slot_used[j->slot - 1] = 0;
     j->slot = 0;
-    cli_json_job(e, j);
+    if (e->json) cli_json_job(e, j);
     e->not_started++;
     job_free(j);
   }

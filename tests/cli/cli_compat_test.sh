@@ -38,6 +38,13 @@ in 3" "an exported function"
   if [ -n "$P" ]; then
     eq "$($C -k my_func ::: 1 2 3 2>&1)" "$($P -k my_func ::: 1 2 3 2>&1)" "same as GNU parallel"
   fi ;;
+summary_not_started)
+  # The summary counts the jobs that never started with and without --json.
+  for j in "" "--json=$T/j"; do
+    err=$($C --summary $j -j2 --policy fail-fast 'sleep {}; exit 1' ::: 0.2 "$S" "$S" "$S" 2>&1 >/dev/null)
+    has "$err" "0 ok, 1 failed, 1 cancelled, 2 not started" "the summary's counts with [$j]"
+  done
+  no_left ;;
 joblog_stdout)
   out=$($C --joblog - -k echo ::: a b)
   [ -e "$T/-" ] && fail "--joblog - created a file named -"
