@@ -172,6 +172,23 @@ containment)
   json "$T/c" "s=rows[-1]; assert s['processes_left']==0, s; assert s['escaped_killed']>=1, s" \
     || fail "summary"
   no_left ;;
+killed_corral)
+  # corral itself killed with SIGKILL cannot end its jobs; with a cgroup,
+  # the next corral in the same cgroup ends what the dead one left running
+  # (and says so) and removes its cgroup.
+  $C --json="$T/k" true ::: 1 >/dev/null 2>&1
+  json "$T/k" "assert 'cgroup' in rows[-1]['containment']" 2>/dev/null \
+    || { echo "no cgroup containment here: skipped"; exit 0; }
+  $C "setsid sleep $S; : {}" ::: 1 </dev/null >/dev/null 2>&1 &
+  pid=$!
+  for i in $(seq 1 100); do [ "$(left)" -ge 1 ] && break; sleep 0.05; done
+  kill -KILL $pid; wait $pid 2>/dev/null
+  sleep 0.2
+  [ "$(left)" -ge 1 ] || fail "the job's process was not left running by the killed corral"
+  err=$($C true ::: 1 2>&1 >/dev/null)
+  has "$err" "left running by corral $pid" "the next run says what it ended"
+  no_left
+  eq "$(find /sys/fs/cgroup -maxdepth 3 -name "corral-$pid" 2>/dev/null | wc -l)" 0 "the dead run's cgroup is removed" ;;
 sigint)
   # SIGINT mid-run: the termination sequence runs, exit 130, nothing left.
   $C --json="$T/s" -j3 "sleep $S" "sleep $S" "trap '' TERM; sleep $S & wait" 'sleep 0.05' </dev/null >/dev/null 2>&1 &
