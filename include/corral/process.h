@@ -11,7 +11,7 @@
  *     group, and reaps the child;
  *   - processes still open when corral_run ends are closed the same way;
  *     one still running then is reported on corral_options.report (by
- *     pid), as a task left running would be.
+ *     pid): the program forgot it.
  * Descendants that leave the group (setsid, double fork) are out of reach
  * of process groups; a program that must catch them too can make itself a
  * subreaper (Linux prctl PR_SET_CHILD_SUBREAPER): the calls here then also
