@@ -183,6 +183,8 @@ typedef struct corral_completed {
 CORRAL_NODISCARD CORRAL_API int corral_process_run(const corral_process_opts *opts,
                                   const void *input, size_t input_len,
                                   size_t max_output, corral_completed *res);
+/* Frees out and err and zeroes the whole struct (exit_status and
+ * term_signal become 0 too): read what you need before. NULL is a no-op. */
 CORRAL_API void corral_completed_clear(corral_completed *res);
 
 #ifdef __cplusplus
