@@ -420,8 +420,8 @@ static void log_job(engine *e, job *j) {
  * (always), and under --halt (or --policy fail-fast / first) each job that
  * counts towards it. corral http says a timeout as it says an HTTP error.
  * The live view shows the same, so it is said only without the view. */
-static void say_job(engine *e, job *j) {
-  if (e->view_on || j->status == CLI_JOB_CANCELLED || j->status == CLI_JOB_NOT_STARTED) return;
+static int say_job(engine *e, job *j) {
+  if (e->view_on || j->status == CLI_JOB_CANCELLED || j->status == CLI_JOB_NOT_STARTED) return 0;
   cli_buf b = {0};
   if (j->status == CLI_JOB_TIMED_OUT) {
     if (e->c->http) {
@@ -454,6 +454,14 @@ static void say_job(engine *e, job *j) {
   }
   if (b.len) cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
   cli_buf_free(&b);
+  return what != NULL;
+}
+
+static void say_waiting(engine *e, uint64_t waiting) {
+  char m[96];
+  int n = snprintf(m, sizeof m, "corral: Starting no more jobs. Waiting for %llu jobs to finish.\n",
+                   (unsigned long long)waiting);
+  cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
 }
 
 /* A finished job's output, then (--joblog -) its joblog line on standard
@@ -470,17 +478,19 @@ static void print_job(engine *e, job *j) {
                     j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code, j->sig, j->cmd);
   cli_emit_job_output(e, j, line.data, line.len);
   cli_buf_free(&line);
-  say_job(e, j);
-  /* --halt soon: said once, after the deciding job's messages, as GNU
-   * parallel does. Claimed before the write: the write may let another
-   * job print (a write is a schedule point), and it would say it again. */
+  int said = say_job(e, j);
+  /* --halt soon: said after the deciding job's messages, then again after
+   * each later job the condition names (failed, succeeded, finished) while
+   * others still run, with their number, as GNU parallel does. Claimed
+   * before the write: the write may let another job print (a write is a
+   * schedule point), and it would say it again. */
   uint64_t waiting = e->soon_waiting;
   if (waiting && (e->soon_seq == 0 || e->soon_seq == j->seq)) {
     e->soon_waiting = 0;
-    char m[96];
-    int n = snprintf(m, sizeof m, "corral: Starting no more jobs. Waiting for %llu jobs to finish.\n",
-                     (unsigned long long)waiting);
-    cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
+    e->soon_said = 1;
+    say_waiting(e, waiting);
+  } else if (said && e->soon_said && e->tally.running > 0 && !e->view_on) {
+    say_waiting(e, e->tally.running);
   }
 }
 

@@ -89,6 +89,16 @@ sleep 0.2; exit 1
 corral: Starting no more jobs. Waiting for 1 jobs to finish.
 corral: This job failed:
 sleep 2; exit 1" "--halt soon,fail=1"
+  # Said again after each later failure while jobs still run.
+  got=$($C -j3 --halt soon,fail=1 'sleep {}; exit 1' ::: 0.1 2 4 5 2>&1 >/dev/null)
+  eq "$got" "corral: This job failed:
+sleep 0.1; exit 1
+corral: Starting no more jobs. Waiting for 2 jobs to finish.
+corral: This job failed:
+sleep 2; exit 1
+corral: Starting no more jobs. Waiting for 1 jobs to finish.
+corral: This job failed:
+sleep 4; exit 1" "--halt soon,fail=1, several failures"
   got=$($C -j2 --halt now,success=1 'sleep {}' ::: 0.2 3 2>&1 >/dev/null)
   eq "$got" "corral: This job succeeded:
 sleep 0.2" "--halt now,success=1"
@@ -101,7 +111,9 @@ b" "nothing said without a timeout or --halt"
   if [ -n "$P" ]; then
     for a in "--timeout 2|sleep {}|0.1 30" "-j2 --halt soon,fail=1|sleep {}; exit 1|0.2 2 3" \
              "-j2 --halt now,success=1|sleep {}|0.2 3" "-j1 --halt now,done=1|exit {}|0 1" \
-             "-j1 --halt soon,fail=2|echo {}; exit 1|1 2 3"; do
+             "-j1 --halt soon,fail=2|echo {}; exit 1|1 2 3" \
+             "-j3 --halt soon,fail=1|sleep {}; exit 1|0.1 2 4 5" \
+             "-j3 --halt soon,success=1|sleep {}; [ {} != 4 ]|0.1 2 4 5"; do
       IFS='|' read -r o t v <<<"$a"
       eq "$($C $o "$t" ::: $v 2>&1)" "$($P $o "$t" ::: $v 2>&1 | sed 's/^parallel:/corral:/')" "same as GNU parallel: $o $t"
     done
