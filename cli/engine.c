@@ -40,6 +40,8 @@ static void stop_all(engine *e, const char *by, const char *why, int now) {
   cli_stop_all(e, by, why, now);
 }
 
+static void say_timeout(engine *e, job *j);
+
 static void decide(engine *e, job *j) {
   if (e->verdict.triggered) return;
   cli_policy_decide(&e->c->policy, &e->tally, j ? j->seq : 0,
@@ -385,6 +387,7 @@ static int job_fn(void *arg, void **result) {
     }
     if (j->status == CLI_JOB_OK || j->status == CLI_JOB_CANCELLED) break;
     if (corral_checkpoint_cancel() || e->stop_feeding) break;
+    if (a < max && j->status == CLI_JOB_TIMED_OUT) say_timeout(e, j);
   }
   /* off the running list */
   if (j->rprev) j->rprev->rnext = j->rnext; else e->run_head = j->rnext;
@@ -420,23 +423,35 @@ static void log_job(engine *e, job *j) {
  * (always), and under --halt (or --policy fail-fast / first) each job that
  * counts towards it. corral http says a timeout as it says an HTTP error.
  * The live view shows the same, so it is said only without the view. */
+static void add_timeout(engine *e, job *j, cli_buf *b) {
+  if (e->c->http) {
+    cli_buf_adds(b, "corral http: ");
+    cli_buf_adds(b, j->cmd);
+    cli_buf_adds(b, ": ");
+    cli_buf_adds(b, j->why);
+    cli_buf_addc(b, '\n');
+  } else {
+    cli_buf_adds(b, "corral: Warning: This job was killed because it timed out:\n"
+                    "corral: Warning: ");
+    cli_buf_adds(b, j->cmd);
+    cli_buf_addc(b, '\n');
+  }
+}
+
+/* An attempt that timed out and will be retried: said now, as GNU parallel
+ * says each one (the last attempt's is said with the job's end). */
+static void say_timeout(engine *e, job *j) {
+  if (e->view_on) return;
+  cli_buf b = {0};
+  add_timeout(e, j, &b);
+  if (b.len) cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
+  cli_buf_free(&b);
+}
+
 static int say_job(engine *e, job *j) {
   if (e->view_on || j->status == CLI_JOB_CANCELLED || j->status == CLI_JOB_NOT_STARTED) return 0;
   cli_buf b = {0};
-  if (j->status == CLI_JOB_TIMED_OUT) {
-    if (e->c->http) {
-      cli_buf_adds(&b, "corral http: ");
-      cli_buf_adds(&b, j->cmd);
-      cli_buf_adds(&b, ": ");
-      cli_buf_adds(&b, j->why);
-      cli_buf_addc(&b, '\n');
-    } else {
-      cli_buf_adds(&b, "corral: Warning: This job was killed because it timed out:\n"
-                       "corral: Warning: ");
-      cli_buf_adds(&b, j->cmd);
-      cli_buf_addc(&b, '\n');
-    }
-  }
+  if (j->status == CLI_JOB_TIMED_OUT) add_timeout(e, j, &b);
   const cli_policy *p = &e->c->policy;
   int ok = j->status == CLI_JOB_OK;
   const char *what = NULL;

@@ -89,6 +89,12 @@ sleep 0.2; exit 1
 corral: Starting no more jobs. Waiting for 1 jobs to finish.
 corral: This job failed:
 sleep 2; exit 1" "--halt soon,fail=1"
+  # A timeout is said for each attempt.
+  got=$($C --retries 2 --timeout 1 'sleep 30; : {}' ::: a 2>&1 >/dev/null)
+  eq "$got" "corral: Warning: This job was killed because it timed out:
+corral: Warning: sleep 30; : a
+corral: Warning: This job was killed because it timed out:
+corral: Warning: sleep 30; : a" "--retries 2 --timeout 1"
   # Said again after each later failure while jobs still run.
   got=$($C -j3 --halt soon,fail=1 'sleep {}; exit 1' ::: 0.1 2 4 5 2>&1 >/dev/null)
   eq "$got" "corral: This job failed:
@@ -113,7 +119,8 @@ b" "nothing said without a timeout or --halt"
              "-j2 --halt now,success=1|sleep {}|0.2 3" "-j1 --halt now,done=1|exit {}|0 1" \
              "-j1 --halt soon,fail=2|echo {}; exit 1|1 2 3" \
              "-j3 --halt soon,fail=1|sleep {}; exit 1|0.1 2 4 5" \
-             "-j3 --halt soon,success=1|sleep {}; [ {} != 4 ]|0.1 2 4 5"; do
+             "-j3 --halt soon,success=1|sleep {}; [ {} != 4 ]|0.1 2 4 5" \
+             "--retries 2 --timeout 1|sleep 30; : {}|a"; do
       IFS='|' read -r o t v <<<"$a"
       eq "$($C $o "$t" ::: $v 2>&1)" "$($P $o "$t" ::: $v 2>&1 | sed 's/^parallel:/corral:/')" "same as GNU parallel: $o $t"
     done
