@@ -175,20 +175,40 @@ containment)
 killed_corral)
   # corral itself killed with SIGKILL cannot end its jobs; with a cgroup,
   # the next corral in the same cgroup ends what the dead one left running
-  # (and says so) and removes its cgroup.
+  # (and says so) and removes its cgroup. Both run in a cgroup of this
+  # test's own, so that no corral of another test run at the same time
+  # (they look in their own cgroup) ends them first.
   $C --json="$T/k" true ::: 1 >/dev/null 2>&1
   json "$T/k" "assert 'cgroup' in rows[-1]['containment']" 2>/dev/null \
     || { echo "no cgroup containment here: skipped"; exit 0; }
-  $C "setsid sleep $S; : {}" ::: 1 </dev/null >/dev/null 2>&1 &
+  mine=$(python3 -c "
+m=[l.split(' - ')[0].split()[4] for l in open('/proc/self/mountinfo') if ' - cgroup2 ' in l][0]
+r=[l[3:].strip() for l in open('/proc/self/cgroup') if l.startswith('0::')][0]
+print(m + ('' if r == '/' else r))")
+  cg="$mine/corral-test-$$"
+  mkdir "$cg" || { echo "cannot make a cgroup here: skipped"; exit 0; }
+  cg_clean() {
+    local d
+    for d in "$cg"/corral-*; do
+      [ -d "$d" ] && { echo 1 > "$d/cgroup.kill"; sleep 0.1; rmdir "$d"; }
+    done
+    rmdir "$cg" 2>/dev/null
+  }
+  trap 'cg_clean; pkill -KILL -f "sleep $S" 2>/dev/null; rm -rf "$T"' EXIT
+  in_cg() { bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
+  # (bash execs corral: $! is corral's pid)
+  bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" $C "setsid sleep $S; : {}" ::: 1 </dev/null >/dev/null 2>&1 &
   pid=$!
-  for i in $(seq 1 100); do [ "$(left)" -ge 1 ] && break; sleep 0.05; done
+  # (the job's own sleep: corral's and the shell's command lines name it too)
+  for i in $(seq 1 200); do pgrep -f "^sleep $S" >/dev/null && break; sleep 0.05; done
   kill -KILL $pid; wait $pid 2>/dev/null
   sleep 0.2
-  [ "$(left)" -ge 1 ] || fail "the job's process was not left running by the killed corral"
-  err=$($C true ::: 1 2>&1 >/dev/null)
-  has "$err" "left running by corral $pid" "the next run says what it ended"
+  pgrep -f "^sleep $S" >/dev/null || fail "the job's process was not left running by the killed corral"
+  err=$(in_cg $C true ::: 1 2>&1 >/dev/null)
   no_left
-  eq "$(find /sys/fs/cgroup -maxdepth 3 -name "corral-$pid" 2>/dev/null | wc -l)" 0 "the dead run's cgroup is removed" ;;
+  leftover=$(find "$cg" -mindepth 1 -maxdepth 1 -type d -name "corral-$pid" | wc -l)
+  has "$err" "left running by corral $pid" "the next run says what it ended"
+  eq "$leftover" 0 "the dead run's cgroup is removed" ;;
 sigint)
   # SIGINT mid-run: the termination sequence runs, exit 130, nothing left.
   $C --json="$T/s" -j3 "sleep $S" "sleep $S" "trap '' TERM; sleep $S & wait" 'sleep 0.05' </dev/null >/dev/null 2>&1 &
