@@ -490,13 +490,19 @@ static void print_job(engine *e, job *j) {
 static void flush_in_order(engine *e) {
   if (e->flushing) return;
   e->flushing = 1;
-  while (e->ohead && e->ohead->finished) {
-    job *h = e->ohead;
-    e->ohead = h->onext;
-    if (!e->ohead) e->otail = NULL;
-    print_job(e, h);
-    job_free(h);
-    corral_semaphore_release(&e->oq_sem);
+  for (;;) {
+    while (e->ohead && e->ohead->finished) {
+      job *h = e->ohead;
+      e->ohead = h->onext;
+      if (!e->ohead) e->otail = NULL;
+      print_job(e, h);
+      job_free(h);
+      corral_semaphore_release(&e->oq_sem);
+    }
+    /* -k --lb: the first unfinished job prints as it goes (this may wait,
+     * and the job may finish meanwhile: look again). */
+    if (!e->c->keep_lines || !e->ohead || e->ohead->live) break;
+    cli_go_live(e, e->ohead);
   }
   e->flushing = 0;
 }
@@ -686,6 +692,7 @@ static void feed(engine *e) {
     }
     if (e->c->dry_run) {
       cli_buf b = {0};
+      if (e->c->tag) cli_add_tag(e, j, &b); /* as GNU parallel */
       cli_buf_adds(&b, j->cmd);
       cli_buf_addc(&b, '\n');
       cli_sink_put(e, CLI_SINK_OUT, b.data, b.len);
@@ -703,6 +710,8 @@ static void feed(engine *e) {
     if (e->c->out == CLI_OUT_KEEP_ORDER) {
       if (e->otail) e->otail->onext = j; else e->ohead = j;
       e->otail = j;
+      /* -k --lb: the first in order prints as it goes (it printed nothing yet) */
+      if (e->c->keep_lines && e->ohead == j && !e->flushing) j->live = 1;
     }
     char name[32];
     snprintf(name, sizeof name, "job %llu", (unsigned long long)j->seq);
@@ -934,7 +943,7 @@ int cli_engine_run(cli_config *c) {
     if (rc) {
       /* A missing input file: GNU parallel's message and status (255). */
       if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR) {
-        dprintf(2, "corral: cannot open input file %s\n", err);
+        dprintf(2, "corral: Error: Cannot open input file %s\n", err);
         status = 255;
       } else {
         dprintf(2, "corral: %s\n", err[0] ? err : strerror(-rc));

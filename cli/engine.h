@@ -49,6 +49,8 @@ typedef struct cli_config {
   cli_policy policy;
   /* output */
   cli_outmode out;
+  int keep_lines;          /* -k --lb: the first job in order prints its
+                              lines as they come */
   int tag, color;
   cli_template *tagtmpl;   /* --tagstring (values unquoted), else the input */
   int verbose;             /* -t, --verbose: each command on stderr first */

@@ -52,6 +52,7 @@ struct job {
   corral_process *proc;
   cli_jobstatus status;
   int exit_code, sig, attempts, finished;
+  int live;                    /* -k --lb: first in order, lines go out as they come */
   int64_t t0, t1;
   double epoch0;
   cli_spool out, err, part[3]; /* grouped output; unfinished lines */
@@ -177,6 +178,12 @@ void cli_on_data(void *ctx, int which, const char *p, size_t n);
 /* A finished job's output; trailer (tlen bytes, may be 0) follows its
  * standard output under the same hold of the lock. */
 void cli_emit_job_output(engine *e, job *j, const char *trailer, size_t tlen);
+/* --tag / --tagstring: the job's tag and its TAB (nothing for an empty
+ * --tagstring) appended to b. */
+void cli_add_tag(engine *e, job *j, cli_buf *b);
+/* -k --lb: the job became the first in order; its complete lines so far
+ * are printed and the ones to come go out as they come. */
+void cli_go_live(engine *e, job *j);
 int cli_check_tmpdir(engine *e, char *err, size_t errlen);
 void cli_view_draw(engine *e);
 void cli_view_clear(engine *e);

@@ -59,6 +59,11 @@ struct cli_input {
   int streamed0;   /* group 0 is read as a stream */
   char **cur0;     /* current records of group 0 (one per member) */
   int have0, done;
+  /* An empty source beside sources with values gives one empty value, as
+   * GNU parallel; when every source is empty there is no job. */
+  int known_values; /* a source known at open holds a value */
+  int pending;      /* only a streamed source can tell: decided at its first row */
+  int first0, last0; /* group 0's first row was read / it is the last one */
   /* columns */
   regex_t re;
   int use_re;
@@ -110,7 +115,7 @@ static int reader_open(reader *r, const char *path, char *err, size_t errlen) {
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
       int e = errno;
-      snprintf(err, errlen, "%s: %s", path, strerror(e));
+      snprintf(err, errlen, "`%s': %s.", path, strerror(e));
       return -e;
     }
     r->own = 1;
@@ -326,11 +331,16 @@ static int setup_colsep(cli_input *in, char *err, size_t errlen) {
   return in->colsep ? 0 : -ENOMEM;
 }
 
+/* Perl's \s, which GNU parallel's --trim removes. */
+static int trim_space(char ch) {
+  return ch == ' ' || (ch >= '\t' && ch <= '\r');
+}
+
 static int push_val(cli_args *a, size_t *cap, const char *p, size_t len, int trim) {
   if (trim & CLI_TRIM_L)
-    while (len && (*p == ' ' || *p == '\t')) p++, len--;
+    while (len && trim_space(*p)) p++, len--;
   if (trim & CLI_TRIM_R)
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+    while (len && trim_space(p[len - 1])) len--;
   if (a->n == *cap) {
     *cap = *cap ? *cap * 2 : 4;
     char **nv = realloc(a->v, *cap * sizeof *nv);
@@ -373,6 +383,65 @@ static int add_cols(cli_input *in, const char *rec, cli_args *a, size_t *cap) {
 
 /* ------------------------------------------------------------ rows */
 
+/* Every empty source held in memory gets one empty value; the groups' row
+ * counts follow. */
+static int fill_empty(cli_input *in) {
+  for (size_t i = 0; i < in->ns; i++) {
+    srcst *st = &in->s[i];
+    if (st->streamed || st->mem.n) continue;
+    char **v = malloc(sizeof *v);
+    if (!v || !(v[0] = strdup(""))) {
+      free(v);
+      return -ENOMEM;
+    }
+    free(st->mem.v);
+    st->mem.v = v;
+    st->mem.n = 1;
+  }
+  return 0;
+}
+
+static void group_lengths(cli_input *in) {
+  for (size_t gi = 0; gi < in->ng; gi++) {
+    group *g = &in->g[gi];
+    if (gi == 0 && in->streamed0) continue;
+    size_t len = 0;
+    for (size_t k = 0; k < g->count; k++) {
+      size_t n = in->s[g->first + k].mem.n;
+      if (k == 0 || (g->wrap ? n > len : n < len)) len = n;
+      if (n == 0) len = 0, k = g->count; /* an empty source: no rows */
+    }
+    g->len = len;
+    if (len == 0 && !in->pending) in->done = 1; /* an empty product */
+  }
+}
+
+/* The first row of a streamed group 0: a member with no record at all
+ * gives one empty value (and the group ends after this row), unless every
+ * source is empty. */
+static int first0(cli_input *in) {
+  group *g0 = &in->g[0];
+  in->first0 = 1;
+  int any = 0, missing = 0;
+  for (size_t k = 0; k < g0->count; k++) {
+    int rc = src_next(in, &in->s[g0->first + k], &in->cur0[k]);
+    if (rc < 0) return rc;
+    if (rc) any = 1; else missing = 1;
+  }
+  if (!any && !in->known_values) return 0;
+  for (size_t k = 0; missing && k < g0->count; k++)
+    if (!in->cur0[k] && !(in->cur0[k] = strdup(""))) return -ENOMEM;
+  in->last0 = missing;
+  if (in->pending) {
+    in->pending = 0;
+    int rc = fill_empty(in);
+    if (rc) return rc;
+    group_lengths(in);
+  }
+  in->have0 = 1;
+  return 1;
+}
+
 static int next0(cli_input *in) {
   group *g0 = &in->g[0];
   for (size_t k = 0; k < g0->count; k++) {
@@ -380,6 +449,8 @@ static int next0(cli_input *in) {
     in->cur0[k] = NULL;
   }
   in->have0 = 0;
+  if (in->streamed0 && !in->first0) return first0(in);
+  if (in->last0) return 0;
   if (!in->streamed0) {
     size_t i = g0->idx == (size_t)-1 ? 0 : g0->idx + 1;
     if (i >= g0->len) return 0;
@@ -827,18 +898,16 @@ int cli_input_open(const cli_input_opts *o, cli_input **out, char *err,
   }
   if (!rc && in->o.header) rc = read_header(in, err, errlen);
   if (rc) goto fail;
-  for (size_t gi = 0; gi < in->ng; gi++) {
-    group *g = &in->g[gi];
-    if (gi == 0 && in->streamed0) continue;
-    size_t len = 0;
-    for (size_t k = 0; k < g->count; k++) {
-      size_t n = in->s[g->first + k].mem.n;
-      if (k == 0 || (g->wrap ? n > len : n < len)) len = n;
-      if (n == 0) len = 0, k = g->count; /* an empty source: no rows */
-    }
-    g->len = len;
-    if (len == 0) in->done = 1; /* an empty product */
+  int unknown = 0;
+  for (size_t i = 0; i < in->ns; i++) {
+    const srcst *st = &in->s[i];
+    if (st->streamed && st->s->kind == CLI_SRC_FILE) unknown = 1;
+    else if (st->streamed ? st->pos < st->s->n : st->mem.n > 0) in->known_values = 1;
   }
+  if (in->known_values) rc = fill_empty(in);
+  else in->pending = unknown;
+  if (rc) goto fail;
+  group_lengths(in);
   g0->idx = (size_t)-1;
   if (!in->o.jobs) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -881,6 +950,7 @@ uint64_t cli_input_total(const cli_input *in) {
       for (size_t k = 0; k < g->count; k++) {
         size_t n = in->s[k].s->n;
         if (in->o.header && n) n--; /* the header is not a job */
+        if (n == 0 && in->known_values) n = 1; /* one empty value */
         if (k == 0 || n < len) len = n;
       }
       t *= len;

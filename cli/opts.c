@@ -372,6 +372,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   int have_policy = 0, have_halt = 0, nafiles = 0, context = 0, replace_args = 0;
   const char *recend = NULL, *recstart = NULL, *delim = NULL, *replstr = NULL;
   int quote = 0; /* -q */
+  int trim_given = 0, keep = 0, linebuf = 0, ungroup = 0;
   char **afiles = calloc((size_t)argc + 1, sizeof *afiles);
   if (!afiles) return snprintf(err, errlen, "out of memory"), CLI_EXIT_USAGE;
   optind = 0; /* 0: glibc starts afresh (state of an earlier parse is dropped) */
@@ -451,10 +452,10 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       if (cli_policy_parse(optarg, &c->policy, err, errlen)) goto usage;
       have_policy = 1;
       break;
-    case 'k': c->out = CLI_OUT_KEEP_ORDER; break;
-    case O_LINEBUF: c->out = CLI_OUT_LINE; break;
+    case 'k': keep = 1; break;
+    case O_LINEBUF: linebuf = 1; break;
     case O_TAG: c->tag = 1; break;
-    case 'u': c->out = CLI_OUT_UNGROUP; break;
+    case 'u': ungroup = 1; break;
     case O_RESULTS: c->results_dir = optarg; break;
     case O_JOBLOG: c->joblog = optarg; break;
     case O_RESUME: c->resume = 1; break;
@@ -513,6 +514,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case O_RECSTART: recstart = optarg; break;
     case 'd': delim = optarg; break;
     case O_TRIM:
+      trim_given = 1;
       if (!strcmp(optarg, "n")) c->in.trim = 0;
       else if (!strcmp(optarg, "l")) c->in.trim = CLI_TRIM_L;
       else if (!strcmp(optarg, "r")) c->in.trim = CLI_TRIM_R;
@@ -562,7 +564,15 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       goto usage;
     }
   }
-  if (c->out == CLI_OUT_LINE && 0) goto usage;
+  /* As GNU parallel: -u wins over -k; -k --lb prints the oldest running
+   * job's lines as they come, the others' when their turn comes. */
+  if (ungroup && linebuf) {
+    snprintf(err, errlen, "--ungroup and --line-buffer cannot be combined: keep one of them");
+    goto usage;
+  }
+  c->out = ungroup ? CLI_OUT_UNGROUP : keep ? CLI_OUT_KEEP_ORDER
+         : linebuf ? CLI_OUT_LINE : CLI_OUT_GROUP;
+  c->keep_lines = keep && linebuf;
   if ((c->resume || c->resume_failed) && !c->joblog) {
     snprintf(err, errlen, "--resume needs the joblog of the earlier run: write --joblog FILE --resume");
     goto usage;
@@ -599,7 +609,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     }
     int s = ++i;
     while (i < argc && !is_sep(argv[i])) i++;
-    if (i == s) { /* GNU parallel: nothing, or one empty value (below) */
+    if (i == s) { /* nothing alone, or one empty value (input.c) */
       if (add_src(p, (cli_source){.kind = CLI_SRC_LIST, .values = argv + s, .n = 0,
                                   .linked = linked}))
         goto oom;
@@ -616,13 +626,9 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
           goto oom;
     }
   }
-  /* An empty ::: or :::: alone gives no job; beside a source with values it
-   * gives one empty value (GNU parallel: "echo ::: a :::" runs "echo a ''"). */
-  int any_values = 0;
-  for (size_t k = 0; k < p->nsrc; k++) any_values |= p->src[k].kind != CLI_SRC_LIST || p->src[k].n;
-  static char empty_value[] = "", *empty_list[] = {empty_value};
-  for (size_t k = 0; k < p->nsrc && any_values; k++)
-    if (p->src[k].kind == CLI_SRC_LIST && !p->src[k].n) p->src[k].values = empty_list, p->src[k].n = 1;
+  /* An empty ::: or :::: beside a source with values gives one empty value,
+   * alone no job (GNU parallel: "echo ::: a :::" runs "echo a ''"): the
+   * input decides (input.c), when it knows which sources are empty. */
   free(afiles);
   afiles = NULL;
   if (p->help || p->version) return 0;
@@ -664,7 +670,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       goto usage;
     }
     c->use_input = 1;
-    c->in.tmpl = c->tmpl;
+  c->in.tmpl = c->tmpl;
     if (!(p->shell = cli_pick_shell())) goto oom;
     c->shell = p->shell;
     p->cfg.view = p->view_opt;
@@ -702,6 +708,8 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
              "to input, and there is none: give input with ::: VALUES, :::: FILE or -a FILE");
     goto usage;
   }
+  /* GNU parallel trims the columns of --colsep unless --trim says otherwise */
+  if (c->in.colsep && !trim_given) c->in.trim = CLI_TRIM_L | CLI_TRIM_R;
   c->in.tmpl = c->tmpl;
   if (c->tmpl && cli_template_uses_total(c->tmpl)) c->in.read_all = 1;
   if (!(p->shell = cli_pick_shell())) goto oom;

@@ -326,7 +326,7 @@ static void view_erase(engine *e);
 static const char *const colors[] = {"\033[31m", "\033[32m", "\033[33m",
                                      "\033[34m", "\033[35m", "\033[36m"};
 
-static void add_tag(engine *e, job *j, cli_buf *b) {
+void cli_add_tag(engine *e, job *j, cli_buf *b) {
   if (e->c->tagtmpl && !e->c->color) {
     /* An empty --tagstring is no tag at all, as in GNU parallel. */
     size_t len0 = b->len;
@@ -361,7 +361,7 @@ static int put_tagged(engine *e, job *j, int which, const char *p, size_t n, int
   while (i < n && rc == 0) {
     const char *nl = memchr(p + i, '\n', n - i);
     size_t l = nl ? (size_t)(nl - (p + i)) + 1 : n - i;
-    if (*bol) add_tag(e, j, &b);
+    if (*bol) cli_add_tag(e, j, &b);
     cli_buf_add(&b, p + i, l);
     *bol = nl != NULL;
     i += l;
@@ -417,6 +417,84 @@ static void spool_failed(engine *e, job *j, int rc) {
   cli_stop_all(e, "output", "the jobs' output could not be kept", 1);
 }
 
+/* Bytes [from, to) of a spool to the sink (caller holds the lock). */
+static int put_spool_range(engine *e, job *j, int which, const cli_spool *s, uint64_t from,
+                           uint64_t to, int *bol) {
+  enum { CHUNK = 64 * 1024 };
+  char *buf = malloc(CHUNK);
+  if (!buf) return -ENOMEM;
+  int rc = 0;
+  while (rc == 0 && from < to) {
+    size_t want = to - from < CHUNK ? (size_t)(to - from) : CHUNK;
+    size_t got = cli_spool_read(s, from, buf, want);
+    if (!got) break;
+    rc = put_tagged(e, j, which, buf, got, bol);
+    from += got;
+  }
+  free(buf);
+  return rc;
+}
+
+/* Where the last line of a spool ends (0: no newline in it). */
+static uint64_t spool_line_end(const cli_spool *s) {
+  char buf[4096];
+  uint64_t end = cli_spool_len(s);
+  while (end > 0) {
+    uint64_t from = end > sizeof buf ? end - sizeof buf : 0;
+    size_t got = cli_spool_read(s, from, buf, (size_t)(end - from));
+    const char *nl = got ? memrchr(buf, '\n', got) : NULL;
+    if (nl) return from + (uint64_t)(nl - buf) + 1;
+    if (got == 0) break;
+    end = from;
+  }
+  return 0;
+}
+
+void cli_go_live(engine *e, job *j) {
+  if (j->live) return;
+  if (e->json_stdout) {
+    j->live = 1;
+    return;
+  }
+  shield sh;
+  shield_on(&sh);
+  /* Both locks, in the order every writer takes them (standard output
+   * first): what the job printed so far goes out before anything it
+   * prints from now on. Until the job is marked live its output keeps
+   * going to its spools, also while this task waits for the locks. */
+  int lo = lock_for(e, CLI_SINK_OUT);
+  int le = cli_sink_lock(e, CLI_SINK_ERR);
+  uint64_t cut[3] = {0};
+  for (int w = 1; w <= 2; w++) {
+    cli_spool *s = w == 1 ? &j->out : &j->err;
+    cut[w] = spool_line_end(s);
+    /* An unfinished last line waits for its end with the lines to come. */
+    uint64_t len = cli_spool_len(s);
+    if (len > cut[w]) {
+      int rc = 0;
+      char buf[4096];
+      for (uint64_t off = cut[w]; rc == 0 && off < len;) {
+        size_t got = cli_spool_read(s, off, buf, sizeof buf);
+        if (!got) break;
+        rc = spool_add(e, &j->part[w], buf, got);
+        off += got;
+      }
+      if (rc) spool_failed(e, j, rc);
+    }
+  }
+  j->live = 1;
+  for (int w = 1; w <= 2; w++) {
+    int bol = 1;
+    if ((w == 1 ? lo : le) == 0 && cut[w])
+      put_spool_range(e, j, w == 1 ? CLI_SINK_OUT : CLI_SINK_ERR, w == 1 ? &j->out : &j->err, 0,
+                      cut[w], &bol);
+    cli_spool_reset(w == 1 ? &j->out : &j->err);
+  }
+  if (le == 0) cli_sink_unlock(e, CLI_SINK_ERR);
+  if (lo == 0) cli_sink_unlock(e, CLI_SINK_OUT);
+  shield_off(&sh);
+}
+
 void cli_on_data(void *ctx, int which, const char *p, size_t n) {
   job *j = ctx;
   engine *e = j->e;
@@ -433,7 +511,7 @@ void cli_on_data(void *ctx, int which, const char *p, size_t n) {
     cli_buf_add(&j->tail, p, n);
     if (j->tail.len > 4096) cli_buf_consume(&j->tail, j->tail.len - 1024);
   }
-  if (e->c->out == CLI_OUT_LINE && !e->json_stdout) {
+  if ((e->c->out == CLI_OUT_LINE || j->live) && !e->json_stdout) {
     cli_spool *part = &j->part[which];
     int sk = which == 1 ? CLI_SINK_OUT : CLI_SINK_ERR;
     const char *nl = n ? memrchr(p, '\n', n) : NULL;

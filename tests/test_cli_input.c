@@ -49,11 +49,65 @@ TEST(cross_product_in_gnu_parallel_order) {
   char *got = all_jobs(&o);
   CHECK_STR(got, "a,1;a,2;a,3;b,1;b,2;b,3;");
   free(got);
-  /* An empty source gives an empty product. */
+  /* An empty source beside one with values is one empty value (GNU
+   * parallel: "echo ::: a b :::" runs "echo a ''" and "echo b ''")... */
   s[1].n = 0;
+  got = all_jobs(&o);
+  CHECK_STR(got, "a,;b,;");
+  free(got);
+  /* ... and when every source is empty there is no job. */
+  s[0].n = 0;
   got = all_jobs(&o);
   CHECK_STR(got, "");
   free(got);
+  CHECK_EQ(count_fds(), fds);
+}
+
+/* GNU parallel's rule for empty :::: files: one empty value beside a source
+ * with values, wherever the empty one is (the streamed first source, one
+ * held in memory, a linked one), no job when every source is empty. */
+TEST(empty_files_beside_other_sources) {
+  int fds = count_fds();
+  char empty[] = "/tmp/corral_test_emptyXXXXXX", full[] = "/tmp/corral_test_fullXXXXXX";
+  int fd = mkstemp(empty);
+  CHECK(fd >= 0);
+  close(fd);
+  fd = mkstemp(full);
+  CHECK(fd >= 0);
+  close(fd);
+  write_file(full, "l1\nl2\n", 6);
+  char *ab[] = {"a", "b"};
+  cli_source E = {.kind = CLI_SRC_FILE, .path = empty}, F = {.kind = CLI_SRC_FILE, .path = full};
+  cli_source L = {.kind = CLI_SRC_LIST, .values = ab, .n = 2};
+  struct {
+    cli_source s[3];
+    size_t n;
+    int read_all;
+    const char *want;
+  } cases[] = {
+      {{E}, 1, 0, ""},
+      {{E, L}, 2, 0, ",a;,b;"},
+      {{E, L}, 2, 1, ",a;,b;"},
+      {{L, E}, 2, 0, "a,;b,;"},
+      {{E, E}, 2, 0, ""},
+      {{E, F}, 2, 0, ",l1;,l2;"},
+      {{F, E}, 2, 0, "l1,;l2,;"},
+      {{F, E, F}, 3, 0, "l1,,l1;l1,,l2;l2,,l1;l2,,l2;"},
+      {{E, L, E}, 3, 0, ",a,;,b,;"},
+      {{L, E, L}, 3, 0, "a,,a;a,,b;b,,a;b,,b;"},
+      {{E, F}, 2, 2, ",l1;"},       /* ::::+ : linked */
+      {{F, E}, 2, 2, "l1,;"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    if (cases[i].read_all == 2) cases[i].s[1].linked = 1;
+    cli_input_opts o = {.src = cases[i].s, .nsrc = cases[i].n, .sep = '\n',
+                        .read_all = cases[i].read_all == 1};
+    char *got = all_jobs(&o);
+    CHECK_STR(got, cases[i].want);
+    free(got);
+  }
+  unlink(empty);
+  unlink(full);
   CHECK_EQ(count_fds(), fds);
 }
 

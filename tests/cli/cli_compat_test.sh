@@ -162,6 +162,77 @@ echo b ''" "an empty ::: beside values"
       eq "$($C --dry-run -k $a 2>&1; echo $?)" "$($P --dry-run -k $a 2>&1; echo $?)" "same as GNU parallel: $a"
     done
   fi ;;
+empty_files_beside_values)
+  # An empty :::: file or standard input is one empty value beside a source
+  # with values, wherever it stands; every source empty: no job.
+  : > "$T/e"; printf 'l1\nl2\n' > "$T/f"
+  eq "$($C -k echo {1}-{2}-{3} :::: "$T/e" ::: a b)" "-a-
+-b-" "an empty first :::: file"
+  eq "$($C -k echo {1}-{2} ::: a b :::: "$T/e")" "a-
+b-" "an empty second :::: file"
+  eq "$($C -k echo {1}-{2} :::: - ::: a b </dev/null)" "-a
+-b" "empty standard input"
+  eq "$($C -k echo {1}-{2} :::: "$T/e" ::::+ "$T/f")" "-l1" "linked to an empty file"
+  eq "$($C -k echo {1}-{2} :::: "$T/e" :::: "$T/e"; echo $?)" "0" "every file empty"
+  eq "$($C -k echo {1}-{2} ::: :::: "$T/e"; echo $?)" "0" "an empty ::: and an empty file"
+  if [ -n "$P" ]; then
+    for a in "::: a b :::: e" ":::: e ::: a b" ":::: e :::: f" ":::: f :::: e :::: f" ":::: e ::::+ f" \
+             ":::: f ::::+ e" ":::: e :::: e" "::: :::: e" ":::: e ::: :::: f" "::: x :::: e :::: e"; do
+      eq "$($C -k echo {1}-{2}-{3} $a 2>&1; echo $?)" "$($P -k echo {1}-{2}-{3} $a 2>&1; echo $?)" "same as GNU parallel: $a"
+    done
+  fi ;;
+colsep_trims)
+  # GNU parallel trims the columns of --colsep (Perl's \s) unless --trim n.
+  eq "$($C --colsep , echo x{1}x{2}x ::: ' a , b ')" "xaxbx" "--colsep trims"
+  eq "$($C --colsep , echo x{}x ::: "$(printf '\ta\r')")" "xax" "tabs and carriage returns too"
+  eq "$($C --colsep , --trim n echo x{1}x{2}x ::: ' a , b ')" "x a x b x" "--trim n keeps them"
+  eq "$($C echo x{}x ::: ' a ')" "x a x" "no --colsep: no trim"
+  eq "$($C --trim lr echo x{}x ::: "$(printf ' a\f')")" "xax" "--trim lr: a form feed too"
+  if [ -n "$P" ]; then
+    for o in "--colsep ," "--colsep , --trim n" "--colsep , --trim l" "--colsep \s+" "--trim r"; do
+      eq "$($C -k $o echo x{1}x{2}x ::: ' a , b ' "$(printf '\ta\r,b\f')" 2>&1)" \
+         "$($P -k $o echo x{1}x{2}x ::: ' a , b ' "$(printf '\ta\r,b\f')" 2>&1)" "same as GNU parallel: $o"
+    done
+  fi ;;
+keep_order_line_buffer)
+  # -k --lb: the first job in order prints its lines while it runs; the
+  # others follow in order, whole lines not mixed. Job 1 goes on only once
+  # the reader has seen its first line (else it says "late").
+  got=$($C -k --lb 'if [ {} = 1 ]; then echo 1-start; i=0; while [ ! -e '"$T/seen"' ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; [ -e '"$T/seen"' ] || echo late; echo 1-end; else echo {}-a; printf {}-b; fi' ::: 1 2 3 |
+        { IFS= read -r first; touch "$T/seen"; echo "$first"; cat; })
+  eq "$got" "1-start
+1-end
+2-a
+2-b3-a
+3-b" "-k --lb"
+  eq "$($C -k --lb --tag echo ::: a b)" "a	a
+b	b" "-k --lb --tag"
+  # -u wins over -k, as GNU parallel; -u with --lb is refused.
+  eq "$($C -j2 -u -k 'sleep {}; echo {}' ::: 0.6 0.1)" "0.1
+0.6" "-u -k"
+  err=$($C -u --lb echo ::: a 2>&1); rc=$?
+  eq "$rc" 2 "-u --lb"
+  has "$err" "keep one of them" "says what to write"
+  if [ -n "$P" ]; then
+    for o in "-k --lb" "--lb -k" "-k --lb --tag" "-k -u"; do
+      # Standard output and error apart: a running job's two pipes are read
+      # as data comes, in no fixed order between them.
+      eq "$($C -j2 $o 'sleep {}; echo {}; echo {}e >&2' ::: 0.6 0.1 0.2 2>"$T/ce")" \
+         "$($P -j2 $o 'sleep {}; echo {}; echo {}e >&2' ::: 0.6 0.1 0.2 2>"$T/pe")" "same as GNU parallel: $o"
+      eq "$(cat "$T/ce")" "$(cat "$T/pe")" "same standard error as GNU parallel: $o"
+    done
+  fi
+  no_left ;;
+dry_run_tag)
+  # --dry-run says each command with its tag, as GNU parallel.
+  eq "$($C -k --dry-run --tag echo ::: 'a b' c)" "a b	echo 'a b'
+c	echo c" "--dry-run --tag"
+  eq "$($C -k --dry-run --tagstring '{#}:{}' echo ::: a)" "1:a	echo a" "--dry-run --tagstring"
+  if [ -n "$P" ]; then
+    for o in "--tag" "--tagstring x{}" "--tag --colsep ,"; do
+      eq "$($C -k --dry-run $o echo ::: 'a,b' c)" "$($P -k --dry-run $o echo ::: 'a,b' c)" "same as GNU parallel: $o"
+    done
+  fi ;;
 template_warning)
   # Arguments that look like commands, with a pipe on stdin: said.
   out=$(printf 'x\n' | $C -k 'echo a' 'echo b' 2>"$T/err")

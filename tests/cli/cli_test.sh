@@ -423,7 +423,7 @@ echo a.b 2 '' b a.b a.b" "{0} {##} {+/} {+.} {..} {/..}"
   fi ;;
 input_edges)
   $C echo :::: "$T/missing" 2>"$T/err"; eq $? 255 "a missing :::: file"
-  has "$(cat "$T/err")" "cannot open input file" "the message"
+  eq "$(cat "$T/err")" "corral: Error: Cannot open input file \`$T/missing': No such file or directory." "the message (GNU parallel's)"
   $C -a "$T/missing" echo 2>/dev/null; eq $? 255 "a missing -a file"
   head -c 1000000 /dev/zero | tr '\0' a > "$T/long"; printf '\nb\n' >> "$T/long"
   out=$($C -k 'printf %s {} | wc -c' :::: "$T/long" 2>"$T/err"); rc=$?
