@@ -46,6 +46,7 @@ static void decide(engine *e, job *j) {
   if (!e->verdict.triggered) return;
   /* The exit status is fixed now, by the job that decided (GNU parallel). */
   int own = !j || j->status == CLI_JOB_OK ? 0
+            : j->status == CLI_JOB_TIMED_OUT ? 255 /* GNU parallel: -1 */
             : j->sig ? 128 + j->sig : j->exit_code > 0 ? j->exit_code : 1;
   e->halt_status = cli_halt_status_at_trigger(&e->c->policy, &e->tally, own);
   stop_all(e, "policy", e->verdict.why, e->verdict.decision == CLI_STOP_NOW);
@@ -405,12 +406,18 @@ static int joblogged(engine *e, job *j) {
   return e->jl.f && j->status != CLI_JOB_CANCELLED && j->status != CLI_JOB_NOT_STARTED;
 }
 
+/* GNU parallel's Exitval: -1 for a job killed for its timeout, 0 for one
+ * a signal ended (the Signal column says which), else the exit status. */
+static int joblog_exitval(const job *j) {
+  return j->status == CLI_JOB_TIMED_OUT ? -1 : j->sig ? 0 : j->exit_code;
+}
+
 /* The joblog line of a finished job in a file. On standard output (--joblog
  * -) it is written with the job's output instead (print_job). */
 static void log_job(engine *e, job *j) {
   if (!joblogged(e, j) || e->jl.to_stdout) return;
-  int jrc = cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
-                             j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code,
+  int jrc = cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9, j->bytes[1],
+                             joblog_exitval(j),
                              j->sig, j->cmd);
   if (jrc && !e->joblog_failed++) cli_file_error(e, "the joblog", e->c->joblog, jrc);
 }
@@ -465,10 +472,11 @@ static void print_job(engine *e, job *j) {
   if (j->status == CLI_JOB_NOT_STARTED) return;
   cli_buf line = {0};
   if (joblogged(e, j) && e->jl.to_stdout)
-    cli_joblog_line(&line, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
-                    j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code, j->sig, j->cmd);
+    cli_joblog_line(&line, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9, j->bytes[1],
+                    joblog_exitval(j), j->sig, j->cmd);
   cli_emit_job_output(e, j, line.data, line.len);
   cli_buf_free(&line);
+  if (e->c->out == CLI_OUT_KEEP_ORDER) log_job(e, j);
   say_job(e, j);
   /* --halt soon: said once, after the deciding job's messages, as GNU
    * parallel does. Claimed before the write: the write may let another
@@ -528,7 +536,9 @@ static void finish(engine *e, job *j) {
   case CLI_JOB_NOT_STARTED: break;
   }
   cli_record_stats(e, j);
-  if (!e->jl.to_stdout) log_job(e, j);
+  /* -k: the joblog's lines in order too, written with the output (as GNU
+   * parallel, which writes the line when it prints the job) */
+  if (!e->jl.to_stdout && e->c->out != CLI_OUT_KEEP_ORDER) log_job(e, j);
   if (e->c->results_dir) cli_write_exitval(e, j);
   cli_json_job(e, j);
   /* Grouped output: the slot is free once the output is written, so a

@@ -44,9 +44,9 @@ int cli_joblog_open(cli_joblog *j, const char *path, int append) {
 }
 
 int cli_joblog_line(cli_buf *b, uint64_t seq, double start_epoch, double runtime_s,
-                    int exitval, int sig, const char *cmd) {
-  int rc = cli_buf_printf(b, "%llu\t:\t%.3f\t%10.3f\t0\t0\t%d\t%d\t", (unsigned long long)seq,
-                          start_epoch, runtime_s, exitval, sig);
+                    uint64_t receive, int exitval, int sig, const char *cmd) {
+  int rc = cli_buf_printf(b, "%llu\t:\t%.3f\t%10.3f\t0\t%llu\t%d\t%d\t", (unsigned long long)seq,
+                          start_epoch, runtime_s, (unsigned long long)receive, exitval, sig);
   /* One line per job: a newline inside the command is written as \n. */
   for (const char *p = cmd; *p && !rc; p++)
     rc = *p == '\n' ? cli_buf_adds(b, "\\n") : cli_buf_addc(b, *p);
@@ -54,10 +54,11 @@ int cli_joblog_line(cli_buf *b, uint64_t seq, double start_epoch, double runtime
 }
 
 int cli_joblog_write(cli_joblog *j, uint64_t seq, double start_epoch,
-                     double runtime_s, int exitval, int sig, const char *cmd) {
+                     double runtime_s, uint64_t receive, int exitval, int sig,
+                     const char *cmd) {
   if (!j->f) return 0;
   cli_buf b = {0};
-  int rc = cli_joblog_line(&b, seq, start_epoch, runtime_s, exitval, sig, cmd);
+  int rc = cli_joblog_line(&b, seq, start_epoch, runtime_s, receive, exitval, sig, cmd);
   if (rc == 0 && fwrite(b.data, 1, b.len, j->f) != b.len) rc = -errno;
   cli_buf_free(&b);
   /* Flushed per job so that --resume after a crash sees every finished job. */

@@ -21,11 +21,13 @@ typedef struct cli_joblog {
  * (a duplicate of descriptor 1, header first, flushed per line). 0 or
  * -errno. */
 int cli_joblog_open(cli_joblog *j, const char *path, int append);
-/* One joblog line (with its newline) appended to b. 0 or -ENOMEM. */
+/* One joblog line (with its newline) appended to b. receive: the bytes the
+ * job wrote to standard output (GNU parallel's Receive). 0 or -ENOMEM. */
 int cli_joblog_line(cli_buf *b, uint64_t seq, double start_epoch, double runtime_s,
-                    int exitval, int sig, const char *cmd);
+                    uint64_t receive, int exitval, int sig, const char *cmd);
 int cli_joblog_write(cli_joblog *j, uint64_t seq, double start_epoch,
-                     double runtime_s, int exitval, int sig, const char *cmd);
+                     double runtime_s, uint64_t receive, int exitval, int sig,
+                     const char *cmd);
 void cli_joblog_close(cli_joblog *j);
 
 /* The sequence numbers a previous run finished (a bitmap). */

@@ -373,16 +373,16 @@ TEST(joblog_and_resume) {
   close(fd);
   cli_joblog j = {0};
   CHECK_EQ(cli_joblog_open(&j, path, 0), 0);
-  CHECK_EQ(cli_joblog_write(&j, 1, 1700000000.5, 0.25, 0, 0, "echo a"), 0);
-  CHECK_EQ(cli_joblog_write(&j, 2, 1700000000.6, 1.5, 3, 0, "exit 3"), 0);
-  CHECK_EQ(cli_joblog_write(&j, 4, 1700000000.7, 2.0, -1, 15, "sleep 9"), 0);
+  CHECK_EQ(cli_joblog_write(&j, 1, 1700000000.5, 0.25, 7, 0, 0, "echo a"), 0);
+  CHECK_EQ(cli_joblog_write(&j, 2, 1700000000.6, 1.5, 0, 3, 0, "exit 3"), 0);
+  CHECK_EQ(cli_joblog_write(&j, 4, 1700000000.7, 2.0, 0, -1, 15, "sleep 9"), 0);
   cli_joblog_close(&j);
   FILE *f = fopen(path, "r");
   char line[256];
   CHECK(fgets(line, sizeof line, f));
   CHECK_STR(line, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n");
   CHECK(fgets(line, sizeof line, f));
-  CHECK_STR(line, "1\t:\t1700000000.500\t     0.250\t0\t0\t0\t0\techo a\n");
+  CHECK_STR(line, "1\t:\t1700000000.500\t     0.250\t0\t7\t0\t0\techo a\n");
   fclose(f);
   cli_seqset s;
   CHECK_EQ(cli_seqset_load(&s, path, 0), 0); /* --resume: every logged job */
@@ -397,7 +397,7 @@ TEST(joblog_and_resume) {
   char plus[300];
   snprintf(plus, sizeof plus, "+%s", path);
   CHECK_EQ(cli_joblog_open(&j, plus, 0), 0);
-  CHECK_EQ(cli_joblog_write(&j, 2, 1700000001.0, 0.1, 0, 0, "exit 3"), 0);
+  CHECK_EQ(cli_joblog_write(&j, 2, 1700000001.0, 0.1, 0, 0, 0, "exit 3"), 0);
   cli_joblog_close(&j);
   CHECK_EQ(cli_seqset_load(&s, path, 1), 0);
   CHECK(cli_seqset_has(&s, 2));

@@ -223,6 +223,29 @@ b	b" "-k --lb --tag"
     done
   fi
   no_left ;;
+joblog_columns)
+  # Receive is the bytes of standard output; -k writes the lines in order;
+  # a job a signal ended has Exitval 0 and its Signal, a timed-out one -1
+  # and 15; --halt now,fail=1 on a timed-out job exits 255 (GNU parallel's -1).
+  $C -k --joblog "$T/jl" 'sleep 0.{}; printf {}; echo e >&2' ::: 3 1 2 >/dev/null 2>&1
+  eq "$(cut -f1,5,6,7,8,9 "$T/jl")" "Seq	Send	Receive	Exitval	Signal	Command
+1	0	1	0	0	sleep 0.3; printf 3; echo e >&2
+2	0	1	0	0	sleep 0.1; printf 1; echo e >&2
+3	0	1	0	0	sleep 0.2; printf 2; echo e >&2" "-k: in order, Receive"
+  eq "$($C --joblog - 'kill -9 $$' ::: 1 | cut -f5-)" "Send	Receive	Exitval	Signal	Command
+0	0	0	9	kill -9 \$\$ 1" "killed by a signal"
+  eq "$($C --joblog - --timeout 0.3 'sleep 3' ::: 1 2>/dev/null | cut -f5-)" "Send	Receive	Exitval	Signal	Command
+0	0	-1	15	sleep 3 1" "timed out"
+  $C --halt now,fail=1 --timeout 0.3 'sleep 3' ::: 1 2>/dev/null; eq $? 255 "--halt now,fail=1 on a timeout"
+  if [ -n "$P" ]; then
+    for a in "-k|sleep 0.{}; printf {}; echo e >&2|3 1 2" "|kill -9 \$\$|1" "--timeout 0.3|sleep 3|1" "-u|printf 123|1"; do
+      IFS='|' read -r o t v <<<"$a"
+      $C $o --joblog "$T/c" "$t" ::: $v >/dev/null 2>&1; crc=$?
+      $P $o --joblog "$T/p" "$t" ::: $v >/dev/null 2>&1; prc=$?
+      eq "$crc $(cut -f1,2,5- "$T/c")" "$prc $(cut -f1,2,5- "$T/p")" "same as GNU parallel: $o $t"
+    done
+  fi
+  no_left ;;
 dry_run_tag)
   # --dry-run says each command with its tag, as GNU parallel.
   eq "$($C -k --dry-run --tag echo ::: 'a b' c)" "a b	echo 'a b'
