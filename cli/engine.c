@@ -476,6 +476,7 @@ static void print_job(engine *e, job *j) {
                     joblog_exitval(j), j->sig, j->cmd);
   cli_emit_job_output(e, j, line.data, line.len);
   cli_buf_free(&line);
+  if (e->c->results_dir) cli_results_row(e, j, joblog_exitval(j));
   if (e->c->out == CLI_OUT_KEEP_ORDER) log_job(e, j);
   say_job(e, j);
   /* --halt soon: said once, after the deciding job's messages, as GNU
@@ -539,7 +540,6 @@ static void finish(engine *e, job *j) {
   /* -k: the joblog's lines in order too, written with the output (as GNU
    * parallel, which writes the line when it prints the job) */
   if (!e->jl.to_stdout && e->c->out != CLI_OUT_KEEP_ORDER) log_job(e, j);
-  if (e->c->results_dir) cli_write_exitval(e, j);
   cli_json_job(e, j);
   /* Grouped output: the slot is free once the output is written, so a
    * reader that does not keep up holds back new jobs (as GNU parallel,
@@ -648,6 +648,12 @@ static job *next_job(engine *e, int *err) {
     if (*err) {
       job_free(j);
       return NULL;
+    }
+    /* --resume --results: a job whose results exist ran (GNU parallel) */
+    if (e->c->resume && e->c->results_dir && cli_results_exist(e, j)) {
+      if (j->slot) e->slot_used[j->slot - 1] = 0;
+      job_free(j);
+      continue;
     }
     return j;
   }
@@ -970,7 +976,7 @@ int cli_engine_run(cli_config *c) {
       e->tally.input_done = 1;
     }
   }
-  if (c->resume || c->resume_failed) {
+  if ((c->resume || c->resume_failed) && !(c->resume && c->results_dir && !c->joblog)) {
     if (!c->joblog) {
       dprintf(2, "corral: --resume needs --joblog FILE\n");
       status = CLI_EXIT_USAGE;
@@ -1015,14 +1021,9 @@ int cli_engine_run(cli_config *c) {
   } else {
     e->tmpdir = "/tmp";
   }
+  e->res_fd = -1;
   if (c->results_dir && !c->dry_run) {
-    char probe[4200];
-    snprintf(probe, sizeof probe, "%s/.corral-probe", c->results_dir);
-    int rc = mkdir(c->results_dir, 0777) && errno != EEXIST ? -errno : 0;
-    if (rc == 0) {
-      int fd = open(probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-      if (fd < 0) rc = -errno; else close(fd), unlink(probe);
-    }
+    int rc = cli_results_start(e);
     if (rc) {
       dprintf(2, "corral: cannot write to --results %s: %s\n", c->results_dir, strerror(-rc));
       status = CLI_EXIT_INTERNAL;
@@ -1073,6 +1074,7 @@ int cli_engine_run(cli_config *c) {
   cli_summary_json(e, status, elapsed);
   if (!c->dry_run && (c->summary || e->view_on)) cli_print_summary(e, elapsed);
 out:
+  if (e->res_fd >= 0) close(e->res_fd);
   if (e->in) cli_input_close(e->in);
   cli_joblog_close(&e->jl);
   cli_seqset_free(&e->skip);

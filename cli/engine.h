@@ -54,7 +54,11 @@ typedef struct cli_config {
   int tag, color;
   cli_template *tagtmpl;   /* --tagstring (values unquoted), else the input */
   int verbose;             /* -t, --verbose: each command on stderr first */
-  const char *results_dir;
+  const char *results_dir;  /* --results NAME (GNU parallel's forms): */
+  cli_template *results_tmpl; /* NAME with replacement strings: per job */
+  char results_csv;        /* NAME.csv / NAME.tsv: ',' or '\t' (0: none) */
+  int results_json;        /* NAME.json */
+  int results_stdout;      /* -.csv, -.tsv, -.json: on standard output */
   const char *joblog;
   int resume, resume_failed;
   const char *json_path;   /* "-": standard output, jobs' output inside */

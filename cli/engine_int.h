@@ -121,6 +121,7 @@ struct engine {
   int64_t abandon_at; /* after a signal: abandon then (corral_now) */
   int64_t t_start_rt; /* corral_now() when the run started */
   int spool_failed, spool_mem_warned, results_failed, joblog_failed, stdout_tty;
+  int res_fd, res_header; /* --results NAME.csv / .tsv / .json */
   int std_closed[3];  /* descriptor 0, 1, 2 was closed when corral started */
   uv_signal_t sigs[3];
   int nsigs_open;
@@ -189,9 +190,15 @@ void cli_view_draw(engine *e);
 void cli_view_clear(engine *e);
 int cli_view_task(void *arg, void **result);
 int cli_watch_task(void *arg, void **result); /* standard output's reader */
+/* --results: before any job (the directory, or the CSV / JSON file);
+ * at a job's start (its files); when its output is printed (its CSV / JSON
+ * row). 0 or -errno. */
+int cli_results_start(engine *e);
 int cli_open_results(engine *e, job *j);
+void cli_results_row(engine *e, job *j, int exitval);
+/* --resume with --results: 1 if the job's standard output file exists. */
+int cli_results_exist(engine *e, job *j);
 void cli_file_error(engine *e, const char *what, const char *path, int err);
-void cli_write_exitval(engine *e, job *j);
 
 /* report.c */
 double cli_epoch_now(void);

@@ -615,7 +615,7 @@ static int next_batch(cli_input *in, cli_args *a) {
   size_t cap = 0, rows = 0;
   size_t limit = in->o.max_args > 1 ? in->o.max_args : (size_t)-1;
   if (in->spread && in->spread < limit) limit = in->spread;
-  size_t len = 0, maxc = max_chars(in);
+  size_t len = 0, maxc = max_chars(in), width = 0;
   memset(a, 0, sizeof *a);
   while (rows < limit) {
     row r = {0};
@@ -636,6 +636,8 @@ static int next_batch(cli_input *in, cli_args *a) {
     }
     cli_args got;
     get_row(in, &got);
+    if (rows == 0) width = got.n;
+    else if (got.n != width) width = 0;
     rc = append_row(a, &cap, &got);
     if (rc) {
       cli_args_free(&got);
@@ -647,6 +649,7 @@ static int next_batch(cli_input *in, cli_args *a) {
   a->names = (const char *const *)in->names;
   a->nnames = in->nnames;
   a->total = in->total;
+  a->width = width;
   return rows ? 1 : 0;
 }
 
@@ -686,7 +689,7 @@ int cli_input_next(cli_input *in, cli_args *a) {
   int rc = get_row(in, a);
   if (rc <= 0) return rc;
   if (in->o.no_args) cli_args_free(a);
-  size_t cap = a->n;
+  size_t cap = a->n, width = a->n;
   for (size_t k = 1; k < want; k++) {
     cli_args r;
     int rc2 = get_row(in, &r);
@@ -695,6 +698,7 @@ int cli_input_next(cli_input *in, cli_args *a) {
       return rc2;
     }
     if (rc2 == 0) break;
+    if (r.n != width) width = 0;
     if (append_row(a, &cap, &r)) {
       cli_args_free(&r);
       cli_args_free(a);
@@ -704,6 +708,7 @@ int cli_input_next(cli_input *in, cli_args *a) {
   a->names = (const char *const *)in->names;
   a->nnames = in->nnames;
   a->total = in->total;
+  a->width = width;
   return 1;
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 enum {
@@ -573,11 +574,13 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   c->out = ungroup ? CLI_OUT_UNGROUP : keep ? CLI_OUT_KEEP_ORDER
          : linebuf ? CLI_OUT_LINE : CLI_OUT_GROUP;
   c->keep_lines = keep && linebuf;
-  if ((c->resume || c->resume_failed) && !c->joblog) {
-    snprintf(err, errlen, "--resume needs the joblog of the earlier run: write --joblog FILE --resume");
+  if ((c->resume || c->resume_failed) && !c->joblog &&
+      !(c->resume && c->results_dir)) {
+    snprintf(err, errlen, "--resume needs the joblog of the earlier run: write --joblog FILE "
+             "--resume (or --results DIR --resume)");
     goto usage;
   }
-  if ((c->resume || c->resume_failed) && !strcmp(c->joblog + (c->joblog[0] == '+'), "-")) {
+  if ((c->resume || c->resume_failed) && c->joblog && !strcmp(c->joblog + (c->joblog[0] == '+'), "-")) {
     snprintf(err, errlen, "--resume reads the joblog of the earlier run from a file: "
              "write --joblog FILE --resume (--joblog - writes to standard output)");
     goto usage;
@@ -646,6 +649,35 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
    * with -N too (-m and -n join the values). */
   if (replace_args && c->in.max_args > 1 && !c->in.batch) context = 1;
   int tflags = (context ? CLI_TMPL_CONTEXT : 0) | (c->in.header ? CLI_TMPL_HEADER : 0);
+  if (c->results_dir) {
+    /* GNU parallel's forms of --results: NAME.csv / .tsv / .json (-.csv
+     * on standard output), a NAME with replacement strings (a file per
+     * job, or a directory when it ends in /), else a directory tree. */
+    const char *r = c->results_dir;
+    size_t rl = strlen(r);
+    const char *ext = rl > 4 ? r + rl - 4 : "";
+    if (!strcasecmp(ext, ".csv") || !strcasecmp(ext, ".tsv")) {
+      c->results_csv = (ext[1] | 0x20) == 'c' ? ',' : '\t';
+    } else if (rl > 5 && !strcasecmp(r + rl - 5, ".json")) {
+      c->results_json = 1;
+    } else {
+      char *w = (char *)r;
+      if (cli_template_new_ex(&w, 1, CLI_TMPL_NO_APPEND | CLI_TMPL_RAW |
+                                          (c->in.header ? CLI_TMPL_HEADER : 0),
+                              &c->results_tmpl))
+        goto oom;
+      if (!cli_template_explicit(c->results_tmpl)) {
+        cli_template_free(c->results_tmpl);
+        c->results_tmpl = NULL;
+      }
+    }
+    c->results_stdout = (c->results_csv || c->results_json) && r[0] == '-' && r[1] == '.';
+    if (c->results_stdout && c->json_path && !strcmp(c->json_path, "-")) {
+      snprintf(err, errlen, "--results %s and --json both write to standard output: "
+               "write --json=FILE", r);
+      goto usage;
+    }
+  }
   if (c->in.pipe) {
     if (p->nwords == 0) {
       snprintf(err, errlen, "--pipe needs a command to feed the blocks to: write e.g. "
@@ -754,6 +786,7 @@ void cli_parsed_free(cli_parsed *p) {
   free(p->shell);
   cli_template_free(p->cfg.tmpl);
   cli_template_free(p->cfg.tagtmpl);
+  cli_template_free(p->cfg.results_tmpl);
   free(p->src);
   free(p->colsep);
   free(p->delim);

@@ -30,6 +30,7 @@ typedef struct cli_args {
   uint64_t total; /* {##}: 0 when unknown */
   const char *const *names; /* --header: the name of each column (borrowed) */
   size_t nnames;
+  size_t width; /* values per input record (0: all of them are one) */
 } cli_args;
 
 #define CLI_TMPL_NO_APPEND 1 /* --pipe: no " {}" appended */

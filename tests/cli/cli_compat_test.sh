@@ -246,6 +246,50 @@ joblog_columns)
     done
   fi
   no_left ;;
+results_layout)
+  # GNU parallel's --results forms: a tree DIR/1/VALUE/2/VALUE/{seq,stdout,
+  # stderr} (values escaped: / as \_, \ as \\), a name with replacement
+  # strings (NAME, NAME.err, NAME.seq; a directory when it ends in /),
+  # NAME.csv / .tsv / .json (-.csv on standard output). Nothing is printed.
+  tree() { (cd "$1" && find . -type f | sort | while IFS= read -r f; do printf '%s=%s|' "$f" "$(cat "$f")"; done); }
+  out=$($C -k --results "$T/r" 'echo o{1}; echo e{2} >&2' ::: a/b 'q\z' ::: 1 2>&1)
+  eq "$out" "" "nothing printed"
+  eq "$(tree "$T/r")" "./1/a\_b/2/1/seq=1|./1/a\_b/2/1/stderr=e1|./1/a\_b/2/1/stdout=oa/b|./1/q\\\\z/2/1/seq=2|./1/q\\\\z/2/1/stderr=e1|./1/q\\\\z/2/1/stdout=oq\z|" "the tree"
+  $C --results "$T/f_{}" echo ::: x
+  eq "$(cat "$T/f_x"; cat "$T/f_x.err"; cat "$T/f_x.seq")" "x
+1" "a name per job"
+  $C --results "$T/d_{}/" echo ::: x
+  eq "$(tree "$T/d_x")" "./seq=1|./stderr=|./stdout=x|" "a directory per job"
+  got=$($C -k --results -.csv 'echo {}; exit 2' ::: a 'b,c' | sed -E 's/,[0-9]+\.[0-9]{3},[0-9]+\.[0-9]{3},/,T,R,/')
+  eq "$got" 'Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,V1,Stdout,Stderr
+1,:,T,R,0,2,2,0,"echo a; exit 2",a,"a
+",
+2,:,T,R,0,4,2,0,"echo '"'"'b,c'"'"'; exit 2","b,c","b,c
+",' "-.csv"
+  $C --results "$T/x.json" echo ::: '"q"'
+  python3 -c "import json; r=json.loads(open('$T/x.json').read()); assert r['V']==['\"q\"'] and r['Stdout']=='\"q\"\\n' and r['Seq']==1, r" ||
+    fail "NAME.json"
+  # --resume with --results: the jobs whose results exist are not run again.
+  rm -rf "$T/r"
+  $C --results "$T/r" 'echo {}' ::: 1 2
+  rm -rf "$T/r/1/2"
+  eq "$($C --resume --results "$T/r" -t 'echo {}' ::: 1 2 3 2>&1)" "echo 2
+echo 3" "--resume --results"
+  if [ -n "$P" ]; then
+    for a in "-k --results R echo {} ::: a/b 'q\z' '' ::: 1 2" "-k --results R -N2 echo ::: a b c" \
+             "-k --header : --results R echo ::: b 1 2 ::: a 3" "-k --colsep , --results R echo ::: x,y" \
+             "--results R_{}_x echo ::: a b" "--results R_{1}/{2}/ echo ::: a b ::: 1"; do
+      rm -rf "$T/c" "$T/p"; mkdir "$T/c" "$T/p"
+      co=$(cd "$T/c" && eval "$C $a" 2>&1; echo $?; tree .)
+      po=$(cd "$T/p" && eval "$P $a" 2>&1; echo $?; tree .)
+      eq "$co" "$po" "same as GNU parallel: $a"
+    done
+    for a in "-k --results -.tsv 'echo {}; echo e >&2' ::: a 'b	c'" "-k --results -.json 'echo {}; exit 3' ::: a ::: 1 '\\'" \
+             "-k --results -.csv echo ::: 1 2 3 4 5 6 7 8 9 10 11" "-k --header : --results -.csv echo ::: h 1 ::: g 2"; do
+      t='s/[0-9]{10}\.[0-9]{3}/T/g; s/(,|\t|: )[0-9]+\.[0-9]{3}(,|\t)/\1R\2/g'
+      eq "$(eval "$C $a" 2>&1 | sed -E "$t")" "$(eval "$P $a" 2>&1 | sed -E "$t")" "same as GNU parallel: $a"
+    done
+  fi ;;
 dry_run_tag)
   # --dry-run says each command with its tag, as GNU parallel.
   eq "$($C -k --dry-run --tag echo ::: 'a b' c)" "a b	echo 'a b'
