@@ -82,6 +82,8 @@ struct cli_input {
   const char *recend, *recstart;
   size_t relen, rslen;
   int nul_seen;    /* 1: a NUL in a record was replaced, not said yet; 2: said */
+  cli_source *own_src; /* the sources with ::: values split at the separator */
+  char ***own_vals;    /* per source: its split values (NULL: borrowed) */
 };
 
 char *cli_unescape(const char *s) {
@@ -784,6 +786,54 @@ int cli_input_block(cli_input *in, char **data, size_t *len) {
 
 /* ------------------------------------------------------------ open/close */
 
+/* GNU parallel reads ::: values as records too: a value that holds the
+ * record separator (a newline; -d DELIM) is several values, each part a
+ * value, an empty one too ("a," with -d , is "a" and ""). */
+static int split_lists(cli_input *in) {
+  size_t ns = in->o.nsrc, sl = in->seplen;
+  int need = 0;
+  for (size_t i = 0; i < ns && !need; i++) {
+    const cli_source *src = &in->o.src[i];
+    for (size_t k = 0; src->kind == CLI_SRC_LIST && k < src->n && !need; k++)
+      need = memmem(src->values[k], strlen(src->values[k]), in->sep, sl) != NULL;
+  }
+  if (!need) return 0;
+  in->own_src = malloc(ns * sizeof *in->own_src);
+  in->own_vals = calloc(ns, sizeof *in->own_vals);
+  if (!in->own_src || !in->own_vals) return -ENOMEM;
+  memcpy(in->own_src, in->o.src, ns * sizeof *in->own_src);
+  in->o.src = in->own_src;
+  for (size_t i = 0; i < ns; i++) {
+    cli_source *src = &in->own_src[i];
+    if (src->kind != CLI_SRC_LIST) continue;
+    size_t parts = 0;
+    for (size_t k = 0; k < src->n; k++) {
+      const char *v = src->values[k], *end = v + strlen(v), *q;
+      parts++;
+      while ((q = memmem(v, (size_t)(end - v), in->sep, sl))) parts++, v = q + sl;
+    }
+    if (parts == src->n) continue;
+    char **out = calloc(parts + 1, sizeof *out);
+    if (!out) return -ENOMEM;
+    in->own_vals[i] = out;
+    size_t m = 0;
+    for (size_t k = 0; k < src->n; k++) {
+      const char *v = src->values[k], *end = v + strlen(v);
+      for (;;) {
+        const char *q = memmem(v, (size_t)(end - v), in->sep, sl);
+        size_t len = q ? (size_t)(q - v) : (size_t)(end - v);
+        if (!(out[m] = strndup(v, len))) return -ENOMEM;
+        m++;
+        if (!q) break;
+        v = q + sl;
+      }
+    }
+    src->values = out;
+    src->n = parts;
+  }
+  return 0;
+}
+
 static int read_header(cli_input *in, char *err, size_t errlen) {
   size_t cap = 0;
   cli_args names = {0};
@@ -849,6 +899,7 @@ int cli_input_open(const cli_input_opts *o, cli_input **out, char *err,
     in->seplen = 1;
   }
   int rc = setup_colsep(in, err, errlen);
+  if (!rc && !o->pipe) rc = split_lists(in);
   if (rc) goto fail;
   if (o->pipe) {
     in->recstart = o->recstart ? o->recstart : "";
@@ -991,5 +1042,12 @@ void cli_input_close(cli_input *in) {
   free(in->names);
   if (in->use_re) regfree(&in->re);
   free(in->colsep);
+  for (size_t i = 0; in->own_vals && i < in->o.nsrc; i++)
+    if (in->own_vals[i]) {
+      for (char **v = in->own_vals[i]; *v; v++) free(*v);
+      free(in->own_vals[i]);
+    }
+  free(in->own_vals);
+  free(in->own_src);
   free(in);
 }

@@ -21,6 +21,7 @@ enum {
 
 static const struct option longopts[] = {
     {"jobs", required_argument, 0, 'j'},
+    {"max-procs", required_argument, 0, 'j'},
     {"timeout", required_argument, 0, O_TIMEOUT},
     {"deadline", required_argument, 0, O_DEADLINE},
     {"retries", required_argument, 0, O_RETRIES},
@@ -139,9 +140,9 @@ static void bad_option(const char *arg, char *err, size_t errlen) {
   if (!arg) arg = "?";
   if (strncmp(arg, "--", 2) != 0) { /* short options */
     char c = optopt > 0 && optopt < 256 ? (char)optopt : '?';
-    if (strchr("jaCnNLsdI", c))
+    if (strchr("jPaCnNLsdI", c))
       snprintf(err, errlen, "-%c needs a value: write e.g. -%c %s", c, c,
-               strchr("jnNLs", c) ? "4" : c == 'a' ? "FILE" : c == 'I' ? ",," : "','");
+               strchr("jPnNLs", c) ? "4" : c == 'a' ? "FILE" : c == 'I' ? ",," : "','");
     else
       snprintf(err, errlen, "unknown option -%c: see corral --help", c);
     return;
@@ -266,7 +267,8 @@ static int parse_jobs(const char *s, unsigned *out) {
   if (s[0] == '+' || s[0] == '-') {
     if (cli_parse_u64(s + 1, &v)) return -1;
     long j = (long)ncpu() + (s[0] == '+' ? (long)v : -(long)v);
-    *out = j < 1 ? 1 : (unsigned)j;
+    if (j < 1) return -2; /* GNU parallel: "Cannot run any jobs." */
+    *out = (unsigned)j;
     return 0;
   }
   if (cli_parse_u64(s, &v) || v > 100000) return -1;
@@ -378,13 +380,19 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   if (!afiles) return snprintf(err, errlen, "out of memory"), CLI_EXIT_USAGE;
   optind = 0; /* 0: glibc starts afresh (state of an earlier parse is dropped) */
   opterr = 0;
-  int ch, li = -1;
-  while ((ch = getopt_long(argc, argv, "+j:kua:0hVC:n:N:L:s:mXd:I:tq", longopts, &li)) != -1) {
+  int ch, li = -1, rc;
+  while ((ch = getopt_long(argc, argv, "+j:P:kua:0hVC:n:N:L:s:mXd:I:tq", longopts, &li)) != -1) {
     int64_t ns;
     uint64_t u;
     switch (ch) {
     case 'j':
-      if (parse_jobs(optarg, &c->jobs)) {
+    case 'P':
+      if ((rc = parse_jobs(optarg, &c->jobs)) == -2) {
+        snprintf(err, errlen, "-j %s leaves no job to run on %u cores: write a smaller N, "
+                 "or -j 1", optarg, ncpu());
+        goto usage;
+      }
+      if (rc) {
         snprintf(err, errlen, "cannot read -j '%s': write -j N (N jobs at once), -j 0, "
                  "-j +N, -j -N or -j N%%", optarg);
         goto usage;

@@ -290,6 +290,42 @@ echo 3" "--resume --results"
       eq "$(eval "$C $a" 2>&1 | sed -E "$t")" "$(eval "$P $a" 2>&1 | sed -E "$t")" "same as GNU parallel: $a"
     done
   fi ;;
+delimiter_splits_values)
+  # ::: values are records too: split at -d DELIM, at newlines without it,
+  # not at all with -0; every part a value, an empty one too.
+  eq "$($C -k --dry-run -d , echo ::: 'a,b' 'c,' ::: 1)" "echo a 1
+echo b 1
+echo c 1
+echo '' 1" "-d , splits ::: values"
+  eq "$($C -k --dry-run echo ::: "$(printf 'a\nb')")" "echo a
+echo b" "a newline splits a ::: value"
+  eq "$($C -k --dry-run -0 echo ::: "$(printf 'a\nb')")" "echo 'a
+b'" "-0: no split"
+  eq "$($C -k --dry-run -d , echo ::: a,b :::+ 1,2)" "echo a 1
+echo b 2" "linked values split"
+  if [ -n "$P" ]; then
+    for a in "-d , echo ::: 'a,' c" "-d , echo ::: '' c" "-d , echo ::: , c" "-d ab echo ::: xaby" \
+             "-d , --colsep : echo {2} ::: a:1,b:2" "--header : -d , echo {h} ::: h,1,2" \
+             "echo ::: a ::: \$'1\\n2'" "-0 echo ::: \$'a\\nb' c"; do
+      eq "$(eval "$C -k --dry-run $a" 2>&1; echo $?)" "$(eval "$P -k --dry-run $a" 2>&1; echo $?)" "same as GNU parallel: $a"
+    done
+  fi ;;
+jobs_forms)
+  # -P and --max-procs are -j; a -j -N that leaves no job is refused.
+  eq "$($C -P 2 -k echo {%} ::: a b)" "1
+2" "-P 2"
+  eq "$($C --max-procs 1 echo {%} ::: a b)" "1
+1" "--max-procs 1"
+  n=$(nproc)
+  err=$($C -j -$n echo ::: a 2>&1); rc=$?
+  eq "$rc" 2 "-j -$n on $n cores"
+  has "$err" "leaves no job to run" "says why"
+  eq "$($C -j -$((n - 1)) echo {%} ::: a)" "1" "-j -$((n - 1)) on $n cores"
+  if [ -n "$P" ]; then
+    for o in "-P 2" "--max-procs 1" "-j +1" "-j 50%" "-j 0"; do
+      eq "$($C -k $o echo ::: a b)" "$($P -k $o echo ::: a b)" "same as GNU parallel: $o"
+    done
+  fi ;;
 dry_run_tag)
   # --dry-run says each command with its tag, as GNU parallel.
   eq "$($C -k --dry-run --tag echo ::: 'a b' c)" "a b	echo 'a b'
