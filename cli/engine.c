@@ -174,6 +174,7 @@ static int run_once(engine *e, job *j) {
   }
   corral_process_opts o = {.argv = (const char *const *)(argv ? argv : shv),
                            .term_seq = steps, .term_seq_len = e->ts_live.n};
+  o.cwd = e->c->workdir; /* --wd */
   o.stdio[0].mode = j->block ? CORRAL_STDIO_PIPE : CORRAL_STDIO_NULL;
   int capture = e->c->out != CLI_OUT_UNGROUP || e->json_stdout || e->c->results_dir;
   o.stdio[1].mode = o.stdio[2].mode = capture ? CORRAL_STDIO_PIPE : CORRAL_STDIO_INHERIT;
@@ -323,6 +324,15 @@ static int job_fn(void *arg, void **result) {
   if (e->c->verbose) { /* -t: the command on stderr as it starts */
     cli_buf b = {0};
     if (!cli_buf_adds(&b, j->cmd) && !cli_buf_addc(&b, '\n')) cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
+    cli_buf_free(&b);
+  }
+  /* -v: the command on stdout; output that is not held back (--lb, -u,
+   * --results) follows it from now on, held output is printed after it */
+  if (e->c->verbose_out && !e->json_stdout &&
+      (e->c->out == CLI_OUT_LINE || e->c->out == CLI_OUT_UNGROUP || e->c->results_dir || j->live)) {
+    j->said = 1;
+    cli_buf b = {0};
+    if (!cli_buf_adds(&b, j->cmd) && !cli_buf_addc(&b, '\n')) cli_sink_put(e, CLI_SINK_OUT, b.data, b.len);
     cli_buf_free(&b);
   }
   unsigned max = e->c->retries ? e->c->retries : 1;

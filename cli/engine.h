@@ -54,6 +54,8 @@ typedef struct cli_config {
   int tag, color;
   cli_template *tagtmpl;   /* --tagstring (values unquoted), else the input */
   int verbose;             /* -t, --verbose: each command on stderr first */
+  int verbose_out;         /* -v: each command on stdout before its output */
+  const char *workdir;     /* --wd DIR: where the jobs run (NULL: here) */
   const char *results_dir;  /* --results NAME (GNU parallel's forms): */
   cli_template *results_tmpl; /* NAME with replacement strings: per job */
   char results_csv;        /* NAME.csv / NAME.tsv: ',' or '\t' (0: none) */

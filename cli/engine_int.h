@@ -53,6 +53,7 @@ struct job {
   cli_jobstatus status;
   int exit_code, sig, attempts, finished;
   int live;                    /* -k --lb: first in order, lines go out as they come */
+  int said;                    /* -v: its command was printed */
   int64_t t0, t1;
   double epoch0;
   cli_spool out, err, part[3]; /* grouped output; unfinished lines */

@@ -53,6 +53,12 @@ static const char usage_text[] =
     "                         from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)\n"
     "  --dry-run              print the commands, run nothing\n"
     "  -t, --verbose          print each command on stderr as it starts\n"
+    "  -v                     print each command on stdout before its output\n"
+    "  --wd, --workdir DIR    run the jobs in DIR\n"
+    "  --number-of-cores, --number-of-cpus, --number-of-threads  print the cores\n"
+    "  --will-cite, --plain, --silent, --bar, --eta, --progress, -r,\n"
+    "  --no-run-if-empty, --linebuffer   accepted (GNU parallel's; the live view\n"
+    "                         shows progress on a terminal)\n"
     "Limits and time (DURATION: 500ms, 2s, 1m, 1h; a bare number is seconds):\n"
     "  -j, --jobs N           jobs at once (default: cores; 0, +N, -N, N% too);\n"
     "                         also -P, --max-procs\n"
@@ -159,6 +165,12 @@ int main(int argc, char **argv) {
             p.words[0]);
   if (p.help) {
     fputs(usage_text, stdout);
+    cli_parsed_free(&p);
+    return 0;
+  }
+  if (p.ncpu) { /* GNU parallel's --number-of-cores / -cpus / -threads */
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("%ld\n", n > 0 ? n : 1);
     cli_parsed_free(&p);
     return 0;
   }

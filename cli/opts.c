@@ -1,11 +1,13 @@
 /* Command-line parsing of the corral command (opts.h). */
 #include "opts.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
@@ -16,7 +18,8 @@ enum {
   O_BLOCK, O_RECEND, O_RECSTART, O_TRIM, O_HEADER, O_PLUS, O_SHUF,
   /* GNU parallel's options that corral accepts with nothing to do, and
    * those it refuses with a reason (refused[] below) */
-  O_ACCEPT, O_ACCEPT_ARG, O_REFUSE, O_REFUSE_ARG, O_VERBOSE, O_TAGSTRING, O_CTAG
+  O_ACCEPT, O_ACCEPT_ARG, O_REFUSE, O_REFUSE_ARG, O_VERBOSE, O_TAGSTRING, O_CTAG,
+  O_WORKDIR, O_NCPU
 };
 
 static const struct option longopts[] = {
@@ -82,9 +85,55 @@ static const struct option longopts[] = {
     {"ctag", no_argument, 0, O_CTAG},
     {"colour-tag", no_argument, 0, O_CTAG},
     {"color-tag", no_argument, 0, O_CTAG},
+    {"linebuffer", no_argument, 0, O_LINEBUF},
+    {"workdir", required_argument, 0, O_WORKDIR},
+    {"wd", required_argument, 0, O_WORKDIR},
+    {"will-cite", no_argument, 0, O_ACCEPT},
+    {"plain", no_argument, 0, O_ACCEPT},
+    {"silent", no_argument, 0, O_ACCEPT},
+    {"no-run-if-empty", no_argument, 0, 'r'},
+    {"bar", no_argument, 0, O_ACCEPT},
+    {"eta", no_argument, 0, O_ACCEPT},
+    {"progress", no_argument, 0, O_ACCEPT},
+    {"number-of-cpus", no_argument, 0, O_NCPU},
+    {"number-of-cores", no_argument, 0, O_NCPU},
+    {"number-of-threads", no_argument, 0, O_NCPU},
     {"nonall", no_argument, 0, O_REFUSE},
     {"onall", no_argument, 0, O_REFUSE},
     {"tmux", no_argument, 0, O_REFUSE},
+    {"sshlogin", required_argument, 0, O_REFUSE_ARG},
+    {"sshloginfile", required_argument, 0, O_REFUSE_ARG},
+    {"slf", required_argument, 0, O_REFUSE_ARG},
+    {"basefile", required_argument, 0, O_REFUSE_ARG},
+    {"return", required_argument, 0, O_REFUSE_ARG},
+    {"transferfile", required_argument, 0, O_REFUSE_ARG},
+    {"trc", required_argument, 0, O_REFUSE_ARG},
+    {"transfer", no_argument, 0, O_REFUSE},
+    {"cleanup", no_argument, 0, O_REFUSE},
+    {"nice", required_argument, 0, O_REFUSE_ARG},
+    {"load", required_argument, 0, O_REFUSE_ARG},
+    {"memfree", required_argument, 0, O_REFUSE_ARG},
+    {"compress", no_argument, 0, O_REFUSE},
+    {"files", no_argument, 0, O_REFUSE},
+    {"fifo", no_argument, 0, O_REFUSE},
+    {"cat", no_argument, 0, O_REFUSE},
+    {"pipepart", no_argument, 0, O_REFUSE},
+    {"pipe-part", no_argument, 0, O_REFUSE},
+    {"round-robin", no_argument, 0, O_REFUSE},
+    {"roundrobin", no_argument, 0, O_REFUSE},
+    {"tty", no_argument, 0, O_REFUSE},
+    {"semaphore", no_argument, 0, O_REFUSE},
+    {"shellquote", no_argument, 0, O_REFUSE},
+    {"group-by", required_argument, 0, O_REFUSE_ARG},
+    {"tee", no_argument, 0, O_REFUSE},
+    {"filter", required_argument, 0, O_REFUSE_ARG},
+    {"rpl", required_argument, 0, O_REFUSE_ARG},
+    {"arg-sep", required_argument, 0, O_REFUSE_ARG},
+    {"arg-file-sep", required_argument, 0, O_REFUSE_ARG},
+    {"eof", optional_argument, 0, O_REFUSE_ARG},
+    {"sqlmaster", required_argument, 0, O_REFUSE_ARG},
+    {"sqlworker", required_argument, 0, O_REFUSE_ARG},
+    {"sqlandworker", required_argument, 0, O_REFUSE_ARG},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
@@ -96,6 +145,39 @@ static const struct {
     {"nonall", "--nonall runs on remote hosts: corral runs jobs on this machine only"},
     {"onall", "--onall runs on remote hosts: corral runs jobs on this machine only"},
     {"tmux", "--tmux is not in corral: write --results DIR to keep each job's output"},
+    {"sshlogin", "--sshlogin runs jobs on remote hosts: corral runs them on this machine only"},
+    {"sshloginfile", "--sshloginfile lists remote hosts: corral runs jobs on this machine only"},
+    {"slf", "--slf lists remote hosts: corral runs jobs on this machine only"},
+    {"basefile", "--basefile copies files to remote hosts: corral runs jobs on this machine only"},
+    {"return", "--return fetches files from remote hosts: corral runs jobs on this machine only"},
+    {"transferfile", "--transferfile copies files to remote hosts: corral runs jobs on this machine only"},
+    {"transfer", "--transfer copies files to remote hosts: corral runs jobs on this machine only"},
+    {"trc", "--trc copies files to and from remote hosts: corral runs jobs on this machine only"},
+    {"cleanup", "--cleanup removes files on remote hosts: corral runs jobs on this machine only"},
+    {"nice", "--nice is not in corral: write the command as 'nice -n N COMMAND', or run 'nice -n N corral ...'"},
+    {"load", "--load is not in corral: write -j N to limit the jobs at once"},
+    {"memfree", "--memfree is not in corral: write -j N to limit the jobs at once"},
+    {"compress", "--compress is not in corral: write --tmpdir DIR for where a job's output past 64 KiB waits"},
+    {"files", "--files is not in corral: write --results DIR to keep each job's output in files"},
+    {"fifo", "--fifo is not in corral: write --pipe (each job reads its block on standard input)"},
+    {"cat", "--cat is not in corral: write --pipe (each job reads its block on standard input)"},
+    {"pipepart", "--pipepart is not in corral: write --pipe -a FILE"},
+    {"pipe-part", "--pipe-part is not in corral: write --pipe -a FILE"},
+    {"round-robin", "--round-robin is not in corral: write --pipe (one block per job)"},
+    {"roundrobin", "--roundrobin is not in corral: write --pipe (one block per job)"},
+    {"tty", "--tty is not in corral (a job's standard input is /dev/null): write -j 1 -u for output straight to the terminal"},
+    {"semaphore", "--semaphore (sem) is not in corral: write the commands in one corral call (corral 'CMD1' 'CMD2')"},
+    {"shellquote", "--shellquote is not in corral: write --dry-run to see the quoted commands"},
+    {"group-by", "--group-by is not in corral: write sort -k1,1 FILE | corral --pipe ... (records of a group together)"},
+    {"tee", "--tee is not in corral: write ::: for each command over the same input"},
+    {"filter", "--filter is not in corral: write grep ... FILE | corral ... (filter the input first)"},
+    {"rpl", "--rpl defines Perl replacement strings, which corral does not run: write the built-in ones ({} {.} {/} ...: corral --help)"},
+    {"arg-sep", "--arg-sep is not in corral: write ::: (or -- before a value ':::')"},
+    {"arg-file-sep", "--arg-file-sep is not in corral: write :::: or -a FILE"},
+    {"eof", "--eof (-E) is not in corral: write the input up to that line (sed '/^EOF$/,$d' FILE | corral ...)"},
+    {"sqlmaster", "--sqlmaster is not in corral: write --joblog FILE or --results NAME.csv"},
+    {"sqlworker", "--sqlworker is not in corral: write --joblog FILE or --results NAME.csv"},
+    {"sqlandworker", "--sqlandworker is not in corral: write --joblog FILE or --results NAME.csv"},
 };
 
 static void refuse(const char *arg, char *err, size_t errlen) {
@@ -381,7 +463,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   optind = 0; /* 0: glibc starts afresh (state of an earlier parse is dropped) */
   opterr = 0;
   int ch, li = -1, rc;
-  while ((ch = getopt_long(argc, argv, "+j:P:kua:0hVC:n:N:L:s:mXd:I:tq", longopts, &li)) != -1) {
+  while ((ch = getopt_long(argc, argv, "+j:P:kua:0hVC:n:N:L:s:mXd:I:tqvrS:E:", longopts, &li)) != -1) {
     int64_t ns;
     uint64_t u;
     switch (ch) {
@@ -552,6 +634,19 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       break;
     case 't':
     case O_VERBOSE: c->verbose = 1; break;
+    case 'v': c->verbose_out = 1; break;
+    case 'r': break; /* --no-run-if-empty: corral runs nothing for empty input */
+    case O_WORKDIR:
+      if (!strcmp(optarg, "...")) {
+        snprintf(err, errlen, "--wd ... (a temporary directory per job) is not in corral: "
+                 "write --wd DIR, or make the directory in the command");
+        goto usage;
+      }
+      c->workdir = optarg;
+      break;
+    case O_NCPU: p->ncpu = 1; break;
+    case 'S': refuse("sshlogin", err, errlen); goto usage;
+    case 'E': refuse("eof", err, errlen); goto usage;
     case O_ACCEPT: case O_ACCEPT_ARG: break; /* --group, --no-notice, --env */
     case O_CTAG: c->tag = 1, c->color = 2; break; /* 2: even when not a terminal */
     case O_TAGSTRING: {
@@ -642,7 +737,26 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
    * input decides (input.c), when it knows which sources are empty. */
   free(afiles);
   afiles = NULL;
-  if (p->help || p->version) return 0;
+  if (p->help || p->version || p->ncpu) return 0;
+  if (c->workdir) { /* --wd DIR: made when it is missing, as GNU parallel */
+    char *d = strdup(c->workdir);
+    if (!d) goto oom;
+    for (char *q = d + 1;; q++) {
+      if (*q && *q != '/') continue;
+      char was = *q;
+      *q = 0;
+      mkdir(d, 0777);
+      *q = was;
+      if (!was) break;
+    }
+    free(d);
+    struct stat st;
+    if (stat(c->workdir, &st) || !S_ISDIR(st.st_mode)) {
+      snprintf(err, errlen, "--wd %s: cannot make this directory (%s): write --wd DIR with "
+               "a directory corral can use", c->workdir, strerror(errno ? errno : ENOTDIR));
+      goto usage;
+    }
+  }
   if ((delim && !(p->delim = cli_unescape(delim))) ||
       (recend && !(p->recend = cli_unescape(recend))) ||
       (recstart && !(p->recstart = cli_unescape(recstart))))

@@ -483,6 +483,11 @@ void cli_go_live(engine *e, job *j) {
     }
   }
   j->live = 1;
+  if (e->c->verbose_out && !j->said && j->t0 && lo == 0) { /* -v: it started before */
+    j->said = 1;
+    cli_sink_write(e, CLI_SINK_OUT, j->cmd, strlen(j->cmd));
+    cli_sink_write(e, CLI_SINK_OUT, "\n", 1);
+  }
   for (int w = 1; w <= 2; w++) {
     int bol = 1;
     if ((w == 1 ? lo : le) == 0 && cut[w])
@@ -564,8 +569,15 @@ void cli_emit_job_output(engine *e, job *j, const char *trailer, size_t tlen) {
   for (int w = 1; w <= 2; w++) {
     cli_spool *s = e->c->results_dir ? &none : w == 1 ? &j->out : &j->err; /* --results: in files */
     int sk = w == 1 ? CLI_SINK_OUT : CLI_SINK_ERR;
-    if (cli_spool_len(s) == 0 && (w == 2 || !tlen)) continue;
+    /* -v: the command before its held output (GNU parallel) */
+    int cmd = w == 1 && e->c->verbose_out && !e->c->results_dir &&
+              (e->c->out == CLI_OUT_GROUP || (e->c->out == CLI_OUT_KEEP_ORDER && !j->said));
+    if (cli_spool_len(s) == 0 && (w == 2 || !tlen) && !cmd) continue;
     if (lock_for(e, sk)) continue;
+    if (cmd) {
+      cli_sink_write(e, sk, j->cmd, strlen(j->cmd));
+      cli_sink_write(e, sk, "\n", 1);
+    }
     int bol = 1;
     if (put_spool(e, j, sk, s, &bol) == 0) end_line(e, sk, bol);
     if (w == 1 && tlen) cli_sink_write(e, sk, trailer, tlen);

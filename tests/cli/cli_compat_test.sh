@@ -326,6 +326,39 @@ jobs_forms)
       eq "$($C -k $o echo ::: a b)" "$($P -k $o echo ::: a b)" "same as GNU parallel: $o"
     done
   fi ;;
+more_gnu_options)
+  # -v: the command on standard output before the job's output.
+  eq "$($C -v -k echo ::: a b)" "echo a
+a
+echo b
+b" "-v -k"
+  eq "$($C -v --lb -j1 echo ::: a b)" "echo a
+a
+echo b
+b" "-v --lb"
+  # --wd DIR: the jobs run there (made when missing).
+  eq "$($C --wd "$T/w/x" -k 'pwd; : {}' ::: a)" "$T/w/x" "--wd"
+  eq "$($C --number-of-cores)" "$(nproc)" "--number-of-cores"
+  for o in --will-cite --plain --silent -r --no-run-if-empty --bar --eta --progress --linebuffer; do
+    eq "$($C $o -k echo ::: a b 2>&1)" "a
+b" "$o accepted"
+  done
+  # Options corral does not have: one line saying what to write, exit 2.
+  for o in "-S host" "--sshlogin host" "--nice 5" "--load 90%" "--memfree 1G" "--files" "--fifo" \
+           "--pipepart" "--round-robin" "--tty" "--semaphore" "--shellquote" "--tee" "--rpl x" \
+           "--arg-sep ,," "-E eof" "--eof=x" "--compress" "--transfer" "--return x" "--sqlworker x"; do
+    err=$($C $o echo ::: a 2>&1); rc=$?
+    eq "$rc" 2 "$o refused"
+    eq "$(wc -l <<<"$err")" 1 "$o: one line"
+    has "$err" "write\|on this machine only" "$o says what to write"
+  done
+  if [ -n "$P" ]; then
+    for o in "-v -k" "-v -j1 --lb" "--number-of-cores" "--number-of-cpus"; do
+      eq "$($C $o echo ::: a b 2>&1)" "$($P $o echo ::: a b 2>&1)" "same as GNU parallel: $o"
+    done
+    eq "$(cd "$T" && $C --wd w2 -k 'pwd; : {}' ::: a)" "$(cd "$T" && $P --wd w2 -k 'pwd; : {}' ::: a)" "same as GNU parallel: --wd"
+  fi
+  no_left ;;
 dry_run_tag)
   # --dry-run says each command with its tag, as GNU parallel.
   eq "$($C -k --dry-run --tag echo ::: 'a b' c)" "a b	echo 'a b'
