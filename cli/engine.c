@@ -616,6 +616,7 @@ static job *next_job(engine *e, int *err) {
       }
     }
     uint64_t seq = ++e->seq_next;
+    if (e->c->command_seqs) seq = e->c->command_seqs[seq - 1]; /* --retry-failed */
     if ((e->c->shard_n && (seq - 1) % e->c->shard_n != e->c->shard_i) ||
         cli_seqset_has(&e->skip, seq)) {
       cli_args_free(&a);
@@ -1000,7 +1001,7 @@ int cli_engine_run(cli_config *c) {
     }
   }
   if (c->joblog && !c->dry_run) {
-    int rc = cli_joblog_open(&e->jl, c->joblog, c->resume || c->resume_failed);
+    int rc = cli_joblog_open(&e->jl, c->joblog, c->resume || c->resume_failed || c->retry_failed);
     if (rc) {
       dprintf(2, "corral: cannot write the joblog %s: %s\n", c->joblog, strerror(-rc));
       status = CLI_EXIT_INTERNAL;

@@ -35,6 +35,8 @@ typedef struct cli_config {
   cli_template *tmpl;      /* NULL: every input record is a command */
   char **commands;         /* commands given as arguments (no input) */
   size_t ncommands;
+  const uint64_t *command_seqs; /* --retry-failed: each command's own {#} */
+  int retry_failed;        /* --retry-failed: the failed jobs of --joblog */
   cli_input_opts in;
   int use_input;
   /* limits and time */

@@ -42,6 +42,11 @@ typedef struct cli_seqset {
  * that is not a joblog. */
 int cli_seqset_load(cli_seqset *s, const char *path, int failed_too);
 int cli_seqset_has(const cli_seqset *s, uint64_t seq);
+/* --retry-failed: the jobs whose last line in the joblog failed (Exitval
+ * or Signal not 0), in sequence order: their commands (*cmds, malloc'd
+ * strings in a malloc'd array) and sequence numbers (*seqs). A missing
+ * file is none. 0, -errno, or -EINVAL for a file that is not a joblog. */
+int cli_joblog_failed(const char *path, char ***cmds, uint64_t **seqs, size_t *n);
 void cli_seqset_free(cli_seqset *s);
 
 #endif

@@ -88,6 +88,7 @@ static const char usage_text[] =
     "                         NAME.csv / .tsv / .json, or a name per job ({})\n"
     "  --joblog FILE          GNU parallel's joblog (+FILE appends, - stdout)\n"
     "  --resume, --resume-failed   skip jobs the joblog shows done (or done well)\n"
+    "  --retry-failed         run again the failed jobs of --joblog FILE\n"
     "  --json[=FILE]          JSON lines: one per job, then a summary; without\n"
     "                         FILE on standard output, with each job's output\n"
     "  --view, --no-view      live view on stderr (default: when it is a terminal)\n"

@@ -1,5 +1,6 @@
 /* Command-line parsing of the corral command (opts.h). */
 #include "opts.h"
+#include "joblog.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -19,7 +20,7 @@ enum {
   /* GNU parallel's options that corral accepts with nothing to do, and
    * those it refuses with a reason (refused[] below) */
   O_ACCEPT, O_ACCEPT_ARG, O_REFUSE, O_REFUSE_ARG, O_VERBOSE, O_TAGSTRING, O_CTAG,
-  O_WORKDIR, O_NCPU
+  O_WORKDIR, O_NCPU, O_RETRY_FAILED
 };
 
 static const struct option longopts[] = {
@@ -44,6 +45,7 @@ static const struct option longopts[] = {
     {"joblog", required_argument, 0, O_JOBLOG},
     {"resume", no_argument, 0, O_RESUME},
     {"resume-failed", no_argument, 0, O_RESUME_FAILED},
+    {"retry-failed", no_argument, 0, O_RETRY_FAILED},
     {"json", optional_argument, 0, O_JSON},
     {"dry-run", no_argument, 0, O_DRYRUN},
     {"shard", required_argument, 0, O_SHARD},
@@ -551,6 +553,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case O_JOBLOG: c->joblog = optarg; break;
     case O_RESUME: c->resume = 1; break;
     case O_RESUME_FAILED: c->resume_failed = 1; break;
+    case O_RETRY_FAILED: c->retry_failed = 1; break;
     case O_JSON: c->json_path = optarg ? optarg : "-"; break;
     case O_DRYRUN: c->dry_run = 1; break;
     case O_SHARD:
@@ -835,6 +838,30 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
              "--pipe with them, or -d SEP to split records");
     goto usage;
   }
+  if (c->retry_failed) {
+    /* GNU parallel: the command line is ignored; the failed jobs of the
+     * joblog run again with their sequence numbers, their lines appended */
+    static char *none[] = {NULL};
+    if (!c->joblog || !strcmp(c->joblog + (c->joblog[0] == '+'), "-")) {
+      snprintf(err, errlen, "--retry-failed runs again the jobs that failed in a joblog: "
+               "write --joblog FILE --retry-failed");
+      goto usage;
+    }
+    size_t n;
+    int rc2 = cli_joblog_failed(c->joblog, &p->rf_cmds, &p->rf_seqs, &n);
+    if (rc2) {
+      snprintf(err, errlen, "--retry-failed cannot read the joblog %s: %s", c->joblog,
+               rc2 == -EINVAL ? "it is not a joblog" : strerror(-rc2));
+      goto usage;
+    }
+    c->commands = p->rf_cmds ? p->rf_cmds : none;
+    c->ncommands = n;
+    c->command_seqs = p->rf_seqs;
+    if (!(p->shell = cli_pick_shell())) goto oom;
+    c->shell = p->shell;
+    p->cfg.view = p->view_opt;
+    return 0;
+  }
   if (p->nwords == 0 && (c->in.batch || context)) {
     snprintf(err, errlen, "-m and -X put several inputs on one command line: give the "
              "command, e.g. corral -X rm ::: a b c");
@@ -909,6 +936,9 @@ void cli_parsed_free(cli_parsed *p) {
   cli_template_free(p->cfg.tmpl);
   cli_template_free(p->cfg.tagtmpl);
   cli_template_free(p->cfg.results_tmpl);
+  for (size_t k = 0; p->rf_cmds && p->rf_cmds[k]; k++) free(p->rf_cmds[k]);
+  free(p->rf_cmds);
+  free(p->rf_seqs);
   free(p->src);
   free(p->colsep);
   free(p->delim);

@@ -298,6 +298,9 @@ static int expand_part(const cli_template *t, const part *p, const cli_args *a,
       /* -N 0: a job takes no value and {} is empty, as in GNU parallel. */
     } else {
       long idx = p->col > 0 ? p->col - 1 : (long)a->n + p->col;
+      /* GNU parallel indexes a Perl array with n + col: past the first
+       * value it counts from the end again ({-3} of two values is {-1}) */
+      if (idx < 0) idx += (long)a->n;
       /* GNU parallel: a position with no input expands to nothing. */
       if (idx >= 0 && (size_t)idx < a->n) rc = add_value(t, p, a->v[idx], tmp, out);
     }

@@ -409,3 +409,42 @@ TEST(joblog_and_resume) {
   CHECK_EQ(cli_seqset_load(&s, path, 0), 0); /* missing: nothing done yet */
   CHECK(!cli_seqset_has(&s, 1));
 }
+
+/* --retry-failed: the last line of a job decides; torn lines are skipped;
+ * the jobs come in sequence order with their commands. */
+TEST(joblog_failed_last_line_decides) {
+  int fds = count_fds();
+  char path[] = "/tmp/corral_test_jlfXXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  const char *text =
+      "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"
+      "3\t:\t1.0\t     0.1\t0\t0\t2\t0\texit 2\n"
+      "1\t:\t1.0\t     0.1\t0\t0\t1\t0\techo a; exit 1\n"
+      "2\t:\t1.0\t     0.1\t0\t0\t0\t9\tkill -9 $$\n"
+      "1\t:\t1.0\t     0.1\t0\t0\t0\t0\techo a; exit 1\n"
+      "4\t:\t1.0";
+  write_file(path, text, strlen(text));
+  char **cmds;
+  uint64_t *seqs;
+  size_t n;
+  CHECK_EQ(cli_joblog_failed(path, &cmds, &seqs, &n), 0);
+  CHECK_EQ(n, 2);
+  CHECK_EQ(seqs[0], 2);
+  CHECK_STR(cmds[0], "kill -9 $$");
+  CHECK_EQ(seqs[1], 3);
+  CHECK_STR(cmds[1], "exit 2");
+  CHECK(cmds[2] == NULL);
+  for (size_t i = 0; i < n; i++) free(cmds[i]);
+  free(cmds);
+  free(seqs);
+  write_file(path, "not a joblog\n", 13);
+  CHECK_EQ(cli_joblog_failed(path, &cmds, &seqs, &n), -EINVAL);
+  unlink(path);
+  CHECK_EQ(cli_joblog_failed(path, &cmds, &seqs, &n), 0); /* missing: none */
+  CHECK_EQ(n, 0);
+  free(cmds);
+  free(seqs);
+  CHECK_EQ(count_fds(), fds);
+}

@@ -359,6 +359,34 @@ b" "$o accepted"
     eq "$(cd "$T" && $C --wd w2 -k 'pwd; : {}' ::: a)" "$(cd "$T" && $P --wd w2 -k 'pwd; : {}' ::: a)" "same as GNU parallel: --wd"
   fi
   no_left ;;
+retry_failed)
+  # --retry-failed: the command line is ignored; the jobs whose last joblog
+  # line failed run again with their sequence numbers, lines appended.
+  $C --joblog "$T/jl" -k 'echo {}; exit {}' ::: 0 1 2 0 >/dev/null; eq $? 2 "first run"
+  out=$($C --joblog "$T/jl" --retry-failed -k echo ::: ignored); rc=$?
+  eq "$rc $out" "2 1
+2" "--retry-failed"
+  eq "$(cut -f1,7- "$T/jl" | tail -2)" "2	1	0	echo 1; exit 1
+3	2	0	echo 2; exit 2" "appended with their sequence numbers"
+  $C --joblog "$T/ok" true ::: 1
+  eq "$($C --joblog "$T/ok" --retry-failed; echo $?)" "0" "nothing failed"
+  err=$($C --retry-failed 2>&1); rc=$?
+  eq "$rc" 2 "--retry-failed without --joblog"
+  has "$err" "write --joblog FILE --retry-failed" "says what to write"
+  # {-N} past the first value counts from the end again, as GNU parallel.
+  eq "$($C echo {-3} {-4} ::: a ::: b)" "b a" "{-3} {-4} of two values"
+  if [ -n "$P" ]; then
+    rm -f "$T/c" "$T/p"
+    for x in c p; do
+      [ $x = c ] && R=$C || R=$P
+      $R --joblog "$T/$x" -k 'echo {}; exit {}' ::: 0 1 2 0 >/dev/null
+      $R --joblog "$T/$x" --retry-failed -k > "$T/$x.out"; echo $? >> "$T/$x.out"
+    done
+    eq "$(cat "$T/c.out"; cut -f1,7- "$T/c")" "$(cat "$T/p.out"; cut -f1,7- "$T/p")" "same as GNU parallel"
+    for k in 1 2 3 4 5; do
+      eq "$($C -k echo {-$k} {-$k.} ::: a.x ::: b.y ::: c)" "$($P -k echo {-$k} {-$k.} ::: a.x ::: b.y ::: c)" "same as GNU parallel: {-$k}"
+    done
+  fi ;;
 dry_run_tag)
   # --dry-run says each command with its tag, as GNU parallel.
   eq "$($C -k --dry-run --tag echo ::: 'a b' c)" "a b	echo 'a b'
