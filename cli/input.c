@@ -207,6 +207,12 @@ static int reader_next(cli_input *in, reader *r, char **out) {
       }
       s[len + nuls] = 0;
       r->start += len + (p ? in->seplen : 0);
+      if (in->o.eof_str && !strcmp(s, in->o.eof_str)) { /* -E: the rest is not read */
+        free(s);
+        r->eof = 1;
+        r->start = r->end;
+        return 0;
+      }
       *out = s;
       return 1;
     }
@@ -234,6 +240,7 @@ static int load_all(cli_input *in, srcst *st, char *err, size_t errlen) {
   size_t cap = 0;
   if (s->kind == CLI_SRC_LIST) {
     for (size_t i = 0; i < s->n; i++) {
+      if (in->o.eof_str && !strcmp(s->values[i], in->o.eof_str)) break; /* -E */
       char *v = strdup(s->values[i]);
       if (!v || recs_add(out, &cap, v)) {
         free(v);
@@ -262,6 +269,10 @@ static int load_all(cli_input *in, srcst *st, char *err, size_t errlen) {
 static int src_next(cli_input *in, srcst *st, char **out) {
   if (st->s->kind == CLI_SRC_LIST) {
     if (st->pos >= st->s->n) return 0;
+    if (in->o.eof_str && !strcmp(st->s->values[st->pos], in->o.eof_str)) { /* -E */
+      st->pos = st->s->n;
+      return 0;
+    }
     return (*out = strdup(st->s->values[st->pos++])) ? 1 : -ENOMEM;
   }
   return reader_next(in, &st->rd, out);
@@ -1005,6 +1016,8 @@ uint64_t cli_input_total(const cli_input *in) {
       size_t len = 0;
       for (size_t k = 0; k < g->count; k++) {
         size_t n = in->s[k].s->n;
+        for (size_t i = 0; in->o.eof_str && i < n; i++) /* -E: the values before it */
+          if (!strcmp(in->s[k].s->values[i], in->o.eof_str)) n = i;
         if (in->o.header && n) n--; /* the header is not a job */
         if (n == 0 && in->known_values) n = 1; /* one empty value */
         if (k == 0 || n < len) len = n;

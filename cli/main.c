@@ -32,6 +32,7 @@ static const char usage_text[] =
     "  -0, --null             records end with NUL instead of newline\n"
     "  -d, --delimiter DELIM  records end with DELIM\n"
     "  --colsep REGEX         split records into columns {1} {2} ... (\\s \\d \\t)\n"
+    "  -E STR, --eof=STR      a record equal to STR ends its source\n"
     "  --trim n|l|r|lr        trim white space around values (--colsep: lr)\n"
     "  --header :             first record names the columns: {NAME}\n"
     "  -N, -n, -L N           N records per job ({1}..{N}); with --pipe per block\n"

@@ -132,7 +132,7 @@ static const struct option longopts[] = {
     {"rpl", required_argument, 0, O_REFUSE_ARG},
     {"arg-sep", required_argument, 0, O_REFUSE_ARG},
     {"arg-file-sep", required_argument, 0, O_REFUSE_ARG},
-    {"eof", optional_argument, 0, O_REFUSE_ARG},
+    {"eof", optional_argument, 0, 'E'},
     {"sqlmaster", required_argument, 0, O_REFUSE_ARG},
     {"sqlworker", required_argument, 0, O_REFUSE_ARG},
     {"sqlandworker", required_argument, 0, O_REFUSE_ARG},
@@ -176,7 +176,6 @@ static const struct {
     {"rpl", "--rpl defines Perl replacement strings, which corral does not run: write the built-in ones ({} {.} {/} ...: corral --help)"},
     {"arg-sep", "--arg-sep is not in corral: write ::: (or -- before a value ':::')"},
     {"arg-file-sep", "--arg-file-sep is not in corral: write :::: or -a FILE"},
-    {"eof", "--eof (-E) is not in corral: write the input up to that line (sed '/^EOF$/,$d' FILE | corral ...)"},
     {"sqlmaster", "--sqlmaster is not in corral: write --joblog FILE or --results NAME.csv"},
     {"sqlworker", "--sqlworker is not in corral: write --joblog FILE or --results NAME.csv"},
     {"sqlandworker", "--sqlandworker is not in corral: write --joblog FILE or --results NAME.csv"},
@@ -649,7 +648,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       break;
     case O_NCPU: p->ncpu = 1; break;
     case 'S': refuse("sshlogin", err, errlen); goto usage;
-    case 'E': refuse("eof", err, errlen); goto usage;
+    case 'E': c->in.eof_str = optarg ? optarg : "_"; break; /* -E STR, --eof[=STR] */
     case O_ACCEPT: case O_ACCEPT_ARG: break; /* --group, --no-notice, --env */
     case O_CTAG: c->tag = 1, c->color = 2; break; /* 2: even when not a terminal */
     case O_TAGSTRING: {

@@ -346,7 +346,7 @@ b" "$o accepted"
   # Options corral does not have: one line saying what to write, exit 2.
   for o in "-S host" "--sshlogin host" "--nice 5" "--load 90%" "--memfree 1G" "--files" "--fifo" \
            "--pipepart" "--round-robin" "--tty" "--semaphore" "--shellquote" "--tee" "--rpl x" \
-           "--arg-sep ,," "-E eof" "--eof=x" "--compress" "--transfer" "--return x" "--sqlworker x"; do
+           "--arg-sep ,," "--compress" "--transfer" "--return x" "--sqlworker x"; do
     err=$($C $o echo ::: a 2>&1); rc=$?
     eq "$rc" 2 "$o refused"
     eq "$(wc -l <<<"$err")" 1 "$o: one line"
@@ -385,6 +385,32 @@ retry_failed)
     eq "$(cat "$T/c.out"; cut -f1,7- "$T/c")" "$(cat "$T/p.out"; cut -f1,7- "$T/p")" "same as GNU parallel"
     for k in 1 2 3 4 5; do
       eq "$($C -k echo {-$k} {-$k.} ::: a.x ::: b.y ::: c)" "$($P -k echo {-$k} {-$k.} ::: a.x ::: b.y ::: c)" "same as GNU parallel: {-$k}"
+    done
+  fi ;;
+eof_string)
+  # -E STR (--eof=STR): a record equal to STR ends its source, the rest is
+  # not read (::: values and files alike), as GNU parallel and xargs.
+  eq "$(printf 'a\nb\nEOF\nc\n' | $C -k -E EOF echo)" "a
+b" "-E on standard input"
+  eq "$($C -k -E EOF echo ::: a EOF b)" "a" "-E in ::: values"
+  printf 'a\nEOF\nc\n' > "$T/f"
+  eq "$($C -k --eof=EOF echo {1}{2} :::: "$T/f" ::: x y)" "ax
+ay" "--eof= in a file beside values"
+  eq "$($C -j1 --halt now,fail=50% -E EOF 'exit {}' ::: 0 3 EOF 0 0; echo $?)" "3" "the jobs after EOF are not counted"
+  if [ -n "$P" ]; then
+    for a in "-E EOF echo ::: a EOF b" "-E EOF echo :::: $T/f ::: x y" "--eof=EOF echo :::: $T/f"; do
+      eq "$($C -k $a 2>&1; echo $?)" "$($P -k $a 2>&1; echo $?)" "same as GNU parallel: $a"
+    done
+  fi ;;
+halt_percent_of_one_job)
+  # A percentage of the jobs that comes to exactly one job acts as fail=1:
+  # the exit status is that job's own (GNU parallel).
+  eq "$($C -j1 --halt now,fail=50% 'exit {}' ::: 3 0 2>/dev/null; echo $?)" "3" "50% of 2 jobs"
+  eq "$($C -j1 --halt now,fail=50% 'exit {}' ::: 0 3 3 0 2>/dev/null; echo $?)" "50" "50% of 4 jobs"
+  if [ -n "$P" ]; then
+    for a in "now,fail=50%|3 0" "soon,done=50%|3 0" "now,fail=25%|1 0 0 0" "now,fail=50%|0 1 1 0" "now,fail=34%|1 0 0"; do
+      IFS='|' read -r h v <<<"$a"
+      eq "$($C -j1 --halt $h 'echo {}; exit {}' ::: $v 2>&1; echo $?)" "$($P -j1 --halt $h 'echo {}; exit {}' ::: $v 2>&1 | sed 's/^parallel:/corral:/'; echo ${PIPESTATUS[0]})" "same as GNU parallel: --halt $h ::: $v"
     done
   fi ;;
 dry_run_tag)
