@@ -925,6 +925,11 @@ int cli_engine_run(cli_config *c) {
   engine *e = calloc(1, sizeof *e);
   if (!e) return CLI_EXIT_INTERNAL;
   e->c = c;
+  { /* GNU parallel's $PARALLEL_PID for the jobs: set once, inherited */
+    char pid[24];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    setenv("PARALLEL_PID", pid, 1);
+  }
   /* A descriptor 0, 1 or 2 closed by the caller (>&-) is held by
    * /dev/null, read-only (so writes to it still fail), so that no file
    * corral opens takes its place. */

@@ -413,6 +413,15 @@ halt_percent_of_one_job)
       eq "$($C -j1 --halt $h 'echo {}; exit {}' ::: $v 2>&1; echo $?)" "$($P -j1 --halt $h 'echo {}; exit {}' ::: $v 2>&1 | sed 's/^parallel:/corral:/'; echo ${PIPESTATUS[0]})" "same as GNU parallel: --halt $h ::: $v"
     done
   fi ;;
+job_environment)
+  # GNU parallel's PARALLEL_SEQ, PARALLEL_JOBSLOT and PARALLEL_PID (the
+  # process the job was started by).
+  eq "$($C -j1 -k 'echo $PARALLEL_SEQ $PARALLEL_JOBSLOT $((PARALLEL_PID == PPID)); : {}' ::: a b)" "1 1 1
+2 1 1" "the job's environment"
+  if [ -n "$P" ]; then
+    eq "$($C -j1 -k 'echo $PARALLEL_SEQ $PARALLEL_JOBSLOT ${PARALLEL_PID:+pid}; : {}' ::: a b)" \
+       "$($P -j1 -k 'echo $PARALLEL_SEQ $PARALLEL_JOBSLOT ${PARALLEL_PID:+pid}; : {}' ::: a b)" "same as GNU parallel"
+  fi ;;
 dry_run_tag)
   # --dry-run says each command with its tag, as GNU parallel.
   eq "$($C -k --dry-run --tag echo ::: 'a b' c)" "a b	echo 'a b'
