@@ -20,7 +20,7 @@ enum {
   /* GNU parallel's options that corral accepts with nothing to do, and
    * those it refuses with a reason (refused[] below) */
   O_ACCEPT, O_ACCEPT_ARG, O_REFUSE, O_REFUSE_ARG, O_VERBOSE, O_TAGSTRING, O_CTAG,
-  O_WORKDIR, O_NCPU, O_RETRY_FAILED
+  O_WORKDIR, O_NCPU, O_RETRY_FAILED, O_BNR, O_BNER, O_DNR, O_ER, O_SEQR, O_SLOTR
 };
 
 static const struct option longopts[] = {
@@ -48,6 +48,18 @@ static const struct option longopts[] = {
     {"retry-failed", no_argument, 0, O_RETRY_FAILED},
     {"json", optional_argument, 0, O_JSON},
     {"dry-run", no_argument, 0, O_DRYRUN},
+    {"dryrun", no_argument, 0, O_DRYRUN},
+    {"basenamereplace", required_argument, 0, O_BNR},
+    {"bnr", required_argument, 0, O_BNR},
+    {"basenameextensionreplace", required_argument, 0, O_BNER},
+    {"bner", required_argument, 0, O_BNER},
+    {"dirnamereplace", required_argument, 0, O_DNR},
+    {"dnr", required_argument, 0, O_DNR},
+    {"extensionreplace", required_argument, 0, O_ER},
+    {"er", required_argument, 0, O_ER},
+    {"seqreplace", required_argument, 0, O_SEQR},
+    {"slotreplace", required_argument, 0, O_SLOTR},
+    {"use-cpus-instead-of-cores", no_argument, 0, O_ACCEPT},
     {"shard", required_argument, 0, O_SHARD},
     {"null", no_argument, 0, '0'},
     {"arg-file", required_argument, 0, 'a'},
@@ -274,23 +286,36 @@ static void bad_option(const char *arg, char *err, size_t errlen) {
 }
 
 /* -I STR: STR in the command words stands for {} (GNU parallel, xargs). */
-static int replace_words(cli_parsed *p, const char *rs) {
-  size_t rl = strlen(rs);
+/* -I STR and GNU parallel's --bnr, --bner, --dnr, --er, --seqreplace,
+ * --slotreplace: each STR in the command words stands for its replacement
+ * string ({}, {/}, {/.}, {//}, {.}, {#}, {%}). */
+#define CLI_NREPL 7
+static const char *const repl_for[CLI_NREPL] = {"{}", "{/}", "{/.}", "{//}", "{.}", "{#}", "{%}"};
+static int replace_words(cli_parsed *p, const char *const *rs) {
   if (!(p->iwords = calloc(p->nwords + 1, sizeof *p->iwords))) return -1;
   for (size_t k = 0; k < p->nwords; k++) {
     const char *w = p->words[k];
-    size_t n = 0;
-    for (const char *q = w; (q = strstr(q, rs)); q += rl) n++;
-    char *o = malloc(strlen(w) + n * 2 + 1), *d = o;
-    if (!o) return -1;
-    p->iwords[k] = o;
-    for (const char *q; (q = strstr(w, rs)); w = q + rl) {
-      memcpy(d, w, (size_t)(q - w));
-      d += q - w;
-      memcpy(d, "{}", 2);
-      d += 2;
+    cli_buf b = {0};
+    int rc = 0;
+    while (*w && !rc) {
+      size_t best = 0;
+      int which = -1;
+      for (int r = 0; r < CLI_NREPL; r++) {
+        size_t l = rs[r] ? strlen(rs[r]) : 0;
+        if (l > best && !strncmp(w, rs[r], l)) best = l, which = r;
+      }
+      if (which >= 0) {
+        rc = cli_buf_adds(&b, repl_for[which]);
+        w += best;
+      } else {
+        rc = cli_buf_addc(&b, *w++);
+      }
     }
-    strcpy(d, w);
+    if (rc || cli_buf_adds(&b, "")) {
+      cli_buf_free(&b);
+      return -1;
+    }
+    p->iwords[k] = b.data;
   }
   p->words = p->iwords;
   return 0;
@@ -456,9 +481,12 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   cli_policy_parse("all", &c->policy, err, errlen);
   p->view_opt = -1;
   int have_policy = 0, have_halt = 0, nafiles = 0, context = 0, replace_args = 0;
-  const char *recend = NULL, *recstart = NULL, *delim = NULL, *replstr = NULL;
+  const char *recend = NULL, *recstart = NULL, *delim = NULL;
+  const char *replstr[CLI_NREPL] = {0}; /* -I, --bnr, --bner, --dnr, --er, --seqreplace, --slotreplace */
+  int nrepl = 0;
   int quote = 0; /* -q */
-  int trim_given = 0, keep = 0, linebuf = 0, ungroup = 0;
+  int trim_given = 0, keep = 0, linebuf = 0, ungroup = 0, plus = 0;
+  char *tagstring = NULL;
   char **afiles = calloc((size_t)argc + 1, sizeof *afiles);
   if (!afiles) return snprintf(err, errlen, "out of memory"), CLI_EXIT_USAGE;
   optind = 0; /* 0: glibc starts afresh (state of an earlier parse is dropped) */
@@ -625,15 +653,21 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       }
       c->in.header = 1;
       break;
-    case O_PLUS: break; /* the --plus replacement strings are always understood */
+    case O_PLUS: plus = 1; break; /* {##} {..} {+.} ... always; {:-x} {#x} ... with --plus */
     case O_SHUF: c->in.shuffle = 1; break;
     case 'I':
+    case O_BNR: case O_BNER: case O_DNR: case O_ER: case O_SEQR: case O_SLOTR: {
+      int r = ch == 'I' ? 0 : ch == O_BNR ? 1 : ch == O_BNER ? 2 : ch == O_DNR ? 3
+            : ch == O_ER ? 4 : ch == O_SEQR ? 5 : 6;
       if (!*optarg) {
-        snprintf(err, errlen, "-I needs the string to replace: write e.g. -I ,, echo ,, ::: a");
+        snprintf(err, errlen, "%s needs the string to replace: write e.g. %s ,, echo ,, ::: a",
+                 ch == 'I' ? "-I" : argv[optind - 1], ch == 'I' ? "-I" : argv[optind - 1]);
         goto usage;
       }
-      replstr = optarg;
+      replstr[r] = optarg;
+      nrepl = 1;
       break;
+    }
     case 't':
     case O_VERBOSE: c->verbose = 1; break;
     case 'v': c->verbose_out = 1; break;
@@ -654,8 +688,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case O_TAGSTRING: {
       char *w[1] = {optarg};
       if (cli_template_check(w, 1, err, errlen)) goto usage;
-      cli_template_free(c->tagtmpl);
-      if (cli_template_new_ex(w, 1, CLI_TMPL_NO_APPEND | CLI_TMPL_RAW, &c->tagtmpl)) goto oom;
+      tagstring = optarg; /* compiled below, when --plus is known */
       c->tag = 1;
       break;
     }
@@ -704,7 +737,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   p->words = argv + i;
   while (i < argc && !is_sep(argv[i])) i++;
   p->nwords = (size_t)(&argv[i] - p->words);
-  if (replstr && p->nwords && replace_words(p, replstr)) goto oom;
+  if (nrepl && p->nwords && replace_words(p, replstr)) goto oom;
   if (quote && p->nwords && quote_words(p)) goto oom;
   while (i < argc) {
     int linked = argv[i][strlen(argv[i]) - 1] == '+';
@@ -772,7 +805,11 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   /* GNU parallel repeats the word around {} for each value with -X, and
    * with -N too (-m and -n join the values). */
   if (replace_args && c->in.max_args > 1 && !c->in.batch) context = 1;
-  int tflags = (context ? CLI_TMPL_CONTEXT : 0) | (c->in.header ? CLI_TMPL_HEADER : 0);
+  int tflags = (context ? CLI_TMPL_CONTEXT : 0) | (c->in.header ? CLI_TMPL_HEADER : 0) |
+               (plus ? CLI_TMPL_PLUS : 0);
+  if (tagstring && cli_template_new_ex(&tagstring, 1, CLI_TMPL_NO_APPEND | CLI_TMPL_RAW |
+                                                      (plus ? CLI_TMPL_PLUS : 0), &c->tagtmpl))
+    goto oom;
   if (c->results_dir) {
     /* GNU parallel's forms of --results: NAME.csv / .tsv / .json (-.csv
      * on standard output), a NAME with replacement strings (a file per

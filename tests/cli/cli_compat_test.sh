@@ -422,6 +422,27 @@ job_environment)
     eq "$($C -j1 -k 'echo $PARALLEL_SEQ $PARALLEL_JOBSLOT ${PARALLEL_PID:+pid}; : {}' ::: a b)" \
        "$($P -j1 -k 'echo $PARALLEL_SEQ $PARALLEL_JOBSLOT ${PARALLEL_PID:+pid}; : {}' ::: a b)" "same as GNU parallel"
   fi ;;
+plus_strings)
+  # --plus: GNU parallel's bash-like strings on {} (their strings literal).
+  eq "$($C -k --plus echo {:-none} {:2:3} {:7} {#ab} {%hi} {/def/X} {^a} {^^c} ::: abcdefghi '' | sed 's/ *$//')" \
+     "abcdefghi cde hi cdefghi abcdefg abcXghi Abcdefghi abCdefghi
+none" "--plus strings"
+  eq "$($C -k --plus echo '{,A}' '{,,B}' ::: ABAB)" "aBAB AbAb" "{,x} {,,x}"
+  eq "$($C -k echo {#ab} ::: abc)" "{#ab} abc" "without --plus: as written, {} appended"
+  eq "$($C -k --plus --tagstring '{%c}' echo ::: abc)" "ab	abc" "--plus in --tagstring"
+  # -I's siblings: --bnr {/}, --bner {/.}, --dnr {//}, --er {.}, --seqreplace
+  # {#}, --slotreplace {%}; --dryrun is --dry-run.
+  eq "$($C -k -j1 --bnr B --bner BE --dnr D --er E --seqreplace S --slotreplace L echo B BE D E S L ::: x/y.z)" \
+     "y.z y x x/y 1 1" "replacement options"
+  eq "$($C --dryrun echo ::: a)" "echo a" "--dryrun"
+  if [ -n "$P" ]; then
+    for a in "--plus echo {:-none} {:2:3} {:7} {#ab} {%hi} {/def/X} {^a} {^^c} ::: abcdefghi ''" \
+             "--plus echo {,A} {,,B} ::: ABAB" "echo {#ab} ::: abc" "--plus echo {:20} {:2:30} {/q/r} ::: abc" \
+             "-j1 --bnr B --bner BE --dnr D --er E --seqreplace S --slotreplace L echo B BE D E S L ::: x/y.z" \
+             "-I ,, --er ,,, echo ,, ,,, ::: a/b.c"; do
+      eq "$(eval "$C -k $a" 2>&1)" "$(eval "$P -k $a" 2>&1)" "same as GNU parallel: $a"
+    done
+  fi ;;
 dry_run_tag)
   # --dry-run says each command with its tag, as GNU parallel.
   eq "$($C -k --dry-run --tag echo ::: 'a b' c)" "a b	echo 'a b'
