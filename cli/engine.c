@@ -49,6 +49,7 @@ static void decide(engine *e, job *j) {
   if (!e->verdict.triggered) return;
   /* The exit status is fixed now, by the job that decided (GNU parallel). */
   int own = !j || j->status == CLI_JOB_OK ? 0
+            : j->status == CLI_JOB_TIMED_OUT ? 255 /* GNU parallel: -1 */
             : j->sig ? 128 + j->sig : j->exit_code > 0 ? j->exit_code : 1;
   e->halt_status = cli_halt_status_at_trigger(&e->c->policy, &e->tally, own);
   stop_all(e, "policy", e->verdict.why, e->verdict.decision == CLI_STOP_NOW);
@@ -176,6 +177,7 @@ static int run_once(engine *e, job *j) {
   }
   corral_process_opts o = {.argv = (const char *const *)(argv ? argv : shv),
                            .term_seq = steps, .term_seq_len = e->ts_live.n};
+  o.cwd = e->c->workdir; /* --wd */
   o.stdio[0].mode = j->block ? CORRAL_STDIO_PIPE : CORRAL_STDIO_NULL;
   int capture = e->c->out != CLI_OUT_UNGROUP || e->json_stdout || e->c->results_dir;
   o.stdio[1].mode = o.stdio[2].mode = capture ? CORRAL_STDIO_PIPE : CORRAL_STDIO_INHERIT;
@@ -327,6 +329,15 @@ static int job_fn(void *arg, void **result) {
     if (!cli_buf_adds(&b, j->cmd) && !cli_buf_addc(&b, '\n')) cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
     cli_buf_free(&b);
   }
+  /* -v: the command on stdout; output that is not held back (--lb, -u,
+   * --results) follows it from now on, held output is printed after it */
+  if (e->c->verbose_out && !e->json_stdout &&
+      (e->c->out == CLI_OUT_LINE || e->c->out == CLI_OUT_UNGROUP || e->c->results_dir || j->live)) {
+    j->said = 1;
+    cli_buf b = {0};
+    if (!cli_buf_adds(&b, j->cmd) && !cli_buf_addc(&b, '\n')) cli_sink_put(e, CLI_SINK_OUT, b.data, b.len);
+    cli_buf_free(&b);
+  }
   unsigned max = e->c->retries ? e->c->retries : 1;
   for (unsigned a = 1; a <= max; a++) {
     if (a > 1) {
@@ -409,12 +420,18 @@ static int joblogged(engine *e, job *j) {
   return e->jl.f && j->status != CLI_JOB_CANCELLED && j->status != CLI_JOB_NOT_STARTED;
 }
 
+/* GNU parallel's Exitval: -1 for a job killed for its timeout, 0 for one
+ * a signal ended (the Signal column says which), else the exit status. */
+static int joblog_exitval(const job *j) {
+  return j->status == CLI_JOB_TIMED_OUT ? -1 : j->sig ? 0 : j->exit_code;
+}
+
 /* The joblog line of a finished job in a file. On standard output (--joblog
  * -) it is written with the job's output instead (print_job). */
 static void log_job(engine *e, job *j) {
   if (!joblogged(e, j) || e->jl.to_stdout) return;
-  int jrc = cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
-                             j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code,
+  int jrc = cli_joblog_write(&e->jl, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9, j->bytes[1],
+                             joblog_exitval(j),
                              j->sig, j->cmd);
   if (jrc && !e->joblog_failed++) cli_file_error(e, "the joblog", e->c->joblog, jrc);
 }
@@ -489,10 +506,12 @@ static void print_job(engine *e, job *j) {
   if (j->status == CLI_JOB_NOT_STARTED) return;
   cli_buf line = {0};
   if (joblogged(e, j) && e->jl.to_stdout)
-    cli_joblog_line(&line, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9,
-                    j->sig || j->status == CLI_JOB_TIMED_OUT ? -1 : j->exit_code, j->sig, j->cmd);
+    cli_joblog_line(&line, j->seq, j->epoch0, (double)(j->t1 - j->t0) / 1e9, j->bytes[1],
+                    joblog_exitval(j), j->sig, j->cmd);
   cli_emit_job_output(e, j, line.data, line.len);
   cli_buf_free(&line);
+  if (e->c->results_dir) cli_results_row(e, j, joblog_exitval(j));
+  if (e->c->out == CLI_OUT_KEEP_ORDER) log_job(e, j);
   int said = say_job(e, j);
   /* --halt soon: said after the deciding job's messages, then again after
    * each later job the condition names (failed, succeeded, finished) while
@@ -516,13 +535,19 @@ static void print_job(engine *e, job *j) {
 static void flush_in_order(engine *e) {
   if (e->flushing) return;
   e->flushing = 1;
-  while (e->ohead && e->ohead->finished) {
-    job *h = e->ohead;
-    e->ohead = h->onext;
-    if (!e->ohead) e->otail = NULL;
-    print_job(e, h);
-    job_free(h);
-    corral_semaphore_release(&e->oq_sem);
+  for (;;) {
+    while (e->ohead && e->ohead->finished) {
+      job *h = e->ohead;
+      e->ohead = h->onext;
+      if (!e->ohead) e->otail = NULL;
+      print_job(e, h);
+      job_free(h);
+      corral_semaphore_release(&e->oq_sem);
+    }
+    /* -k --lb: the first unfinished job prints as it goes (this may wait,
+     * and the job may finish meanwhile: look again). */
+    if (!e->c->keep_lines || !e->ohead || e->ohead->live) break;
+    cli_go_live(e, e->ohead);
   }
   e->flushing = 0;
 }
@@ -548,8 +573,9 @@ static void finish(engine *e, job *j) {
   case CLI_JOB_NOT_STARTED: break;
   }
   cli_record_stats(e, j);
-  if (!e->jl.to_stdout) log_job(e, j);
-  if (e->c->results_dir) cli_write_exitval(e, j);
+  /* -k: the joblog's lines in order too, written with the output (as GNU
+   * parallel, which writes the line when it prints the job) */
+  if (!e->jl.to_stdout && e->c->out != CLI_OUT_KEEP_ORDER) log_job(e, j);
   cli_json_job(e, j);
   /* Grouped output: the slot is free once the output is written, so a
    * reader that does not keep up holds back new jobs (as GNU parallel,
@@ -616,6 +642,7 @@ static job *next_job(engine *e, int *err) {
       }
     }
     uint64_t seq = ++e->seq_next;
+    if (e->c->command_seqs) seq = e->c->command_seqs[seq - 1]; /* --retry-failed */
     if ((e->c->shard_n && (seq - 1) % e->c->shard_n != e->c->shard_i) ||
         cli_seqset_has(&e->skip, seq)) {
       cli_args_free(&a);
@@ -658,6 +685,12 @@ static job *next_job(engine *e, int *err) {
     if (*err) {
       job_free(j);
       return NULL;
+    }
+    /* --resume --results: a job whose results exist ran (GNU parallel) */
+    if (e->c->resume && e->c->results_dir && cli_results_exist(e, j)) {
+      if (j->slot) e->slot_used[j->slot - 1] = 0;
+      job_free(j);
+      continue;
     }
     return j;
   }
@@ -716,6 +749,7 @@ static void feed(engine *e) {
     }
     if (e->c->dry_run) {
       cli_buf b = {0};
+      if (e->c->tag) cli_add_tag(e, j, &b); /* as GNU parallel */
       cli_buf_adds(&b, j->cmd);
       cli_buf_addc(&b, '\n');
       cli_sink_put(e, CLI_SINK_OUT, b.data, b.len);
@@ -733,6 +767,8 @@ static void feed(engine *e) {
     if (e->c->out == CLI_OUT_KEEP_ORDER) {
       if (e->otail) e->otail->onext = j; else e->ohead = j;
       e->otail = j;
+      /* -k --lb: the first in order prints as it goes (it printed nothing yet) */
+      if (e->c->keep_lines && e->ohead == j && !e->flushing) j->live = 1;
     }
     char name[32];
     snprintf(name, sizeof name, "job %llu", (unsigned long long)j->seq);
@@ -919,6 +955,11 @@ int cli_engine_run(cli_config *c) {
   engine *e = calloc(1, sizeof *e);
   if (!e) return CLI_EXIT_INTERNAL;
   e->c = c;
+  { /* GNU parallel's $PARALLEL_PID for the jobs: set once, inherited */
+    char pid[24];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    setenv("PARALLEL_PID", pid, 1);
+  }
   /* A descriptor 0, 1 or 2 closed by the caller (>&-) is held by
    * /dev/null, read-only (so writes to it still fail), so that no file
    * corral opens takes its place. */
@@ -964,7 +1005,7 @@ int cli_engine_run(cli_config *c) {
     if (rc) {
       /* A missing input file: GNU parallel's message and status (255). */
       if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR) {
-        dprintf(2, "corral: cannot open input file %s\n", err);
+        dprintf(2, "corral: Error: Cannot open input file %s\n", err);
         status = 255;
       } else {
         dprintf(2, "corral: %s\n", err[0] ? err : strerror(-rc));
@@ -981,7 +1022,7 @@ int cli_engine_run(cli_config *c) {
       e->tally.input_done = 1;
     }
   }
-  if (c->resume || c->resume_failed) {
+  if ((c->resume || c->resume_failed) && !(c->resume && c->results_dir && !c->joblog)) {
     if (!c->joblog) {
       dprintf(2, "corral: --resume needs --joblog FILE\n");
       status = CLI_EXIT_USAGE;
@@ -995,7 +1036,7 @@ int cli_engine_run(cli_config *c) {
     }
   }
   if (c->joblog && !c->dry_run) {
-    int rc = cli_joblog_open(&e->jl, c->joblog, c->resume || c->resume_failed);
+    int rc = cli_joblog_open(&e->jl, c->joblog, c->resume || c->resume_failed || c->retry_failed);
     if (rc) {
       dprintf(2, "corral: cannot write the joblog %s: %s\n", c->joblog, strerror(-rc));
       status = CLI_EXIT_INTERNAL;
@@ -1026,14 +1067,9 @@ int cli_engine_run(cli_config *c) {
   } else {
     e->tmpdir = "/tmp";
   }
+  e->res_fd = -1;
   if (c->results_dir && !c->dry_run) {
-    char probe[4200];
-    snprintf(probe, sizeof probe, "%s/.corral-probe", c->results_dir);
-    int rc = mkdir(c->results_dir, 0777) && errno != EEXIST ? -errno : 0;
-    if (rc == 0) {
-      int fd = open(probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-      if (fd < 0) rc = -errno; else close(fd), unlink(probe);
-    }
+    int rc = cli_results_start(e);
     if (rc) {
       dprintf(2, "corral: cannot write to --results %s: %s\n", c->results_dir, strerror(-rc));
       status = CLI_EXIT_INTERNAL;
@@ -1087,6 +1123,7 @@ int cli_engine_run(cli_config *c) {
   cli_summary_json(e, status, elapsed);
   if (!c->dry_run && (c->summary || e->view_on)) cli_print_summary(e, elapsed);
 out:
+  if (e->res_fd >= 0) close(e->res_fd);
   if (e->in) cli_input_close(e->in);
   cli_joblog_close(&e->jl);
   cli_seqset_free(&e->skip);

@@ -35,6 +35,8 @@ typedef struct cli_config {
   cli_template *tmpl;      /* NULL: every input record is a command */
   char **commands;         /* commands given as arguments (no input) */
   size_t ncommands;
+  const uint64_t *command_seqs; /* --retry-failed: each command's own {#} */
+  int retry_failed;        /* --retry-failed: the failed jobs of --joblog */
   cli_input_opts in;
   int use_input;
   /* limits and time */
@@ -49,10 +51,18 @@ typedef struct cli_config {
   cli_policy policy;
   /* output */
   cli_outmode out;
+  int keep_lines;          /* -k --lb: the first job in order prints its
+                              lines as they come */
   int tag, color;
   cli_template *tagtmpl;   /* --tagstring (values unquoted), else the input */
   int verbose;             /* -t, --verbose: each command on stderr first */
-  const char *results_dir;
+  int verbose_out;         /* -v: each command on stdout before its output */
+  const char *workdir;     /* --wd DIR: where the jobs run (NULL: here) */
+  const char *results_dir;  /* --results NAME (GNU parallel's forms): */
+  cli_template *results_tmpl; /* NAME with replacement strings: per job */
+  char results_csv;        /* NAME.csv / NAME.tsv: ',' or '\t' (0: none) */
+  int results_json;        /* NAME.json */
+  int results_stdout;      /* -.csv, -.tsv, -.json: on standard output */
   const char *joblog;
   int resume, resume_failed;
   const char *json_path;   /* "-": standard output, jobs' output inside */

@@ -52,6 +52,8 @@ struct job {
   corral_process *proc;
   cli_jobstatus status;
   int exit_code, sig, attempts, finished;
+  int live;                    /* -k --lb: first in order, lines go out as they come */
+  int said;                    /* -v: its command was printed */
   int64_t t0, t1;
   double epoch0;
   cli_spool out, err, part[3]; /* grouped output; unfinished lines */
@@ -120,6 +122,7 @@ struct engine {
   int64_t abandon_at; /* after a signal: abandon then (corral_now) */
   int64_t t_start_rt; /* corral_now() when the run started */
   int spool_failed, spool_mem_warned, results_failed, joblog_failed, stdout_tty;
+  int res_fd, res_header; /* --results NAME.csv / .tsv / .json */
   int std_closed[3];  /* descriptor 0, 1, 2 was closed when corral started */
   uv_signal_t sigs[3];
   int nsigs_open;
@@ -178,14 +181,26 @@ void cli_on_data(void *ctx, int which, const char *p, size_t n);
 /* A finished job's output; trailer (tlen bytes, may be 0) follows its
  * standard output under the same hold of the lock. */
 void cli_emit_job_output(engine *e, job *j, const char *trailer, size_t tlen);
+/* --tag / --tagstring: the job's tag and its TAB (nothing for an empty
+ * --tagstring) appended to b. */
+void cli_add_tag(engine *e, job *j, cli_buf *b);
+/* -k --lb: the job became the first in order; its complete lines so far
+ * are printed and the ones to come go out as they come. */
+void cli_go_live(engine *e, job *j);
 int cli_check_tmpdir(engine *e, char *err, size_t errlen);
 void cli_view_draw(engine *e);
 void cli_view_clear(engine *e);
 int cli_view_task(void *arg, void **result);
 int cli_watch_task(void *arg, void **result); /* standard output's reader */
+/* --results: before any job (the directory, or the CSV / JSON file);
+ * at a job's start (its files); when its output is printed (its CSV / JSON
+ * row). 0 or -errno. */
+int cli_results_start(engine *e);
 int cli_open_results(engine *e, job *j);
+void cli_results_row(engine *e, job *j, int exitval);
+/* --resume with --results: 1 if the job's standard output file exists. */
+int cli_results_exist(engine *e, job *j);
 void cli_file_error(engine *e, const char *what, const char *path, int err);
-void cli_write_exitval(engine *e, job *j);
 
 /* report.c */
 double cli_epoch_now(void);

@@ -59,6 +59,11 @@ struct cli_input {
   int streamed0;   /* group 0 is read as a stream */
   char **cur0;     /* current records of group 0 (one per member) */
   int have0, done;
+  /* An empty source beside sources with values gives one empty value, as
+   * GNU parallel; when every source is empty there is no job. */
+  int known_values; /* a source known at open holds a value */
+  int pending;      /* only a streamed source can tell: decided at its first row */
+  int first0, last0; /* group 0's first row was read / it is the last one */
   /* columns */
   regex_t re;
   int use_re;
@@ -77,6 +82,8 @@ struct cli_input {
   const char *recend, *recstart;
   size_t relen, rslen;
   int nul_seen;    /* 1: a NUL in a record was replaced, not said yet; 2: said */
+  cli_source *own_src; /* the sources with ::: values split at the separator */
+  char ***own_vals;    /* per source: its split values (NULL: borrowed) */
 };
 
 char *cli_unescape(const char *s) {
@@ -110,7 +117,7 @@ static int reader_open(reader *r, const char *path, char *err, size_t errlen) {
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
       int e = errno;
-      snprintf(err, errlen, "%s: %s", path, strerror(e));
+      snprintf(err, errlen, "`%s': %s.", path, strerror(e));
       return -e;
     }
     r->own = 1;
@@ -200,6 +207,12 @@ static int reader_next(cli_input *in, reader *r, char **out) {
       }
       s[len + nuls] = 0;
       r->start += len + (p ? in->seplen : 0);
+      if (in->o.eof_str && !strcmp(s, in->o.eof_str)) { /* -E: the rest is not read */
+        free(s);
+        r->eof = 1;
+        r->start = r->end;
+        return 0;
+      }
       *out = s;
       return 1;
     }
@@ -227,6 +240,7 @@ static int load_all(cli_input *in, srcst *st, char *err, size_t errlen) {
   size_t cap = 0;
   if (s->kind == CLI_SRC_LIST) {
     for (size_t i = 0; i < s->n; i++) {
+      if (in->o.eof_str && !strcmp(s->values[i], in->o.eof_str)) break; /* -E */
       char *v = strdup(s->values[i]);
       if (!v || recs_add(out, &cap, v)) {
         free(v);
@@ -255,6 +269,10 @@ static int load_all(cli_input *in, srcst *st, char *err, size_t errlen) {
 static int src_next(cli_input *in, srcst *st, char **out) {
   if (st->s->kind == CLI_SRC_LIST) {
     if (st->pos >= st->s->n) return 0;
+    if (in->o.eof_str && !strcmp(st->s->values[st->pos], in->o.eof_str)) { /* -E */
+      st->pos = st->s->n;
+      return 0;
+    }
     return (*out = strdup(st->s->values[st->pos++])) ? 1 : -ENOMEM;
   }
   return reader_next(in, &st->rd, out);
@@ -326,11 +344,16 @@ static int setup_colsep(cli_input *in, char *err, size_t errlen) {
   return in->colsep ? 0 : -ENOMEM;
 }
 
+/* Perl's \s, which GNU parallel's --trim removes. */
+static int trim_space(char ch) {
+  return ch == ' ' || (ch >= '\t' && ch <= '\r');
+}
+
 static int push_val(cli_args *a, size_t *cap, const char *p, size_t len, int trim) {
   if (trim & CLI_TRIM_L)
-    while (len && (*p == ' ' || *p == '\t')) p++, len--;
+    while (len && trim_space(*p)) p++, len--;
   if (trim & CLI_TRIM_R)
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+    while (len && trim_space(p[len - 1])) len--;
   if (a->n == *cap) {
     *cap = *cap ? *cap * 2 : 4;
     char **nv = realloc(a->v, *cap * sizeof *nv);
@@ -373,6 +396,65 @@ static int add_cols(cli_input *in, const char *rec, cli_args *a, size_t *cap) {
 
 /* ------------------------------------------------------------ rows */
 
+/* Every empty source held in memory gets one empty value; the groups' row
+ * counts follow. */
+static int fill_empty(cli_input *in) {
+  for (size_t i = 0; i < in->ns; i++) {
+    srcst *st = &in->s[i];
+    if (st->streamed || st->mem.n) continue;
+    char **v = malloc(sizeof *v);
+    if (!v || !(v[0] = strdup(""))) {
+      free(v);
+      return -ENOMEM;
+    }
+    free(st->mem.v);
+    st->mem.v = v;
+    st->mem.n = 1;
+  }
+  return 0;
+}
+
+static void group_lengths(cli_input *in) {
+  for (size_t gi = 0; gi < in->ng; gi++) {
+    group *g = &in->g[gi];
+    if (gi == 0 && in->streamed0) continue;
+    size_t len = 0;
+    for (size_t k = 0; k < g->count; k++) {
+      size_t n = in->s[g->first + k].mem.n;
+      if (k == 0 || (g->wrap ? n > len : n < len)) len = n;
+      if (n == 0) len = 0, k = g->count; /* an empty source: no rows */
+    }
+    g->len = len;
+    if (len == 0 && !in->pending) in->done = 1; /* an empty product */
+  }
+}
+
+/* The first row of a streamed group 0: a member with no record at all
+ * gives one empty value (and the group ends after this row), unless every
+ * source is empty. */
+static int first0(cli_input *in) {
+  group *g0 = &in->g[0];
+  in->first0 = 1;
+  int any = 0, missing = 0;
+  for (size_t k = 0; k < g0->count; k++) {
+    int rc = src_next(in, &in->s[g0->first + k], &in->cur0[k]);
+    if (rc < 0) return rc;
+    if (rc) any = 1; else missing = 1;
+  }
+  if (!any && !in->known_values) return 0;
+  for (size_t k = 0; missing && k < g0->count; k++)
+    if (!in->cur0[k] && !(in->cur0[k] = strdup(""))) return -ENOMEM;
+  in->last0 = missing;
+  if (in->pending) {
+    in->pending = 0;
+    int rc = fill_empty(in);
+    if (rc) return rc;
+    group_lengths(in);
+  }
+  in->have0 = 1;
+  return 1;
+}
+
 static int next0(cli_input *in) {
   group *g0 = &in->g[0];
   for (size_t k = 0; k < g0->count; k++) {
@@ -380,6 +462,8 @@ static int next0(cli_input *in) {
     in->cur0[k] = NULL;
   }
   in->have0 = 0;
+  if (in->streamed0 && !in->first0) return first0(in);
+  if (in->last0) return 0;
   if (!in->streamed0) {
     size_t i = g0->idx == (size_t)-1 ? 0 : g0->idx + 1;
     if (i >= g0->len) return 0;
@@ -544,7 +628,7 @@ static int next_batch(cli_input *in, cli_args *a) {
   size_t cap = 0, rows = 0;
   size_t limit = in->o.max_args > 1 ? in->o.max_args : (size_t)-1;
   if (in->spread && in->spread < limit) limit = in->spread;
-  size_t len = 0, maxc = max_chars(in);
+  size_t len = 0, maxc = max_chars(in), width = 0;
   memset(a, 0, sizeof *a);
   while (rows < limit) {
     row r = {0};
@@ -565,6 +649,8 @@ static int next_batch(cli_input *in, cli_args *a) {
     }
     cli_args got;
     get_row(in, &got);
+    if (rows == 0) width = got.n;
+    else if (got.n != width) width = 0;
     rc = append_row(a, &cap, &got);
     if (rc) {
       cli_args_free(&got);
@@ -576,6 +662,7 @@ static int next_batch(cli_input *in, cli_args *a) {
   a->names = (const char *const *)in->names;
   a->nnames = in->nnames;
   a->total = in->total;
+  a->width = width;
   return rows ? 1 : 0;
 }
 
@@ -615,7 +702,7 @@ int cli_input_next(cli_input *in, cli_args *a) {
   int rc = get_row(in, a);
   if (rc <= 0) return rc;
   if (in->o.no_args) cli_args_free(a);
-  size_t cap = a->n;
+  size_t cap = a->n, width = a->n;
   for (size_t k = 1; k < want; k++) {
     cli_args r;
     int rc2 = get_row(in, &r);
@@ -624,6 +711,7 @@ int cli_input_next(cli_input *in, cli_args *a) {
       return rc2;
     }
     if (rc2 == 0) break;
+    if (r.n != width) width = 0;
     if (append_row(a, &cap, &r)) {
       cli_args_free(&r);
       cli_args_free(a);
@@ -633,6 +721,7 @@ int cli_input_next(cli_input *in, cli_args *a) {
   a->names = (const char *const *)in->names;
   a->nnames = in->nnames;
   a->total = in->total;
+  a->width = width;
   return 1;
 }
 
@@ -708,6 +797,54 @@ int cli_input_block(cli_input *in, char **data, size_t *len) {
 
 /* ------------------------------------------------------------ open/close */
 
+/* GNU parallel reads ::: values as records too: a value that holds the
+ * record separator (a newline; -d DELIM) is several values, each part a
+ * value, an empty one too ("a," with -d , is "a" and ""). */
+static int split_lists(cli_input *in) {
+  size_t ns = in->o.nsrc, sl = in->seplen;
+  int need = 0;
+  for (size_t i = 0; i < ns && !need; i++) {
+    const cli_source *src = &in->o.src[i];
+    for (size_t k = 0; src->kind == CLI_SRC_LIST && k < src->n && !need; k++)
+      need = memmem(src->values[k], strlen(src->values[k]), in->sep, sl) != NULL;
+  }
+  if (!need) return 0;
+  in->own_src = malloc(ns * sizeof *in->own_src);
+  in->own_vals = calloc(ns, sizeof *in->own_vals);
+  if (!in->own_src || !in->own_vals) return -ENOMEM;
+  memcpy(in->own_src, in->o.src, ns * sizeof *in->own_src);
+  in->o.src = in->own_src;
+  for (size_t i = 0; i < ns; i++) {
+    cli_source *src = &in->own_src[i];
+    if (src->kind != CLI_SRC_LIST) continue;
+    size_t parts = 0;
+    for (size_t k = 0; k < src->n; k++) {
+      const char *v = src->values[k], *end = v + strlen(v), *q;
+      parts++;
+      while ((q = memmem(v, (size_t)(end - v), in->sep, sl))) parts++, v = q + sl;
+    }
+    if (parts == src->n) continue;
+    char **out = calloc(parts + 1, sizeof *out);
+    if (!out) return -ENOMEM;
+    in->own_vals[i] = out;
+    size_t m = 0;
+    for (size_t k = 0; k < src->n; k++) {
+      const char *v = src->values[k], *end = v + strlen(v);
+      for (;;) {
+        const char *q = memmem(v, (size_t)(end - v), in->sep, sl);
+        size_t len = q ? (size_t)(q - v) : (size_t)(end - v);
+        if (!(out[m] = strndup(v, len))) return -ENOMEM;
+        m++;
+        if (!q) break;
+        v = q + sl;
+      }
+    }
+    src->values = out;
+    src->n = parts;
+  }
+  return 0;
+}
+
 static int read_header(cli_input *in, char *err, size_t errlen) {
   size_t cap = 0;
   cli_args names = {0};
@@ -773,6 +910,7 @@ int cli_input_open(const cli_input_opts *o, cli_input **out, char *err,
     in->seplen = 1;
   }
   int rc = setup_colsep(in, err, errlen);
+  if (!rc && !o->pipe) rc = split_lists(in);
   if (rc) goto fail;
   if (o->pipe) {
     in->recstart = o->recstart ? o->recstart : "";
@@ -827,18 +965,16 @@ int cli_input_open(const cli_input_opts *o, cli_input **out, char *err,
   }
   if (!rc && in->o.header) rc = read_header(in, err, errlen);
   if (rc) goto fail;
-  for (size_t gi = 0; gi < in->ng; gi++) {
-    group *g = &in->g[gi];
-    if (gi == 0 && in->streamed0) continue;
-    size_t len = 0;
-    for (size_t k = 0; k < g->count; k++) {
-      size_t n = in->s[g->first + k].mem.n;
-      if (k == 0 || (g->wrap ? n > len : n < len)) len = n;
-      if (n == 0) len = 0, k = g->count; /* an empty source: no rows */
-    }
-    g->len = len;
-    if (len == 0) in->done = 1; /* an empty product */
+  int unknown = 0;
+  for (size_t i = 0; i < in->ns; i++) {
+    const srcst *st = &in->s[i];
+    if (st->streamed && st->s->kind == CLI_SRC_FILE) unknown = 1;
+    else if (st->streamed ? st->pos < st->s->n : st->mem.n > 0) in->known_values = 1;
   }
+  if (in->known_values) rc = fill_empty(in);
+  else in->pending = unknown;
+  if (rc) goto fail;
+  group_lengths(in);
   g0->idx = (size_t)-1;
   if (!in->o.jobs) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -880,7 +1016,10 @@ uint64_t cli_input_total(const cli_input *in) {
       size_t len = 0;
       for (size_t k = 0; k < g->count; k++) {
         size_t n = in->s[k].s->n;
+        for (size_t i = 0; in->o.eof_str && i < n; i++) /* -E: the values before it */
+          if (!strcmp(in->s[k].s->values[i], in->o.eof_str)) n = i;
         if (in->o.header && n) n--; /* the header is not a job */
+        if (n == 0 && in->known_values) n = 1; /* one empty value */
         if (k == 0 || n < len) len = n;
       }
       t *= len;
@@ -916,5 +1055,12 @@ void cli_input_close(cli_input *in) {
   free(in->names);
   if (in->use_re) regfree(&in->re);
   free(in->colsep);
+  for (size_t i = 0; in->own_vals && i < in->o.nsrc; i++)
+    if (in->own_vals[i]) {
+      for (char **v = in->own_vals[i]; *v; v++) free(*v);
+      free(in->own_vals[i]);
+    }
+  free(in->own_vals);
+  free(in->own_src);
   free(in);
 }

@@ -38,6 +38,7 @@ typedef struct cli_input_opts {
                             regular expression (\s \d \w \t understood); a
                             separator without regex syntax is literal */
   int link;              /* --link: every source in step, shorter ones wrap */
+  const char *eof_str;   /* -E STR: a record equal to STR ends its source */
   int trim;              /* CLI_TRIM_L | CLI_TRIM_R: spaces and tabs */
   int header;            /* --header: each source's first record names it */
   size_t max_args;       /* -N / -n / -L: rows per job (0 or 1: one) */

@@ -44,9 +44,9 @@ int cli_joblog_open(cli_joblog *j, const char *path, int append) {
 }
 
 int cli_joblog_line(cli_buf *b, uint64_t seq, double start_epoch, double runtime_s,
-                    int exitval, int sig, const char *cmd) {
-  int rc = cli_buf_printf(b, "%llu\t:\t%.3f\t%10.3f\t0\t0\t%d\t%d\t", (unsigned long long)seq,
-                          start_epoch, runtime_s, exitval, sig);
+                    uint64_t receive, int exitval, int sig, const char *cmd) {
+  int rc = cli_buf_printf(b, "%llu\t:\t%.3f\t%10.3f\t0\t%llu\t%d\t%d\t", (unsigned long long)seq,
+                          start_epoch, runtime_s, (unsigned long long)receive, exitval, sig);
   /* One line per job: a newline inside the command is written as \n. */
   for (const char *p = cmd; *p && !rc; p++)
     rc = *p == '\n' ? cli_buf_adds(b, "\\n") : cli_buf_addc(b, *p);
@@ -54,10 +54,11 @@ int cli_joblog_line(cli_buf *b, uint64_t seq, double start_epoch, double runtime
 }
 
 int cli_joblog_write(cli_joblog *j, uint64_t seq, double start_epoch,
-                     double runtime_s, int exitval, int sig, const char *cmd) {
+                     double runtime_s, uint64_t receive, int exitval, int sig,
+                     const char *cmd) {
   if (!j->f) return 0;
   cli_buf b = {0};
-  int rc = cli_joblog_line(&b, seq, start_epoch, runtime_s, exitval, sig, cmd);
+  int rc = cli_joblog_line(&b, seq, start_epoch, runtime_s, receive, exitval, sig, cmd);
   if (rc == 0 && fwrite(b.data, 1, b.len, j->f) != b.len) rc = -errno;
   cli_buf_free(&b);
   /* Flushed per job so that --resume after a crash sees every finished job. */
@@ -125,5 +126,96 @@ int cli_seqset_load(cli_seqset *s, const char *path, int failed_too) {
   free(line);
   fclose(f);
   if (rc) cli_seqset_free(s);
+  return rc;
+}
+
+typedef struct {
+  uint64_t seq;
+  size_t pos; /* line order: of several lines of one job the last decides */
+  int failed;
+  char *cmd;
+} jl_entry;
+
+static int jl_cmp(const void *a, const void *b) {
+  const jl_entry *x = a, *y = b;
+  if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+  return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+int cli_joblog_failed(const char *path, char ***cmds, uint64_t **seqs, size_t *n) {
+  *cmds = NULL;
+  *seqs = NULL;
+  *n = 0;
+  if (path[0] == '+') path++;
+  FILE *f = fopen(path, "re");
+  if (!f) return errno == ENOENT ? 0 : -errno;
+  jl_entry *e = NULL;
+  size_t ne = 0, cap = 0;
+  char *line = NULL;
+  size_t lcap = 0;
+  ssize_t len;
+  int rc = 0, first = 1;
+  while ((len = getline(&line, &lcap, f)) > 0) {
+    if (first) {
+      first = 0;
+      if (strncmp(line, "Seq\t", 4) != 0) {
+        rc = -EINVAL;
+        break;
+      }
+      continue;
+    }
+    if (line[len - 1] == '\n') line[--len] = 0;
+    unsigned long long seq;
+    int ev, sig, off = -1;
+    if (sscanf(line, "%llu\t%*[^\t]\t%*s\t%*s\t%*s\t%*s\t%d\t%d\t%n", &seq, &ev, &sig, &off) < 3 ||
+        off < 0)
+      continue; /* a torn line */
+    if (ne == cap) {
+      cap = cap ? cap * 2 : 64;
+      jl_entry *ng = realloc(e, cap * sizeof *e);
+      if (!ng) {
+        rc = -ENOMEM;
+        break;
+      }
+      e = ng;
+    }
+    if (!(e[ne].cmd = strdup(line + off))) {
+      rc = -ENOMEM;
+      break;
+    }
+    e[ne].seq = seq;
+    e[ne].pos = ne;
+    e[ne].failed = ev != 0 || sig != 0;
+    ne++;
+  }
+  free(line);
+  fclose(f);
+  if (!rc) qsort(e, ne, sizeof *e, jl_cmp);
+  if (rc) {
+    for (size_t i = 0; i < ne; i++) free(e[i].cmd);
+    free(e);
+    return rc;
+  }
+  *cmds = calloc(ne + 1, sizeof **cmds);
+  *seqs = calloc(ne + 1, sizeof **seqs);
+  if (!*cmds || !*seqs) rc = -ENOMEM;
+  for (size_t i = 0; i < ne; i++) {
+    if (!rc && e[i].failed && (i + 1 == ne || e[i + 1].seq != e[i].seq)) {
+      (*cmds)[*n] = e[i].cmd;
+      (*seqs)[*n] = e[i].seq;
+      ++*n;
+    } else {
+      free(e[i].cmd);
+    }
+  }
+  free(e);
+  if (rc) {
+    for (size_t i = 0; i < *n; i++) free((*cmds)[i]);
+    free(*cmds);
+    free(*seqs);
+    *cmds = NULL;
+    *seqs = NULL;
+    *n = 0;
+  }
   return rc;
 }

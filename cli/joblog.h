@@ -21,11 +21,13 @@ typedef struct cli_joblog {
  * (a duplicate of descriptor 1, header first, flushed per line). 0 or
  * -errno. */
 int cli_joblog_open(cli_joblog *j, const char *path, int append);
-/* One joblog line (with its newline) appended to b. 0 or -ENOMEM. */
+/* One joblog line (with its newline) appended to b. receive: the bytes the
+ * job wrote to standard output (GNU parallel's Receive). 0 or -ENOMEM. */
 int cli_joblog_line(cli_buf *b, uint64_t seq, double start_epoch, double runtime_s,
-                    int exitval, int sig, const char *cmd);
+                    uint64_t receive, int exitval, int sig, const char *cmd);
 int cli_joblog_write(cli_joblog *j, uint64_t seq, double start_epoch,
-                     double runtime_s, int exitval, int sig, const char *cmd);
+                     double runtime_s, uint64_t receive, int exitval, int sig,
+                     const char *cmd);
 void cli_joblog_close(cli_joblog *j);
 
 /* The sequence numbers a previous run finished (a bitmap). */
@@ -40,6 +42,11 @@ typedef struct cli_seqset {
  * that is not a joblog. */
 int cli_seqset_load(cli_seqset *s, const char *path, int failed_too);
 int cli_seqset_has(const cli_seqset *s, uint64_t seq);
+/* --retry-failed: the jobs whose last line in the joblog failed (Exitval
+ * or Signal not 0), in sequence order: their commands (*cmds, malloc'd
+ * strings in a malloc'd array) and sequence numbers (*seqs). A missing
+ * file is none. 0, -errno, or -EINVAL for a file that is not a joblog. */
+int cli_joblog_failed(const char *path, char ***cmds, uint64_t **seqs, size_t *n);
 void cli_seqset_free(cli_seqset *s);
 
 #endif

@@ -32,15 +32,21 @@ static const char usage_text[] =
     "  -0, --null             records end with NUL instead of newline\n"
     "  -d, --delimiter DELIM  records end with DELIM\n"
     "  --colsep REGEX         split records into columns {1} {2} ... (\\s \\d \\t)\n"
-    "  --trim n|l|r|lr        trim spaces and tabs around values\n"
+    "  -E STR, --eof=STR      a record equal to STR ends its source\n"
+    "  --trim n|l|r|lr        trim white space around values (--colsep: lr)\n"
     "  --header :             first record names the columns: {NAME}\n"
     "  -N, -n, -L N           N records per job ({1}..{N}); with --pipe per block\n"
     "                         (--max-replace-args, --max-args, --max-lines)\n"
     "  -m, --xargs, -X        as many records per job as fit -s (-X: repeat the\n"
     "                         word around {} for each); -s, --max-chars N\n"
-    "  -I STR                 STR in the command stands for {}\n"
+    "  -I STR                 STR in the command stands for {}; likewise\n"
+    "                         --bnr, --basenamereplace {/}, --bner,\n"
+    "                         --basenameextensionreplace {/.}, --dnr,\n"
+    "                         --dirnamereplace {//}, --er, --extensionreplace {.},\n"
+    "                         --seqreplace {#}, --slotreplace {%}\n"
     "  -q, --quote            quote each command word as one shell word\n"
-    "  --plus                 accepted: its replacement strings always work\n"
+    "  --plus                 also {:-x} {:N:M} {#x} {%x} {/x/y} {^x} {,x} ...\n"
+    "  --dryrun, --use-cpus-instead-of-cores   --dry-run; accepted\n"
     "  --shuf                 jobs in random order\n"
     "  --pipe, --spreadstdin  blocks of standard input to the jobs' stdin;\n"
     "                         --block, --block-size SIZE (1M), --recend STR,\n"
@@ -53,8 +59,15 @@ static const char usage_text[] =
     "                         from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)\n"
     "  --dry-run              print the commands, run nothing\n"
     "  -t, --verbose          print each command on stderr as it starts\n"
+    "  -v                     print each command on stdout before its output\n"
+    "  --wd, --workdir DIR    run the jobs in DIR\n"
+    "  --number-of-cores, --number-of-cpus, --number-of-threads  print the cores\n"
+    "  --will-cite, --plain, --silent, --bar, --eta, --progress, -r,\n"
+    "  --no-run-if-empty, --linebuffer   accepted (GNU parallel's; the live view\n"
+    "                         shows progress on a terminal)\n"
     "Limits and time (DURATION: 500ms, 2s, 1m, 1h; a bare number is seconds):\n"
-    "  -j, --jobs N           jobs at once (default: cores; 0, +N, -N, N% too)\n"
+    "  -j, --jobs N           jobs at once (default: cores; 0, +N, -N, N% too);\n"
+    "                         also -P, --max-procs\n"
     "  --timeout DURATION|N%  per job (N%: of the median successful job time)\n"
     "  --deadline DURATION    for the whole run\n"
     "  --retries N            run a failing job at most N times\n"
@@ -77,9 +90,11 @@ static const char usage_text[] =
     "  --tagstring STR        prefix lines with STR ({} {#} ... unquoted)\n"
     "  --ctag, --colour-tag, --color-tag  --tag in colour even if not a terminal\n"
     "  -u, --ungroup          straight through, unbuffered\n"
-    "  --results DIR          also save DIR/SEQ/{stdout,stderr,cmd,exitval}\n"
+    "  --results NAME         output to files: NAME/1/VAL/{seq,stdout,stderr},\n"
+    "                         NAME.csv / .tsv / .json, or a name per job ({})\n"
     "  --joblog FILE          GNU parallel's joblog (+FILE appends, - stdout)\n"
     "  --resume, --resume-failed   skip jobs the joblog shows done (or done well)\n"
+    "  --retry-failed         run again the failed jobs of --joblog FILE\n"
     "  --json[=FILE]          JSON lines: one per job, then a summary; without\n"
     "                         FILE on standard output, with each job's output\n"
     "  --view, --no-view      live view on stderr (default: when it is a terminal)\n"
@@ -157,6 +172,12 @@ int main(int argc, char **argv) {
             p.words[0]);
   if (p.help) {
     fputs(usage_text, stdout);
+    cli_parsed_free(&p);
+    return 0;
+  }
+  if (p.ncpu) { /* GNU parallel's --number-of-cores / -cpus / -threads */
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("%ld\n", n > 0 ? n : 1);
     cli_parsed_free(&p);
     return 0;
   }

@@ -1,10 +1,14 @@
 /* Command-line parsing of the corral command (opts.h). */
 #include "opts.h"
+#include "joblog.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
@@ -15,11 +19,13 @@ enum {
   O_BLOCK, O_RECEND, O_RECSTART, O_TRIM, O_HEADER, O_PLUS, O_SHUF,
   /* GNU parallel's options that corral accepts with nothing to do, and
    * those it refuses with a reason (refused[] below) */
-  O_ACCEPT, O_ACCEPT_ARG, O_REFUSE, O_REFUSE_ARG, O_VERBOSE, O_TAGSTRING, O_CTAG
+  O_ACCEPT, O_ACCEPT_ARG, O_REFUSE, O_REFUSE_ARG, O_VERBOSE, O_TAGSTRING, O_CTAG,
+  O_WORKDIR, O_NCPU, O_RETRY_FAILED, O_BNR, O_BNER, O_DNR, O_ER, O_SEQR, O_SLOTR
 };
 
 static const struct option longopts[] = {
     {"jobs", required_argument, 0, 'j'},
+    {"max-procs", required_argument, 0, 'j'},
     {"timeout", required_argument, 0, O_TIMEOUT},
     {"deadline", required_argument, 0, O_DEADLINE},
     {"retries", required_argument, 0, O_RETRIES},
@@ -39,8 +45,21 @@ static const struct option longopts[] = {
     {"joblog", required_argument, 0, O_JOBLOG},
     {"resume", no_argument, 0, O_RESUME},
     {"resume-failed", no_argument, 0, O_RESUME_FAILED},
+    {"retry-failed", no_argument, 0, O_RETRY_FAILED},
     {"json", optional_argument, 0, O_JSON},
     {"dry-run", no_argument, 0, O_DRYRUN},
+    {"dryrun", no_argument, 0, O_DRYRUN},
+    {"basenamereplace", required_argument, 0, O_BNR},
+    {"bnr", required_argument, 0, O_BNR},
+    {"basenameextensionreplace", required_argument, 0, O_BNER},
+    {"bner", required_argument, 0, O_BNER},
+    {"dirnamereplace", required_argument, 0, O_DNR},
+    {"dnr", required_argument, 0, O_DNR},
+    {"extensionreplace", required_argument, 0, O_ER},
+    {"er", required_argument, 0, O_ER},
+    {"seqreplace", required_argument, 0, O_SEQR},
+    {"slotreplace", required_argument, 0, O_SLOTR},
+    {"use-cpus-instead-of-cores", no_argument, 0, O_ACCEPT},
     {"shard", required_argument, 0, O_SHARD},
     {"null", no_argument, 0, '0'},
     {"arg-file", required_argument, 0, 'a'},
@@ -80,9 +99,55 @@ static const struct option longopts[] = {
     {"ctag", no_argument, 0, O_CTAG},
     {"colour-tag", no_argument, 0, O_CTAG},
     {"color-tag", no_argument, 0, O_CTAG},
+    {"linebuffer", no_argument, 0, O_LINEBUF},
+    {"workdir", required_argument, 0, O_WORKDIR},
+    {"wd", required_argument, 0, O_WORKDIR},
+    {"will-cite", no_argument, 0, O_ACCEPT},
+    {"plain", no_argument, 0, O_ACCEPT},
+    {"silent", no_argument, 0, O_ACCEPT},
+    {"no-run-if-empty", no_argument, 0, 'r'},
+    {"bar", no_argument, 0, O_ACCEPT},
+    {"eta", no_argument, 0, O_ACCEPT},
+    {"progress", no_argument, 0, O_ACCEPT},
+    {"number-of-cpus", no_argument, 0, O_NCPU},
+    {"number-of-cores", no_argument, 0, O_NCPU},
+    {"number-of-threads", no_argument, 0, O_NCPU},
     {"nonall", no_argument, 0, O_REFUSE},
     {"onall", no_argument, 0, O_REFUSE},
     {"tmux", no_argument, 0, O_REFUSE},
+    {"sshlogin", required_argument, 0, O_REFUSE_ARG},
+    {"sshloginfile", required_argument, 0, O_REFUSE_ARG},
+    {"slf", required_argument, 0, O_REFUSE_ARG},
+    {"basefile", required_argument, 0, O_REFUSE_ARG},
+    {"return", required_argument, 0, O_REFUSE_ARG},
+    {"transferfile", required_argument, 0, O_REFUSE_ARG},
+    {"trc", required_argument, 0, O_REFUSE_ARG},
+    {"transfer", no_argument, 0, O_REFUSE},
+    {"cleanup", no_argument, 0, O_REFUSE},
+    {"nice", required_argument, 0, O_REFUSE_ARG},
+    {"load", required_argument, 0, O_REFUSE_ARG},
+    {"memfree", required_argument, 0, O_REFUSE_ARG},
+    {"compress", no_argument, 0, O_REFUSE},
+    {"files", no_argument, 0, O_REFUSE},
+    {"fifo", no_argument, 0, O_REFUSE},
+    {"cat", no_argument, 0, O_REFUSE},
+    {"pipepart", no_argument, 0, O_REFUSE},
+    {"pipe-part", no_argument, 0, O_REFUSE},
+    {"round-robin", no_argument, 0, O_REFUSE},
+    {"roundrobin", no_argument, 0, O_REFUSE},
+    {"tty", no_argument, 0, O_REFUSE},
+    {"semaphore", no_argument, 0, O_REFUSE},
+    {"shellquote", no_argument, 0, O_REFUSE},
+    {"group-by", required_argument, 0, O_REFUSE_ARG},
+    {"tee", no_argument, 0, O_REFUSE},
+    {"filter", required_argument, 0, O_REFUSE_ARG},
+    {"rpl", required_argument, 0, O_REFUSE_ARG},
+    {"arg-sep", required_argument, 0, O_REFUSE_ARG},
+    {"arg-file-sep", required_argument, 0, O_REFUSE_ARG},
+    {"eof", optional_argument, 0, 'E'},
+    {"sqlmaster", required_argument, 0, O_REFUSE_ARG},
+    {"sqlworker", required_argument, 0, O_REFUSE_ARG},
+    {"sqlandworker", required_argument, 0, O_REFUSE_ARG},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
@@ -94,6 +159,38 @@ static const struct {
     {"nonall", "--nonall runs on remote hosts: corral runs jobs on this machine only"},
     {"onall", "--onall runs on remote hosts: corral runs jobs on this machine only"},
     {"tmux", "--tmux is not in corral: write --results DIR to keep each job's output"},
+    {"sshlogin", "--sshlogin runs jobs on remote hosts: corral runs them on this machine only"},
+    {"sshloginfile", "--sshloginfile lists remote hosts: corral runs jobs on this machine only"},
+    {"slf", "--slf lists remote hosts: corral runs jobs on this machine only"},
+    {"basefile", "--basefile copies files to remote hosts: corral runs jobs on this machine only"},
+    {"return", "--return fetches files from remote hosts: corral runs jobs on this machine only"},
+    {"transferfile", "--transferfile copies files to remote hosts: corral runs jobs on this machine only"},
+    {"transfer", "--transfer copies files to remote hosts: corral runs jobs on this machine only"},
+    {"trc", "--trc copies files to and from remote hosts: corral runs jobs on this machine only"},
+    {"cleanup", "--cleanup removes files on remote hosts: corral runs jobs on this machine only"},
+    {"nice", "--nice is not in corral: write the command as 'nice -n N COMMAND', or run 'nice -n N corral ...'"},
+    {"load", "--load is not in corral: write -j N to limit the jobs at once"},
+    {"memfree", "--memfree is not in corral: write -j N to limit the jobs at once"},
+    {"compress", "--compress is not in corral: write --tmpdir DIR for where a job's output past 64 KiB waits"},
+    {"files", "--files is not in corral: write --results DIR to keep each job's output in files"},
+    {"fifo", "--fifo is not in corral: write --pipe (each job reads its block on standard input)"},
+    {"cat", "--cat is not in corral: write --pipe (each job reads its block on standard input)"},
+    {"pipepart", "--pipepart is not in corral: write --pipe -a FILE"},
+    {"pipe-part", "--pipe-part is not in corral: write --pipe -a FILE"},
+    {"round-robin", "--round-robin is not in corral: write --pipe (one block per job)"},
+    {"roundrobin", "--roundrobin is not in corral: write --pipe (one block per job)"},
+    {"tty", "--tty is not in corral (a job's standard input is /dev/null): write -j 1 -u for output straight to the terminal"},
+    {"semaphore", "--semaphore (sem) is not in corral: write the commands in one corral call (corral 'CMD1' 'CMD2')"},
+    {"shellquote", "--shellquote is not in corral: write --dry-run to see the quoted commands"},
+    {"group-by", "--group-by is not in corral: write sort -k1,1 FILE | corral --pipe ... (records of a group together)"},
+    {"tee", "--tee is not in corral: write ::: for each command over the same input"},
+    {"filter", "--filter is not in corral: write grep ... FILE | corral ... (filter the input first)"},
+    {"rpl", "--rpl defines Perl replacement strings, which corral does not run: write the built-in ones ({} {.} {/} ...: corral --help)"},
+    {"arg-sep", "--arg-sep is not in corral: write ::: (or -- before a value ':::')"},
+    {"arg-file-sep", "--arg-file-sep is not in corral: write :::: or -a FILE"},
+    {"sqlmaster", "--sqlmaster is not in corral: write --joblog FILE or --results NAME.csv"},
+    {"sqlworker", "--sqlworker is not in corral: write --joblog FILE or --results NAME.csv"},
+    {"sqlandworker", "--sqlandworker is not in corral: write --joblog FILE or --results NAME.csv"},
 };
 
 static void refuse(const char *arg, char *err, size_t errlen) {
@@ -138,9 +235,9 @@ static void bad_option(const char *arg, char *err, size_t errlen) {
   if (!arg) arg = "?";
   if (strncmp(arg, "--", 2) != 0) { /* short options */
     char c = optopt > 0 && optopt < 256 ? (char)optopt : '?';
-    if (strchr("jaCnNLsdI", c))
+    if (strchr("jPaCnNLsdI", c))
       snprintf(err, errlen, "-%c needs a value: write e.g. -%c %s", c, c,
-               strchr("jnNLs", c) ? "4" : c == 'a' ? "FILE" : c == 'I' ? ",," : "','");
+               strchr("jPnNLs", c) ? "4" : c == 'a' ? "FILE" : c == 'I' ? ",," : "','");
     else
       snprintf(err, errlen, "unknown option -%c: see corral --help", c);
     return;
@@ -189,23 +286,36 @@ static void bad_option(const char *arg, char *err, size_t errlen) {
 }
 
 /* -I STR: STR in the command words stands for {} (GNU parallel, xargs). */
-static int replace_words(cli_parsed *p, const char *rs) {
-  size_t rl = strlen(rs);
+/* -I STR and GNU parallel's --bnr, --bner, --dnr, --er, --seqreplace,
+ * --slotreplace: each STR in the command words stands for its replacement
+ * string ({}, {/}, {/.}, {//}, {.}, {#}, {%}). */
+#define CLI_NREPL 7
+static const char *const repl_for[CLI_NREPL] = {"{}", "{/}", "{/.}", "{//}", "{.}", "{#}", "{%}"};
+static int replace_words(cli_parsed *p, const char *const *rs) {
   if (!(p->iwords = calloc(p->nwords + 1, sizeof *p->iwords))) return -1;
   for (size_t k = 0; k < p->nwords; k++) {
     const char *w = p->words[k];
-    size_t n = 0;
-    for (const char *q = w; (q = strstr(q, rs)); q += rl) n++;
-    char *o = malloc(strlen(w) + n * 2 + 1), *d = o;
-    if (!o) return -1;
-    p->iwords[k] = o;
-    for (const char *q; (q = strstr(w, rs)); w = q + rl) {
-      memcpy(d, w, (size_t)(q - w));
-      d += q - w;
-      memcpy(d, "{}", 2);
-      d += 2;
+    cli_buf b = {0};
+    int rc = 0;
+    while (*w && !rc) {
+      size_t best = 0;
+      int which = -1;
+      for (int r = 0; r < CLI_NREPL; r++) {
+        size_t l = rs[r] ? strlen(rs[r]) : 0;
+        if (l > best && !strncmp(w, rs[r], l)) best = l, which = r;
+      }
+      if (which >= 0) {
+        rc = cli_buf_adds(&b, repl_for[which]);
+        w += best;
+      } else {
+        rc = cli_buf_addc(&b, *w++);
+      }
     }
-    strcpy(d, w);
+    if (rc || cli_buf_adds(&b, "")) {
+      cli_buf_free(&b);
+      return -1;
+    }
+    p->iwords[k] = b.data;
   }
   p->words = p->iwords;
   return 0;
@@ -265,7 +375,8 @@ static int parse_jobs(const char *s, unsigned *out) {
   if (s[0] == '+' || s[0] == '-') {
     if (cli_parse_u64(s + 1, &v)) return -1;
     long j = (long)ncpu() + (s[0] == '+' ? (long)v : -(long)v);
-    *out = j < 1 ? 1 : (unsigned)j;
+    if (j < 1) return -2; /* GNU parallel: "Cannot run any jobs." */
+    *out = (unsigned)j;
     return 0;
   }
   if (cli_parse_u64(s, &v) || v > 100000) return -1;
@@ -370,19 +481,29 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   cli_policy_parse("all", &c->policy, err, errlen);
   p->view_opt = -1;
   int have_policy = 0, have_halt = 0, nafiles = 0, context = 0, replace_args = 0;
-  const char *recend = NULL, *recstart = NULL, *delim = NULL, *replstr = NULL;
+  const char *recend = NULL, *recstart = NULL, *delim = NULL;
+  const char *replstr[CLI_NREPL] = {0}; /* -I, --bnr, --bner, --dnr, --er, --seqreplace, --slotreplace */
+  int nrepl = 0;
   int quote = 0; /* -q */
+  int trim_given = 0, keep = 0, linebuf = 0, ungroup = 0, plus = 0;
+  char *tagstring = NULL;
   char **afiles = calloc((size_t)argc + 1, sizeof *afiles);
   if (!afiles) return snprintf(err, errlen, "out of memory"), CLI_EXIT_USAGE;
   optind = 0; /* 0: glibc starts afresh (state of an earlier parse is dropped) */
   opterr = 0;
-  int ch, li = -1;
-  while ((ch = getopt_long(argc, argv, "+j:kua:0hVC:n:N:L:s:mXd:I:tq", longopts, &li)) != -1) {
+  int ch, li = -1, rc;
+  while ((ch = getopt_long(argc, argv, "+j:P:kua:0hVC:n:N:L:s:mXd:I:tqvrS:E:", longopts, &li)) != -1) {
     int64_t ns;
     uint64_t u;
     switch (ch) {
     case 'j':
-      if (parse_jobs(optarg, &c->jobs)) {
+    case 'P':
+      if ((rc = parse_jobs(optarg, &c->jobs)) == -2) {
+        snprintf(err, errlen, "-j %s leaves no job to run on %u cores: write a smaller N, "
+                 "or -j 1", optarg, ncpu());
+        goto usage;
+      }
+      if (rc) {
         snprintf(err, errlen, "cannot read -j '%s': write -j N (N jobs at once), -j 0, "
                  "-j +N, -j -N or -j N%%", optarg);
         goto usage;
@@ -451,14 +572,15 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       if (cli_policy_parse(optarg, &c->policy, err, errlen)) goto usage;
       have_policy = 1;
       break;
-    case 'k': c->out = CLI_OUT_KEEP_ORDER; break;
-    case O_LINEBUF: c->out = CLI_OUT_LINE; break;
+    case 'k': keep = 1; break;
+    case O_LINEBUF: linebuf = 1; break;
     case O_TAG: c->tag = 1; break;
-    case 'u': c->out = CLI_OUT_UNGROUP; break;
+    case 'u': ungroup = 1; break;
     case O_RESULTS: c->results_dir = optarg; break;
     case O_JOBLOG: c->joblog = optarg; break;
     case O_RESUME: c->resume = 1; break;
     case O_RESUME_FAILED: c->resume_failed = 1; break;
+    case O_RETRY_FAILED: c->retry_failed = 1; break;
     case O_JSON: c->json_path = optarg ? optarg : "-"; break;
     case O_DRYRUN: c->dry_run = 1; break;
     case O_SHARD:
@@ -513,6 +635,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case O_RECSTART: recstart = optarg; break;
     case 'd': delim = optarg; break;
     case O_TRIM:
+      trim_given = 1;
       if (!strcmp(optarg, "n")) c->in.trim = 0;
       else if (!strcmp(optarg, "l")) c->in.trim = CLI_TRIM_L;
       else if (!strcmp(optarg, "r")) c->in.trim = CLI_TRIM_R;
@@ -530,24 +653,42 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       }
       c->in.header = 1;
       break;
-    case O_PLUS: break; /* the --plus replacement strings are always understood */
+    case O_PLUS: plus = 1; break; /* {##} {..} {+.} ... always; {:-x} {#x} ... with --plus */
     case O_SHUF: c->in.shuffle = 1; break;
     case 'I':
+    case O_BNR: case O_BNER: case O_DNR: case O_ER: case O_SEQR: case O_SLOTR: {
+      int r = ch == 'I' ? 0 : ch == O_BNR ? 1 : ch == O_BNER ? 2 : ch == O_DNR ? 3
+            : ch == O_ER ? 4 : ch == O_SEQR ? 5 : 6;
       if (!*optarg) {
-        snprintf(err, errlen, "-I needs the string to replace: write e.g. -I ,, echo ,, ::: a");
+        snprintf(err, errlen, "%s needs the string to replace: write e.g. %s ,, echo ,, ::: a",
+                 ch == 'I' ? "-I" : argv[optind - 1], ch == 'I' ? "-I" : argv[optind - 1]);
         goto usage;
       }
-      replstr = optarg;
+      replstr[r] = optarg;
+      nrepl = 1;
       break;
+    }
     case 't':
     case O_VERBOSE: c->verbose = 1; break;
+    case 'v': c->verbose_out = 1; break;
+    case 'r': break; /* --no-run-if-empty: corral runs nothing for empty input */
+    case O_WORKDIR:
+      if (!strcmp(optarg, "...")) {
+        snprintf(err, errlen, "--wd ... (a temporary directory per job) is not in corral: "
+                 "write --wd DIR, or make the directory in the command");
+        goto usage;
+      }
+      c->workdir = optarg;
+      break;
+    case O_NCPU: p->ncpu = 1; break;
+    case 'S': refuse("sshlogin", err, errlen); goto usage;
+    case 'E': c->in.eof_str = optarg ? optarg : "_"; break; /* -E STR, --eof[=STR] */
     case O_ACCEPT: case O_ACCEPT_ARG: break; /* --group, --no-notice, --env */
     case O_CTAG: c->tag = 1, c->color = 2; break; /* 2: even when not a terminal */
     case O_TAGSTRING: {
       char *w[1] = {optarg};
       if (cli_template_check(w, 1, err, errlen)) goto usage;
-      cli_template_free(c->tagtmpl);
-      if (cli_template_new_ex(w, 1, CLI_TMPL_NO_APPEND | CLI_TMPL_RAW, &c->tagtmpl)) goto oom;
+      tagstring = optarg; /* compiled below, when --plus is known */
       c->tag = 1;
       break;
     }
@@ -562,12 +703,22 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       goto usage;
     }
   }
-  if (c->out == CLI_OUT_LINE && 0) goto usage;
-  if ((c->resume || c->resume_failed) && !c->joblog) {
-    snprintf(err, errlen, "--resume needs the joblog of the earlier run: write --joblog FILE --resume");
+  /* As GNU parallel: -u wins over -k; -k --lb prints the oldest running
+   * job's lines as they come, the others' when their turn comes. */
+  if (ungroup && linebuf) {
+    snprintf(err, errlen, "--ungroup and --line-buffer cannot be combined: keep one of them");
     goto usage;
   }
-  if ((c->resume || c->resume_failed) && !strcmp(c->joblog + (c->joblog[0] == '+'), "-")) {
+  c->out = ungroup ? CLI_OUT_UNGROUP : keep ? CLI_OUT_KEEP_ORDER
+         : linebuf ? CLI_OUT_LINE : CLI_OUT_GROUP;
+  c->keep_lines = keep && linebuf;
+  if ((c->resume || c->resume_failed) && !c->joblog &&
+      !(c->resume && c->results_dir)) {
+    snprintf(err, errlen, "--resume needs the joblog of the earlier run: write --joblog FILE "
+             "--resume (or --results DIR --resume)");
+    goto usage;
+  }
+  if ((c->resume || c->resume_failed) && c->joblog && !strcmp(c->joblog + (c->joblog[0] == '+'), "-")) {
     snprintf(err, errlen, "--resume reads the joblog of the earlier run from a file: "
              "write --joblog FILE --resume (--joblog - writes to standard output)");
     goto usage;
@@ -586,7 +737,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   p->words = argv + i;
   while (i < argc && !is_sep(argv[i])) i++;
   p->nwords = (size_t)(&argv[i] - p->words);
-  if (replstr && p->nwords && replace_words(p, replstr)) goto oom;
+  if (nrepl && p->nwords && replace_words(p, replstr)) goto oom;
   if (quote && p->nwords && quote_words(p)) goto oom;
   while (i < argc) {
     int linked = argv[i][strlen(argv[i]) - 1] == '+';
@@ -599,7 +750,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     }
     int s = ++i;
     while (i < argc && !is_sep(argv[i])) i++;
-    if (i == s) { /* GNU parallel: nothing, or one empty value (below) */
+    if (i == s) { /* nothing alone, or one empty value (input.c) */
       if (add_src(p, (cli_source){.kind = CLI_SRC_LIST, .values = argv + s, .n = 0,
                                   .linked = linked}))
         goto oom;
@@ -616,16 +767,31 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
           goto oom;
     }
   }
-  /* An empty ::: or :::: alone gives no job; beside a source with values it
-   * gives one empty value (GNU parallel: "echo ::: a :::" runs "echo a ''"). */
-  int any_values = 0;
-  for (size_t k = 0; k < p->nsrc; k++) any_values |= p->src[k].kind != CLI_SRC_LIST || p->src[k].n;
-  static char empty_value[] = "", *empty_list[] = {empty_value};
-  for (size_t k = 0; k < p->nsrc && any_values; k++)
-    if (p->src[k].kind == CLI_SRC_LIST && !p->src[k].n) p->src[k].values = empty_list, p->src[k].n = 1;
+  /* An empty ::: or :::: beside a source with values gives one empty value,
+   * alone no job (GNU parallel: "echo ::: a :::" runs "echo a ''"): the
+   * input decides (input.c), when it knows which sources are empty. */
   free(afiles);
   afiles = NULL;
-  if (p->help || p->version) return 0;
+  if (p->help || p->version || p->ncpu) return 0;
+  if (c->workdir) { /* --wd DIR: made when it is missing, as GNU parallel */
+    char *d = strdup(c->workdir);
+    if (!d) goto oom;
+    for (char *q = d + 1;; q++) {
+      if (*q && *q != '/') continue;
+      char was = *q;
+      *q = 0;
+      mkdir(d, 0777);
+      *q = was;
+      if (!was) break;
+    }
+    free(d);
+    struct stat st;
+    if (stat(c->workdir, &st) || !S_ISDIR(st.st_mode)) {
+      snprintf(err, errlen, "--wd %s: cannot make this directory (%s): write --wd DIR with "
+               "a directory corral can use", c->workdir, strerror(errno ? errno : ENOTDIR));
+      goto usage;
+    }
+  }
   if ((delim && !(p->delim = cli_unescape(delim))) ||
       (recend && !(p->recend = cli_unescape(recend))) ||
       (recstart && !(p->recstart = cli_unescape(recstart))))
@@ -639,7 +805,40 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   /* GNU parallel repeats the word around {} for each value with -X, and
    * with -N too (-m and -n join the values). */
   if (replace_args && c->in.max_args > 1 && !c->in.batch) context = 1;
-  int tflags = (context ? CLI_TMPL_CONTEXT : 0) | (c->in.header ? CLI_TMPL_HEADER : 0);
+  int tflags = (context ? CLI_TMPL_CONTEXT : 0) | (c->in.header ? CLI_TMPL_HEADER : 0) |
+               (plus ? CLI_TMPL_PLUS : 0);
+  if (tagstring && cli_template_new_ex(&tagstring, 1, CLI_TMPL_NO_APPEND | CLI_TMPL_RAW |
+                                                      (plus ? CLI_TMPL_PLUS : 0), &c->tagtmpl))
+    goto oom;
+  if (c->results_dir) {
+    /* GNU parallel's forms of --results: NAME.csv / .tsv / .json (-.csv
+     * on standard output), a NAME with replacement strings (a file per
+     * job, or a directory when it ends in /), else a directory tree. */
+    const char *r = c->results_dir;
+    size_t rl = strlen(r);
+    const char *ext = rl > 4 ? r + rl - 4 : "";
+    if (!strcasecmp(ext, ".csv") || !strcasecmp(ext, ".tsv")) {
+      c->results_csv = (ext[1] | 0x20) == 'c' ? ',' : '\t';
+    } else if (rl > 5 && !strcasecmp(r + rl - 5, ".json")) {
+      c->results_json = 1;
+    } else {
+      char *w = (char *)r;
+      if (cli_template_new_ex(&w, 1, CLI_TMPL_NO_APPEND | CLI_TMPL_RAW |
+                                          (c->in.header ? CLI_TMPL_HEADER : 0),
+                              &c->results_tmpl))
+        goto oom;
+      if (!cli_template_explicit(c->results_tmpl)) {
+        cli_template_free(c->results_tmpl);
+        c->results_tmpl = NULL;
+      }
+    }
+    c->results_stdout = (c->results_csv || c->results_json) && r[0] == '-' && r[1] == '.';
+    if (c->results_stdout && c->json_path && !strcmp(c->json_path, "-")) {
+      snprintf(err, errlen, "--results %s and --json both write to standard output: "
+               "write --json=FILE", r);
+      goto usage;
+    }
+  }
   if (c->in.pipe) {
     if (p->nwords == 0) {
       snprintf(err, errlen, "--pipe needs a command to feed the blocks to: write e.g. "
@@ -664,7 +863,7 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
       goto usage;
     }
     c->use_input = 1;
-    c->in.tmpl = c->tmpl;
+  c->in.tmpl = c->tmpl;
     if (!(p->shell = cli_pick_shell())) goto oom;
     c->shell = p->shell;
     p->cfg.view = p->view_opt;
@@ -674,6 +873,30 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     snprintf(err, errlen, "--recend and --recstart split blocks for --pipe: write "
              "--pipe with them, or -d SEP to split records");
     goto usage;
+  }
+  if (c->retry_failed) {
+    /* GNU parallel: the command line is ignored; the failed jobs of the
+     * joblog run again with their sequence numbers, their lines appended */
+    static char *none[] = {NULL};
+    if (!c->joblog || !strcmp(c->joblog + (c->joblog[0] == '+'), "-")) {
+      snprintf(err, errlen, "--retry-failed runs again the jobs that failed in a joblog: "
+               "write --joblog FILE --retry-failed");
+      goto usage;
+    }
+    size_t n;
+    int rc2 = cli_joblog_failed(c->joblog, &p->rf_cmds, &p->rf_seqs, &n);
+    if (rc2) {
+      snprintf(err, errlen, "--retry-failed cannot read the joblog %s: %s", c->joblog,
+               rc2 == -EINVAL ? "it is not a joblog" : strerror(-rc2));
+      goto usage;
+    }
+    c->commands = p->rf_cmds ? p->rf_cmds : none;
+    c->ncommands = n;
+    c->command_seqs = p->rf_seqs;
+    if (!(p->shell = cli_pick_shell())) goto oom;
+    c->shell = p->shell;
+    p->cfg.view = p->view_opt;
+    return 0;
   }
   if (p->nwords == 0 && (c->in.batch || context)) {
     snprintf(err, errlen, "-m and -X put several inputs on one command line: give the "
@@ -702,6 +925,8 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
              "to input, and there is none: give input with ::: VALUES, :::: FILE or -a FILE");
     goto usage;
   }
+  /* GNU parallel trims the columns of --colsep unless --trim says otherwise */
+  if (c->in.colsep && !trim_given) c->in.trim = CLI_TRIM_L | CLI_TRIM_R;
   c->in.tmpl = c->tmpl;
   if (c->tmpl && cli_template_uses_total(c->tmpl)) c->in.read_all = 1;
   if (!(p->shell = cli_pick_shell())) goto oom;
@@ -746,6 +971,10 @@ void cli_parsed_free(cli_parsed *p) {
   free(p->shell);
   cli_template_free(p->cfg.tmpl);
   cli_template_free(p->cfg.tagtmpl);
+  cli_template_free(p->cfg.results_tmpl);
+  for (size_t k = 0; p->rf_cmds && p->rf_cmds[k]; k++) free(p->rf_cmds[k]);
+  free(p->rf_cmds);
+  free(p->rf_seqs);
   free(p->src);
   free(p->colsep);
   free(p->delim);

@@ -10,7 +10,9 @@ typedef struct cli_parsed {
   size_t nsrc;
   char **words;        /* template words (borrowed from argv) */
   size_t nwords;
-  int help, version;
+  char **rf_cmds;      /* owned: --retry-failed, the commands to run again */
+  uint64_t *rf_seqs;   /* owned: their sequence numbers */
+  int help, version, ncpu; /* ncpu: --number-of-cores and the like */
   int force_commands, view_opt; /* view_opt: -1 auto, 0 off, 1 on */
   char *colsep;        /* owned, as written (input.c reads its escapes) */
   char *delim, *recend, *recstart; /* owned, unescaped */

@@ -327,7 +327,7 @@ static void view_erase(engine *e);
 static const char *const colors[] = {"\033[31m", "\033[32m", "\033[33m",
                                      "\033[34m", "\033[35m", "\033[36m"};
 
-static void add_tag(engine *e, job *j, cli_buf *b) {
+void cli_add_tag(engine *e, job *j, cli_buf *b) {
   if (e->c->tagtmpl && !e->c->color) {
     /* An empty --tagstring is no tag at all, as in GNU parallel. */
     size_t len0 = b->len;
@@ -362,7 +362,7 @@ static int put_tagged(engine *e, job *j, int which, const char *p, size_t n, int
   while (i < n && rc == 0) {
     const char *nl = memchr(p + i, '\n', n - i);
     size_t l = nl ? (size_t)(nl - (p + i)) + 1 : n - i;
-    if (*bol) add_tag(e, j, &b);
+    if (*bol) cli_add_tag(e, j, &b);
     cli_buf_add(&b, p + i, l);
     *bol = nl != NULL;
     i += l;
@@ -418,6 +418,89 @@ static void spool_failed(engine *e, job *j, int rc) {
   cli_stop_all(e, "output", "the jobs' output could not be kept", 1);
 }
 
+/* Bytes [from, to) of a spool to the sink (caller holds the lock). */
+static int put_spool_range(engine *e, job *j, int which, const cli_spool *s, uint64_t from,
+                           uint64_t to, int *bol) {
+  enum { CHUNK = 64 * 1024 };
+  char *buf = malloc(CHUNK);
+  if (!buf) return -ENOMEM;
+  int rc = 0;
+  while (rc == 0 && from < to) {
+    size_t want = to - from < CHUNK ? (size_t)(to - from) : CHUNK;
+    size_t got = cli_spool_read(s, from, buf, want);
+    if (!got) break;
+    rc = put_tagged(e, j, which, buf, got, bol);
+    from += got;
+  }
+  free(buf);
+  return rc;
+}
+
+/* Where the last line of a spool ends (0: no newline in it). */
+static uint64_t spool_line_end(const cli_spool *s) {
+  char buf[4096];
+  uint64_t end = cli_spool_len(s);
+  while (end > 0) {
+    uint64_t from = end > sizeof buf ? end - sizeof buf : 0;
+    size_t got = cli_spool_read(s, from, buf, (size_t)(end - from));
+    const char *nl = got ? memrchr(buf, '\n', got) : NULL;
+    if (nl) return from + (uint64_t)(nl - buf) + 1;
+    if (got == 0) break;
+    end = from;
+  }
+  return 0;
+}
+
+void cli_go_live(engine *e, job *j) {
+  if (j->live) return;
+  if (e->json_stdout) {
+    j->live = 1;
+    return;
+  }
+  shield sh;
+  shield_on(&sh);
+  /* Both locks, in the order every writer takes them (standard output
+   * first): what the job printed so far goes out before anything it
+   * prints from now on. Until the job is marked live its output keeps
+   * going to its spools, also while this task waits for the locks. */
+  int lo = lock_for(e, CLI_SINK_OUT);
+  int le = cli_sink_lock(e, CLI_SINK_ERR);
+  uint64_t cut[3] = {0};
+  for (int w = 1; w <= 2; w++) {
+    cli_spool *s = w == 1 ? &j->out : &j->err;
+    cut[w] = spool_line_end(s);
+    /* An unfinished last line waits for its end with the lines to come. */
+    uint64_t len = cli_spool_len(s);
+    if (len > cut[w]) {
+      int rc = 0;
+      char buf[4096];
+      for (uint64_t off = cut[w]; rc == 0 && off < len;) {
+        size_t got = cli_spool_read(s, off, buf, sizeof buf);
+        if (!got) break;
+        rc = spool_add(e, &j->part[w], buf, got);
+        off += got;
+      }
+      if (rc) spool_failed(e, j, rc);
+    }
+  }
+  j->live = 1;
+  if (e->c->verbose_out && !j->said && j->t0 && lo == 0) { /* -v: it started before */
+    j->said = 1;
+    cli_sink_write(e, CLI_SINK_OUT, j->cmd, strlen(j->cmd));
+    cli_sink_write(e, CLI_SINK_OUT, "\n", 1);
+  }
+  for (int w = 1; w <= 2; w++) {
+    int bol = 1;
+    if ((w == 1 ? lo : le) == 0 && cut[w])
+      put_spool_range(e, j, w == 1 ? CLI_SINK_OUT : CLI_SINK_ERR, w == 1 ? &j->out : &j->err, 0,
+                      cut[w], &bol);
+    cli_spool_reset(w == 1 ? &j->out : &j->err);
+  }
+  if (le == 0) cli_sink_unlock(e, CLI_SINK_ERR);
+  if (lo == 0) cli_sink_unlock(e, CLI_SINK_OUT);
+  shield_off(&sh);
+}
+
 void cli_on_data(void *ctx, int which, const char *p, size_t n) {
   job *j = ctx;
   engine *e = j->e;
@@ -434,7 +517,16 @@ void cli_on_data(void *ctx, int which, const char *p, size_t n) {
     cli_buf_add(&j->tail, p, n);
     if (j->tail.len > 4096) cli_buf_consume(&j->tail, j->tail.len - 1024);
   }
-  if (e->c->out == CLI_OUT_LINE && !e->json_stdout) {
+  /* --results: the output goes to its files (and into the CSV / JSON row),
+   * not to corral's output, as GNU parallel. */
+  if (e->c->results_dir && !e->json_stdout) {
+    if ((e->c->results_csv || e->c->results_json) && n) {
+      int rc = spool_add(e, which == 1 ? &j->out : &j->err, p, n);
+      if (rc) spool_failed(e, j, rc);
+    }
+    return;
+  }
+  if ((e->c->out == CLI_OUT_LINE || j->live) && !e->json_stdout) {
     cli_spool *part = &j->part[which];
     int sk = which == 1 ? CLI_SINK_OUT : CLI_SINK_ERR;
     const char *nl = n ? memrchr(p, '\n', n) : NULL;
@@ -473,11 +565,20 @@ void cli_emit_job_output(engine *e, job *j, const char *trailer, size_t tlen) {
   if (e->json_stdout) return;
   shield sh;
   shield_on(&sh);
+  cli_spool none;
+  cli_spool_init(&none);
   for (int w = 1; w <= 2; w++) {
-    cli_spool *s = w == 1 ? &j->out : &j->err;
+    cli_spool *s = e->c->results_dir ? &none : w == 1 ? &j->out : &j->err; /* --results: in files */
     int sk = w == 1 ? CLI_SINK_OUT : CLI_SINK_ERR;
-    if (cli_spool_len(s) == 0 && (w == 2 || !tlen)) continue;
+    /* -v: the command before its held output (GNU parallel) */
+    int cmd = w == 1 && e->c->verbose_out && !e->c->results_dir &&
+              (e->c->out == CLI_OUT_GROUP || (e->c->out == CLI_OUT_KEEP_ORDER && !j->said));
+    if (cli_spool_len(s) == 0 && (w == 2 || !tlen) && !cmd) continue;
     if (lock_for(e, sk)) continue;
+    if (cmd) {
+      cli_sink_write(e, sk, j->cmd, strlen(j->cmd));
+      cli_sink_write(e, sk, "\n", 1);
+    }
     int bol = 1;
     if (put_spool(e, j, sk, s, &bol) == 0) end_line(e, sk, bol);
     if (w == 1 && tlen) cli_sink_write(e, sk, trailer, tlen);
@@ -562,36 +663,280 @@ int cli_view_task(void *arg, void **result) {
 
 /* --------------------------------------------------------------- results */
 
-int cli_open_results(engine *e, job *j) {
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s/%llu", e->c->results_dir, (unsigned long long)j->seq);
-  if (mkdir(dir, 0777) && errno != EEXIST) return -errno;
-  static const char *const names[] = {NULL, "stdout", "stderr"};
-  for (int i = 1; i < 3; i++) {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-    j->fd_res[i] = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (j->fd_res[i] < 0) return -errno;
+/* mkdir -p: every directory of path (up to its last byte). 0 or -errno. */
+static int mkpath(const char *path) {
+  char *p = strdup(path);
+  if (!p) return -ENOMEM;
+  int rc = 0;
+  for (char *q = p + 1;; q++) {
+    if (*q != '/' && *q) continue;
+    char was = *q;
+    *q = 0;
+    if (mkdir(p, 0777) && errno != EEXIST) rc = -errno;
+    *q = was;
+    if (!was || rc) break;
   }
-  char p[4200];
-  snprintf(p, sizeof p, "%s/cmd", dir);
-  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) return -errno;
-  int rc = file_write(fd, j->cmd, strlen(j->cmd));
-  if (rc == 0) rc = file_write(fd, "\n", 1);
-  close(fd);
+  if (rc) {
+    struct stat st; /* a component that exists but could not be made */
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) rc = 0;
+  }
+  free(p);
   return rc;
 }
 
-void cli_write_exitval(engine *e, job *j) {
-  char p[4200], v[32];
-  snprintf(p, sizeof p, "%s/%llu/exitval", e->c->results_dir, (unsigned long long)j->seq);
-  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  int rc = fd < 0 ? -errno : 0;
-  if (fd >= 0) {
-    int l = snprintf(v, sizeof v, "%d\n", j->sig ? -1 : j->exit_code);
-    rc = file_write(fd, v, (size_t)l);
-    close(fd);
+/* One value as one directory name, as GNU parallel writes it: \ TAB and /
+ * as \\ \t and \_, at most 255 bytes (NAME_MAX). */
+static int res_escape(cli_buf *b, const char *v) {
+  size_t start = b->len;
+  int rc = 0;
+  for (; *v && !rc; v++)
+    rc = *v == '\\' ? cli_buf_adds(b, "\\\\") : *v == '\t' ? cli_buf_adds(b, "\\t")
+       : *v == '/' ? cli_buf_adds(b, "\\_") : cli_buf_addc(b, *v);
+  if (!rc && b->len - start > 255) b->data[b->len = start + 255] = 0;
+  return rc;
+}
+
+/* The name of column i (0-based) of a record: its --header name, else its
+ * number from 1. */
+static const char *col_name(const cli_args *a, size_t i, char *num, size_t nlen) {
+  if (i < a->nnames && a->names[i]) return a->names[i];
+  snprintf(num, nlen, "%zu", i + 1);
+  return num;
+}
+
+/* GNU parallel orders the columns of the tree by name: numerically (a name
+ * that is no number is 0), then as strings. */
+static const cli_args *sort_args;
+static int col_cmp(const void *x, const void *y) {
+  size_t a = *(const size_t *)x, b = *(const size_t *)y;
+  char na[32], nb[32];
+  const char *sa = col_name(sort_args, a, na, sizeof na), *sb = col_name(sort_args, b, nb, sizeof nb);
+  double da = strtod(sa, NULL), db = strtod(sb, NULL);
+  if (da != db) return da < db ? -1 : 1;
+  return strcmp(sa, sb);
+}
+
+/* DIR/NAME1/VALUE1/NAME2/VALUE2/... for the job's values, record after
+ * record. 0 or -ENOMEM. */
+static int res_tree(const cli_args *a, const char *root, cli_buf *out) {
+  size_t w = a->width && a->n % a->width == 0 ? a->width : a->n;
+  size_t *order = malloc((w ? w : 1) * sizeof *order);
+  if (!order) return -ENOMEM;
+  for (size_t i = 0; i < w; i++) order[i] = i;
+  sort_args = a;
+  qsort(order, w, sizeof *order, col_cmp);
+  int rc = cli_buf_adds(out, root);
+  for (size_t r = 0; w && r < a->n / w && !rc; r++)
+    for (size_t i = 0; i < w && !rc; i++) {
+      char num[32];
+      rc = cli_buf_addc(out, '/') || res_escape(out, col_name(a, order[i], num, sizeof num)) ||
+           cli_buf_addc(out, '/') || res_escape(out, a->v[r * w + order[i]]);
+    }
+  free(order);
+  return rc ? -ENOMEM : 0;
+}
+
+static int res_open(const char *path, int *fd) {
+  *fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  return *fd < 0 ? -errno : 0;
+}
+
+/* Where a job's results go: a directory (*dir = 1) or the name of its
+ * standard output's file. 0 or -ENOMEM. */
+static int res_base(engine *e, job *j, cli_buf *base, int *dir) {
+  const cli_config *c = e->c;
+  *dir = 1;
+  if (!c->results_tmpl) return res_tree(&j->args, c->results_dir, base);
+  if (cli_template_expand(c->results_tmpl, &j->args, base) || cli_buf_adds(base, ""))
+    return -ENOMEM;
+  *dir = base->len && base->data[base->len - 1] == '/';
+  return 0;
+}
+
+int cli_results_exist(engine *e, job *j) {
+  const cli_config *c = e->c;
+  if (!c->results_dir || c->results_csv || c->results_json) return 0;
+  cli_buf base = {0};
+  int dir, ok = 0;
+  if (res_base(e, j, &base, &dir) == 0) {
+    if (dir) cli_buf_adds(&base, "/stdout");
+    ok = base.data && access(base.data, F_OK) == 0;
   }
-  if (rc && !e->results_failed++) cli_file_error(e, "to --results", e->c->results_dir, rc);
+  cli_buf_free(&base);
+  return ok;
+}
+
+int cli_open_results(engine *e, job *j) {
+  const cli_config *c = e->c;
+  if (c->results_csv || c->results_json) return 0; /* one file, written at the end of each job */
+  cli_buf base = {0};
+  int dir, rc = res_base(e, j, &base, &dir);
+  if (rc) goto out;
+  if (dir) {
+    rc = mkpath(base.data);
+  } else { /* NAME, NAME.err, NAME.seq; its directory made first */
+    char *sl = strrchr(base.data, '/');
+    if (sl && sl != base.data) {
+      *sl = 0;
+      rc = mkpath(base.data);
+      *sl = '/';
+    }
+  }
+  if (rc) goto out;
+  char p[8192];
+  const char *sfx[3] = {dir ? "/seq" : ".seq", dir ? "/stdout" : "", dir ? "/stderr" : ".err"};
+  for (int i = 1; i < 3 && !rc; i++) {
+    snprintf(p, sizeof p, "%s%s", base.data, sfx[i]);
+    rc = res_open(p, &j->fd_res[i]);
+  }
+  if (!rc) {
+    int fd;
+    snprintf(p, sizeof p, "%s%s", base.data, sfx[0]);
+    rc = res_open(p, &fd);
+    if (!rc) {
+      char v[32];
+      int l = snprintf(v, sizeof v, "%llu", (unsigned long long)j->seq);
+      rc = file_write(fd, v, (size_t)l);
+      close(fd);
+    }
+  }
+out:
+  cli_buf_free(&base);
+  return rc;
+}
+
+/* The whole spool as a string (NUL-terminated; "" when empty). */
+static int spool_all(const cli_spool *s, cli_buf *b) {
+  uint64_t len = cli_spool_len(s);
+  if (cli_buf_add(b, "", 0)) return -ENOMEM;
+  for (uint64_t off = 0; off < len;) {
+    char buf[65536];
+    size_t got = cli_spool_read(s, off, buf, sizeof buf);
+    if (!got) break;
+    if (cli_buf_add(b, buf, got)) return -ENOMEM;
+    off += got;
+  }
+  return 0;
+}
+
+/* A CSV field as GNU parallel writes it: quoted (" doubled) when it holds
+ * a quote, white space, the separator or a NUL. */
+static int csv_field(cli_buf *b, char sep, int first, const char *v, size_t n) {
+  int q = 0;
+  for (size_t i = 0; i < n && !q; i++)
+    q = v[i] == '"' || v[i] == sep || v[i] == ' ' || (v[i] >= '\t' && v[i] <= '\r') || !v[i];
+  int rc = first ? 0 : cli_buf_addc(b, sep);
+  if (!q) return rc || cli_buf_add(b, v, n) ? -ENOMEM : 0;
+  rc = rc || cli_buf_addc(b, '"');
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = v[i] == '"' ? cli_buf_adds(b, "\"\"") : cli_buf_addc(b, v[i]);
+  return rc || cli_buf_addc(b, '"') ? -ENOMEM : 0;
+}
+
+static int json_str(cli_buf *b, const char *v, size_t n) {
+  int rc = cli_buf_addc(b, '"');
+  for (size_t i = 0; i < n && !rc; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    rc = ch == '\\' ? cli_buf_adds(b, "\\\\") : ch == '"' ? cli_buf_adds(b, "\\\"")
+       : ch < 32 ? cli_buf_printf(b, "\\u%04x", ch) : cli_buf_addc(b, (char)ch);
+  }
+  return rc || cli_buf_addc(b, '"') ? -ENOMEM : 0;
+}
+
+/* Perl's ++ on a string ("V9" becomes "W0"), which names GNU parallel's
+ * CSV columns V1, V2, ... */
+static void perl_incr(char *s) {
+  for (size_t i = strlen(s); i-- > 0;) {
+    char *ch = &s[i];
+    if (*ch == '9') *ch = '0';
+    else if (*ch == 'z') *ch = 'a';
+    else if (*ch == 'Z') *ch = 'A';
+    else {
+      (*ch)++;
+      return;
+    }
+  }
+  /* every character wrapped: "99" becomes "100", "Z9" "AA0" */
+  size_t l = strlen(s);
+  memmove(s + 1, s, l + 1);
+  s[0] = s[1] == '0' ? '1' : s[1];
+}
+
+void cli_results_row(engine *e, job *j, int exitval) {
+  const cli_config *c = e->c;
+  if (!c->results_csv && !c->results_json) return;
+  cli_buf b = {0}, out = {0}, err = {0};
+  int rc = spool_all(&j->out, &out) || spool_all(&j->err, &err) ? -ENOMEM : 0;
+  char num[160];
+  snprintf(num, sizeof num, "%.3f", j->epoch0);
+  char rt[32];
+  snprintf(rt, sizeof rt, "%.3f", (double)(j->t1 - j->t0) / 1e9);
+  if (!rc && c->results_json) {
+    rc = cli_buf_printf(&b, "{ \"Seq\": %llu, \"Host\": \":\", \"Starttime\": %s, \"JobRuntime\": %s, "
+                        "\"Send\": 0, \"Receive\": %llu, \"Exitval\": %d, \"Signal\": %d, \"Command\": ",
+                        (unsigned long long)j->seq, num, rt, (unsigned long long)j->bytes[1],
+                        exitval, j->sig) ||
+         json_str(&b, j->cmd, strlen(j->cmd)) || cli_buf_adds(&b, ", \"V\": [ ");
+    for (size_t i = 0; i < j->args.n && !rc; i++)
+      rc = (i && cli_buf_addc(&b, ',')) || json_str(&b, j->args.v[i], strlen(j->args.v[i]));
+    rc = rc || cli_buf_adds(&b, " ], \"Stdout\": ") || json_str(&b, out.data, out.len) ||
+         cli_buf_adds(&b, ", \"Stderr\": ") || json_str(&b, err.data, err.len) ||
+         cli_buf_adds(&b, " }\n");
+  } else if (!rc) {
+    char sep = c->results_csv;
+    if (!e->res_header) {
+      e->res_header = 1;
+      static const char *const cols[] = {"Seq", "Host", "Starttime", "JobRuntime", "Send",
+                                         "Receive", "Exitval", "Signal", "Command"};
+      for (size_t i = 0; i < 9 && !rc; i++) rc = csv_field(&b, sep, i == 0, cols[i], strlen(cols[i]));
+      char v[64] = "V1";
+      for (size_t i = 0; i < j->args.n && !rc; i++) {
+        const char *name = v;
+        if (c->in.header) name = i < j->args.nnames && j->args.names[i] ? j->args.names[i] : "";
+        rc = csv_field(&b, sep, 0, name, strlen(name));
+        if (strlen(v) < sizeof v - 2) perl_incr(v);
+      }
+      rc = rc || csv_field(&b, sep, 0, "Stdout", 6) || csv_field(&b, sep, 0, "Stderr", 6) ||
+           cli_buf_addc(&b, '\n');
+    }
+    char sq[32], rcv[32], ev[16], sg[16];
+    snprintf(sq, sizeof sq, "%llu", (unsigned long long)j->seq);
+    snprintf(rcv, sizeof rcv, "%llu", (unsigned long long)j->bytes[1]);
+    snprintf(ev, sizeof ev, "%d", exitval);
+    snprintf(sg, sizeof sg, "%d", j->sig);
+    const char *f[] = {sq, ":", num, rt, "0", rcv, ev, sg, j->cmd};
+    for (size_t i = 0; i < 9 && !rc; i++) rc = csv_field(&b, sep, i == 0, f[i], strlen(f[i]));
+    for (size_t i = 0; i < j->args.n && !rc; i++)
+      rc = csv_field(&b, sep, 0, j->args.v[i], strlen(j->args.v[i]));
+    rc = rc || csv_field(&b, sep, 0, out.data, out.len) || csv_field(&b, sep, 0, err.data, err.len) ||
+         cli_buf_addc(&b, '\n');
+  }
+  if (!rc) {
+    if (c->results_stdout) rc = cli_sink_put(e, CLI_SINK_OUT, b.data, b.len);
+    else if (e->res_fd >= 0) rc = file_write(e->res_fd, b.data, b.len);
+  }
+  if (rc && !c->results_stdout && !e->results_failed++) cli_file_error(e, "to --results", c->results_dir, rc);
+  cli_buf_free(&b);
+  cli_buf_free(&out);
+  cli_buf_free(&err);
+}
+
+int cli_results_start(engine *e) {
+  const cli_config *c = e->c;
+  e->res_fd = -1;
+  if (!c->results_dir || c->results_stdout) return 0;
+  if (c->results_csv || c->results_json) {
+    e->res_fd = open(c->results_dir, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    return e->res_fd < 0 ? -errno : 0;
+  }
+  if (c->results_tmpl) return 0; /* each job makes its own */
+  int rc = mkpath(c->results_dir);
+  if (rc) return rc;
+  char probe[4200];
+  snprintf(probe, sizeof probe, "%s/.corral-probe", c->results_dir);
+  int fd = open(probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return -errno;
+  close(fd);
+  unlink(probe);
+  return 0;
 }

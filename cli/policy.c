@@ -189,6 +189,9 @@ static int pct_up(uint64_t part, uint64_t whole) {
 
 int cli_halt_status_at_trigger(const cli_policy *p, const cli_tally *t, int job_status) {
   if (p->why == CLI_WHY_SUCCESS || p->why == CLI_WHY_QUORUM) return 0;
+  /* GNU parallel: a percentage that comes to exactly one job acts as
+   * fail=1 (the job's own status) */
+  if (p->pct > 0 && p->pct * (double)t->total / 100.0 == 1.0) return job_status;
   if (p->pct > 0) return pct_up(t->failed, t->total);
   if (p->count == 1) return job_status;
   return t->failed > 101 ? 101 : (int)t->failed;

@@ -15,7 +15,15 @@ typedef struct {
   long col;         /* P_ARG: 0 = all, >0 1-based, <0 from the end */
   cli_transform tr;
   size_t word;      /* which word of the template it is in */
+  /* --plus: GNU parallel's bash-like strings on {} ({:-x} {:2:3} {#x} {%x}
+   * {/x/y} {^x} {^^x} {,x} {,,x}); a and b are slices of t->text */
+  int op;
+  size_t aoff, alen, boff, blen;
+  long n1, n2;
 } part;
+
+enum { OP_NONE, OP_DEFAULT, OP_SUBSTR, OP_PREFIX, OP_SUFFIX, OP_REPLACE, OP_UPPER1,
+       OP_UPPERALL, OP_LOWER1, OP_LOWERALL };
 
 struct cli_template {
   char *text;
@@ -23,6 +31,7 @@ struct cli_template {
   size_t nparts;
   int explicit_, uses_slot, uses_total, context;
   int raw;          /* CLI_TMPL_RAW: values as they are, not quoted */
+  int plus;         /* CLI_TMPL_PLUS: the bash-like --plus strings */
   size_t nall;      /* parts that take every value ({} {.} ...) */
 };
 
@@ -46,6 +55,50 @@ static const struct {
 
 /* Parse "{...}" at s (s[0] == '{'); return its length or 0 if it is not a
  * replacement string. */
+/* --plus: "{OP...}" at s; its length or 0. Offsets are from base. */
+static size_t parse_plus(const char *base, const char *s, part *p) {
+  const char *q = s + 1, *end = strchr(q, '}');
+  if (!end || memchr(q, '{', (size_t)(end - q))) return 0;
+  size_t len = (size_t)(end - s) + 1;
+  p->kind = P_ARG;
+  p->col = 0;
+  p->tr = CLI_T_WHOLE;
+#define A_FROM(x) (p->aoff = (size_t)((x) - base), p->alen = (size_t)(end - (x)))
+  if (q[0] == ':' && q[1] == '-') {
+    p->op = OP_DEFAULT;
+    A_FROM(q + 2);
+    return len;
+  }
+  if (q[0] == ':' && isdigit((unsigned char)q[1])) {
+    char *e;
+    p->n1 = strtol(q + 1, &e, 10);
+    p->n2 = -1;
+    if (*e == ':' && isdigit((unsigned char)e[1])) p->n2 = strtol(e + 1, &e, 10);
+    if (e != end) return 0;
+    p->op = OP_SUBSTR;
+    return len;
+  }
+  if (end <= q + 1) return 0; /* {#} {%} are taken earlier; the others need a string */
+  if (q[0] == '#' && q[1] != '#') return p->op = OP_PREFIX, A_FROM(q + 1), len;
+  if (q[0] == '%') return p->op = OP_SUFFIX, A_FROM(q + 1), len;
+  if (q[0] == '^' && q[1] == '^') return end > q + 2 ? (p->op = OP_UPPERALL, A_FROM(q + 2), len) : 0;
+  if (q[0] == '^') return p->op = OP_UPPER1, A_FROM(q + 1), len;
+  if (q[0] == ',' && q[1] == ',') return end > q + 2 ? (p->op = OP_LOWERALL, A_FROM(q + 2), len) : 0;
+  if (q[0] == ',') return p->op = OP_LOWER1, A_FROM(q + 1), len;
+  if (q[0] == '/') {
+    const char *m = memchr(q + 1, '/', (size_t)(end - q - 1));
+    if (!m || m == q + 1) return 0;
+    p->op = OP_REPLACE;
+    p->aoff = (size_t)(q + 1 - base);
+    p->alen = (size_t)(m - q - 1);
+    p->boff = (size_t)(m + 1 - base);
+    p->blen = (size_t)(end - m - 1);
+    return len;
+  }
+#undef A_FROM
+  return 0;
+}
+
 static size_t parse_repl(const char *s, part *p) {
   const char *q = s + 1;
   memset(p, 0, sizeof *p);
@@ -144,6 +197,7 @@ int cli_template_new_ex(char *const *words, size_t n, int flags, cli_template **
   if (!t) return -ENOMEM;
   t->context = !!(flags & CLI_TMPL_CONTEXT);
   t->raw = !!(flags & CLI_TMPL_RAW);
+  t->plus = !!(flags & CLI_TMPL_PLUS);
   cli_buf b = {0};
   for (size_t i = 0; i < n; i++)
     if ((i && cli_buf_addc(&b, ' ')) || cli_buf_adds(&b, words[i])) goto oom;
@@ -153,6 +207,7 @@ int cli_template_new_ex(char *const *words, size_t n, int flags, cli_template **
   while (t->text[i]) {
     part p;
     size_t l = t->text[i] == '{' ? parse_repl(t->text + i, &p) : 0;
+    if (!l && t->plus && t->text[i] == '{') l = parse_plus(t->text, t->text + i, &p);
     if (!l) {
       i++;
       continue;
@@ -257,8 +312,54 @@ int cli_transform_apply(cli_transform t, const char *v, cli_buf *out) {
   return -EINVAL;
 }
 
+/* Case of n bytes at p: upper (1) or lower (0), ASCII. */
+static void set_case(char *p, size_t n, int upper) {
+  for (size_t i = 0; i < n; i++)
+    p[i] = (char)(upper ? toupper((unsigned char)p[i]) : tolower((unsigned char)p[i]));
+}
+
+/* A --plus string on the value v (strings taken literally). */
+static int apply_op(const cli_template *t, const part *p, const char *v, cli_buf *out) {
+  const char *a = t->text + p->aoff, *b = t->text + p->boff;
+  size_t al = p->alen, vl = strlen(v);
+  size_t start = out->len;
+  int rc;
+  switch (p->op) {
+  case OP_DEFAULT: return *v ? cli_buf_adds(out, v) : cli_buf_add(out, a, al);
+  case OP_SUBSTR:
+    if ((size_t)p->n1 >= vl) return cli_buf_add(out, "", 0);
+    return cli_buf_add(out, v + p->n1,
+                       p->n2 < 0 || (size_t)p->n2 > vl - (size_t)p->n1 ? vl - (size_t)p->n1 : (size_t)p->n2);
+  case OP_PREFIX: return cli_buf_adds(out, vl >= al && !memcmp(v, a, al) ? v + al : v);
+  case OP_SUFFIX: return cli_buf_add(out, v, vl >= al && !memcmp(v + vl - al, a, al) ? vl - al : vl);
+  case OP_REPLACE: {
+    const char *m = memmem(v, vl, a, al);
+    if (!m) return cli_buf_adds(out, v);
+    return cli_buf_add(out, v, (size_t)(m - v)) || cli_buf_add(out, b, p->blen) ||
+           cli_buf_adds(out, m + al) ? -ENOMEM : 0;
+  }
+  default:
+    if ((rc = cli_buf_adds(out, v))) return rc;
+    if (!al) return 0;
+    if (p->op == OP_UPPER1 || p->op == OP_LOWER1) {
+      if (vl >= al && !memcmp(v, a, al)) set_case(out->data + start, al, p->op == OP_UPPER1);
+      return 0;
+    }
+    for (char *m = out->data + start; (m = memmem(m, out->len - (size_t)(m - out->data), a, al));
+         m += al)
+      set_case(m, al, p->op == OP_UPPERALL);
+    return 0;
+  }
+}
+
 static int add_value(const cli_template *t, const part *p, const char *v, cli_buf *tmp,
                      cli_buf *out) {
+  if (p->op) {
+    if (t->raw) return apply_op(t, p, v, out);
+    cli_buf_reset(tmp);
+    int rc = apply_op(t, p, v, tmp);
+    return rc ? rc : cli_shell_quote(out, tmp->data ? tmp->data : "", tmp->len);
+  }
   if (t->raw) return cli_transform_apply(p->tr, v, out);
   cli_buf_reset(tmp);
   int rc = cli_transform_apply(p->tr, v, tmp);
@@ -298,6 +399,9 @@ static int expand_part(const cli_template *t, const part *p, const cli_args *a,
       /* -N 0: a job takes no value and {} is empty, as in GNU parallel. */
     } else {
       long idx = p->col > 0 ? p->col - 1 : (long)a->n + p->col;
+      /* GNU parallel indexes a Perl array with n + col: past the first
+       * value it counts from the end again ({-3} of two values is {-1}) */
+      if (idx < 0) idx += (long)a->n;
       /* GNU parallel: a position with no input expands to nothing. */
       if (idx >= 0 && (size_t)idx < a->n) rc = add_value(t, p, a->v[idx], tmp, out);
     }

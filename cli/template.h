@@ -30,12 +30,15 @@ typedef struct cli_args {
   uint64_t total; /* {##}: 0 when unknown */
   const char *const *names; /* --header: the name of each column (borrowed) */
   size_t nnames;
+  size_t width; /* values per input record (0: all of them are one) */
 } cli_args;
 
 #define CLI_TMPL_NO_APPEND 1 /* --pipe: no " {}" appended */
 #define CLI_TMPL_CONTEXT 2   /* -X: a word with {} is repeated per value */
 #define CLI_TMPL_HEADER 4    /* --header: {NAME} is a replacement string */
 #define CLI_TMPL_RAW 8       /* --tagstring: values not shell-quoted */
+#define CLI_TMPL_PLUS 16     /* --plus: also {:-x} {:N} {:N:M} {#x} {%x} {/x/y}
+                                {^x} {^^x} {,x} {,,x} on {} (strings literal) */
 
 /* Compile the template from the command words (joined with single spaces,
  * as GNU parallel does). Returns 0 or -ENOMEM. */

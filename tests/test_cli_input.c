@@ -49,11 +49,65 @@ TEST(cross_product_in_gnu_parallel_order) {
   char *got = all_jobs(&o);
   CHECK_STR(got, "a,1;a,2;a,3;b,1;b,2;b,3;");
   free(got);
-  /* An empty source gives an empty product. */
+  /* An empty source beside one with values is one empty value (GNU
+   * parallel: "echo ::: a b :::" runs "echo a ''" and "echo b ''")... */
   s[1].n = 0;
+  got = all_jobs(&o);
+  CHECK_STR(got, "a,;b,;");
+  free(got);
+  /* ... and when every source is empty there is no job. */
+  s[0].n = 0;
   got = all_jobs(&o);
   CHECK_STR(got, "");
   free(got);
+  CHECK_EQ(count_fds(), fds);
+}
+
+/* GNU parallel's rule for empty :::: files: one empty value beside a source
+ * with values, wherever the empty one is (the streamed first source, one
+ * held in memory, a linked one), no job when every source is empty. */
+TEST(empty_files_beside_other_sources) {
+  int fds = count_fds();
+  char empty[] = "/tmp/corral_test_emptyXXXXXX", full[] = "/tmp/corral_test_fullXXXXXX";
+  int fd = mkstemp(empty);
+  CHECK(fd >= 0);
+  close(fd);
+  fd = mkstemp(full);
+  CHECK(fd >= 0);
+  close(fd);
+  write_file(full, "l1\nl2\n", 6);
+  char *ab[] = {"a", "b"};
+  cli_source E = {.kind = CLI_SRC_FILE, .path = empty}, F = {.kind = CLI_SRC_FILE, .path = full};
+  cli_source L = {.kind = CLI_SRC_LIST, .values = ab, .n = 2};
+  struct {
+    cli_source s[3];
+    size_t n;
+    int read_all;
+    const char *want;
+  } cases[] = {
+      {{E}, 1, 0, ""},
+      {{E, L}, 2, 0, ",a;,b;"},
+      {{E, L}, 2, 1, ",a;,b;"},
+      {{L, E}, 2, 0, "a,;b,;"},
+      {{E, E}, 2, 0, ""},
+      {{E, F}, 2, 0, ",l1;,l2;"},
+      {{F, E}, 2, 0, "l1,;l2,;"},
+      {{F, E, F}, 3, 0, "l1,,l1;l1,,l2;l2,,l1;l2,,l2;"},
+      {{E, L, E}, 3, 0, ",a,;,b,;"},
+      {{L, E, L}, 3, 0, "a,,a;a,,b;b,,a;b,,b;"},
+      {{E, F}, 2, 2, ",l1;"},       /* ::::+ : linked */
+      {{F, E}, 2, 2, "l1,;"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    if (cases[i].read_all == 2) cases[i].s[1].linked = 1;
+    cli_input_opts o = {.src = cases[i].s, .nsrc = cases[i].n, .sep = '\n',
+                        .read_all = cases[i].read_all == 1};
+    char *got = all_jobs(&o);
+    CHECK_STR(got, cases[i].want);
+    free(got);
+  }
+  unlink(empty);
+  unlink(full);
   CHECK_EQ(count_fds(), fds);
 }
 
@@ -319,16 +373,16 @@ TEST(joblog_and_resume) {
   close(fd);
   cli_joblog j = {0};
   CHECK_EQ(cli_joblog_open(&j, path, 0), 0);
-  CHECK_EQ(cli_joblog_write(&j, 1, 1700000000.5, 0.25, 0, 0, "echo a"), 0);
-  CHECK_EQ(cli_joblog_write(&j, 2, 1700000000.6, 1.5, 3, 0, "exit 3"), 0);
-  CHECK_EQ(cli_joblog_write(&j, 4, 1700000000.7, 2.0, -1, 15, "sleep 9"), 0);
+  CHECK_EQ(cli_joblog_write(&j, 1, 1700000000.5, 0.25, 7, 0, 0, "echo a"), 0);
+  CHECK_EQ(cli_joblog_write(&j, 2, 1700000000.6, 1.5, 0, 3, 0, "exit 3"), 0);
+  CHECK_EQ(cli_joblog_write(&j, 4, 1700000000.7, 2.0, 0, -1, 15, "sleep 9"), 0);
   cli_joblog_close(&j);
   FILE *f = fopen(path, "r");
   char line[256];
   CHECK(fgets(line, sizeof line, f));
   CHECK_STR(line, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n");
   CHECK(fgets(line, sizeof line, f));
-  CHECK_STR(line, "1\t:\t1700000000.500\t     0.250\t0\t0\t0\t0\techo a\n");
+  CHECK_STR(line, "1\t:\t1700000000.500\t     0.250\t0\t7\t0\t0\techo a\n");
   fclose(f);
   cli_seqset s;
   CHECK_EQ(cli_seqset_load(&s, path, 0), 0); /* --resume: every logged job */
@@ -343,7 +397,7 @@ TEST(joblog_and_resume) {
   char plus[300];
   snprintf(plus, sizeof plus, "+%s", path);
   CHECK_EQ(cli_joblog_open(&j, plus, 0), 0);
-  CHECK_EQ(cli_joblog_write(&j, 2, 1700000001.0, 0.1, 0, 0, "exit 3"), 0);
+  CHECK_EQ(cli_joblog_write(&j, 2, 1700000001.0, 0.1, 0, 0, 0, "exit 3"), 0);
   cli_joblog_close(&j);
   CHECK_EQ(cli_seqset_load(&s, path, 1), 0);
   CHECK(cli_seqset_has(&s, 2));
@@ -354,4 +408,43 @@ TEST(joblog_and_resume) {
   unlink(path);
   CHECK_EQ(cli_seqset_load(&s, path, 0), 0); /* missing: nothing done yet */
   CHECK(!cli_seqset_has(&s, 1));
+}
+
+/* --retry-failed: the last line of a job decides; torn lines are skipped;
+ * the jobs come in sequence order with their commands. */
+TEST(joblog_failed_last_line_decides) {
+  int fds = count_fds();
+  char path[] = "/tmp/corral_test_jlfXXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  const char *text =
+      "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"
+      "3\t:\t1.0\t     0.1\t0\t0\t2\t0\texit 2\n"
+      "1\t:\t1.0\t     0.1\t0\t0\t1\t0\techo a; exit 1\n"
+      "2\t:\t1.0\t     0.1\t0\t0\t0\t9\tkill -9 $$\n"
+      "1\t:\t1.0\t     0.1\t0\t0\t0\t0\techo a; exit 1\n"
+      "4\t:\t1.0";
+  write_file(path, text, strlen(text));
+  char **cmds;
+  uint64_t *seqs;
+  size_t n;
+  CHECK_EQ(cli_joblog_failed(path, &cmds, &seqs, &n), 0);
+  CHECK_EQ(n, 2);
+  CHECK_EQ(seqs[0], 2);
+  CHECK_STR(cmds[0], "kill -9 $$");
+  CHECK_EQ(seqs[1], 3);
+  CHECK_STR(cmds[1], "exit 2");
+  CHECK(cmds[2] == NULL);
+  for (size_t i = 0; i < n; i++) free(cmds[i]);
+  free(cmds);
+  free(seqs);
+  write_file(path, "not a joblog\n", 13);
+  CHECK_EQ(cli_joblog_failed(path, &cmds, &seqs, &n), -EINVAL);
+  unlink(path);
+  CHECK_EQ(cli_joblog_failed(path, &cmds, &seqs, &n), 0); /* missing: none */
+  CHECK_EQ(n, 0);
+  free(cmds);
+  free(seqs);
+  CHECK_EQ(count_fds(), fds);
 }

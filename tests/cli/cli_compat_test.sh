@@ -205,6 +205,297 @@ echo b ''" "an empty ::: beside values"
       eq "$($C --dry-run -k $a 2>&1; echo $?)" "$($P --dry-run -k $a 2>&1; echo $?)" "same as GNU parallel: $a"
     done
   fi ;;
+empty_files_beside_values)
+  # An empty :::: file or standard input is one empty value beside a source
+  # with values, wherever it stands; every source empty: no job.
+  : > "$T/e"; printf 'l1\nl2\n' > "$T/f"
+  eq "$($C -k echo {1}-{2}-{3} :::: "$T/e" ::: a b)" "-a-
+-b-" "an empty first :::: file"
+  eq "$($C -k echo {1}-{2} ::: a b :::: "$T/e")" "a-
+b-" "an empty second :::: file"
+  eq "$($C -k echo {1}-{2} :::: - ::: a b </dev/null)" "-a
+-b" "empty standard input"
+  eq "$($C -k echo {1}-{2} :::: "$T/e" ::::+ "$T/f")" "-l1" "linked to an empty file"
+  eq "$($C -k echo {1}-{2} :::: "$T/e" :::: "$T/e"; echo $?)" "0" "every file empty"
+  eq "$($C -k echo {1}-{2} ::: :::: "$T/e"; echo $?)" "0" "an empty ::: and an empty file"
+  if [ -n "$P" ]; then
+    for a in "::: a b :::: e" ":::: e ::: a b" ":::: e :::: f" ":::: f :::: e :::: f" ":::: e ::::+ f" \
+             ":::: f ::::+ e" ":::: e :::: e" "::: :::: e" ":::: e ::: :::: f" "::: x :::: e :::: e"; do
+      eq "$($C -k echo {1}-{2}-{3} $a 2>&1; echo $?)" "$($P -k echo {1}-{2}-{3} $a 2>&1; echo $?)" "same as GNU parallel: $a"
+    done
+  fi ;;
+colsep_trims)
+  # GNU parallel trims the columns of --colsep (Perl's \s) unless --trim n.
+  eq "$($C --colsep , echo x{1}x{2}x ::: ' a , b ')" "xaxbx" "--colsep trims"
+  eq "$($C --colsep , echo x{}x ::: "$(printf '\ta\r')")" "xax" "tabs and carriage returns too"
+  eq "$($C --colsep , --trim n echo x{1}x{2}x ::: ' a , b ')" "x a x b x" "--trim n keeps them"
+  eq "$($C echo x{}x ::: ' a ')" "x a x" "no --colsep: no trim"
+  eq "$($C --trim lr echo x{}x ::: "$(printf ' a\f')")" "xax" "--trim lr: a form feed too"
+  if [ -n "$P" ]; then
+    for o in "--colsep ," "--colsep , --trim n" "--colsep , --trim l" "--colsep \s+" "--trim r"; do
+      eq "$($C -k $o echo x{1}x{2}x ::: ' a , b ' "$(printf '\ta\r,b\f')" 2>&1)" \
+         "$($P -k $o echo x{1}x{2}x ::: ' a , b ' "$(printf '\ta\r,b\f')" 2>&1)" "same as GNU parallel: $o"
+    done
+  fi ;;
+keep_order_line_buffer)
+  # -k --lb: the first job in order prints its lines while it runs; the
+  # others follow in order, whole lines not mixed. Job 1 goes on only once
+  # the reader has seen its first line (else it says "late").
+  got=$($C -k --lb 'if [ {} = 1 ]; then echo 1-start; i=0; while [ ! -e '"$T/seen"' ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; [ -e '"$T/seen"' ] || echo late; echo 1-end; else echo {}-a; printf {}-b; fi' ::: 1 2 3 |
+        { IFS= read -r first; touch "$T/seen"; echo "$first"; cat; })
+  eq "$got" "1-start
+1-end
+2-a
+2-b3-a
+3-b" "-k --lb"
+  eq "$($C -k --lb --tag echo ::: a b)" "a	a
+b	b" "-k --lb --tag"
+  # -u wins over -k, as GNU parallel; -u with --lb is refused.
+  eq "$($C -j2 -u -k 'sleep {}; echo {}' ::: 0.6 0.1)" "0.1
+0.6" "-u -k"
+  err=$($C -u --lb echo ::: a 2>&1); rc=$?
+  eq "$rc" 2 "-u --lb"
+  has "$err" "keep one of them" "says what to write"
+  if [ -n "$P" ]; then
+    for o in "-k --lb" "--lb -k" "-k --lb --tag" "-k -u"; do
+      # Standard output and error apart: a running job's two pipes are read
+      # as data comes, in no fixed order between them.
+      eq "$($C -j2 $o 'sleep {}; echo {}; echo {}e >&2' ::: 0.6 0.1 0.2 2>"$T/ce")" \
+         "$($P -j2 $o 'sleep {}; echo {}; echo {}e >&2' ::: 0.6 0.1 0.2 2>"$T/pe")" "same as GNU parallel: $o"
+      eq "$(cat "$T/ce")" "$(cat "$T/pe")" "same standard error as GNU parallel: $o"
+    done
+  fi
+  no_left ;;
+joblog_columns)
+  # Receive is the bytes of standard output; -k writes the lines in order;
+  # a job a signal ended has Exitval 0 and its Signal, a timed-out one -1
+  # and 15; --halt now,fail=1 on a timed-out job exits 255 (GNU parallel's -1).
+  $C -k --joblog "$T/jl" 'sleep 0.{}; printf {}; echo e >&2' ::: 3 1 2 >/dev/null 2>&1
+  eq "$(cut -f1,5,6,7,8,9 "$T/jl")" "Seq	Send	Receive	Exitval	Signal	Command
+1	0	1	0	0	sleep 0.3; printf 3; echo e >&2
+2	0	1	0	0	sleep 0.1; printf 1; echo e >&2
+3	0	1	0	0	sleep 0.2; printf 2; echo e >&2" "-k: in order, Receive"
+  eq "$($C --joblog - 'kill -9 $$' ::: 1 | cut -f5-)" "Send	Receive	Exitval	Signal	Command
+0	0	0	9	kill -9 \$\$ 1" "killed by a signal"
+  eq "$($C --joblog - --timeout 0.3 'sleep 3' ::: 1 2>/dev/null | cut -f5-)" "Send	Receive	Exitval	Signal	Command
+0	0	-1	15	sleep 3 1" "timed out"
+  $C --halt now,fail=1 --timeout 0.3 'sleep 3' ::: 1 2>/dev/null; eq $? 255 "--halt now,fail=1 on a timeout"
+  if [ -n "$P" ]; then
+    for a in "-k|sleep 0.{}; printf {}; echo e >&2|3 1 2" "|kill -9 \$\$|1" "--timeout 0.3|sleep 3|1" "-u|printf 123|1"; do
+      IFS='|' read -r o t v <<<"$a"
+      $C $o --joblog "$T/c" "$t" ::: $v >/dev/null 2>&1; crc=$?
+      $P $o --joblog "$T/p" "$t" ::: $v >/dev/null 2>&1; prc=$?
+      eq "$crc $(cut -f1,2,5- "$T/c")" "$prc $(cut -f1,2,5- "$T/p")" "same as GNU parallel: $o $t"
+    done
+  fi
+  no_left ;;
+results_layout)
+  # GNU parallel's --results forms: a tree DIR/1/VALUE/2/VALUE/{seq,stdout,
+  # stderr} (values escaped: / as \_, \ as \\), a name with replacement
+  # strings (NAME, NAME.err, NAME.seq; a directory when it ends in /),
+  # NAME.csv / .tsv / .json (-.csv on standard output). Nothing is printed.
+  tree() { (cd "$1" && find . -type f | sort | while IFS= read -r f; do printf '%s=%s|' "$f" "$(cat "$f")"; done); }
+  out=$($C -k --results "$T/r" 'echo o{1}; echo e{2} >&2' ::: a/b 'q\z' ::: 1 2>&1)
+  eq "$out" "" "nothing printed"
+  eq "$(tree "$T/r")" "./1/a\_b/2/1/seq=1|./1/a\_b/2/1/stderr=e1|./1/a\_b/2/1/stdout=oa/b|./1/q\\\\z/2/1/seq=2|./1/q\\\\z/2/1/stderr=e1|./1/q\\\\z/2/1/stdout=oq\z|" "the tree"
+  $C --results "$T/f_{}" echo ::: x
+  eq "$(cat "$T/f_x"; cat "$T/f_x.err"; cat "$T/f_x.seq")" "x
+1" "a name per job"
+  $C --results "$T/d_{}/" echo ::: x
+  eq "$(tree "$T/d_x")" "./seq=1|./stderr=|./stdout=x|" "a directory per job"
+  got=$($C -k --results -.csv 'echo {}; exit 2' ::: a 'b,c' | sed -E 's/,[0-9]+\.[0-9]{3},[0-9]+\.[0-9]{3},/,T,R,/')
+  eq "$got" 'Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,V1,Stdout,Stderr
+1,:,T,R,0,2,2,0,"echo a; exit 2",a,"a
+",
+2,:,T,R,0,4,2,0,"echo '"'"'b,c'"'"'; exit 2","b,c","b,c
+",' "-.csv"
+  $C --results "$T/x.json" echo ::: '"q"'
+  python3 -c "import json; r=json.loads(open('$T/x.json').read()); assert r['V']==['\"q\"'] and r['Stdout']=='\"q\"\\n' and r['Seq']==1, r" ||
+    fail "NAME.json"
+  # --resume with --results: the jobs whose results exist are not run again.
+  rm -rf "$T/r"
+  $C --results "$T/r" 'echo {}' ::: 1 2
+  rm -rf "$T/r/1/2"
+  eq "$($C --resume --results "$T/r" -t 'echo {}' ::: 1 2 3 2>&1)" "echo 2
+echo 3" "--resume --results"
+  if [ -n "$P" ]; then
+    for a in "-k --results R echo {} ::: a/b 'q\z' '' ::: 1 2" "-k --results R -N2 echo ::: a b c" \
+             "-k --header : --results R echo ::: b 1 2 ::: a 3" "-k --colsep , --results R echo ::: x,y" \
+             "--results R_{}_x echo ::: a b" "--results R_{1}/{2}/ echo ::: a b ::: 1"; do
+      rm -rf "$T/c" "$T/p"; mkdir "$T/c" "$T/p"
+      co=$(cd "$T/c" && eval "$C $a" 2>&1; echo $?; tree .)
+      po=$(cd "$T/p" && eval "$P $a" 2>&1; echo $?; tree .)
+      eq "$co" "$po" "same as GNU parallel: $a"
+    done
+    for a in "-k --results -.tsv 'echo {}; echo e >&2' ::: a 'b	c'" "-k --results -.json 'echo {}; exit 3' ::: a ::: 1 '\\'" \
+             "-k --results -.csv echo ::: 1 2 3 4 5 6 7 8 9 10 11" "-k --header : --results -.csv echo ::: h 1 ::: g 2"; do
+      t='s/[0-9]{10}\.[0-9]{3}/T/g; s/(,|\t|: )[0-9]+\.[0-9]{3}(,|\t)/\1R\2/g'
+      eq "$(eval "$C $a" 2>&1 | sed -E "$t")" "$(eval "$P $a" 2>&1 | sed -E "$t")" "same as GNU parallel: $a"
+    done
+  fi ;;
+delimiter_splits_values)
+  # ::: values are records too: split at -d DELIM, at newlines without it,
+  # not at all with -0; every part a value, an empty one too.
+  eq "$($C -k --dry-run -d , echo ::: 'a,b' 'c,' ::: 1)" "echo a 1
+echo b 1
+echo c 1
+echo '' 1" "-d , splits ::: values"
+  eq "$($C -k --dry-run echo ::: "$(printf 'a\nb')")" "echo a
+echo b" "a newline splits a ::: value"
+  eq "$($C -k --dry-run -0 echo ::: "$(printf 'a\nb')")" "echo 'a
+b'" "-0: no split"
+  eq "$($C -k --dry-run -d , echo ::: a,b :::+ 1,2)" "echo a 1
+echo b 2" "linked values split"
+  if [ -n "$P" ]; then
+    for a in "-d , echo ::: 'a,' c" "-d , echo ::: '' c" "-d , echo ::: , c" "-d ab echo ::: xaby" \
+             "-d , --colsep : echo {2} ::: a:1,b:2" "--header : -d , echo {h} ::: h,1,2" \
+             "echo ::: a ::: \$'1\\n2'" "-0 echo ::: \$'a\\nb' c"; do
+      eq "$(eval "$C -k --dry-run $a" 2>&1; echo $?)" "$(eval "$P -k --dry-run $a" 2>&1; echo $?)" "same as GNU parallel: $a"
+    done
+  fi ;;
+jobs_forms)
+  # -P and --max-procs are -j; a -j -N that leaves no job is refused.
+  eq "$($C -P 2 -k echo {%} ::: a b)" "1
+2" "-P 2"
+  eq "$($C --max-procs 1 echo {%} ::: a b)" "1
+1" "--max-procs 1"
+  n=$(nproc)
+  err=$($C -j -$n echo ::: a 2>&1); rc=$?
+  eq "$rc" 2 "-j -$n on $n cores"
+  has "$err" "leaves no job to run" "says why"
+  eq "$($C -j -$((n - 1)) echo {%} ::: a)" "1" "-j -$((n - 1)) on $n cores"
+  if [ -n "$P" ]; then
+    for o in "-P 2" "--max-procs 1" "-j +1" "-j 50%" "-j 0"; do
+      eq "$($C -k $o echo ::: a b)" "$($P -k $o echo ::: a b)" "same as GNU parallel: $o"
+    done
+  fi ;;
+more_gnu_options)
+  # -v: the command on standard output before the job's output.
+  eq "$($C -v -k echo ::: a b)" "echo a
+a
+echo b
+b" "-v -k"
+  eq "$($C -v --lb -j1 echo ::: a b)" "echo a
+a
+echo b
+b" "-v --lb"
+  # --wd DIR: the jobs run there (made when missing).
+  eq "$($C --wd "$T/w/x" -k 'pwd; : {}' ::: a)" "$T/w/x" "--wd"
+  eq "$($C --number-of-cores)" "$(nproc)" "--number-of-cores"
+  for o in --will-cite --plain --silent -r --no-run-if-empty --bar --eta --progress --linebuffer; do
+    eq "$($C $o -k echo ::: a b 2>&1)" "a
+b" "$o accepted"
+  done
+  # Options corral does not have: one line saying what to write, exit 2.
+  for o in "-S host" "--sshlogin host" "--nice 5" "--load 90%" "--memfree 1G" "--files" "--fifo" \
+           "--pipepart" "--round-robin" "--tty" "--semaphore" "--shellquote" "--tee" "--rpl x" \
+           "--arg-sep ,," "--compress" "--transfer" "--return x" "--sqlworker x"; do
+    err=$($C $o echo ::: a 2>&1); rc=$?
+    eq "$rc" 2 "$o refused"
+    eq "$(wc -l <<<"$err")" 1 "$o: one line"
+    has "$err" "write\|on this machine only" "$o says what to write"
+  done
+  if [ -n "$P" ]; then
+    for o in "-v -k" "-v -j1 --lb" "--number-of-cores" "--number-of-cpus"; do
+      eq "$($C $o echo ::: a b 2>&1)" "$($P $o echo ::: a b 2>&1)" "same as GNU parallel: $o"
+    done
+    eq "$(cd "$T" && $C --wd w2 -k 'pwd; : {}' ::: a)" "$(cd "$T" && $P --wd w2 -k 'pwd; : {}' ::: a)" "same as GNU parallel: --wd"
+  fi
+  no_left ;;
+retry_failed)
+  # --retry-failed: the command line is ignored; the jobs whose last joblog
+  # line failed run again with their sequence numbers, lines appended.
+  $C --joblog "$T/jl" -k 'echo {}; exit {}' ::: 0 1 2 0 >/dev/null; eq $? 2 "first run"
+  out=$($C --joblog "$T/jl" --retry-failed -k echo ::: ignored); rc=$?
+  eq "$rc $out" "2 1
+2" "--retry-failed"
+  eq "$(cut -f1,7- "$T/jl" | tail -2)" "2	1	0	echo 1; exit 1
+3	2	0	echo 2; exit 2" "appended with their sequence numbers"
+  $C --joblog "$T/ok" true ::: 1
+  eq "$($C --joblog "$T/ok" --retry-failed; echo $?)" "0" "nothing failed"
+  err=$($C --retry-failed 2>&1); rc=$?
+  eq "$rc" 2 "--retry-failed without --joblog"
+  has "$err" "write --joblog FILE --retry-failed" "says what to write"
+  # {-N} past the first value counts from the end again, as GNU parallel.
+  eq "$($C echo {-3} {-4} ::: a ::: b)" "b a" "{-3} {-4} of two values"
+  if [ -n "$P" ]; then
+    rm -f "$T/c" "$T/p"
+    for x in c p; do
+      [ $x = c ] && R=$C || R=$P
+      $R --joblog "$T/$x" -k 'echo {}; exit {}' ::: 0 1 2 0 >/dev/null
+      $R --joblog "$T/$x" --retry-failed -k > "$T/$x.out"; echo $? >> "$T/$x.out"
+    done
+    eq "$(cat "$T/c.out"; cut -f1,7- "$T/c")" "$(cat "$T/p.out"; cut -f1,7- "$T/p")" "same as GNU parallel"
+    for k in 1 2 3 4 5; do
+      eq "$($C -k echo {-$k} {-$k.} ::: a.x ::: b.y ::: c)" "$($P -k echo {-$k} {-$k.} ::: a.x ::: b.y ::: c)" "same as GNU parallel: {-$k}"
+    done
+  fi ;;
+eof_string)
+  # -E STR (--eof=STR): a record equal to STR ends its source, the rest is
+  # not read (::: values and files alike), as GNU parallel and xargs.
+  eq "$(printf 'a\nb\nEOF\nc\n' | $C -k -E EOF echo)" "a
+b" "-E on standard input"
+  eq "$($C -k -E EOF echo ::: a EOF b)" "a" "-E in ::: values"
+  printf 'a\nEOF\nc\n' > "$T/f"
+  eq "$($C -k --eof=EOF echo {1}{2} :::: "$T/f" ::: x y)" "ax
+ay" "--eof= in a file beside values"
+  eq "$($C -j1 --halt now,fail=50% -E EOF 'exit {}' ::: 0 3 EOF 0 0; echo $?)" "3" "the jobs after EOF are not counted"
+  if [ -n "$P" ]; then
+    for a in "-E EOF echo ::: a EOF b" "-E EOF echo :::: $T/f ::: x y" "--eof=EOF echo :::: $T/f"; do
+      eq "$($C -k $a 2>&1; echo $?)" "$($P -k $a 2>&1; echo $?)" "same as GNU parallel: $a"
+    done
+  fi ;;
+halt_percent_of_one_job)
+  # A percentage of the jobs that comes to exactly one job acts as fail=1:
+  # the exit status is that job's own (GNU parallel).
+  eq "$($C -j1 --halt now,fail=50% 'exit {}' ::: 3 0 2>/dev/null; echo $?)" "3" "50% of 2 jobs"
+  eq "$($C -j1 --halt now,fail=50% 'exit {}' ::: 0 3 3 0 2>/dev/null; echo $?)" "50" "50% of 4 jobs"
+  if [ -n "$P" ]; then
+    for a in "now,fail=50%|3 0" "soon,done=50%|3 0" "now,fail=25%|1 0 0 0" "now,fail=50%|0 1 1 0" "now,fail=34%|1 0 0"; do
+      IFS='|' read -r h v <<<"$a"
+      eq "$($C -j1 --halt $h 'echo {}; exit {}' ::: $v 2>&1; echo $?)" "$($P -j1 --halt $h 'echo {}; exit {}' ::: $v 2>&1 | sed 's/^parallel:/corral:/'; echo ${PIPESTATUS[0]})" "same as GNU parallel: --halt $h ::: $v"
+    done
+  fi ;;
+job_environment)
+  # GNU parallel's PARALLEL_SEQ, PARALLEL_JOBSLOT and PARALLEL_PID (the
+  # process the job was started by).
+  eq "$($C -j1 -k 'echo $PARALLEL_SEQ $PARALLEL_JOBSLOT $((PARALLEL_PID == PPID)); : {}' ::: a b)" "1 1 1
+2 1 1" "the job's environment"
+  if [ -n "$P" ]; then
+    eq "$($C -j1 -k 'echo $PARALLEL_SEQ $PARALLEL_JOBSLOT ${PARALLEL_PID:+pid}; : {}' ::: a b)" \
+       "$($P -j1 -k 'echo $PARALLEL_SEQ $PARALLEL_JOBSLOT ${PARALLEL_PID:+pid}; : {}' ::: a b)" "same as GNU parallel"
+  fi ;;
+plus_strings)
+  # --plus: GNU parallel's bash-like strings on {} (their strings literal).
+  eq "$($C -k --plus echo {:-none} {:2:3} {:7} {#ab} {%hi} {/def/X} {^a} {^^c} ::: abcdefghi '' | sed 's/ *$//')" \
+     "abcdefghi cde hi cdefghi abcdefg abcXghi Abcdefghi abCdefghi
+none" "--plus strings"
+  eq "$($C -k --plus echo '{,A}' '{,,B}' ::: ABAB)" "aBAB AbAb" "{,x} {,,x}"
+  eq "$($C -k echo {#ab} ::: abc)" "{#ab} abc" "without --plus: as written, {} appended"
+  eq "$($C -k --plus --tagstring '{%c}' echo ::: abc)" "ab	abc" "--plus in --tagstring"
+  # -I's siblings: --bnr {/}, --bner {/.}, --dnr {//}, --er {.}, --seqreplace
+  # {#}, --slotreplace {%}; --dryrun is --dry-run.
+  eq "$($C -k -j1 --bnr B --bner BE --dnr D --er E --seqreplace S --slotreplace L echo B BE D E S L ::: x/y.z)" \
+     "y.z y x x/y 1 1" "replacement options"
+  eq "$($C --dryrun echo ::: a)" "echo a" "--dryrun"
+  if [ -n "$P" ]; then
+    for a in "--plus echo {:-none} {:2:3} {:7} {#ab} {%hi} {/def/X} {^a} {^^c} ::: abcdefghi ''" \
+             "--plus echo {,A} {,,B} ::: ABAB" "echo {#ab} ::: abc" "--plus echo {:20} {:2:30} {/q/r} ::: abc" \
+             "-j1 --bnr B --bner BE --dnr D --er E --seqreplace S --slotreplace L echo B BE D E S L ::: x/y.z" \
+             "-I ,, --er ,,, echo ,, ,,, ::: a/b.c"; do
+      eq "$(eval "$C -k $a" 2>&1)" "$(eval "$P -k $a" 2>&1)" "same as GNU parallel: $a"
+    done
+  fi ;;
+dry_run_tag)
+  # --dry-run says each command with its tag, as GNU parallel.
+  eq "$($C -k --dry-run --tag echo ::: 'a b' c)" "a b	echo 'a b'
+c	echo c" "--dry-run --tag"
+  eq "$($C -k --dry-run --tagstring '{#}:{}' echo ::: a)" "1:a	echo a" "--dry-run --tagstring"
+  if [ -n "$P" ]; then
+    for o in "--tag" "--tagstring x{}" "--tag --colsep ,"; do
+      eq "$($C -k --dry-run $o echo ::: 'a,b' c)" "$($P -k --dry-run $o echo ::: 'a,b' c)" "same as GNU parallel: $o"
+    done
+  fi ;;
 template_warning)
   # Arguments that look like commands, with a pipe on stdin: said.
   out=$(printf 'x\n' | $C -k 'echo a' 'echo b' 2>"$T/err")

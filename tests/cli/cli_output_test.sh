@@ -51,7 +51,7 @@ assert r['stdout_bytes']==300004 and rows[-1]['type']=='summary'
   out=$($C -j4 -k ::: 'sleep 0.5; echo first' 'head -c 300000 /dev/zero | tr "\0" a; echo' 'echo last' | md5sum)
   want=$( (echo first; head -c 300000 /dev/zero | tr '\0' a; echo; echo last) | md5sum)
   eq "$out" "$want" "-k output with a spilled job"
-  eq "$(du -s --apparent-size "$T/res/2/stdout" | cut -f1)" 40960 "--results keeps the whole output"
+  eq "$(du -s --apparent-size "$T/res/1/head -c 40M \_dev\_zero/stdout" | cut -f1)" 40960 "--results keeps the whole output"
   # -k behind a slow first job, many jobs that spill, few descriptors: the
   # queue waits within the descriptor limit instead of failing.
   out=$(ulimit -n 200; set -o pipefail; $C -k -j4 'sleep {}; head -c 100000 /dev/zero' ::: 1 $(printf '0 %.0s' $(seq 1 600)) | wc -c); rc=$?
