@@ -847,8 +847,10 @@ typedef enum {
  * CORRAL_ECANCELED; CORRAL_EINVAL (no tasks -- asyncio's ValueError --, a
  * NULL or stale handle, bad mode, compact task), CORRAL_EDEADLK (the
  * caller is among the tasks), CORRAL_EFOREIGN, CORRAL_ENOMEM,
- * CORRAL_ENOTASK. *ndone (optional) gets how many are done. A joined
- * task counts as done (it does not take outcomes: join them after). */
+ * CORRAL_ENOTASK. *ndone (optional) gets how many places of tasks[] hold
+ * a finished task (a handle given twice counts twice; the condition is the
+ * same as over the set, as asyncio's). A joined task counts as done (it
+ * does not take outcomes: join them after). */
 CORRAL_NODISCARD CORRAL_API int corral_wait(corral_task *const *tasks, size_t n, int mode,
                            int64_t timeout_ns, size_t *ndone);
 
@@ -876,7 +878,8 @@ typedef struct corral_as_completed {
  * CORRAL_FOREVER none, <= 0 only what already finished. Returns 0,
  * CORRAL_EINVAL (it NULL, a NULL or stale handle, compact task),
  * CORRAL_EDEADLK, CORRAL_EFOREIGN, CORRAL_ENOMEM, CORRAL_ENOTASK. Joined
- * tasks are accepted (yielded as finished); it never takes outcomes. */
+ * tasks are accepted (yielded as finished); it never takes outcomes. A
+ * handle given twice is yielded once (asyncio takes a set). */
 CORRAL_API int corral_as_completed_init(corral_as_completed *it,
                                         corral_task *const *tasks, size_t n,
                                         int64_t timeout_ns);

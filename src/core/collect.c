@@ -271,6 +271,35 @@ int corral_wait_for(corral_task *h, int64_t timeout_ns, void **result) {
 
 /* ---- as_completed ---- */
 
+static int cmp_task_at(const void *a, const void *b) {
+  const uintptr_t *x = a, *y = b; /* {task address, index} pairs */
+  if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+  return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* mark[i] = 1 for every place i whose task appears at an earlier place. */
+static int mark_duplicates(corral__rt *rt, corral_task *const *tasks,
+                           size_t n, unsigned char *mark) {
+  if (n < 2) return 0;
+  if (n <= 16) {
+    for (size_t i = 1; i < n; i++)
+      for (size_t j = 0; j < i && !mark[i]; j++)
+        if (TK(tasks[i]) == TK(tasks[j])) mark[i] = 1;
+    return 0;
+  }
+  uintptr_t *p = corral__calloc(rt, n * 2 * sizeof *p);
+  if (!p) return CORRAL_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    p[2 * i] = (uintptr_t)TK(tasks[i]);
+    p[2 * i + 1] = i;
+  }
+  qsort(p, n, 2 * sizeof *p, cmp_task_at);
+  for (size_t i = 1; i < n; i++)
+    if (p[2 * i] == p[2 * i - 2]) mark[p[2 * i + 1]] = 1;
+  corral__free(rt, p);
+  return 0;
+}
+
 int corral_as_completed_init(corral_as_completed *it, corral_task *const *tasks,
                              size_t n, int64_t timeout_ns) {
   corral_task *self = corral__self();
@@ -282,6 +311,15 @@ int corral_as_completed_init(corral_as_completed *it, corral_task *const *tasks,
   if (rc) return rc;
   it->taken = n ? corral__calloc(self->rt, n) : NULL;
   if (n && !it->taken) return CORRAL_ENOMEM;
+  /* A handle given twice is yielded once (asyncio takes a set): its later
+   * places count as yielded already. */
+  rc = mark_duplicates(self->rt, tasks, n, it->taken);
+  if (rc) {
+    corral__free(self->rt, it->taken);
+    it->taken = NULL;
+    return rc;
+  }
+  for (size_t i = 0; i < n; i++) it->yielded += it->taken[i];
   it->tasks = tasks;
   it->n = n;
   it->deadline = deadline_in(self->rt, timeout_ns);
