@@ -160,7 +160,12 @@ CORRAL_NODISCARD CORRAL_API int corral_try_select(const corral_select_clause *cl
  * release hands the lock directly to the task that waited longest (it
  * owns the lock from that moment, even if cancelled before it runs).
  * Owner-checked and not re-entrant: only the task that acquired it may
- * release it. A task must release its locks before it ends. */
+ * release it. A task must release its locks before it ends: a lock whose
+ * owner ended without releasing it is broken (Trio's BrokenResourceError),
+ * and acquire / try_acquire then return CORRAL_EPIPE until
+ * corral_lock_init. A task already blocked in acquire when the owner
+ * ends is not woken by that end (Trio wakes it with the error): it stays
+ * blocked until cancelled or until the runtime reports the deadlock. */
 typedef struct corral_lock {
   CORRAL_ALIGN16 unsigned char opaque_[96];
 } corral_lock;
@@ -174,11 +179,12 @@ CORRAL_API void corral_lock_init(corral_lock *l, const char *name);
  * runtime broke a deadlock), CORRAL_ECANCELED, CORRAL_EINVAL (NULL or not
  * initialised, compact task; or the lock was in the stack frame of a task
  * that returned while this one waited, see corral_create_task),
- * CORRAL_EFOREIGN, CORRAL_ENOTASK. */
+ * CORRAL_EPIPE (the owner ended without releasing it; a message names
+ * it), CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_NODISCARD CORRAL_API int corral_lock_acquire(corral_lock *l);
 /* TASK ONLY. Never blocks: 0, CORRAL_EAGAIN (held, or tasks queued),
- * CORRAL_EDEADLK (held by the caller), CORRAL_EINVAL, CORRAL_EFOREIGN,
- * CORRAL_ENOTASK. */
+ * CORRAL_EDEADLK (held by the caller), CORRAL_EPIPE (owner ended without
+ * releasing it), CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_NODISCARD CORRAL_API int corral_lock_try_acquire(corral_lock *l);
 /* TASK ONLY. Release: 0, CORRAL_EPERM (the caller does not own it),
  * CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK. */

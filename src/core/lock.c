@@ -25,6 +25,8 @@ typedef struct lock_waiter {
 typedef struct {
   uint32_t magic;
   corral_task *owner;
+  corral_task *owner_h;            /* the owner's handle: stale, or its
+                                      task finished, once it ended */
   corral__rt *rt;                  /* the owner's runtime */
   corral__list waiters;            /* lock_waiter, FIFO */
   const char *name;
@@ -68,6 +70,7 @@ static inline lock_t *lock_get(corral_lock *cl) {
 
 static inline void lock_take(lock_t *l, corral_task *t) {
   l->owner = t;
+  l->owner_h = corral__task_handle(t);
   l->rt = t->rt;
   memcpy(l->owner_name, t->name, CORRAL_NAME_MAX);
 }
@@ -112,6 +115,13 @@ static int lock_enter(lock_t *l, corral_task *self) {
   if (!l) return CORRAL_EINVAL;
   if (l->owner && l->rt != self->rt) return CORRAL_EFOREIGN;
   if (l->owner == self) return CORRAL_EDEADLK; /* not re-entrant */
+  corral_task *o;
+  if (l->owner && (corral__task_of(l->owner_h, &o) != 0 || o->finalized))
+    /* Trio's BrokenResourceError: nobody can release it any more. */
+    return corral_errorf(CORRAL_EPIPE,
+                         "lock '%s': its owner, task '%s', ended without "
+                         "releasing it",
+                         l->name, l->owner_name);
   return 0;
 }
 
