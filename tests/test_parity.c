@@ -1410,3 +1410,109 @@ static int m_lock_owner_exits(void *a, void **r) {
 TEST(lock_owner_exits_holding_it) {
   CHECK_RC(run_virtual(m_lock_owner_exits, NULL), 0);
 }
+
+/* trio test_lock_multiple_acquire: tasks blocked in acquire when the owner
+ * ends holding the lock wake with BrokenResourceError (CORRAL_EPIPE). */
+static int hold_then_leave(void *a, void **r) {
+  (void)r;
+  CHECK_RC(corral_lock_acquire(&g_lock), 0);
+  return corral_sleep((int64_t)(intptr_t)a); /* ends holding it */
+}
+static int acq_release(void *a, void **r) {
+  (void)a, (void)r;
+  int rc = corral_lock_acquire(&g_lock);
+  if (rc == 0) {
+    CHECK_RC(corral_sleep(SEC), 0);
+    CHECK_RC(corral_lock_release(&g_lock), 0);
+  }
+  return rc;
+}
+static int m_lock_waiters_broken(void *a, void **r) {
+  (void)a, (void)r;
+  corral_lock_init(&g_lock, "L");
+  corral_task *o, *w[3];
+  CHECK_RC(corral_create_task(hold_then_leave, (void *)(intptr_t)(2 * SEC), "owner", &o), 0);
+  for (int i = 0; i < 3; i++)
+    CHECK_RC(corral_create_task(acq_release, NULL, "waiter", &w[i]), 0);
+  CHECK_RC(corral_sleep(SEC), 0);
+  CHECK_EQ(corral_lock_waiting(&g_lock), 3);
+  corral_cancel(w[0], NULL); /* the first waiter leaves: the next watches */
+  T0 = corral_now();
+  for (int i = 1; i < 3; i++) {
+    CHECK_RC(corral_join(w[i], NULL), CORRAL_EPIPE);
+    CHECK(strstr(corral_error_message(corral_task_error(w[i])), "owner"));
+  }
+  CHECK_EQ(NOW(), SEC); /* at the owner's end */
+  CHECK_RC(corral_join(w[0], NULL), CORRAL_ECANCELED);
+  CHECK_RC(corral_join(o, NULL), 0);
+  for (int i = 0; i < 3; i++) corral_task_release(w[i]);
+  corral_task_release(o);
+  CHECK_EQ(corral_lock_waiting(&g_lock), 0);
+  CHECK_RC(corral_lock_acquire(&g_lock), CORRAL_EPIPE);
+
+  /* trio test_lock_handover: the owner hands the lock over and ends later:
+   * nothing breaks; the waiters get it in turn. */
+  corral_lock_init(&g_lock, "L");
+  CHECK_RC(corral_lock_acquire(&g_lock), 0);
+  for (int i = 0; i < 3; i++)
+    CHECK_RC(corral_create_task(acq_release, NULL, "waiter", &w[i]), 0);
+  CHECK_RC(corral_sleep(SEC), 0);
+  CHECK_RC(corral_lock_release(&g_lock), 0);
+  for (int i = 0; i < 3; i++) {
+    CHECK_RC(corral_join(w[i], NULL), 0);
+    corral_task_release(w[i]);
+  }
+  CHECK(corral_lock_owner(&g_lock) == NULL);
+
+  /* A handed-over owner ends while others wait behind it. */
+  corral_lock_init(&g_lock, "L");
+  CHECK_RC(corral_lock_acquire(&g_lock), 0);
+  CHECK_RC(corral_create_task(hold_then_leave, (void *)(intptr_t)SEC, "second", &o), 0);
+  CHECK_RC(corral_create_task(acq_release, NULL, "third", &w[0]), 0);
+  CHECK_RC(corral_sleep(SEC), 0);
+  CHECK_RC(corral_lock_release(&g_lock), 0); /* to "second" */
+  CHECK_RC(corral_join(o, NULL), 0);
+  CHECK_RC(corral_join(w[0], NULL), CORRAL_EPIPE);
+  corral_task_release(o);
+  corral_task_release(w[0]);
+  return 0;
+}
+TEST(lock_waiters_woken_when_the_owner_ends_holding_it) {
+  CHECK_RC(run_virtual(m_lock_waiters_broken, NULL), 0);
+}
+
+/* A condition waiter notified, waiting for the lock, when its owner ends
+ * holding it: CORRAL_EPIPE, the lock not held. */
+static int cond_notify_and_leave(void *a, void **r) {
+  (void)a, (void)r;
+  CHECK_RC(corral_lock_acquire(&g_lock), 0);
+  corral_condition_notify_all(&g_cond);
+  return corral_sleep(SEC); /* ends holding it */
+}
+static int cond_waiter_rc(void *a, void **r) {
+  (void)a, (void)r;
+  CHECK_RC(corral_lock_acquire(&g_lock), 0);
+  int rc = corral_condition_wait(&g_cond);
+  if (rc == 0) CHECK_RC(corral_lock_release(&g_lock), 0);
+  return rc;
+}
+static int m_cond_owner_ends(void *a, void **r) {
+  (void)a, (void)r;
+  corral_lock_init(&g_lock, "L");
+  corral_condition_init(&g_cond, &g_lock, "C");
+  corral_task *w[2], *o;
+  for (int i = 0; i < 2; i++)
+    CHECK_RC(corral_create_task(cond_waiter_rc, NULL, "cw", &w[i]), 0);
+  CHECK_RC(corral_sleep(SEC), 0);
+  CHECK_RC(corral_create_task(cond_notify_and_leave, NULL, "notifier", &o), 0);
+  for (int i = 0; i < 2; i++) {
+    CHECK_RC(corral_join(w[i], NULL), CORRAL_EPIPE);
+    corral_task_release(w[i]);
+  }
+  CHECK_RC(corral_join(o, NULL), 0);
+  corral_task_release(o);
+  return 0;
+}
+TEST(condition_waiter_woken_when_the_lock_owner_ends) {
+  CHECK_RC(run_virtual(m_cond_owner_ends, NULL), 0);
+}

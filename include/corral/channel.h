@@ -161,11 +161,10 @@ CORRAL_NODISCARD CORRAL_API int corral_try_select(const corral_select_clause *cl
  * owns the lock from that moment, even if cancelled before it runs).
  * Owner-checked and not re-entrant: only the task that acquired it may
  * release it. A task must release its locks before it ends: a lock whose
- * owner ended without releasing it is broken (Trio's BrokenResourceError),
- * and acquire / try_acquire then return CORRAL_EPIPE until
- * corral_lock_init. A task already blocked in acquire when the owner
- * ends is not woken by that end (Trio wakes it with the error): it stays
- * blocked until cancelled or until the runtime reports the deadlock. */
+ * owner ended without releasing it is broken (Trio's BrokenResourceError):
+ * the tasks blocked in acquire (and condition waits reacquiring it) wake
+ * with CORRAL_EPIPE at that end, and every later acquire / try_acquire
+ * returns CORRAL_EPIPE until corral_lock_init. */
 typedef struct corral_lock {
   CORRAL_ALIGN16 unsigned char opaque_[96];
 } corral_lock;
@@ -179,8 +178,9 @@ CORRAL_API void corral_lock_init(corral_lock *l, const char *name);
  * runtime broke a deadlock), CORRAL_ECANCELED, CORRAL_EINVAL (NULL or not
  * initialised, compact task; or the lock was in the stack frame of a task
  * that returned while this one waited, see corral_create_task),
- * CORRAL_EPIPE (the owner ended without releasing it; a message names
- * it), CORRAL_EFOREIGN, CORRAL_ENOTASK. */
+ * CORRAL_EPIPE (the owner ended without releasing it, before or while
+ * the caller waited; a message names it), CORRAL_EFOREIGN,
+ * CORRAL_ENOTASK. */
 CORRAL_NODISCARD CORRAL_API int corral_lock_acquire(corral_lock *l);
 /* TASK ONLY. Never blocks: 0, CORRAL_EAGAIN (held, or tasks queued),
  * CORRAL_EDEADLK (held by the caller), CORRAL_EPIPE (owner ended without
@@ -213,7 +213,9 @@ CORRAL_API void corral_condition_init(corral_condition *c, corral_lock *l,
  * cancel then shows at the next blocking call), CORRAL_ECANCELED (lock
  * held again), CORRAL_EPERM (the caller does not own the lock; nothing
  * changed), CORRAL_EDEADLK (the runtime broke a deadlock while the task
- * waited: the lock is NOT held then), CORRAL_EINVAL (also when the
+ * waited: the lock is NOT held then), CORRAL_EPIPE (notified, the task
+ * waited for the lock and its owner ended holding it: NOT held),
+ * CORRAL_EINVAL (also when the
  * condition or its lock was in the stack frame of a task that returned
  * while this one waited: the lock is NOT held then), CORRAL_EFOREIGN,
  * CORRAL_ENOTASK. As with any condition variable, check your predicate

@@ -8,6 +8,7 @@
 #include "core/sched.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #define LOCK_MAGIC 0x10c410c4u
@@ -20,6 +21,11 @@ typedef struct lock_waiter {
   corral__list node;
   corral_task *task;
   cond_waiter *cw; /* a condition waiter reacquiring, else NULL */
+  /* The first waiter of a lock held by a task also waits in that owner's
+   * ring of joiners: the owner's end wakes it (with 0 while it does not
+   * own the lock: the lock is broken). */
+  corral__waiter ring;
+  corral_task *ring_h; /* handle of the owner whose ring holds `ring` */
 } lock_waiter;
 
 typedef struct {
@@ -75,20 +81,96 @@ static inline void lock_take(lock_t *l, corral_task *t) {
   memcpy(l->owner_name, t->name, CORRAL_NAME_MAX);
 }
 
+/* The owner, if it has not ended (its handle is stale once its struct was
+ * freed; finished while a handle is held). */
+static bool owner_alive(const lock_t *l, corral_task **o) {
+  return l->owner && corral__task_of(l->owner_h, o) == 0 && !(*o)->finalized;
+}
+
+/* w (the first waiter) waits for the owner's end too. */
+static void lw_register(lock_t *l, lock_waiter *w) {
+  corral_task *o;
+  if (w->ring_h || !owner_alive(l, &o)) return;
+  w->ring.task = w->task;
+  corral__ring_push(&o->waiters, &w->ring.node);
+  w->ring_h = l->owner_h;
+}
+
+/* Out of the owner's ring. Reads only w: the lock may be gone. An owner
+ * that ended took every node out of its ring already. */
+static void lw_unregister(lock_waiter *w) {
+  corral_task *o;
+  if (!w->ring_h) return;
+  if (corral__task_of(w->ring_h, &o) == 0 && !o->finalized)
+    corral__ring_remove(&o->waiters, &w->ring.node);
+  w->ring_h = NULL;
+}
+
+static void register_head(lock_t *l) {
+  corral__list *n = corral__list_head(&l->waiters);
+  if (n) lw_register(l, corral__container_of(n, lock_waiter, node));
+}
+
+/* w leaves the lock's queue; the next first waiter takes over the watch. */
+static void lw_unlink(lock_t *l, lock_waiter *w) {
+  bool head = l->waiters.next == &w->node;
+  corral__list_remove(&w->node);
+  lw_unregister(w);
+  if (head) register_head(l);
+}
+
+static void broken_msg(const lock_t *l, char *msg, size_t size) {
+  snprintf(msg, size, "lock '%s': its owner, task '%s', ended without "
+           "releasing it", l->name, l->owner_name);
+}
+
+static int broken_error(const lock_t *l) {
+  char msg[160];
+  broken_msg(l, msg, sizeof msg);
+  return corral_errorf(CORRAL_EPIPE, "%s", msg);
+}
+
+/* The owner ended holding l: every waiter wakes with CORRAL_EPIPE and its
+ * record (Trio's BrokenResourceError; it reads nothing of l when it runs:
+ * l may be gone by then); later acquires get it at once (lock_enter). */
+static void lock_break(lock_t *l, corral__rt *rt) {
+  char msg[160];
+  broken_msg(l, msg, sizeof msg);
+  corral__list *n;
+  while ((n = corral__list_head(&l->waiters)) != NULL) {
+    lock_waiter *w = corral__container_of(n, lock_waiter, node);
+    corral__list_remove(n);
+    lw_unregister(w);
+    if (blocked(w->task)) {
+      corral_error *e = corral__error_new(rt, CORRAL_EPIPE, w->task->name, msg);
+      if (e) corral__set_last_error(w->task, e);
+      corral__wake(w->task, CORRAL_EPIPE);
+    }
+  }
+}
+
 /* Release: hand the lock to the oldest live waiter, or leave it free. */
 static void lock_handoff(lock_t *l) {
   corral__list *n;
   while ((n = corral__list_head(&l->waiters)) != NULL) {
     lock_waiter *w = corral__container_of(n, lock_waiter, node);
     corral__list_remove(n);
+    lw_unregister(w);
     if (blocked(w->task)) {
       lock_take(l, w->task);
       if (w->cw) w->cw->stage = ST_OWNED;
       corral__wake(w->task, 0);
+      register_head(l);
       return;
     }
   }
   l->owner = NULL;
+}
+
+/* A waiter woken otherwise (cancelled, deadlock breaker) leaves at once. */
+static void lock_leave(const corral__wait *rec, corral_task *t) {
+  (void)t;
+  lw_unlink(rec->arg, corral__container_of(rec->node, lock_waiter, node));
 }
 
 static void describe_lock_state(const lock_t *l, FILE *f) {
@@ -116,12 +198,8 @@ static int lock_enter(lock_t *l, corral_task *self) {
   if (l->owner && l->rt != self->rt) return CORRAL_EFOREIGN;
   if (l->owner == self) return CORRAL_EDEADLK; /* not re-entrant */
   corral_task *o;
-  if (l->owner && (corral__task_of(l->owner_h, &o) != 0 || o->finalized))
-    /* Trio's BrokenResourceError: nobody can release it any more. */
-    return corral_errorf(CORRAL_EPIPE,
-                         "lock '%s': its owner, task '%s', ended without "
-                         "releasing it",
-                         l->name, l->owner_name);
+  if (l->owner && !owner_alive(l, &o))
+    return broken_error(l); /* nobody can release it any more */
   return 0;
 }
 
@@ -138,11 +216,22 @@ int corral_lock_acquire(corral_lock *cl) {
     corral__quick_done(self->rt, self);
     return 0;
   }
-  lock_waiter w = {{NULL, NULL}, self, NULL};
+  lock_waiter w = {{NULL, NULL}, self, NULL, {{NULL, NULL}, NULL}, NULL};
   corral__list_insert_tail(&l->waiters, &w.node);
-  const corral__wait rec = {.arg = l, .node = &w.node, .obj = l};
+  if (l->waiters.next == &w.node) lw_register(l, &w);
+  const corral__wait rec = {.arg = l, .node = &w.node, .leave = lock_leave,
+                            .obj = l};
   rc = corral__park(self, CORRAL__W_LOCK, &rec, CORRAL_FOREVER);
-  corral__list_remove(&w.node); /* 0: the release handed it to us */
+  if (rc == 0 && l->owner != self) { /* the owner ended holding it */
+    lw_unlink(l, &w);
+    lock_break(l, self->rt);
+    return broken_error(l);
+  }
+  /* 0: the release handed it to us; else out of the queue already (a
+   * lock in a frame that returned: not touched, CORRAL_EINVAL; broken:
+   * CORRAL_EPIPE and its record). */
+  corral__list_remove(&w.node);
+  lw_unregister(&w);
   return rc;
 }
 
@@ -214,13 +303,17 @@ static bool cond_to_lock(cond_waiter *cw) {
   }
   cw->stage = ST_LOCK;
   corral__list_insert_tail(&l->waiters, &cw->lw.node);
+  if (l->waiters.next == &cw->lw.node) lw_register(l, &cw->lw);
   return false;
 }
 
 static corral_abort_result cond_abort(corral_task *t, void *arg) {
   cond_waiter *cw = arg;
   if (t->forced) { /* the deadlock breaker's forced pass: give up */
-    corral__list_remove(&cw->lw.node);
+    if (cw->stage == ST_LOCK)
+      lw_unlink(cw->l, &cw->lw);
+    else
+      corral__list_remove(&cw->lw.node);
     cw->stage = ST_GONE;
     return CORRAL_ABORT_SUCCEEDED;
   }
@@ -250,14 +343,21 @@ int corral_condition_wait(corral_condition *cc) {
   if (l->owner != self) return CORRAL_EPERM;
   if (corral__checkpoint_scope(self->rt, self))
     return corral__fail(self, CORRAL_ECANCELED);
-  cond_waiter cw = {{{NULL, NULL}, self, NULL}, c, l, ST_COND, 0};
+  cond_waiter cw = {{{NULL, NULL}, self, NULL, {{NULL, NULL}, NULL}, NULL},
+                    c, l, ST_COND, 0};
   cw.lw.cw = &cw;
   corral__list_insert_tail(&c->waiters, &cw.lw.node);
   lock_handoff(l);
   const corral__wait rec = {.abort = cond_abort, .arg = &cw,
                             .node = &cw.lw.node, .obj = c};
   int rc = corral__park(self, CORRAL__W_CONDITION, &rec, CORRAL_FOREVER);
+  if (rc == 0 && cw.stage == ST_LOCK) { /* the lock's owner ended */
+    lw_unlink(l, &cw.lw);
+    lock_break(l, self->rt);
+    return broken_error(l);
+  }
   corral__list_remove(&cw.lw.node);
+  lw_unregister(&cw.lw);
   /* ST_GONE: CORRAL_EDEADLK; ST_COND / ST_LOCK: its condition or lock
    * was in a frame that returned (CORRAL_EINVAL). The lock is not held. */
   if (cw.stage != ST_OWNED) return rc;
