@@ -1516,3 +1516,129 @@ static int m_cond_owner_ends(void *a, void **r) {
 TEST(condition_waiter_woken_when_the_lock_owner_ends) {
   CHECK_RC(run_virtual(m_cond_owner_ends, NULL), 0);
 }
+
+/* asyncio test_timeouts.py test_timeout_taskgroup: errors raised in a
+ * group while a timeout cancels it win over the timeout (an
+ * ExceptionGroup, not TimeoutError). */
+static int crash_in_cleanup(void *a, void **r) {
+  (void)a, (void)r;
+  int rc = corral_sleep(2 * SEC);
+  if (rc == CORRAL_ECANCELED) return corral_errorf(CORRAL_ERANGE, "1/0");
+  return rc;
+}
+static int m_timeout_taskgroup(void *a, void **r) {
+  (void)a, (void)r;
+  T0 = corral_now();
+  corral_scope s;
+  corral_group g;
+  CHECK_RC(corral_fail_after(&s, 10 * MS), 0);
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_spawn(&g, crash_in_cleanup, NULL, "task", NULL), 0);
+  int body = corral_errorf(CORRAL_EINVAL, "ValueError");
+  CHECK_RC(corral_sleep(SEC), CORRAL_ECANCELED); /* finally: sleep(1) */
+  int rc = corral_group_close(&g, body);
+  CHECK_RC(rc, CORRAL_EGROUP);
+  CHECK_EQ(corral_error_count(corral_last_error()), 2);
+  rc = corral_scope_exit(&s, rc);
+  CHECK_RC(rc, CORRAL_EGROUP);
+  CHECK(corral_scope_timed_out(&s));
+  CHECK_EQ(NOW(), 10 * MS);
+  return 0;
+}
+TEST(timeout_around_failing_group_keeps_the_errors) {
+  CHECK_RC(run_virtual(m_timeout_taskgroup, NULL), 0);
+}
+
+/* A scope storage entered again after it exited starts fresh: not
+ * cancelled, no deadline, nothing caught (Trio refuses to reuse a
+ * CancelScope; corral reuses caller storage). */
+static int m_scope_reentry(void *a, void **r) {
+  (void)a, (void)r;
+  corral_scope s;
+  CHECK_RC(corral_move_on_after(&s, SEC), 0);
+  CHECK_RC(corral_scope_exit(&s, corral_sleep(2 * SEC)), 0);
+  CHECK(corral_scope_caught(&s) && corral_scope_timed_out(&s));
+  CHECK_RC(corral_scope_enter(&s, NULL), 0);
+  CHECK(!corral_scope_cancelled(&s));
+  CHECK_EQ(corral_scope_deadline(&s), CORRAL_FOREVER);
+  CHECK_RC(corral_sleep(2 * SEC), 0);
+  CHECK_RC(corral_scope_exit(&s, 0), 0);
+  CHECK(!corral_scope_caught(&s) && !corral_scope_timed_out(&s));
+  return 0;
+}
+TEST(scope_storage_reentered_starts_fresh) {
+  CHECK_RC(run_virtual(m_scope_reentry, NULL), 0);
+}
+
+/* trio test_unshield_while_cancel_propagating (shield set while the outer
+ * cancel passes through), test_cancel_shielded: a shield does not stop
+ * the scope's own cancel; test_cancel_unbound: cancelled or expired before
+ * entry, cancelled at entry. */
+static int m_shield_edges(void *a, void **r) {
+  (void)a, (void)r;
+  corral_scope outer, inner;
+  CHECK_RC(corral_scope_enter(&outer, NULL), 0);
+  CHECK_RC(corral_scope_enter(&inner, NULL), 0);
+  corral_scope_cancel(&outer, NULL);
+  int rc = corral_yield();
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_set_shield(&inner, 1), 0);
+  rc = corral_scope_exit(&inner, rc);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&outer, rc), 0);
+  CHECK(corral_scope_caught(&outer) && !corral_scope_caught(&inner));
+
+  CHECK_RC(corral_scope_enter(&inner, &(corral_scope_opts){.shield = 1}), 0);
+  corral_scope_cancel(&inner, NULL);
+  rc = corral_yield();
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&inner, rc), 0);
+  CHECK(corral_scope_caught(&inner));
+
+  CHECK_RC(corral_scope_init(&inner, NULL), 0);
+  CHECK_RC(corral_scope_cancel(&inner, NULL), 0);
+  CHECK_RC(corral_scope_enter(&inner, NULL), 0);
+  CHECK_RC(corral_scope_exit(&inner, corral_yield()), 0);
+  CHECK(corral_scope_caught(&inner));
+  CHECK_RC(corral_scope_init(&inner, &(corral_scope_opts){.deadline = corral_now() - 1}), 0);
+  CHECK_RC(corral_scope_enter(&inner, NULL), 0);
+  CHECK_RC(corral_scope_exit(&inner, corral_yield()), 0);
+  CHECK(corral_scope_caught(&inner) && corral_scope_timed_out(&inner));
+  CHECK_RC(corral_scope_enter(&inner, NULL), 0);
+  CHECK_RC(corral_scope_enter(&inner, NULL), CORRAL_EBUSY);
+  CHECK_RC(corral_scope_exit(&inner, 0), 0);
+  return 0;
+}
+TEST(shield_and_unbound_scope_edges) {
+  CHECK_RC(run_virtual(m_shield_edges, NULL), 0);
+}
+
+/* asyncio test_taskgroup_08's variant: the task is cancelled while it
+ * waits in close (the body finished): the children are cancelled and
+ * close passes CORRAL_ECANCELED. */
+static int close_waiter(void *a, void **r) {
+  (void)a, (void)r;
+  corral_group g;
+  corral_task *c;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_spawn(&g, sleeper, (void *)(intptr_t)(100 * SEC), "child", &c), 0);
+  int rc = corral_group_close(&g, 0);
+  CHECK_EQ(corral_task_status(c), CORRAL_STATUS_CANCELLED);
+  corral_task_release(c);
+  return rc;
+}
+static int m_cancel_in_close(void *a, void **r) {
+  (void)a, (void)r;
+  T0 = corral_now();
+  corral_task *t;
+  CHECK_RC(corral_create_task(close_waiter, NULL, "runner", &t), 0);
+  CHECK_RC(corral_sleep(SEC), 0);
+  corral_cancel(t, NULL);
+  CHECK_RC(corral_join(t, NULL), CORRAL_ECANCELED);
+  CHECK_EQ(NOW(), SEC);
+  corral_task_release(t);
+  return 0;
+}
+TEST(task_cancelled_while_waiting_in_group_close) {
+  CHECK_RC(run_virtual(m_cancel_in_close, NULL), 0);
+}
