@@ -1284,15 +1284,15 @@ static int m_put_cancelled_race(void *a, void **r) {
   CHECK_RC(corral_create_task(putter, &pa, "a", &ta), 0);
   CHECK_RC(corral_create_task(putter, &pb, "b", &tb), 0);
   CHECK_RC(corral_create_task(putter, &pc, "c", &tc), 0);
-  CHECK_RC(corral_yield(), 0);
+  CHECK_RC(corral_sleep(SEC), 0);
   CHECK(corral_task_done(ta) && !corral_task_done(tb));
   corral_cancel(tb, NULL);
-  CHECK_RC(corral_yield(), 0);
+  CHECK_RC(corral_sleep(SEC), 0);
   CHECK(corral_task_done(tb));
   int v;
   CHECK_RC(corral_channel_try_receive(ch, &v), 0);
   CHECK_EQ(v, 'a');
-  CHECK_RC(corral_yield(), 0);
+  CHECK_RC(corral_sleep(SEC), 0);
   CHECK_RC(corral_channel_try_receive(ch, &v), 0);
   CHECK_EQ(v, 'b');
   CHECK_RC(corral_join(tc, NULL), 0);
