@@ -1642,3 +1642,29 @@ static int m_cancel_in_close(void *a, void **r) {
 TEST(task_cancelled_while_waiting_in_group_close) {
   CHECK_RC(run_virtual(m_cancel_in_close, NULL), 0);
 }
+
+/* trio: sleep(0) is a checkpoint that always yields: two tasks looping on
+ * it alternate strictly (FIFO). */
+static char g_trace[16];
+static int g_pos;
+static int zero_sleeper(void *a, void **r) {
+  (void)r;
+  for (int i = 0; i < 4; i++) {
+    g_trace[g_pos++] = *(const char *)a;
+    CHECK_RC(corral_sleep(0), 0);
+  }
+  return 0;
+}
+static int m_sleep_zero(void *a, void **r) {
+  (void)a, (void)r;
+  g_pos = 0;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_spawn(&g, zero_sleeper, "a", "a", NULL), 0);
+  CHECK_RC(corral_spawn(&g, zero_sleeper, "b", "b", NULL), 0);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  g_trace[g_pos] = 0;
+  CHECK_STR(g_trace, "abababab");
+  return 0;
+}
+TEST(sleep_zero_always_yields) { CHECK_RC(run_virtual(m_sleep_zero, NULL), 0); }

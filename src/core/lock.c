@@ -25,14 +25,16 @@ typedef struct lock_waiter {
    * ring of joiners: the owner's end wakes it (with 0 while it does not
    * own the lock: the lock is broken). */
   corral__waiter ring;
-  corral_task *ring_h; /* handle of the owner whose ring holds `ring` */
+  corral_task *ring_o; /* the owner whose ring holds `ring`, or NULL */
+  uint16_t ring_gen;   /* ... and its generation then */
 } lock_waiter;
 
 typedef struct {
   uint32_t magic;
+  uint16_t owner_gen;              /* the owner's generation: another one
+                                      (its struct freed), or the task
+                                      finished, once it ended */
   corral_task *owner;
-  corral_task *owner_h;            /* the owner's handle: stale, or its
-                                      task finished, once it ended */
   corral__rt *rt;                  /* the owner's runtime */
   corral__list waiters;            /* lock_waiter, FIFO */
   const char *name;
@@ -76,39 +78,43 @@ static inline lock_t *lock_get(corral_lock *cl) {
 
 static inline void lock_take(lock_t *l, corral_task *t) {
   l->owner = t;
-  l->owner_h = corral__task_handle(t);
+  l->owner_gen = t->gen;
   l->rt = t->rt;
   memcpy(l->owner_name, t->name, CORRAL_NAME_MAX);
 }
 
-/* The owner, if it has not ended (its handle is stale once its struct was
- * freed; finished while a handle is held). */
-static bool owner_alive(const lock_t *l, corral_task **o) {
-  return l->owner && corral__task_of(l->owner_h, o) == 0 && !(*o)->finalized;
+/* t has not ended: same generation (struct not freed), not finished. Task
+ * memory stays mapped until the runtime ends (see corral__task_of). */
+static inline bool task_alive(const corral_task *t, uint16_t gen) {
+  return t->gen == gen && !t->finalized;
+}
+static inline bool owner_alive(const lock_t *l) {
+  return l->owner && task_alive(l->owner, l->owner_gen);
 }
 
-/* w (the first waiter) waits for the owner's end too. */
-static void lw_register(lock_t *l, lock_waiter *w) {
-  corral_task *o;
-  if (w->ring_h || !owner_alive(l, &o)) return;
+/* w (the first waiter) waits for the end of the owner, known alive. */
+static inline void lw_watch(lock_t *l, lock_waiter *w) {
   w->ring.task = w->task;
-  corral__ring_push(&o->waiters, &w->ring.node);
-  w->ring_h = l->owner_h;
+  corral__ring_push(&l->owner->waiters, &w->ring.node);
+  w->ring_o = l->owner;
+  w->ring_gen = l->owner_gen;
 }
+
 
 /* Out of the owner's ring. Reads only w: the lock may be gone. An owner
  * that ended took every node out of its ring already. */
-static void lw_unregister(lock_waiter *w) {
-  corral_task *o;
-  if (!w->ring_h) return;
-  if (corral__task_of(w->ring_h, &o) == 0 && !o->finalized)
-    corral__ring_remove(&o->waiters, &w->ring.node);
-  w->ring_h = NULL;
+static inline void lw_unregister(lock_waiter *w) {
+  if (!w->ring_o) return;
+  if (task_alive(w->ring_o, w->ring_gen))
+    corral__ring_remove(&w->ring_o->waiters, &w->ring.node);
+  w->ring_o = NULL;
 }
 
+/* The first waiter watches the owner, unless it ended (lock broken). */
 static void register_head(lock_t *l) {
   corral__list *n = corral__list_head(&l->waiters);
-  if (n) lw_register(l, corral__container_of(n, lock_waiter, node));
+  lock_waiter *w = n ? corral__container_of(n, lock_waiter, node) : NULL;
+  if (w && !w->ring_o && owner_alive(l)) lw_watch(l, w);
 }
 
 /* w leaves the lock's queue; the next first waiter takes over the watch. */
@@ -155,12 +161,16 @@ static void lock_handoff(lock_t *l) {
   while ((n = corral__list_head(&l->waiters)) != NULL) {
     lock_waiter *w = corral__container_of(n, lock_waiter, node);
     corral__list_remove(n);
-    lw_unregister(w);
+    if (w->ring_o) { /* it watched the releasing owner, who runs */
+      corral__ring_remove(&l->owner->waiters, &w->ring.node);
+      w->ring_o = NULL;
+    }
     if (blocked(w->task)) {
       lock_take(l, w->task);
       if (w->cw) w->cw->stage = ST_OWNED;
       corral__wake(w->task, 0);
-      register_head(l);
+      if ((n = corral__list_head(&l->waiters)) != NULL) /* the new first */
+        lw_watch(l, corral__container_of(n, lock_waiter, node));
       return;
     }
   }
@@ -197,8 +207,7 @@ static int lock_enter(lock_t *l, corral_task *self) {
   if (!l) return CORRAL_EINVAL;
   if (l->owner && l->rt != self->rt) return CORRAL_EFOREIGN;
   if (l->owner == self) return CORRAL_EDEADLK; /* not re-entrant */
-  corral_task *o;
-  if (l->owner && !owner_alive(l, &o))
+  if (l->owner && !task_alive(l->owner, l->owner_gen))
     return broken_error(l); /* nobody can release it any more */
   return 0;
 }
@@ -216,9 +225,10 @@ int corral_lock_acquire(corral_lock *cl) {
     corral__quick_done(self->rt, self);
     return 0;
   }
-  lock_waiter w = {{NULL, NULL}, self, NULL, {{NULL, NULL}, NULL}, NULL};
+  lock_waiter w = {{NULL, NULL}, self, NULL, {{NULL, NULL}, NULL}, NULL, 0};
   corral__list_insert_tail(&l->waiters, &w.node);
-  if (l->waiters.next == &w.node) lw_register(l, &w);
+  /* lock_enter found the owner alive, and nothing ran since. */
+  if (l->waiters.next == &w.node) lw_watch(l, &w);
   const corral__wait rec = {.arg = l, .node = &w.node, .leave = lock_leave,
                             .obj = l};
   rc = corral__park(self, CORRAL__W_LOCK, &rec, CORRAL_FOREVER);
@@ -252,7 +262,10 @@ int corral_lock_release(corral_lock *cl) {
   if (!l) return CORRAL_EINVAL;
   if (l->owner && l->rt != self->rt) return CORRAL_EFOREIGN;
   if (l->owner != self) return CORRAL_EPERM;
-  lock_handoff(l);
+  if (likely(corral__list_empty(&l->waiters)))
+    l->owner = NULL; /* nobody waits: free */
+  else
+    lock_handoff(l);
   return 0;
 }
 
@@ -303,7 +316,10 @@ static bool cond_to_lock(cond_waiter *cw) {
   }
   cw->stage = ST_LOCK;
   corral__list_insert_tail(&l->waiters, &cw->lw.node);
-  if (l->waiters.next == &cw->lw.node) lw_register(l, &cw->lw);
+  if (!owner_alive(l))
+    lock_break(l, cw->lw.task->rt); /* wakes it with CORRAL_EPIPE */
+  else if (l->waiters.next == &cw->lw.node)
+    lw_watch(l, &cw->lw);
   return false;
 }
 
@@ -343,7 +359,7 @@ int corral_condition_wait(corral_condition *cc) {
   if (l->owner != self) return CORRAL_EPERM;
   if (corral__checkpoint_scope(self->rt, self))
     return corral__fail(self, CORRAL_ECANCELED);
-  cond_waiter cw = {{{NULL, NULL}, self, NULL, {{NULL, NULL}, NULL}, NULL},
+  cond_waiter cw = {{{NULL, NULL}, self, NULL, {{NULL, NULL}, NULL}, NULL, 0},
                     c, l, ST_COND, 0};
   cw.lw.cw = &cw;
   corral__list_insert_tail(&c->waiters, &cw.lw.node);
