@@ -1668,3 +1668,29 @@ static int m_sleep_zero(void *a, void **r) {
   return 0;
 }
 TEST(sleep_zero_always_yields) { CHECK_RC(run_virtual(m_sleep_zero, NULL), 0); }
+
+/* asyncio's wait_for race reports (bpo-37658, gh-86296): the caller is
+ * cancelled in the instant the inner task finishes with a result: the
+ * result is not lost. */
+static int wf_result_caller(void *a, void **r) {
+  (void)a;
+  return corral_wait_for(g_wf, CORRAL_FOREVER, r);
+}
+static int m_wait_for_cancel_race(void *a, void **r) {
+  (void)a, (void)r;
+  corral_task *c;
+  void *res = NULL;
+  CHECK_RC(corral_create_task(sleeper, (void *)(intptr_t)SEC, "inner", &g_wf), 0);
+  CHECK_RC(corral_create_task(wf_result_caller, NULL, "caller", &c), 0);
+  CHECK_RC(corral_sleep(SEC), 0); /* inner's timer fired first */
+  corral_cancel(c, NULL);
+  CHECK_RC(corral_join(c, &res), 0);
+  CHECK_EQ((intptr_t)res, 7);
+  CHECK_EQ(corral_task_status(g_wf), CORRAL_STATUS_OK);
+  corral_task_release(c);
+  corral_task_release(g_wf);
+  return 0;
+}
+TEST(wait_for_result_wins_over_a_simultaneous_cancel) {
+  CHECK_RC(run_virtual(m_wait_for_cancel_race, NULL), 0);
+}
