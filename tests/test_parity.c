@@ -1694,3 +1694,42 @@ static int m_wait_for_cancel_race(void *a, void **r) {
 TEST(wait_for_result_wins_over_a_simultaneous_cancel) {
   CHECK_RC(run_virtual(m_wait_for_cancel_race, NULL), 0);
 }
+
+/* trio test_nursery_start_with_cancelled_nursery: a task with sleeping
+ * children calls started() and moves into a group that is cancelled just
+ * before (corral: start reports CORRAL_ECANCELED, the task is cancelled
+ * and waited for) or just after (the move carries the cancel to the
+ * sleeping grandchildren). Neither hangs. */
+static corral_group *g_target;
+static int sleeping_children(void *a, void **r) {
+  (void)r;
+  corral_group g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_spawn(&g, sleeper, (void *)(intptr_t)CORRAL_FOREVER, "z1", NULL), 0);
+  CHECK_RC(corral_spawn(&g, sleeper, (void *)(intptr_t)CORRAL_FOREVER, "z2", NULL), 0);
+  CHECK_RC(corral_sleep(SEC), 0);
+  if (a) corral_group_cancel(g_target, NULL);
+  CHECK_RC(corral_started(NULL), 0);
+  return corral_group_close(&g, corral_sleep(CORRAL_FOREVER));
+}
+static int m_start_cancelled(void *a, void **r) {
+  (void)a, (void)r;
+  T0 = corral_now();
+  corral_group g;
+  g_target = &g;
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  int rc = corral_start(&g, sleeping_children, (void *)1, "before", NULL, NULL);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(NOW(), SEC);
+
+  CHECK_RC(corral_group_open(&g, NULL), 0);
+  CHECK_RC(corral_start(&g, sleeping_children, NULL, "after", NULL, NULL), 0);
+  corral_group_cancel(&g, NULL);
+  CHECK_RC(corral_group_close(&g, 0), 0);
+  CHECK_EQ(NOW(), 2 * SEC);
+  return 0;
+}
+TEST(start_into_a_group_cancelled_before_or_after_started) {
+  CHECK_RC(run_virtual(m_start_cancelled, NULL), 0);
+}
