@@ -1733,3 +1733,25 @@ static int m_start_cancelled(void *a, void **r) {
 TEST(start_into_a_group_cancelled_before_or_after_started) {
   CHECK_RC(run_virtual(m_start_cancelled, NULL), 0);
 }
+
+/* trio: CapacityLimiter.acquire is a checkpoint even with a token free:
+ * inside a cancelled scope it fails and borrows nothing. */
+static int m_limiter_cancelled(void *a, void **r) {
+  (void)a, (void)r;
+  corral_limiter_stats st;
+  CHECK_RC(corral_limiter_init(&g_lim, 1, "C"), 0);
+  corral_scope s;
+  CHECK_RC(corral_scope_enter(&s, NULL), 0);
+  corral_scope_cancel(&s, NULL);
+  int rc = corral_limiter_acquire(&g_lim);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK_RC(corral_limiter_stats_get(&g_lim, &st), 0);
+  CHECK_EQ(st.borrowed_tokens, 0);
+  CHECK(!corral_limiter_holds(&g_lim, corral_current()));
+  corral_limiter_destroy(&g_lim);
+  return 0;
+}
+TEST(limiter_acquire_in_cancelled_scope_borrows_nothing) {
+  CHECK_RC(run_virtual(m_limiter_cancelled, NULL), 0);
+}
