@@ -64,7 +64,7 @@ struct corral_http_client {
   uv_loop_t *loop;
   uv_timer_t *timer; /* separately allocated: freed by its close callback */
   corral_http_client_opts o;
-  char *user_agent, *ca_file;
+  char *user_agent, *ca_file, *proxy;
   char **headers; /* default headers, copied */
   size_t nheaders;
   xfer *xfers; /* transfers in the multi */
@@ -90,6 +90,10 @@ struct xfer {
   struct curl_slist *hdrs;
   xfer *prev, *next, *defer_next;
   int added, parked, done, paused, abort_pending;
+  int follow;     /* redirects followed here, not by curl (custom methods) */
+  int strip_creds; /* a redirect left the first origin: no Authorization,
+                      no Cookie */
+  long hops;      /* redirects followed here */
   int stop_code; /* our reason for failing a write (cap, callback) */
   int stop_headers; /* the cap on response headers stopped it */
   size_t streamed; /* body bytes handed to on_body */
@@ -390,7 +394,21 @@ static int has_ctl(const char *s) {
  * (error messages are one line of bounded length). */
 static const char *show_url(char *buf, size_t size, const char *url) {
   size_t k = 0;
+  /* A password in the URL (RFC 3986 3.2.1 userinfo) is shown as "***"
+   * (Go's net/url does the same in its messages). */
+  const char *pw = NULL, *at = NULL, *sep = strstr(url, "://");
+  if (sep) {
+    const char *auth = sep + 3, *end = auth + strcspn(auth, "/?#");
+    for (const char *p = auth; p < end; p++)
+      if (*p == '@') at = p;
+    if (at) pw = memchr(auth, ':', (size_t)(at - auth));
+  }
   for (const char *p = url; *p && k + 8 < size; p++) {
+    if (pw && p == pw + 1) {
+      k += (size_t)snprintf(buf + k, size - k, "***");
+      p = at - 1;
+      continue;
+    }
     unsigned char ch = (unsigned char)*p;
     if (is_ctl(ch) || ch == '\t') k += (size_t)snprintf(buf + k, size - k, "\\x%02x", ch);
     else buf[k++] = (char)ch;
@@ -541,6 +559,10 @@ int corral_http_client_open(corral_http_client **out,
     return corral_errorf(CORRAL_EINVAL,
                          "corral_http_client_open: a control character in the "
                          "user agent (header injection)");
+  if (o.proxy && *o.proxy && (strpbrk(o.proxy, " \t") || has_ctl(o.proxy)))
+    return corral_errorf(CORRAL_EINVAL,
+                         "corral_http_client_open: a space or control "
+                         "character in the proxy");
   corral_http_client *c = calloc(1, sizeof *c);
   if (!c) return CORRAL_ENOMEM;
   c->loop = loop;
@@ -558,8 +580,13 @@ int corral_http_client_open(corral_http_client **out,
     for (size_t i = 0; !bad && i < c->nheaders; i++)
       bad |= !(c->headers[i] = strdup(o.headers[i]));
   }
-  static const char *const proxy_vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+  /* What curl reads: http_proxy in lower case only (HTTP_PROXY is what a
+   * CGI program gets from a request's "Proxy:" header), the others in
+   * either case. */
+  static const char *const proxy_vars[] = {"http_proxy", "https_proxy",
                                            "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+  c->proxy = dupstr(o.proxy);
+  bad |= o.proxy && !c->proxy;
   c->no_proxy_env = 1;
   for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
     if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i])) c->no_proxy_env = 0;
@@ -644,6 +671,7 @@ static void client_free(corral_http_client *c) {
   free(c->headers);
   free(c->user_agent);
   free(c->ca_file);
+  free(c->proxy);
   free(c);
 }
 
@@ -670,9 +698,11 @@ static int grow(char **buf, size_t *cap, size_t need) {
   return 0;
 }
 
+static int followed_here(xfer *x);
 static size_t on_write(char *data, size_t one, size_t n, void *arg) {
   xfer *x = arg;
   (void)one; /* always 1 */
+  if (x->follow && followed_here(x)) return n; /* a redirect's body */
   if (x->req->on_body) {
     if (x->len) { /* the task has not taken the last piece yet */
       x->paused = 1;
@@ -700,7 +730,7 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg) {
   if (!x->body) { /* first piece: size the buffer once if the length is known */
     curl_off_t cl = -1;
     curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    if (cl > 0 && (size_t)cl > x->max) {
+    if (cl > 0 && (size_t)cl > x->max && !x->c->o.decompress) {
       x->stop_code = CORRAL_HTTP_ETOOBIG;
       return 0;
     }
@@ -773,11 +803,16 @@ static int same_name(const char *a, const char *b) {
   return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+/* Not sent to another origin after a redirect (curl since 7.83, Go). */
+static int is_cred(const char *h) {
+  return same_name(h, "Authorization:") || same_name(h, "Cookie:");
+}
+
 static int build_headers(corral_http_client *c, const corral_http_request *r,
-                         struct curl_slist **out) {
+                         int strip_creds, struct curl_slist **out) {
   struct curl_slist *l = NULL, *n;
   for (size_t i = 0; i < c->nheaders; i++) {
-    int overridden = 0;
+    int overridden = strip_creds && is_cred(c->headers[i]);
     for (size_t j = 0; r->headers && r->headers[j] && !overridden; j++)
       overridden = same_name(c->headers[i], r->headers[j]);
     if (overridden) continue;
@@ -785,6 +820,7 @@ static int build_headers(corral_http_client *c, const corral_http_request *r,
     l = n;
   }
   for (size_t j = 0; r->headers && r->headers[j]; j++) {
+    if (strip_creds && is_cred(r->headers[j])) continue;
     if (!(n = curl_slist_append(l, r->headers[j]))) goto oom;
     l = n;
   }
@@ -841,7 +877,13 @@ static CURL *easy_new(corral_http_client *c) {
   }
   /* No proxy in the environment when the client opened: say so, and curl
    * does not read six environment variables for every request. */
-  if (c->no_proxy_env) curl_easy_setopt(e, CURLOPT_PROXY, "");
+  if (c->proxy || c->no_proxy_env)
+    if (curl_easy_setopt(e, CURLOPT_PROXY, c->proxy ? c->proxy : "") != CURLE_OK) {
+      curl_easy_cleanup(e);
+      return NULL;
+    }
+  /* Decoding asked for: every coding libcurl was built with. */
+  if (o->decompress) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   /* corral's time rule: CORRAL_FOREVER none, 0 (not set) 30 s, below 0
    * already expired. */
   int64_t ct = o->connect_timeout_ns;
@@ -875,7 +917,9 @@ static int setup(xfer *x, const char *method) {
   corral_http_client *c = x->c;
   const corral_http_request *r = x->req;
   CURL *e = x->easy;
-  if (build_headers(c, r, &x->hdrs) != 0) return CORRAL_ENOMEM;
+  curl_slist_free_all(x->hdrs);
+  x->hdrs = NULL;
+  if (build_headers(c, r, x->strip_creds, &x->hdrs) != 0) return CORRAL_ENOMEM;
   CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, r->url);
   if (rc != CURLE_OK) return rc == CURLE_OUT_OF_MEMORY ? CORRAL_ENOMEM : CORRAL_EINVAL;
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
@@ -893,10 +937,16 @@ static int setup(xfer *x, const char *method) {
                            strncasecmp(r->url, "https:", 6) == 0
                        ? 1L
                        : 0L);
-  int get = strcmp(method, "GET") == 0;
-  if (strcmp(method, "HEAD") == 0) {
+  /* curl picks GET, HEAD or POST from the options below; any other method
+   * (or a GET with a body) is sent as a custom request line over them. */
+  int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0,
+      post = strcmp(method, "POST") == 0;
+  /* RFC 9110 8.6: Content-Length: 0 for an empty POST, PUT or PATCH. */
+  int with_body = r->body || post || strcmp(method, "PUT") == 0 ||
+                  strcmp(method, "PATCH") == 0;
+  if (head) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (r->body || strcmp(method, "POST") == 0) {
+  } else if (with_body) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
@@ -904,10 +954,13 @@ static int setup(xfer *x, const char *method) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   }
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
-                   get || strcmp(method, "HEAD") == 0 ||
-                           (strcmp(method, "POST") == 0)
-                       ? NULL
-                       : method);
+                   post || head || (get && !with_body) ? NULL : method);
+  /* curl sends a custom method unchanged after every redirect, without its
+   * body after a 301, 302 or 303: such requests follow redirects here. */
+  if (!x->follow && c->o.max_redirects > 0 && !post && !head && !get) {
+    x->follow = 1; /* for the rest of the chain */
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  }
   return 0;
 }
 
@@ -934,6 +987,14 @@ static int map_result(xfer *x) {
   case CURLE_OUT_OF_MEMORY: return CORRAL_ENOMEM;
   case CURLE_UNSUPPORTED_PROTOCOL:
   case CURLE_URL_MALFORMAT:
+    /* The caller's URL was checked before: after a response these come
+     * from the server (a redirect to another scheme or a bad Location; a
+     * reply that is not HTTP, which curl calls HTTP/0.9). */
+    {
+      char *ip = NULL;
+      curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip);
+      return ip && *ip ? CORRAL_HTTP_EPROTO : CORRAL_EINVAL;
+    }
   case CURLE_BAD_FUNCTION_ARGUMENT: return CORRAL_EINVAL;
   case CURLE_SSL_CONNECT_ERROR:
   case CURLE_PEER_FAILED_VERIFICATION:
@@ -1003,7 +1064,7 @@ static void fill_response(xfer *x, corral_http_response *resp) {
                   : ver == CURL_HTTP_VERSION_2_0 ? 20
                   : ver == CURL_HTTP_VERSION_3   ? 30
                                                  : 0;
-  resp->redirects = redirects;
+  resp->redirects = x->follow ? x->hops : redirects;
   resp->reused = status && connects == 0;
   resp->total_ns = (int64_t)total * 1000;
   resp->url = dupstr(url);
@@ -1027,6 +1088,8 @@ static void release_easy(xfer *x) {
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, NULL);
+    if (x->follow) /* the client's setting again */
+      curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 1L);
     if (x->req->body || x->req->method) curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL);
     c->pool[c->npool++] = x->easy;
   } else {
@@ -1051,6 +1114,58 @@ static int should_retry(xfer *x, const char *method) {
   for (size_t i = 0; i < sizeof idempotent / sizeof idempotent[0]; i++)
     if (strcmp(method, idempotent[i]) == 0) return 1;
   return 0;
+}
+
+/* The response now arriving is a redirect that the request follows here. */
+static int followed_here(xfer *x) {
+  long status = 0;
+  char *loc = NULL;
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status != 301 && status != 302 && status != 303 && status != 307 &&
+      status != 308)
+    return 0;
+  curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc);
+  return loc != NULL;
+}
+
+/* Scheme, host and port of two URLs are the same (RFC 6454 origin). */
+static int same_origin(const char *a, const char *b) {
+  CURLU *ua = curl_url(), *ub = curl_url();
+  int same = 0;
+  if (ua && ub && curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
+      curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK) {
+    same = 1;
+    static const CURLUPart parts[] = {CURLUPART_SCHEME, CURLUPART_HOST,
+                                      CURLUPART_PORT};
+    for (int i = 0; i < 3 && same; i++) {
+      char *pa = NULL, *pb = NULL;
+      unsigned fl = parts[i] == CURLUPART_PORT ? CURLU_DEFAULT_PORT : 0;
+      curl_url_get(ua, parts[i], &pa, fl);
+      curl_url_get(ub, parts[i], &pb, fl);
+      same = pa && pb && strcasecmp(pa, pb) == 0;
+      curl_free(pa);
+      curl_free(pb);
+    }
+  }
+  curl_url_cleanup(ua);
+  curl_url_cleanup(ub);
+  return same;
+}
+
+/* A redirect curl would not follow: to another scheme, or to a Location
+ * that is not a URL. */
+static _Thread_local char redirect_why[CURL_ERROR_SIZE + 80];
+static int redirect_refused(xfer *x, const corral_http_response *resp) {
+  long status = resp ? resp->status : 0;
+  if (!resp) curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 300 || status > 399 ||
+      (x->result != CURLE_UNSUPPORTED_PROTOCOL && x->result != CURLE_URL_MALFORMAT))
+    return 0;
+  snprintf(redirect_why, sizeof redirect_why,
+           "redirect refused (%ld to a scheme other than http or https, or "
+           "not a URL): %s",
+           status, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+  return 1;
 }
 
 int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
@@ -1083,10 +1198,18 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
       return corral_errorf(CORRAL_EINVAL,
                            "corral_http_fetch: header line %zu: %s", i, why);
   }
+  if (req->body_len && !req->body)
+    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: body_len %zu "
+                         "without a body", req->body_len);
+  if (req->body_len && strcmp(method, "HEAD") == 0)
+    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: a HEAD request "
+                         "with a body");
   const char *why = bad_scheme(req->url);
   if (why)
     return corral_errorf(CORRAL_EINVAL, "%s %s: %s", method,
                          show_url(shown, sizeof shown, req->url), why);
+  corral_http_request hop; /* the request a redirect followed here makes */
+  char *hop_url = NULL;
   xfer x;
   memset(&x, 0, sizeof x);
   x.c = c;
@@ -1096,7 +1219,11 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
           : req->max_body ? req->max_body
           : c->o.max_body ? c->o.max_body
                           : 64 * MiB;
-  snprintf(x.what, sizeof x.what, "http %s %s", method, req->url);
+  if (strchr(req->url, '@'))
+    snprintf(x.what, sizeof x.what, "http %s %s", method,
+             show_url(shown, sizeof shown, req->url));
+  else
+    snprintf(x.what, sizeof x.what, "http %s %s", method, req->url);
   x.easy = c->npool ? c->pool[--c->npool] : easy_new(c);
   if (!x.easy) return CORRAL_ENOMEM;
   if (c->nhbufs) {
@@ -1166,6 +1293,54 @@ again:;
     if (rc) break;
   }
   if (x.c && x.added) xfer_detach(&x); /* cancelled, or the callback stopped */
+  if (rc == 0 && x.c && x.follow && x.result == CURLE_OK && followed_here(&x)) {
+    /* A redirect of a custom method (PUT, DELETE, PATCH, ...), followed as
+     * curl follows a POST's: 303 goes on as a GET without a body (RFC 9110
+     * 15.4.4), 301, 302, 307 and 308 keep the method and the body. */
+    char *loc = NULL;
+    long status = 0;
+    curl_easy_getinfo(x.easy, CURLINFO_REDIRECT_URL, &loc);
+    curl_easy_getinfo(x.easy, CURLINFO_RESPONSE_CODE, &status);
+    const char *bad = bad_scheme(loc);
+    if (x.hops + 1 > c->o.max_redirects) {
+      rc = corral_errorf(CORRAL_HTTP_EPROTO, "%s %s: Maximum (%ld) redirects followed",
+                         method, show_url(shown, sizeof shown, req->url), c->o.max_redirects);
+    } else if (bad) {
+      rc = corral_errorf(CORRAL_HTTP_EPROTO,
+                         "%s %s: redirect refused (%ld to %s): %s", method,
+                         show_url(shown, sizeof shown, req->url), status,
+                         show_url(redirect_why, 200, loc), bad);
+    } else {
+      char *next = strdup(loc);
+      if (!next) {
+        rc = CORRAL_ENOMEM;
+      } else {
+        if (!x.hops) hop = *req;
+        x.hops++;
+        free(hop_url);
+        hop.url = hop_url = next;
+        if (status == 303) {
+          hop.method = "GET";
+          hop.body = NULL;
+          hop.body_len = 0;
+          method = "GET";
+        }
+        if (!x.strip_creds && !same_origin(req->url, hop_url)) x.strip_creds = 1;
+        x.req = &hop;
+        xfer_unlink(&x);
+        x.done = 0;
+        x.result = CURLE_OK;
+        x.hlen = x.hcount = 0;
+        x.len = 0;
+        x.errbuf[0] = 0;
+        rc = setup(&x, method);
+        if (rc == 0) goto again;
+        rc = corral_errorf(rc, "%s %s: redirect: %s", method,
+                           show_url(shown, sizeof shown, req->url),
+                           rc == CORRAL_EINVAL ? "bad URL" : "out of memory");
+      }
+    }
+  }
   if (rc == 0 && x.c && !retried && should_retry(&x, method)) {
     /* A kept-alive connection the server closed as the request went out
      * (its idle timeout): nothing of a response arrived, so the request is
@@ -1197,6 +1372,7 @@ again:;
                                             "256 KiB"
                                           : "response body larger than the cap")
                     : x.stop_code == CORRAL_ENOMEM ? "out of memory"
+                    : redirect_refused(&x, resp) ? redirect_why
                     : x.errbuf[0] ? x.errbuf
                                   : curl_easy_strerror(x.result));
   } else if (rc == CORRAL_ECANCELED) {
@@ -1215,6 +1391,7 @@ again:;
     resp->url = NULL;
   }
 out:
+  free(hop_url);
   if (x.c) release_easy(&x);
   else if (x.easy) curl_easy_cleanup(x.easy);
   curl_slist_free_all(x.hdrs);

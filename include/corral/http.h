@@ -104,6 +104,22 @@ typedef struct corral_http_client_opts {
   size_t max_body;              /* default in-memory body cap, bytes;
                                    0: 64 MiB */
   int verbose;                  /* 1: curl's trace on stderr */
+  int decompress;               /* 1: send Accept-Encoding with the codings
+                                   libcurl decodes (gzip, deflate, and br,
+                                   zstd where built in) and hand over the
+                                   decoded body; the body cap counts decoded
+                                   bytes. 0 (default, as libcurl and curl
+                                   without --compressed): nothing is asked
+                                   for and a body is handed over as it came,
+                                   Content-Encoding and all */
+  const char *proxy;            /* NULL: from the environment (see
+                                   corral_http_client_open); "": no proxy,
+                                   whatever the environment says; else the
+                                   proxy's URL ("http://host:port", also
+                                   https://, socks4://, socks5://,
+                                   socks5h://; curl's CURLOPT_PROXY), for
+                                   every request. Copied; a control character or space:
+                                   CORRAL_EINVAL */
 } corral_http_client_opts;
 
 /* TASK ONLY. Open a client: connection pool and defaults, on the current

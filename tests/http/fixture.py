@@ -38,6 +38,21 @@ Endpoints that misbehave on purpose (what a client must survive):
   /half-headers         a status line and one header, then silence
   /close-after-headers  announces 1 MB, sends the headers, then closes
   /loop                 302 to itself
+  /no-length/N          N bytes, no Content-Length: the body ends when the
+                        server closes the connection (RFC 9112 6.3 rule 8)
+  /garbage              a reply that is not HTTP at all, then a close
+  /bad-status           "HTTP/1.1 abc" as the status line
+  /trickle/N            Content-Length N, one byte a second
+  /many-headers/N       a 200 with N short header lines
+  /not-modified         a 304 announcing Content-Length 1234, no body
+  /go?code=C&to=URL     a redirect with status C to URL (percent-decoded)
+  /inspect              the request as seen: method, Authorization, Cookie,
+                        Content-Length, Accept-Encoding, body length
+  /gzip                 a gzip-encoded body (Content-Encoding: gzip), sent
+                        whether or not the client asked for it
+  /silent               reads the request, never answers
+  a request whose target is an absolute URL (a proxy's request) is answered
+  "proxied <URL>"
 """
 import http.server
 import json
@@ -49,6 +64,8 @@ import subprocess
 import sys
 import threading
 import time
+import gzip
+import urllib.parse
 
 PATTERN = bytes(range(256)) * 64  # 16 KiB
 SLOW_ONCE = set()
@@ -96,20 +113,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.do_GET()
 
+    def do_PATCH(self):
+        self.do_GET()
+
+    def do_OPTIONS(self):
+        self.do_GET()
+
+    def do_PROPFIND(self):
+        self.do_GET()
+
     def do_GET(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
+        if self.path.startswith("http://"):  # a proxy's request
+            self.send(200, b"proxied " + self.path.encode())
+            return
         path, _, query = self.path.partition("?")
         parts = [p for p in path.split("/") if p]
         q = dict(kv.partition("=")[::2] for kv in query.split("&") if kv)
         if "ms" in q:  # any endpoint: answer after this many milliseconds
             time.sleep(int(q["ms"]) / 1000)
         try:
-            self.route(parts, body)
+            self.route(parts, body, q)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def route(self, p, body):
+    def route(self, p, body, q):
         if p[:1] == ["status"] and len(p) == 2:
             code = int(p[1])
             if code in (204, 304):  # no body allowed (RFC 9110 15.3.5)
@@ -215,6 +244,56 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         elif p == ["loop"]:
             self.send(302, b"", extra=[("Location", "/loop")])
+        elif p[:1] == ["no-length"] and len(p) == 2:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+            self.wfile.write(pattern(int(p[1])))
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == ["garbage"]:
+            self.wfile.write(b"SSH-2.0-OpenSSH_9.2\r\n\x00\xff junk\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == ["bad-status"]:
+            self.wfile.write(b"HTTP/1.1 abc\r\nContent-Length: 2\r\n\r\nok")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p[:1] == ["trickle"] and len(p) == 2:
+            self.send_response(200)
+            self.send_header("Content-Length", p[1])
+            self.end_headers()
+            for _ in range(int(p[1])):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(1)
+        elif p[:1] == ["many-headers"] and len(p) == 2:
+            self.send_response(200)
+            for i in range(int(p[1])):
+                self.send_header("X-H%d" % i, "v")
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"ok\n")
+        elif p == ["not-modified"]:
+            self.send_response(304)
+            self.send_header("Content-Length", "1234")
+            self.send_header("ETag", '"x"')
+            self.end_headers()
+        elif p == ["go"]:
+            to = urllib.parse.unquote(q.get("to", "/status/200"))
+            self.send(int(q.get("code", "302")), b"moved\n",
+                      extra=[("Location", to)])
+        elif p == ["inspect"]:
+            h = self.headers
+            out = "%s auth=%s cookie=%s cl=%s ae=%s body=%d" % (
+                self.command, h.get("Authorization") or "-",
+                h.get("Cookie") or "-", h.get("Content-Length") or "-",
+                h.get("Accept-Encoding") or "-", len(body))
+            self.send(200, out.encode())
+        elif p == ["gzip"]:
+            z = gzip.compress(b"hello gzip\n" * 1000)
+            self.send(200, z, extra=[("Content-Encoding", "gzip")])
+        elif p == ["silent"]:
+            time.sleep(60)
+            self.close_connection = True
         elif p == ["connections"]:
             self.send(200, b"%d\n" % self.server.connections)
         else:
