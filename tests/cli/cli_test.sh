@@ -354,6 +354,31 @@ assert jobs[12]['duration_s'] < 3, jobs[12]
 jobs=[r for r in rows if r['type']=='job']
 assert len(jobs)==2 and all(j['status']=='ERROR' and j['hedged'] is False for j in jobs), jobs
 " || fail "failed requests are not hedged"
+  # A URL list as people write it: CRLF line ends, a blank line, a comment,
+  # blanks around a URL (no request for the blank line and the comment; the
+  # URL is used trimmed); a line that is not a URL fails its own job, like a
+  # 503 and a refused connection. The exit status counts the failed jobs.
+  printf '%s\r\n\n# mirrors\n  %s  \nnot a url\n%s\n%s\n' "$U/status/200" \
+    "$U/status/201" "$U/status/503" "http://127.0.0.1:1/" > "$T/urls"
+  for how in file stdin; do
+    if [ $how = file ]; then $C http --json="$T/l" :::: "$T/urls" </dev/null >"$T/out" 2>"$T/err"
+    else $C http --json="$T/l" <"$T/urls" >"$T/out" 2>"$T/err"; fi
+    eq $? 3 "URL list ($how): three failed jobs"
+    json "$T/l" "
+jobs={r['seq']:r for r in rows if r['type']=='job'}
+assert len(jobs)==7, jobs
+want={1:('OK',200),2:('OK',None),3:('OK',None),4:('OK',201),5:('ERROR',None),6:('ERROR',503),7:('ERROR',None)}
+for k,(st,code) in want.items():
+  assert (jobs[k]['status'],jobs[k]['http_status'])==(st,code), (k,jobs[k])
+  assert jobs[k]['hedged'] is False and 'url' in jobs[k], jobs[k]
+assert jobs[1]['url']=='$U/status/200' and jobs[4]['url']=='$U/status/201', jobs
+assert 'no scheme' in jobs[5]['error'], jobs[5]
+assert jobs[6]['error']=='HTTP 503 Service Unavailable', jobs[6]
+assert 'onnect' in jobs[7]['error'], jobs[7]
+assert rows[-1]['counts']['OK']==4 and rows[-1]['counts']['ERROR']==3, rows[-1]
+" || fail "URL list ($how)"
+    eq "$(grep -c '^corral http: ' "$T/err")" 3 "one line per failed URL ($how)"
+  done
   err=$($C --hedge true 2>&1); eq $? 2 "--hedge without http"
   has "$err" "corral http --hedge" "hint" ;;
 linked_inputs)
