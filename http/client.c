@@ -104,6 +104,9 @@ struct xfer {
   /* raw header block of the latest response */
   char *hbuf;
   size_t hlen, hcap, hcount;
+  size_t htotal;   /* header bytes of every response of the transfer (1xx,
+                      redirects, the final one): one cap for them all */
+  curl_off_t clen; /* the response's Content-Length (-1: none yet) */
   char what[80];
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -559,6 +562,10 @@ int corral_http_client_open(corral_http_client **out,
     return corral_errorf(CORRAL_EINVAL,
                          "corral_http_client_open: a control character in the "
                          "user agent (header injection)");
+  /* A CA file that cannot be read fails here, not at every request. */
+  if (o.ca_file && access(o.ca_file, R_OK) != 0)
+    return corral_errorf(CORRAL_EINVAL, "corral_http_client_open: ca_file "
+                         "%s: %s", o.ca_file, strerror(errno));
   if (o.proxy && *o.proxy && (strpbrk(o.proxy, " \t") || has_ctl(o.proxy)))
     return corral_errorf(CORRAL_EINVAL,
                          "corral_http_client_open: a space or control "
@@ -752,10 +759,33 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg) {
 static size_t on_header(char *data, size_t one, size_t n, void *arg) {
   xfer *x = arg;
   (void)one;
+  /* Counted over every response of the transfer: endless "100 Continue"
+   * responses are refused like one huge header block. */
+  x->htotal += n;
+  if (x->htotal > HEADERS_MAX) {
+    x->stop_code = CORRAL_HTTP_ETOOBIG;
+    x->stop_headers = 1;
+    return 0;
+  }
   if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) { /* a new response begins */
     x->hlen = 0;
     x->hcount = 0;
+    x->clen = -1;
     return n;
+  }
+  if ((data[0] == 'C' || data[0] == 'c') && n > 15 &&
+      strncasecmp(data, "Content-Length:", 15) == 0) {
+    /* RFC 9112 6.3: two different lengths make the framing invalid (a
+     * response splitting attempt); curl would take the last one. */
+    char *end;
+    const char *v = data + 15;
+    while (v < data + n && (*v == ' ' || *v == '\t')) v++;
+    long long len = strtoll(v, &end, 10);
+    if (x->clen >= 0 && len != x->clen) {
+      x->stop_code = CORRAL_HTTP_EPROTO;
+      return 0;
+    }
+    x->clen = len;
   }
   /* Keep "Name: value" lines; skip the blank line and folded junk. */
   const char *colon = memchr(data, ':', n);
@@ -1212,6 +1242,7 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
   char *hop_url = NULL;
   xfer x;
   memset(&x, 0, sizeof x);
+  x.clen = -1;
   x.c = c;
   x.req = req;
   x.task = corral_current();
@@ -1349,7 +1380,7 @@ again:;
     xfer_unlink(&x);
     x.done = 0;
     x.result = CURLE_OK;
-    x.hlen = x.hcount = 0;
+    x.hlen = x.hcount = x.htotal = 0;
     x.len = 0;
     x.errbuf[0] = 0;
     curl_easy_setopt(x.easy, CURLOPT_FRESH_CONNECT, 1L);
@@ -1371,6 +1402,8 @@ again:;
                         ? (x.stop_headers ? "response headers larger than "
                                             "256 KiB"
                                           : "response body larger than the cap")
+                    : x.stop_code == CORRAL_HTTP_EPROTO
+                        ? "two different Content-Length headers (RFC 9112 6.3)"
                     : x.stop_code == CORRAL_ENOMEM ? "out of memory"
                     : redirect_refused(&x, resp) ? redirect_why
                     : x.errbuf[0] ? x.errbuf

@@ -223,11 +223,22 @@ static int m_garbage(void *arg, void **res) {
   char u[256];
   get_expect(c, FIXTURE(u, "/garbage"), CORRAL_HTTP_EPROTO, 0, NULL);
   get_expect(c, FIXTURE(u, "/bad-status"), CORRAL_HTTP_EPROTO, 0, NULL);
+  /* A NUL inside a header (curl refuses it). */
+  get_expect(c, FIXTURE(u, "/nul-header"), CORRAL_HTTP_EPROTO, 0, NULL);
+  /* Two different lengths: invalid framing (RFC 9112 6.3); curl alone
+   * would read the second. */
+  get_expect(c, FIXTURE(u, "/two-lengths"), CORRAL_HTTP_EPROTO, 200, NULL);
+  CHECK_MSG("Content-Length");
+  /* Both a length and chunked: the chunked encoding wins (RFC 9112 6.3). */
+  get_expect(c, FIXTURE(u, "/length-and-chunked"), 0, 200, "hello");
+  /* "100 Continue" without end: the headers' cap counts them all. */
+  get_expect(c, FIXTURE(u, "/continue-flood"), CORRAL_HTTP_ETOOBIG, 0, NULL);
+  CHECK_MSG("headers");
   usable(c);
   corral_http_client_close(c);
   return 0;
 }
-TEST(garbage_and_malformed_status_line) {
+TEST(garbage_malformed_status_nul_two_lengths_continue_flood) {
   up(1);
   run(m_garbage, NULL);
   finish();
@@ -740,5 +751,41 @@ static int m_host_limit(void *arg, void **res) {
 TEST(thousand_requests_per_host_limit) {
   up(1);
   run(m_host_limit, NULL);
+  finish();
+}
+
+/* ---- TLS: verified by default, a clear code; the CA file option ---- */
+
+static int m_tls(void *arg, void **res) {
+  (void)arg, (void)res;
+  if (!S.nginx_tls_port) {
+    fprintf(stderr, "no openssl: the TLS cases are not tried\n");
+    return 0;
+  }
+  char u[256], ca[300];
+  snprintf(ca, sizeof ca, "%s/cert.pem", S.dir);
+  snprintf(u, sizeof u, "https://127.0.0.1:%d/hello.txt", S.nginx_tls_port);
+  corral_http_client *c = open_client(NULL);
+  get_expect(c, u, CORRAL_HTTP_ETLS, 0, NULL);
+  CHECK_MSG("certificate");
+  usable(c);
+  corral_http_client_close(c);
+  c = open_client(&(corral_http_client_opts){.ca_file = ca});
+  get_expect(c, u, 0, 200, "hello from nginx\n");
+  corral_http_client_close(c);
+  c = open_client(&(corral_http_client_opts){.insecure = 1});
+  get_expect(c, u, 0, 200, "hello from nginx\n");
+  corral_http_client_close(c);
+  /* A CA file that is not there: refused at open, with its name. */
+  corral_http_client *bad = NULL;
+  CHECK_RC(corral_http_client_open(&bad, &(corral_http_client_opts){.ca_file = "/nonexistent/ca.pem"}),
+           CORRAL_EINVAL);
+  CHECK_MSG("/nonexistent/ca.pem");
+  CHECK(bad == NULL);
+  return 0;
+}
+TEST(tls_verified_by_default_ca_file) {
+  up(1);
+  run(m_tls, NULL);
   finish();
 }

@@ -24,11 +24,14 @@
  *                             before the whole response arrived, empty reply
  *   CORRAL_HTTP_ERESOLVE      the host name could not be resolved (DNS)
  *   CORRAL_HTTP_ETOOBIG       the response body exceeds the size cap, or the
- *                             response headers exceed 256 KiB
+ *                             header lines of the transfer's responses
+ *                             (1xx, the final one) exceed 256 KiB together
  *   CORRAL_ETIMEDOUT          the connect timeout option expired
  *   CORRAL_HTTP_ETLS          TLS handshake or certificate verification failed
  *   CORRAL_HTTP_EPROTO        the server broke the HTTP protocol (a reply
- *                             that is not HTTP, a malformed status line),
+ *                             that is not HTTP, a malformed status line,
+ *                             a NUL in a header, two different
+ *                             Content-Length headers: RFC 9112 6.3),
  *                             too many redirects, or a redirect to a scheme
  *                             other than http / https (file://, ftp://,
  *                             gopher://, dict://, ...: never followed)
@@ -104,7 +107,9 @@ typedef struct corral_http_client_opts {
                                    with Location); 0: do not follow */
   int insecure;                 /* 1: do not verify the server's TLS
                                    certificate and name. Default: verify */
-  const char *ca_file;          /* PEM bundle to verify with; NULL: system */
+  const char *ca_file;          /* PEM bundle to verify with (copied; one
+                                   that cannot be read: CORRAL_EINVAL at
+                                   open); NULL: the system's */
   corral_http_version version;  /* see corral_http_version */
   size_t max_body;              /* default in-memory body cap, bytes;
                                    0: 64 MiB */

@@ -51,6 +51,10 @@ Endpoints that misbehave on purpose (what a client must survive):
   /gzip                 a gzip-encoded body (Content-Encoding: gzip), sent
                         whether or not the client asked for it
   /silent               reads the request, never answers
+  /two-lengths          two different Content-Length headers
+  /length-and-chunked   Content-Length and chunked encoding together
+  /nul-header           a NUL byte inside a header value
+  /continue-flood       "100 Continue" responses, without end
   a request whose target is an absolute URL (a proxy's request) is answered
   "proxied <URL>"
 """
@@ -291,6 +295,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif p == ["gzip"]:
             z = gzip.compress(b"hello gzip\n" * 1000)
             self.send(200, z, extra=[("Content-Encoding", "gzip")])
+        elif p == ["two-lengths"]:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                             b"Content-Length: 5\r\n\r\nhello")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == ["length-and-chunked"]:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n"
+                             b"5\r\nhello\r\n0\r\n\r\n")
+            self.wfile.flush()
+        elif p == ["nul-header"]:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nX-B: after\r\n"
+                             b"Content-Length: 2\r\n\r\nok")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == ["continue-flood"]:
+            try:
+                while True:
+                    self.wfile.write(b"HTTP/1.1 100 Continue\r\nX-Pad: " +
+                                     b"p" * 1000 + b"\r\n\r\n")
+            except OSError:
+                pass
+            self.close_connection = True
         elif p == ["silent"]:
             time.sleep(60)
             self.close_connection = True
