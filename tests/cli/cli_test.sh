@@ -326,6 +326,13 @@ status 404" "bodies in order"
   $C http --json="$T/first" --policy first "$U/slow/50" "$U/slow/3000" </dev/null >/dev/null 2>&1
   json "$T/first" "s=rows[-1]; assert s['input_complete'] is True and s['counts']['OK']==1, s" ||
     fail "every URL argument became a job: input_complete"
+  json "$T/first" "
+jobs={r['seq']:r for r in rows if r['type']=='job'}
+assert jobs[1]['status']=='OK' and jobs[1]['exit_code']==0 and jobs[1]['http_status']==200, jobs[1]
+c=jobs[2]
+assert c['status']=='CANCELLED' and c['exit_code'] is None and c['http_status'] is None, c
+assert c['cancel']['by'] and c['url'].endswith('/slow/3000') and c['hedged'] is False, c
+" || fail "the JSON of a cancelled request"
   # URLs from standard input, JSON lines, a timeout, and hedging: after the
   # 95th percentile of the fast ones, the slow request gets a duplicate.
   { for i in $(seq 1 8); do echo "$U/slow/50"; done; echo "$U/slow/1500"; echo "$U/slow/9000"; } |
@@ -335,6 +342,7 @@ jobs={r['seq']:r for r in rows if r['type']=='job'}
 assert all(jobs[i]['status']=='OK' and jobs[i]['http_status']==200 for i in range(1,9)), jobs
 assert jobs[9]['status']=='OK' and jobs[9]['hedged'] is True, jobs[9]
 assert jobs[10]['status']=='TIMED_OUT' and jobs[10]['hedged'] is True, jobs[10]
+assert jobs[10]['exit_code'] is None and jobs[10]['http_status'] is None and 'cancel' in jobs[10], jobs[10]
 assert rows[-1]['counts']['TIMED_OUT']==1
 " || fail "http JSON"
   # Every request starts before any answer (-j 12): the straggler's
