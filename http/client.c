@@ -94,6 +94,9 @@ struct xfer {
   int strip_creds; /* a redirect left the first origin: no Authorization,
                       no Cookie */
   long hops;      /* redirects followed here */
+  int redirecting; /* follow: the response arriving is a 3xx with a
+                      Location, its body not the caller's */
+  int status_now;  /* follow: the status of the response arriving */
   int stop_code; /* our reason for failing a write (cap, callback) */
   int stop_headers; /* the cap on response headers stopped it */
   size_t streamed; /* body bytes handed to on_body */
@@ -387,6 +390,30 @@ static const char *bad_header(const char *h) {
   return NULL;
 }
 
+static int same_name(const char *a, const char *b);
+
+/* The message's framing is the library's: a Content-Length header that is
+ * not the body's length, or a Transfer-Encoding, would make the server
+ * read part of the body as a next request (request smuggling; Go's
+ * net/http ignores such headers). body_len < 0: a default header, where
+ * neither is allowed. NULL or why not. */
+static const char *bad_framing(const char *h, long long body_len) {
+  if (same_name(h, "Transfer-Encoding:"))
+    return "Transfer-Encoding is the library's (a body is sent with "
+           "Content-Length)";
+  if (!same_name(h, "Content-Length:")) return NULL;
+  if (body_len < 0) return "Content-Length is the library's";
+  const char *v = strchr(h, ':') + 1;
+  while (*v == ' ' || *v == '\t') v++;
+  char *end;
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  while (*end == ' ' || *end == '\t') end++;
+  if (*v < '0' || *v > '9' || *end || errno || n != body_len)
+    return "a Content-Length that is not body_len (request smuggling)";
+  return NULL;
+}
+
 static int has_ctl(const char *s) {
   for (; *s; s++)
     if (is_ctl((unsigned char)*s)) return 1;
@@ -553,6 +580,7 @@ int corral_http_client_open(corral_http_client **out,
                          curl_easy_strerror(global_rc));
   for (size_t i = 0; o.headers && o.headers[i]; i++) {
     const char *why = bad_header(o.headers[i]);
+    if (!why) why = bad_framing(o.headers[i], -1);
     if (why)
       return corral_errorf(CORRAL_EINVAL,
                            "corral_http_client_open: default header line %zu: %s",
@@ -705,11 +733,10 @@ static int grow(char **buf, size_t *cap, size_t need) {
   return 0;
 }
 
-static int followed_here(xfer *x);
 static size_t on_write(char *data, size_t one, size_t n, void *arg) {
   xfer *x = arg;
   (void)one; /* always 1 */
-  if (x->follow && followed_here(x)) return n; /* a redirect's body */
+  if (x->redirecting) return n; /* a redirect's body */
   if (x->req->on_body) {
     if (x->len) { /* the task has not taken the last piece yet */
       x->paused = 1;
@@ -771,7 +798,16 @@ static size_t on_header(char *data, size_t one, size_t n, void *arg) {
     x->hlen = 0;
     x->hcount = 0;
     x->clen = -1;
+    if (x->follow) {
+      const char *sp = memchr(data, ' ', n);
+      x->status_now = sp ? atoi(sp + 1) : 0;
+      x->redirecting = 0;
+    }
     return n;
+  }
+  if (x->follow && n > 9 && strncasecmp(data, "Location:", 9) == 0) {
+    int st = x->status_now;
+    x->redirecting = st == 301 || st == 302 || st == 303 || st == 307 || st == 308;
   }
   if ((data[0] == 'C' || data[0] == 'c') && n > 15 &&
       strncasecmp(data, "Content-Length:", 15) == 0) {
@@ -1224,6 +1260,7 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
                          show_url(shown, sizeof shown, method));
   for (size_t i = 0; req->headers && req->headers[i]; i++) {
     const char *why = bad_header(req->headers[i]);
+    if (!why) why = bad_framing(req->headers[i], (long long)req->body_len);
     if (why)
       return corral_errorf(CORRAL_EINVAL,
                            "corral_http_fetch: header line %zu: %s", i, why);
@@ -1364,6 +1401,7 @@ again:;
         x.hlen = x.hcount = 0;
         x.len = 0;
         x.errbuf[0] = 0;
+        x.redirecting = 0;
         rc = setup(&x, method);
         if (rc == 0) goto again;
         rc = corral_errorf(rc, "%s %s: redirect: %s", method,

@@ -43,7 +43,10 @@
  *                             character; a method that is not an RFC 9110
  *                             token; a header line that is not "Name: value"
  *                             with a token name, or holds CR, LF or another
- *                             control character (header injection); a
+ *                             control character (header injection), or
+ *                             sets the framing (a Content-Length other
+ *                             than body_len, a Transfer-Encoding: request
+ *                             smuggling; neither as a default header); a
  *                             client that is closed; a HEAD with a body.
  *                             Nothing is sent.
  *   CORRAL_ENOMEM, CORRAL_EIO (any other curl failure; see the message)
