@@ -1050,7 +1050,18 @@ static int map_result(xfer *x) {
   case CURLE_ABORTED_BY_CALLBACK:
     return x->stop_code ? x->stop_code : CORRAL_EIO;
   case CURLE_FILESIZE_EXCEEDED: return CORRAL_HTTP_ETOOBIG;
-  case CURLE_OUT_OF_MEMORY: return CORRAL_ENOMEM;
+  case CURLE_OUT_OF_MEMORY: {
+    /* After the status line it is curl refusing one header line over its
+     * 100 KiB limit (CURL_MAX_HTTP_HEADER), not a failed allocation. */
+    long status = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status) {
+      x->stop_code = CORRAL_HTTP_ETOOBIG;
+      x->stop_headers = 2;
+      return CORRAL_HTTP_ETOOBIG;
+    }
+    return CORRAL_ENOMEM;
+  }
   case CURLE_UNSUPPORTED_PROTOCOL:
   case CURLE_URL_MALFORMAT:
     /* The caller's URL was checked before: after a response these come
@@ -1419,6 +1430,7 @@ again:;
     x.done = 0;
     x.result = CURLE_OK;
     x.hlen = x.hcount = x.htotal = 0;
+    x.redirecting = 0;
     x.len = 0;
     x.errbuf[0] = 0;
     curl_easy_setopt(x.easy, CURLOPT_FRESH_CONNECT, 1L);
@@ -1437,7 +1449,9 @@ again:;
       corral_errorf(rc, "%s %s: %s", method,
                     show_url(shown, sizeof shown, req->url),
                     x.stop_code == CORRAL_HTTP_ETOOBIG
-                        ? (x.stop_headers ? "response headers larger than "
+                        ? (x.stop_headers == 2 ? "a response header line "
+                                                 "longer than 100 KiB"
+                           : x.stop_headers ? "response headers larger than "
                                             "256 KiB"
                                           : "response body larger than the cap")
                     : x.stop_code == CORRAL_HTTP_EPROTO

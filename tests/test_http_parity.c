@@ -244,6 +244,12 @@ static int m_garbage(void *arg, void **res) {
   CHECK_MSG("Content-Length");
   /* Both a length and chunked: the chunked encoding wins (RFC 9112 6.3). */
   get_expect(c, FIXTURE(u, "/length-and-chunked"), 0, 200, "hello");
+  /* One header line of 200 KB, then one of 1 MB (curl refuses a line over
+   * 100 KiB: not an out-of-memory). */
+  get_expect(c, FIXTURE(u, "/long-line/50000"), 0, 200, "ok");
+  get_expect(c, FIXTURE(u, "/long-line/200000"), CORRAL_HTTP_ETOOBIG, 0, NULL);
+  CHECK_MSG("header line longer than 100 KiB");
+  get_expect(c, FIXTURE(u, "/long-line/1000000"), CORRAL_HTTP_ETOOBIG, 0, NULL);
   /* "100 Continue" without end: the headers' cap counts them all. */
   get_expect(c, FIXTURE(u, "/continue-flood"), CORRAL_HTTP_ETOOBIG, 0, NULL);
   CHECK_MSG("headers");

@@ -25,7 +25,8 @@
  *   CORRAL_HTTP_ERESOLVE      the host name could not be resolved (DNS)
  *   CORRAL_HTTP_ETOOBIG       the response body exceeds the size cap, or the
  *                             header lines of the transfer's responses
- *                             (1xx, the final one) exceed 256 KiB together
+ *                             (1xx, the final one) exceed 256 KiB together,
+ *                             or one line is longer than 100 KiB
  *   CORRAL_ETIMEDOUT          the connect timeout option expired
  *   CORRAL_HTTP_ETLS          TLS handshake or certificate verification failed
  *   CORRAL_HTTP_EPROTO        the server broke the HTTP protocol (a reply

@@ -55,6 +55,7 @@ Endpoints that misbehave on purpose (what a client must survive):
   /length-and-chunked   Content-Length and chunked encoding together
   /nul-header           a NUL byte inside a header value
   /continue-flood       "100 Continue" responses, without end
+  /long-line/N          a header line of N bytes
   a request whose target is an absolute URL (a proxy's request) is answered
   "proxied <URL>"
 """
@@ -308,6 +309,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif p == ["nul-header"]:
             self.wfile.write(b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nX-B: after\r\n"
                              b"Content-Length: 2\r\n\r\nok")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p[:1] == ["long-line"] and len(p) == 2:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * int(p[1]) +
+                             b"\r\nContent-Length: 2\r\n\r\nok")
             self.wfile.flush()
             self.close_connection = True
         elif p == ["continue-flood"]:
