@@ -447,6 +447,14 @@ static int m_redirect_cancel(void *arg, void **res) {
   int rc = corral_http_get(c, go(u, 302, "/slow/10000"), NULL);
   CHECK_RC(rc, CORRAL_ECANCELED);
   CHECK_RC(corral_scope_exit(&s, rc), 0);
+  /* The same in a redirect corral-http follows itself (a PUT's). */
+  corral_http_request rq = {.method = "PUT", .url = go(u, 307, "/slow/10000"),
+                            .body = "abc", .body_len = 3};
+  CHECK_RC(corral_move_on_after(&s, 300 * MS), 0);
+  rc = corral_http_fetch(c, &rq, NULL);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK(corral_scope_caught(&s));
   usable(c);
   corral_http_client_close(c);
   return 0;
@@ -486,6 +494,8 @@ static int m_gzip(void *arg, void **res) {
   corral_http_response_free(&r);
   corral_http_request rq = {.url = FIXTURE(u, "/gzip"), .max_body = 5000};
   expect(c, &rq, CORRAL_HTTP_ETOOBIG, 200, NULL);
+  /* A body that does not decode: the server broke the protocol. */
+  get_expect(c, FIXTURE(u, "/bad-gzip"), CORRAL_HTTP_EPROTO, 200, NULL);
   /* Streamed: decoded as well. */
   collected col = {0};
   rq = (corral_http_request){.url = FIXTURE(u, "/gzip"), .on_body = collect,

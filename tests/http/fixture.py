@@ -56,6 +56,7 @@ Endpoints that misbehave on purpose (what a client must survive):
   /nul-header           a NUL byte inside a header value
   /continue-flood       "100 Continue" responses, without end
   /long-line/N          a header line of N bytes
+  /bad-gzip             Content-Encoding: gzip over bytes that are not gzip
   a request whose target is an absolute URL (a proxy's request) is answered
   "proxied <URL>"
 """
@@ -316,6 +317,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              b"\r\nContent-Length: 2\r\n\r\nok")
             self.wfile.flush()
             self.close_connection = True
+        elif p == ["bad-gzip"]:
+            self.send(200, b"this is not gzip at all", extra=[("Content-Encoding", "gzip")])
         elif p == ["continue-flood"]:
             try:
                 while True:
