@@ -1042,8 +1042,13 @@ static int map_result(xfer *x) {
     return oserr > 0 && oserr != ECONNREFUSED ? (int)-oserr
                                               : CORRAL_ECONNREFUSED;
   case CURLE_OPERATION_TIMEDOUT: return CORRAL_ETIMEDOUT;
-  case CURLE_SEND_ERROR:
   case CURLE_RECV_ERROR:
+    /* curl reports a broken chunked encoding as a receive error ("Illegal
+     * or missing hexadecimal sequence in chunked-encoding"): the server's
+     * fault, not the connection's. */
+    if (strstr(x->errbuf, "chunk")) return CORRAL_HTTP_EPROTO;
+    return CORRAL_ECONNRESET;
+  case CURLE_SEND_ERROR:
   case CURLE_PARTIAL_FILE:
   case CURLE_GOT_NOTHING: return CORRAL_ECONNRESET;
   case CURLE_WRITE_ERROR:

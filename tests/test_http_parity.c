@@ -242,6 +242,10 @@ static int m_garbage(void *arg, void **res) {
    * would read the second. */
   get_expect(c, FIXTURE(u, "/two-lengths"), CORRAL_HTTP_EPROTO, 200, NULL);
   CHECK_MSG("Content-Length");
+  /* A chunk size that is not hex, one of 2^64-1: the server's fault. */
+  get_expect(c, FIXTURE(u, "/bad-chunk"), CORRAL_HTTP_EPROTO, 200, NULL);
+  CHECK_MSG("chunked");
+  get_expect(c, FIXTURE(u, "/huge-chunk"), CORRAL_HTTP_EPROTO, 200, NULL);
   /* Both a length and chunked: the chunked encoding wins (RFC 9112 6.3). */
   get_expect(c, FIXTURE(u, "/length-and-chunked"), 0, 200, "hello");
   /* One header line of 200 KB, then one of 1 MB (curl refuses a line over

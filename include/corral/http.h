@@ -31,7 +31,8 @@
  *   CORRAL_HTTP_ETLS          TLS handshake or certificate verification failed
  *   CORRAL_HTTP_EPROTO        the server broke the HTTP protocol (a reply
  *                             that is not HTTP, a malformed status line,
- *                             a NUL in a header, two different
+ *                             a NUL in a header, a broken chunked
+ *                             encoding, two different
  *                             Content-Length headers: RFC 9112 6.3),
  *                             too many redirects, or a redirect to a scheme
  *                             other than http / https (file://, ftp://,

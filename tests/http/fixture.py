@@ -57,6 +57,8 @@ Endpoints that misbehave on purpose (what a client must survive):
   /continue-flood       "100 Continue" responses, without end
   /long-line/N          a header line of N bytes
   /bad-gzip             Content-Encoding: gzip over bytes that are not gzip
+  /bad-chunk            chunked encoding with a chunk size that is not hex
+  /huge-chunk           a chunk size of 2^64-1
   a request whose target is an absolute URL (a proxy's request) is answered
   "proxied <URL>"
 """
@@ -315,6 +317,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif p[:1] == ["long-line"] and len(p) == 2:
             self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * int(p[1]) +
                              b"\r\nContent-Length: 2\r\n\r\nok")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p in (["bad-chunk"], ["huge-chunk"]):
+            size = b"zz" if p == ["bad-chunk"] else b"ffffffffffffffff"
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             b"2\r\nok\r\n" + size + b"\r\nxxxx\r\n0\r\n\r\n")
             self.wfile.flush()
             self.close_connection = True
         elif p == ["bad-gzip"]:
