@@ -823,7 +823,29 @@ static size_t on_header(char *data, size_t one, size_t n, void *arg) {
     }
     x->clen = len;
   }
-  /* Keep "Name: value" lines; skip the blank line and folded junk. */
+  if ((data[0] == ' ' || data[0] == '\t') && x->hcount) {
+    /* obs-fold: a line that continues the previous field's value; RFC 9112
+     * 5.2 has it read as one space (curl 7 hands it over as a line). */
+    size_t a = 0, b = n;
+    while (a < b && (data[a] == ' ' || data[a] == '\t')) a++;
+    while (b > a && (data[b - 1] == '\r' || data[b - 1] == '\n' ||
+                     data[b - 1] == ' ' || data[b - 1] == '\t'))
+      b--;
+    if (a == b) return n;
+    if (grow(&x->hbuf, &x->hcap, x->hlen + (b - a) + 4) != 0) {
+      x->stop_code = CORRAL_ENOMEM;
+      return 0;
+    }
+    size_t end = x->hlen; /* before the previous line's CRLF */
+    while (end && (x->hbuf[end - 1] == '\r' || x->hbuf[end - 1] == '\n')) end--;
+    x->hbuf[end++] = ' ';
+    memcpy(x->hbuf + end, data + a, b - a);
+    end += b - a;
+    memcpy(x->hbuf + end, "\r\n", 3);
+    x->hlen = end + 2;
+    return n;
+  }
+  /* Keep "Name: value" lines; skip the blank line and junk. */
   const char *colon = memchr(data, ':', n);
   if (!colon || colon == data) return n;
   if (x->hlen + n > HEADERS_MAX) {

@@ -242,6 +242,16 @@ static int m_garbage(void *arg, void **res) {
    * would read the second. */
   get_expect(c, FIXTURE(u, "/two-lengths"), CORRAL_HTTP_EPROTO, 200, NULL);
   CHECK_MSG("Content-Length");
+  /* A folded header value (obs-fold) reads as one value with spaces
+   * (RFC 9112 5.2); its continuation lines are not fields of their own. */
+  corral_http_response r;
+  CHECK_RC(corral_http_get(c, FIXTURE(u, "/folded"), &r), 0);
+  CHECK_STR(corral_http_response_header(&r, "x-folded"), "one two three: 3");
+  CHECK_STR(corral_http_response_header(&r, "x-after"), "yes");
+  CHECK(corral_http_response_header(&r, "three") == NULL);
+  CHECK(corral_http_response_header(&r, "\tthree") == NULL);
+  CHECK_STR(r.body, "ok");
+  corral_http_response_free(&r);
   /* A chunk size that is not hex, one of 2^64-1: the server's fault. */
   get_expect(c, FIXTURE(u, "/bad-chunk"), CORRAL_HTTP_EPROTO, 200, NULL);
   CHECK_MSG("chunked");

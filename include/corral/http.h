@@ -227,7 +227,9 @@ typedef struct corral_http_header {
 typedef struct corral_http_response {
   int status;                   /* 200, 404, ...; 0 if none arrived */
   int version;                  /* 10, 11, 20 (HTTP/1.0, 1.1, 2) */
-  corral_http_header *headers;  /* of the final response (after redirects) */
+  corral_http_header *headers;  /* of the final response (after redirects);
+                                   a folded value (obs-fold) joined with one
+                                   space, RFC 9112 5.2 */
   size_t header_count;
   char *body;                   /* NUL-terminated (not counted in body_len);
                                    NULL when streamed or empty */

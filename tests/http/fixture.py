@@ -59,6 +59,7 @@ Endpoints that misbehave on purpose (what a client must survive):
   /bad-gzip             Content-Encoding: gzip over bytes that are not gzip
   /bad-chunk            chunked encoding with a chunk size that is not hex
   /huge-chunk           a chunk size of 2^64-1
+  /folded               a header value folded over three lines (obs-fold)
   a request whose target is an absolute URL (a proxy's request) is answered
   "proxied <URL>"
 """
@@ -325,6 +326,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              b"2\r\nok\r\n" + size + b"\r\nxxxx\r\n0\r\n\r\n")
             self.wfile.flush()
             self.close_connection = True
+        elif p == ["folded"]:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Folded: one\r\n two\r\n\tthree: 3\r\n"
+                             b"X-After: yes\r\nContent-Length: 2\r\n\r\nok")
+            self.wfile.flush()
         elif p == ["bad-gzip"]:
             self.send(200, b"this is not gzip at all", extra=[("Content-Encoding", "gzip")])
         elif p == ["continue-flood"]:
