@@ -110,6 +110,7 @@ struct xfer {
   size_t htotal;   /* header bytes of every response of the transfer (1xx,
                       redirects, the final one): one cap for them all */
   curl_off_t clen; /* the response's Content-Length (-1: none yet) */
+  int bad_length;  /* the Content-Length was not a number */
   char what[80];
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -811,14 +812,21 @@ static size_t on_header(char *data, size_t one, size_t n, void *arg) {
   }
   if ((data[0] == 'C' || data[0] == 'c') && n > 15 &&
       strncasecmp(data, "Content-Length:", 15) == 0) {
-    /* RFC 9112 6.3: two different lengths make the framing invalid (a
-     * response splitting attempt); curl would take the last one. */
-    char *end;
-    const char *v = data + 15;
-    while (v < data + n && (*v == ' ' || *v == '\t')) v++;
-    long long len = strtoll(v, &end, 10);
-    if (x->clen >= 0 && len != x->clen) {
+    /* RFC 9112 6.3: a length that is not digits, or two different ones,
+     * make the framing invalid (a response splitting attempt); curl would
+     * read "-1" as "until the close" and take the last of two. */
+    const char *v = data + 15, *e = data + n;
+    while (v < e && (*v == ' ' || *v == '\t')) v++;
+    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t')) e--;
+    long long len = 0;
+    int ok = v < e && e - v <= 18;
+    for (const char *p = v; ok && p < e; p++) {
+      ok = *p >= '0' && *p <= '9';
+      len = len * 10 + (*p - '0');
+    }
+    if (!ok || (x->clen >= 0 && len != x->clen)) {
       x->stop_code = CORRAL_HTTP_EPROTO;
+      x->bad_length = !ok;
       return 0;
     }
     x->clen = len;
@@ -1482,7 +1490,10 @@ again:;
                                             "256 KiB"
                                           : "response body larger than the cap")
                     : x.stop_code == CORRAL_HTTP_EPROTO
-                        ? "two different Content-Length headers (RFC 9112 6.3)"
+                        ? (x.bad_length ? "a Content-Length that is not a "
+                                          "number (RFC 9112 6.3)"
+                                        : "two different Content-Length "
+                                          "headers (RFC 9112 6.3)")
                     : x.stop_code == CORRAL_ENOMEM ? "out of memory"
                     : redirect_refused(&x, resp) ? redirect_why
                     : x.errbuf[0] ? x.errbuf

@@ -256,6 +256,20 @@ static int m_garbage(void *arg, void **res) {
   get_expect(c, FIXTURE(u, "/bad-chunk"), CORRAL_HTTP_EPROTO, 200, NULL);
   CHECK_MSG("chunked");
   get_expect(c, FIXTURE(u, "/huge-chunk"), CORRAL_HTTP_EPROTO, 200, NULL);
+  /* A length that is not a number. */
+  static const char *const badlen[] = {"-1", "abc", "5x", "%2B5", "0x5",
+                                       "99999999999999999999", ""};
+  for (size_t i = 0; i < sizeof badlen / sizeof badlen[0]; i++) {
+    char path[80];
+    snprintf(path, sizeof path, "/bad-length?v=%s", badlen[i]);
+    corral_http_response br;
+    int brc = corral_http_get(c, FIXTURE(u, path), &br);
+    if (brc != CORRAL_HTTP_EPROTO)
+      FAILF("Content-Length \"%s\": %s", badlen[i], corral_err_name(brc));
+    corral_http_response_free(&br);
+  }
+  get_expect(c, FIXTURE(u, "/bad-length?v=5"), 0, 200, "hello");
+  get_expect(c, FIXTURE(u, "/bad-length?v=%205%20"), 0, 200, "hello");
   /* Both a length and chunked: the chunked encoding wins (RFC 9112 6.3). */
   get_expect(c, FIXTURE(u, "/length-and-chunked"), 0, 200, "hello");
   /* One header line of 200 KB, then one of 1 MB (curl refuses a line over

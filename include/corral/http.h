@@ -32,8 +32,9 @@
  *   CORRAL_HTTP_EPROTO        the server broke the HTTP protocol (a reply
  *                             that is not HTTP, a malformed status line,
  *                             a NUL in a header, a broken chunked
- *                             encoding, two different
- *                             Content-Length headers: RFC 9112 6.3),
+ *                             encoding, a Content-Length that is not a
+ *                             number or two different ones: RFC 9112
+ *                             6.3),
  *                             too many redirects, or a redirect to a scheme
  *                             other than http / https (file://, ftp://,
  *                             gopher://, dict://, ...: never followed)

@@ -60,6 +60,7 @@ Endpoints that misbehave on purpose (what a client must survive):
   /bad-chunk            chunked encoding with a chunk size that is not hex
   /huge-chunk           a chunk size of 2^64-1
   /folded               a header value folded over three lines (obs-fold)
+  /bad-length?v=V       Content-Length: V (percent-decoded), then 5 bytes
   a request whose target is an absolute URL (a proxy's request) is answered
   "proxied <URL>"
 """
@@ -324,6 +325,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             size = b"zz" if p == ["bad-chunk"] else b"ffffffffffffffff"
             self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                              b"2\r\nok\r\n" + size + b"\r\nxxxx\r\n0\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == ["bad-length"]:
+            v = urllib.parse.unquote(q.get("v", "-1")).encode()
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: " + v +
+                             b"\r\n\r\nhello")
             self.wfile.flush()
             self.close_connection = True
         elif p == ["folded"]:
