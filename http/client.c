@@ -32,6 +32,8 @@
 #define MiB ((size_t)1024 * 1024)
 #define EASY_POOL_MAX 256
 #define HEADERS_MAX ((size_t)256 * 1024) /* response header block, bytes */
+#define REDIRECT_BODY_MAX ((size_t)64 * 1024) /* drained to keep the
+                                                 connection, else cut */
 
 typedef struct xfer xfer;
 typedef struct sock sock;
@@ -96,6 +98,9 @@ struct xfer {
   long hops;      /* redirects followed here */
   int redirecting; /* follow: the response arriving is a 3xx with a
                       Location, its body not the caller's */
+  char *location;  /* follow: that Location, as sent */
+  size_t skipped;  /* follow: bytes of that response's body drained */
+  int cut;         /* follow: its body was too long, the transfer cut */
   int status_now;  /* follow: the status of the response arriving */
   int stop_code; /* our reason for failing a write (cap, callback) */
   int stop_headers; /* the cap on response headers stopped it */
@@ -737,7 +742,14 @@ static int grow(char **buf, size_t *cap, size_t need) {
 static size_t on_write(char *data, size_t one, size_t n, void *arg) {
   xfer *x = arg;
   (void)one; /* always 1 */
-  if (x->redirecting) return n; /* a redirect's body */
+  if (x->redirecting) { /* a redirect's body: not the caller's */
+    x->skipped += n;
+    if (x->skipped > REDIRECT_BODY_MAX) {
+      x->cut = 1; /* the connection is closed, the redirect followed */
+      return 0;
+    }
+    return n;
+  }
   if (x->req->on_body) {
     if (x->len) { /* the task has not taken the last piece yet */
       x->paused = 1;
@@ -806,9 +818,21 @@ static size_t on_header(char *data, size_t one, size_t n, void *arg) {
     }
     return n;
   }
-  if (x->follow && n > 9 && strncasecmp(data, "Location:", 9) == 0) {
+  if (x->follow && n > 9 && (data[0] == 'L' || data[0] == 'l') &&
+      strncasecmp(data, "Location:", 9) == 0) {
     int st = x->status_now;
-    x->redirecting = st == 301 || st == 302 || st == 303 || st == 307 || st == 308;
+    if (st == 301 || st == 302 || st == 303 || st == 307 || st == 308) {
+      const char *v = data + 9, *e = data + n;
+      while (v < e && (*v == ' ' || *v == '\t')) v++;
+      while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t')) e--;
+      free(x->location);
+      x->location = strndup(v, (size_t)(e - v));
+      if (!x->location) {
+        x->stop_code = CORRAL_ENOMEM;
+        return 0;
+      }
+      x->redirecting = 1;
+    }
   }
   if ((data[0] == 'C' || data[0] == 'c') && n > 15 &&
       strncasecmp(data, "Content-Length:", 15) == 0) {
@@ -989,10 +1013,6 @@ static CURL *easy_new(corral_http_client *c) {
                : ct / 1000000 >= INT32_MAX ? (long)INT32_MAX
                                            : (long)((ct + 999999) / 1000000);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ct_ms);
-  if (o->max_redirects > 0) {
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirects);
-  }
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
   if (c->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) {
@@ -1051,12 +1071,10 @@ static int setup(xfer *x, const char *method) {
   }
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
                    post || head || (get && !with_body) ? NULL : method);
-  /* curl sends a custom method unchanged after every redirect, without its
-   * body after a 301, 302 or 303: such requests follow redirects here. */
-  if (!x->follow && c->o.max_redirects > 0 && !post && !head && !get) {
-    x->follow = 1; /* for the rest of the chain */
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  }
+  /* Redirects are followed here, not by curl: curl sends a custom method
+   * unchanged after every redirect (without its body after a 301, 302 or
+   * 303), and drains a redirect's body without end. */
+  x->follow = c->o.max_redirects > 0;
   return 0;
 }
 
@@ -1176,7 +1194,8 @@ static void fill_response(xfer *x, corral_http_response *resp) {
                   : ver == CURL_HTTP_VERSION_2_0 ? 20
                   : ver == CURL_HTTP_VERSION_3   ? 30
                                                  : 0;
-  resp->redirects = x->follow ? x->hops : redirects;
+  (void)redirects;
+  resp->redirects = x->hops;
   resp->reused = status && connects == 0;
   resp->total_ns = (int64_t)total * 1000;
   resp->url = dupstr(url);
@@ -1200,8 +1219,6 @@ static void release_easy(xfer *x) {
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, NULL);
-    if (x->follow) /* the client's setting again */
-      curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 1L);
     if (x->req->body || x->req->method) curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL);
     c->pool[c->npool++] = x->easy;
   } else {
@@ -1228,16 +1245,20 @@ static int should_retry(xfer *x, const char *method) {
   return 0;
 }
 
-/* The response now arriving is a redirect that the request follows here. */
-static int followed_here(xfer *x) {
-  long status = 0;
-  char *loc = NULL;
-  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-  if (status != 301 && status != 302 && status != 303 && status != 307 &&
-      status != 308)
-    return 0;
-  curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc);
-  return loc != NULL;
+/* The absolute URL a Location names, resolved against the URL of the
+ * response (RFC 3986 5), in a malloc'd string; NULL if it is not a URL. */
+static char *resolve_location(xfer *x) {
+  char *base = NULL, *out = NULL;
+  curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &base);
+  CURLU *u = curl_url();
+  if (u && base && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_URL, x->location, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+    char *full = NULL;
+    if (curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK) out = strdup(full);
+    curl_free(full);
+  }
+  curl_url_cleanup(u);
+  return out;
 }
 
 /* Scheme, host and port of two URLs are the same (RFC 6454 origin). */
@@ -1407,15 +1428,14 @@ again:;
     if (rc) break;
   }
   if (x.c && x.added) xfer_detach(&x); /* cancelled, or the callback stopped */
-  if (rc == 0 && x.c && x.follow && x.result == CURLE_OK && followed_here(&x)) {
-    /* A redirect of a custom method (PUT, DELETE, PATCH, ...), followed as
-     * curl follows a POST's: 303 goes on as a GET without a body (RFC 9110
-     * 15.4.4), 301, 302, 307 and 308 keep the method and the body. */
-    char *loc = NULL;
-    long status = 0;
-    curl_easy_getinfo(x.easy, CURLINFO_REDIRECT_URL, &loc);
-    curl_easy_getinfo(x.easy, CURLINFO_RESPONSE_CODE, &status);
-    const char *bad = bad_scheme(loc);
+  if (rc == 0 && x.c && x.follow && x.redirecting && x.location &&
+      (x.result == CURLE_OK || (x.cut && x.result == CURLE_WRITE_ERROR))) {
+    /* A redirect, followed with curl's rules: a POST answered 301, 302 or
+     * 303 goes on as a GET without its body; 303 turns any method but HEAD
+     * into a GET (RFC 9110 15.4.4); otherwise method and body are kept. */
+    long status = x.status_now;
+    char *next = resolve_location(&x);
+    const char *bad = next ? bad_scheme(next) : "not a URL";
     if (x.hops + 1 > c->o.max_redirects) {
       rc = corral_errorf(CORRAL_HTTP_EPROTO, "%s %s: Maximum (%ld) redirects followed",
                          method, show_url(shown, sizeof shown, req->url), c->o.max_redirects);
@@ -1423,38 +1443,38 @@ again:;
       rc = corral_errorf(CORRAL_HTTP_EPROTO,
                          "%s %s: redirect refused (%ld to %s): %s", method,
                          show_url(shown, sizeof shown, req->url), status,
-                         show_url(redirect_why, 200, loc), bad);
+                         show_url(redirect_why, 200, next ? next : x.location), bad);
     } else {
-      char *next = strdup(loc);
-      if (!next) {
-        rc = CORRAL_ENOMEM;
-      } else {
-        if (!x.hops) hop = *req;
-        x.hops++;
-        free(hop_url);
-        hop.url = hop_url = next;
-        if (status == 303) {
-          hop.method = "GET";
-          hop.body = NULL;
-          hop.body_len = 0;
-          method = "GET";
-        }
-        if (!x.strip_creds && !same_origin(req->url, hop_url)) x.strip_creds = 1;
-        x.req = &hop;
-        xfer_unlink(&x);
-        x.done = 0;
-        x.result = CURLE_OK;
-        x.hlen = x.hcount = 0;
-        x.len = 0;
-        x.errbuf[0] = 0;
-        x.redirecting = 0;
-        rc = setup(&x, method);
-        if (rc == 0) goto again;
-        rc = corral_errorf(rc, "%s %s: redirect: %s", method,
-                           show_url(shown, sizeof shown, req->url),
-                           rc == CORRAL_EINVAL ? "bad URL" : "out of memory");
+      if (!x.hops) hop = *req;
+      x.hops++;
+      free(hop_url);
+      hop.url = hop_url = next;
+      next = NULL;
+      int post = strcmp(method, "POST") == 0, head = strcmp(method, "HEAD") == 0;
+      if ((status == 303 && !head) || (post && (status == 301 || status == 302))) {
+        hop.method = "GET";
+        hop.body = NULL;
+        hop.body_len = 0;
+        method = "GET";
       }
+      if (!x.strip_creds && !same_origin(req->url, hop_url)) x.strip_creds = 1;
+      x.req = &hop;
+      xfer_unlink(&x);
+      x.done = 0;
+      x.result = CURLE_OK;
+      x.hlen = x.hcount = 0;
+      x.len = 0;
+      x.errbuf[0] = 0;
+      x.redirecting = x.cut = 0;
+      x.skipped = 0;
+      x.stop_code = 0;
+      rc = setup(&x, method);
+      if (rc == 0) goto again;
+      rc = corral_errorf(rc, "%s %s: redirect: %s", method,
+                         show_url(shown, sizeof shown, req->url),
+                         rc == CORRAL_EINVAL ? "bad URL" : "out of memory");
     }
+    free(next);
   }
   if (rc == 0 && x.c && !retried && should_retry(&x, method)) {
     /* A kept-alive connection the server closed as the request went out
@@ -1465,7 +1485,8 @@ again:;
     x.done = 0;
     x.result = CURLE_OK;
     x.hlen = x.hcount = x.htotal = 0;
-    x.redirecting = 0;
+    x.redirecting = x.cut = 0;
+    x.skipped = 0;
     x.len = 0;
     x.errbuf[0] = 0;
     curl_easy_setopt(x.easy, CURLOPT_FRESH_CONNECT, 1L);
@@ -1515,6 +1536,7 @@ again:;
   }
 out:
   free(hop_url);
+  free(x.location);
   if (x.c) release_easy(&x);
   else if (x.easy) curl_easy_cleanup(x.easy);
   curl_slist_free_all(x.hdrs);

@@ -262,9 +262,12 @@ typedef struct corral_http_response {
  * Redirects (max_redirects > 0; 301, 302, 303, 307, 308 with a Location)
  * follow curl's rules: a POST answered with 301, 302 or 303 continues as a
  * GET without its body, 307 and 308 keep method and body; 303 turns any
- * method but HEAD into a GET (RFC 9110 15.4.4; curl itself would send a
- * PUT or DELETE again, without its body: corral-http follows the
- * redirects of such methods itself); other methods keep method and body.
+ * method but HEAD into a GET (RFC 9110 15.4.4); other methods keep method
+ * and body. corral-http follows redirects itself (curl alone sends a PUT
+ * or DELETE again without its body, and drains a redirect's body without
+ * end): a redirect's body is drained up to 64 KiB to keep the connection,
+ * beyond that its connection is closed; either way the redirect is
+ * followed.
  * Authorization and Cookie headers (given or default) and the URL's
  * credentials are not sent once a redirect leaves the first request's
  * scheme, host and port (curl since 7.83, Go's net/http). Only http and

@@ -45,7 +45,8 @@ Endpoints that misbehave on purpose (what a client must survive):
   /trickle/N            Content-Length N, one byte a second
   /many-headers/N       a 200 with N short header lines
   /not-modified         a 304 announcing Content-Length 1234, no body
-  /go?code=C&to=URL     a redirect with status C to URL (percent-decoded)
+  /go?code=C&to=URL     a redirect with status C to URL (percent-decoded);
+                        &endless=1: its body never ends
   /inspect              the request as seen: method, Authorization, Cookie,
                         Content-Length, Accept-Encoding, body length
   /gzip                 a gzip-encoded body (Content-Encoding: gzip), sent
@@ -289,6 +290,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
         elif p == ["go"]:
             to = urllib.parse.unquote(q.get("to", "/status/200"))
+            if "endless" in q:  # a redirect whose body never ends
+                self.send_response(int(q.get("code", "302")))
+                self.send_header("Location", to)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = pattern(16384)
+                frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+                while True:
+                    self.wfile.write(frame)
             self.send(int(q.get("code", "302")), b"moved\n",
                       extra=[("Location", to)])
         elif p == ["inspect"]:
