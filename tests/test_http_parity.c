@@ -201,6 +201,32 @@ TEST(trickling_server_ended_by_the_deadline) {
   finish();
 }
 
+/* ---- a server that reads the request and never answers ---- */
+
+static int m_silent(void *arg, void **res) {
+  (void)arg, (void)res;
+  corral_http_client *c = open_client(NULL);
+  char u[256];
+  /* No default response timeout (as curl, Go's zero Client): a deadline
+   * ends it, with the scope's code. */
+  corral_scope s;
+  CHECK_RC(corral_fail_after(&s, 300 * MS), 0);
+  int rc = corral_http_get(c, FIXTURE(u, "/silent"), NULL);
+  CHECK_RC(rc, CORRAL_ECANCELED);
+  CHECK_RC(corral_scope_exit(&s, rc), CORRAL_ETIMEDOUT);
+  corral_http_client_stats st;
+  corral_http_client_stats_get(c, &st);
+  CHECK_EQ(st.in_flight, 0);
+  usable(c);
+  corral_http_client_close(c);
+  return 0;
+}
+TEST(server_that_never_answers_ended_by_a_deadline) {
+  up(1);
+  run(m_silent, NULL);
+  finish();
+}
+
 /* ---- many small headers ---- */
 
 static int m_many_headers(void *arg, void **res) {
