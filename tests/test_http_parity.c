@@ -633,6 +633,22 @@ static int m_bodies(void *arg, void **res) {
   snprintf(want, sizeof want, "POST auth=- cookie=- cl=%zu ae=- body=%zu", big, big);
   expect(c, &rq, 0, 200, want);
   free(b);
+  /* 6 MiB to nginx, whose limit is 1 MiB: it answers 413 before reading
+   * the body and closes; the 413 is the result (not a reset). */
+  {
+    char nu[256];
+    size_t n6 = 6 * 1024 * 1024;
+    char *b6 = calloc(1, n6);
+    CHECK(b6 != NULL);
+    corral_http_request nrq = {.url = NGINX(nu, "/hello.txt"), .body = b6, .body_len = n6};
+    corral_http_response nr;
+    int nrc = corral_http_fetch(c, &nrq, &nr);
+    if (nrc) FAILF("6 MiB to nginx: %s (%s)", corral_err_name(nrc),
+                   corral_error_message(corral_last_error()));
+    CHECK_EQ(nr.status, 413);
+    corral_http_response_free(&nr);
+    free(b6);
+  }
   /* Framing is the library's: a Content-Length that is not the body's
    * length (the rest of the body would be read as a next request), or a
    * Transfer-Encoding, is refused; the right length is accepted. */
