@@ -78,7 +78,26 @@ static int fetch_fn(void *arg, void **result) {
   return 0;
 }
 
+/* A URL line as written in a file: blanks around it (spaces, tabs, the CR
+ * of a CRLF line) are not part of it. */
+static void trim_url(char *s) {
+  size_t n = strlen(s), a = 0;
+  while (n && strchr(" \t\r\n\v\f", s[n - 1])) n--;
+  while (a < n && strchr(" \t\r\n\v\f", s[a])) a++;
+  memmove(s, s + a, n - a);
+  s[n - a] = 0;
+}
+
 int cli_http_once(engine *e, job *j) {
+  trim_url(j->cmd);
+  if (!j->cmd[0] || j->cmd[0] == '#') {
+    /* A blank line or a comment (as in curl's -K files): no request, the
+     * job succeeds with no output. */
+    j->exit_code = 0;
+    cli_on_data(j, 1, NULL, 0);
+    cli_on_data(j, 2, NULL, 0);
+    return 0;
+  }
   attempt at[2];
   memset(at, 0, sizeof at);
   for (int i = 0; i < 2; i++) at[i].e = e, at[i].j = j;

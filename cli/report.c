@@ -177,6 +177,9 @@ void cli_json_job(engine *e, job *j) {
       json_object_set_new(o, "url", jstr_n(j->cmd, strlen(j->cmd)));
       json_object_set_new(o, "http_status", j->http_status ? json_integer(j->http_status) : json_null());
       json_object_set_new(o, "hedged", json_boolean(j->hedged));
+      /* A request cancelled or timed out has no outcome of its own. */
+      if (j->status == CLI_JOB_CANCELLED || j->status == CLI_JOB_TIMED_OUT)
+        json_object_set_new(o, "exit_code", json_null());
     }
     if (j->status == CLI_JOB_CANCELLED || j->status == CLI_JOB_TIMED_OUT)
       json_object_set_new(o, "cancel", json_pack("{s:s,s:s}", "by", j->by, "reason", j->why));

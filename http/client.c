@@ -32,6 +32,8 @@
 #define MiB ((size_t)1024 * 1024)
 #define EASY_POOL_MAX 256
 #define HEADERS_MAX ((size_t)256 * 1024) /* response header block, bytes */
+#define REDIRECT_BODY_MAX ((size_t)64 * 1024) /* drained to keep the
+                                                 connection, else cut */
 
 typedef struct xfer xfer;
 typedef struct sock sock;
@@ -64,7 +66,7 @@ struct corral_http_client {
   uv_loop_t *loop;
   uv_timer_t *timer; /* separately allocated: freed by its close callback */
   corral_http_client_opts o;
-  char *user_agent, *ca_file;
+  char *user_agent, *ca_file, *proxy;
   char **headers; /* default headers, copied */
   size_t nheaders;
   xfer *xfers; /* transfers in the multi */
@@ -90,6 +92,16 @@ struct xfer {
   struct curl_slist *hdrs;
   xfer *prev, *next, *defer_next;
   int added, parked, done, paused, abort_pending;
+  int follow;     /* redirects followed here, not by curl (custom methods) */
+  int strip_creds; /* a redirect left the first origin: no Authorization,
+                      no Cookie */
+  long hops;      /* redirects followed here */
+  int redirecting; /* follow: the response arriving is a 3xx with a
+                      Location, its body not the caller's */
+  char *location;  /* follow: that Location, as sent */
+  size_t skipped;  /* follow: bytes of that response's body drained */
+  int cut;         /* follow: its body was too long, the transfer cut */
+  int status_now;  /* follow: the status of the response arriving */
   int stop_code; /* our reason for failing a write (cap, callback) */
   int stop_headers; /* the cap on response headers stopped it */
   size_t streamed; /* body bytes handed to on_body */
@@ -100,6 +112,10 @@ struct xfer {
   /* raw header block of the latest response */
   char *hbuf;
   size_t hlen, hcap, hcount;
+  size_t htotal;   /* header bytes of every response of the transfer (1xx,
+                      redirects, the final one): one cap for them all */
+  curl_off_t clen; /* the response's Content-Length (-1: none yet) */
+  int bad_length;  /* the Content-Length was not a number */
   char what[80];
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -380,6 +396,30 @@ static const char *bad_header(const char *h) {
   return NULL;
 }
 
+static int same_name(const char *a, const char *b);
+
+/* The message's framing is the library's: a Content-Length header that is
+ * not the body's length, or a Transfer-Encoding, would make the server
+ * read part of the body as a next request (request smuggling; Go's
+ * net/http ignores such headers). body_len < 0: a default header, where
+ * neither is allowed. NULL or why not. */
+static const char *bad_framing(const char *h, long long body_len) {
+  if (same_name(h, "Transfer-Encoding:"))
+    return "Transfer-Encoding is the library's (a body is sent with "
+           "Content-Length)";
+  if (!same_name(h, "Content-Length:")) return NULL;
+  if (body_len < 0) return "Content-Length is the library's";
+  const char *v = strchr(h, ':') + 1;
+  while (*v == ' ' || *v == '\t') v++;
+  char *end;
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  while (*end == ' ' || *end == '\t') end++;
+  if (*v < '0' || *v > '9' || *end || errno || n != body_len)
+    return "a Content-Length that is not body_len (request smuggling)";
+  return NULL;
+}
+
 static int has_ctl(const char *s) {
   for (; *s; s++)
     if (is_ctl((unsigned char)*s)) return 1;
@@ -390,7 +430,21 @@ static int has_ctl(const char *s) {
  * (error messages are one line of bounded length). */
 static const char *show_url(char *buf, size_t size, const char *url) {
   size_t k = 0;
+  /* A password in the URL (RFC 3986 3.2.1 userinfo) is shown as "***"
+   * (Go's net/url does the same in its messages). */
+  const char *pw = NULL, *at = NULL, *sep = strstr(url, "://");
+  if (sep) {
+    const char *auth = sep + 3, *end = auth + strcspn(auth, "/?#");
+    for (const char *p = auth; p < end; p++)
+      if (*p == '@') at = p;
+    if (at) pw = memchr(auth, ':', (size_t)(at - auth));
+  }
   for (const char *p = url; *p && k + 8 < size; p++) {
+    if (pw && p == pw + 1) {
+      k += (size_t)snprintf(buf + k, size - k, "***");
+      p = at - 1;
+      continue;
+    }
     unsigned char ch = (unsigned char)*p;
     if (is_ctl(ch) || ch == '\t') k += (size_t)snprintf(buf + k, size - k, "\\x%02x", ch);
     else buf[k++] = (char)ch;
@@ -532,6 +586,7 @@ int corral_http_client_open(corral_http_client **out,
                          curl_easy_strerror(global_rc));
   for (size_t i = 0; o.headers && o.headers[i]; i++) {
     const char *why = bad_header(o.headers[i]);
+    if (!why) why = bad_framing(o.headers[i], -1);
     if (why)
       return corral_errorf(CORRAL_EINVAL,
                            "corral_http_client_open: default header line %zu: %s",
@@ -541,6 +596,14 @@ int corral_http_client_open(corral_http_client **out,
     return corral_errorf(CORRAL_EINVAL,
                          "corral_http_client_open: a control character in the "
                          "user agent (header injection)");
+  /* A CA file that cannot be read fails here, not at every request. */
+  if (o.ca_file && access(o.ca_file, R_OK) != 0)
+    return corral_errorf(CORRAL_EINVAL, "corral_http_client_open: ca_file "
+                         "%s: %s", o.ca_file, strerror(errno));
+  if (o.proxy && *o.proxy && (strpbrk(o.proxy, " \t") || has_ctl(o.proxy)))
+    return corral_errorf(CORRAL_EINVAL,
+                         "corral_http_client_open: a space or control "
+                         "character in the proxy");
   corral_http_client *c = calloc(1, sizeof *c);
   if (!c) return CORRAL_ENOMEM;
   c->loop = loop;
@@ -558,8 +621,13 @@ int corral_http_client_open(corral_http_client **out,
     for (size_t i = 0; !bad && i < c->nheaders; i++)
       bad |= !(c->headers[i] = strdup(o.headers[i]));
   }
-  static const char *const proxy_vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+  /* What curl reads: http_proxy in lower case only (HTTP_PROXY is what a
+   * CGI program gets from a request's "Proxy:" header), the others in
+   * either case. */
+  static const char *const proxy_vars[] = {"http_proxy", "https_proxy",
                                            "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+  c->proxy = dupstr(o.proxy);
+  bad |= o.proxy && !c->proxy;
   c->no_proxy_env = 1;
   for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
     if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i])) c->no_proxy_env = 0;
@@ -644,6 +712,7 @@ static void client_free(corral_http_client *c) {
   free(c->headers);
   free(c->user_agent);
   free(c->ca_file);
+  free(c->proxy);
   free(c);
 }
 
@@ -673,6 +742,14 @@ static int grow(char **buf, size_t *cap, size_t need) {
 static size_t on_write(char *data, size_t one, size_t n, void *arg) {
   xfer *x = arg;
   (void)one; /* always 1 */
+  if (x->redirecting) { /* a redirect's body: not the caller's */
+    x->skipped += n;
+    if (x->skipped > REDIRECT_BODY_MAX) {
+      x->cut = 1; /* the connection is closed, the redirect followed */
+      return 0;
+    }
+    return n;
+  }
   if (x->req->on_body) {
     if (x->len) { /* the task has not taken the last piece yet */
       x->paused = 1;
@@ -700,7 +777,7 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg) {
   if (!x->body) { /* first piece: size the buffer once if the length is known */
     curl_off_t cl = -1;
     curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    if (cl > 0 && (size_t)cl > x->max) {
+    if (cl > 0 && (size_t)cl > x->max && !x->c->o.decompress) {
       x->stop_code = CORRAL_HTTP_ETOOBIG;
       return 0;
     }
@@ -722,12 +799,85 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg) {
 static size_t on_header(char *data, size_t one, size_t n, void *arg) {
   xfer *x = arg;
   (void)one;
+  /* Counted over every response of the transfer: endless "100 Continue"
+   * responses are refused like one huge header block. */
+  x->htotal += n;
+  if (x->htotal > HEADERS_MAX) {
+    x->stop_code = CORRAL_HTTP_ETOOBIG;
+    x->stop_headers = 1;
+    return 0;
+  }
   if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) { /* a new response begins */
     x->hlen = 0;
     x->hcount = 0;
+    x->clen = -1;
+    if (x->follow) {
+      const char *sp = memchr(data, ' ', n);
+      x->status_now = sp ? atoi(sp + 1) : 0;
+      x->redirecting = 0;
+    }
     return n;
   }
-  /* Keep "Name: value" lines; skip the blank line and folded junk. */
+  if (x->follow && n > 9 && (data[0] == 'L' || data[0] == 'l') &&
+      strncasecmp(data, "Location:", 9) == 0) {
+    int st = x->status_now;
+    if (st == 301 || st == 302 || st == 303 || st == 307 || st == 308) {
+      const char *v = data + 9, *e = data + n;
+      while (v < e && (*v == ' ' || *v == '\t')) v++;
+      while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t')) e--;
+      free(x->location);
+      x->location = strndup(v, (size_t)(e - v));
+      if (!x->location) {
+        x->stop_code = CORRAL_ENOMEM;
+        return 0;
+      }
+      x->redirecting = 1;
+    }
+  }
+  if ((data[0] == 'C' || data[0] == 'c') && n > 15 &&
+      strncasecmp(data, "Content-Length:", 15) == 0) {
+    /* RFC 9112 6.3: a length that is not digits, or two different ones,
+     * make the framing invalid (a response splitting attempt); curl would
+     * read "-1" as "until the close" and take the last of two. */
+    const char *v = data + 15, *e = data + n;
+    while (v < e && (*v == ' ' || *v == '\t')) v++;
+    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t')) e--;
+    long long len = 0;
+    int ok = v < e && e - v <= 18;
+    for (const char *p = v; ok && p < e; p++) {
+      ok = *p >= '0' && *p <= '9';
+      len = len * 10 + (*p - '0');
+    }
+    if (!ok || (x->clen >= 0 && len != x->clen)) {
+      x->stop_code = CORRAL_HTTP_EPROTO;
+      x->bad_length = !ok;
+      return 0;
+    }
+    x->clen = len;
+  }
+  if ((data[0] == ' ' || data[0] == '\t') && x->hcount) {
+    /* obs-fold: a line that continues the previous field's value; RFC 9112
+     * 5.2 has it read as one space (curl 7 hands it over as a line). */
+    size_t a = 0, b = n;
+    while (a < b && (data[a] == ' ' || data[a] == '\t')) a++;
+    while (b > a && (data[b - 1] == '\r' || data[b - 1] == '\n' ||
+                     data[b - 1] == ' ' || data[b - 1] == '\t'))
+      b--;
+    if (a == b) return n;
+    if (grow(&x->hbuf, &x->hcap, x->hlen + (b - a) + 4) != 0) {
+      x->stop_code = CORRAL_ENOMEM;
+      return 0;
+    }
+    size_t end = x->hlen; /* before the previous line's CRLF */
+    while (end && (x->hbuf[end - 1] == '\r' || x->hbuf[end - 1] == '\n')) end--;
+    x->hbuf[end++] = ' ';
+    memcpy(x->hbuf + end, data + a, b - a);
+    end += b - a;
+    memcpy(x->hbuf + end, "\r\n", 3);
+    x->hlen = end + 2;
+    return n;
+  }
+  /* Keep "Name: value" lines; skip the blank line and junk. */
   const char *colon = memchr(data, ':', n);
   if (!colon || colon == data) return n;
   if (x->hlen + n > HEADERS_MAX) {
@@ -773,11 +923,16 @@ static int same_name(const char *a, const char *b) {
   return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+/* Not sent to another origin after a redirect (curl since 7.83, Go). */
+static int is_cred(const char *h) {
+  return same_name(h, "Authorization:") || same_name(h, "Cookie:");
+}
+
 static int build_headers(corral_http_client *c, const corral_http_request *r,
-                         struct curl_slist **out) {
+                         int strip_creds, struct curl_slist **out) {
   struct curl_slist *l = NULL, *n;
   for (size_t i = 0; i < c->nheaders; i++) {
-    int overridden = 0;
+    int overridden = strip_creds && is_cred(c->headers[i]);
     for (size_t j = 0; r->headers && r->headers[j] && !overridden; j++)
       overridden = same_name(c->headers[i], r->headers[j]);
     if (overridden) continue;
@@ -785,6 +940,7 @@ static int build_headers(corral_http_client *c, const corral_http_request *r,
     l = n;
   }
   for (size_t j = 0; r->headers && r->headers[j]; j++) {
+    if (strip_creds && is_cred(r->headers[j])) continue;
     if (!(n = curl_slist_append(l, r->headers[j]))) goto oom;
     l = n;
   }
@@ -841,7 +997,13 @@ static CURL *easy_new(corral_http_client *c) {
   }
   /* No proxy in the environment when the client opened: say so, and curl
    * does not read six environment variables for every request. */
-  if (c->no_proxy_env) curl_easy_setopt(e, CURLOPT_PROXY, "");
+  if (c->proxy || c->no_proxy_env)
+    if (curl_easy_setopt(e, CURLOPT_PROXY, c->proxy ? c->proxy : "") != CURLE_OK) {
+      curl_easy_cleanup(e);
+      return NULL;
+    }
+  /* Decoding asked for: every coding libcurl was built with. */
+  if (o->decompress) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   /* corral's time rule: CORRAL_FOREVER none, 0 (not set) 30 s, below 0
    * already expired. */
   int64_t ct = o->connect_timeout_ns;
@@ -851,10 +1013,6 @@ static CURL *easy_new(corral_http_client *c) {
                : ct / 1000000 >= INT32_MAX ? (long)INT32_MAX
                                            : (long)((ct + 999999) / 1000000);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ct_ms);
-  if (o->max_redirects > 0) {
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirects);
-  }
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
   if (c->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) {
@@ -875,7 +1033,9 @@ static int setup(xfer *x, const char *method) {
   corral_http_client *c = x->c;
   const corral_http_request *r = x->req;
   CURL *e = x->easy;
-  if (build_headers(c, r, &x->hdrs) != 0) return CORRAL_ENOMEM;
+  curl_slist_free_all(x->hdrs);
+  x->hdrs = NULL;
+  if (build_headers(c, r, x->strip_creds, &x->hdrs) != 0) return CORRAL_ENOMEM;
   CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, r->url);
   if (rc != CURLE_OK) return rc == CURLE_OUT_OF_MEMORY ? CORRAL_ENOMEM : CORRAL_EINVAL;
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
@@ -893,10 +1053,16 @@ static int setup(xfer *x, const char *method) {
                            strncasecmp(r->url, "https:", 6) == 0
                        ? 1L
                        : 0L);
-  int get = strcmp(method, "GET") == 0;
-  if (strcmp(method, "HEAD") == 0) {
+  /* curl picks GET, HEAD or POST from the options below; any other method
+   * (or a GET with a body) is sent as a custom request line over them. */
+  int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0,
+      post = strcmp(method, "POST") == 0;
+  /* RFC 9110 8.6: Content-Length: 0 for an empty POST, PUT or PATCH. */
+  int with_body = r->body || post || strcmp(method, "PUT") == 0 ||
+                  strcmp(method, "PATCH") == 0;
+  if (head) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (r->body || strcmp(method, "POST") == 0) {
+  } else if (with_body) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
@@ -904,10 +1070,11 @@ static int setup(xfer *x, const char *method) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   }
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
-                   get || strcmp(method, "HEAD") == 0 ||
-                           (strcmp(method, "POST") == 0)
-                       ? NULL
-                       : method);
+                   post || head || (get && !with_body) ? NULL : method);
+  /* Redirects are followed here, not by curl: curl sends a custom method
+   * unchanged after every redirect (without its body after a 301, 302 or
+   * 303), and drains a redirect's body without end. */
+  x->follow = c->o.max_redirects > 0;
   return 0;
 }
 
@@ -923,17 +1090,41 @@ static int map_result(xfer *x) {
     return oserr > 0 && oserr != ECONNREFUSED ? (int)-oserr
                                               : CORRAL_ECONNREFUSED;
   case CURLE_OPERATION_TIMEDOUT: return CORRAL_ETIMEDOUT;
-  case CURLE_SEND_ERROR:
   case CURLE_RECV_ERROR:
+    /* curl reports a broken chunked encoding as a receive error ("Illegal
+     * or missing hexadecimal sequence in chunked-encoding"): the server's
+     * fault, not the connection's. */
+    if (strstr(x->errbuf, "chunk")) return CORRAL_HTTP_EPROTO;
+    return CORRAL_ECONNRESET;
+  case CURLE_SEND_ERROR:
   case CURLE_PARTIAL_FILE:
   case CURLE_GOT_NOTHING: return CORRAL_ECONNRESET;
   case CURLE_WRITE_ERROR:
   case CURLE_ABORTED_BY_CALLBACK:
     return x->stop_code ? x->stop_code : CORRAL_EIO;
   case CURLE_FILESIZE_EXCEEDED: return CORRAL_HTTP_ETOOBIG;
-  case CURLE_OUT_OF_MEMORY: return CORRAL_ENOMEM;
+  case CURLE_OUT_OF_MEMORY: {
+    /* After the status line it is curl refusing one header line over its
+     * 100 KiB limit (CURL_MAX_HTTP_HEADER), not a failed allocation. */
+    long status = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status) {
+      x->stop_code = CORRAL_HTTP_ETOOBIG;
+      x->stop_headers = 2;
+      return CORRAL_HTTP_ETOOBIG;
+    }
+    return CORRAL_ENOMEM;
+  }
   case CURLE_UNSUPPORTED_PROTOCOL:
   case CURLE_URL_MALFORMAT:
+    /* The caller's URL was checked before: after a response these come
+     * from the server (a redirect to another scheme or a bad Location; a
+     * reply that is not HTTP, which curl calls HTTP/0.9). */
+    {
+      char *ip = NULL;
+      curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip);
+      return ip && *ip ? CORRAL_HTTP_EPROTO : CORRAL_EINVAL;
+    }
   case CURLE_BAD_FUNCTION_ARGUMENT: return CORRAL_EINVAL;
   case CURLE_SSL_CONNECT_ERROR:
   case CURLE_PEER_FAILED_VERIFICATION:
@@ -1003,7 +1194,8 @@ static void fill_response(xfer *x, corral_http_response *resp) {
                   : ver == CURL_HTTP_VERSION_2_0 ? 20
                   : ver == CURL_HTTP_VERSION_3   ? 30
                                                  : 0;
-  resp->redirects = redirects;
+  (void)redirects;
+  resp->redirects = x->hops;
   resp->reused = status && connects == 0;
   resp->total_ns = (int64_t)total * 1000;
   resp->url = dupstr(url);
@@ -1053,6 +1245,62 @@ static int should_retry(xfer *x, const char *method) {
   return 0;
 }
 
+/* The absolute URL a Location names, resolved against the URL of the
+ * response (RFC 3986 5), in a malloc'd string; NULL if it is not a URL. */
+static char *resolve_location(xfer *x) {
+  char *base = NULL, *out = NULL;
+  curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &base);
+  CURLU *u = curl_url();
+  if (u && base && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_URL, x->location, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+    char *full = NULL;
+    if (curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK) out = strdup(full);
+    curl_free(full);
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+/* Scheme, host and port of two URLs are the same (RFC 6454 origin). */
+static int same_origin(const char *a, const char *b) {
+  CURLU *ua = curl_url(), *ub = curl_url();
+  int same = 0;
+  if (ua && ub && curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
+      curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK) {
+    same = 1;
+    static const CURLUPart parts[] = {CURLUPART_SCHEME, CURLUPART_HOST,
+                                      CURLUPART_PORT};
+    for (int i = 0; i < 3 && same; i++) {
+      char *pa = NULL, *pb = NULL;
+      unsigned fl = parts[i] == CURLUPART_PORT ? CURLU_DEFAULT_PORT : 0;
+      curl_url_get(ua, parts[i], &pa, fl);
+      curl_url_get(ub, parts[i], &pb, fl);
+      same = pa && pb && strcasecmp(pa, pb) == 0;
+      curl_free(pa);
+      curl_free(pb);
+    }
+  }
+  curl_url_cleanup(ua);
+  curl_url_cleanup(ub);
+  return same;
+}
+
+/* A redirect curl would not follow: to another scheme, or to a Location
+ * that is not a URL. */
+static _Thread_local char redirect_why[CURL_ERROR_SIZE + 80];
+static int redirect_refused(xfer *x, const corral_http_response *resp) {
+  long status = resp ? resp->status : 0;
+  if (!resp) curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 300 || status > 399 ||
+      (x->result != CURLE_UNSUPPORTED_PROTOCOL && x->result != CURLE_URL_MALFORMAT))
+    return 0;
+  snprintf(redirect_why, sizeof redirect_why,
+           "redirect refused (%ld to a scheme other than http or https, or "
+           "not a URL): %s",
+           status, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+  return 1;
+}
+
 int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
                         corral_http_response *resp) {
   if (resp) memset(resp, 0, sizeof *resp);
@@ -1079,16 +1327,26 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
                          show_url(shown, sizeof shown, method));
   for (size_t i = 0; req->headers && req->headers[i]; i++) {
     const char *why = bad_header(req->headers[i]);
+    if (!why) why = bad_framing(req->headers[i], (long long)req->body_len);
     if (why)
       return corral_errorf(CORRAL_EINVAL,
                            "corral_http_fetch: header line %zu: %s", i, why);
   }
+  if (req->body_len && !req->body)
+    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: body_len %zu "
+                         "without a body", req->body_len);
+  if (req->body_len && strcmp(method, "HEAD") == 0)
+    return corral_errorf(CORRAL_EINVAL, "corral_http_fetch: a HEAD request "
+                         "with a body");
   const char *why = bad_scheme(req->url);
   if (why)
     return corral_errorf(CORRAL_EINVAL, "%s %s: %s", method,
                          show_url(shown, sizeof shown, req->url), why);
+  corral_http_request hop; /* the request a redirect followed here makes */
+  char *hop_url = NULL;
   xfer x;
   memset(&x, 0, sizeof x);
+  x.clen = -1;
   x.c = c;
   x.req = req;
   x.task = corral_current();
@@ -1096,7 +1354,11 @@ int corral_http_fetch(corral_http_client *c, const corral_http_request *req,
           : req->max_body ? req->max_body
           : c->o.max_body ? c->o.max_body
                           : 64 * MiB;
-  snprintf(x.what, sizeof x.what, "http %s %s", method, req->url);
+  if (strchr(req->url, '@'))
+    snprintf(x.what, sizeof x.what, "http %s %s", method,
+             show_url(shown, sizeof shown, req->url));
+  else
+    snprintf(x.what, sizeof x.what, "http %s %s", method, req->url);
   x.easy = c->npool ? c->pool[--c->npool] : easy_new(c);
   if (!x.easy) return CORRAL_ENOMEM;
   if (c->nhbufs) {
@@ -1166,6 +1428,54 @@ again:;
     if (rc) break;
   }
   if (x.c && x.added) xfer_detach(&x); /* cancelled, or the callback stopped */
+  if (rc == 0 && x.c && x.follow && x.redirecting && x.location &&
+      (x.result == CURLE_OK || (x.cut && x.result == CURLE_WRITE_ERROR))) {
+    /* A redirect, followed with curl's rules: a POST answered 301, 302 or
+     * 303 goes on as a GET without its body; 303 turns any method but HEAD
+     * into a GET (RFC 9110 15.4.4); otherwise method and body are kept. */
+    long status = x.status_now;
+    char *next = resolve_location(&x);
+    const char *bad = next ? bad_scheme(next) : "not a URL";
+    if (x.hops + 1 > c->o.max_redirects) {
+      rc = corral_errorf(CORRAL_HTTP_EPROTO, "%s %s: Maximum (%ld) redirects followed",
+                         method, show_url(shown, sizeof shown, req->url), c->o.max_redirects);
+    } else if (bad) {
+      rc = corral_errorf(CORRAL_HTTP_EPROTO,
+                         "%s %s: redirect refused (%ld to %s): %s", method,
+                         show_url(shown, sizeof shown, req->url), status,
+                         show_url(redirect_why, 200, next ? next : x.location), bad);
+    } else {
+      if (!x.hops) hop = *req;
+      x.hops++;
+      free(hop_url);
+      hop.url = hop_url = next;
+      next = NULL;
+      int post = strcmp(method, "POST") == 0, head = strcmp(method, "HEAD") == 0;
+      if ((status == 303 && !head) || (post && (status == 301 || status == 302))) {
+        hop.method = "GET";
+        hop.body = NULL;
+        hop.body_len = 0;
+        method = "GET";
+      }
+      if (!x.strip_creds && !same_origin(req->url, hop_url)) x.strip_creds = 1;
+      x.req = &hop;
+      xfer_unlink(&x);
+      x.done = 0;
+      x.result = CURLE_OK;
+      x.hlen = x.hcount = 0;
+      x.len = 0;
+      x.errbuf[0] = 0;
+      x.redirecting = x.cut = 0;
+      x.skipped = 0;
+      x.stop_code = 0;
+      rc = setup(&x, method);
+      if (rc == 0) goto again;
+      rc = corral_errorf(rc, "%s %s: redirect: %s", method,
+                         show_url(shown, sizeof shown, req->url),
+                         rc == CORRAL_EINVAL ? "bad URL" : "out of memory");
+    }
+    free(next);
+  }
   if (rc == 0 && x.c && !retried && should_retry(&x, method)) {
     /* A kept-alive connection the server closed as the request went out
      * (its idle timeout): nothing of a response arrived, so the request is
@@ -1174,7 +1484,9 @@ again:;
     xfer_unlink(&x);
     x.done = 0;
     x.result = CURLE_OK;
-    x.hlen = x.hcount = 0;
+    x.hlen = x.hcount = x.htotal = 0;
+    x.redirecting = x.cut = 0;
+    x.skipped = 0;
     x.len = 0;
     x.errbuf[0] = 0;
     curl_easy_setopt(x.easy, CURLOPT_FRESH_CONNECT, 1L);
@@ -1193,10 +1505,18 @@ again:;
       corral_errorf(rc, "%s %s: %s", method,
                     show_url(shown, sizeof shown, req->url),
                     x.stop_code == CORRAL_HTTP_ETOOBIG
-                        ? (x.stop_headers ? "response headers larger than "
+                        ? (x.stop_headers == 2 ? "a response header line "
+                                                 "longer than 100 KiB"
+                           : x.stop_headers ? "response headers larger than "
                                             "256 KiB"
                                           : "response body larger than the cap")
+                    : x.stop_code == CORRAL_HTTP_EPROTO
+                        ? (x.bad_length ? "a Content-Length that is not a "
+                                          "number (RFC 9112 6.3)"
+                                        : "two different Content-Length "
+                                          "headers (RFC 9112 6.3)")
                     : x.stop_code == CORRAL_ENOMEM ? "out of memory"
+                    : redirect_refused(&x, resp) ? redirect_why
                     : x.errbuf[0] ? x.errbuf
                                   : curl_easy_strerror(x.result));
   } else if (rc == CORRAL_ECANCELED) {
@@ -1215,6 +1535,8 @@ again:;
     resp->url = NULL;
   }
 out:
+  free(hop_url);
+  free(x.location);
   if (x.c) release_easy(&x);
   else if (x.easy) curl_easy_cleanup(x.easy);
   curl_slist_free_all(x.hdrs);

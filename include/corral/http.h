@@ -24,11 +24,20 @@
  *                             before the whole response arrived, empty reply
  *   CORRAL_HTTP_ERESOLVE      the host name could not be resolved (DNS)
  *   CORRAL_HTTP_ETOOBIG       the response body exceeds the size cap, or the
- *                             response headers exceed 256 KiB
+ *                             header lines of the transfer's responses
+ *                             (1xx, the final one) exceed 256 KiB together,
+ *                             or one line is longer than 100 KiB
  *   CORRAL_ETIMEDOUT          the connect timeout option expired
  *   CORRAL_HTTP_ETLS          TLS handshake or certificate verification failed
- *   CORRAL_HTTP_EPROTO        the server broke the HTTP protocol, or too many
- *                             redirects
+ *   CORRAL_HTTP_EPROTO        the server broke the HTTP protocol (a reply
+ *                             that is not HTTP, a malformed status line,
+ *                             a NUL in a header, a broken chunked
+ *                             encoding, a Content-Length that is not a
+ *                             number or two different ones: RFC 9112
+ *                             6.3),
+ *                             too many redirects, or a redirect to a scheme
+ *                             other than http / https (file://, ftp://,
+ *                             gopher://, dict://, ...: never followed)
  *   CORRAL_ECANCELED          the calling task's scope was cancelled, or the
  *                             client was closed under the request
  *   CORRAL_EINVAL             bad argument; a URL that does not start with
@@ -37,13 +46,18 @@
  *                             character; a method that is not an RFC 9110
  *                             token; a header line that is not "Name: value"
  *                             with a token name, or holds CR, LF or another
- *                             control character (header injection); a
- *                             client that is closed. Nothing is sent.
+ *                             control character (header injection), or
+ *                             sets the framing (a Content-Length other
+ *                             than body_len, a Transfer-Encoding: request
+ *                             smuggling; neither as a default header); a
+ *                             client that is closed; a HEAD with a body.
+ *                             Nothing is sent.
  *   CORRAL_ENOMEM, CORRAL_EIO (any other curl failure; see the message)
  *   CORRAL_EFOREIGN           the client belongs to another runtime
  *   CORRAL_ENOTASK            called outside a corral task
  * The CORRAL_HTTP_E* codes are negative errno values: corral_strerror()
  * describes them, corral_err_name() gives the errno name ("EMSGSIZE").
+ * Messages and corral_dump show a password in a URL's userinfo as "***".
  * Timeouts come from corral scopes (corral_move_on_after, corral_fail_after,
  * group and gather timeouts) plus the connect timeout option: a server that
  * accepts and never answers is only given up by a deadline.
@@ -99,17 +113,39 @@ typedef struct corral_http_client_opts {
                                    with Location); 0: do not follow */
   int insecure;                 /* 1: do not verify the server's TLS
                                    certificate and name. Default: verify */
-  const char *ca_file;          /* PEM bundle to verify with; NULL: system */
+  const char *ca_file;          /* PEM bundle to verify with (copied; one
+                                   that cannot be read: CORRAL_EINVAL at
+                                   open); NULL: the system's */
   corral_http_version version;  /* see corral_http_version */
   size_t max_body;              /* default in-memory body cap, bytes;
                                    0: 64 MiB */
   int verbose;                  /* 1: curl's trace on stderr */
+  int decompress;               /* 1: send Accept-Encoding with the codings
+                                   libcurl decodes (gzip, deflate, and br,
+                                   zstd where built in) and hand over the
+                                   decoded body; the body cap counts decoded
+                                   bytes. 0 (default, as libcurl and curl
+                                   without --compressed): nothing is asked
+                                   for and a body is handed over as it came,
+                                   Content-Encoding and all */
+  const char *proxy;            /* NULL: from the environment (see
+                                   corral_http_client_open); "": no proxy,
+                                   whatever the environment says; else the
+                                   proxy's URL ("http://host:port", also
+                                   https://, socks4://, socks5://,
+                                   socks5h://; curl's CURLOPT_PROXY), for
+                                   every request. Copied; a control character or space:
+                                   CORRAL_EINVAL */
 } corral_http_client_opts;
 
 /* TASK ONLY. Open a client: connection pool and defaults, on the current
- * runtime's loop. opts may be NULL. Proxies: curl's environment variables
- * (http_proxy, https_proxy, all_proxy, no_proxy) are honoured when one of
- * them is set at open; otherwise none is used. The calling task owns the client and
+ * runtime's loop. opts may be NULL. Proxies (opts->proxy NULL): curl's
+ * environment variables are honoured, as libcurl does by default:
+ * http_proxy (lower case only: HTTP_PROXY is what a CGI program gets from
+ * a request's "Proxy:" header), https_proxy / HTTPS_PROXY, all_proxy /
+ * ALL_PROXY, and no_proxy / NO_PROXY (hosts reached directly); they are
+ * looked at when the client opens: if none is set, no proxy is used.
+ * The calling task owns the client and
  * must close it before it returns; any task of the same runtime may make
  * requests with it meanwhile (typically its children). A client still open
  * when its owner task (and every task it spawned) has ended is a misuse:
@@ -192,12 +228,16 @@ typedef struct corral_http_header {
 typedef struct corral_http_response {
   int status;                   /* 200, 404, ...; 0 if none arrived */
   int version;                  /* 10, 11, 20 (HTTP/1.0, 1.1, 2) */
-  corral_http_header *headers;  /* of the final response (after redirects) */
+  corral_http_header *headers;  /* of the final response (after redirects);
+                                   a folded value (obs-fold) joined with one
+                                   space, RFC 9112 5.2 */
   size_t header_count;
   char *body;                   /* NUL-terminated (not counted in body_len);
                                    NULL when streamed or empty */
   size_t body_len;
-  char *url;                    /* the final URL (after redirects) */
+  char *url;                    /* the final URL (after redirects), as
+                                   curl reports it: a password given in
+                                   the URL is in it */
   long redirects;               /* redirects followed */
   int reused;                   /* 1: the request went on a pooled
                                    connection, no new connect */
@@ -214,8 +254,31 @@ typedef struct corral_http_response {
  * An idempotent request (GET, HEAD, OPTIONS, TRACE, PUT, DELETE; RFC 9110
  * 9.2.2) that broke on a reused connection before any byte of a response
  * arrived (the server closed it as the request went out) is sent once more
- * on a new connection. Redirects (max_redirects) follow curl's rules: a
- * POST answered with 301, 302 or 303 continues as a GET. */
+ * on a new connection.
+ * Methods: GET, HEAD and POST as curl sends them; any other token (PUT,
+ * DELETE, PATCH, OPTIONS, PROPFIND, ...) as the request line's method, with
+ * the body when one is given (a GET with a body stays a GET). An empty
+ * POST, PUT or PATCH says Content-Length: 0 (RFC 9110 8.6).
+ * Redirects (max_redirects > 0; 301, 302, 303, 307, 308 with a Location)
+ * follow curl's rules: a POST answered with 301, 302 or 303 continues as a
+ * GET without its body, 307 and 308 keep method and body; 303 turns any
+ * method but HEAD into a GET (RFC 9110 15.4.4); other methods keep method
+ * and body. corral-http follows redirects itself (curl alone sends a PUT
+ * or DELETE again without its body, and drains a redirect's body without
+ * end): a redirect's body is drained up to 64 KiB to keep the connection,
+ * beyond that its connection is closed; either way the redirect is
+ * followed.
+ * Authorization and Cookie headers (given or default) and the URL's
+ * credentials are not sent once a redirect leaves the first request's
+ * scheme, host and port (curl since 7.83, Go's net/http). Only http and
+ * https targets are followed (CORRAL_HTTP_EPROTO otherwise). The body of
+ * a redirect followed is not kept nor streamed. max_redirects 0: a 3xx is
+ * the result, its Location among the headers.
+ * No Content-Length, no chunked encoding: the body ends when the server
+ * closes the connection (RFC 9112 6.3). 204, 304 and a HEAD's response
+ * have no body whatever they announce.
+ * Content-Encoding: handed over as it came unless the client's decompress
+ * option is set. */
 CORRAL_API int corral_http_fetch(corral_http_client *c,
                                  const corral_http_request *req,
                                  corral_http_response *resp);

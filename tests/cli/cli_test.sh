@@ -364,6 +364,13 @@ status 404" "bodies in order"
   $C http --json="$T/first" --policy first "$U/slow/50" "$U/slow/3000" </dev/null >/dev/null 2>&1
   json "$T/first" "s=rows[-1]; assert s['input_complete'] is True and s['counts']['OK']==1, s" ||
     fail "every URL argument became a job: input_complete"
+  json "$T/first" "
+jobs={r['seq']:r for r in rows if r['type']=='job'}
+assert jobs[1]['status']=='OK' and jobs[1]['exit_code']==0 and jobs[1]['http_status']==200, jobs[1]
+c=jobs[2]
+assert c['status']=='CANCELLED' and c['exit_code'] is None and c['http_status'] is None, c
+assert c['cancel']['by'] and c['url'].endswith('/slow/3000') and c['hedged'] is False, c
+" || fail "the JSON of a cancelled request"
   # URLs from standard input, JSON lines, a timeout, and hedging: after the
   # 95th percentile of the fast ones, the slow request gets a duplicate.
   { for i in $(seq 1 8); do echo "$U/slow/50"; done; echo "$U/slow/1500"; echo "$U/slow/9000"; } |
@@ -373,6 +380,7 @@ jobs={r['seq']:r for r in rows if r['type']=='job'}
 assert all(jobs[i]['status']=='OK' and jobs[i]['http_status']==200 for i in range(1,9)), jobs
 assert jobs[9]['status']=='OK' and jobs[9]['hedged'] is True, jobs[9]
 assert jobs[10]['status']=='TIMED_OUT' and jobs[10]['hedged'] is True, jobs[10]
+assert jobs[10]['exit_code'] is None and jobs[10]['http_status'] is None and 'cancel' in jobs[10], jobs[10]
 assert rows[-1]['counts']['TIMED_OUT']==1
 " || fail "http JSON"
   # Every request starts before any answer (-j 12): the straggler's
@@ -392,6 +400,31 @@ assert jobs[12]['duration_s'] < 3, jobs[12]
 jobs=[r for r in rows if r['type']=='job']
 assert len(jobs)==2 and all(j['status']=='ERROR' and j['hedged'] is False for j in jobs), jobs
 " || fail "failed requests are not hedged"
+  # A URL list as people write it: CRLF line ends, a blank line, a comment,
+  # blanks around a URL (no request for the blank line and the comment; the
+  # URL is used trimmed); a line that is not a URL fails its own job, like a
+  # 503 and a refused connection. The exit status counts the failed jobs.
+  printf '%s\r\n\n# mirrors\n  %s  \nnot a url\n%s\n%s\n' "$U/status/200" \
+    "$U/status/201" "$U/status/503" "http://127.0.0.1:1/" > "$T/urls"
+  for how in file stdin; do
+    if [ $how = file ]; then $C http --json="$T/l" :::: "$T/urls" </dev/null >"$T/out" 2>"$T/err"
+    else $C http --json="$T/l" <"$T/urls" >"$T/out" 2>"$T/err"; fi
+    eq $? 3 "URL list ($how): three failed jobs"
+    json "$T/l" "
+jobs={r['seq']:r for r in rows if r['type']=='job'}
+assert len(jobs)==7, jobs
+want={1:('OK',200),2:('OK',None),3:('OK',None),4:('OK',201),5:('ERROR',None),6:('ERROR',503),7:('ERROR',None)}
+for k,(st,code) in want.items():
+  assert (jobs[k]['status'],jobs[k]['http_status'])==(st,code), (k,jobs[k])
+  assert jobs[k]['hedged'] is False and 'url' in jobs[k], jobs[k]
+assert jobs[1]['url']=='$U/status/200' and jobs[4]['url']=='$U/status/201', jobs
+assert 'no scheme' in jobs[5]['error'], jobs[5]
+assert jobs[6]['error']=='HTTP 503 Service Unavailable', jobs[6]
+assert 'onnect' in jobs[7]['error'], jobs[7]
+assert rows[-1]['counts']['OK']==4 and rows[-1]['counts']['ERROR']==3, rows[-1]
+" || fail "URL list ($how)"
+    eq "$(grep -c '^corral http: ' "$T/err")" 3 "one line per failed URL ($how)"
+  done
   err=$($C --hedge true 2>&1); eq $? 2 "--hedge without http"
   has "$err" "corral http --hedge" "hint" ;;
 linked_inputs)

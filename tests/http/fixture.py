@@ -38,6 +38,32 @@ Endpoints that misbehave on purpose (what a client must survive):
   /half-headers         a status line and one header, then silence
   /close-after-headers  announces 1 MB, sends the headers, then closes
   /loop                 302 to itself
+  /no-length/N          N bytes, no Content-Length: the body ends when the
+                        server closes the connection (RFC 9112 6.3 rule 8)
+  /garbage              a reply that is not HTTP at all, then a close
+  /bad-status           "HTTP/1.1 abc" as the status line
+  /trickle/N            Content-Length N, one byte a second
+  /many-headers/N       a 200 with N short header lines
+  /not-modified         a 304 announcing Content-Length 1234, no body
+  /go?code=C&to=URL     a redirect with status C to URL (percent-decoded);
+                        &endless=1: its body never ends
+  /inspect              the request as seen: method, Authorization, Cookie,
+                        Content-Length, Accept-Encoding, body length
+  /gzip                 a gzip-encoded body (Content-Encoding: gzip), sent
+                        whether or not the client asked for it
+  /silent               reads the request, never answers
+  /two-lengths          two different Content-Length headers
+  /length-and-chunked   Content-Length and chunked encoding together
+  /nul-header           a NUL byte inside a header value
+  /continue-flood       "100 Continue" responses, without end
+  /long-line/N          a header line of N bytes
+  /bad-gzip             Content-Encoding: gzip over bytes that are not gzip
+  /bad-chunk            chunked encoding with a chunk size that is not hex
+  /huge-chunk           a chunk size of 2^64-1
+  /folded               a header value folded over three lines (obs-fold)
+  /bad-length?v=V       Content-Length: V (percent-decoded), then 5 bytes
+  a request whose target is an absolute URL (a proxy's request) is answered
+  "proxied <URL>"
 """
 import http.server
 import json
@@ -49,6 +75,8 @@ import subprocess
 import sys
 import threading
 import time
+import gzip
+import urllib.parse
 
 PATTERN = bytes(range(256)) * 64  # 16 KiB
 SLOW_ONCE = set()
@@ -96,20 +124,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.do_GET()
 
+    def do_PATCH(self):
+        self.do_GET()
+
+    def do_OPTIONS(self):
+        self.do_GET()
+
+    def do_PROPFIND(self):
+        self.do_GET()
+
     def do_GET(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
+        if self.path.startswith("http://"):  # a proxy's request
+            self.send(200, b"proxied " + self.path.encode())
+            return
         path, _, query = self.path.partition("?")
         parts = [p for p in path.split("/") if p]
         q = dict(kv.partition("=")[::2] for kv in query.split("&") if kv)
         if "ms" in q:  # any endpoint: answer after this many milliseconds
             time.sleep(int(q["ms"]) / 1000)
         try:
-            self.route(parts, body)
+            self.route(parts, body, q)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def route(self, p, body):
+    def route(self, p, body, q):
         if p[:1] == ["status"] and len(p) == 2:
             code = int(p[1])
             if code in (204, 304):  # no body allowed (RFC 9110 15.3.5)
@@ -215,6 +255,111 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         elif p == ["loop"]:
             self.send(302, b"", extra=[("Location", "/loop")])
+        elif p[:1] == ["no-length"] and len(p) == 2:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+            self.wfile.write(pattern(int(p[1])))
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == ["garbage"]:
+            self.wfile.write(b"SSH-2.0-OpenSSH_9.2\r\n\x00\xff junk\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == ["bad-status"]:
+            self.wfile.write(b"HTTP/1.1 abc\r\nContent-Length: 2\r\n\r\nok")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p[:1] == ["trickle"] and len(p) == 2:
+            self.send_response(200)
+            self.send_header("Content-Length", p[1])
+            self.end_headers()
+            for _ in range(int(p[1])):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(1)
+        elif p[:1] == ["many-headers"] and len(p) == 2:
+            self.send_response(200)
+            for i in range(int(p[1])):
+                self.send_header("X-H%d" % i, "v")
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"ok\n")
+        elif p == ["not-modified"]:
+            self.send_response(304)
+            self.send_header("Content-Length", "1234")
+            self.send_header("ETag", '"x"')
+            self.end_headers()
+        elif p == ["go"]:
+            to = urllib.parse.unquote(q.get("to", "/status/200"))
+            if "endless" in q:  # a redirect whose body never ends
+                self.send_response(int(q.get("code", "302")))
+                self.send_header("Location", to)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = pattern(16384)
+                frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+                while True:
+                    self.wfile.write(frame)
+            self.send(int(q.get("code", "302")), b"moved\n",
+                      extra=[("Location", to)])
+        elif p == ["inspect"]:
+            h = self.headers
+            out = "%s auth=%s cookie=%s cl=%s ae=%s body=%d" % (
+                self.command, h.get("Authorization") or "-",
+                h.get("Cookie") or "-", h.get("Content-Length") or "-",
+                h.get("Accept-Encoding") or "-", len(body))
+            self.send(200, out.encode())
+        elif p == ["gzip"]:
+            z = gzip.compress(b"hello gzip\n" * 1000)
+            self.send(200, z, extra=[("Content-Encoding", "gzip")])
+        elif p == ["two-lengths"]:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                             b"Content-Length: 5\r\n\r\nhello")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == ["length-and-chunked"]:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n"
+                             b"5\r\nhello\r\n0\r\n\r\n")
+            self.wfile.flush()
+        elif p == ["nul-header"]:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nX-B: after\r\n"
+                             b"Content-Length: 2\r\n\r\nok")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p[:1] == ["long-line"] and len(p) == 2:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * int(p[1]) +
+                             b"\r\nContent-Length: 2\r\n\r\nok")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p in (["bad-chunk"], ["huge-chunk"]):
+            size = b"zz" if p == ["bad-chunk"] else b"ffffffffffffffff"
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             b"2\r\nok\r\n" + size + b"\r\nxxxx\r\n0\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == ["bad-length"]:
+            v = urllib.parse.unquote(q.get("v", "-1")).encode()
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: " + v +
+                             b"\r\n\r\nhello")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == ["folded"]:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Folded: one\r\n two\r\n\tthree: 3\r\n"
+                             b"X-After: yes\r\nContent-Length: 2\r\n\r\nok")
+            self.wfile.flush()
+        elif p == ["bad-gzip"]:
+            self.send(200, b"this is not gzip at all", extra=[("Content-Encoding", "gzip")])
+        elif p == ["continue-flood"]:
+            try:
+                while True:
+                    self.wfile.write(b"HTTP/1.1 100 Continue\r\nX-Pad: " +
+                                     b"p" * 1000 + b"\r\n\r\n")
+            except OSError:
+                pass
+            self.close_connection = True
+        elif p == ["silent"]:
+            time.sleep(60)
+            self.close_connection = True
         elif p == ["connections"]:
             self.send(200, b"%d\n" % self.server.connections)
         else:
