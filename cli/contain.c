@@ -1,7 +1,9 @@
 /* cgroup v2 containment of a run (contain.h). */
 #include "contain.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +47,36 @@ static int move_self(const char *dir) {
   return write_file(p, s);
 }
 
+/* The cgroups of runs whose corral is gone (killed with SIGKILL: nothing
+ * could clean up) hold what their jobs left running: end it and remove
+ * them. A directory whose corral-PID is alive belongs to another run. */
+static void reap_stale(const char *orig) {
+  DIR *d = opendir(orig);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    char *end;
+    if (strncmp(de->d_name, "corral-", 7) != 0) continue;
+    long pid = strtol(de->d_name + 7, &end, 10);
+    if (*end || pid <= 0 || pid == (long)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    cli_cgroup old = {.inside = 0};
+    if (snprintf(old.base, sizeof old.base, "%s/%s", orig, de->d_name) >= (int)sizeof old.base) continue;
+    uint64_t n = cli_cgroup_count(&old);
+    if (n) {
+      char p[1100];
+      snprintf(p, sizeof p, "%s/cgroup.kill", old.base);
+      if (write_file(p, "1") != 0) continue;
+      for (int i = 0; i < 100 && cli_cgroup_populated(&old); i++) usleep(1000);
+      dprintf(2, "corral: Warning: ended %llu process%s left running by corral %ld, "
+                 "which was killed before it could end them\n",
+              (unsigned long long)n, n == 1 ? "" : "es", pid);
+    }
+    rmdir(old.base);
+  }
+  closedir(d);
+}
+
 int cli_cgroup_init(cli_cgroup *cg) {
   cg->base[0] = cg->orig[0] = 0;
   cg->inside = 0;
@@ -63,6 +95,7 @@ int cli_cgroup_init(cli_cgroup *cg) {
   if (!rel[0]) return 0;
   if (!strcmp(rel, "/")) rel[0] = 0;
   snprintf(cg->orig, sizeof cg->orig, "%s%s", mnt, rel);
+  reap_stale(cg->orig);
   snprintf(cg->base, sizeof cg->base, "%s/corral-%d", cg->orig, (int)getpid());
   if (mkdir(cg->base, 0755) != 0) return cg->base[0] = 0, 0;
   char p[1100];

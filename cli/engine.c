@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ void cli_stop_all(engine *e, const char *by, const char *why, int now) {
 static void stop_all(engine *e, const char *by, const char *why, int now) {
   cli_stop_all(e, by, why, now);
 }
+
+static void say_timeout(engine *e, job *j);
 
 static void decide(engine *e, job *j) {
   if (e->verdict.triggered) return;
@@ -395,6 +398,7 @@ static int job_fn(void *arg, void **result) {
     }
     if (j->status == CLI_JOB_OK || j->status == CLI_JOB_CANCELLED) break;
     if (corral_checkpoint_cancel() || e->stop_feeding) break;
+    if (a < max && j->status == CLI_JOB_TIMED_OUT) say_timeout(e, j);
   }
   /* off the running list */
   if (j->rprev) j->rprev->rnext = j->rnext; else e->run_head = j->rnext;
@@ -436,23 +440,35 @@ static void log_job(engine *e, job *j) {
  * (always), and under --halt (or --policy fail-fast / first) each job that
  * counts towards it. corral http says a timeout as it says an HTTP error.
  * The live view shows the same, so it is said only without the view. */
-static void say_job(engine *e, job *j) {
-  if (e->view_on || j->status == CLI_JOB_CANCELLED || j->status == CLI_JOB_NOT_STARTED) return;
-  cli_buf b = {0};
-  if (j->status == CLI_JOB_TIMED_OUT) {
-    if (e->c->http) {
-      cli_buf_adds(&b, "corral http: ");
-      cli_buf_adds(&b, j->cmd);
-      cli_buf_adds(&b, ": ");
-      cli_buf_adds(&b, j->why);
-      cli_buf_addc(&b, '\n');
-    } else {
-      cli_buf_adds(&b, "corral: Warning: This job was killed because it timed out:\n"
-                       "corral: Warning: ");
-      cli_buf_adds(&b, j->cmd);
-      cli_buf_addc(&b, '\n');
-    }
+static void add_timeout(engine *e, job *j, cli_buf *b) {
+  if (e->c->http) {
+    cli_buf_adds(b, "corral http: ");
+    cli_buf_adds(b, j->cmd);
+    cli_buf_adds(b, ": ");
+    cli_buf_adds(b, j->why);
+    cli_buf_addc(b, '\n');
+  } else {
+    cli_buf_adds(b, "corral: Warning: This job was killed because it timed out:\n"
+                    "corral: Warning: ");
+    cli_buf_adds(b, j->cmd);
+    cli_buf_addc(b, '\n');
   }
+}
+
+/* An attempt that timed out and will be retried: said now, as GNU parallel
+ * says each one (the last attempt's is said with the job's end). */
+static void say_timeout(engine *e, job *j) {
+  if (e->view_on) return;
+  cli_buf b = {0};
+  add_timeout(e, j, &b);
+  if (b.len) cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
+  cli_buf_free(&b);
+}
+
+static int say_job(engine *e, job *j) {
+  if (e->view_on || j->status == CLI_JOB_CANCELLED || j->status == CLI_JOB_NOT_STARTED) return 0;
+  cli_buf b = {0};
+  if (j->status == CLI_JOB_TIMED_OUT) add_timeout(e, j, &b);
   const cli_policy *p = &e->c->policy;
   int ok = j->status == CLI_JOB_OK;
   const char *what = NULL;
@@ -470,6 +486,14 @@ static void say_job(engine *e, job *j) {
   }
   if (b.len) cli_sink_put(e, CLI_SINK_ERR, b.data, b.len);
   cli_buf_free(&b);
+  return what != NULL;
+}
+
+static void say_waiting(engine *e, uint64_t waiting) {
+  char m[96];
+  int n = snprintf(m, sizeof m, "corral: Starting no more jobs. Waiting for %llu jobs to finish.\n",
+                   (unsigned long long)waiting);
+  cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
 }
 
 /* A finished job's output, then (--joblog -) its joblog line on standard
@@ -488,17 +512,19 @@ static void print_job(engine *e, job *j) {
   cli_buf_free(&line);
   if (e->c->results_dir) cli_results_row(e, j, joblog_exitval(j));
   if (e->c->out == CLI_OUT_KEEP_ORDER) log_job(e, j);
-  say_job(e, j);
-  /* --halt soon: said once, after the deciding job's messages, as GNU
-   * parallel does. Claimed before the write: the write may let another
-   * job print (a write is a schedule point), and it would say it again. */
+  int said = say_job(e, j);
+  /* --halt soon: said after the deciding job's messages, then again after
+   * each later job the condition names (failed, succeeded, finished) while
+   * others still run, with their number, as GNU parallel does. Claimed
+   * before the write: the write may let another job print (a write is a
+   * schedule point), and it would say it again. */
   uint64_t waiting = e->soon_waiting;
   if (waiting && (e->soon_seq == 0 || e->soon_seq == j->seq)) {
     e->soon_waiting = 0;
-    char m[96];
-    int n = snprintf(m, sizeof m, "corral: Starting no more jobs. Waiting for %llu jobs to finish.\n",
-                     (unsigned long long)waiting);
-    cli_sink_put(e, CLI_SINK_ERR, m, (size_t)n);
+    e->soon_said = 1;
+    say_waiting(e, waiting);
+  } else if (said && e->soon_said && e->tally.running > 0 && !e->view_on) {
+    say_waiting(e, e->tally.running);
   }
 }
 
@@ -670,8 +696,12 @@ static job *next_job(engine *e, int *err) {
   }
 }
 
+/* The records never read when the run stopped early: each a NOT_STARTED
+ * job, for the JSON lines and the summary's count (so both say the same;
+ * not read when neither is written, nor from an endless input). */
 static void drain_not_started(engine *e) {
-  if (!e->json || e->input_ended) return;
+  int summary = e->c->summary || e->view_on;
+  if ((!e->json && !summary) || e->input_ended) return;
   if (e->in && cli_input_endless(e->in)) return;
   int err;
   job *j;
@@ -680,7 +710,7 @@ static void drain_not_started(engine *e) {
     j->status = CLI_JOB_NOT_STARTED;
     if (j->slot) e->slot_used[j->slot - 1] = 0;
     j->slot = 0;
-    cli_json_job(e, j);
+    if (e->json) cli_json_job(e, j);
     e->not_started++;
     job_free(j);
   }
@@ -1047,9 +1077,12 @@ int cli_engine_run(cli_config *c) {
     }
   }
   if (c->view && !c->dry_run) {
-    struct winsize ws;
+    struct winsize ws = {0};
     e->view_on = 1;
-    e->tty_cols = ioctl(2, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 80;
+    e->tty_cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    e->tty_rows = ws.ws_col > 0 ? ws.ws_row : 0;
+    /* Commands are shown in the terminal's character set, cut by columns. */
+    setlocale(LC_CTYPE, "");
   }
 #ifdef __linux__
   /* Orphans and setsid() escapees of every job become our children, so we

@@ -127,9 +127,10 @@ struct engine {
   uv_signal_t sigs[3];
   int nsigs_open;
   /* view */
-  int view_on, view_lines, view_dirty, tty_cols;
+  int view_on, view_lines, view_dirty, tty_cols, tty_rows;
   uint64_t soon_waiting; /* --halt soon: jobs still running, to be said */
   uint64_t soon_seq;     /* after this job's output (0: the next job's) */
+  int soon_said;         /* said once: again after each later such job */
   corral_task *view_task, *watch_task;
   int view_stop;
   /* statistics */

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -624,11 +625,14 @@ void cli_view_draw(engine *e) {
   char note[400] = "";
   if (e->nsig == 1) snprintf(note, sizeof note, "stopping (%s): press Ctrl-C again to kill at once", e->stop_why);
   else if (e->verdict.triggered && e->tally.running) snprintf(note, sizeof note, "stopping: %s", e->verdict.why);
+  /* The size now: the terminal may have been resized since the last frame. */
+  struct winsize ws;
+  if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) e->tty_cols = ws.ws_col, e->tty_rows = ws.ws_row;
   cli_view_state s = {.ok = e->tally.ok, .failed = e->tally.failed,
                       .cancelled = e->tally.cancelled, .running = e->tally.running,
                       .total = e->tally.total, .total_known = e->tally.input_done,
                       .elapsed_ns = now - e->t_start, .jobs = vj, .njobs = n,
-                      .width = e->tty_cols, .max_jobs = 8, .note = note[0] ? note : NULL};
+                      .width = e->tty_cols, .height = e->tty_rows, .max_jobs = 8, .note = note[0] ? note : NULL};
   cli_buf b = {0};
   cli_view_erase(e->view_lines, &b);
   cli_view_render(&s, &b, &e->view_lines);

@@ -255,8 +255,23 @@ void cli_record_stats(engine *e, job *j) {
   }
 }
 
+/* The rest of a summary line that started `start` bytes (all ASCII) ago:
+ * a job's command or its stderr, with control characters made visible (a
+ * job's text must not drive the terminal) and, on a terminal, cut to its
+ * width so the table keeps its shape. */
+static void put_text(engine *e, cli_buf *b, size_t start, const char *s, size_t n) {
+  int cols = -1;
+  if (e->view_on) {
+    cols = e->tty_cols - 1 - (int)(b->len - start);
+    if (cols < 8) cols = 8;
+  }
+  cli_buf_add_visible(b, s, n, cols);
+  cli_buf_addc(b, '\n');
+}
+
 void cli_print_summary(engine *e, int64_t elapsed) {
   cli_buf b = {0};
+  size_t at;
   char d[32];
   cli_format_duration(elapsed, d, sizeof d);
   uint64_t total = e->tally.ok + e->tally.failed + e->tally.cancelled;
@@ -269,7 +284,9 @@ void cli_print_summary(engine *e, int64_t elapsed) {
     cli_buf_adds(&b, "  slowest:\n");
     for (int i = 0; i < SLOWEST && e->slow[i].seq; i++) {
       cli_format_duration(e->slow[i].ns, d, sizeof d);
-      cli_buf_printf(&b, "    #%-5llu %8s  %s\n", (unsigned long long)e->slow[i].seq, d, e->slow[i].cmd);
+      at = b.len;
+      cli_buf_printf(&b, "    #%-5llu %8s  ", (unsigned long long)e->slow[i].seq, d);
+      put_text(e, &b, at, e->slow[i].cmd, strlen(e->slow[i].cmd));
     }
   }
   if (e->nfails) {
@@ -277,16 +294,20 @@ void cli_print_summary(engine *e, int64_t elapsed) {
     for (size_t i = 0; i < e->nfails; i++) {
       fail_rec *f = &e->fails[i];
       char sb[16];
+      at = b.len;
       if (f->status == CLI_JOB_TIMED_OUT)
-        cli_buf_printf(&b, "    #%-5llu timed out     %s\n", (unsigned long long)f->seq, f->cmd);
+        cli_buf_printf(&b, "    #%-5llu timed out     ", (unsigned long long)f->seq);
       else if (f->sig)
-        cli_buf_printf(&b, "    #%-5llu killed by %-4s %s\n", (unsigned long long)f->seq,
-                       cli_signame(f->sig, sb, sizeof sb), f->cmd);
+        cli_buf_printf(&b, "    #%-5llu killed by %-4s ", (unsigned long long)f->seq,
+                       cli_signame(f->sig, sb, sizeof sb));
       else
-        cli_buf_printf(&b, "    #%-5llu exit %-8d %s\n", (unsigned long long)f->seq, f->exit_code, f->cmd);
+        cli_buf_printf(&b, "    #%-5llu exit %-8d ", (unsigned long long)f->seq, f->exit_code);
+      put_text(e, &b, at, f->cmd, strlen(f->cmd));
       for (char *line = f->tail, *nl; line && *line; line = nl ? nl + 1 : NULL) {
         nl = strchr(line, '\n');
-        cli_buf_printf(&b, "           | %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+        at = b.len;
+        cli_buf_adds(&b, "           | ");
+        put_text(e, &b, at, line, nl ? (size_t)(nl - line) : strlen(line));
       }
     }
     if (e->tally.failed > e->nfails)

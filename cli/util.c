@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
+#include <wctype.h>
 
 static int buf_grow(cli_buf *b, size_t extra) {
   if (b->len + extra + 1 <= b->cap) return 0;
@@ -152,7 +154,26 @@ static const char *const shell_words[] = {
     ".", ":", "alias", "bg", "break", "cd", "command", "continue", "eval",
     "exec", "exit", "export", "fc", "fg", "getopts", "hash", "jobs", "local",
     "read", "readonly", "return", "set", "shift", "source", "trap", "type",
-    "ulimit", "umask", "unalias", "unset", "wait", NULL};
+    "ulimit", "umask", "unalias", "unset", "wait",
+    /* bash's own (the commands run in the shell corral was started from) */
+    "coproc", "declare", "typeset", "let", "shopt", "mapfile", "readarray",
+    "pushd", "popd", "dirs", "compgen", "complete", "compopt", "help",
+    "enable", "disown", "bind", "builtin", "caller", "history", "logout",
+    "suspend", "times", NULL};
+
+/* A function the shell exports (bash: BASH_FUNC_name%%=() { ... }, or
+ * name()= before bash 4.3's format; GNU parallel's tutorial's `export -f`):
+ * the command must run in the shell, where the function is defined. */
+static int exported_function(const char *w, size_t n) {
+  extern char **environ;
+  for (char **ev = environ; *ev; ev++) {
+    if (strncmp(*ev, "BASH_FUNC_", 10) != 0) continue;
+    const char *name = *ev + 10;
+    if (!strncmp(name, w, n) && (!strncmp(name + n, "%%=", 3) || !strncmp(name + n, "()=", 3)))
+      return 1;
+  }
+  return 0;
+}
 
 int cli_split_simple(const char *cmd, char ***argv_out, char **storage) {
   *argv_out = NULL;
@@ -172,6 +193,7 @@ int cli_split_simple(const char *cmd, char ***argv_out, char **storage) {
   size_t w0 = strcspn(cmd, " ");
   for (const char *const *k = shell_words; *k; k++)
     if (strlen(*k) == w0 && !strncmp(cmd, *k, w0)) return 0;
+  if (exported_function(cmd, w0)) return 0;
   char *st = strdup(cmd);
   char **argv = calloc(words + 1, sizeof *argv);
   if (!st || !argv) {
@@ -184,4 +206,55 @@ int cli_split_simple(const char *cmd, char ***argv_out, char **storage) {
   *argv_out = argv;
   *storage = st;
   return 1;
+}
+
+/* One character of s[i..n): what to append (*put, *plen) and its columns. */
+static size_t visible_next(const char *s, size_t n, size_t i, mbstate_t *st, const char **put,
+                           size_t *plen, int *w) {
+  unsigned char c = (unsigned char)s[i];
+  if (c < 0x80) { /* ASCII without the locale's help */
+    *put = c == '\t' || c == '\r' || c == '\n' ? " " : c < 0x20 || c == 0x7f ? "?" : s + i;
+    *plen = 1;
+    *w = 1;
+    return 1;
+  }
+  wchar_t wc;
+  size_t k = mbrtowc(&wc, s + i, n - i, st);
+  if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
+    memset(st, 0, sizeof *st);
+    *put = "?", *plen = 1, *w = 1;
+    return 1;
+  }
+  int cw = iswcntrl((wint_t)wc) ? -1 : wcwidth(wc);
+  if (cw < 0) *put = "?", *plen = 1, *w = 1;
+  else *put = s + i, *plen = k, *w = cw;
+  return k;
+}
+
+int cli_buf_add_visible(cli_buf *b, const char *s, size_t n, int cols) {
+  mbstate_t st;
+  const char *put;
+  size_t plen;
+  int w, total = 0;
+  if (cols >= 0) { /* does all of it fit? */
+    memset(&st, 0, sizeof st);
+    for (size_t i = 0; i < n && total <= cols;) {
+      i += visible_next(s, n, i, &st, &put, &plen, &w);
+      total += w;
+    }
+  }
+  int cut = cols >= 0 && total > cols, limit = cut ? cols - 1 : cols, used = 0;
+  memset(&st, 0, sizeof st);
+  for (size_t i = 0; i < n;) {
+    size_t k = visible_next(s, n, i, &st, &put, &plen, &w);
+    if (cols >= 0 && used + w > limit) break;
+    cli_buf_add(b, put, plen);
+    used += w;
+    i += k;
+  }
+  if (cut && cols > 0) {
+    cli_buf_addc(b, '~');
+    used++;
+  }
+  return used;
 }

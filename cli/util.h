@@ -25,6 +25,14 @@ void cli_buf_free(cli_buf *b);
 /* Drop the first n bytes. */
 void cli_buf_consume(cli_buf *b, size_t n);
 
+/* Append s[0..n) as text for a terminal line: a tab, CR or LF becomes a
+ * space, any other control character (ESC included: a job's text must not
+ * drive the terminal) and any byte that is not a character of the locale
+ * (LC_CTYPE) becomes '?'. At most `cols` columns, counted with wcwidth(3)
+ * (cols < 0: no limit); a cut shows '~' in the last column. Returns the
+ * columns used. */
+int cli_buf_add_visible(cli_buf *b, const char *s, size_t n, int cols);
+
 /* Parse a duration: a bare number is seconds ("2", "0.5"); units ns, us,
  * ms, s, m, h, d, also combined ("1m30s", GNU parallel's "1d2h"). Stores
  * nanoseconds in *ns. Returns 0, or -1 for anything else (empty, negative,
@@ -44,7 +52,8 @@ int cli_shell_quote(cli_buf *b, const char *s, size_t n);
 
 /* 1 if cmd can run without a shell: only plain words separated by single
  * spaces, no shell syntax, and a first word that is not a shell builtin or
- * keyword. Then *argv (malloc'd, NULL-terminated, pointing into *storage)
+ * keyword (POSIX's and bash's) nor a function the shell exported
+ * (BASH_FUNC_name%% in the environment). Then *argv (malloc'd, NULL-terminated, pointing into *storage)
  * holds the words. Used to exec simple commands directly, as sh -c would
  * after its own parse (same argv, one fork+exec less). */
 int cli_split_simple(const char *cmd, char ***argv, char **storage);

@@ -21,7 +21,7 @@ typedef struct cli_view_state {
   int64_t elapsed_ns;
   const cli_view_job *jobs; /* running jobs, oldest first */
   size_t njobs;
-  int width;                /* terminal columns */
+  int width, height;        /* terminal columns and rows (0: unknown) */
   int max_jobs;             /* running jobs to list */
   const char *note;         /* e.g. "stopping: SIGINT (again to kill)" */
 } cli_view_state;

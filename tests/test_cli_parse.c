@@ -11,6 +11,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,4 +417,35 @@ TEST(shard_from_slurm_and_kubernetes) {
   CHECK_EQ(parse("corral --shard auto echo ::: a", &p, err, sizeof err), CLI_EXIT_USAGE);
   CHECK(strstr(err, "--shard /N"));
   cli_parsed_free(&p);
+}
+
+/* Text for a terminal line (live view, summary): controls made visible,
+ * cut by columns with a '~', characters of the locale kept whole. */
+static char *visible(const char *s, int cols) {
+  static cli_buf b;
+  cli_buf_reset(&b);
+  cli_buf_add_visible(&b, s, strlen(s), cols);
+  return b.data ? b.data : "";
+}
+TEST(terminal_text_is_visible_and_cut) {
+  CHECK(strcmp(visible("plain", -1), "plain") == 0);
+  CHECK(strcmp(visible("a\tb\nc\rd", -1), "a b c d") == 0);
+  CHECK(strcmp(visible("x\033[31my\x7f", -1), "x?[31my?") == 0);
+  CHECK(strcmp(visible("abcdef", 6), "abcdef") == 0);
+  CHECK(strcmp(visible("abcdefg", 6), "abcde~") == 0);
+  CHECK(strcmp(visible("abc", 0), "") == 0);
+  cli_buf one = {0};
+  CHECK_EQ(cli_buf_add_visible(&one, "abc", 3, 1), 1);
+  CHECK(strcmp(one.data, "~") == 0);
+  cli_buf_free(&one);
+  /* the C locale: bytes outside ASCII are not characters */
+  CHECK(strcmp(visible("caf\xc3\xa9", -1), "caf??") == 0);
+  if (setlocale(LC_CTYPE, "C.UTF-8")) {
+    CHECK(strcmp(visible("caf\xc3\xa9", -1), "caf\xc3\xa9") == 0);
+    CHECK(strcmp(visible("\xe6\x97\xa5\xe6\x9c\xac", 4), "\xe6\x97\xa5\xe6\x9c\xac") == 0); /* two wide */
+    CHECK(strcmp(visible("\xe6\x97\xa5\xe6\x9c\xac!", 4), "\xe6\x97\xa5~") == 0);
+    CHECK(strcmp(visible("ab\xff\xc3", -1), "ab??") == 0); /* invalid, truncated */
+    CHECK(strcmp(visible("\xc2\x9b" "31m", -1), "?31m") == 0); /* C1 CSI */
+    setlocale(LC_CTYPE, "C");
+  }
 }

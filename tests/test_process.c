@@ -268,8 +268,21 @@ static int leak_body(void *arg, void **result) {
 TEST(run_end_leaves_no_child) {
   census c = take();
   int pid = 0;
-  CHECK_RC(run_real(leak_body, &pid), 0);
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  FILE *rep = tmpfile();
+  CHECK(rep != NULL);
+  corral_options o = {0};
+  o.report = rep;
+  CHECK_RC(corral_run(&o, leak_body, &pid, NULL), 0);
   CHECK(pid > 0);
+  /* the runtime says which process it had to kill */
+  char text[512] = "", want[64];
+  rewind(rep);
+  size_t n = fread(text, 1, sizeof text - 1, rep);
+  text[n] = 0;
+  fclose(rep);
+  snprintf(want, sizeof want, "process %d was still running", pid);
+  if (!strstr(text, want)) FAILF("report: [%s]", text);
   /* the group is SIGKILLed at the end; its orphans come back to us */
   for (int i = 0; i < 100 && kill(-pid, 0) == 0; i++) {
     while (waitpid(-1, NULL, WNOHANG) > 0) {

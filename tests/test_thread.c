@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 static int square(void *arg, void **res) {
@@ -283,4 +284,57 @@ TEST(blocked_offloads_do_not_starve_files) {
   o.offload_threads = 8;
   CHECK_RC(corral_run(&o, m_no_starvation, NULL, NULL), 0);
   CHECK_EQ(atomic_load(&ran_count), 8);
+}
+
+/* Signals are for the program's threads: an offloaded call runs with every
+ * signal blocked except those a fault raises, so a process-directed signal
+ * (SIGCHLD, SIGINT, the program's own) is handled on a thread of the
+ * program, never in the middle of an offloaded call. */
+static _Atomic(pthread_t) usr1_thread;
+static atomic_int usr1_count;
+static void on_usr1(int sig) {
+  (void)sig;
+  atomic_store(&usr1_thread, pthread_self());
+  atomic_fetch_add(&usr1_count, 1);
+}
+static int mask_probe(void *arg, void **res) {
+  (void)arg;
+  sigset_t now;
+  pthread_sigmask(SIG_SETMASK, NULL, &now);
+  int blocked = 0;
+  const int wanted[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE, SIGALRM};
+  for (size_t i = 0; i < sizeof wanted / sizeof *wanted; i++) blocked += sigismember(&now, wanted[i]) == 1;
+  const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+  int open = 0;
+  for (size_t i = 0; i < sizeof faults / sizeof *faults; i++) open += sigismember(&now, faults[i]) == 0;
+  kill(getpid(), SIGUSR1); /* process-directed: a thread that does not block it takes it */
+  *res = (void *)(intptr_t)(blocked * 100 + open);
+  return 0;
+}
+static int m_masked(void *arg, void **res) {
+  (void)arg, (void)res;
+  void *r = NULL;
+  CHECK_RC(corral_to_thread(mask_probe, NULL, &r, NULL), 0);
+  CHECK_EQ((intptr_t)r, 7 * 100 + 4);
+  while (atomic_load(&usr1_count) == 0) CHECK_RC(corral_sleep(CORRAL_MS(1)), 0);
+  return 0;
+}
+
+TEST(offloaded_calls_run_with_signals_blocked) {
+  pthread_t self = pthread_self();
+  struct sigaction sa = {0}, old;
+  sa.sa_handler = on_usr1;
+  sigemptyset(&sa.sa_mask);
+  CHECK_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+  corral_options o = {0};
+  o.offload_threads = 1;
+  CHECK_RC(corral_run(&o, m_masked, NULL, NULL), 0);
+  CHECK_EQ(atomic_load(&usr1_count), 1);
+  CHECK(pthread_equal(atomic_load(&usr1_thread), self));
+  /* the program's own mask is untouched */
+  sigset_t now;
+  pthread_sigmask(SIG_SETMASK, NULL, &now);
+  CHECK_EQ(sigismember(&now, SIGUSR1), 0);
+  CHECK_EQ(sigismember(&now, SIGCHLD), 0);
+  sigaction(SIGUSR1, &old, NULL);
 }

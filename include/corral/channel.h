@@ -82,18 +82,18 @@ CORRAL_API void corral_channel_free(corral_channel *ch);
  * CORRAL_EDEADLK (the runtime broke a deadlock), CORRAL_EINVAL (NULL
  * argument, compact task), CORRAL_EFOREIGN, CORRAL_ENOTASK. On any error
  * the item was not taken. */
-CORRAL_API int corral_channel_send(corral_channel *ch, const void *item);
+CORRAL_NODISCARD CORRAL_API int corral_channel_send(corral_channel *ch, const void *item);
 /* TASK ONLY. BLOCKS until an item is copied to `item` (item_size bytes;
  * NULL: the item is taken and dropped). Returns 0, CORRAL_EEOF (sending
  * side closed and nothing left), CORRAL_ECLOSED (receiving side closed),
  * CORRAL_ECANCELED, CORRAL_EDEADLK, CORRAL_EINVAL, CORRAL_EFOREIGN,
  * CORRAL_ENOTASK. On any error nothing was consumed. */
-CORRAL_API int corral_channel_receive(corral_channel *ch, void *item);
+CORRAL_NODISCARD CORRAL_API int corral_channel_receive(corral_channel *ch, void *item);
 /* Never block: the same as send / receive, but CORRAL_EAGAIN where those
  * would wait (buffer full and no receiver waiting / nothing to take). Not
  * cancellation points. Usable outside tasks on the runtime's thread. */
-CORRAL_API int corral_channel_try_send(corral_channel *ch, const void *item);
-CORRAL_API int corral_channel_try_receive(corral_channel *ch, void *item);
+CORRAL_NODISCARD CORRAL_API int corral_channel_try_send(corral_channel *ch, const void *item);
+CORRAL_NODISCARD CORRAL_API int corral_channel_try_receive(corral_channel *ch, void *item);
 /* Close a side (see above). Idempotent. Never blocks. Returns 0,
  * CORRAL_EINVAL, CORRAL_EFOREIGN. */
 CORRAL_API int corral_channel_close_send(corral_channel *ch);
@@ -145,11 +145,11 @@ typedef struct corral_select_clause {
  * a bad op, a NULL send item, compact task), CORRAL_EFOREIGN,
  * CORRAL_ENOTASK. With no non-NULL channel it waits until cancelled.
  * The same channel may appear in several clauses. */
-CORRAL_API int corral_select(const corral_select_clause *clauses, size_t n,
+CORRAL_NODISCARD CORRAL_API int corral_select(const corral_select_clause *clauses, size_t n,
                              size_t *fired);
 /* Never blocks (Go's select with a default case): as corral_select, or
  * CORRAL_EAGAIN (*fired = n) when no clause is ready. */
-CORRAL_API int corral_try_select(const corral_select_clause *clauses,
+CORRAL_NODISCARD CORRAL_API int corral_try_select(const corral_select_clause *clauses,
                                  size_t n, size_t *fired);
 
 /* ------------------------------------------------------------------------ */
@@ -175,11 +175,11 @@ CORRAL_API void corral_lock_init(corral_lock *l, const char *name);
  * initialised, compact task; or the lock was in the stack frame of a task
  * that returned while this one waited, see corral_create_task),
  * CORRAL_EFOREIGN, CORRAL_ENOTASK. */
-CORRAL_API int corral_lock_acquire(corral_lock *l);
+CORRAL_NODISCARD CORRAL_API int corral_lock_acquire(corral_lock *l);
 /* TASK ONLY. Never blocks: 0, CORRAL_EAGAIN (held, or tasks queued),
  * CORRAL_EDEADLK (held by the caller), CORRAL_EINVAL, CORRAL_EFOREIGN,
  * CORRAL_ENOTASK. */
-CORRAL_API int corral_lock_try_acquire(corral_lock *l);
+CORRAL_NODISCARD CORRAL_API int corral_lock_try_acquire(corral_lock *l);
 /* TASK ONLY. Release: 0, CORRAL_EPERM (the caller does not own it),
  * CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK. */
 CORRAL_API int corral_lock_release(corral_lock *l);
@@ -212,7 +212,7 @@ CORRAL_API void corral_condition_init(corral_condition *c, corral_lock *l,
  * while this one waited: the lock is NOT held then), CORRAL_EFOREIGN,
  * CORRAL_ENOTASK. As with any condition variable, check your predicate
  * in a loop. */
-CORRAL_API int corral_condition_wait(corral_condition *c);
+CORRAL_NODISCARD CORRAL_API int corral_condition_wait(corral_condition *c);
 /* Wake up to n tasks waiting on c (an edge: tasks that wait later are not
  * woken); each then reacquires the lock in FIFO order. Returns how many
  * were woken (0 for an invalid c). The lock need not be held. Never
@@ -249,13 +249,13 @@ CORRAL_API void corral_limiter_destroy(corral_limiter *l);
  * destroyed while the task waited), CORRAL_ENOMEM, CORRAL_EINVAL (also:
  * the limiter was in the stack frame of a task that returned while this
  * one waited, see corral_create_task), CORRAL_EFOREIGN, CORRAL_ENOTASK. */
-CORRAL_API int corral_limiter_acquire(corral_limiter *l);
-CORRAL_API int corral_limiter_acquire_on_behalf_of(corral_limiter *l,
+CORRAL_NODISCARD CORRAL_API int corral_limiter_acquire(corral_limiter *l);
+CORRAL_NODISCARD CORRAL_API int corral_limiter_acquire_on_behalf_of(corral_limiter *l,
                                                    const void *borrower);
 /* Never block: as above, or CORRAL_EAGAIN (no token free, or tasks
  * queued). try_acquire is TASK ONLY. */
-CORRAL_API int corral_limiter_try_acquire(corral_limiter *l);
-CORRAL_API int corral_limiter_try_acquire_on_behalf_of(corral_limiter *l,
+CORRAL_NODISCARD CORRAL_API int corral_limiter_try_acquire(corral_limiter *l);
+CORRAL_NODISCARD CORRAL_API int corral_limiter_try_acquire_on_behalf_of(corral_limiter *l,
                                                        const void *borrower);
 /* Give the token back: 0, CORRAL_EPERM (the borrower holds none),
  * CORRAL_EINVAL, CORRAL_EFOREIGN, CORRAL_ENOTASK (release without a task). */

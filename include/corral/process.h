@@ -9,7 +9,9 @@
  *     period, and returns only once the child is reaped;
  *   - corral_process_close kills (SIGKILL) what is left of a child and of its
  *     group, and reaps the child;
- *   - processes still open when corral_run ends are closed the same way.
+ *   - processes still open when corral_run ends are closed the same way;
+ *     one still running then is reported on corral_options.report (by
+ *     pid): the program forgot it.
  * Descendants that leave the group (setsid, double fork) are out of reach
  * of process groups; a program that must catch them too can make itself a
  * subreaper (Linux prctl PR_SET_CHILD_SUBREAPER): the calls here then also
@@ -181,6 +183,8 @@ typedef struct corral_completed {
 CORRAL_NODISCARD CORRAL_API int corral_process_run(const corral_process_opts *opts,
                                   const void *input, size_t input_len,
                                   size_t max_output, corral_completed *res);
+/* Frees out and err and zeroes the whole struct (exit_status and
+ * term_signal become 0 too): read what you need before. NULL is a no-op. */
 CORRAL_API void corral_completed_clear(corral_completed *res);
 
 #ifdef __cplusplus

@@ -221,8 +221,18 @@ static void close_now(corral_process *p) {
     corral__process_free(p);
 }
 
+/* The runtime's end: a process never closed is killed (no child outlives
+ * corral_run); one still running is reported, as a task would be. */
 static void close_registered(corral__handle *h) {
-  close_now(corral__container_of(h, corral_process, reg));
+  corral_process *p = corral__container_of(h, corral_process, reg);
+  siginfo_t si = {0};
+  if (!p->exited && p->rt && p->rt->report &&
+      waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0)
+    fprintf(p->rt->report,
+            "corral: process %d was still running when the runtime ended and was "
+            "killed (wait for it or close it before the main task returns)\n",
+            (int)p->pid);
+  close_now(p);
 }
 
 /* The descriptor the child gets as `which`: *src (-1: ours, inherited);

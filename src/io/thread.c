@@ -32,6 +32,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,9 +291,22 @@ static int pool_submit(corral__pool *p, job *j) {
       worker *w = &p->workers[p->nthreads];
       w->pool = p;
       pthread_cond_init(&w->cv, NULL);
+      /* Signals are for the program's threads: a worker inherits a mask
+       * that blocks them all, so no handler (SIGCHLD, the program's own)
+       * runs on a worker in the middle of an offloaded call. The signals
+       * a fault raises stay open: blocked, the kernel would reset their
+       * handler and kill the process instead of running the program's
+       * crash handler. */
+      sigset_t all, old;
+      sigfillset(&all);
+      static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+      for (size_t f = 0; f < sizeof faults / sizeof *faults; f++) sigdelset(&all, faults[f]);
+      pthread_sigmask(SIG_SETMASK, &all, &old);
       /* A further worker has a fallback: the job waits for a busy one. */
-      if (CORRAL__ERR(p->nthreads ? "offload_thread_more" : "offload_thread", EAGAIN,
-                      pthread_create(&w->tid, NULL, worker_main, w)) == 0) {
+      int made = CORRAL__ERR(p->nthreads ? "offload_thread_more" : "offload_thread", EAGAIN,
+                             pthread_create(&w->tid, NULL, worker_main, w));
+      pthread_sigmask(SIG_SETMASK, &old, NULL);
+      if (made == 0) {
         p->nthreads++;
         p->refs++;
       } else {

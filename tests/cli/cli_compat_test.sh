@@ -23,6 +23,28 @@ command -v parallel >/dev/null && P="parallel --will-cite"
 
 cd "$T" || exit 1
 case $CASE in
+exported_functions)
+  # GNU parallel's tutorial: a function bash exported is a command; so are
+  # bash's own builtins (the commands run in the shell corral was started
+  # from: bash here). Neither may be executed directly.
+  my_func() { echo "in $1"; }
+  export -f my_func
+  eq "$($C -k my_func ::: 1 2 3 2>&1)" "in 1
+in 2
+in 3" "an exported function"
+  has "$($C help ::: cd 2>&1)" "cd: cd \\[-L" "a bash builtin (help)"
+  eq "$($C -k typeset -p ::: BASH_VERSINFO 2>&1 | head -c 22)" "declare -ar BASH_VERSI" "a bash builtin (typeset)"
+  eq "$($C nonexistent-command-$$ ::: 1 2>/dev/null; echo $?)" "1" "a command that does not exist still fails"
+  if [ -n "$P" ]; then
+    eq "$($C -k my_func ::: 1 2 3 2>&1)" "$($P -k my_func ::: 1 2 3 2>&1)" "same as GNU parallel"
+  fi ;;
+summary_not_started)
+  # The summary counts the jobs that never started with and without --json.
+  for j in "" "--json=$T/j"; do
+    err=$($C --summary $j -j2 --policy fail-fast 'sleep {}; exit 1' ::: 0.2 "$S" "$S" "$S" 2>&1 >/dev/null)
+    has "$err" "0 ok, 1 failed, 1 cancelled, 2 not started" "the summary's counts with [$j]"
+  done
+  no_left ;;
 joblog_stdout)
   out=$($C --joblog - -k echo ::: a b)
   [ -e "$T/-" ] && fail "--joblog - created a file named -"
@@ -56,15 +78,33 @@ json_input_complete)
   no_left ;;
 job_messages)
   # What standard error says (no live view: it is not a terminal).
-  got=$($C --timeout 0.5 'sleep {}' ::: 0.1 3 2>&1 >/dev/null)
+  # Times far apart: a loaded machine (sanitizers, two cores) must not
+  # move a job across the timeout.
+  got=$($C --timeout 2 'sleep {}' ::: 0.1 30 2>&1 >/dev/null)
   eq "$got" "corral: Warning: This job was killed because it timed out:
-corral: Warning: sleep 3" "a timeout"
-  got=$($C -j2 --halt soon,fail=1 'sleep {}; exit 1' ::: 0.2 1 3 2>&1 >/dev/null)
+corral: Warning: sleep 30" "a timeout"
+  got=$($C -j2 --halt soon,fail=1 'sleep {}; exit 1' ::: 0.2 2 3 2>&1 >/dev/null)
   eq "$got" "corral: This job failed:
 sleep 0.2; exit 1
 corral: Starting no more jobs. Waiting for 1 jobs to finish.
 corral: This job failed:
-sleep 1; exit 1" "--halt soon,fail=1"
+sleep 2; exit 1" "--halt soon,fail=1"
+  # A timeout is said for each attempt.
+  got=$($C --retries 2 --timeout 1 'sleep 30; : {}' ::: a 2>&1 >/dev/null)
+  eq "$got" "corral: Warning: This job was killed because it timed out:
+corral: Warning: sleep 30; : a
+corral: Warning: This job was killed because it timed out:
+corral: Warning: sleep 30; : a" "--retries 2 --timeout 1"
+  # Said again after each later failure while jobs still run.
+  got=$($C -j3 --halt soon,fail=1 'sleep {}; exit 1' ::: 0.1 2 4 5 2>&1 >/dev/null)
+  eq "$got" "corral: This job failed:
+sleep 0.1; exit 1
+corral: Starting no more jobs. Waiting for 2 jobs to finish.
+corral: This job failed:
+sleep 2; exit 1
+corral: Starting no more jobs. Waiting for 1 jobs to finish.
+corral: This job failed:
+sleep 4; exit 1" "--halt soon,fail=1, several failures"
   got=$($C -j2 --halt now,success=1 'sleep {}' ::: 0.2 3 2>&1 >/dev/null)
   eq "$got" "corral: This job succeeded:
 sleep 0.2" "--halt now,success=1"
@@ -75,9 +115,12 @@ exit 0" "--halt now,done=1"
   eq "$got" "a
 b" "nothing said without a timeout or --halt"
   if [ -n "$P" ]; then
-    for a in "--timeout 0.5|sleep {}|0.1 3" "-j2 --halt soon,fail=1|sleep {}; exit 1|0.2 1 3" \
+    for a in "--timeout 2|sleep {}|0.1 30" "-j2 --halt soon,fail=1|sleep {}; exit 1|0.2 2 3" \
              "-j2 --halt now,success=1|sleep {}|0.2 3" "-j1 --halt now,done=1|exit {}|0 1" \
-             "-j1 --halt soon,fail=2|echo {}; exit 1|1 2 3"; do
+             "-j1 --halt soon,fail=2|echo {}; exit 1|1 2 3" \
+             "-j3 --halt soon,fail=1|sleep {}; exit 1|0.1 2 4 5" \
+             "-j3 --halt soon,success=1|sleep {}; [ {} != 4 ]|0.1 2 4 5" \
+             "--retries 2 --timeout 1|sleep 30; : {}|a"; do
       IFS='|' read -r o t v <<<"$a"
       eq "$($C $o "$t" ::: $v 2>&1)" "$($P $o "$t" ::: $v 2>&1 | sed 's/^parallel:/corral:/')" "same as GNU parallel: $o $t"
     done

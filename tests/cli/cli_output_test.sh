@@ -243,11 +243,11 @@ killed_output)
   done
   # Written while the termination sequence runs (after the stop): kept.
   for mode in "" "-k" "--lb"; do
-    out=$($C $mode --timeout 500ms "trap 'echo last-words; exit 1' TERM; echo before; sleep $S & wait" </dev/null)
+    out=$($C $mode --timeout 2s "trap 'echo last-words; exit 1' TERM; echo before; sleep $S & wait" </dev/null)
     eq "$out" "before
 last-words" "what a job writes when it gets SIGTERM, with [$mode]"
   done
-  out=$($C --policy fail-fast -j2 "echo started; sleep $S" 'sleep 0.5; exit 3' </dev/null)
+  out=$($C --policy fail-fast -j2 "echo started; sleep $S" 'sleep 2; exit 3' </dev/null)
   has "$out" "started" "a job cancelled by the policy"
   no_left
   # --tag: every line tagged, a last line without a newline gets one, so

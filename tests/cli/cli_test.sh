@@ -14,6 +14,7 @@ trap 'pkill -KILL -f "sleep $S" 2>/dev/null; [ -n "$FXPID" ] && kill $FXPID 2>/d
 fail() { echo "FAIL [$CASE]: $*" >&2; exit 1; }
 eq() { [ "$1" == "$2" ] || fail "$3: got [$1], want [$2]"; }
 has() { grep -q -- "$2" <<<"$1" || fail "$3: [$2] not in [$1]"; }
+hasnt() { ! grep -qF -- "$2" <<<"$1" || fail "$3: [$2] in [$1]"; }
 left() { pgrep -f "sleep $S" | wc -l; }
 no_left() { sleep 0.1; eq "$(left)" 0 "processes left behind"; }
 json() { python3 -c "import json,sys
@@ -172,6 +173,43 @@ containment)
   json "$T/c" "s=rows[-1]; assert s['processes_left']==0, s; assert s['escaped_killed']>=1, s" \
     || fail "summary"
   no_left ;;
+killed_corral)
+  # corral itself killed with SIGKILL cannot end its jobs; with a cgroup,
+  # the next corral in the same cgroup ends what the dead one left running
+  # (and says so) and removes its cgroup. Both run in a cgroup of this
+  # test's own, so that no corral of another test run at the same time
+  # (they look in their own cgroup) ends them first.
+  $C --json="$T/k" true ::: 1 >/dev/null 2>&1
+  json "$T/k" "assert 'cgroup' in rows[-1]['containment']" 2>/dev/null \
+    || { echo "no cgroup containment here: skipped"; exit 0; }
+  mine=$(python3 -c "
+m=[l.split(' - ')[0].split()[4] for l in open('/proc/self/mountinfo') if ' - cgroup2 ' in l][0]
+r=[l[3:].strip() for l in open('/proc/self/cgroup') if l.startswith('0::')][0]
+print(m + ('' if r == '/' else r))")
+  cg="$mine/corral-test-$$"
+  mkdir "$cg" || { echo "cannot make a cgroup here: skipped"; exit 0; }
+  cg_clean() {
+    local d
+    for d in "$cg"/corral-*; do
+      [ -d "$d" ] && { echo 1 > "$d/cgroup.kill"; sleep 0.1; rmdir "$d"; }
+    done
+    rmdir "$cg" 2>/dev/null
+  }
+  trap 'cg_clean; pkill -KILL -f "sleep $S" 2>/dev/null; rm -rf "$T"' EXIT
+  in_cg() { bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
+  # (bash execs corral: $! is corral's pid)
+  bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" $C "setsid sleep $S; : {}" ::: 1 </dev/null >/dev/null 2>&1 &
+  pid=$!
+  # (the job's own sleep: corral's and the shell's command lines name it too)
+  for i in $(seq 1 200); do pgrep -f "^sleep $S" >/dev/null && break; sleep 0.05; done
+  kill -KILL $pid; wait $pid 2>/dev/null
+  sleep 0.2
+  pgrep -f "^sleep $S" >/dev/null || fail "the job's process was not left running by the killed corral"
+  err=$(in_cg $C true ::: 1 2>&1 >/dev/null)
+  no_left
+  leftover=$(find "$cg" -mindepth 1 -maxdepth 1 -type d -name "corral-$pid" | wc -l)
+  has "$err" "left running by corral $pid" "the next run says what it ended"
+  eq "$leftover" 0 "the dead run's cgroup is removed" ;;
 sigint)
   # SIGINT mid-run: the termination sequence runs, exit 130, nothing left.
   $C --json="$T/s" -j3 "sleep $S" "sleep $S" "trap '' TERM; sleep $S & wait" 'sleep 0.05' </dev/null >/dev/null 2>&1 &
@@ -253,6 +291,39 @@ live_view)
   # Nothing of the view in a pipe.
   out=$($C 'echo x' </dev/null 2>&1)
   eq "$out" "x" "no view, no summary when not on a terminal" ;;
+live_view_narrow)
+  # A narrow, short terminal, resized while the view runs: every line of a
+  # frame fits (no wrapped line leaves debris behind: the counts line is on
+  # the screen once, with nothing above it), a command's escape sequence is shown, not obeyed.
+  command -v tmux >/dev/null || { echo "tmux missing: skipped"; exit 0; }
+  sock="$T/tmux"
+  esc=$(printf '\033[31m')
+  printf '%s\n' "export LC_ALL=C.UTF-8 TERM=xterm" \
+    "$C -j6 --timeout 4s 'sleep 2.5; echo {}' ::: 'a-rather-long-argument-that-does-not-fit' 'x${esc}y' 'ünïcödé-日本語-ünïcödé-日本語' b c d e f" \
+    'echo EXIT=$?; sleep 30' > "$T/run.sh"
+  tmux -S "$sock" new-session -d -x 36 -y 7 "bash $T/run.sh"
+  tmux -S "$sock" set-option -g window-size manual >/dev/null 2>&1
+  frame_ok() { # $1: columns
+    local p
+    p=$(tmux -S "$sock" capture-pane -p)
+    [ "$(grep -cE "^ *[0-9]+% [0-9]+/8 " <<<"$p")" = 1 ] || return 1
+    ! awk -v w="$1" 'length($0) >= w { bad = 1 } END { exit !bad }' <<<"$p"
+  }
+  for i in $(seq 1 100); do frame_ok 36 && break; sleep 0.1; done
+  frame_ok 36 || fail "36 columns: [$(tmux -S "$sock" capture-pane -p)]"
+  pane=$(tmux -S "$sock" capture-pane -p -e)
+  hasnt "$pane" "x${esc}y" "the escape sequence is not written raw"
+  tmux -S "$sock" resize-window -x 28 -y 6 2>/dev/null
+  sleep 0.5
+  for i in $(seq 1 20); do frame_ok 28 && break; sleep 0.1; done
+  frame_ok 28 || fail "after the resize to 28 columns: [$(tmux -S "$sock" capture-pane -p)]"
+  for i in $(seq 1 200); do
+    grep -q "EXIT=" <<<"$(tmux -S "$sock" capture-pane -p)" && break; sleep 0.1
+  done
+  after=$(tmux -S "$sock" capture-pane -p -S -40)
+  tmux -S "$sock" kill-server 2>/dev/null
+  has "$after" "EXIT=0" "the run ends"
+  has "$after" "processes left behind: 0" "the summary" ;;
 time_options)
   # --timeout N%: of the median successful job (from the third one on).
   $C --json="$T/t" -j1 --timeout 300% 'sleep 0.1' 'sleep 0.1' 'sleep 0.1' "sleep $S" </dev/null >/dev/null
