@@ -862,11 +862,30 @@ static void perl_incr(char *s) {
   s[0] = s[1] == '0' ? '1' : s[1];
 }
 
+/* --tag: each line of b after the job's tag (GNU parallel tags the output
+ * it puts in the CSV / JSON row too). */
+static int tag_lines(engine *e, job *j, cli_buf *b) {
+  if (!e->c->tag || !b->len) return 0;
+  cli_buf t = {0};
+  int rc = 0;
+  for (size_t i = 0; i < b->len && !rc;) {
+    const char *nl = memchr(b->data + i, '\n', b->len - i);
+    size_t l = nl ? (size_t)(nl - (b->data + i)) + 1 : b->len - i;
+    cli_add_tag(e, j, &t);
+    rc = cli_buf_add(&t, b->data + i, l);
+    i += l;
+  }
+  cli_buf_free(b);
+  *b = t;
+  return rc;
+}
+
 void cli_results_row(engine *e, job *j, int exitval) {
   const cli_config *c = e->c;
   if (!c->results_csv && !c->results_json) return;
   cli_buf b = {0}, out = {0}, err = {0};
   int rc = spool_all(&j->out, &out) || spool_all(&j->err, &err) ? -ENOMEM : 0;
+  if (!rc) rc = tag_lines(e, j, &out) || tag_lines(e, j, &err) ? -ENOMEM : 0;
   char num[160];
   snprintf(num, sizeof num, "%.3f", j->epoch0);
   char rt[32];

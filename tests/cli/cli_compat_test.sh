@@ -312,6 +312,9 @@ results_layout)
   $C --results "$T/x.json" echo ::: '"q"'
   python3 -c "import json; r=json.loads(open('$T/x.json').read()); assert r['V']==['\"q\"'] and r['Stdout']=='\"q\"\\n' and r['Seq']==1, r" ||
     fail "NAME.json"
+  # --tag: the output in the row is tagged too, as GNU parallel.
+  eq "$($C --tag --results -.csv 'echo a; printf x; : {}' ::: q | tail -2 | sed -E 's/^1,:,[0-9.]+,[0-9.]+,/1,:,T,R,/')" '1,:,T,R,0,3,0,0,"echo a; printf x; : q",q,"q	a
+q	x",' "--tag in -.csv"
   # --resume with --results: the jobs whose results exist are not run again.
   rm -rf "$T/r"
   $C --results "$T/r" 'echo {}' ::: 1 2
