@@ -159,7 +159,7 @@ static const char *const shell_words[] = {
     "coproc", "declare", "typeset", "let", "shopt", "mapfile", "readarray",
     "pushd", "popd", "dirs", "compgen", "complete", "compopt", "help",
     "enable", "disown", "bind", "builtin", "caller", "history", "logout",
-    "suspend", "times", NULL};
+    "suspend", "times", "printf", NULL};
 
 /* A function the shell exports (bash: BASH_FUNC_name%%=() { ... }, or
  * name()= before bash 4.3's format; GNU parallel's tutorial's `export -f`):
