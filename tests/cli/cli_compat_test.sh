@@ -541,10 +541,17 @@ halt_exit_status)
     eq $? "${c#*|}" "exit status of [${c%|*}]"
   done
   if [ -n "$P" ]; then
+    # GNU parallel is the reference here, not under test: it polls its
+    # jobs, and on a loaded machine may see two ends 300 ms apart at once;
+    # it gets three tries to show the status it gives on a quiet machine.
     for c in "${cases[@]}"; do
       opts=${c%|*}
-      $P -k $opts "$(job "$opts")" ::: 1 2 3 4 5 6 7 8 9 >/dev/null 2>&1
-      eq $? "${c#*|}" "GNU parallel's exit status with [$opts]"
+      for try in 1 2 3; do
+        $P -k $opts "$(job "$opts")" ::: 1 2 3 4 5 6 7 8 9 >/dev/null 2>&1
+        got=$?
+        [ "$got" = "${c#*|}" ] && break
+      done
+      eq $got "${c#*|}" "GNU parallel's exit status with [$opts]"
     done
   fi
   no_left ;;
