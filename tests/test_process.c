@@ -95,7 +95,7 @@ static int exit_codes_body(void *arg, void **result) {
   CHECK_EQ(es, -1);
   CHECK_EQ(ts, SIGUSR1);
   corral_process_close(p);
-  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("/nonexistent/prog")}, &p),
+  CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = ARGV("/nonexistent-corral-dir/prog")}, &p),
            CORRAL_ENOENT);
   CHECK(p == NULL);
   CHECK_RC(corral_process_spawn(&(corral_process_opts){.argv = NULL}, &p), CORRAL_EINVAL);
