@@ -762,7 +762,10 @@ static void feed(engine *e) {
     e->last_start = corral_now();
     if (e->c->results_dir) {
       int rrc = cli_open_results(e, j);
-      if (rrc && !e->results_failed++) cli_file_error(e, "to --results", e->c->results_dir, rrc);
+      if (rrc == -EPERM && e->c->results_tmpl && !e->results_failed++)
+        e->own_error = 1, dprintf(2, "corral: --results %s: job %llu's values lead out of it (\"..\"): nothing of it is written\n",
+                e->c->results_dir, (unsigned long long)j->seq);
+      else if (rrc && !e->results_failed++) cli_file_error(e, "to --results", e->c->results_dir, rrc);
     }
     if (e->c->out == CLI_OUT_KEEP_ORDER) {
       if (e->otail) e->otail->onext = j; else e->ohead = j;

@@ -31,6 +31,16 @@ int cli_joblog_open(cli_joblog *j, const char *path, int append) {
   j->f = fopen(path, append ? "ae" : "we");
   if (!j->f) return -errno;
   struct stat st;
+  if (append && fstat(fileno(j->f), &st) == 0 && st.st_size > 0 && S_ISREG(st.st_mode)) {
+    /* A torn last line (a run that was killed mid-write) ends here, so the
+     * next line is a line of its own (it is ignored, as torn). */
+    char last = '\n';
+    int rfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rfd >= 0) {
+      if (pread(rfd, &last, 1, st.st_size - 1) == 1 && last != '\n') fputc('\n', j->f);
+      close(rfd);
+    }
+  }
   if (fstat(fileno(j->f), &st) == 0 && st.st_size == 0) {
     fputs(header, j->f);
     if (fflush(j->f)) { /* e.g. /dev/full: say so before anything runs */
@@ -120,6 +130,9 @@ int cli_seqset_load(cli_seqset *s, const char *path, int failed_too) {
     if (sscanf(line, "%llu\t%255[^\t]\t%lf\t%lf\t%*s\t%*s\t%d\t%d", &seq, host,
                &st, &rt, &ev, &sig) != 6)
       continue; /* a torn last line after a crash: that job did not finish */
+    /* A Seq no run of corral reaches (its bitmap would need that many
+     * bits) is a corrupt line, as a torn one. */
+    if (seq == 0 || seq > CLI_SEQ_MAX) continue;
     if (failed_too && (ev != 0 || sig != 0)) continue;
     if ((rc = seqset_add(s, seq))) break;
   }
@@ -190,7 +203,7 @@ int cli_joblog_failed(const char *path, char ***cmds, uint64_t **seqs, size_t *n
   }
   free(line);
   fclose(f);
-  if (!rc) qsort(e, ne, sizeof *e, jl_cmp);
+  if (!rc && ne) qsort(e, ne, sizeof *e, jl_cmp);
   if (rc) {
     for (size_t i = 0; i < ne; i++) free(e[i].cmd);
     free(e);

@@ -31,6 +31,10 @@ int cli_joblog_write(cli_joblog *j, uint64_t seq, double start_epoch,
 void cli_joblog_close(cli_joblog *j);
 
 /* The sequence numbers a previous run finished (a bitmap). */
+/* The largest job number a joblog line may carry (2^31: a quarter of a
+ * GiB of bitmap at most); a line with a larger one is corrupt and ignored. */
+#define CLI_SEQ_MAX (1ULL << 31)
+
 typedef struct cli_seqset {
   uint8_t *bits;
   uint64_t nbits;

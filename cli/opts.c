@@ -576,7 +576,13 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     case O_LINEBUF: linebuf = 1; break;
     case O_TAG: c->tag = 1; break;
     case 'u': ungroup = 1; break;
-    case O_RESULTS: c->results_dir = optarg; break;
+    case O_RESULTS:
+      if (!*optarg) {
+        snprintf(err, errlen, "--results needs a name: write --results DIR (or NAME.csv, NAME.json)");
+        goto usage;
+      }
+      c->results_dir = optarg;
+      break;
     case O_JOBLOG: c->joblog = optarg; break;
     case O_RESUME: c->resume = 1; break;
     case O_RESUME_FAILED: c->resume_failed = 1; break;
@@ -678,11 +684,17 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
                  "write --wd DIR, or make the directory in the command");
         goto usage;
       }
+      if (!*optarg) {
+        snprintf(err, errlen, "--wd needs a directory: write --wd DIR");
+        goto usage;
+      }
       c->workdir = optarg;
       break;
     case O_NCPU: p->ncpu = 1; break;
     case 'S': refuse("sshlogin", err, errlen); goto usage;
-    case 'E': c->in.eof_str = optarg ? optarg : "_"; break; /* -E STR, --eof[=STR] */
+    case 'E': /* -E STR, --eof[=STR]; an empty STR is no end-of-file string (xargs) */
+      c->in.eof_str = !optarg ? "_" : *optarg ? optarg : NULL;
+      break;
     case O_ACCEPT: case O_ACCEPT_ARG: break; /* --group, --no-notice, --env */
     case O_CTAG: c->tag = 1, c->color = 2; break; /* 2: even when not a terminal */
     case O_TAGSTRING: {

@@ -665,6 +665,7 @@ int cli_view_task(void *arg, void **result) {
 
 /* mkdir -p: every directory of path (up to its last byte). 0 or -errno. */
 static int mkpath(const char *path) {
+  if (!*path) return -ENOENT;
   char *p = strdup(path);
   if (!p) return -ENOMEM;
   int rc = 0;
@@ -689,6 +690,10 @@ static int mkpath(const char *path) {
 static int res_escape(cli_buf *b, const char *v) {
   size_t start = b->len;
   int rc = 0;
+  /* "." and ".." would name this directory or its parent (GNU parallel
+   * writes them so, and a value ".." puts the files outside the results
+   * directory): written \. and \.. (no escaped value starts so). */
+  if (!strcmp(v, ".") || !strcmp(v, "..")) return cli_buf_addc(b, '\\') || cli_buf_adds(b, v);
   for (; *v && !rc; v++)
     rc = *v == '\\' ? cli_buf_adds(b, "\\\\") : *v == '\t' ? cli_buf_adds(b, "\\t")
        : *v == '/' ? cli_buf_adds(b, "\\_") : cli_buf_addc(b, *v);
@@ -750,6 +755,13 @@ static int res_base(engine *e, job *j, cli_buf *base, int *dir) {
   if (cli_template_expand(c->results_tmpl, &j->args, base) || cli_buf_adds(base, ""))
     return -ENOMEM;
   *dir = base->len && base->data[base->len - 1] == '/';
+  /* A value may not climb out of where the name puts it: a ".." that the
+   * name itself does not have is refused (the job fails, nothing is
+   * written), where GNU parallel would write there. */
+  if (!strstr(c->results_dir, "..")) {
+    for (const char *q = base->data; q && *q; q = strchr(q, '/'), q = q ? q + 1 : NULL)
+      if (q[0] == '.' && q[1] == '.' && (q[2] == '/' || q[2] == 0)) return -EPERM;
+  }
   return 0;
 }
 

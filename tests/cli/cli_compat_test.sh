@@ -38,6 +38,33 @@ in 3" "an exported function"
   if [ -n "$P" ]; then
     eq "$($C -k my_func ::: 1 2 3 2>&1)" "$($P -k my_func ::: 1 2 3 2>&1)" "same as GNU parallel"
   fi ;;
+hostile_inputs)
+  # Empty names, corrupt joblogs, values that climb out of --results.
+  err=$($C --wd '' pwd ::: 1 2>&1); eq $? 2 "--wd ''"
+  eq "$(wc -l <<<"$err")" 1 "--wd '': one line"
+  err=$($C --results '' echo ::: 1 2>&1); eq $? 2 "--results ''"
+  : > "$T/empty"
+  $C --joblog "$T/empty" --retry-failed >/dev/null 2>&1; eq $? 0 "--retry-failed from an empty joblog"
+  printf 'Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n9223372036854775808\t:\t1\t1\t0\t0\t0\t0\techo x\n99999999999999999999\t:\t1\t1\t0\t0\t0\t0\techo x\n' > "$T/huge"
+  eq "$(timeout 20 $C --joblog "$T/huge" --resume echo ::: 1)" "1" "--resume over Seq numbers no run reaches"
+  # A torn last line gets its end before the next line is appended.
+  printf 'Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n1\t:\t1796000000.000\t     0.001\t0\t2\t0\t0\techo a\n2\t:\t1' > "$T/torn"
+  eq "$($C -k --joblog "$T/torn" --resume echo ::: a b)" "b" "--resume after a torn line"
+  eq "$($C -k --joblog "$T/torn" --resume echo ::: a b)" "" "--resume again: nothing left"
+  # ".." as a value stays inside the results tree; through a name with
+  # replacement strings it is refused.
+  mkdir -p "$T/r/a/b" && cd "$T/r/a/b"
+  $C --results o echo ::: .. . >/dev/null 2>&1; eq $? 0 "--results with the values .. and ."
+  eq "$(find "$T/r" -name stdout | sort | tr '\n' ' ')" "$T/r/a/b/o/1/\../stdout $T/r/a/b/o/1/\./stdout " "escaped names"
+  err=$($C --results 'o/{}' echo ::: ../../x 2>&1); eq $? 125 "a value leading out of --results NAME"
+  has "$err" "lead out of it" "says why"
+  eq "$(find "$T/r" -name 'x*' | wc -l)" 0 "nothing written outside"
+  cd "$T"
+  # -E with an empty string: no end-of-file string (xargs, GNU parallel).
+  eq "$($C -k -E '' echo ::: a '' b)" "a
+
+b" "-E ''"
+  eq "$($C -k -E x echo ::: a x b)" "a" "-E x" ;;
 summary_not_started)
   # The summary counts the jobs that never started with and without --json.
   for j in "" "--json=$T/j"; do
