@@ -771,8 +771,11 @@ int cli_results_exist(engine *e, job *j) {
   cli_buf base = {0};
   int dir, ok = 0;
   if (res_base(e, j, &base, &dir) == 0) {
-    if (dir) cli_buf_adds(&base, "/stdout");
-    ok = base.data && access(base.data, F_OK) == 0;
+    /* its seq file holds its number once it ended (a stopped job's is
+     * empty: it runs again) */
+    cli_buf_adds(&base, dir ? "/seq" : ".seq");
+    struct stat st;
+    ok = base.data && stat(base.data, &st) == 0 && st.st_size > 0;
   }
   cli_buf_free(&base);
   return ok;
@@ -802,15 +805,10 @@ int cli_open_results(engine *e, job *j) {
     rc = res_open(p, &j->fd_res[i]);
   }
   if (!rc) {
-    int fd;
+    /* The seq file gets its number when the job has ended, not stopped
+     * (cli_results_row): --resume reruns a job whose seq is empty. */
     snprintf(p, sizeof p, "%s%s", base.data, sfx[0]);
-    rc = res_open(p, &fd);
-    if (!rc) {
-      char v[32];
-      int l = snprintf(v, sizeof v, "%llu", (unsigned long long)j->seq);
-      rc = file_write(fd, v, (size_t)l);
-      close(fd);
-    }
+    rc = res_open(p, &j->fd_res[0]);
   }
 out:
   cli_buf_free(&base);
@@ -894,7 +892,15 @@ static int tag_lines(engine *e, job *j, cli_buf *b) {
 
 void cli_results_row(engine *e, job *j, int exitval) {
   const cli_config *c = e->c;
-  if (!c->results_csv && !c->results_json) return;
+  if (!c->results_csv && !c->results_json) {
+    if (j->fd_res[0] >= 0 && j->status != CLI_JOB_CANCELLED) {
+      char v[32];
+      int l = snprintf(v, sizeof v, "%llu", (unsigned long long)j->seq);
+      if (file_write(j->fd_res[0], v, (size_t)l) && !e->results_failed++)
+        cli_file_error(e, "to --results", c->results_dir, -EIO);
+    }
+    return;
+  }
   cli_buf b = {0}, out = {0}, err = {0};
   int rc = spool_all(&j->out, &out) || spool_all(&j->err, &err) ? -ENOMEM : 0;
   if (!rc) rc = tag_lines(e, j, &out) || tag_lines(e, j, &err) ? -ENOMEM : 0;

@@ -60,6 +60,16 @@ hostile_inputs)
   has "$err" "lead out of it" "says why"
   eq "$(find "$T/r" -name 'x*' | wc -l)" 0 "nothing written outside"
   cd "$T"
+  # --results --resume runs a job that was stopped again (its seq file is
+  # empty), not one that ended.
+  $C -j2 --deadline 1s --results res 'echo start {}; sleep {}; echo end {}' ::: 0 30 >/dev/null 2>&1
+  eq "$(cat res/1/30/seq)" "" "a stopped job's seq is empty"
+  eq "$(cat res/1/0/seq)" "1" "an ended job's seq"
+  $C -j2 --results res --resume 'echo start {}; sleep 0; echo end {}' ::: 0 30 >/dev/null 2>&1
+  eq "$(cat res/1/30/stdout)" "start 30
+end 30" "the stopped job ran again"
+  eq "$(cat res/1/0/stdout)" "start 0
+end 0" "the ended one did not"
   # -E with an empty string: no end-of-file string (xargs, GNU parallel).
   eq "$($C -k -E '' echo ::: a '' b)" "a
 
