@@ -23,7 +23,8 @@ typedef struct {
 } part;
 
 enum { OP_NONE, OP_DEFAULT, OP_SUBSTR, OP_PREFIX, OP_SUFFIX, OP_REPLACE, OP_UPPER1,
-       OP_UPPERALL, OP_LOWER1, OP_LOWERALL };
+       OP_UPPERALL, OP_LOWER1, OP_LOWERALL,
+       OP_REPLACE_START, OP_REPLACE_END, OP_REPLACE_ALL }; /* {/#a/b} {/%a/b} {//a/b} */
 
 struct cli_template {
   char *text;
@@ -86,11 +87,14 @@ static size_t parse_plus(const char *base, const char *s, part *p) {
   if (q[0] == ',' && q[1] == ',') return end > q + 2 ? (p->op = OP_LOWERALL, A_FROM(q + 2), len) : 0;
   if (q[0] == ',') return p->op = OP_LOWER1, A_FROM(q + 1), len;
   if (q[0] == '/') {
-    const char *m = memchr(q + 1, '/', (size_t)(end - q - 1));
-    if (!m || m == q + 1) return 0;
-    p->op = OP_REPLACE;
-    p->aoff = (size_t)(q + 1 - base);
-    p->alen = (size_t)(m - q - 1);
+    const char *pat = q + 1;
+    p->op = *pat == '#' ? OP_REPLACE_START : *pat == '%' ? OP_REPLACE_END
+          : *pat == '/' ? OP_REPLACE_ALL : OP_REPLACE;
+    if (p->op != OP_REPLACE) pat++;
+    const char *m = pat < end ? memchr(pat, '/', (size_t)(end - pat)) : NULL;
+    if (!m || m == pat) return 0;
+    p->aoff = (size_t)(pat - base);
+    p->alen = (size_t)(m - pat);
     p->boff = (size_t)(m + 1 - base);
     p->blen = (size_t)(end - m - 1);
     return len;
@@ -338,6 +342,16 @@ static int apply_op(const cli_template *t, const part *p, const char *v, cli_buf
     return cli_buf_add(out, v, (size_t)(m - v)) || cli_buf_add(out, b, p->blen) ||
            cli_buf_adds(out, m + al) ? -ENOMEM : 0;
   }
+  case OP_REPLACE_START:
+    if (vl < al || memcmp(v, a, al)) return cli_buf_adds(out, v);
+    return cli_buf_add(out, b, p->blen) || cli_buf_adds(out, v + al) ? -ENOMEM : 0;
+  case OP_REPLACE_END:
+    if (vl < al || memcmp(v + vl - al, a, al)) return cli_buf_adds(out, v);
+    return cli_buf_add(out, v, vl - al) || cli_buf_add(out, b, p->blen) ? -ENOMEM : 0;
+  case OP_REPLACE_ALL:
+    for (const char *m; (m = memmem(v, strlen(v), a, al)); v = m + al)
+      if (cli_buf_add(out, v, (size_t)(m - v)) || cli_buf_add(out, b, p->blen)) return -ENOMEM;
+    return cli_buf_adds(out, v);
   default:
     if ((rc = cli_buf_adds(out, v))) return rc;
     if (!al) return 0;

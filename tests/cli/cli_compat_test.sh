@@ -512,6 +512,8 @@ plus_strings)
 none" "--plus strings"
   eq "$($C -k --plus echo '{,A}' '{,,B}' ::: ABAB)" "aBAB AbAb" "{,x} {,,x}"
   eq "$($C -k echo {#ab} ::: abc)" "{#ab} abc" "without --plus: as written, {} appended"
+  eq "$($C -k --plus echo '{/#a/b}' '{/%c/b}' '{//a/b}' '{/#x/b}' ::: abcabc)" "bbcabc abcabb bbcbbc abcabc" \
+     "anchored and global replacements"
   eq "$($C -k --plus --tagstring '{%c}' echo ::: abc)" "ab	abc" "--plus in --tagstring"
   # -I's siblings: --bnr {/}, --bner {/.}, --dnr {//}, --er {.}, --seqreplace
   # {#}, --slotreplace {%}; --dryrun is --dry-run.
@@ -521,6 +523,7 @@ none" "--plus strings"
   if [ -n "$P" ]; then
     for a in "--plus echo {:-none} {:2:3} {:7} {#ab} {%hi} {/def/X} {^a} {^^c} ::: abcdefghi ''" \
              "--plus echo {,A} {,,B} ::: ABAB" "echo {#ab} ::: abc" "--plus echo {:20} {:2:30} {/q/r} ::: abc" \
+             "--plus echo {/#a/b} {/%c/b} {//a/b} {/#x/b} ::: abcabc" \
              "-j1 --bnr B --bner BE --dnr D --er E --seqreplace S --slotreplace L echo B BE D E S L ::: x/y.z" \
              "-I ,, --er ,,, echo ,, ,,, ::: a/b.c"; do
       eq "$(eval "$C -k $a" 2>&1)" "$(eval "$P -k $a" 2>&1)" "same as GNU parallel: $a"
