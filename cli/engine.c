@@ -178,6 +178,16 @@ static int run_once(engine *e, job *j) {
   corral_process_opts o = {.argv = (const char *const *)(argv ? argv : shv),
                            .term_seq = steps, .term_seq_len = e->ts_live.n};
   o.cwd = e->c->workdir; /* --wd */
+  cli_buf wd = {0};
+  if (e->c->wd_tmpl) { /* --wd with replacement strings: the job's own, made when missing */
+    if (cli_template_expand(e->c->wd_tmpl, &j->args, &wd) || cli_buf_adds(&wd, "")) {
+      free(argv);
+      free(storage);
+      return CORRAL_ENOMEM;
+    }
+    cli_mkpath(wd.data);
+    o.cwd = wd.data;
+  }
   o.stdio[0].mode = j->block ? CORRAL_STDIO_PIPE : CORRAL_STDIO_NULL;
   int capture = e->c->out != CLI_OUT_UNGROUP || e->json_stdout || e->c->results_dir;
   o.stdio[1].mode = o.stdio[2].mode = capture ? CORRAL_STDIO_PIPE : CORRAL_STDIO_INHERIT;
@@ -231,6 +241,7 @@ static int run_once(engine *e, job *j) {
   free(env);
   free(argv);
   free(storage);
+  cli_buf_free(&wd);
   if (rc == CORRAL_ECANCELED) return rc; /* stopped while it waited */
   if (rc) {
     /* As a shell: 127 not found, 126 found but cannot run. Never silent:

@@ -60,6 +60,7 @@ typedef struct cli_config {
   const char *workdir;     /* --wd DIR: where the jobs run (NULL: here) */
   const char *results_dir;  /* --results NAME (GNU parallel's forms): */
   cli_template *results_tmpl; /* NAME with replacement strings: per job */
+  cli_template *wd_tmpl;      /* --wd DIR with replacement strings: per job */
   char results_csv;        /* NAME.csv / NAME.tsv: ',' or '\t' (0: none) */
   int results_json;        /* NAME.json */
   int results_stdout;      /* -.csv, -.tsv, -.json: on standard output */

@@ -196,9 +196,11 @@ int cli_watch_task(void *arg, void **result); /* standard output's reader */
  * at a job's start (its files); when its output is printed (its CSV / JSON
  * row). 0 or -errno. */
 int cli_results_start(engine *e);
+/* mkdir -p: every directory of path. 0 or -errno. */
+int cli_mkpath(const char *path);
 int cli_open_results(engine *e, job *j);
 void cli_results_row(engine *e, job *j, int exitval);
-/* --resume with --results: 1 if the job's standard output file exists. */
+/* --resume with --results: 1 if the job ended in an earlier run (its seq file holds its number). */
 int cli_results_exist(engine *e, job *j);
 void cli_file_error(engine *e, const char *what, const char *path, int err);
 

@@ -785,7 +785,18 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
   free(afiles);
   afiles = NULL;
   if (p->help || p->version || p->ncpu) return 0;
-  if (c->workdir) { /* --wd DIR: made when it is missing, as GNU parallel */
+  if (c->workdir) {
+    char *w = (char *)c->workdir;
+    if (cli_template_new_ex(&w, 1, CLI_TMPL_NO_APPEND | CLI_TMPL_RAW |
+                                       (c->in.header ? CLI_TMPL_HEADER : 0),
+                            &c->wd_tmpl))
+      goto oom;
+    if (!cli_template_explicit(c->wd_tmpl)) {
+      cli_template_free(c->wd_tmpl);
+      c->wd_tmpl = NULL;
+    }
+  }
+  if (c->workdir && !c->wd_tmpl) { /* --wd DIR: made when it is missing, as GNU parallel */
     char *d = strdup(c->workdir);
     if (!d) goto oom;
     for (char *q = d + 1;; q++) {
@@ -984,6 +995,7 @@ void cli_parsed_free(cli_parsed *p) {
   cli_template_free(p->cfg.tmpl);
   cli_template_free(p->cfg.tagtmpl);
   cli_template_free(p->cfg.results_tmpl);
+  cli_template_free(p->cfg.wd_tmpl);
   for (size_t k = 0; p->rf_cmds && p->rf_cmds[k]; k++) free(p->rf_cmds[k]);
   free(p->rf_cmds);
   free(p->rf_seqs);

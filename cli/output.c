@@ -664,7 +664,7 @@ int cli_view_task(void *arg, void **result) {
 /* --------------------------------------------------------------- results */
 
 /* mkdir -p: every directory of path (up to its last byte). 0 or -errno. */
-static int mkpath(const char *path) {
+int cli_mkpath(const char *path) {
   if (!*path) return -ENOENT;
   char *p = strdup(path);
   if (!p) return -ENOMEM;
@@ -788,12 +788,12 @@ int cli_open_results(engine *e, job *j) {
   int dir, rc = res_base(e, j, &base, &dir);
   if (rc) goto out;
   if (dir) {
-    rc = mkpath(base.data);
+    rc = cli_mkpath(base.data);
   } else { /* NAME, NAME.err, NAME.seq; its directory made first */
     char *sl = strrchr(base.data, '/');
     if (sl && sl != base.data) {
       *sl = 0;
-      rc = mkpath(base.data);
+      rc = cli_mkpath(base.data);
       *sl = '/';
     }
   }
@@ -967,7 +967,7 @@ int cli_results_start(engine *e) {
     return e->res_fd < 0 ? -errno : 0;
   }
   if (c->results_tmpl) return 0; /* each job makes its own */
-  int rc = mkpath(c->results_dir);
+  int rc = cli_mkpath(c->results_dir);
   if (rc) return rc;
   char probe[4200];
   snprintf(probe, sizeof probe, "%s/.corral-probe", c->results_dir);

@@ -70,6 +70,9 @@ hostile_inputs)
 end 30" "the stopped job ran again"
   eq "$(cat res/1/0/stdout)" "start 0
 end 0" "the ended one did not"
+  # --wd with replacement strings: each job's own directory, made.
+  eq "$($C -k --wd "$T/wd/{}" pwd ::: a b)" "$T/wd/a
+$T/wd/b" "--wd DIR/{}"
   # -E with an empty string: no end-of-file string (xargs, GNU parallel).
   eq "$($C -k -E '' echo ::: a '' b)" "a
 
