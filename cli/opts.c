@@ -238,6 +238,9 @@ static void bad_option(const char *arg, char *err, size_t errlen) {
     if (strchr("jPaCnNLsdI", c))
       snprintf(err, errlen, "-%c needs a value: write e.g. -%c %s", c, c,
                strchr("jPnNLs", c) ? "4" : c == 'a' ? "FILE" : c == 'I' ? ",," : "','");
+    else if (strchr("eil", c)) /* xargs' old forms of -E, -I, -L */
+      snprintf(err, errlen, "unknown option -%c: write %s (see corral --help)", c,
+               c == 'e' ? "-E STR (end-of-file string)" : c == 'i' ? "-I STR" : "-L N");
     else
       snprintf(err, errlen, "unknown option -%c: see corral --help", c);
     return;
@@ -859,6 +862,11 @@ int cli_parse_args(int argc, char **argv, cli_parsed *p, int stdin_tty,
     if (c->results_stdout && c->json_path && !strcmp(c->json_path, "-")) {
       snprintf(err, errlen, "--results %s and --json both write to standard output: "
                "write --json=FILE", r);
+      goto usage;
+    }
+    if (c->results_stdout && c->joblog && !strcmp(c->joblog, "-")) {
+      snprintf(err, errlen, "--results %s and --joblog - both write to standard output: "
+               "write --joblog FILE", r);
       goto usage;
     }
   }
