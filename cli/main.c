@@ -126,6 +126,12 @@ int main(int argc, char **argv) {
       fprintf(stderr, "corral merge: no logs given: write corral merge shard-*.json\n");
       return 2;
     }
+    for (int i = first; i < argc; i++)
+      if (argv[i][0] == '-' && argv[i][1]) {
+        fprintf(stderr, "corral merge: unknown option %s: write corral merge [--summary-only] LOG.json...\n",
+                argv[i]);
+        return 2;
+      }
     return cli_merge(argv + first, (size_t)(argc - first), so, stdout);
   }
   int http = argc > 1 && !strcmp(argv[1], "http");

@@ -66,7 +66,12 @@ int cli_merge(char *const *paths, size_t n, int summary_only, FILE *out) {
           if (cnt > 0 && cnt <= 1000000 && (!shard_count || cnt == shard_count)) {
             if (!seen) seen = calloc((size_t)cnt, 1);
             shard_count = cnt;
-            if (seen && idx >= 0 && idx < cnt) seen[idx] = 1;
+            if (seen && idx >= 0 && idx < cnt && seen[idx]++) {
+              /* its counts would be summed twice */
+              fprintf(stderr, "corral merge: %s: shard %lld was already given by another log\n",
+                      paths[i], (long long)idx);
+              bad = 1;
+            }
           }
         }
       }

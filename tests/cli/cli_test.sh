@@ -258,7 +258,10 @@ e" "--shard auto from Slurm"
   $C --shard 1/3 --json="$T/f1.json" 'exit 1' ::: a b c d >/dev/null 2>&1
   $C merge --summary-only "$T/s0.json" "$T/f1.json" "$T/s2.json" > "$T/m3"; eq $? 1 "a failed shard fails the merge"
   json "$T/m3" "s=rows[-1]; assert s['failed_shards']==[1] and s['failures'][0]['shard']==1 and s['failures'][0]['log'].endswith('f1.json'), s" \
-    || fail "failed shard named" ;;
+    || fail "failed shard named"
+  err=$($C merge --summary-only "$T/s0.json" "$T/s0.json" 2>&1 >/dev/null); eq $? 2 "a shard given twice"
+  has "$err" "shard 0 was already given" "says which"
+  $C merge --x "$T/s0.json" >/dev/null 2>&1; eq $? 2 "an unknown merge option" ;;
 live_view)
   command -v tmux >/dev/null || { echo "tmux missing: skipped"; exit 0; }
   sock="$T/tmux"
