@@ -1,6 +1,7 @@
 /* Streamed job inputs (input.h). */
 #include "input.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
@@ -96,8 +97,29 @@ char *cli_unescape(const char *s) {
       case 't': *q++ = '\t'; break;
       case 'n': *q++ = '\n'; break;
       case 'r': *q++ = '\r'; break;
-      case '0': *q++ = '\0'; break;
-      default: *q++ = *s; break;
+      case 'a': *q++ = '\a'; break;
+      case 'b': *q++ = '\b'; break;
+      case 'f': *q++ = '\f'; break;
+      case 'v': *q++ = '\v'; break;
+      case 'x': /* \xHH, as printf(1) (GNU parallel's -d) */
+        if (isxdigit((unsigned char)s[1])) {
+          unsigned v = 0;
+          for (int k = 0; k < 2 && isxdigit((unsigned char)s[1]); k++, s++)
+            v = v * 16 + (unsigned)(isdigit((unsigned char)s[1]) ? s[1] - '0' : (s[1] | 0x20) - 'a' + 10);
+          *q++ = (char)v;
+        } else {
+          *q++ = 'x';
+        }
+        break;
+      default:
+        if (*s >= '0' && *s <= '7') { /* \NNN octal, as printf(1); \0 is NUL */
+          unsigned v = (unsigned)(*s - '0');
+          for (int k = 0; k < 2 && s[1] >= '0' && s[1] <= '7'; k++) v = v * 8 + (unsigned)(*++s - '0');
+          *q++ = (char)v;
+        } else {
+          *q++ = *s;
+        }
+        break;
       }
     } else {
       *q++ = *s;

@@ -70,6 +70,9 @@ hostile_inputs)
 end 30" "the stopped job ran again"
   eq "$(cat res/1/0/stdout)" "start 0
 end 0" "the ended one did not"
+  # -d takes printf's octal and hexadecimal escapes (GNU parallel).
+  eq "$(printf 'aAbAc' | $C -k -d '\101' echo | tr '\n' ' ')" "a b c " "-d octal"
+  eq "$(printf 'aAbAc' | $C -k -d '\x41' echo | tr '\n' ' ')" "a b c " "-d hexadecimal"
   # --wd with replacement strings: each job's own directory, made.
   eq "$($C -k --wd "$T/wd/{}" pwd ::: a b)" "$T/wd/a
 $T/wd/b" "--wd DIR/{}"
