@@ -105,24 +105,34 @@ void cli_seqset_free(cli_seqset *s) {
   s->nbits = 0;
 }
 
-int cli_seqset_load(cli_seqset *s, const char *path, int failed_too) {
-  memset(s, 0, sizeof *s);
+/* A joblog to read, its header line read: *out is NULL when there is no
+ * such file. 0, -EINVAL (not a joblog: no header) or -errno. */
+static int jl_open(const char *path, FILE **out) {
+  *out = NULL;
   if (path[0] == '+') path++;
   FILE *f = fopen(path, "re");
   if (!f) return errno == ENOENT ? 0 : -errno;
   char *line = NULL;
   size_t cap = 0;
+  int bad = getline(&line, &cap, f) > 0 && strncmp(line, "Seq\t", 4) != 0;
+  free(line);
+  if (bad) {
+    fclose(f);
+    return -EINVAL;
+  }
+  *out = f;
+  return 0;
+}
+
+int cli_seqset_load(cli_seqset *s, const char *path, int failed_too) {
+  memset(s, 0, sizeof *s);
+  FILE *f;
+  int rc = jl_open(path, &f);
+  if (rc || !f) return rc;
+  char *line = NULL;
+  size_t cap = 0;
   ssize_t n;
-  int rc = 0, first = 1;
   while ((n = getline(&line, &cap, f)) > 0) {
-    if (first) {
-      first = 0;
-      if (strncmp(line, "Seq\t", 4) != 0) {
-        rc = -EINVAL;
-        break;
-      }
-      continue;
-    }
     unsigned long long seq;
     double st, rt;
     int ev, sig;
@@ -159,24 +169,15 @@ int cli_joblog_failed(const char *path, char ***cmds, uint64_t **seqs, size_t *n
   *cmds = NULL;
   *seqs = NULL;
   *n = 0;
-  if (path[0] == '+') path++;
-  FILE *f = fopen(path, "re");
-  if (!f) return errno == ENOENT ? 0 : -errno;
+  FILE *f;
+  int rc = jl_open(path, &f);
+  if (rc || !f) return rc;
   jl_entry *e = NULL;
   size_t ne = 0, cap = 0;
   char *line = NULL;
   size_t lcap = 0;
   ssize_t len;
-  int rc = 0, first = 1;
   while ((len = getline(&line, &lcap, f)) > 0) {
-    if (first) {
-      first = 0;
-      if (strncmp(line, "Seq\t", 4) != 0) {
-        rc = -EINVAL;
-        break;
-      }
-      continue;
-    }
     if (line[len - 1] == '\n') line[--len] = 0;
     unsigned long long seq;
     int ev, sig, off = -1;
