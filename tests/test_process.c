@@ -888,25 +888,30 @@ TEST(child_reaped_by_the_program_is_not_a_success) {
  * and holds the output pipe open: the call returns once the child exited
  * and the pipe went silent, with what came, instead of waiting for that
  * process to end. */
+/* corral_process_run of `script`, whose child exits 0 and whose escapee
+ * prints "pid=PID" first; a call still running at `broken_ns` is broken.
+ * Returns the escapee's pid (its line and the child's come in either
+ * order: a loaded machine may start the escapee late). */
+static int run_with_escapee(const char *script, int64_t broken_ns, corral_completed *r) {
+  corral_scope s;
+  CHECK_RC(corral_fail_after(&s, broken_ns), 0);
+  int rc = corral_process_run(&(corral_process_opts){.argv = ARGV("sh", "-c", script)}, NULL, 0,
+                              0, r);
+  CHECK_RC(corral_scope_exit(&s, rc), 0);
+  CHECK_EQ(r->exit_status, 0);
+  int pid = 0;
+  const char *at = strstr(r->out, "pid=");
+  CHECK(at && sscanf(at + 4, "%d", &pid) == 1);
+  CHECK(pid > 0);
+  return pid;
+}
+
 static int m_run_escapee(void *arg, void **res) {
   (void)arg, (void)res;
   corral_completed r;
-  corral_scope s;
-  CHECK_RC(corral_fail_after(&s, 30 * 1000 * MS), 0); /* broken: 300 s */
-  int rc = corral_process_run(
-      &(corral_process_opts){.argv = ARGV("sh", "-c",
-                                          "setsid sh -c 'echo pid=$$; exec sleep 300' & "
-                                          "sleep 0.3; echo early")},
-      NULL, 0, 0, &r);
-  CHECK_RC(corral_scope_exit(&s, rc), 0);
-  CHECK_EQ(r.exit_status, 0);
-  /* both lines, in either order (a loaded machine may start the escapee
-   * late) */
-  int pid = 0;
-  const char *at = strstr(r.out, "pid=");
-  CHECK(at && sscanf(at + 4, "%d", &pid) == 1);
+  int pid = run_with_escapee("setsid sh -c 'echo pid=$$; exec sleep 300' & sleep 0.3; echo early",
+                             30 * 1000 * MS, &r);
   CHECK(strstr(r.out, "early\n") != NULL);
-  CHECK(pid > 0);
   /* the escapee is ours to end (the test is a subreaper) */
   CHECK_RC(kill(pid, SIGKILL), 0);
   CHECK_EQ(waitpid(pid, NULL, 0), pid);
@@ -1007,20 +1012,9 @@ TEST(child_reaped_by_the_program_while_tasks_wait) {
 static int m_run_chatty_escapee(void *arg, void **res) {
   (void)arg, (void)res;
   corral_completed r;
-  corral_scope s;
-  CHECK_RC(corral_fail_after(&s, 20 * 1000 * MS), 0); /* broken: forever */
-  int rc = corral_process_run(
-      &(corral_process_opts){.argv = ARGV("sh", "-c",
-                                          "setsid sh -c 'echo pid=$$; while :; do echo x; sleep 0.02; done' & "
-                                          "sleep 0.1; echo early")},
-      NULL, 0, 0, &r);
-  CHECK_RC(corral_scope_exit(&s, rc), 0);
-  CHECK_EQ(r.exit_status, 0);
-  /* (on a loaded machine "early" may come before the escapee's first line) */
-  int pid = 0;
-  const char *at = strstr(r.out, "pid=");
-  CHECK(at && sscanf(at + 4, "%d", &pid) == 1);
-  CHECK(pid > 0);
+  int pid = run_with_escapee(
+      "setsid sh -c 'echo pid=$$; while :; do echo x; sleep 0.02; done' & sleep 0.1; echo early",
+      20 * 1000 * MS, &r);
   CHECK(strstr(r.out, "early") != NULL);
   /* its group (it leads one: setsid) is ours to end: the test is a
    * subreaper, and its sleep comes to us too */

@@ -100,7 +100,6 @@ static inline void lw_watch(lock_t *l, lock_waiter *w) {
   w->ring_gen = l->owner_gen;
 }
 
-
 /* Out of the owner's ring. Reads only w: the lock may be gone. An owner
  * that ended took every node out of its ring already. */
 static inline void lw_unregister(lock_waiter *w) {
